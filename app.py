@@ -1,0 +1,33 @@
+"""The seqzoo web app: vanilla RNN, LSTM and BiLSTM side by side, and a look inside their cells.
+
+    python app.py                     # http://127.0.0.1:7860, offline
+    SEQZOO_MODELS_DIR=/tmp/models python app.py   # use checkpoint folders from elsewhere
+
+The page is built from webapp/ (layout in webapp/ui.py, computations in webapp/logic.py and
+zoo/inspect.py). Every event has an api_name, so gradio_client can call it:
+    Client("http://127.0.0.1:7860").predict("EU rejects German call .", api_name="/ner")
+"""
+from __future__ import annotations
+
+import os
+
+import torch
+
+from webapp.texts import I18N
+from webapp.ui import CSS, build
+
+# Requests run CONCURRENCY at a time, each on one thread: the models are small, and extra threads per
+# request only spin against each other on a 2-core machine.
+torch.set_num_threads(1)
+demo = build()
+
+
+def launch(**kwargs):
+    """Start the server with the app's translations (gr.I18n is a launch option, not a Blocks one)."""
+    options = {"server_name": "127.0.0.1", "server_port": int(os.environ.get("PORT", 7860)), "i18n": I18N,
+               "css": CSS}
+    return demo.launch(**{**options, **kwargs})
+
+
+if __name__ == "__main__":
+    launch()

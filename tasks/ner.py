@@ -1,0 +1,211 @@
+"""Named-entity recognition (CoNLL-2003): the many-to-many pattern, one tag per word.
+
+    python train/ner.py --arch bilstm --data ../shared/datasets/conll2003
+    python -m zoo evaluate ner-bilstm --data ../shared/datasets/conll2003 --split test
+
+Words are lower-cased with digits mapped to 0; the casing feature and a character CNN give back what
+that loses and describe unknown words. Tags are IOB2; scores are entity-level (seqeval, conlleval mode).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from seqeval.metrics import classification_report
+from tokenizers import Tokenizer
+from torch import nn
+
+from zoo.batching import length_batches, pad
+from zoo.crf import CRF
+from zoo.embedding import PAD_ID, UNK_ID, EmbeddingConfig, TokenEmbedder, casing
+from zoo.encoder import RecurrentEncoder
+from zoo.vocab import WordIds, build_char_vocab, build_word_tokenizer
+from tasks.text import check_text, tokenize
+
+TASK = "ner"
+HUB_DATA = "eriktks/conll2003"
+MAX_WORD_CHARS = 20    # longer words are cut for the character CNN
+MAX_TOKENS = 50_000
+
+
+@dataclass
+class NERConfig:
+    arch: str
+    num_tags: int
+    embedding: EmbeddingConfig
+    hidden_size: int = 128
+    num_layers: int = 1
+    dropout: float = 0.5
+    crf: bool = True
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "NERConfig":
+        return cls(**{**d, "embedding": EmbeddingConfig(**d["embedding"])})
+
+
+class NERModel(nn.Module):
+    def __init__(self, cfg: NERConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.embed = TokenEmbedder(cfg.embedding)
+        self.encoder = RecurrentEncoder(cfg.arch, cfg.embedding.output_size, cfg.hidden_size, cfg.num_layers, cfg.dropout)
+        self.dropout = nn.Dropout(cfg.dropout)
+        self.head = nn.Linear(self.encoder.output_size, cfg.num_tags)
+        self.crf = CRF(cfg.num_tags) if cfg.crf else None
+
+    def forward(self, batch):
+        """-> emissions (B, T, K): one score per tag per word."""
+        x = self.embed(batch)  # (B, T, E)
+        out, _ = self.encoder(x, batch["lengths"])  # (B, T, D)
+        return self.head(self.dropout(out))  # (B, T, K)
+
+    def loss(self, batch):
+        em, mask = self(batch), batch["words"] != PAD_ID
+        if self.crf is not None:
+            return self.crf.nll(em, batch["tags"], mask)
+        return nn.functional.cross_entropy(em[mask], batch["tags"][mask])
+
+    @torch.no_grad()
+    def decode(self, batch) -> list[list[int]]:
+        em, mask = self(batch), batch["words"] != PAD_ID
+        if self.crf is not None:
+            return self.crf.decode(em, mask)
+        best = em.argmax(-1).tolist()
+        return [row[:n] for row, n in zip(best, batch["lengths"].tolist())]
+
+
+class Featurizer:
+    """Words -> the ids the model reads: word ids, casing ids, character ids."""
+
+    def __init__(self, tokenizer: Tokenizer, chars: list[str]):
+        self.tokenizer, self.chars = tokenizer, chars
+        self.word_ids = WordIds(tokenizer)
+        self.char_ids = {ch: i for i, ch in enumerate(chars)}
+
+    @classmethod
+    def fit(cls, sentences: list[list[str]], min_word_freq: int = 2) -> "Featurizer":
+        tok = build_word_tokenizer((" ".join(s) for s in sentences), min_frequency=min_word_freq,
+                                   digits_to_zero=True, split_punctuation=False)
+        return cls(tok, build_char_vocab((w for s in sentences for w in s), min_frequency=2))
+
+    def __call__(self, words: list[str]) -> dict:
+        return {"words": self.word_ids(words), "casing": [casing(w) for w in words],
+                "chars": [[self.char_ids.get(ch, UNK_ID) for ch in w[:MAX_WORD_CHARS]] or [UNK_ID] for w in words]}
+
+
+def collate(examples: list[dict]) -> dict:
+    """Encoded sentences -> padded tensors: words, casing (B, T), chars (B, T, W), lengths (B,), tags (B, T)."""
+    B, T = len(examples), max(len(e["words"]) for e in examples)
+    W = max(len(c) for e in examples for c in e["chars"])
+    chars = torch.zeros(B, T, W, dtype=torch.long)
+    for b, e in enumerate(examples):
+        for t, c in enumerate(e["chars"]):
+            chars[b, t, :len(c)] = torch.as_tensor(c)
+    batch = {"words": pad([e["words"] for e in examples]), "casing": pad([e["casing"] for e in examples]),
+             "chars": chars, "lengths": torch.tensor([len(e["words"]) for e in examples])}
+    if "tags" in examples[0]:
+        batch["tags"] = pad([e["tags"] for e in examples])
+    return batch
+
+
+def encode_split(split, featurize: Featurizer) -> list[dict]:
+    """A datasets split with tokens and ner_tags -> encoded examples (empty sentences dropped)."""
+    return [{**featurize(toks), "tags": tags} for toks, tags in zip(split["tokens"], split["ner_tags"]) if toks]
+
+
+def batches(examples: list[dict], batch_size: int, shuffle=False, seed=0):
+    for idx in length_batches([len(e["words"]) for e in examples], batch_size, shuffle, seed):
+        yield idx, collate([examples[i] for i in idx])
+
+
+def entity_spans(tags: list[str]) -> list[tuple[str, int, int]]:
+    """IOB2 tags -> (type, first, last + 1) word spans, read the way conlleval reads them:
+    an I-X after O or after another type starts a new entity."""
+    spans, start, kind = [], None, None
+    for i, tag in enumerate(list(tags) + ["O"]):
+        prefix, _, t = tag.partition("-")
+        if kind is not None and (prefix != "I" or t != kind):
+            spans.append((kind, start, i))
+            kind = None
+        if prefix in ("B", "I") and kind is None:
+            start, kind = i, t
+    return spans
+
+
+def score(gold: list[list[str]], pred: list[list[str]]) -> dict:
+    """Entity-level micro precision, recall, F1 overall and per type (seqeval's conlleval mode), in %."""
+    rep = classification_report(gold, pred, output_dict=True, zero_division=0)
+    pct = lambda x: round(100 * float(x), 2)
+    micro = rep["micro avg"]
+    return {"f1": pct(micro["f1-score"]), "precision": pct(micro["precision"]), "recall": pct(micro["recall"]),
+            "per_type": {k: {"f1": pct(v["f1-score"]), "precision": pct(v["precision"]), "recall": pct(v["recall"]),
+                             "support": int(v["support"])}
+                         for k, v in sorted(rep.items()) if k not in ("micro avg", "macro avg", "weighted avg")}}
+
+
+def evaluate(model: NERModel, examples: list[dict], labels: list[str], batch_size: int = 256) -> dict:
+    model.eval()
+    gold, pred = [None] * len(examples), [None] * len(examples)
+    for idx, batch in batches(examples, batch_size):
+        for i, p in zip(idx, model.decode(batch)):
+            gold[i] = [labels[t] for t in examples[i]["tags"]]
+            pred[i] = [labels[t] for t in p]
+    return score(gold, pred)
+
+
+def build_model(config: dict) -> NERModel:
+    return NERModel(NERConfig.from_dict(config["model"]))
+
+
+def model_config(arch: str, featurizer: Featurizer, num_tags: int, embedding: dict, char_cnn=True, **kw) -> dict:
+    emb = EmbeddingConfig(vocab_size=len(featurizer.word_ids), n_chars=len(featurizer.chars) if char_cnn else 0, **embedding)
+    return asdict(NERConfig(arch=arch, num_tags=num_tags, embedding=emb, **kw))
+
+
+class Predictor:
+    """A loaded NER checkpoint. predict("EU rejects German call ...") -> tokens with tags, entity spans."""
+
+    task = TASK
+
+    def __init__(self, model: NERModel, config: dict, files: dict[str, str]):
+        self.model, self.config = model.eval(), config
+        self.labels = config["labels"]
+        self.featurize = Featurizer(Tokenizer.from_str(files["tokenizer.json"]), config["chars"])
+
+    def _tokens(self, text_or_tokens):
+        if isinstance(text_or_tokens, str):
+            return tokenize(text_or_tokens)
+        if isinstance(text_or_tokens, (list, tuple)) and all(isinstance(t, str) for t in text_or_tokens):
+            if len(text_or_tokens) > MAX_TOKENS:
+                raise ValueError(f"{len(text_or_tokens):,} tokens; the limit is {MAX_TOKENS:,}")
+            out, pos = [], 0
+            for tok in text_or_tokens:  # offsets into " ".join(tokens)
+                tok = check_text(tok).strip()
+                if tok:
+                    out.append((tok, pos, pos + len(tok)))
+                    pos += len(tok) + 1
+            return out
+        raise TypeError(f"expected text (str) or a list of token strings, got {type(text_or_tokens).__name__}")
+
+    @torch.no_grad()
+    def predict(self, text_or_tokens) -> dict:
+        """-> {"tokens": [{"text", "tag", "start", "end"}], "entities": [{"text", "type", "start", "end"}]}."""
+        toks = self._tokens(text_or_tokens)
+        if not toks:
+            return {"tokens": [], "entities": []}
+        if len(toks) > MAX_TOKENS:
+            raise ValueError(f"{len(toks):,} tokens; the limit is {MAX_TOKENS:,}")
+        words = [t for t, _, _ in toks]
+        tags = [self.labels[i] for i in self.model.decode(collate([self.featurize(words)]))[0]]
+        text = text_or_tokens if isinstance(text_or_tokens, str) else " ".join(w for w, _, _ in toks)
+        entities = [{"text": text[toks[a][1]:toks[b - 1][2]], "type": kind, "start": toks[a][1], "end": toks[b - 1][2]}
+                    for kind, a, b in entity_spans(tags)]
+        return {"tokens": [{"text": w, "tag": tag, "start": s, "end": e} for (w, s, e), tag in zip(toks, tags)],
+                "entities": entities}
+
+    def evaluate(self, split) -> dict:
+        """Metrics on a datasets split with the same label names as this checkpoint."""
+        names = split.features["ner_tags"].feature.names
+        if names != self.labels:
+            raise ValueError(f"the data's tags {names} differ from the checkpoint's {self.labels}")
+        return evaluate(self.model, encode_split(split, self.featurize), self.labels)

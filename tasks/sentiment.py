@@ -1,0 +1,230 @@
+"""Sentiment (SST-2, IMDB): the many-to-one pattern, one label for a whole text.
+
+    python train/sentiment.py --arch bilstm --data ../shared/datasets/sst2 --threads 1
+    python train/sentiment.py --arch lstm --data ../shared/datasets/imdb --max-len 400 --out runs/imdb-lstm
+    python -m zoo evaluate sentiment-bilstm --data ../shared/datasets/sst2 --split test
+
+    p = zoo.load("sentiment-lstm")
+    p.predict("a gorgeous , witty , seductive movie .")       # {"positive": 0.98, "negative": 0.02}
+    p.prob_positive_by_step("not bad at all")                # P(positive) after each word
+
+Text is split the Penn Treebank way (tasks.text.tokenize: "don't" -> do n't), as SST-2 already is, and
+lower-cased by the tokenizer; IMDB's <br /> tags are removed first. The RNN and LSTM read the state
+after the last word ("final"); the BiLSTM joins the forward state at the end with the backward state at
+the start ("final") or takes the max over time of every step's output ("max"); train/sentiment.py picks
+one of the two on validation data and the choice is stored as config["model"]["pool"].
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+
+import torch
+from tokenizers import Tokenizer
+from torch import nn
+
+from zoo.batching import length_batches, pad
+from zoo.checkpoint import CheckpointError
+from zoo.embedding import PAD_ID, UNK_ID, EmbeddingConfig, TokenEmbedder
+from zoo.encoder import RecurrentEncoder
+from zoo.vocab import WordIds, build_word_tokenizer
+from tasks.text import check_text, tokenize
+
+TASK = "sentiment"
+HUB_DATA = "stanfordnlp/sst2"
+LABELS = ["negative", "positive"]  # model output order; datasets name them differently (neg/pos)
+POOLS = ("final", "max")
+MAX_TOKENS = 50_000  # a longer text is refused, as in NER, unless the checkpoint truncates (max_len)
+_HTML_BREAK = re.compile(r"<\s*br\s*/?\s*>", re.IGNORECASE)  # IMDB reviews carry <br /><br /> paragraph marks
+
+
+def words(text: str, max_len: int = 0) -> list[str]:
+    """Raw or pre-tokenized text -> its words (first max_len of them when max_len > 0)."""
+    toks = [t for t, _, _ in tokenize(_HTML_BREAK.sub(" ", check_text(text)))]
+    return toks[:max_len] if max_len else toks
+
+
+def text_column(split) -> str:
+    return "sentence" if "sentence" in split.column_names else "text"  # SST-2 vs IMDB
+
+
+def gold_labels(split) -> list[int]:
+    """The split's labels as model ids (0 negative, 1 positive); a hidden label (-1) stays -1."""
+    feat = split.features["label"]
+    names = getattr(feat, "names", None)
+    if names is None:  # plain integer labels: 0/1 as in SST-2 and IMDB
+        return list(split["label"])
+    if len(names) != 2:
+        raise ValueError(f"expected two sentiment classes, the data has {names}")
+    pos = 1 if names[1].lower().startswith("pos") else 0
+    return [-1 if y < 0 else int(y == pos) for y in split["label"]]
+
+
+class Vectorizer:
+    """Text -> word ids. The vocabulary is a HF `tokenizers` WordLevel model (tokenizer.json)."""
+
+    def __init__(self, tokenizer: Tokenizer, max_len: int = 0):
+        self.tokenizer, self.max_len = tokenizer, max_len
+        self.word_ids = WordIds(tokenizer)
+
+    @classmethod
+    def fit(cls, texts: list[list[str]], min_freq: int = 1, max_size: int | None = None, max_len: int = 0):
+        """Train the vocabulary on training texts given as word lists (already cut to max_len)."""
+        tok = build_word_tokenizer((" ".join(w) for w in texts), min_frequency=min_freq, lowercase=True,
+                                   split_punctuation=False, max_size=max_size)
+        return cls(tok, max_len)
+
+    def __call__(self, text: str) -> list[int]:
+        ws = words(text, self.max_len)
+        if len(ws) > MAX_TOKENS:
+            raise ValueError(f"text has {len(ws):,} tokens; the limit is {MAX_TOKENS:,}")
+        return self.word_ids(ws)
+
+
+def encode_split(split, vectorize: Vectorizer, texts: list[list[str]] | None = None) -> list[dict]:
+    """A datasets split -> [{"words": ids, "label": 0/1/-1}]. A text without words reads as one <unk>,
+    so every example is scored (SST-2 has none; the rule only keeps evaluation total)."""
+    if texts is None:
+        texts = [words(t, vectorize.max_len) for t in split[text_column(split)]]
+    return [{"words": vectorize.word_ids(ws) or [UNK_ID], "label": y} for ws, y in zip(texts, gold_labels(split))]
+
+
+def collate(examples: list[dict]) -> dict:
+    """-> words (B, T), lengths (B,), labels (B,)."""
+    return {"words": pad([e["words"] for e in examples]), "lengths": torch.tensor([len(e["words"]) for e in examples]),
+            "labels": torch.tensor([e.get("label", -1) for e in examples])}
+
+
+def batches(examples: list[dict], batch_size: int, shuffle=False, seed=0):
+    for idx in length_batches([len(e["words"]) for e in examples], batch_size, shuffle, seed):
+        yield idx, collate([examples[i] for i in idx])
+
+
+@dataclass
+class SentimentConfig:
+    arch: str
+    embedding: EmbeddingConfig
+    hidden_size: int = 150
+    num_layers: int = 1
+    dropout: float = 0.5      # before the output layer
+    pool: str = "final"       # "final": state after the last word; "max": max over time of all outputs
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "SentimentConfig":
+        return cls(**{**d, "embedding": EmbeddingConfig(**d["embedding"])})
+
+
+class SentimentModel(nn.Module):
+    def __init__(self, cfg: SentimentConfig):
+        super().__init__()
+        if cfg.pool not in POOLS:
+            raise ValueError(f"unknown pool {cfg.pool!r}; choose one of {', '.join(POOLS)}")
+        self.cfg = cfg
+        self.embed = TokenEmbedder(cfg.embedding)
+        self.encoder = RecurrentEncoder(cfg.arch, cfg.embedding.output_size, cfg.hidden_size, cfg.num_layers, cfg.dropout)
+        self.dropout = nn.Dropout(cfg.dropout)
+        self.head = nn.Linear(self.encoder.output_size, len(LABELS))
+
+    def _outputs(self, batch):
+        dev = self.head.weight.device  # batches are built on the CPU; follow the model to a GPU if it is on one
+        words = batch["words"].to(dev)
+        x = self.embed({"words": words})  # (B, T, E)
+        out, final = self.encoder(x, batch["lengths"])  # (B, T, D), (B, D)
+        return words, out, final
+
+    def forward(self, batch) -> torch.Tensor:
+        """-> logits (B, 2)."""
+        words, out, final = self._outputs(batch)
+        if self.cfg.pool == "max":
+            final = out.masked_fill((words == PAD_ID)[..., None], float("-inf")).amax(dim=1)  # (B, D)
+        return self.head(self.dropout(final))
+
+    def loss(self, batch):
+        return nn.functional.cross_entropy(self(batch), batch["labels"].to(self.head.weight.device))
+
+    @torch.no_grad()
+    def prob_positive(self, batch) -> torch.Tensor:
+        return self(batch).softmax(-1)[:, 1].cpu()  # (B,)
+
+    @torch.no_grad()
+    def prob_positive_by_step(self, batch) -> torch.Tensor:
+        """One text (1, T) -> P(positive) after each word (T,), reading left to right.
+
+        For the RNN and LSTM the output after word t is exactly the final state of the prefix ending at
+        t, so the last value equals prob_positive. The BiLSTM's backward half has read words that come
+        later, so it is dropped (its share of the output layer is left out): the curve is the forward
+        LSTM's reading and its last value need not equal prob_positive."""
+        _, out, _ = self._outputs(batch)  # (1, T, D)
+        if self.encoder.bidirectional:
+            out = torch.cat([out[..., :self.cfg.hidden_size], torch.zeros_like(out[..., self.cfg.hidden_size:])], -1)
+        if self.cfg.pool == "max":
+            out = out.cummax(dim=1).values  # max over the prefix read so far
+        return self.head(out[0]).softmax(-1)[:, 1].cpu()  # (T,)
+
+
+def score(gold: list[int], pred: list[int]) -> dict:
+    """Accuracy and macro-averaged F1 over the two classes, in %."""
+    acc = sum(g == p for g, p in zip(gold, pred)) / max(len(gold), 1)
+    f1s = []
+    for c in (0, 1):
+        tp = sum(g == c and p == c for g, p in zip(gold, pred))
+        n_pred, n_gold = sum(p == c for p in pred), sum(g == c for g in gold)
+        f1s.append(2 * tp / (n_pred + n_gold) if n_pred + n_gold else 0.0)
+    return {"accuracy": round(100 * acc, 2), "macro_f1": round(100 * sum(f1s) / 2, 2)}
+
+
+def evaluate(model: SentimentModel, examples: list[dict], batch_size: int = 256) -> dict:
+    gold = [e["label"] for e in examples]
+    if not examples or all(g < 0 for g in gold):
+        raise ValueError("this split has no labels (all -1; the Hub copy of SST-2 hides its test labels): "
+                         "evaluate on validation, or on a copy with labels such as ../shared/datasets/sst2")
+    model.eval()
+    pred = [0] * len(examples)
+    for idx, batch in batches(examples, batch_size):
+        for i, p in zip(idx, model.prob_positive(batch).tolist()):
+            pred[i] = int(p > 0.5)
+    keep = [i for i, g in enumerate(gold) if g >= 0]
+    return score([gold[i] for i in keep], [pred[i] for i in keep])
+
+
+def build_model(config: dict) -> SentimentModel:
+    return SentimentModel(SentimentConfig.from_dict(config["model"]))
+
+
+def model_config(arch: str, vectorize: Vectorizer, embedding: dict, **kw) -> dict:
+    return asdict(SentimentConfig(arch=arch, embedding=EmbeddingConfig(vocab_size=len(vectorize.word_ids), **embedding), **kw))
+
+
+class Predictor:
+    """A loaded sentiment checkpoint. predict("a gorgeous , witty movie") -> {"positive": p, "negative": 1 - p}."""
+
+    task = TASK
+
+    def __init__(self, model: SentimentModel, config: dict, files: dict[str, str]):
+        if "tokenizer.json" not in files:
+            raise CheckpointError("tokenizer.json missing: a sentiment checkpoint carries its vocabulary")
+        self.model, self.config = model.eval(), config
+        self.vectorize = Vectorizer(Tokenizer.from_str(files["tokenizer.json"]), config.get("max_len", 0))
+
+    def _batch(self, text) -> dict | None:
+        ids = self.vectorize(text)  # TypeError for a non-str, ValueError for a text over the limits
+        return collate([{"words": ids}]) if ids else None
+
+    def predict(self, text: str) -> dict:
+        """-> {"positive": p, "negative": 1 - p}. A text with no words at all (empty, only spaces) is a
+        ValueError; punctuation, emoji and unknown scripts are words (mostly <unk>) and get a result."""
+        batch = self._batch(text)
+        if batch is None:
+            raise ValueError("the text has no words to classify")
+        p = float(self.model.prob_positive(batch)[0])
+        return {"positive": p, "negative": 1.0 - p}
+
+    def prob_positive_by_step(self, text: str) -> list[float]:
+        """P(positive) after each word, left to right (one value per word; [] for a text with no words).
+        The BiLSTM's curve uses its forward direction only (see SentimentModel.prob_positive_by_step)."""
+        batch = self._batch(text)
+        return [] if batch is None else self.model.prob_positive_by_step(batch).tolist()
+
+    def evaluate(self, split) -> dict:
+        """{"accuracy", "macro_f1"} in % on a datasets split with a text/sentence and a label column."""
+        return evaluate(self.model, encode_split(split, self.vectorize))

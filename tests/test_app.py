@@ -1,0 +1,278 @@
+"""The web app: its event functions on good and bad input, the API through gradio_client, and the page
+in a real (headless) browser. Tiny untrained checkpoints (tests/app_models.py) stand in for the zoo."""
+import os
+import socket
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import gradio as gr
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # app.py and webapp/ live at the repo root, outside the installed packages
+
+from app_models import write_models  # noqa: E402
+from webapp import logic, models  # noqa: E402
+from webapp.shapes import shapes  # noqa: E402
+from webapp.texts import NER_EXAMPLES  # noqa: E402
+from zoo import inspect  # noqa: E402
+
+NER_TEXT = "Peter Blackburn visited Seoul ."
+
+
+@pytest.fixture(scope="module", autouse=True)
+def tiny_models(tmp_path_factory):
+    """Point the app at tiny checkpoints for this module, then put things back."""
+    root = write_models(tmp_path_factory.mktemp("models"))
+    old = os.environ.get(models.ENV)
+    os.environ[models.ENV] = str(root)
+    models.clear_cache()
+    yield root
+    if old is None:
+        os.environ.pop(models.ENV, None)
+    else:
+        os.environ[models.ENV] = old
+    models.clear_cache()
+
+
+def korean():
+    return SimpleNamespace(headers={"accept-language": "ko-KR,ko;q=0.9,en;q=0.8"})
+
+
+# --- event functions ---------------------------------------------------------------------------------
+
+def test_sentiment_answers_in_three_columns_with_card_and_step_chart():
+    *cols, fig, notice = logic.sentiment("a gorgeous , witty movie .")
+    labels, cards = cols[0::2], cols[1::2]
+    assert len(labels) == 3 and all(abs(sum(lab.values()) - 1) < 1e-6 for lab in labels)
+    for arch, card in zip(models.ARCHS, cards):
+        assert f"sentiment-{arch}" in card and "ms" in card and "parameters" in card and "test accuracy 7" in card
+    assert len(fig.axes[0].get_legend().get_texts()) == 3 and notice == ""  # one curve per model
+
+
+def test_ner_highlights_the_predictors_entity_offsets():
+    *cols, notice = logic.ner(NER_TEXT)
+    for arch, value, card in zip(models.ARCHS, cols[0::2], cols[1::2]):
+        expected = models.load(f"ner-{arch}").predict(NER_TEXT)["entities"]
+        assert value["text"] == NER_TEXT
+        assert value["entities"] == [{"entity": e["type"], "start": e["start"], "end": e["end"]} for e in expected]
+        assert "test f1 5" in card and "confidence" in card
+
+
+@pytest.mark.parametrize("bad", ["", "   \n\t", "\x00\u200b\x1b", None, 42, ["Peter"]])
+def test_bad_text_is_a_clear_error_not_a_traceback(bad):
+    for fn in (logic.sentiment, logic.ner, lambda t: logic.inside(t, "ner-lstm"), logic.memory):
+        with pytest.raises(gr.Error) as err:
+            fn(bad)
+        assert "text" in err.value.message.lower()
+
+
+def test_text_over_the_limit_is_cut_with_a_notice():
+    *_, notice = logic.ner("Seoul " * 400)
+    assert "1,000 characters" in notice
+    text, notices = logic.clean_text("word " * 300, limit=100)
+    assert len(text) <= 100 and notices
+
+
+def test_korean_browser_gets_korean_cards_and_errors():
+    *cols, _ = logic.ner(NER_TEXT, request=korean())
+    assert "파라미터 수" in cols[1]
+    with pytest.raises(gr.Error, match="입력하세요"):
+        logic.ner(" ", request=korean())
+
+
+def test_inside_shows_lstm_gates_and_only_h_for_a_vanilla_rnn():
+    *figs, notice = logic.inside(NER_TEXT, "ner-lstm")
+    assert all(f is not None for f in figs) and notice == ""
+    *figs, notice = logic.inside(NER_TEXT, "ner-rnn")
+    assert figs[0] is not None and figs[1:] == [None] * 5 and "no cell state" in notice
+    with pytest.raises(gr.Error, match="Unknown model"):
+        logic.inside(NER_TEXT, "../etc/passwd")
+
+
+def test_inside_limits_the_heatmaps_to_the_first_words():
+    *figs, notice = logic.inside("word " * 100, "sentiment-bilstm", "backward")
+    assert f"first {logic.MAX_TRACE_WORDS} words" in notice
+    assert len(figs[0].axes[0].get_xticklabels()) == logic.MAX_TRACE_WORDS
+
+
+def test_trace_text_is_what_the_fused_encoder_computes():
+    pred = models.load("ner-bilstm")
+    tr = inspect.trace_text(pred, NER_TEXT)
+    words, batch = inspect.encode(pred, NER_TEXT)
+    with torch.no_grad():
+        out, _ = pred.model.encoder(pred.model.embed(batch), batch["lengths"])
+    h = torch.cat([tr["directions"]["forward"]["h"], tr["directions"]["backward"]["h"]], -1)
+    assert tr["words"] == words and torch.allclose(h, out[0], atol=1e-5)
+    assert set(tr["directions"]["forward"]) == {"h", "c", "i", "f", "g", "o"}
+
+
+def test_memory_gives_one_gradient_norm_per_word_for_rnn_and_lstm():
+    fig, notice = logic.memory("not bad at all .", "sentiment")
+    assert len(fig.axes[0].patches) == 2 * 5
+    g = inspect.input_gradients(models.load("ner-rnn"), NER_TEXT)
+    assert len(g["norms"]) == len(g["words"]) == 5 and all(n >= 0 for n in g["norms"])
+    assert all(p.grad is None for p in models.load("ner-rnn").model.parameters())  # shared model untouched
+    with pytest.raises(gr.Error):
+        logic.memory("fine", "caption")
+
+
+def test_shapes_reconcile_the_seed_notes_42_with_torchs_two_biases():
+    md = shapes(2, 10, 3, "rnn", False, False)
+    assert "1·1·3·(10 + 3 + 1) = **42**" in md and "1·1·3·(10 + 3 + 2) = **45**" in md and "`(1, 3)`" in md
+    r = inspect.layer_shapes("lstm", 10, 5, 128, bidirectional=True, return_sequences=True)
+    assert r["output"] == r["result"] == (1, 10, 256) and r["keras_params"] == 2 * 4 * 128 * (5 + 128 + 1)
+    assert r["weights"]["weight_ih_l0_reverse"] == (512, 5)
+
+
+@pytest.mark.parametrize("args", [(10**6, 10, 3), (2, 0, 3), (2, 10, 3.5), (2, "10", 3), (2, 10, True)])
+def test_shapes_refuse_sizes_out_of_bounds_or_not_whole(args):
+    with pytest.raises(gr.Error, match="whole number"):
+        shapes(*args, "rnn")
+
+
+def test_a_task_without_models_says_so_and_the_page_still_builds(monkeypatch):
+    monkeypatch.setattr(models, "source", lambda name: f"/nonexistent/{name}" if name.startswith("sentiment") else
+                        str(Path(os.environ[models.ENV]) / name))
+    models.clear_cache()
+    with pytest.raises(gr.Error, match="No sentiment models"):
+        logic.sentiment("a fine movie")
+    from webapp.ui import build
+    demo = build()
+    notices = [b.value for b in demo.blocks.values() if getattr(b, "elem_id", None) == "sentiment-missing"]
+    assert notices and "sentiment-rnn" in notices[0]
+    assert logic.ner(NER_TEXT)[1]  # the other tabs still work
+    models.clear_cache()
+
+
+# --- the API and the page ----------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def server(tiny_models):
+    """The app's own `demo`, served in this process on a free 127.0.0.1 port."""
+    import app
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app.launch(server_port=port, prevent_thread_lock=True, quiet=True)
+    yield f"http://127.0.0.1:{port}/"
+    app.demo.close()
+
+
+def test_gradio_client_reaches_every_api_name(server):
+    from gradio_client import Client
+    client = Client(server, verbose=False)
+    out = client.predict("a witty movie", api_name="/sentiment")
+    assert len(out) == 8 and "sentiment-bilstm" in out[5]
+    out = client.predict(NER_TEXT, api_name="/ner")
+    assert len(out) == 7 and "ner-rnn" in out[1]
+    out = client.predict(NER_TEXT, "ner-lstm", "forward", api_name="/inside")
+    assert all(o["type"] == "matplotlib" for o in out[:6])
+    assert client.predict("not bad at all", "sentiment", api_name="/memory")[0]["type"] == "matplotlib"
+    assert "**42**" in client.predict(2, 10, 3, "rnn", False, False, api_name="/shapes")
+
+
+def test_api_errors_come_back_as_messages(server):
+    from gradio_client import Client
+    client = Client(server, verbose=False)
+    with pytest.raises(Exception, match="type some text"):
+        client.predict("   ", api_name="/ner")
+    with pytest.raises(Exception, match="Unknown model|not in the list|choices"):
+        client.predict(NER_TEXT, "no-such-model", "forward", api_name="/inside")
+    with pytest.raises(Exception, match="maximum|whole number"):
+        client.predict(10**9, 10, 3, "rnn", False, False, api_name="/shapes")
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync"]
+needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(),
+                                    reason="needs Debian's chromium: apt-get install -y chromium chromium-driver")
+SHOTS = ROOT / "test-artifacts"
+
+
+def check_tab(page, expect, task: str, text: str, shot: str):
+    """Type text in a pattern tab, press run, and find the three models' answers."""
+    names = {"ner": "Many to many: named entities", "sentiment": "Many to one: sentiment"}
+    page.get_by_role("tab", name=names[task]).click()
+    page.locator(f"#{task}-text textarea").fill(text)
+    page.locator(f"#{task}-run").click()
+    for arch in models.ARCHS:
+        expect(page.locator(f"#{task}-card-{arch}")).to_contain_text(f"{task}-{arch}")
+        expect(page.locator(f"#{task}-card-{arch}")).to_contain_text("parameters")
+    page.screenshot(path=str(SHOTS / shot), full_page=True)
+
+
+@needs_chromium
+def test_page_shows_three_models_per_tab_and_the_inside_view(server):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    expect = sync_api.expect
+    SHOTS.mkdir(exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
+        page = browser.new_page(locale="en-US", viewport={"width": 1280, "height": 1100})
+        page.set_default_timeout(60_000)
+        elsewhere = []  # the page must work offline: nothing but the app's own server is asked for anything
+        page.on("request", lambda r: None if r.url.startswith((server, "data:", "blob:")) else elsewhere.append(r.url))
+        page.goto(server)
+        check_tab(page, expect, "ner", NER_TEXT, "app-ner.png")
+        for arch in models.ARCHS:
+            expect(page.locator(f"#ner-{arch}")).to_contain_text("Blackburn")
+        page.get_by_text(NER_EXAMPLES[0], exact=True).click()  # an example fills the box and runs the models
+        expect(page.locator("#ner-text textarea")).to_have_value(NER_EXAMPLES[0])
+        expect(page.locator("#ner-rnn")).to_contain_text("boycott")
+        check_tab(page, expect, "sentiment", "a gorgeous , witty movie .", "app-sentiment.png")
+        expect(page.locator("#sentiment-chart img")).to_be_visible()
+
+        page.get_by_role("tab", name="Inside the cell").click()
+        expect(page.locator("#inside-text textarea")).to_have_value("a gorgeous , witty movie .")  # current input
+        page.locator("#inside-run").click()
+        for part in logic.TRACE_PARTS:
+            expect(page.locator(f"#inside-{part} img")).to_be_visible()
+        page.screenshot(path=str(SHOTS / "app-inside.png"), full_page=True)
+        assert elsewhere == []
+
+        ko = browser.new_page(locale="ko-KR", viewport={"width": 1280, "height": 800})
+        ko.goto(server)
+        expect(ko.get_by_role("tab", name="Many to one: 감성 분류")).to_be_visible(timeout=60_000)
+        ko.screenshot(path=str(SHOTS / "app-ko.png"))
+        browser.close()
+
+
+def bundled(task: str) -> bool:
+    import zoo
+    return {f"{task}-{a}" for a in models.ARCHS} <= set(zoo.list_models())
+
+
+@needs_chromium
+@pytest.mark.parametrize("task, text", [
+    pytest.param("ner", "EU rejects German call to boycott British lamb .", marks=pytest.mark.skipif(
+        not bundled("ner"), reason="the bundled NER models (zoo/checkpoints/ner-*) are not there yet")),
+    pytest.param("sentiment", "a gorgeous , witty , seductive movie .", marks=pytest.mark.skipif(
+        not bundled("sentiment"), reason="the bundled sentiment models (zoo/checkpoints/sentiment-*) are not there yet")),
+])
+def test_page_with_the_bundled_models(task, text, monkeypatch):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    from webapp.texts import I18N
+    from webapp.ui import build
+    monkeypatch.delenv(models.ENV)  # the real zoo, not the tiny test models
+    models.clear_cache()
+    demo = build()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, i18n=I18N)
+    SHOTS.mkdir(exist_ok=True)
+    try:
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
+            page = browser.new_page(locale="en-US", viewport={"width": 1280, "height": 1100})
+            page.set_default_timeout(60_000)
+            page.goto(f"http://127.0.0.1:{port}/")
+            check_tab(page, sync_api.expect, task, text, f"bundled-{task}.png")
+            browser.close()
+    finally:
+        demo.close()
+        models.clear_cache()

@@ -1,0 +1,97 @@
+"""The app's one-to-many tab: an image in, three decoders' captions out, and clear errors for bad files."""
+import sys
+from pathlib import Path
+
+import gradio as gr
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+# the app served in-process (with tiny text models; the caption models are the bundled ones)
+from test_app import BROWSER_ARGS, CHROMIUM, SHOTS, needs_chromium, server, tiny_models  # noqa: E402,F401
+from webapp import captions, models  # noqa: E402
+
+EXAMPLE = captions.example_images()[0]
+
+
+def test_examples_are_photos_shipped_by_an_installed_package():
+    assert captions.example_images() and all(Path(p).is_file() for p in captions.example_images())
+
+
+def test_one_image_gives_each_decoder_its_captions_with_scores():
+    out = captions.caption(EXAMPLE, 3)
+    assert len(out) == 7
+    for i, arch in enumerate(models.ARCHS):
+        lines = out[2 * i].splitlines()
+        assert lines and lines[0].startswith("1. ") and "(-" in lines[0]  # best first, with its log-prob score
+        assert f"caption-{arch}" in out[2 * i + 1] and "bleu4" in out[2 * i + 1]
+    assert "beam 3" in out[-1] and "ms" in out[-1]
+
+
+def test_beam_one_gives_one_caption_per_direction():
+    out = captions.caption(EXAMPLE, 1)
+    assert len(out[0].splitlines()) == 1  # the vanilla RNN: greedy, one caption
+    assert len(out[4].splitlines()) == 2  # the BiLSTM: one from each direction, reranked together
+
+
+def _write(path: Path, data: bytes) -> str:
+    path.write_bytes(data)
+    return str(path)
+
+
+@pytest.mark.parametrize("make,match", [
+    (lambda d: None, "Upload an image"),
+    (lambda d: _write(d / "notes.png", b"this is not an image"), "cannot be captioned"),
+    (lambda d: _write(d / "cut.png", Path(EXAMPLE).read_bytes()[:2000]), "cannot be captioned"),
+    (lambda d: str(d / "missing.png"), "cannot be captioned"),
+])
+def test_bad_files_are_clear_errors(tmp_path, make, match):
+    with pytest.raises(gr.Error, match=match):
+        captions.caption(make(tmp_path), 3)
+
+
+def test_a_decompression_bomb_is_refused_before_decoding(tmp_path):
+    bomb = tmp_path / "bomb.png"
+    Image.new("1", (20_000, 20_000)).save(bomb)  # 400 million pixels in a small file
+    with pytest.raises(gr.Error, match="cannot be captioned"):
+        captions.caption(str(bomb), 3)
+
+
+@pytest.mark.parametrize("beam", [0, 11, "wide", None])
+def test_a_beam_out_of_range_is_a_clear_error(beam):
+    with pytest.raises(gr.Error, match="beam width"):
+        captions.caption(EXAMPLE, beam)
+
+
+@pytest.mark.parametrize("mode", ["L", "RGBA", "CMYK"])
+def test_unusual_image_modes_get_captions(tmp_path, mode):
+    path = tmp_path / f"img.{'jpg' if mode == 'CMYK' else 'png'}"
+    Image.open(EXAMPLE).convert(mode).save(path)
+    assert captions.caption(str(path), 2)[0].startswith("1. ")
+
+
+def test_gradio_client_captions_an_uploaded_image(server):
+    from gradio_client import Client, handle_file
+    out = Client(server, verbose=False).predict(handle_file(EXAMPLE), 2, api_name="/caption")
+    assert len(out) == 7 and out[0].startswith("1. ") and "caption-bilstm" in out[5]
+
+
+@needs_chromium
+def test_page_uploads_an_image_and_shows_three_captions(server):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    SHOTS.mkdir(exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
+        page = browser.new_page(locale="en-US", viewport={"width": 1280, "height": 1100})
+        page.set_default_timeout(60_000)
+        page.goto(server)
+        page.get_by_role("tab", name="One to many: image captions").click()
+        page.locator("#caption-image input[type=file]").set_input_files(EXAMPLE)
+        page.locator("#caption-run").click()
+        for arch in models.ARCHS:
+            sync_api.expect(page.locator(f"#caption-card-{arch}")).to_contain_text(f"caption-{arch}")
+            sync_api.expect(page.locator(f"#caption-{arch} li").first).to_be_visible()  # the captions, as a list
+        page.screenshot(path=str(SHOTS / "app-caption.png"), full_page=True)
+        browser.close()

@@ -1,0 +1,279 @@
+"""The caption task: image encoder and its input checks, decoding, data pipeline, training, bundled models."""
+import io
+import struct
+import zlib
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import zoo
+from tasks import caption, caption_decode, image_encoder
+from tasks.caption_metrics import ptb_tokenize, score
+from zoo import data
+from conftest import SHARED_DATA, needs_shared_data
+
+FLICKR = SHARED_DATA / "flickr8k"
+SCENES = [("a black dog runs through the grass", "a dog is running on green grass", "the black dog plays in a field"),
+          ("a man rides a bike down the street", "a man on a bicycle in the city", "a cyclist rides on a road"),
+          ("two children play in the water", "kids splash at the beach", "two young girls swim in the pool")]
+
+
+@pytest.fixture(scope="module")
+def flickr_sample(tmp_path_factory):
+    """Parquet splits with flickr8k's columns: random features, one mean per scene, a few captions each."""
+    from datasets import Dataset, Features, Image as ImageFeature, Sequence, Value
+
+    folder = tmp_path_factory.mktemp("flickr_sample")
+    rng = np.random.default_rng(0)
+    means = rng.normal(0, 1, (len(SCENES), 1280))
+    features = Features({"image_id": Value("string"), **{c: Value("string") for c in caption.CAPTION_COLUMNS},
+                         "efficientnet_lite0": Sequence(Value("float16"), length=1280), "image": ImageFeature()})
+    for split, n in (("train", 60), ("validation", 12), ("test", 12)):
+        scene = [i % len(SCENES) for i in range(n)]
+        rows = {"image_id": [f"{split}{i}.jpg" for i in range(n)],
+                **{c: [SCENES[s][j % 3] + (" ." if j > 2 else "") for s in scene] for j, c in enumerate(caption.CAPTION_COLUMNS)},
+                "efficientnet_lite0": [(means[s] + 0.3 * rng.normal(0, 1, 1280)).astype(np.float16) for s in scene],
+                "image": [None] * n}
+        Dataset.from_dict(rows, features=features).to_parquet(folder / f"{split}.parquet")
+    return folder
+
+
+def tiny_model(arch="lstm", vocab_size=12, seed=0):
+    torch.manual_seed(seed)
+    cfg = caption.CaptionConfig(arch=arch, vocab_size=vocab_size, bos_id=vocab_size - 2, eos_id=vocab_size - 1,
+                                feature_dim=1280, embed_dim=8, hidden_size=16, dropout=0.0)
+    return caption.CaptionModel(cfg).eval()
+
+
+def test_ptb_tokenize_lowercases_and_drops_punctuation_like_coco_eval():
+    assert ptb_tokenize('A dog\'s toy, isn\'t it? (Red) - "OK" ...') == ["a", "dog", "'s", "toy", "is", "n't", "it",
+                                                                          "red", "ok"]
+    m = score([["A dog runs .", "a dog is running"]], ["a dog runs"])
+    assert m["bleu1"] == pytest.approx(100.0) and set(m) == {"bleu1", "bleu2", "bleu3", "bleu4", "cider", "rouge_l"}
+
+
+@pytest.mark.parametrize("arch", ["rnn", "lstm"])
+def test_beam_search_with_beam_one_equals_greedy(arch):
+    model = tiny_model(arch, vocab_size=30)
+    feats = torch.randn(5, 1280)
+    for alpha in (0.0, 1.0):
+        g = caption_decode.greedy(model, 0, feats, max_len=12, alpha=alpha)
+        b = caption_decode.beam_search(model, 0, feats, beam=1, max_len=12, alpha=alpha)
+        assert [h[0][0] for h in g] == [h[0][0] for h in b]
+        assert [h[0][1] for h in g] == pytest.approx([h[0][1] for h in b], abs=1e-5)
+
+
+class ScriptedModel:
+    """A decoder stub whose next word is fixed: word 3, 4, 5, ... and <eos> after `eos_after` words."""
+
+    def __init__(self, eos_after):
+        self.cfg = caption.CaptionConfig(arch="lstm", vocab_size=20, bos_id=18, eos_id=19)
+        self.banned, self.eos_after, self.decoders = [0, 1, 18], eos_after, [None]
+
+    def eval(self):
+        return self
+
+    def start(self, d, features):
+        return torch.zeros(1, features.size(0), 1)  # the state counts the steps taken
+
+    def step(self, d, tokens, state):
+        t = int(state[0, 0, 0])
+        logp = torch.full((tokens.size(0), 20), -10.0)
+        logp[:, 19 if t == self.eos_after else 3 + t % 10] = -0.1
+        return logp, state + 1
+
+
+@pytest.mark.parametrize("beam", [1, 3])
+def test_decoding_stops_at_eos_and_at_max_length(beam):
+    feats = torch.zeros(2, 1280)
+    stops = caption_decode.generate(ScriptedModel(eos_after=4), feats, beam=beam, max_len=10)
+    assert stops[0][0][0] == [3, 4, 5, 6]  # four words, then <eos> (not part of the caption)
+    capped = caption_decode.generate(ScriptedModel(eos_after=99), feats, beam=beam, max_len=7)
+    assert len(capped[1][0][0]) == 7
+
+
+def test_bidirectional_generation_returns_rescored_captions_best_first():
+    model = tiny_model("bilstm", vocab_size=30)
+    hyps = caption_decode.generate(model, torch.randn(3, 1280), beam=3, max_len=8, alpha=1.0)
+    assert len(hyps) == 3 and all(h for h in hyps)
+    scores = [s for _, s in hyps[0]]
+    assert scores == sorted(scores, reverse=True)
+
+def test_bidirectional_score_is_both_decoders_log_probs_length_normalised():
+    model = tiny_model("bilstm", vocab_size=30)
+    feats = torch.randn(1, 1280)
+    ids, s = caption_decode.generate(model, feats, beam=2, max_len=8, alpha=1.0)[0][0]
+    fwd = model.sequence_logprob(0, feats, [ids])
+    bwd = model.sequence_logprob(1, feats, [ids[::-1]])
+    assert s == pytest.approx(float(fwd + bwd) / (2 * (len(ids) + 1)), abs=1e-5)
+
+
+def test_data_pipeline_builds_vocab_from_train_with_bos_eos(flickr_sample):
+    ds, _ = data.load(str(flickr_sample))
+    vocab = caption.Vocab.fit([c for col in caption.CAPTION_COLUMNS for c in ds["train"][col]], min_word_freq=5)
+    assert vocab.bos is not None and vocab.eos is not None and vocab.word_ids(["dog"])[0] > 1
+    assert vocab.encode("A Dog runs .") == vocab.word_ids(["a", "dog", "runs"])  # lower-cased, no punctuation
+    assert vocab.word_ids(["zebra"]) == [1]
+    enc = caption.encode_split(ds["train"], vocab)
+    assert enc["features"].shape == (60, 1280) and enc["features"].dtype == torch.float32
+    assert len(enc["captions"]) == 300 and len(enc["references"][0]) == 5
+    batch = caption.collate(enc["features"], enc["captions"][:2], vocab.bos, vocab.eos)
+    fwd, bwd = batch["forward"][0], batch["backward"][0]
+    n = int((fwd > 0).sum())
+    assert fwd[0] == bwd[0] == vocab.bos and fwd[n - 1] == bwd[n - 1] == vocab.eos
+    assert fwd[1:n - 1].tolist() == bwd[1:n - 1].flip(0).tolist()  # the backward decoder reads right to left
+
+
+def test_training_lowers_the_loss_and_writes_a_loadable_checkpoint(flickr_sample, tmp_path):
+    from train.caption import main  # noqa: E402
+
+    ds, _ = data.load(str(flickr_sample))
+    vocab = caption.Vocab.fit([c for col in caption.CAPTION_COLUMNS for c in ds["train"][col]], min_word_freq=1)
+    enc = caption.encode_split(ds["train"], vocab)
+    model = caption.build_model({"model": caption.model_config("bilstm", vocab, embed_dim=16, hidden_size=32, dropout=0.0)})
+    batch = caption.collate(enc["features"], enc["captions"][:32], vocab.bos, vocab.eos)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    first = model.loss(batch).item()
+    for _ in range(30):
+        opt.zero_grad()
+        model.loss(batch).backward()
+        opt.step()
+    assert model.loss(batch).item() < 0.5 * first
+
+    out = tmp_path / "caption-rnn"
+    assert main(["--arch", "rnn", "--data", str(flickr_sample), "--out", str(out), "--epochs", "1", "--hidden-size", "32",
+                 "--embed-dim", "16", "--min-word-freq", "1", "--alphas", "0,1", "--threads", "1"]) == 0
+    p = zoo.load(out)
+    assert p.config["task"] == "caption" and p.config["name"] == "caption-rnn" and p.config["metric"] == "bleu4"
+    assert {"bleu1", "bleu4", "cider", "rouge_l"} <= set(p.config["metrics"]["test"])
+    res = p.predict(np.random.default_rng(1).normal(0, 1, 1280), beam=2)
+    assert res and isinstance(res[0]["caption"], str) and isinstance(res[0]["score"], float)
+
+
+def test_nan_or_wrong_sized_features_are_refused_clearly():
+    model = tiny_model(vocab_size=12)
+    p = caption.Predictor(model, {"model": {}}, {"tokenizer.json": _tiny_tokenizer()})
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        p.predict(np.full(1280, np.nan))
+    with pytest.raises(ValueError, match="1280 values"):
+        p.predict(np.zeros(10))
+    with pytest.raises(TypeError):
+        p.predict(42)
+
+
+def _tiny_tokenizer() -> str:
+    vocab = caption.Vocab.fit(["a dog runs on grass in the park"] * 2, min_word_freq=1)
+    assert len(vocab) == 12
+    return vocab.tokenizer.to_str()
+
+
+def _png_claiming(width, height) -> bytes:
+    """A small PNG whose header claims width x height pixels: a decompression bomb's signature."""
+    buf = io.BytesIO()
+    Image.new("L", (8, 8)).save(buf, "PNG")
+    raw = bytearray(buf.getvalue())
+    ihdr = raw[12:29]  # b"IHDR" + 13 bytes of data
+    ihdr[4:12] = struct.pack(">II", width, height)
+    raw[12:29] = ihdr
+    raw[29:33] = struct.pack(">I", zlib.crc32(bytes(ihdr)))
+    return bytes(raw)
+
+
+def _jpeg(mode="RGB", size=(64, 48)) -> bytes:
+    buf = io.BytesIO()
+    Image.new(mode, size, 128 if mode in ("L", "CMYK") else None).save(buf, "JPEG")
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def image_predictor():
+    return caption.Predictor(tiny_model(vocab_size=12), {"model": {}}, {"tokenizer.json": _tiny_tokenizer()})
+
+
+@pytest.mark.parametrize("image", [
+    pytest.param(lambda: Image.new("RGB", (1, 1), (200, 10, 10)), id="1x1"),
+    pytest.param(lambda: Image.new("L", (40, 30), 90), id="grayscale"),
+    pytest.param(lambda: Image.new("RGBA", (40, 30), (0, 0, 255, 0)), id="rgba"),
+    pytest.param(lambda: _jpeg("CMYK"), id="cmyk-jpeg"),
+    pytest.param(lambda: Image.new("I;16", (20, 20), 4000), id="16-bit"),
+])
+def test_unusual_but_valid_images_get_a_caption(image_predictor, image):
+    res = image_predictor.predict(image(), beam=2)
+    assert res and isinstance(res[0]["caption"], str)
+
+
+@pytest.mark.parametrize("data,message", [
+    pytest.param(b"this is not an image", "not an image", id="not-an-image"),
+    pytest.param(_jpeg(size=(200, 150))[:400], "truncated", id="truncated-jpeg"),
+    pytest.param(_png_claiming(100_000, 100_000), "pixels|decompression bomb", id="huge"),
+    pytest.param(_png_claiming(12_000, 12_000), "pixels|decompression bomb", id="over-our-limit"),
+])
+def test_bad_images_give_a_clear_error(image_predictor, tmp_path, data, message):
+    with pytest.raises(ValueError, match=message):
+        image_predictor.predict(data)
+    path = tmp_path / "upload.jpg"
+    path.write_bytes(data)
+    with pytest.raises(ValueError, match=message):
+        image_predictor.predict(str(path))
+
+
+def test_missing_image_path_is_a_clear_error(image_predictor, tmp_path):
+    with pytest.raises(ValueError, match="no image file"):
+        image_predictor.predict(tmp_path / "nope.jpg")
+
+
+def test_a_registered_encoder_computes_missing_features_from_images_once(tmp_path):
+    from datasets import Dataset, Features, Image as ImageFeature, Value
+
+    calls = []
+
+    def mean_rgb(image):  # a stand-in for a torchvision/timm model: image -> 1-d feature
+        calls.append(image.size)
+        return np.asarray(image, dtype=np.float32).mean((0, 1))
+
+    image_encoder.register_encoder("mean_rgb", lambda: image_encoder.CallableEncoder(mean_rgb, dim=3, name="mean_rgb"))
+    images = [Image.new("RGB", (8, 8), (10 * i, 20, 30)) for i in range(4)] + [Image.new("L", (5, 5), 77)]
+    folder = tmp_path / "with_images"
+    folder.mkdir()
+    Dataset.from_dict({"caption_0": ["a"] * 5, "image": images},
+                      features=Features({"caption_0": Value("string"), "image": ImageFeature()})
+                      ).to_parquet(folder / "test.parquet")
+    split = data.load(str(folder))[0]["test"]
+    feats = image_encoder.split_features(split, "mean_rgb")
+    assert feats.shape == (5, 3) and feats[1].tolist() == [10.0, 20.0, 30.0] and feats[4].tolist() == [77.0] * 3
+    assert len(calls) == 5
+    again = image_encoder.split_features(data.load(str(folder))[0]["test"], "mean_rgb")
+    assert len(calls) == 5 and np.array_equal(again, feats)  # the second time comes from datasets' cache
+    with pytest.raises(ValueError, match="unknown image encoder"):
+        image_encoder.get_encoder("no-such-encoder")
+
+
+@needs_shared_data
+def test_encoder_reproduces_the_stored_efficientnet_lite0_features():
+    import pyarrow.parquet as pq
+
+    rows = pq.read_table(FLICKR / "test.parquet", columns=["image", "efficientnet_lite0"]).slice(0, 3).to_pylist()
+    got = image_encoder.encode([r["image"] for r in rows]).numpy()
+    want = np.asarray([r["efficientnet_lite0"] for r in rows], dtype=np.float32)
+    assert got.shape == want.shape == (3, 1280)
+    assert np.abs(got - want).max() <= 1e-2
+
+
+@needs_shared_data
+def test_bundled_caption_lstm_meets_its_bleu4_target_on_the_test_split():
+    ds, _ = data.load(str(FLICKR))
+    p = zoo.load("caption-lstm")
+    m = p.evaluate(ds["test"].remove_columns("image"))
+    assert m["bleu4"] >= 17.0 and m["bleu1"] >= 58.0, m
+    image = ds["test"][0]["image"]  # the bundled model also captions a real photo end to end
+    assert len(p.predict(image)[0]["caption"].split()) >= 3
+
+
+def test_the_three_caption_models_are_bundled_with_their_recipe():
+    assert {"caption-rnn", "caption-lstm", "caption-bilstm"} <= set(zoo.list_models())
+    for arch in caption.ARCHS:
+        cfg = zoo.load(f"caption-{arch}").config
+        assert cfg["task"] == "caption" and cfg["name"] == f"caption-{arch}" and cfg["metric"] == "bleu4"
+        assert cfg["decode"]["beam"] >= 1 and cfg["dtype"] == "float16" and "bleu4" in cfg["metrics"]["test"]

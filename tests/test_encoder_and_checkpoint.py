@@ -1,0 +1,97 @@
+"""The shared encoder runs every architecture; the checkpoint format refuses what does not fit."""
+import json
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from zoo import checkpoint
+from zoo.encoder import ARCHS, RecurrentEncoder
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_every_architecture_gives_the_right_shapes_and_no_nan(arch):
+    torch.manual_seed(0)
+    enc = RecurrentEncoder(arch, input_size=6, hidden_size=5)
+    x, lengths = torch.randn(3, 7, 6), torch.tensor([7, 2, 5])
+    out, final = enc(x, lengths)
+    D = 10 if arch == "bilstm" else 5
+    assert out.shape == (3, 7, D) and final.shape == (3, D) and enc.output_size == D
+    assert torch.isfinite(out).all() and torch.isfinite(final).all()
+    assert out[1, 2:].abs().sum() == 0  # nothing leaks into padding
+    # final = the state after each sequence's last real word (forward part)
+    torch.testing.assert_close(final[1, :5], out[1, 1, :5])
+    if arch == "bilstm":  # the backward direction ends at the first word
+        torch.testing.assert_close(final[1, 5:], out[1, 0, 5:])
+
+
+def test_architectures_differ_only_in_the_recurrent_layer():
+    kinds = {arch: type(RecurrentEncoder(arch, 4, 4).rnn).__name__ for arch in ARCHS}
+    assert kinds == {"rnn": "RNN", "lstm": "LSTM", "bilstm": "LSTM"}
+    assert RecurrentEncoder("bilstm", 4, 4).rnn.bidirectional and not RecurrentEncoder("lstm", 4, 4).rnn.bidirectional
+
+
+def test_unknown_architecture_is_refused():
+    with pytest.raises(ValueError, match="unknown arch"):
+        RecurrentEncoder("gru", 4, 4)
+
+
+class Tiny(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.enc = RecurrentEncoder("lstm", 3, 4)
+        self.head = torch.nn.Linear(4, 2)
+
+
+def test_save_then_load_round_trips_in_float16(tmp_path):
+    torch.manual_seed(0)
+    m = Tiny()
+    checkpoint.save(tmp_path / "c", m, {"task": "ner", "arch": "lstm"})
+    cfg = checkpoint.read_config(tmp_path / "c")
+    assert cfg["dtype"] == "float16" and cfg["format"] == checkpoint.FORMAT and "torch" in cfg["versions"]
+    m2 = checkpoint.load_weights(tmp_path / "c", Tiny())
+    for (k, a), (_, b) in zip(m.state_dict().items(), m2.state_dict().items()):
+        torch.testing.assert_close(a.half().float(), b, rtol=0, atol=0)
+        assert b.dtype == torch.float32
+
+
+def test_saving_again_replaces_the_folder_without_leftovers(tmp_path):
+    checkpoint.save(tmp_path / "c", Tiny(), {"task": "ner"})
+    checkpoint.save(tmp_path / "c", Tiny(), {"task": "ner"}, files={"tokenizer.json": "{}"})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c"]
+
+
+def test_loading_with_a_missing_tensor_is_an_error(tmp_path):
+    m = Tiny()
+    checkpoint.save(tmp_path / "c", m, {"task": "ner"})
+    state = {k: v for k, v in m.state_dict().items() if k != "head.bias"}
+    save_file(state, str(tmp_path / "c" / "model.safetensors"))
+    with pytest.raises(checkpoint.CheckpointError, match="missing: head.bias"):
+        checkpoint.load_weights(tmp_path / "c", Tiny())
+
+
+def test_loading_with_an_unexpected_or_misshaped_tensor_is_an_error(tmp_path):
+    m = Tiny()
+    checkpoint.save(tmp_path / "c", m, {"task": "ner"})
+    state = dict(m.state_dict(), extra=torch.zeros(1))
+    state["head.weight"] = torch.zeros(3, 4)
+    save_file(state, str(tmp_path / "c" / "model.safetensors"))
+    with pytest.raises(checkpoint.CheckpointError, match="unexpected: extra.*wrong shape: head.weight"):
+        checkpoint.load_weights(tmp_path / "c", Tiny())
+
+
+def test_a_pickle_in_place_of_safetensors_is_refused(tmp_path):
+    import pickle
+    checkpoint.save(tmp_path / "c", Tiny(), {"task": "ner"})
+    (tmp_path / "c" / "model.safetensors").write_bytes(pickle.dumps({"head.weight": [1, 2]}))
+    with pytest.raises(checkpoint.CheckpointError, match="not a readable safetensors file"):
+        checkpoint.load_weights(tmp_path / "c", Tiny())
+
+
+@pytest.mark.parametrize("content,match", [("{not json", "not valid JSON"), (json.dumps({"task": "ner"}), "not a seqzoo/1"),
+                                           (json.dumps([1, 2]), "not a seqzoo/1")])
+def test_a_broken_config_is_refused_with_the_file_named(tmp_path, content, match):
+    (tmp_path / "config.json").write_text(content)
+    with pytest.raises(checkpoint.CheckpointError, match=match) as e:
+        checkpoint.read_config(tmp_path)
+    assert "config.json" in str(e.value)

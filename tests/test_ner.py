@@ -1,0 +1,179 @@
+"""The NER task: data pipeline, span decoding, scoring, training, the CLI, and the bundled models."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import zoo
+from tasks import ner
+from tasks.text import tokenize
+from zoo import data, training
+from conftest import NER_LABELS, SHARED_DATA, needs_shared_data
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_tokenize_splits_like_conll_and_keeps_offsets():
+    text = "Peter Blackburn's U.S. office (Brussels) didn't pay $1,000 on 1996-08-22."
+    toks = tokenize(text)
+    assert [t for t, _, _ in toks] == ["Peter", "Blackburn", "'s", "U.S.", "office", "(", "Brussels", ")", "did",
+                                       "n't", "pay", "$", "1,000", "on", "1996-08-22", "."]
+    assert all(text[s:e] == t for t, s, e in toks)
+
+
+def test_entity_spans_read_iob2_like_conlleval():
+    tags = ["B-PER", "I-PER", "O", "I-LOC", "I-LOC", "B-ORG", "B-ORG", "I-MISC"]
+    assert ner.entity_spans(tags) == [("PER", 0, 2), ("LOC", 3, 5), ("ORG", 5, 6), ("ORG", 6, 7), ("MISC", 7, 8)]
+
+
+def test_score_is_entity_level_with_per_type_figures():
+    gold = [["B-PER", "I-PER", "O", "B-LOC"]]
+    pred = [["B-PER", "O", "O", "B-LOC"]]  # the person's span is wrong, so it counts as a miss
+    m = ner.score(gold, pred)
+    assert (m["precision"], m["recall"], m["f1"]) == (50.0, 50.0, 50.0)
+    assert m["per_type"]["LOC"]["f1"] == 100.0 and m["per_type"]["PER"]["f1"] == 0.0
+
+
+def test_local_sample_loads_with_conll_features(conll_sample):
+    ds, source = data.load(str(conll_sample))
+    assert set(ds) == {"train", "validation", "test"}
+    assert ds["train"].features["ner_tags"].feature.names == NER_LABELS
+    assert source["path"] == str(conll_sample)
+
+
+def test_featurizer_builds_vocab_from_train_and_maps_unknown_words(conll_sample):
+    ds, _ = data.load(str(conll_sample))
+    feat = ner.Featurizer.fit(ds["train"]["tokens"], min_word_freq=1)
+    enc = feat(["Angela", "ANGELA", "Zyxwvut", "1996"])
+    assert enc["words"][0] == enc["words"][1] != 1  # lower-cased: one vector for both spellings
+    assert enc["words"][2] == 1  # <unk>
+    assert enc["casing"][0] != enc["casing"][1]  # ...and the casing feature tells them apart
+    batch = ner.collate([{**feat(t), "tags": [0] * len(t)} for t in (["a", "b", "c"], ["Seoul"])])
+    assert batch["words"].shape == (2, 3) and batch["chars"].shape == (2, 3, 5)
+    assert batch["lengths"].tolist() == [3, 1]
+
+
+def _train_tiny(folder, out, arch="bilstm", steps=40):
+    from train.ner import main  # noqa: E402  (train/ is importable from the repo root)
+    return main(["--arch", arch, "--data", str(folder), "--out", str(out), "--epochs", "8", "--batch-size", "8",
+                 "--hidden-size", "16", "--word-dim", "16", "--char-filters", "8", "--min-word-freq", "1",
+                 "--max-steps", str(steps), "--lr", "0.01", "--dtype", "float32"])
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(conll_sample, tmp_path_factory):
+    out = tmp_path_factory.mktemp("ckpt") / "ner-tiny"
+    torch.manual_seed(0)
+    assert _train_tiny(conll_sample, out, steps=120) == 0
+    return out
+
+
+def test_training_smoke_run_learns_the_sample_and_records_its_metrics(tiny_checkpoint):
+    cfg = json.loads((tiny_checkpoint / "config.json").read_text())
+    assert cfg["train"]["steps"] == 120
+    # the loop logs per-epoch validation F1: it must have learned the template sentences
+    assert cfg["metrics"]["validation"]["f1"] > 60
+    assert set(cfg["metrics"]) == {"validation", "test"}
+
+
+def test_training_loss_falls(conll_sample):
+    ds, _ = data.load(str(conll_sample))
+    feat = ner.Featurizer.fit(ds["train"]["tokens"], 1)
+    train = ner.encode_split(ds["train"], feat)
+    cfg = ner.model_config("lstm", feat, len(NER_LABELS), dict(word_dim=16, char_filters=8, casing_dim=4), hidden_size=16)
+    torch.manual_seed(0)
+    model = ner.build_model({"model": cfg})
+    batch = ner.collate(train[:32])
+    first = model.loss(batch).item()
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    for _ in range(30):
+        opt.zero_grad()
+        model.loss(batch).backward()
+        opt.step()
+    assert model.loss(batch).item() < 0.5 * first
+
+
+def test_checkpoint_round_trip_gives_identical_outputs(tiny_checkpoint):
+    a, b = zoo.load(tiny_checkpoint), zoo.load(str(tiny_checkpoint))
+    batch = ner.collate([a.featurize(["Angela", "Merkel", "visited", "Seoul", "."])])
+    torch.testing.assert_close(a.model(batch), b.model(batch), rtol=0, atol=0)
+    assert a.predict("Angela Merkel visited Seoul .") == b.predict("Angela Merkel visited Seoul .")
+
+
+def test_predict_returns_tokens_tags_and_entity_offsets(tiny_checkpoint):
+    p = zoo.load(tiny_checkpoint)
+    text = "Angela Merkel visited Seoul."
+    out = p.predict(text)
+    assert [t["text"] for t in out["tokens"]] == ["Angela", "Merkel", "visited", "Seoul", "."]
+    assert all(t["tag"] in NER_LABELS for t in out["tokens"])
+    for ent in out["entities"]:
+        assert text[ent["start"]:ent["end"]] == ent["text"]
+    assert p.predict(["Angela", "Merkel", "visited", "Seoul", "."])["tokens"][3]["start"] == 22
+
+
+@pytest.mark.parametrize("text", ["", "   \n\t", "😀🎉 Seoul 🚀", "서울에서 안녕하세요 Samsung 회장", "a\x00b\x1b[31mc\u200b",
+                                  " ".join(["word"] * 5000)])
+def test_predict_on_odd_input_gives_a_result(tiny_checkpoint, text):
+    out = zoo.load(tiny_checkpoint).predict(text)
+    assert len(out["tokens"]) == len(tokenize(text))
+
+
+@pytest.mark.parametrize("bad,err", [(None, TypeError), (123, TypeError), ([1, 2], TypeError),
+                                     ("x" * 300_000, ValueError)])
+def test_predict_on_bad_input_raises_a_clear_error(tiny_checkpoint, bad, err):
+    with pytest.raises(err, match="expected|limit"):
+        zoo.load(tiny_checkpoint).predict(bad)
+
+
+def test_evaluate_cli_prints_one_json_line(tiny_checkpoint, conll_sample):
+    r = subprocess.run([sys.executable, "-m", "zoo", "evaluate", str(tiny_checkpoint), "--data", str(conll_sample),
+                        "--split", "test"], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert len(lines) == 1
+    out = json.loads(lines[0])
+    assert out["split"] == "test" and out["model"] == "ner-bilstm"
+    assert {"f1", "precision", "recall", "per_type"} <= set(out["metrics"])
+    assert set(out["metrics"]["per_type"]) <= {"PER", "ORG", "LOC", "MISC"}
+
+
+def test_training_without_reachable_data_stops_with_one_line(tmp_path):
+    r = subprocess.run([sys.executable, "train/ner.py", "--data", str(tmp_path / "nowhere"), "--max-steps", "1"],
+                       capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr and "--data PATH" in r.stderr
+
+
+def test_training_from_an_unreachable_hub_stops_with_one_line(tmp_path):
+    import os
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_HOME": str(tmp_path)}
+    r = subprocess.run([sys.executable, "train/ner.py", "--data", "no-such-org/conll2003", "--max-steps", "1"],
+                       capture_output=True, text=True, cwd=ROOT, timeout=300, env=env)
+    assert r.returncode == 2
+    assert r.stderr.strip().count("\n") == 0, r.stderr  # one line
+    assert r.stderr.startswith("error: ") and "--data PATH" in r.stderr and "offline mode" in r.stderr
+
+
+BUNDLED_TARGETS = {"ner-bilstm": 85.0, "ner-lstm": 78.0, "ner-rnn": 72.0}
+
+
+@needs_shared_data
+@pytest.mark.parametrize("name", sorted(BUNDLED_TARGETS))
+def test_bundled_model_meets_its_conll_test_target(name):
+    ds, _ = data.load(str(SHARED_DATA / "conll2003"))
+    metrics = zoo.load(name).evaluate(ds["test"])
+    assert metrics["f1"] >= BUNDLED_TARGETS[name], metrics
+    # the checkpoint's own record is what a fresh evaluation gives
+    assert abs(metrics["f1"] - zoo.load(name).config["metrics"]["test"]["f1"]) < 0.05
+
+
+def test_bundled_ner_models_are_listed():
+    assert {"ner-rnn", "ner-lstm", "ner-bilstm"} <= set(zoo.list_models())
+
+
+def test_bundled_bilstm_tags_the_readme_sentence():
+    out = zoo.load("ner-bilstm").predict("EU rejects German call to boycott British lamb .")
+    assert {(e["text"], e["type"]) for e in out["entities"]} >= {("EU", "ORG"), ("German", "MISC"), ("British", "MISC")}

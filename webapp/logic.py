@@ -1,0 +1,188 @@
+"""The app's event functions, importable and callable without a server (tests call them directly).
+
+Each takes plain values (plus the gradio request, for the browser language) and returns plain values
+or figures. Bad input raises gr.Error with a readable message: gradio shows it as a notice in the page
+and returns it as the error of an API call, and no traceback ever reaches the user.
+"""
+from __future__ import annotations
+
+import time
+
+import gradio as gr
+import torch
+
+from tasks.text import tokenize
+from zoo import inspect
+
+from . import models, plots
+from .texts import RNN_ONLY, say
+
+MAX_CHARS = 1000        # sentiment / NER tabs: longer text is cut, with a notice
+MAX_TRACE_WORDS = 40    # inside the cell: more columns than this make unreadable heatmaps
+MAX_MEMORY_WORDS = 80   # long-term memory: long enough to see the gradient fade
+TRACE_PARTS = ("h", "c", "i", "f", "g", "o")
+ARCH_LABEL = {"rnn": "Vanilla RNN", "lstm": "LSTM", "bilstm": "BiLSTM"}
+
+
+def lang_of(request: gr.Request | None) -> str:
+    """'ko' when the browser asks for Korean first, else 'en'."""
+    headers = getattr(request, "headers", None) or {}
+    first = (headers.get("accept-language") or "").split(",")[0].strip().lower()
+    return "ko" if first.startswith("ko") else "en"
+
+
+def clean_text(text, lang: str = "en", limit: int = MAX_CHARS) -> tuple[str, list[str]]:
+    """-> (text to use, notices). Raises gr.Error for a non-string or a text without visible characters."""
+    if not isinstance(text, str):
+        raise gr.Error(say("not_text", lang, kind=type(text).__name__))
+    if not text.strip():
+        raise gr.Error(say("empty", lang))
+    notices = []
+    if len(text) > limit:
+        cut = text[:limit]
+        space = cut.rfind(" ")
+        text = cut[:space] if space > limit // 2 else cut  # end on a word boundary where there is one
+        notices.append(say("truncated", lang, limit=limit))
+    return text.strip(), notices
+
+
+def first_words(text: str, limit: int, lang: str) -> tuple[str, list[str]]:
+    """Cut text after its first `limit` words (as tasks.text.tokenize splits them)."""
+    toks = tokenize(text)
+    if len(toks) <= limit:
+        return text, []
+    return text[:toks[limit - 1][2]], [say("tok_truncated", lang, limit=limit, n=len(toks))]
+
+
+def _metric_line(card: dict, lang: str, ms: float) -> str:
+    test = f"{say('test', lang)} {card['metric']} {card['test']:.1f}" if card["test"] is not None else f"{say('test', lang)} –"
+    data = f" ({str(card['data']).rstrip('/').split('/')[-1]})" if card["data"] else ""
+    return f"{say('time', lang)} {ms:.1f} ms · {card['params']:,} {say('params', lang)} · {test}{data}"
+
+
+def _header(arch: str, name: str) -> str:
+    return f"**{ARCH_LABEL[arch]}** · `{name}`"
+
+
+def _notice(notices: list[str]) -> str:
+    return "\n\n".join(f"⚠️ {n}" for n in notices)
+
+
+def sentiment(text, request: gr.Request | None = None):
+    """-> for rnn, lstm, bilstm: (label dict | None, card markdown); then the by-step figure and a notice."""
+    lang = lang_of(request)
+    text, notices = clean_text(text, lang)
+    out, curves, words = [], {}, None
+    loaded = models.for_task("sentiment")
+    if not any(p for p, _ in loaded.values()):
+        why = next(iter(loaded.values()))[1]
+        raise gr.Error(say("no_models", lang, task="sentiment", why=why))
+    for arch, (pred, why) in loaded.items():
+        name = f"sentiment-{arch}"
+        if pred is None:
+            out += [None, f"{_header(arch, name)}\n\n{say('missing', lang, why=why)}"]
+            continue
+        try:
+            t0 = time.perf_counter()
+            probs = pred.predict(text)
+            ms = 1000 * (time.perf_counter() - t0)
+            curves[arch] = pred.prob_positive_by_step(text)
+        except ValueError:  # only punctuation the tokenizer drops, etc.
+            raise gr.Error(say("no_words", lang)) from None
+        words = words or inspect.encode(pred, text)[0]
+        best = max(probs, key=probs.get)
+        label = {say(k, lang): v for k, v in probs.items()}
+        out += [label, f"{_header(arch, name)}\n\n{say('prediction', lang)}: **{say(best, lang)}** · "
+                       f"{say('confidence', lang)} {probs[best]:.2f}\n\n{_metric_line(models.card(pred), lang, ms)}"]
+    fig = plots.by_step(words, curves) if curves else None
+    return (*out, fig, _notice(notices))
+
+
+def _tag_confidence(pred, text: str) -> float:
+    """Mean over words of the highest tag probability from the emission scores. The CRF decides the
+    tag sequence jointly, so this is a per-word view of how sure the tagger is, not the CRF's own score."""
+    _, batch = inspect.encode(pred, text)
+    with torch.no_grad():
+        return float(pred.model(batch).softmax(-1).amax(-1).mean())
+
+
+def ner(text, request: gr.Request | None = None):
+    """-> for rnn, lstm, bilstm: (highlighted text value | None, card markdown); then a notice."""
+    lang = lang_of(request)
+    text, notices = clean_text(text, lang)
+    loaded = models.for_task("ner")
+    if not any(p for p, _ in loaded.values()):
+        raise gr.Error(say("no_models", lang, task="NER", why=next(iter(loaded.values()))[1]))
+    out = []
+    for arch, (pred, why) in loaded.items():
+        name = f"ner-{arch}"
+        if pred is None:
+            out += [None, f"{_header(arch, name)}\n\n{say('missing', lang, why=why)}"]
+            continue
+        t0 = time.perf_counter()
+        result = pred.predict(text)
+        ms = 1000 * (time.perf_counter() - t0)
+        if not result["tokens"]:
+            raise gr.Error(say("no_words", lang))
+        ents = result["entities"]
+        found = ", ".join(f"{e['text']} ({e['type']})" for e in ents) or say("none_found", lang)
+        value = {"text": text, "entities": [{"entity": e["type"], "start": e["start"], "end": e["end"]} for e in ents]}
+        out += [value, f"{_header(arch, name)}\n\n{say('entities', lang)}: **{found}** · "
+                       f"{say('confidence', lang)} {_tag_confidence(pred, text):.2f}\n\n"
+                       f"{_metric_line(models.card(pred), lang, ms)}"]
+    return (*out, _notice(notices))
+
+
+def inspectable_models() -> list[str]:
+    """Models whose cells can be traced: every loadable text model."""
+    return [n for task in ("sentiment", "ner") for n in models.available(task)]
+
+
+def _get_model(name, lang: str):
+    choices = inspectable_models()
+    if not isinstance(name, str) or name not in choices:
+        raise gr.Error(say("unknown_model", lang, name=name, choices=", ".join(choices) or "-"))
+    return models.load(name)
+
+
+def inside(text, model_name, direction="forward", request: gr.Request | None = None):
+    """-> six heatmaps (h, c, i, f, g, o; None where a vanilla RNN has no such part) and a notice."""
+    lang = lang_of(request)
+    text, notices = clean_text(text, lang)
+    pred = _get_model(model_name, lang)
+    text, more = first_words(text, MAX_TRACE_WORDS, lang)
+    try:
+        tr = inspect.trace_text(pred, text)
+    except ValueError:
+        raise gr.Error(say("no_words", lang)) from None
+    direction = direction if direction in tr["directions"] else "forward"
+    parts = tr["directions"][direction]
+    kinds = {"h": "tanh", "c": "free", "i": "gate", "f": "gate", "g": "tanh", "o": "gate"}
+    titles = {"h": "hidden state h_t", "c": "cell state c_t", "i": "input gate i_t", "f": "forget gate f_t",
+              "g": "candidate g_t", "o": "output gate o_t"}
+    suffix = f" — {model_name}" + (f", {direction}" if tr["arch"] == "bilstm" else "")
+    figs = [plots.heatmap(parts[k], tr["words"], titles[k] + suffix, kinds[k]) if k in parts else None
+            for k in TRACE_PARTS]
+    if "c" not in parts:
+        notices.append(RNN_ONLY[1] if lang == "ko" else RNN_ONLY[0])
+    return (*figs, _notice(notices + more))
+
+
+def memory(text, task="sentiment", request: gr.Request | None = None):
+    """-> a figure of the gradient norm per word for the vanilla RNN and the LSTM of a task, and a notice."""
+    lang = lang_of(request)
+    text, notices = clean_text(text, lang)
+    if task not in ("sentiment", "ner"):
+        raise gr.Error(say("unknown_model", lang, name=task, choices="sentiment, ner"))
+    text, more = first_words(text, MAX_MEMORY_WORDS, lang)
+    norms, words, target = {}, None, ""
+    for arch in ("rnn", "lstm"):
+        pred, why = models.try_load(f"{task}-{arch}")
+        if pred is None:
+            raise gr.Error(say("missing", lang, why=why))
+        try:
+            g = inspect.input_gradients(pred, text)
+        except ValueError:
+            raise gr.Error(say("no_words", lang)) from None
+        norms[arch], words, target = g["norms"], g["words"], g["target"]
+    return plots.gradients(words, norms, target), _notice(notices + more)

@@ -1,0 +1,73 @@
+"""Which models the app can show, loaded once per process.
+
+A model name such as "ner-lstm" is looked up in $SEQZOO_MODELS_DIR first (a folder of checkpoint
+folders: handy before the zoo bundles a task, and for tests), then among the bundled checkpoints via
+zoo.load. A model that is missing or broken is reported as a reason string, never raised into the UI,
+so one absent task leaves the other tabs working.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import zoo
+
+ARCHS = ("rnn", "lstm", "bilstm")
+TASKS = ("sentiment", "ner", "caption")  # one tab each; caption models are a later issue
+ENV = "SEQZOO_MODELS_DIR"
+
+_cache: dict[str, object] = {}
+_lock = threading.Lock()  # queue workers run in threads: load each checkpoint once, not once per worker
+
+
+def source(name: str) -> str:
+    """What zoo.load gets for a model name: a folder under $SEQZOO_MODELS_DIR if there is one, else the name."""
+    root = os.environ.get(ENV)
+    if root and (Path(root) / name / "config.json").is_file():
+        return str(Path(root) / name)
+    return name
+
+
+def load(name: str):
+    """The predictor for name (cached), or raise zoo.ModelNotFound / zoo.CheckpointError / ValueError."""
+    key = source(name)
+    with _lock:
+        if key not in _cache:
+            _cache[key] = zoo.load(key)
+        return _cache[key]
+
+
+def try_load(name: str):
+    """(predictor, None) or (None, reason)."""
+    try:
+        return load(name), None
+    except (zoo.ModelNotFound, zoo.CheckpointError, ValueError, KeyError, OSError, ImportError) as e:
+        return None, str(e)
+
+
+def for_task(task: str) -> dict[str, tuple]:
+    """{arch: (predictor or None, reason or None)} for the three architectures of a task."""
+    return {arch: try_load(f"{task}-{arch}") for arch in ARCHS}
+
+
+def available(task: str) -> list[str]:
+    """Names of the task's models that load, e.g. ['ner-rnn', 'ner-lstm', 'ner-bilstm']."""
+    return [f"{task}-{a}" for a, (p, _) in for_task(task).items() if p is not None]
+
+
+def card(predictor) -> dict:
+    """What every result column shows about its model: parameters and the test metric from its config."""
+    cfg = predictor.config
+    metric = cfg.get("metric")
+    test = cfg.get("metrics", {}).get("test", {})
+    data = cfg.get("data")
+    data = data.get("id") or data.get("path") if isinstance(data, dict) else data
+    return {"name": getattr(predictor, "name", cfg.get("name")), "arch": cfg.get("arch"),
+            "params": sum(p.numel() for p in predictor.model.parameters()),
+            "metric": metric, "test": test.get(metric) if metric else None, "data": data}
+
+
+def clear_cache() -> None:
+    with _lock:
+        _cache.clear()

@@ -1,0 +1,81 @@
+"""The "Shapes" tab: zoo.inspect.layer_shapes (a real torch layer) written out as a walk-through."""
+from __future__ import annotations
+
+import gradio as gr
+
+from zoo import inspect
+
+from .logic import lang_of
+
+WORDS = {
+    "en": {"stage": "stage", "shape": "shape", "means": "what the numbers are",
+           "input": "input x", "input_m": "(batch, timesteps, input size)",
+           "x_t": "x_t, one step's input", "x_t_m": "(batch, input size)",
+           "h_t": "h_t, hidden state at each step", "h_t_m": "(batch, hidden size), per direction",
+           "c_t": "c_t, cell state at each step", "c_t_m": "(batch, hidden size), LSTM only",
+           "output": "outputs of every step", "output_m": "(batch, timesteps, directions × hidden)",
+           "h_n": "final hidden state h_n", "h_n_m": "(directions, batch, hidden)",
+           "result": "what the layer returns", "seq": "return_sequences: every step's output",
+           "last": "the last state only (forward at the end + backward at the start when bidirectional)",
+           "weights": "Weights (from the torch layer)", "params": "Parameters",
+           "bias": "torch keeps two bias vectors per gate block, `bias_ih` and `bias_hh`; they are only ever "
+                   "added together, so they act as Keras' single `b`. That is why torch counts "
+                   "{extra:,} more ({dirs}·{gates}·{h}) than Keras for the same layer.",
+           "gates": "An LSTM has 4 blocks (i, f, g, o), a vanilla RNN 1, hence the factor {gates}."},
+    "ko": {"stage": "단계", "shape": "모양", "means": "숫자의 의미",
+           "input": "입력 x", "input_m": "(배치, 시점 수, 입력 크기)",
+           "x_t": "x_t, 한 시점의 입력", "x_t_m": "(배치, 입력 크기)",
+           "h_t": "h_t, 각 시점의 은닉 상태", "h_t_m": "(배치, 은닉 크기), 방향마다",
+           "c_t": "c_t, 각 시점의 셀 상태", "c_t_m": "(배치, 은닉 크기), LSTM만",
+           "output": "모든 시점의 출력", "output_m": "(배치, 시점 수, 방향 수 × 은닉 크기)",
+           "h_n": "마지막 은닉 상태 h_n", "h_n_m": "(방향 수, 배치, 은닉 크기)",
+           "result": "레이어가 돌려주는 값", "seq": "return_sequences: 모든 시점의 출력",
+           "last": "마지막 상태만 (양방향이면 앞 방향의 끝 + 뒤 방향의 처음)",
+           "weights": "가중치 (torch 레이어에서 읽음)", "params": "파라미터 수",
+           "bias": "torch는 게이트 묶음마다 편향 벡터를 두 개(`bias_ih`, `bias_hh`) 두지만 항상 더해서만 쓰므로 "
+                   "Keras의 편향 `b` 하나와 같은 역할입니다. 그래서 같은 레이어라도 torch가 "
+                   "{extra:,}개({dirs}·{gates}·{h}) 더 많이 셉니다.",
+           "gates": "LSTM은 블록이 4개(i, f, g, o), 바닐라 RNN은 1개라서 {gates}를 곱합니다."},
+}
+
+
+def _int(value, name: str, lo: int, hi: int) -> int:
+    """Number inputs arrive as float (or junk through the API): accept whole numbers in range only."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or not lo <= value <= hi:
+        raise gr.Error(f"{name} must be a whole number from {lo} to {hi} (got {value!r}) · "
+                       f"{name}은(는) {lo}~{hi} 사이의 정수여야 합니다")
+    return int(value)
+
+
+def shapes(timesteps=2, input_size=10, hidden_size=3, cell="rnn", bidirectional=False,
+           return_sequences=False, request: gr.Request | None = None) -> str:
+    """-> markdown: each tensor's shape, the weight shapes and the parameter count with its formula."""
+    w = WORDS[lang_of(request)]
+    t = _int(timesteps, "timesteps", 1, inspect.MAX_SHAPE_STEPS)
+    i = _int(input_size, "input size", 1, inspect.MAX_SHAPE_SIZE)
+    h = _int(hidden_size, "hidden size", 1, inspect.MAX_SHAPE_SIZE)
+    cell = str(cell).lower()
+    if cell not in ("rnn", "lstm"):
+        raise gr.Error(f"cell must be 'rnn' or 'lstm' (got {cell!r}) · 셀은 'rnn' 또는 'lstm'이어야 합니다")
+    r = inspect.layer_shapes(cell, t, i, h, bool(bidirectional), bool(return_sequences))
+    fmt = lambda s: f"`{tuple(s)}`"
+    rows = [(w["input"], r["input"], w["input_m"]), (w["x_t"], r["x_t"], w["x_t_m"]), (w["h_t"], r["h_t"], w["h_t_m"])]
+    if r["c_t"]:
+        rows.append((w["c_t"], r["c_t"], w["c_t_m"]))
+    rows += [(w["output"], r["output"], w["output_m"]), (w["h_n"], r["h_n"], w["h_n_m"]),
+             (f"**{w['result']}**", r["result"], w["seq"] if return_sequences else w["last"])]
+    table = [f"| {w['stage']} | {w['shape']} | {w['means']} |", "|---|---|---|"]
+    table += [f"| {a} | {fmt(b)} | {c} |" for a, b, c in rows]
+    weights = "\n".join(f"- `{name}`: {fmt(s)}" for name, s in r["weights"].items())
+    layer = "SimpleRNN" if cell == "rnn" else "LSTM"
+    keras = f"{layer}({h}, input_shape=({t}, {i}){', return_sequences=True' if return_sequences else ''})"
+    keras = f"Bidirectional({keras.replace(f', input_shape=({t}, {i})', '')}, input_shape=({t}, {i}))" if bidirectional else keras
+    torch_layer = f"nn.{'RNN' if cell == 'rnn' else 'LSTM'}({i}, {h}, batch_first=True{', bidirectional=True' if bidirectional else ''})"
+    extra = r["torch_params"] - r["keras_params"]
+    return "\n".join([
+        f"**Keras:** `{keras}` · **torch:** `{torch_layer}`", "", *table, "",
+        f"### {w['params']}",
+        f"- Keras: {r['keras_formula']} = **{r['keras_params']:,}**",
+        f"- torch: {r['torch_formula']} = **{r['torch_params']:,}** (`sum(p.numel() for p in layer.parameters())`)",
+        "", w["bias"].format(extra=extra, dirs=r["dirs"], gates=r["gates"], h=h),
+        w["gates"].format(gates=r["gates"]), "", f"**{w['weights']}**", "", weights])

@@ -1,0 +1,146 @@
+"""Every word the app shows, in English and Korean.
+
+Static labels go through gr.I18n (the browser's language picks, in the page). Text computed per request
+(cards, notices, errors) cannot use gr.I18n, so it comes from `say(key, lang)` with the language read
+from the request's Accept-Language header (see webapp.logic.lang_of).
+"""
+from __future__ import annotations
+
+import gradio as gr
+
+UI = {
+    "en": {
+        "title": "# seqzoo — vanilla RNN, LSTM and BiLSTM side by side",
+        "intro": "The same input goes to three trained models at once. Click an example or type your own.",
+        "tab_sentiment": "Many to one: sentiment", "tab_ner": "Many to many: named entities",
+        "tab_caption": "One to many: image captions", "tab_inside": "Inside the cell",
+        "tab_memory": "Long-term memory", "tab_shapes": "Shapes",
+        "sentence": "Sentence", "review": "Review (a sentence or a paragraph)", "run": "Run the three models",
+        "examples": "Examples", "rnn": "Vanilla RNN", "lstm": "LSTM", "bilstm": "BiLSTM",
+        "by_step": "P(positive) after each word",
+        "by_step_note": "Each curve is the model's reading so far: the prediction it would make if the text "
+                        "stopped at that word. The BiLSTM's curve uses its forward (left-to-right) direction only.",
+        "legend": "Entity types: **PER** person · **ORG** organisation · **LOC** place · **MISC** other names",
+        "caption_intro": "One image in, a sentence out: the image's feature starts each decoder, which then writes "
+                         "word by word. The BiLSTM is two LSTM decoders, one writing left to right and one right to "
+                         "left; the caption both score best wins.",
+        "caption_image": "Image (upload, webcam or an example)", "beam": "Beam width",
+        "inside_intro": "Every number below is computed step by step by `zoo.cells.trace` with the chosen "
+                        "model's real weights: rows are hidden units, columns are the words.",
+        "model": "Model", "direction": "Direction (BiLSTM)", "show": "Show inside",
+        "memory_intro": "How much does each word move the prediction? The bars are the gradient norm of the "
+                        "prediction with respect to each word's input vector (log scale). A vanilla RNN's "
+                        "gradient fades going back in time (vanishing gradient); the LSTM's cell state keeps it.",
+        "task": "Models", "compare": "Compare RNN and LSTM",
+        "shapes_intro": "The seed note's dimension walk-through on a real torch layer. Defaults are its "
+                        "`SimpleRNN(3, input_shape=(2, 10))`.",
+        "timesteps": "Timesteps", "input_size": "Input size", "hidden_size": "Hidden size (units)",
+        "cell": "Cell", "bidirectional": "Bidirectional", "return_sequences": "Return sequences",
+        "explain": "Show the shapes",
+    },
+    "ko": {
+        "title": "# seqzoo — 바닐라 RNN, LSTM, BiLSTM 나란히 보기",
+        "intro": "같은 입력을 학습된 세 모델에 한꺼번에 넣습니다. 예시를 누르거나 직접 입력해 보세요.",
+        "tab_sentiment": "Many to one: 감성 분류", "tab_ner": "Many to many: 개체명 인식",
+        "tab_caption": "One to many: 이미지 캡션", "tab_inside": "셀 내부 보기",
+        "tab_memory": "장기 기억", "tab_shapes": "텐서 모양",
+        "sentence": "문장", "review": "리뷰 (한 문장 또는 한 문단)", "run": "세 모델 실행",
+        "examples": "예시", "rnn": "바닐라 RNN", "lstm": "LSTM", "bilstm": "BiLSTM",
+        "by_step": "단어마다의 P(긍정)",
+        "by_step_note": "각 곡선은 지금까지 읽은 만큼의 판단입니다: 글이 그 단어에서 끝났다면 내렸을 예측. "
+                        "BiLSTM 곡선은 앞 방향(왼쪽→오른쪽)만 사용합니다.",
+        "legend": "개체 종류: **PER** 사람 · **ORG** 조직 · **LOC** 장소 · **MISC** 기타 이름",
+        "caption_intro": "이미지 하나를 넣으면 문장이 나옵니다: 이미지 특징이 디코더를 시작시키고, 디코더는 단어를 "
+                         "하나씩 씁니다. BiLSTM은 왼쪽→오른쪽, 오른쪽→왼쪽으로 쓰는 두 LSTM 디코더이며, 둘이 함께 "
+                         "가장 높게 평가한 캡션이 선택됩니다.",
+        "caption_image": "이미지 (업로드, 웹캠 또는 예시)", "beam": "빔 크기",
+        "inside_intro": "아래의 모든 값은 선택한 모델의 실제 가중치로 `zoo.cells.trace`가 한 시점씩 계산한 것입니다. "
+                        "행은 은닉 유닛, 열은 단어입니다.",
+        "model": "모델", "direction": "방향 (BiLSTM)", "show": "내부 보기",
+        "memory_intro": "각 단어가 예측을 얼마나 움직일까요? 막대는 각 단어의 입력 벡터에 대한 예측의 기울기 크기입니다 "
+                        "(로그 눈금). 바닐라 RNN은 시간을 거슬러 갈수록 기울기가 사라지고(기울기 소실), "
+                        "LSTM은 셀 상태 덕분에 기울기를 유지합니다.",
+        "task": "모델 종류", "compare": "RNN과 LSTM 비교",
+        "shapes_intro": "시드 노트의 차원 설명을 실제 torch 레이어로 확인합니다. 기본값은 노트의 "
+                        "`SimpleRNN(3, input_shape=(2, 10))`입니다.",
+        "timesteps": "시점 수 (timesteps)", "input_size": "입력 크기", "hidden_size": "은닉 상태 크기 (units)",
+        "cell": "셀", "bidirectional": "양방향", "return_sequences": "모든 시점 출력 (return_sequences)",
+        "explain": "모양 보기",
+    },
+}
+I18N = gr.I18n(**UI)
+
+# per-request text: say(key, lang, **fields)
+DYNAMIC = {
+    "en": {
+        "empty": "Please type some text first.", "not_text": "Expected text (a string), got {kind}.",
+        "truncated": "Your text was longer than {limit:,} characters; only the first {limit:,} were used.",
+        "tok_truncated": "Only the first {limit} words are shown here (your text has {n}).",
+        "no_models": "No {task} models are available yet ({why}).",
+        "no_image": "Upload an image first (or click an example).",
+        "bad_image": "This file cannot be captioned: {why}",
+        "bad_beam": "The beam width must be a whole number from 1 to {max}.",
+        "encoded": "Image encoded once by EfficientNet-Lite0 in {ms:.0f} ms; captions by beam search (beam {beam}), best first, with their length-normalised log-probabilities.",
+        "missing": "This model is not available: {why}",
+        "prediction": "Prediction", "confidence": "confidence", "time": "time", "params": "parameters",
+        "test": "test", "entities": "entities", "none_found": "none found",
+        "unknown_model": "Unknown model {name!r}; choose one of: {choices}.",
+        "no_words": "The text has no words the model can read.",
+        "positive": "positive", "negative": "negative",
+    },
+    "ko": {
+        "empty": "먼저 텍스트를 입력하세요.", "not_text": "텍스트(문자열)가 필요합니다. 받은 값: {kind}.",
+        "truncated": "텍스트가 {limit:,}자를 넘어서 앞의 {limit:,}자만 사용했습니다.",
+        "tok_truncated": "여기에는 앞의 {limit}개 단어만 보입니다 (전체 {n}개).",
+        "no_models": "아직 사용할 수 있는 {task} 모델이 없습니다 ({why}).",
+        "no_image": "먼저 이미지를 올려 주세요 (또는 예시를 누르세요).",
+        "bad_image": "이 파일로는 캡션을 만들 수 없습니다: {why}",
+        "bad_beam": "빔 크기는 1부터 {max}까지의 정수여야 합니다.",
+        "encoded": "이미지는 EfficientNet-Lite0로 한 번 인코딩({ms:.0f} ms)했고, 캡션은 빔 서치(빔 {beam})로 만들었습니다. 점수가 높은 순서이며 괄호 안은 길이로 정규화한 로그 확률입니다.",
+        "missing": "이 모델을 사용할 수 없습니다: {why}",
+        "prediction": "예측", "confidence": "확신도", "time": "시간", "params": "파라미터 수",
+        "test": "테스트", "entities": "개체", "none_found": "찾지 못함",
+        "unknown_model": "알 수 없는 모델 {name!r}; 다음 중에서 고르세요: {choices}.",
+        "no_words": "모델이 읽을 수 있는 단어가 없습니다.",
+        "positive": "긍정", "negative": "부정",
+    },
+}
+
+
+def say(key: str, lang: str = "en", **fields) -> str:
+    table = DYNAMIC.get(lang, DYNAMIC["en"])
+    return table.get(key, DYNAMIC["en"][key]).format(**fields)
+
+
+# What the seed note (docs/seed-note.ko.md) says about each part of the cell, shown beside its heatmap.
+CELL_NOTES = {
+    "h": ("Hidden state h_t: the short-term output passed to the next step and to the output layer.",
+          "은닉 상태(ht): 단기 출력, 다음 셀이나 출력층으로 가는 값."),
+    "c": ("Cell state c_t: the real long-term memory, a line that carries past information straight on.",
+          "셀 상태(ct): 진짜 장기 기억, 과거 정보를 직접 전달하는 선."),
+    "i": ("Input gate i_t: what of the current input to remember (0 to 1).",
+          "입력 게이트: 지금 정보 중 뭘 기억할까? (0~1)"),
+    "f": ("Forget gate f_t: near 0 erases the old memory, near 1 keeps it whole.",
+          "삭제 게이트: 0에 가까울수록 많이 삭제, 1에 가까울수록 온전히 기억."),
+    "g": ("Candidate g_t: the new information itself that could be written (tanh, -1 to 1).",
+          "기억 후보(gt): 기억하고 싶은 정보 자체 (tanh, -1~1)."),
+    "o": ("Output gate o_t: how much of tanh(c_t) to let out as h_t.",
+          "출력 게이트: 셀 상태에서 무엇을 얼마만큼 꺼내 출력할까?"),
+}
+RNN_ONLY = ("A vanilla RNN has no cell state and no gates: h_t = tanh(W_x x_t + W_h h_{t-1} + b) is all of it.",
+            "바닐라 RNN에는 셀 상태와 게이트가 없습니다: ht = tanh(Wx xt + Wh ht-1 + b)가 전부입니다.")
+
+SENTIMENT_EXAMPLES = [
+    "a gorgeous , witty , seductive movie .",
+    "the plot is not bad at all , but the acting is painfully dull .",
+    "I expected a boring film , yet it turned out to be one of the best of the year .",
+    "an unfunny , overlong mess .",
+]
+NER_EXAMPLES = [
+    "EU rejects German call to boycott British lamb .",
+    "Peter Blackburn of the European Commission met Angela Merkel in Brussels on Monday .",
+    "Samsung Electronics opened a new office in Seoul , South Korea .",
+    "Lionel Messi scored twice as Barcelona beat Real Madrid in the Spanish league .",
+]
+MEMORY_EXAMPLE = ("the film opens with a wonderful scene , and then for two long hours the story drifts "
+                  "from one place to another while the characters talk and talk about nothing in particular .")

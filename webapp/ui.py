@@ -1,0 +1,166 @@
+"""The page: one gr.Blocks with a tab per sequence pattern and three tabs that look inside the models.
+
+Layout only; every computation is in webapp.logic / webapp.shapes so tests can call it without a
+browser. Each event has an api_name, so gradio_client can use the app as an API.
+"""
+from __future__ import annotations
+
+import gradio as gr
+
+from . import captions, logic, models, plots
+from .shapes import shapes
+from .texts import CELL_NOTES, I18N, MEMORY_EXAMPLE, NER_EXAMPLES, SENTIMENT_EXAMPLES
+
+CONCURRENCY = 2  # two model runs at a time: the models are small, the CPU is shared
+
+
+def _columns(task, make_output):
+    """Three result columns, vanilla RNN | LSTM | BiLSTM; make_output(arch) -> that column's main component."""
+    outs = []
+    with gr.Row(equal_height=False):
+        for arch in models.ARCHS:
+            with gr.Column(min_width=220):
+                outs.append(make_output(arch))
+                outs.append(gr.Markdown(elem_classes=["card"], elem_id=f"{task}-card-{arch}"))
+    return outs
+
+
+def _missing_notice(task: str) -> None:
+    """A line at the top of a tab whose models are not all there, so the tab says so instead of failing."""
+    missing = [f"{task}-{a}" for a, (p, _) in models.for_task(task).items() if p is None]
+    if missing:
+        gr.Markdown(f"⚠️ Not available yet / 아직 준비되지 않음: {', '.join(missing)}", elem_id=f"{task}-missing")
+
+
+def sentiment_tab(inside_box):
+    with gr.Tab(I18N("tab_sentiment"), id="sentiment"):
+        _missing_notice("sentiment")
+        box = gr.Textbox(label=I18N("review"), lines=2, value=SENTIMENT_EXAMPLES[1], elem_id="sentiment-text")
+        examples_slot = gr.Column()  # filled below, once the outputs exist; shown under the input
+        run = gr.Button(I18N("run"), variant="primary", elem_id="sentiment-run")
+        cols = _columns("sentiment", lambda a: gr.Label(label=I18N(a), num_top_classes=2, elem_id=f"sentiment-{a}"))
+        chart = gr.Plot(label=I18N("by_step"), elem_id="sentiment-chart")
+        gr.Markdown(I18N("by_step_note"))
+        notice = gr.Markdown(elem_id="sentiment-notice")
+        outputs = [*cols, chart, notice]
+        gr.on([run.click, box.submit], logic.sentiment, inputs=box, outputs=outputs, api_name="sentiment") \
+            .then(lambda t: t, box, inside_box, api_visibility="private")  # "current input" of the inside tab
+        with examples_slot:
+            gr.Examples(SENTIMENT_EXAMPLES, inputs=box, label=I18N("examples"), fn=logic.sentiment, outputs=outputs,
+                        run_on_click=True, cache_examples=False, api_visibility="private",
+                        api_name="sentiment_example")  # after the main event, which keeps the name /sentiment
+
+
+def ner_tab(inside_box):
+    with gr.Tab(I18N("tab_ner"), id="ner"):
+        _missing_notice("ner")
+        box = gr.Textbox(label=I18N("sentence"), lines=2, value=NER_EXAMPLES[1], elem_id="ner-text")
+        examples_slot = gr.Column()  # filled below, once the outputs exist; shown under the input
+        run = gr.Button(I18N("run"), variant="primary", elem_id="ner-run")
+        cols = _columns("ner", lambda a: gr.HighlightedText(label=I18N(a), color_map=plots.ENTITY_COLORS, show_legend=True,
+                                                     combine_adjacent=False, elem_id=f"ner-{a}"))
+        gr.Markdown(I18N("legend"))
+        notice = gr.Markdown(elem_id="ner-notice")
+        outputs = [*cols, notice]
+        gr.on([run.click, box.submit], logic.ner, inputs=box, outputs=outputs, api_name="ner") \
+            .then(lambda t: t, box, inside_box, api_visibility="private")
+        with examples_slot:
+            gr.Examples(NER_EXAMPLES, inputs=box, label=I18N("examples"), fn=logic.ner, outputs=outputs,
+                        run_on_click=True, cache_examples=False, api_visibility="private",
+                        api_name="ner_example")  # after the main event, which keeps the name /ner
+
+
+def caption_tab():
+    with gr.Tab(I18N("tab_caption"), id="caption"):
+        _missing_notice("caption")
+        gr.Markdown(I18N("caption_intro"))
+        with gr.Row():
+            # a file path: the image is opened and checked (size, bombs, modes) by tasks.image_encoder
+            image = gr.Image(type="filepath", sources=["upload", "webcam", "clipboard"], label=I18N("caption_image"),
+                             height=260, scale=3, elem_id="caption-image")
+            beam = gr.Slider(1, captions.MAX_BEAM, value=3, step=1, label=I18N("beam"), scale=1)
+        examples_slot = gr.Column()
+        run = gr.Button(I18N("run"), variant="primary", elem_id="caption-run")
+        cols = _columns("caption", lambda a: gr.Markdown(label=I18N(a), elem_id=f"caption-{a}",
+                                                         elem_classes=["captions"]))
+        notice = gr.Markdown(elem_id="caption-notice")
+        outputs = [*cols, notice]
+        gr.on([run.click], captions.caption, inputs=[image, beam], outputs=outputs, api_name="caption")
+        with examples_slot:
+            if captions.example_images():
+                gr.Examples([[p] for p in captions.example_images()], inputs=image, label=I18N("examples"),
+                            fn=captions.caption, outputs=outputs, run_on_click=True, cache_examples=False,
+                            api_visibility="private", api_name="caption_example")
+
+
+def inside_tab(box):
+    """box: the text box, made unrendered before the pattern tabs so they can copy their input into it."""
+    choices = logic.inspectable_models()
+    default = next((n for n in choices if n.endswith("-lstm")), choices[0] if choices else None)
+    with gr.Tab(I18N("tab_inside"), id="inside"):
+        gr.Markdown(I18N("inside_intro"))
+        with gr.Row():
+            box.render()
+            model = gr.Dropdown(choices, value=default, label=I18N("model"), scale=1, elem_id="inside-model")
+            direction = gr.Radio(["forward", "backward"], value="forward", label=I18N("direction"), scale=1)
+        run = gr.Button(I18N("show"), variant="primary", elem_id="inside-run")
+        notice = gr.Markdown(elem_id="inside-notice")
+        figs = []
+        for part in logic.TRACE_PARTS:
+            with gr.Row():
+                figs.append(gr.Plot(show_label=False, scale=4, elem_id=f"inside-{part}"))
+                en, ko = CELL_NOTES[part]
+                gr.Markdown(f"{en}\n\n{ko}", elem_classes=["note"])
+        gr.on([run.click, box.submit], logic.inside, inputs=[box, model, direction], outputs=[*figs, notice],
+              api_name="inside")
+
+
+def memory_tab():
+    with gr.Tab(I18N("tab_memory"), id="memory"):
+        gr.Markdown(I18N("memory_intro"))
+        have = [t for t in ("sentiment", "ner") if {f"{t}-rnn", f"{t}-lstm"} <= set(models.available(t))]
+        with gr.Row():
+            box = gr.Textbox(label=I18N("review"), value=MEMORY_EXAMPLE, lines=3, scale=4, elem_id="memory-text")
+            task = gr.Radio(["sentiment", "ner"], value=(have or ["sentiment"])[0], label=I18N("task"), scale=1)
+        run = gr.Button(I18N("compare"), variant="primary", elem_id="memory-run")
+        chart = gr.Plot(show_label=False, elem_id="memory-chart")
+        notice = gr.Markdown(elem_id="memory-notice")
+        gr.on([run.click, box.submit], logic.memory, inputs=[box, task], outputs=[chart, notice], api_name="memory")
+
+
+def shapes_tab():
+    with gr.Tab(I18N("tab_shapes"), id="shapes"):
+        gr.Markdown(I18N("shapes_intro"))
+        with gr.Row():
+            steps = gr.Slider(1, 200, value=2, step=1, label=I18N("timesteps"))
+            size = gr.Slider(1, 1024, value=10, step=1, label=I18N("input_size"))
+            hidden = gr.Slider(1, 1024, value=3, step=1, label=I18N("hidden_size"))
+        with gr.Row():
+            cell = gr.Radio(["rnn", "lstm"], value="rnn", label=I18N("cell"))
+            bi = gr.Checkbox(False, label=I18N("bidirectional"))
+            seq = gr.Checkbox(False, label=I18N("return_sequences"))
+        out = gr.Markdown(shapes(), elem_id="shapes-out")
+        inputs = [steps, size, hidden, cell, bi, seq]
+        gr.on([c.change for c in inputs], shapes, inputs=inputs, outputs=out, api_name="shapes")
+
+
+CSS = ".card { font-size: 0.9em } .note { font-size: 0.9em; padding-top: 1em }"
+
+
+def build() -> gr.Blocks:
+    # no telemetry: the app must work offline and send nothing anywhere
+    with gr.Blocks(title="seqzoo: RNN · LSTM · BiLSTM", analytics_enabled=False) as demo:
+        gr.Markdown(I18N("title"))
+        gr.Markdown(I18N("intro"))
+        with gr.Tabs():
+            # the inside tab's box exists before the pattern tabs, which send it their text ("current input")
+            inside_box = gr.Textbox(label=I18N("sentence"), value=NER_EXAMPLES[0], scale=3, elem_id="inside-text",
+                                    render=False)
+            sentiment_tab(inside_box)
+            ner_tab(inside_box)
+            caption_tab()
+            inside_tab(inside_box)
+            memory_tab()
+            shapes_tab()
+    demo.queue(default_concurrency_limit=CONCURRENCY, max_size=64)
+    return demo

@@ -1,0 +1,102 @@
+"""python -m zoo list | download NAME|ORG/REPO | evaluate NAME --data PATH_OR_HUB_ID --split test
+              | publish CHECKPOINT --repo-id ORG/REPO | manifest"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from . import checkpoint, data, integrity, registry
+
+
+def _row(name: str, folder, where: str) -> tuple:
+    cfg = checkpoint.read_config(folder)
+    size = sum(f.stat().st_size for f in folder.iterdir() if f.is_file())  # stat follows the cache's links
+    test = cfg.get("metrics", {}).get("test", {})
+    key = cfg.get("metric")
+    metric = f"{key} {test[key]:.2f}" if key in test else "-"
+    return (name, cfg["task"], cfg.get("arch", "?"), f"{size / 1e6:.1f} MB", f"test {metric}", where)
+
+
+def cmd_list(args) -> int:
+    rows = [_row(name, registry.BUNDLED / name, "bundled") for name in registry.list_models()]
+    from . import hub
+    rows += [_row(f"{hub.URI_PREFIX}{repo_id}", snap, f"hub cache @{snap.name[:8]}")
+             for repo_id, snap in hub.cached_checkpoints()]
+    if args.json:
+        keys = ("name", "task", "arch", "size", "metric", "where")
+        for r in rows:
+            print(json.dumps(dict(zip(keys, r))))
+        return 0
+    widths = [max(len(str(r[i])) for r in rows + [("name", "task", "arch", "size", "metric", "where")]) for i in range(6)]
+    for r in [("name", "task", "arch", "size", "metric", "where"), *rows]:
+        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip())
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    predictor = registry.load(args.model, revision=args.revision)
+    ds, source = data.load(args.data)
+    if args.split not in ds:
+        raise data.DataUnavailable(f"no split {args.split!r} in {args.data}; have {', '.join(ds)}")
+    t0 = time.perf_counter()
+    metrics = predictor.evaluate(ds[args.split])
+    print(json.dumps({"model": predictor.name, "split": args.split, "metrics": metrics, "data": args.data,
+                      "examples": len(ds[args.split]), "seconds": round(time.perf_counter() - t0, 2)}))
+    return 0
+
+
+def cmd_download(args) -> int:
+    """Fetch (or refresh) a checkpoint into the Hub cache and verify it; prints one JSON line."""
+    folder = registry.resolve(args.model, revision=args.revision, refresh=True)
+    predictor = registry.load(folder)  # proves it loads, not just that the bytes arrived
+    print(json.dumps({"model": predictor.name, "folder": str(folder),
+                      "files": sorted(p.name for p in folder.iterdir() if p.is_file())}))
+    return 0
+
+
+def cmd_publish(args) -> int:
+    from . import hub
+    url = hub.publish(args.checkpoint, args.repo_id, private=args.private or None, message=args.message)
+    print(json.dumps({"checkpoint": args.checkpoint, "repo_id": args.repo_id, "commit": url}))
+    return 0
+
+
+def cmd_manifest(args) -> int:
+    """Record the sha256 of every bundled checkpoint file; run after adding or replacing a bundled checkpoint."""
+    path = integrity.write_manifest(registry.BUNDLED)
+    print(json.dumps({"manifest": str(path), "checkpoints": sorted(integrity.read_manifest(registry.BUNDLED)["checkpoints"])}))
+    return 0
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m zoo", description="The seqzoo model zoo.")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    ls = sub.add_parser("list", help="the bundled models and the seqzoo checkpoints in the Hub cache")
+    ls.add_argument("--json", action="store_true", help="one JSON object per line")
+    ev = sub.add_parser("evaluate", help="score a model on a dataset split; prints one JSON line")
+    ev.add_argument("model", help="bundled name (e.g. ner-bilstm) or checkpoint folder")
+    ev.add_argument("--data", required=True, help="local dataset folder or Hub id")
+    ev.add_argument("--split", default="test")
+    ev.add_argument("--revision", default=None, help="branch, tag or commit, for a Hub repo")
+    dl = sub.add_parser("download", help="fetch a checkpoint from the Hub into the cache (asks the Hub for the newest commit)")
+    dl.add_argument("model", help="ORG/REPO, hf://ORG/REPO[@REVISION], a bundled name or a folder")
+    dl.add_argument("--revision", default=None, help="branch, tag or commit (default: main)")
+    pub = sub.add_parser("publish", help="create or update a Hub model repo with a checkpoint and its generated card")
+    pub.add_argument("checkpoint", help="checkpoint folder, e.g. runs/ner-lstm")
+    pub.add_argument("--repo-id", required=True, help="ORG/REPO on the Hub")
+    pub.add_argument("--private", action="store_true", help="create the repo as private")
+    pub.add_argument("--message", default=None, help="commit message")
+    sub.add_parser("manifest", help="write zoo/checkpoints/MANIFEST.json (sha256 of every bundled file)")
+    args = p.parse_args(argv)
+    try:
+        return {"list": cmd_list, "evaluate": cmd_evaluate, "download": cmd_download, "publish": cmd_publish,
+                "manifest": cmd_manifest}[args.cmd](args)
+    except (registry.ModelNotFound, checkpoint.CheckpointError, data.DataUnavailable, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

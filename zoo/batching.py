@@ -1,0 +1,35 @@
+"""Batching by length: sentences of similar length share a batch, so little time goes into padding."""
+from __future__ import annotations
+
+import random
+
+import torch
+
+
+def length_batches(lengths: list[int], batch_size: int, shuffle: bool = False, seed: int = 0,
+                   pool: int = 50) -> list[list[int]]:
+    """Index batches. Shuffled: shuffle, sort each pool of `pool` batches by length, shuffle the batches
+    (random order, little padding). Not shuffled: longest first, deterministic."""
+    idx = list(range(len(lengths)))
+    if not shuffle:
+        idx.sort(key=lambda i: -lengths[i])
+        return [idx[i:i + batch_size] for i in range(0, len(idx), batch_size)]
+    rng = random.Random(seed)
+    rng.shuffle(idx)
+    batches = []
+    step = batch_size * pool
+    for p in range(0, len(idx), step):
+        chunk = sorted(idx[p:p + step], key=lambda i: lengths[i])
+        batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def pad(seqs: list[list[int]], value: int = 0) -> torch.Tensor:
+    """List of id lists -> (B, T) long tensor padded with value."""
+    T = max((len(s) for s in seqs), default=0)
+    out = torch.full((len(seqs), max(T, 1)), value, dtype=torch.long)
+    for b, s in enumerate(seqs):
+        if s:
+            out[b, :len(s)] = torch.as_tensor(s, dtype=torch.long)
+    return out

@@ -1,0 +1,106 @@
+"""The one checkpoint format: a folder with config.json, model.safetensors and any small text files.
+
+    my-model/
+      config.json        task, arch, sizes, labels, data source, metrics, training command, versions
+      model.safetensors  the weights (float16 for the bundled zoo; loaded back as float32)
+      tokenizer.json     the vocabulary, where the task has one
+      README.md          the model card, generated from config.json (zoo/card.py)
+
+Nothing is unpickled: JSON and safetensors only. A folder is written to a temporary name and renamed,
+so a crash never leaves a half-written checkpoint behind.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from . import card
+
+FORMAT = "seqzoo/1"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint folder that cannot be used; the message names the file and the problem."""
+
+
+def versions() -> dict:
+    import importlib.metadata as md
+    out = {"python": platform.python_version(), "torch": torch.__version__}
+    for pkg in ("seqzoo", "datasets", "tokenizers"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            pass
+    return out
+
+
+def save(folder, model: torch.nn.Module, config: dict, files: dict[str, str] | None = None,
+         dtype: torch.dtype | None = torch.float16) -> Path:
+    """Write model weights (cast to dtype), config, extra text files and a model card into folder, atomically.
+    The card (README.md) is generated from the final config unless `files` brings one."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: (v.to(dtype) if dtype and v.is_floating_point() else v).detach().cpu().contiguous()
+             for k, v in model.state_dict().items()}
+    config = {"format": FORMAT, **config, "dtype": str(dtype or "float32").replace("torch.", ""),
+              "versions": config.get("versions") or versions()}
+    files = {"README.md": card.render(config, load_as=str(folder)), **(files or {})}
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        save_file(state, str(tmp / "model.safetensors"), metadata={"format": "pt"})
+        (tmp / "config.json").write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        for name, text in files.items():
+            (tmp / name).write_text(text, encoding="utf-8")
+        if folder.exists():  # swap in the new folder, then drop the old one
+            old = folder.with_name(f".{folder.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(folder, old)
+            os.replace(tmp, folder)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder
+
+
+def read_config(folder) -> dict:
+    path = Path(folder) / "config.json"
+    if not path.is_file():
+        raise CheckpointError(f"{path}: missing; a seqzoo checkpoint is a folder with config.json and model.safetensors")
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(config, dict) or config.get("format") != FORMAT or "task" not in config:
+        raise CheckpointError(f"{path}: not a {FORMAT} checkpoint config (needs 'format': '{FORMAT}' and 'task')")
+    return config
+
+
+def load_weights(folder, model: torch.nn.Module) -> torch.nn.Module:
+    """Load model.safetensors into model (as float32). A missing, unexpected or mis-shaped tensor is an error."""
+    path = Path(folder) / "model.safetensors"
+    if not path.is_file():
+        raise CheckpointError(f"{path}: missing")
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(f"{path}: not a readable safetensors file ({e})") from None
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    wrong = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
+    if missing or unexpected or wrong:
+        parts = [f"{what}: {', '.join(keys[:5])}{' ...' if len(keys) > 5 else ''}"
+                 for what, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)) if keys]
+        raise CheckpointError(f"{path}: does not fit the model its config describes ({'; '.join(parts)})")
+    model.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()}, strict=True)
+    return model

@@ -1,0 +1,59 @@
+"""A linear-chain CRF output layer (Lample et al. 2016): scores whole tag sequences, not single tags.
+
+A left-to-right tagger cannot see the word after a name; the CRF's tag-transition scores let the
+sequence decision use what the next tags say (B-PER is followed by I-PER, never I-ORG).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class CRF(nn.Module):
+    def __init__(self, num_tags: int):
+        super().__init__()
+        self.start = nn.Parameter(torch.zeros(num_tags))
+        self.end = nn.Parameter(torch.zeros(num_tags))
+        self.transitions = nn.Parameter(torch.zeros(num_tags, num_tags))  # [i, j]: score of tag i -> tag j
+
+    def nll(self, emissions, tags, mask):
+        """Mean negative log-likelihood. emissions (B, T, K), tags (B, T), mask (B, T) bool, mask[:, 0] all True."""
+        B, T, K = emissions.shape
+        maskf = mask.to(emissions.dtype)
+        # score of the gold path
+        em_gold = emissions.gather(2, tags[..., None]).squeeze(-1)  # (B, T)
+        trans_gold = self.transitions[tags[:, :-1], tags[:, 1:]]  # (B, T-1)
+        lengths = mask.sum(1)
+        last_tag = tags.gather(1, (lengths - 1)[:, None]).squeeze(1)
+        gold = self.start[tags[:, 0]] + (em_gold * maskf).sum(1) + (trans_gold * maskf[:, 1:]).sum(1) + self.end[last_tag]
+        # log partition function by the forward algorithm
+        alpha = self.start + emissions[:, 0]  # (B, K)
+        for t in range(1, T):
+            nxt = torch.logsumexp(alpha[:, :, None] + self.transitions + emissions[:, t, None, :], dim=1)
+            alpha = torch.where(mask[:, t, None], nxt, alpha)
+        log_z = torch.logsumexp(alpha + self.end, dim=1)
+        return (log_z - gold).mean()
+
+    @torch.no_grad()
+    def decode(self, emissions, mask) -> list[list[int]]:
+        """Viterbi: the best tag sequence of each sentence, cut to its length."""
+        B, T, K = emissions.shape
+        score = self.start + emissions[:, 0]  # (B, K)
+        back = []
+        for t in range(1, T):
+            best, idx = (score[:, :, None] + self.transitions).max(dim=1)  # (B, K)
+            back.append(idx)
+            score = torch.where(mask[:, t, None], best + emissions[:, t], score)
+        score = score + self.end
+        lengths = mask.sum(1).tolist()
+        best_last = score.argmax(1).tolist()
+        back = torch.stack(back, dim=1).tolist() if back else [[] for _ in range(B)]  # (B, T-1, K)
+        paths = []
+        for b in range(B):
+            tag = best_last[b]
+            path = [tag]
+            for t in range(lengths[b] - 1, 0, -1):
+                tag = back[b][t - 1][tag]
+                path.append(tag)
+            paths.append(path[::-1])
+        return paths

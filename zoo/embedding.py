@@ -1,0 +1,84 @@
+"""Token features shared by the text tasks: word embeddings, a casing feature and a character CNN.
+
+Word vectors are learned from the training corpus (no pretrained vectors). Words seen too rarely are
+<unk>; the character CNN (Ma & Hovy 2016) and the casing feature still describe them, which is the
+known cure for out-of-vocabulary names. Word dropout trains the <unk> vector on real contexts.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+PAD_ID, UNK_ID = 0, 1
+
+CASINGS = ("<pad>", "other", "numeric", "mostly_numeric", "lower", "upper", "title", "has_digit", "mixed")
+
+
+def casing(word: str) -> int:
+    """Index in CASINGS of a word's shape (Reimers & Gurevych 2017): lower-casing the vocabulary loses it."""
+    if not word:
+        return CASINGS.index("other")
+    digits = sum(ch.isdigit() for ch in word)
+    if word.isdigit():
+        return CASINGS.index("numeric")
+    if digits / len(word) > 0.5:
+        return CASINGS.index("mostly_numeric")
+    if word.islower():
+        return CASINGS.index("lower")
+    if word.isupper():
+        return CASINGS.index("upper")
+    if word[0].isupper():
+        return CASINGS.index("title")
+    if digits:
+        return CASINGS.index("has_digit")
+    return CASINGS.index("mixed") if any(ch.isalpha() for ch in word) else CASINGS.index("other")
+
+
+@dataclass
+class EmbeddingConfig:
+    vocab_size: int
+    word_dim: int = 100
+    n_chars: int = 0          # 0: no character CNN
+    char_dim: int = 30
+    char_filters: int = 50
+    char_width: int = 3
+    casing_dim: int = 0       # 0: no casing feature
+    word_dropout: float = 0.0  # probability of replacing a training word by <unk>
+    dropout: float = 0.5
+
+    @property
+    def output_size(self) -> int:
+        return self.word_dim + (self.char_filters if self.n_chars else 0) + self.casing_dim
+
+
+class TokenEmbedder(nn.Module):
+    def __init__(self, cfg: EmbeddingConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.words = nn.Embedding(cfg.vocab_size, cfg.word_dim, padding_idx=PAD_ID)
+        if cfg.n_chars:
+            self.chars = nn.Embedding(cfg.n_chars, cfg.char_dim, padding_idx=PAD_ID)
+            self.char_cnn = nn.Conv1d(cfg.char_dim, cfg.char_filters, cfg.char_width, padding=cfg.char_width // 2)
+        if cfg.casing_dim:
+            self.casing = nn.Embedding(len(CASINGS), cfg.casing_dim, padding_idx=0)
+        self.dropout = nn.Dropout(cfg.dropout)
+
+    def forward(self, batch) -> torch.Tensor:
+        """batch["words"] (B, T), optional batch["chars"] (B, T, W) and batch["casing"] (B, T) -> (B, T, E)."""
+        words = batch["words"]
+        if self.training and self.cfg.word_dropout > 0:
+            drop = (torch.rand(words.shape, device=words.device) < self.cfg.word_dropout) & (words != PAD_ID)
+            words = words.masked_fill(drop, UNK_ID)
+        parts = [self.words(words)]
+        if self.cfg.n_chars:
+            chars = batch["chars"]
+            B, T, W = chars.shape
+            c = self.chars(chars.view(B * T, W)).transpose(1, 2)  # (B*T, C, W)
+            c = self.char_cnn(self.dropout(c))  # (B*T, F, W)
+            c = c.masked_fill((chars.view(B * T, 1, W) == PAD_ID), -1e4).amax(dim=2)  # max over real chars
+            parts.append(c.view(B, T, -1) * (words != PAD_ID)[..., None])  # padding tokens -> 0
+        if self.cfg.casing_dim:
+            parts.append(self.casing(batch["casing"]))
+        return self.dropout(torch.cat(parts, dim=-1))

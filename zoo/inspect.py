@@ -1,0 +1,144 @@
+"""Looking inside trained text models: per-step cell traces, input gradients, and layer shapes.
+
+    from zoo import inspect
+    p = zoo.load("ner-lstm")
+    inspect.trace_text(p, "EU rejects German call")      # h, c and the i/f/g/o gates at every word
+    inspect.input_gradients(p, "EU rejects German call")  # |d prediction / d embedding| per word
+    inspect.layer_shapes("rnn", timesteps=2, input_size=10, hidden_size=3)  # the seed note's SimpleRNN
+
+Works on any predictor whose model has `.embed` (words -> vectors) and `.encoder` (a RecurrentEncoder):
+the NER and sentiment tasks today. Nothing here needs gradio; the app and notebooks share it.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .cells import GATES
+
+MAX_SHAPE_SIZE = 1024   # input/hidden size bound for layer_shapes: a teaching tool, not an allocator
+MAX_SHAPE_STEPS = 200
+
+
+def encode(predictor, text: str) -> tuple[list[str], dict]:
+    """Text -> (the words the model reads, a batch of one). Raises ValueError when there are no words."""
+    task = getattr(predictor, "task", None)
+    if task == "ner":
+        from tasks import ner
+        words = [t for t, _, _ in predictor._tokens(text)]
+        if not words:
+            raise ValueError("the text has no words")
+        return words, ner.collate([predictor.featurize(words)])
+    if task == "sentiment":
+        from tasks import sentiment
+        words = sentiment.words(text, predictor.vectorize.max_len)
+        if not words:
+            raise ValueError("the text has no words")
+        return words, sentiment.collate([{"words": predictor.vectorize.word_ids(words)}])
+    raise TypeError(f"no text encoder for task {task!r}")
+
+
+class _Capture:
+    """Forward hook on model.embed: keeps the embeddings, optionally as a leaf that collects gradients."""
+
+    def __init__(self, model: nn.Module, grad: bool):
+        self.grad, self.x = grad, None
+        self.handle = model.embed.register_forward_hook(self)
+
+    def __call__(self, module, inputs, output):
+        if self.grad:  # a fresh leaf, so x.grad is d(target)/d(embedding) and nothing upstream is touched
+            output = output.detach().requires_grad_(True)
+        self.x = output
+        return output
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.handle.remove()
+
+
+def trace_text(predictor, text: str) -> dict:
+    """Run the model's recurrent layer step by step (zoo.cells.trace) on one text.
+
+    -> {"words": [...], "arch": "rnn"|"lstm"|"bilstm", "directions": {"forward": {...}, "backward": {...}}}
+    where each direction maps "h" (and for LSTMs "c", "i", "f", "g", "o") to a (T, H) float tensor
+    of the last layer. The model stays in eval mode, so the trace is what prediction computes.
+    """
+    model = predictor.model
+    words, batch = encode(predictor, text)
+    with torch.no_grad(), _Capture(model, grad=False) as cap:
+        model.embed(batch)
+        _, _, traces = model.encoder.trace(cap.x, batch["lengths"])
+    last = max(t["layer"] for t in traces)
+    keys = ("h", "c") + GATES
+    directions = {t["direction"]: {k: t[k][0] for k in keys if k in t} for t in traces if t["layer"] == last}
+    return {"words": words, "arch": model.encoder.arch, "directions": directions}
+
+
+def _target(out: torch.Tensor) -> tuple[torch.Tensor, str]:
+    """The scalar whose gradient we follow: the log-probability of the predicted class of a whole-text
+    model (B, C), or the predicted tag's score at the last word of a tagger (B, T, K)."""
+    if out.dim() == 2:
+        logp = out.log_softmax(-1)[0]
+        return logp.max(), "log P(predicted class)"
+    if out.dim() == 3:
+        return out[0, -1].max(), "score of the last word's predicted tag"
+    raise TypeError(f"cannot pick a prediction from model output of shape {tuple(out.shape)}")
+
+
+def input_gradients(predictor, text: str) -> dict:
+    """|d prediction / d x_t|, the gradient norm of the model's prediction w.r.t. each word's input vector.
+
+    A vanilla RNN multiplies by W_h and tanh' at every step back in time, so the gradient from early
+    words shrinks fast (vanishing gradient); the LSTM's cell state path c_t = f_t * c_{t-1} + ... lets
+    it through when f_t stays near 1. -> {"words", "norms" (list of float), "target" (what was differentiated)}.
+    """
+    model = predictor.model
+    words, batch = encode(predictor, text)
+    with torch.enable_grad(), _Capture(model, grad=True) as cap:
+        target, what = _target(model(batch))  # eval mode: no dropout noise in the gradient
+        # autograd.grad, not backward(): no .grad is written into the shared model's parameters,
+        # so concurrent requests on one cached predictor cannot disturb each other
+        (grad,) = torch.autograd.grad(target, cap.x)
+    norms = grad[0].norm(dim=-1)
+    return {"words": words, "norms": norms.tolist(), "target": what}
+
+
+def layer_shapes(cell: str, timesteps: int, input_size: int, hidden_size: int,
+                 bidirectional: bool = False, return_sequences: bool = False, batch: int = 1) -> dict:
+    """The seed note's dimension walk-through, measured on a real torch layer.
+
+    Builds nn.RNN / nn.LSTM(input_size, hidden_size), runs a (batch, timesteps, input_size) input and
+    reports every tensor's shape and the parameter count. torch keeps two bias vectors per gate block
+    (b_ih and b_hh, which only ever appear as their sum) where Keras keeps one, so torch counts
+    `gates * hidden_size` more parameters per direction; both counts are given, so
+    SimpleRNN(3, input_shape=(2, 10)) reads 42 (Keras) next to torch's 48.
+    """
+    if cell not in ("rnn", "lstm"):
+        raise ValueError(f"cell must be 'rnn' or 'lstm', got {cell!r}")
+    sizes = {"timesteps": (timesteps, MAX_SHAPE_STEPS), "input_size": (input_size, MAX_SHAPE_SIZE),
+             "hidden_size": (hidden_size, MAX_SHAPE_SIZE), "batch": (batch, 64)}
+    for name, (v, hi) in sizes.items():
+        if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= hi:
+            raise ValueError(f"{name} must be a whole number from 1 to {hi}, got {v!r}")
+    layer = (nn.LSTM if cell == "lstm" else nn.RNN)(input_size, hidden_size, batch_first=True,
+                                                      bidirectional=bool(bidirectional))
+    with torch.no_grad():
+        x = torch.zeros(batch, timesteps, input_size)
+        out, state = layer(x)
+    h_n, c_n = state if isinstance(state, tuple) else (state, None)
+    dirs, gates = (2 if bidirectional else 1), (4 if cell == "lstm" else 1)
+    params = {name: tuple(p.shape) for name, p in layer.named_parameters()}
+    torch_count = sum(p.numel() for p in layer.parameters())
+    keras_count = torch_count - dirs * gates * hidden_size  # one bias vector instead of two
+    # without return_sequences a layer gives its final state: for a BiLSTM, forward at the end + backward at the start
+    result = out if return_sequences else torch.cat(list(h_n), dim=-1)
+    return {
+        "cell": cell, "dirs": dirs, "gates": gates, "input": tuple(x.shape), "x_t": (batch, input_size),
+        "h_t": (batch, hidden_size), "c_t": (batch, hidden_size) if cell == "lstm" else None,
+        "output": tuple(out.shape), "h_n": tuple(h_n.shape), "c_n": tuple(c_n.shape) if c_n is not None else None,
+        "result": tuple(result.shape), "weights": params, "torch_params": torch_count, "keras_params": keras_count,
+        "torch_formula": f"{dirs}·{gates}·{hidden_size}·({input_size} + {hidden_size} + 2)",
+        "keras_formula": f"{dirs}·{gates}·{hidden_size}·({input_size} + {hidden_size} + 1)",
+    }
