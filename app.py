@@ -24,8 +24,9 @@ demo = build()
 
 def launch(**kwargs):
     """Start the server with the app's translations (gr.I18n is a launch option, not a Blocks one)."""
+    # no /monitoring page: its traffic summary costs CPU on every request (see webapp.ui.build)
     options = {"server_name": "127.0.0.1", "server_port": int(os.environ.get("PORT", 7860)), "i18n": I18N,
-               "css": CSS}
+               "css": CSS, "enable_monitoring": False}
     return demo.launch(**{**options, **kwargs})
 
 

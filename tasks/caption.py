@@ -191,6 +191,23 @@ def evaluate(model: CaptionModel, data: dict, vocab: Vocab, beam: int = 3, max_l
             "examples": [{"caption": t, "references": r[:2]} for t, r in zip(texts[:3], data["references"][:3])]}
 
 
+def choose_decoding(model: CaptionModel, data: dict, vocab: Vocab, beams, alphas, max_len: int = 20,
+                    batch_size: int = 250) -> tuple[dict, dict]:
+    """The beam width and length normalisation with the best BLEU-4 on `data` (a validation split). Each
+    beam width is decoded once; each alpha only re-ranks its candidates. Ties go to the smaller beam, then
+    the smaller alpha. -> ({"beam", "alpha"}, {"beam B, alpha A": BLEU-4})"""
+    tried = {}
+    for beam in beams:
+        cands = []
+        for i in range(0, len(data["features"]), batch_size):
+            cands += caption_decode.candidates(model, data["features"][i:i + batch_size], beam, max_len)
+        for alpha in alphas:
+            texts = [vocab.decode(caption_decode.rank(h, alpha)[0][0]) for h in cands]
+            tried[beam, alpha] = score(data["references"], texts, cider=False)["bleu4"]
+    beam, alpha = max(tried, key=lambda k: (tried[k], -k[0], -k[1]))
+    return {"beam": beam, "alpha": alpha}, {f"beam {b}, alpha {a}": v for (b, a), v in tried.items()}
+
+
 def build_model(config: dict) -> CaptionModel:
     return CaptionModel(CaptionConfig(**config["model"]))
 
@@ -216,9 +233,13 @@ class Predictor:
         """An image (PIL, path, bytes) or a feature vector -> a checked (1, F) float tensor."""
         if isinstance(x, (np.ndarray, torch.Tensor, list, tuple)):
             try:
-                f = torch.as_tensor(np.asarray(x, dtype=np.float32)).reshape(-1)
+                arr = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+                if np.iscomplexobj(arr):  # a cast to float would silently drop the imaginary part
+                    raise ValueError("got complex values")
+                with np.errstate(over="ignore"):  # a value beyond float32 becomes inf, refused below
+                    f = torch.as_tensor(arr.astype(np.float32)).reshape(-1)
             except (TypeError, ValueError) as e:
-                raise ValueError(f"a feature vector must be numbers: {e}") from None
+                raise ValueError(f"a feature vector must be numbers (real ones): {e}") from None
             if f.numel() != self.model.cfg.feature_dim:
                 raise ValueError(f"a feature vector has {self.model.cfg.feature_dim} values "
                                  f"({self.encoder}); got {f.numel()}")

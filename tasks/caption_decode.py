@@ -27,8 +27,8 @@ def _cut(seq: list[int], eos: int) -> list[int]:
 
 
 @torch.no_grad()
-def greedy(model, direction: int, features, max_len: int = 20, alpha: float = 0.0) -> list[list[tuple]]:
-    """The most probable next word at every step. -> per image [(word ids, normalised score)]."""
+def greedy(model, direction: int, features, max_len: int = 20) -> list[list[tuple]]:
+    """The most probable next word at every step. -> per image [(word ids, log-prob, length)]."""
     B, cfg = features.size(0), model.cfg
     state = model.start(direction, features)
     tokens = torch.full((B,), cfg.bos_id, dtype=torch.long)
@@ -46,15 +46,15 @@ def greedy(model, direction: int, features, max_len: int = 20, alpha: float = 0.
         if done.all():
             break
     seqs = torch.stack(out, 1).tolist()
-    norm = total / length.clamp(min=1) ** alpha
-    return [[(_cut(s, cfg.eos_id), float(n))] for s, n in zip(seqs, norm)]
+    return [[(_cut(s, cfg.eos_id), float(t), int(n))] for s, t, n in zip(seqs, total, length.clamp(min=1))]
 
 
 @torch.no_grad()
-def beam_search(model, direction: int, features, beam: int = 3, max_len: int = 20, alpha: float = 0.0) -> list[list[tuple]]:
+def beam_search(model, direction: int, features, beam: int = 3, max_len: int = 20) -> list[list[tuple]]:
     """Keep the `beam` best partial captions of every image at each step (by summed log-prob); a finished
-    one stays in the beam with its score. -> per image its hypotheses [(word ids, normalised score)],
-    best first by the length-normalised score. beam=1 is exactly greedy."""
+    one stays in the beam with its score. -> per image its hypotheses [(word ids, log-prob, length)].
+    The length normalisation only ranks the final beam (see rank), so it is chosen without decoding again.
+    beam=1 is exactly greedy."""
     cfg = model.cfg
     B, V = features.size(0), cfg.vocab_size
     K = max(1, min(beam, V - len(model.banned) - 1))
@@ -80,44 +80,47 @@ def beam_search(model, direction: int, features, beam: int = 3, max_len: int = 2
         state, tokens, scores = reorder(state, parent), word, top
         if finished.all():
             break
-    norm = (scores.view(-1) / length.clamp(min=1) ** alpha).view(B, K)
-    out = []
-    for b in range(B):
-        hyps = [(_cut(seqs[b * K + k].tolist(), cfg.eos_id), float(norm[b, k])) for k in range(K)
-                if torch.isfinite(norm[b, k])]
-        out.append(sorted(hyps, key=lambda h: -h[1]))
-    return out
+    scores, length = scores.view(-1), length.clamp(min=1)
+    return [[(_cut(seqs[i].tolist(), cfg.eos_id), float(scores[i]), int(length[i]))
+             for i in range(b * K, (b + 1) * K) if torch.isfinite(scores[i])] for b in range(B)]
 
 
-def decode(model, direction: int, features, beam: int, max_len: int, alpha: float):
-    return greedy(model, direction, features, max_len, alpha) if beam <= 1 else \
-        beam_search(model, direction, features, beam, max_len, alpha)
+def rank(hyps: list[tuple], alpha: float) -> list[tuple]:
+    """[(word ids, log-prob, length)] -> [(word ids, log-prob / length ** alpha)], best first."""
+    return sorted(((ids, lp / n ** alpha) for ids, lp, n in hyps), key=lambda h: -h[1])
+
+
+def decode(model, direction: int, features, beam: int, max_len: int):
+    return greedy(model, direction, features, max_len) if beam <= 1 else \
+        beam_search(model, direction, features, beam, max_len)
 
 
 @torch.no_grad()
-def generate(model, features, beam: int = 3, max_len: int = 20, alpha: float = 0.0) -> list[list[tuple]]:
-    """Captions for a batch of image features. -> per image [(word ids, score)], best first.
+def candidates(model, features, beam: int = 3, max_len: int = 20) -> list[list[tuple]]:
+    """Every candidate caption of a batch of image features, unranked. -> per image [(word ids, log-prob, length)].
 
     One direction: its greedy or beam hypotheses. Two directions (the BiLSTM, Wang et al. 2016): each
     decoder proposes its hypotheses (the backward ones reversed into reading order), both decoders score
-    every candidate, and candidates rank by (forward log-prob + backward log-prob) / (2 * length ** alpha).
+    every candidate, and a candidate's log-prob is the mean of the two directions' log-probs.
     """
     model.eval()
     if len(model.decoders) == 1:
-        return decode(model, 0, features, beam, max_len, alpha)
-    fwd = decode(model, 0, features, beam, max_len, alpha)
-    bwd = decode(model, 1, features, beam, max_len, alpha)
-    cands = [list(dict.fromkeys(tuple(s) for s, _ in f + [(list(reversed(s)), 0) for s, _ in b]))
+        return decode(model, 0, features, beam, max_len)
+    fwd = decode(model, 0, features, beam, max_len)
+    bwd = decode(model, 1, features, beam, max_len)
+    cands = [list(dict.fromkeys([tuple(h[0]) for h in f] + [tuple(reversed(h[0])) for h in b]))
              for f, b in zip(fwd, bwd)]
     flat = [list(c) for cs in cands for c in cs]
     rows = torch.tensor([i for i, cs in enumerate(cands) for _ in cs], dtype=torch.long)
-    both = model.sequence_logprob(0, features[rows], flat) + \
-        model.sequence_logprob(1, features[rows], [list(reversed(s)) for s in flat])
-    n = torch.tensor([len(s) + 1 for s in flat], dtype=torch.float)  # + 1: <eos>
-    combined = (both / (2 * n ** alpha)).tolist()
+    both = (model.sequence_logprob(0, features[rows], flat) +
+            model.sequence_logprob(1, features[rows], [list(reversed(s)) for s in flat])) / 2
     out, i = [], 0
     for cs in cands:
-        scored = [(list(c), combined[i + j]) for j, c in enumerate(cs)]
-        out.append(sorted(scored, key=lambda h: -h[1]))
+        out.append([(list(c), float(both[i + j]), len(c) + 1) for j, c in enumerate(cs)])  # + 1: <eos>
         i += len(cs)
     return out
+
+
+def generate(model, features, beam: int = 3, max_len: int = 20, alpha: float = 0.0) -> list[list[tuple]]:
+    """Captions for a batch of image features. -> per image [(word ids, log-prob / length ** alpha)], best first."""
+    return [rank(h, alpha) for h in candidates(model, features, beam, max_len)]

@@ -28,8 +28,9 @@ def check_text(text) -> str:
         raise TypeError(f"expected text as a str, got {type(text).__name__}")
     if len(text) > MAX_CHARS:
         raise ValueError(f"text is {len(text):,} characters; the limit is {MAX_CHARS:,}")
-    # control and format characters (NUL, escapes, zero-width) carry no words; spaces keep offsets aligned
-    return "".join(" " if unicodedata.category(ch) in ("Cc", "Cf") and ch not in "\t\n" else ch for ch in text)
+    # control and format characters (NUL, escapes, zero-width) and lone surrogates (JSON "\ud800", not
+    # encodable) carry no words; spaces keep offsets aligned
+    return "".join(" " if unicodedata.category(ch) in ("Cc", "Cf", "Cs") and ch not in "\t\n" else ch for ch in text)
 
 
 def tokenize(text: str) -> list[tuple[str, int, int]]:

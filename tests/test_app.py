@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # app.py and webapp/ live at the repo root, outside the installed packages
 
 from app_models import write_models  # noqa: E402
-from webapp import logic, models  # noqa: E402
+from webapp import logic, models, plots  # noqa: E402
 from webapp.shapes import shapes  # noqa: E402
 from webapp.texts import NER_EXAMPLES  # noqa: E402
 from zoo import inspect  # noqa: E402
@@ -44,12 +44,56 @@ def korean():
 # --- event functions ---------------------------------------------------------------------------------
 
 def test_sentiment_answers_in_three_columns_with_card_and_step_chart():
-    *cols, fig, notice = logic.sentiment("a gorgeous , witty movie .")
+    *cols, table, notice = logic.sentiment("a gorgeous , witty movie .")
     labels, cards = cols[0::2], cols[1::2]
     assert len(labels) == 3 and all(abs(sum(lab.values()) - 1) < 1e-6 for lab in labels)
     for arch, card in zip(models.ARCHS, cards):
         assert f"sentiment-{arch}" in card and "ms" in card and "parameters" in card and "test accuracy 7" in card
-    assert len(fig.axes[0].get_legend().get_texts()) == 3 and notice == ""  # one curve per model
+    assert notice == ""
+    # the by-step chart's table: one line per model, one point per word, in reading order
+    assert list(table["model"].unique()) == ["vanilla RNN", "LSTM", "BiLSTM (forward)"]
+    for _, line in table.groupby("model"):
+        assert list(line["word"]) == ["1 a", "2 gorgeous", "3 ,", "4 witty", "5 movie", "6 ."]
+        assert line["P(positive)"].between(0, 1).all()
+
+
+def test_sentiment_labels_are_each_predictors_own_prediction():
+    text = "not bad at all , but painfully dull ."
+    *cols, table, _ = logic.sentiment(text)
+    for arch, label in zip(models.ARCHS, cols[0::2]):
+        pred = models.load(f"sentiment-{arch}")
+        assert label["positive"] == pytest.approx(pred.predict(text)["positive"], abs=1e-6)
+        line = table[table["model"] == plots.NAMES[arch]]["P(positive)"].tolist()
+        assert line == pytest.approx(pred.prob_positive_by_step(text), abs=1e-6)
+
+
+def test_by_step_table_keeps_repeated_words_apart_in_reading_order_in_any_script():
+    table = plots.by_step(["the", "영화", "the", "x" * 30], {"lstm": [0.1, 0.2, 0.3, 0.4]})
+    assert list(table["word"]) == ["1 the", "2 영화", "3 the", "4 " + "x" * 13 + "…"]
+    labels = list(plots.by_step([f"w{i}" for i in range(12)], {"rnn": [0.5] * 12})["word"])
+    assert labels[0] == "01 w0" and labels == sorted(labels)  # the chart sorts labels as text
+
+
+def test_ner_confidence_is_the_mean_top_tag_probability_of_one_forward_pass():
+    *cols, _ = logic.ner(NER_TEXT)
+    for arch, card in zip(models.ARCHS, cols[1::2]):
+        pred = models.load(f"ner-{arch}")
+        _, batch = inspect.encode(pred, NER_TEXT)
+        with torch.no_grad():
+            expected = float(pred.model(batch).softmax(-1).amax(-1).mean())
+        assert f"confidence {expected:.2f}" in card
+
+
+def test_emission_capture_ignores_the_same_model_run_by_another_thread():
+    import threading
+    pred = models.load("ner-lstm")
+    with logic._Emissions(pred.model) as em:
+        worker = threading.Thread(target=pred.predict, args=(NER_TEXT,))
+        worker.start()
+        worker.join()
+        assert em.scores is None  # another request's pass is not this request's
+        pred.predict("Seoul .")
+    assert em.scores.shape[:2] == (1, 2) and not pred.model._forward_hooks  # the hook is gone afterwards
 
 
 def test_ner_highlights_the_predictors_entity_offsets():
@@ -109,6 +153,27 @@ def test_trace_text_is_what_the_fused_encoder_computes():
     assert set(tr["directions"]["forward"]) == {"h", "c", "i", "f", "g", "o"}
 
 
+def test_every_event_that_runs_models_shares_one_queue_slot_group():
+    import app
+    fns = app.demo.fns.values() if isinstance(app.demo.fns, dict) else app.demo.fns
+    groups = {f.api_name: (f.concurrency_id, f.concurrency_limit) for f in fns if f.api_name}
+    for name in ("sentiment", "ner", "caption", "inside", "memory", "sentiment_example", "ner_example", "caption_example"):
+        assert groups[name] == ("models", 2), name
+
+
+def test_inspection_ignores_another_threads_pass_through_the_shared_model():
+    import threading
+    pred = models.load("ner-lstm")
+    _, batch = inspect.encode(pred, NER_TEXT)
+    with inspect._Capture(pred.model, grad=True) as cap:
+        other = threading.Thread(target=lambda: pred.model.embed(batch))
+        other.start()
+        other.join()
+        assert cap.x is None  # the other request's embeddings were not taken
+        pred.model.embed(batch)
+        assert cap.x is not None and cap.x.requires_grad
+
+
 def test_memory_gives_one_gradient_norm_per_word_for_rnn_and_lstm():
     fig, notice = logic.memory("not bad at all .", "sentiment")
     assert len(fig.axes[0].patches) == 2 * 5
@@ -161,30 +226,6 @@ def server(tiny_models):
     app.demo.close()
 
 
-def test_gradio_client_reaches_every_api_name(server):
-    from gradio_client import Client
-    client = Client(server, verbose=False)
-    out = client.predict("a witty movie", api_name="/sentiment")
-    assert len(out) == 8 and "sentiment-bilstm" in out[5]
-    out = client.predict(NER_TEXT, api_name="/ner")
-    assert len(out) == 7 and "ner-rnn" in out[1]
-    out = client.predict(NER_TEXT, "ner-lstm", "forward", api_name="/inside")
-    assert all(o["type"] == "matplotlib" for o in out[:6])
-    assert client.predict("not bad at all", "sentiment", api_name="/memory")[0]["type"] == "matplotlib"
-    assert "**42**" in client.predict(2, 10, 3, "rnn", False, False, api_name="/shapes")
-
-
-def test_api_errors_come_back_as_messages(server):
-    from gradio_client import Client
-    client = Client(server, verbose=False)
-    with pytest.raises(Exception, match="type some text"):
-        client.predict("   ", api_name="/ner")
-    with pytest.raises(Exception, match="Unknown model|not in the list|choices"):
-        client.predict(NER_TEXT, "no-such-model", "forward", api_name="/inside")
-    with pytest.raises(Exception, match="maximum|whole number"):
-        client.predict(10**9, 10, 3, "rnn", False, False, api_name="/shapes")
-
-
 CHROMIUM = Path("/usr/bin/chromium")
 BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync"]
@@ -224,7 +265,10 @@ def test_page_shows_three_models_per_tab_and_the_inside_view(server):
         expect(page.locator("#ner-text textarea")).to_have_value(NER_EXAMPLES[0])
         expect(page.locator("#ner-rnn")).to_contain_text("boycott")
         check_tab(page, expect, "sentiment", "a gorgeous , witty movie .", "app-sentiment.png")
-        expect(page.locator("#sentiment-chart img")).to_be_visible()
+        chart = page.locator("#sentiment-chart")  # drawn in the browser (vega), one line per model
+        expect(chart.locator("svg").first).to_be_visible()
+        expect(chart).to_contain_text("BiLSTM (forward)")
+        expect(chart).to_contain_text("4 witty")
 
         page.get_by_role("tab", name="Inside the cell").click()
         expect(page.locator("#inside-text textarea")).to_have_value("a gorgeous , witty movie .")  # current input

@@ -58,11 +58,22 @@ def test_ptb_tokenize_lowercases_and_drops_punctuation_like_coco_eval():
 def test_beam_search_with_beam_one_equals_greedy(arch):
     model = tiny_model(arch, vocab_size=30)
     feats = torch.randn(5, 1280)
-    for alpha in (0.0, 1.0):
-        g = caption_decode.greedy(model, 0, feats, max_len=12, alpha=alpha)
-        b = caption_decode.beam_search(model, 0, feats, beam=1, max_len=12, alpha=alpha)
-        assert [h[0][0] for h in g] == [h[0][0] for h in b]
-        assert [h[0][1] for h in g] == pytest.approx([h[0][1] for h in b], abs=1e-5)
+    g = caption_decode.greedy(model, 0, feats, max_len=12)
+    b = caption_decode.beam_search(model, 0, feats, beam=1, max_len=12)
+    assert [h[0][0] for h in g] == [h[0][0] for h in b]  # the same words
+    assert [h[0][2] for h in g] == [h[0][2] for h in b]  # the same length
+    assert [h[0][1] for h in g] == pytest.approx([h[0][1] for h in b], abs=1e-5)  # the same log-prob
+
+
+def test_length_normalisation_only_reranks_the_same_candidates():
+    model = tiny_model("lstm", vocab_size=30)
+    feats = torch.randn(4, 1280)
+    cands = caption_decode.candidates(model, feats, beam=4, max_len=10)
+    for alpha in (0.0, 0.5, 1.0):
+        ranked = caption_decode.generate(model, feats, beam=4, max_len=10, alpha=alpha)
+        for hyps, ranks in zip(cands, ranked):
+            assert sorted(map(tuple, (h[0] for h in hyps))) == sorted(map(tuple, (r[0] for r in ranks)))
+            assert [s for _, s in ranks] == sorted((lp / n ** alpha for _, lp, n in hyps), reverse=True)
 
 
 class ScriptedModel:
@@ -126,7 +137,7 @@ def test_data_pipeline_builds_vocab_from_train_with_bos_eos(flickr_sample):
     assert fwd[1:n - 1].tolist() == bwd[1:n - 1].flip(0).tolist()  # the backward decoder reads right to left
 
 
-def test_training_lowers_the_loss_and_writes_a_loadable_checkpoint(flickr_sample, tmp_path):
+def test_training_lowers_the_loss_writes_a_loadable_checkpoint_and_redecoding_keeps_its_weights(flickr_sample, tmp_path):
     from train.caption import main  # noqa: E402
 
     ds, _ = data.load(str(flickr_sample))
@@ -144,12 +155,25 @@ def test_training_lowers_the_loss_and_writes_a_loadable_checkpoint(flickr_sample
 
     out = tmp_path / "caption-rnn"
     assert main(["--arch", "rnn", "--data", str(flickr_sample), "--out", str(out), "--epochs", "1", "--hidden-size", "32",
-                 "--embed-dim", "16", "--min-word-freq", "1", "--alphas", "0,1", "--threads", "1"]) == 0
+                 "--embed-dim", "16", "--min-word-freq", "1", "--beams", "1,2", "--alphas", "0,1", "--threads", "1"]) == 0
     p = zoo.load(out)
+    chosen = p.config["decode"]  # the decoding settings come from validation, every pair tried is recorded
+    assert set(chosen["validation_bleu4"]) == {"beam 1, alpha 0.0", "beam 1, alpha 1.0", "beam 2, alpha 0.0", "beam 2, alpha 1.0"}
+    assert chosen["validation_bleu4"][f"beam {chosen['beam']}, alpha {chosen['alpha']}"] == max(chosen["validation_bleu4"].values())
+    assert p.config["metrics"]["validation"]["beam"] == chosen["beam"]
     assert p.config["task"] == "caption" and p.config["name"] == "caption-rnn" and p.config["metric"] == "bleu4"
     assert {"bleu1", "bleu4", "cider", "rouge_l"} <= set(p.config["metrics"]["test"])
     res = p.predict(np.random.default_rng(1).normal(0, 1, 1280), beam=2)
     assert res and isinstance(res[0]["caption"], str) and isinstance(res[0]["score"], float)
+
+    # choosing the decoding again (train/caption_decoding.py) rewrites config and card, never the weights
+    from train.caption_decoding import main as redecode
+    weights = (out / "model.safetensors").read_bytes()
+    assert redecode([str(out), "--data", str(flickr_sample), "--beams", "3", "--alphas", "0.5"]) == 0
+    again = zoo.load(out)
+    assert (out / "model.safetensors").read_bytes() == weights
+    assert again.decode_cfg["beam"] == 3 and again.decode_cfg["alpha"] == 0.5
+    assert again.config["metrics"]["test"]["beam"] == 3 and "beam 3" in (out / "README.md").read_text()
 
 
 def test_nan_or_wrong_sized_features_are_refused_clearly():

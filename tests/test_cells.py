@@ -63,6 +63,23 @@ def test_trace_matches_in_float32_too():
     assert max((a - b).abs().max() for a, b in zip(g_fused, g_traced)) <= 1e-5
 
 
+@pytest.mark.parametrize("kind,bidirectional,num_layers", [("rnn", False, 1), ("lstm", False, 1), ("lstm", True, 2)])
+def test_trace_starts_from_a_given_state_as_the_fused_layer_does(kind, bidirectional, num_layers):
+    # a caption decoder starts from the image, not from zeros
+    torch.manual_seed(2)
+    cls = nn.RNN if kind == "rnn" else nn.LSTM
+    layer = cls(5, 7, num_layers, batch_first=True, bidirectional=bidirectional).double()
+    x = torch.randn(3, 6, 5, dtype=torch.float64)
+    n = num_layers * (2 if bidirectional else 1)
+    hx = torch.randn(n, 3, 7, dtype=torch.float64)
+    if kind == "lstm":
+        hx = (hx, torch.randn(n, 3, 7, dtype=torch.float64))
+    out, state = layer(x, hx)
+    traced, h_n, _ = cells.trace(layer, x, hx=hx)
+    assert (out - traced).abs().max() <= 1e-10
+    assert (h_n - (state[0] if kind == "lstm" else state)).abs().max() <= 1e-10
+
+
 def test_lstm_trace_returns_gates_that_rebuild_the_states():
     torch.manual_seed(2)
     enc = RecurrentEncoder("bilstm", 4, 5)

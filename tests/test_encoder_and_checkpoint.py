@@ -25,6 +25,36 @@ def test_every_architecture_gives_the_right_shapes_and_no_nan(arch):
         torch.testing.assert_close(final[1, 5:], out[1, 0, 5:])
 
 
+@pytest.mark.parametrize("layers", [1, 2])
+@pytest.mark.parametrize("arch", ARCHS)
+def test_the_padded_training_route_equals_the_packed_route_in_values_and_gradients(arch, layers):
+    torch.manual_seed(0)
+    enc = RecurrentEncoder(arch, input_size=6, hidden_size=5, num_layers=layers).train()
+    x, lengths = torch.randn(4, 9, 6, requires_grad=True), torch.tensor([9, 3, 6, 1])
+    results = {}
+    for route in ("packed", "padded"):
+        out, final = enc(x, lengths, route=route)
+        loss = out.square().sum() + final.sin().sum()
+        results[route] = (out, final, torch.autograd.grad(loss, [x, *enc.parameters()]))
+    (o1, f1, g1), (o2, f2, g2) = results["packed"], results["padded"]
+    torch.testing.assert_close(o1, o2)
+    torch.testing.assert_close(f1, f2)
+    for a, b in zip(g1, g2):
+        torch.testing.assert_close(a, b)
+
+
+def test_training_on_the_cpu_takes_the_padded_route_and_inference_the_packed_one(monkeypatch):
+    enc = RecurrentEncoder("lstm", 3, 4)
+    taken = []
+    monkeypatch.setattr(enc, "_padded", lambda *a: taken.append("padded") or (None, None))
+    monkeypatch.setattr(enc, "_packed", lambda *a: taken.append("packed") or (None, None))
+    x, lengths = torch.randn(2, 3, 3), torch.tensor([3, 2])
+    enc(x, lengths)
+    with torch.no_grad():
+        enc(x, lengths)
+    assert taken == ["padded", "packed"]
+
+
 def test_architectures_differ_only_in_the_recurrent_layer():
     kinds = {arch: type(RecurrentEncoder(arch, 4, 4).rnn).__name__ for arch in ARCHS}
     assert kinds == {"rnn": "RNN", "lstm": "LSTM", "bilstm": "LSTM"}

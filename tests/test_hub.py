@@ -228,6 +228,18 @@ def test_card_license_follows_the_training_data(source, license_):
     assert meta["license"] == license_ and meta["library_name"] == "seqzoo"
 
 
+def test_caption_card_is_tagged_image_to_text_and_lists_decoding_settings_apart_from_metrics():
+    config = {"task": "caption", "arch": "lstm", "name": "caption-lstm", "data": {"path": "../shared/datasets/flickr8k"},
+              "decode": {"beam": 3, "max_len": 20, "alpha": 0.75},
+              "metrics": {"test": {"bleu4": 18.8, "cider": 44.0, "beam": 3, "alpha": 0.75, "mean_length": 9.3}}}
+    meta = card.metadata(config)
+    assert meta["pipeline_tag"] == "image-to-text" and meta["datasets"] == ["jxie/flickr8k"]
+    assert meta["metrics"] == ["bleu4", "cider"]  # beam, alpha and caption length are settings, not scores
+    text = card.render(config, "caption-lstm")
+    assert "An LSTM for image captioning" in text and "decoding: beam 3, max_len 20, alpha 0.75" in text
+    assert "research use only" in text
+
+
 def test_publish_creates_the_repo_with_a_generated_card_and_round_trips(fake_hub, tiny_checkpoint, monkeypatch):
     monkeypatch.setenv("HF_TOKEN", "hf_fake_write_token")
     url = hub.publish(tiny_checkpoint, "seqzoo-test/published")

@@ -3,6 +3,7 @@
     python train/caption.py --arch lstm --data ../shared/datasets/flickr8k --threads 1
     python train/caption.py --arch bilstm --data jxie/flickr8k --out runs/caption-bilstm   # from the Hub
     python train/caption.py --arch rnn --data ../shared/datasets/flickr8k --max-steps 20  # smoke run
+    python train/caption.py --arch lstm --data ../shared/datasets/flickr8k --threads 1 --resume  # after a crash
 
 Each epoch is scored on the validation split with greedy decoding (fast), and the epoch with the best
 BLEU-4 is kept. Then the length normalisation of beam search is chosen on validation, the test split is
@@ -15,7 +16,7 @@ import argparse
 import sys
 
 from tasks import caption, image_encoder
-from zoo import data, training
+from zoo import data, resume, training
 
 
 def parse_args(argv=None):
@@ -30,13 +31,22 @@ def parse_args(argv=None):
     p.add_argument("--embed-dim", type=int, default=256, help="word and image embedding size")
     p.add_argument("--dropout", type=float, default=0.5)
     p.add_argument("--min-word-freq", type=int, default=5, help="rarer training words are <unk>")
-    p.add_argument("--beam", type=int, default=3, help="beam width of the final (validation and test) scores")
+    p.add_argument("--beams", default="3,5,10", help="beam widths tried on validation after training (comma separated)")
     p.add_argument("--max-len", type=int, default=20, help="longest caption generated, in words")
     p.add_argument("--alphas", default="0,0.25,0.5,0.75,1",
                    help="length-normalisation exponents tried on validation after training (comma separated)")
     p.add_argument("--dtype", choices=("float16", "float32"), default="float16", help="weights as saved")
     training.add_train_args(p, training.TrainConfig(epochs=15, batch_size=64, lr=5e-4, patience=3))
     return p.parse_args(argv)
+
+
+def decoding(model, val, vocab, args) -> dict:
+    """-> the decode settings chosen on validation, with the BLEU-4 of every pair tried."""
+    beams = [int(b) for b in args.beams.split(",") if b.strip()]
+    alphas = [float(a) for a in args.alphas.split(",") if a.strip()]
+    best, tried = caption.choose_decoding(model, val, vocab, beams, alphas, args.max_len)
+    print(f"validation BLEU-4 by decoding: {tried}; using {best}", file=sys.stderr)
+    return {**best, "validation_bleu4": tried}
 
 
 def main(argv=None) -> int:
@@ -46,12 +56,14 @@ def main(argv=None) -> int:
     if cfg.threads:
         import torch
         torch.set_num_threads(cfg.threads)
+    out = args.out or f"runs/caption-{args.arch}"
     try:
         ds, source = data.load(args.data)
         vocab = caption.Vocab.fit([c for col in caption.CAPTION_COLUMNS for c in ds["train"][col] if c],
                                   args.min_word_freq)
         splits = {s: caption.encode_split(ds[s], vocab, args.encoder) for s in ("train", "validation", "test") if s in ds}
-    except (data.DataUnavailable, ValueError, KeyError) as e:
+        state = training.run_state(args, out)  # once the data is there, so a run that cannot start leaves nothing
+    except (data.DataUnavailable, resume.StateError, ValueError, KeyError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     train, val = splits["train"], splits["validation"]
@@ -59,30 +71,30 @@ def main(argv=None) -> int:
                                      hidden_size=args.hidden_size, dropout=args.dropout)
     config = {"task": caption.TASK, "name": f"caption-{args.arch}", "arch": args.arch, "model": model_cfg,
               "encoder": args.encoder, "metric": "bleu4", "data": source,
-              "decode": {"beam": args.beam, "max_len": args.max_len, "alpha": 0.0}}
+              "decode": {"beam": 1, "max_len": args.max_len, "alpha": 0.0}}
     model = caption.build_model(config)
     n_params = sum(p.numel() for p in model.parameters())
     print(f"caption-{args.arch}: {n_params:,} parameters, vocabulary {len(vocab):,} words, "
           f"{len(train['captions']):,} training captions of {len(train['features']):,} images", file=sys.stderr)
 
-    summary = training.fit(
-        model, lambda epoch: caption.batches(train, cfg.batch_size, vocab.bos, vocab.eos, shuffle=True,
-                                             seed=cfg.seed * 1000 + epoch),
-        lambda m: caption.evaluate(m, val, vocab, beam=1, max_len=args.max_len), "bleu4", cfg,
-        count=lambda b: int((b["forward"] > 0).sum()), log=lambda s: print(s, file=sys.stderr))
+    try:
+        summary = training.fit(
+            model, lambda epoch: caption.batches(train, cfg.batch_size, vocab.bos, vocab.eos, shuffle=True,
+                                                 seed=cfg.seed * 1000 + epoch),
+            lambda m: caption.evaluate(m, val, vocab, beam=1, max_len=args.max_len), "bleu4", cfg,
+            count=lambda b: int((b["forward"] > 0).sum()), log=lambda s: print(s, file=sys.stderr),
+            state=state, resume_run=args.resume)
+    except resume.StateError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
 
-    # beam search's length normalisation, chosen on validation (BLEU-4) with the selected weights
-    tried = {}
-    for alpha in (float(a) for a in args.alphas.split(",") if a.strip()):
-        tried[alpha] = caption.evaluate(model, val, vocab, args.beam, args.max_len, alpha, cider=False)["bleu4"]
-    config["decode"]["alpha"] = max(tried, key=lambda a: (tried[a], -a))
-    config["decode"]["alpha_validation_bleu4"] = {str(a): b for a, b in tried.items()}
-    print(f"beam {args.beam}: validation BLEU-4 by alpha {tried}; using {config['decode']['alpha']}", file=sys.stderr)
+    # beam width and length normalisation, chosen on validation (BLEU-4) with the selected weights
+    config["decode"].update(decoding(model, val, vocab, args))
 
     d = config["decode"]
     training.finish(model, config, summary, args,
                     lambda split: caption.evaluate(model, splits[split], vocab, d["beam"], d["max_len"], d["alpha"]),
-                    [s for s in ("validation", "test") if s in splits], args.out or f"runs/caption-{args.arch}",
+                    [s for s in ("validation", "test") if s in splits], out,
                     files={"tokenizer.json": vocab.tokenizer.to_str()})
     return 0
 

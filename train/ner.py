@@ -3,6 +3,7 @@
     python train/ner.py --arch bilstm --data ../shared/datasets/conll2003
     python train/ner.py --arch lstm --data eriktks/conll2003 --out runs/ner-lstm   # from the Hub
     python train/ner.py --arch rnn --data ../shared/datasets/conll2003 --max-steps 20  # smoke run
+    python train/ner.py --arch bilstm --data ../shared/datasets/conll2003 --resume     # after a crash or kill
 
 Selects the epoch with the best validation F1, then scores the test split once and writes a
 self-contained checkpoint (config.json, model.safetensors, tokenizer.json) to --out.
@@ -13,7 +14,7 @@ import argparse
 import sys
 
 from tasks import ner
-from zoo import data, training
+from zoo import data, resume, training
 from zoo.encoder import ARCHS
 
 
@@ -38,10 +39,12 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     args = parse_args(argv)
     cfg = training.config_from_args(args)
+    out = args.out or f"runs/ner-{args.arch}"
     training.seed_everything(args.seed)
     try:
         ds, source = data.load(args.data)
-    except data.DataUnavailable as e:
+        state = training.run_state(args, out)  # once the data is there, so a run that cannot start leaves nothing
+    except (data.DataUnavailable, resume.StateError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     labels = ds["train"].features["ner_tags"].feature.names
@@ -58,15 +61,19 @@ def main(argv=None) -> int:
     print(f"ner-{args.arch}: {n_params:,} parameters, vocabulary {len(featurize.word_ids):,} words, "
           f"{len(train):,} training sentences", file=sys.stderr)
 
-    summary = training.fit(
-        model, lambda epoch: (b for _, b in ner.batches(train, cfg.batch_size, shuffle=True, seed=cfg.seed * 1000 + epoch)),
-        lambda m: ner.evaluate(m, val, labels), "f1", cfg, count=lambda b: int(b["lengths"].sum()),
-        log=lambda s: print(s, file=sys.stderr))
+    try:
+        summary = training.fit(
+            model, lambda epoch: (b for _, b in ner.batches(train, cfg.batch_size, shuffle=True, seed=cfg.seed * 1000 + epoch)),
+            lambda m: ner.evaluate(m, val, labels), "f1", cfg, count=lambda b: int(b["lengths"].sum()),
+            log=lambda s: print(s, file=sys.stderr), state=state, resume_run=args.resume)
+    except resume.StateError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
 
     test = ner.encode_split(ds["test"], featurize) if "test" in ds else None
     splits = {"validation": val, "test": test}
     training.finish(model, config, summary, args, lambda split: ner.evaluate(model, splits[split], labels),
-                    [s for s in splits if splits[s] is not None], args.out or f"runs/ner-{args.arch}",
+                    [s for s in splits if splits[s] is not None], out,
                     files={"tokenizer.json": featurize.tokenizer.to_str()})
     return 0
 

@@ -4,6 +4,7 @@
     python train/sentiment.py --arch lstm --data stanfordnlp/sst2 --out runs/sentiment-lstm   # from the Hub
     python train/sentiment.py --arch lstm --data ../shared/datasets/imdb --max-len 400 --out runs/imdb-lstm
     python train/sentiment.py --arch rnn --data ../shared/datasets/sst2 --max-steps 20       # smoke run
+    python train/sentiment.py --arch bilstm --data ../shared/datasets/sst2 --threads 1 --resume  # after a crash
 
 Selects the epoch (and, with --pool auto, the BiLSTM's pooling) with the best validation accuracy, then
 scores the test split once and writes a self-contained checkpoint (config.json, model.safetensors,
@@ -16,7 +17,7 @@ import argparse
 import sys
 
 from tasks import sentiment
-from zoo import data, training
+from zoo import data, resume, training
 from zoo.encoder import ARCHS
 
 
@@ -45,9 +46,11 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     args = parse_args(argv)
     cfg = training.config_from_args(args)
+    out = args.out or f"runs/sentiment-{args.arch}"
     try:
         ds, source = data.load(args.data)
-    except data.DataUnavailable as e:
+        state = training.run_state(args, out)  # once the data is there, so a run that cannot start leaves nothing
+    except (data.DataUnavailable, resume.StateError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if "validation" not in ds:  # IMDB: hold out part of train, stratified, always the same part
@@ -76,10 +79,14 @@ def main(argv=None) -> int:
         model = sentiment.build_model({"model": model_cfg}).to(args.device)
         print(f"sentiment-{args.arch} ({pool}): {sum(p.numel() for p in model.parameters()):,} parameters, vocabulary "
               f"{len(vectorize.word_ids):,} words, {len(train):,} training texts", file=sys.stderr)
-        summary = training.fit(
-            model, lambda epoch: (b for _, b in sentiment.batches(train, cfg.batch_size, shuffle=True, seed=cfg.seed * 1000 + epoch)),
-            lambda m: sentiment.evaluate(m, val), "accuracy", cfg, count=lambda b: int(b["lengths"].sum()),
-            log=lambda s: print(s, file=sys.stderr))
+        try:  # each candidate keeps its own state, so a resumed run skips a candidate already trained
+            summary = training.fit(
+                model, lambda epoch: (b for _, b in sentiment.batches(train, cfg.batch_size, shuffle=True, seed=cfg.seed * 1000 + epoch)),
+                lambda m: sentiment.evaluate(m, val), "accuracy", cfg, count=lambda b: int(b["lengths"].sum()),
+                log=lambda s: print(s, file=sys.stderr), state=state / pool, resume_run=args.resume)
+        except resume.StateError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
         runs[pool] = (model, model_cfg, summary)
     # ties go to the first candidate, "final", the simpler reading
     pool = max(pools, key=lambda p: (runs[p][2]["validation"]["accuracy"], -pools.index(p)))
@@ -95,7 +102,7 @@ def main(argv=None) -> int:
         config["note"] = note
     splits = {"validation": val, "test": test}
     training.finish(model, config, summary, args, lambda split: sentiment.evaluate(model, splits[split]),
-                    [s for s in splits if splits[s] is not None], args.out or f"runs/sentiment-{args.arch}",
+                    [s for s in splits if splits[s] is not None], out,
                     files={"tokenizer.json": vectorize.tokenizer.to_str()})
     return 0
 

@@ -9,6 +9,7 @@ import time
 from importlib.resources import files
 
 import gradio as gr
+import torch
 
 from . import models
 from .logic import _header, _metric_line, _notice, lang_of
@@ -32,6 +33,7 @@ def _captions_markdown(hyps: list[dict]) -> str:
     return "\n".join(f"{i}. {h['caption']}  <small>({h['score']:.2f})</small>" for i, h in enumerate(hyps, 1))
 
 
+@torch.inference_mode()  # no autograd bookkeeping at all (the predictors' no_grad still counts versions)
 def caption(image, beam=3, request: gr.Request | None = None):
     """-> for rnn, lstm, bilstm: (captions markdown, card markdown); then a notice line."""
     lang = lang_of(request)

@@ -6,11 +6,13 @@ and returns it as the error of an API call, and no traceback ever reaches the us
 """
 from __future__ import annotations
 
+import threading
 import time
 
 import gradio as gr
 import torch
 
+from tasks.sentiment import words as sentiment_words
 from tasks.text import tokenize
 from zoo import inspect
 
@@ -32,10 +34,10 @@ def lang_of(request: gr.Request | None) -> str:
 
 
 def clean_text(text, lang: str = "en", limit: int = MAX_CHARS) -> tuple[str, list[str]]:
-    """-> (text to use, notices). Raises gr.Error for a non-string or a text without visible characters."""
-    if not isinstance(text, str):
+    """-> (text to use, notices). Raises gr.Error for a non-string or a text without visible characters (or None)."""
+    if text is not None and not isinstance(text, str):  # an API call's 42 or ["Peter"] (see ui.RAW)
         raise gr.Error(say("not_text", lang, kind=type(text).__name__))
-    if not text.strip():
+    if not text or not text.strip():
         raise gr.Error(say("empty", lang))
     notices = []
     if len(text) > limit:
@@ -69,10 +71,10 @@ def _notice(notices: list[str]) -> str:
 
 
 def sentiment(text, request: gr.Request | None = None):
-    """-> for rnn, lstm, bilstm: (label dict | None, card markdown); then the by-step figure and a notice."""
+    """-> for rnn, lstm, bilstm: (label dict | None, card markdown); then the by-step table and a notice."""
     lang = lang_of(request)
     text, notices = clean_text(text, lang)
-    out, curves, words = [], {}, None
+    out, curves = [], {}
     loaded = models.for_task("sentiment")
     if not any(p for p, _ in loaded.values()):
         why = next(iter(loaded.values()))[1]
@@ -82,28 +84,52 @@ def sentiment(text, request: gr.Request | None = None):
         if pred is None:
             out += [None, f"{_header(arch, name)}\n\n{say('missing', lang, why=why)}"]
             continue
+        t0 = time.perf_counter()
         try:
-            t0 = time.perf_counter()
-            probs = pred.predict(text)
-            ms = 1000 * (time.perf_counter() - t0)
-            curves[arch] = pred.prob_positive_by_step(text)
+            with torch.inference_mode():  # cheaper than the predictor's no_grad: no version counters
+                curves[arch] = curve = pred.prob_positive_by_step(text)
+                if not curve:
+                    raise ValueError("no words")
+                # a one-way model's curve ends at its prediction (tasks.sentiment.SentimentModel.
+                # prob_positive_by_step), so one pass gives both; the BiLSTM's curve is its forward half only
+                one_way = not pred.model.encoder.bidirectional
+                probs = {"positive": curve[-1], "negative": 1 - curve[-1]} if one_way else pred.predict(text)
         except ValueError:  # only punctuation the tokenizer drops, etc.
             raise gr.Error(say("no_words", lang)) from None
-        words = words or inspect.encode(pred, text)[0]
+        ms = 1000 * (time.perf_counter() - t0)
         best = max(probs, key=probs.get)
         label = {say(k, lang): v for k, v in probs.items()}
         out += [label, f"{_header(arch, name)}\n\n{say('prediction', lang)}: **{say(best, lang)}** · "
                        f"{say('confidence', lang)} {probs[best]:.2f}\n\n{_metric_line(models.card(pred), lang, ms)}"]
-    fig = plots.by_step(words, curves) if curves else None
-    return (*out, fig, _notice(notices))
+    # one value per word read; a model with a max_len reads fewer words, and its line stops there
+    words = sentiment_words(text) if curves else []
+    return (*out, plots.by_step(words, curves) if curves else None, _notice(notices))
 
 
-def _tag_confidence(pred, text: str) -> float:
-    """Mean over words of the highest tag probability from the emission scores. The CRF decides the
-    tag sequence jointly, so this is a per-word view of how sure the tagger is, not the CRF's own score."""
-    _, batch = inspect.encode(pred, text)
-    with torch.no_grad():
-        return float(pred.model(batch).softmax(-1).amax(-1).mean())
+class _Emissions:
+    """Keeps what model(batch) returns in this thread: the emission scores that predictor.predict computes
+    on its way to the CRF, so the confidence needs no second forward pass. The model is shared by the
+    queue's worker threads, so another thread's call is ignored."""
+
+    def __init__(self, model):
+        self.thread, self.scores = threading.get_ident(), None
+        self.handle = model.register_forward_hook(self._keep)
+
+    def _keep(self, module, inputs, output):
+        if threading.get_ident() == self.thread:
+            self.scores = output
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.handle.remove()
+
+
+def _tag_confidence(emissions: torch.Tensor) -> float:
+    """Mean over words of the highest tag probability from the emission scores (1, T, K). The CRF decides
+    the tag sequence jointly, so this is a per-word view of how sure the tagger is, not the CRF's own score."""
+    return float(emissions.softmax(-1).amax(-1).mean())
 
 
 def ner(text, request: gr.Request | None = None):
@@ -120,7 +146,8 @@ def ner(text, request: gr.Request | None = None):
             out += [None, f"{_header(arch, name)}\n\n{say('missing', lang, why=why)}"]
             continue
         t0 = time.perf_counter()
-        result = pred.predict(text)
+        with _Emissions(pred.model) as em, torch.inference_mode():
+            result = pred.predict(text)
         ms = 1000 * (time.perf_counter() - t0)
         if not result["tokens"]:
             raise gr.Error(say("no_words", lang))
@@ -128,7 +155,7 @@ def ner(text, request: gr.Request | None = None):
         found = ", ".join(f"{e['text']} ({e['type']})" for e in ents) or say("none_found", lang)
         value = {"text": text, "entities": [{"entity": e["type"], "start": e["start"], "end": e["end"]} for e in ents]}
         out += [value, f"{_header(arch, name)}\n\n{say('entities', lang)}: **{found}** · "
-                       f"{say('confidence', lang)} {_tag_confidence(pred, text):.2f}\n\n"
+                       f"{say('confidence', lang)} {_tag_confidence(em.scores):.2f}\n\n"
                        f"{_metric_line(models.card(pred), lang, ms)}"]
     return (*out, _notice(notices))
 
@@ -155,7 +182,7 @@ def inside(text, model_name, direction="forward", request: gr.Request | None = N
         tr = inspect.trace_text(pred, text)
     except ValueError:
         raise gr.Error(say("no_words", lang)) from None
-    direction = direction if direction in tr["directions"] else "forward"
+    direction = direction if isinstance(direction, str) and direction in tr["directions"] else "forward"
     parts = tr["directions"][direction]
     kinds = {"h": "tanh", "c": "free", "i": "gate", "f": "gate", "g": "tanh", "o": "gate"}
     titles = {"h": "hidden state h_t", "c": "cell state c_t", "i": "input gate i_t", "f": "forget gate f_t",

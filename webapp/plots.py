@@ -1,9 +1,11 @@
-"""Matplotlib figures for the app. Built on matplotlib.figure.Figure, not pyplot: no global figure
-registry, so concurrent requests in queue threads cannot draw into each other's plots, and each figure
-is freed when gradio is done with it."""
+"""Figures for the app: the sentiment tab's by-step chart is a table that the browser draws (gr.LinePlot);
+the heatmaps and gradient bars are matplotlib figures, built on matplotlib.figure.Figure, not pyplot: no
+global figure registry, so concurrent requests in queue threads cannot draw into each other's plots, and
+each figure is freed when gradio is done with it."""
 from __future__ import annotations
 
 import matplotlib
+import pandas as pd
 
 matplotlib.use("Agg")  # no display on a server
 
@@ -30,18 +32,20 @@ def _word_axis(ax, words):
                        ha="right" if tilt else "center", fontsize=8)
 
 
-def by_step(words: list[str], curves: dict[str, list[float]]) -> Figure:
-    """P(positive) after each word, one line per model."""
-    fig = Figure(figsize=(8, 3.2), layout="constrained")
-    ax = fig.add_subplot()
-    for arch, ys in curves.items():
-        ax.plot(range(len(ys)), ys, marker="o", ms=3, color=COLORS.get(arch), label=NAMES.get(arch, arch))
-    ax.axhline(0.5, color="grey", lw=0.8, ls="--")
-    ax.set_ylim(0, 1)
-    ax.set_ylabel("P(positive)")
-    _word_axis(ax, words)
-    ax.legend(loc="best", fontsize=8)
-    return fig
+BY_STEP_X, BY_STEP_Y, BY_STEP_MODEL = "word", "P(positive)", "model"
+
+
+def by_step(words: list[str], curves: dict[str, list[float]]) -> pd.DataFrame:
+    """P(positive) after each word, one line per model, as a long table for gr.LinePlot: the browser draws
+    it (and any script, Hangul included, with its own fonts), where a matplotlib figure cost ~30 ms of
+    drawing and PNG encoding per request. x labels carry the word's position, so a repeated word ("the")
+    keeps its own point; the position is zero-padded ("01 the" ... "30 back") because the plot sorts its
+    x labels as text, and padded numbers sort in reading order."""
+    width = len(str(len(words)))
+    labels = [f"{i:0{width}d} {w if len(w) <= 14 else w[:13] + '…'}" for i, w in enumerate(words, 1)]
+    rows = [(labels[t], float(p), NAMES.get(arch, arch)) for arch, ys in curves.items() for t, p in enumerate(ys)
+            if t < len(labels)]
+    return pd.DataFrame(rows, columns=[BY_STEP_X, BY_STEP_Y, BY_STEP_MODEL])
 
 
 def heatmap(matrix, words: list[str], title: str, kind: str) -> Figure:

@@ -5,6 +5,8 @@ browser. Each event has an api_name, so gradio_client can use the app as an API.
 """
 from __future__ import annotations
 
+import os
+
 import gradio as gr
 
 from . import captions, logic, models, plots
@@ -12,6 +14,15 @@ from .shapes import shapes
 from .texts import CELL_NOTES, I18N, MEMORY_EXAMPLE, NER_EXAMPLES, SENTIMENT_EXAMPLES
 
 CONCURRENCY = 2  # two model runs at a time: the models are small, the CPU is shared
+
+# Events whose inputs are all text or choices run with preprocess=False: the function gets the JSON value
+# that came, and checks it itself (logic.clean_text, logic._get_model). gr.Textbox's preprocessing would turn
+# an API caller's 42 or ["Peter"] into the text "42" or "['Peter']" and classify that; the page always sends
+# strings, which preprocessing would hand over unchanged anyway.
+RAW = {"preprocess": False}
+# one queue slot group for every event that runs models: a limit per event would let each tab run
+# CONCURRENCY at once, so five tabs could load the CPU five times over
+MODELS = {"concurrency_id": "models", "concurrency_limit": CONCURRENCY}
 
 
 def _columns(task, make_output):
@@ -39,11 +50,14 @@ def sentiment_tab(inside_box):
         examples_slot = gr.Column()  # filled below, once the outputs exist; shown under the input
         run = gr.Button(I18N("run"), variant="primary", elem_id="sentiment-run")
         cols = _columns("sentiment", lambda a: gr.Label(label=I18N(a), num_top_classes=2, elem_id=f"sentiment-{a}"))
-        chart = gr.Plot(label=I18N("by_step"), elem_id="sentiment-chart")
+        # drawn by the browser from a table (webapp.plots.by_step): no figure to render on the server
+        chart = gr.LinePlot(x=plots.BY_STEP_X, y=plots.BY_STEP_Y, color=plots.BY_STEP_MODEL, y_lim=[0, 1],
+                            color_map={plots.NAMES[a]: plots.COLORS[a] for a in models.ARCHS}, x_label_angle=-45,
+                            label=I18N("by_step"), elem_id="sentiment-chart")
         gr.Markdown(I18N("by_step_note"))
         notice = gr.Markdown(elem_id="sentiment-notice")
         outputs = [*cols, chart, notice]
-        gr.on([run.click, box.submit], logic.sentiment, inputs=box, outputs=outputs, api_name="sentiment") \
+        gr.on([run.click, box.submit], logic.sentiment, inputs=box, outputs=outputs, api_name="sentiment", **RAW, **MODELS) \
             .then(lambda t: t, box, inside_box, api_visibility="private")  # "current input" of the inside tab
         with examples_slot:
             gr.Examples(SENTIMENT_EXAMPLES, inputs=box, label=I18N("examples"), fn=logic.sentiment, outputs=outputs,
@@ -62,7 +76,7 @@ def ner_tab(inside_box):
         gr.Markdown(I18N("legend"))
         notice = gr.Markdown(elem_id="ner-notice")
         outputs = [*cols, notice]
-        gr.on([run.click, box.submit], logic.ner, inputs=box, outputs=outputs, api_name="ner") \
+        gr.on([run.click, box.submit], logic.ner, inputs=box, outputs=outputs, api_name="ner", **RAW, **MODELS) \
             .then(lambda t: t, box, inside_box, api_visibility="private")
         with examples_slot:
             gr.Examples(NER_EXAMPLES, inputs=box, label=I18N("examples"), fn=logic.ner, outputs=outputs,
@@ -85,7 +99,7 @@ def caption_tab():
                                                          elem_classes=["captions"]))
         notice = gr.Markdown(elem_id="caption-notice")
         outputs = [*cols, notice]
-        gr.on([run.click], captions.caption, inputs=[image, beam], outputs=outputs, api_name="caption")
+        gr.on([run.click], captions.caption, inputs=[image, beam], outputs=outputs, api_name="caption", **MODELS)
         with examples_slot:
             if captions.example_images():
                 gr.Examples([[p] for p in captions.example_images()], inputs=image, label=I18N("examples"),
@@ -112,7 +126,7 @@ def inside_tab(box):
                 en, ko = CELL_NOTES[part]
                 gr.Markdown(f"{en}\n\n{ko}", elem_classes=["note"])
         gr.on([run.click, box.submit], logic.inside, inputs=[box, model, direction], outputs=[*figs, notice],
-              api_name="inside")
+              api_name="inside", **RAW, **MODELS)
 
 
 def memory_tab():
@@ -125,7 +139,8 @@ def memory_tab():
         run = gr.Button(I18N("compare"), variant="primary", elem_id="memory-run")
         chart = gr.Plot(show_label=False, elem_id="memory-chart")
         notice = gr.Markdown(elem_id="memory-notice")
-        gr.on([run.click, box.submit], logic.memory, inputs=[box, task], outputs=[chart, notice], api_name="memory")
+        gr.on([run.click, box.submit], logic.memory, inputs=[box, task], outputs=[chart, notice], api_name="memory",
+              **RAW, **MODELS)
 
 
 def shapes_tab():
@@ -162,5 +177,13 @@ def build() -> gr.Blocks:
             inside_tab(inside_box)
             memory_tab()
             shapes_tab()
+    # After every event gradio's queue rebuilds a pandas table of the last 10,000 events for its /monitoring
+    # page: ~10 ms of CPU per request (more as the table grows) that the next request waits behind on a
+    # 2-core machine. The app turns that page off (app.launch), so compute the summary rarely; the variable
+    # is read when the queue is made, here, and an explicit setting in the environment wins.
+    os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000000")
+    for fn in (demo.fns.values() if isinstance(demo.fns, dict) else demo.fns):
+        if (fn.api_name or "").endswith("_example"):  # gr.Examples takes no concurrency arguments
+            fn.concurrency_id, fn.concurrency_limit = MODELS["concurrency_id"], MODELS["concurrency_limit"]
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=64)
     return demo

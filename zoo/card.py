@@ -30,11 +30,17 @@ DATASETS = {
     "wnut17": dict(
         hub_id="leondz/wnut_17", name="WNUT 17", license="cc-by-4.0", license_name=None,
         note="WNUT 17 is released under CC BY 4.0: credit the dataset when you use these weights."),
+    "flickr8k": dict(
+        hub_id="jxie/flickr8k", name="Flickr8k", license="other", license_name="flickr8k-research-only",
+        note="Flickr8k (Hodosh et al. 2013) is distributed for research use only; the photos belong to their "
+             "Flickr owners. These weights are derived from its captions: use them for research only."),
 }
 TASKS = {  # task -> (Hub pipeline tag, title, an example input)
     "ner": ("token-classification", "named-entity recognition", "EU rejects German call to boycott British lamb ."),
     "sentiment": ("text-classification", "sentiment classification", "A gripping, beautifully acted film."),
+    "caption": ("image-to-text", "image captioning", "photo.jpg"),  # also a PIL image or a 1280-d feature
 }
+SETTINGS = ("beam", "alpha", "mean_length")  # numbers stored beside caption metrics that are not metrics
 ARCHS = {"rnn": "vanilla RNN", "lstm": "LSTM", "bilstm": "bidirectional LSTM"}
 
 
@@ -50,7 +56,8 @@ def dataset_info(config: dict) -> dict:
 
 def _scalars(metrics: dict) -> dict:
     """The plain numbers of a split's metrics (per-type breakdowns and other nesting left out)."""
-    return {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    return {k: v for k, v in metrics.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in SETTINGS}
 
 
 def metadata(config: dict) -> dict:
@@ -79,6 +86,10 @@ def metadata(config: dict) -> dict:
     return meta
 
 
+def _article(words: str) -> str:
+    return ("An " if words.startswith(("LSTM", "a", "e", "i", "o", "u")) else "A ") + words  # "an LSTM": "an el-"
+
+
 def render(config: dict, load_as: str) -> str:
     """The README.md text for a checkpoint that `zoo.load(load_as)` loads (a folder, a name or hf://ORG/REPO)."""
     task, arch, name = config["task"], config.get("arch", "?"), config.get("name", "seqzoo-model")
@@ -87,7 +98,7 @@ def render(config: dict, load_as: str) -> str:
     train = config.get("train") or {}
     lines = ["---", yaml.safe_dump(metadata(config), sort_keys=False, allow_unicode=True).rstrip(), "---", "",
              f"# {name}", "",
-             f"A {ARCHS.get(arch, arch)} for {title}, trained on {ds['name']} with "
+             f"{_article(ARCHS.get(arch, arch))} for {title}, trained on {ds['name']} with "
              "seqzoo, a zoo of vanilla RNN, LSTM and BiLSTM models."
              + (f" {config['parameters']:,} parameters." if "parameters" in config else ""), ""]
     metrics = {s: _scalars(m) for s, m in (config.get("metrics") or {}).items() if _scalars(m)}
@@ -117,7 +128,9 @@ def render(config: dict, load_as: str) -> str:
              ("training seconds", train.get("train_seconds")), ("seed", train.get("seed")),
              ("data", ds.get("hub_id") or ds["name"]), ("data read from", (config.get("data") or {}).get("path")),
              ("data revision", (config.get("data") or {}).get("revision")),
-             ("weights dtype", config.get("dtype"))]
+             ("weights dtype", config.get("dtype")),
+             ("decoding", ", ".join(f"{k} {v}" for k, v in (config.get("decode") or {}).items()
+                                    if not isinstance(v, dict)) or None)]
     lines += [f"- {k}: {v}" for k, v in facts if v is not None]
     versions = config.get("versions") or {}
     if versions:

@@ -45,14 +45,14 @@ def _reverse_within_length(x, lengths):
     return x.gather(1, idx.view(B, T, *([1] * (x.dim() - 2))).expand_as(x))
 
 
-def _run_direction(layer, x, lengths, suffix, is_lstm):
+def _run_direction(layer, x, lengths, suffix, is_lstm, h0=None, c0=None):
     """Run one direction of one layer step by step. x (B, T, I) -> dict of (B, T, H) tensors."""
     w_ih, w_hh = getattr(layer, "weight_ih" + suffix), getattr(layer, "weight_hh" + suffix)
     b_ih, b_hh = getattr(layer, "bias_ih" + suffix), getattr(layer, "bias_hh" + suffix)
     B, T, _ = x.shape
     H = w_hh.shape[1]
-    h = x.new_zeros(B, H)
-    c = x.new_zeros(B, H)
+    h = x.new_zeros(B, H) if h0 is None else h0
+    c = x.new_zeros(B, H) if c0 is None else c0
     steps = {k: [] for k in (("h", "c") + GATES if is_lstm else ("h",))}
     for t in range(T):
         live = (t < lengths).to(x.dtype)[:, None].to(x.device)  # (B, 1): 0 once a sequence has ended
@@ -71,10 +71,11 @@ def _run_direction(layer, x, lengths, suffix, is_lstm):
     return out
 
 
-def trace(rnn: nn.RNN | nn.LSTM, x, lengths=None):
+def trace(rnn: nn.RNN | nn.LSTM, x, lengths=None, hx=None):
     """Run a fused torch RNN/LSTM's own weights through the readable cells, one step at a time.
 
-    x (B, T, I), lengths (B,) or None. Returns (output, h_n, traces):
+    x (B, T, I), lengths (B,) or None; hx the starting state as torch takes it: h0 (layers * directions,
+    B, H), or (h0, c0) for an LSTM (a caption decoder starts from the image), None for zeros. Returns (output, h_n, traces):
       output (B, T, D) as the fused layer gives it (D = H or 2H), h_n (layers * directions, B, H),
       traces: one dict per layer and direction with "layer", "direction" and tensors (B, T, H):
       "h" (and for an LSTM "c", "i", "f", "g", "o"), in the input's time order for both directions.
@@ -88,13 +89,16 @@ def trace(rnn: nn.RNN | nn.LSTM, x, lengths=None):
     B, T, _ = x.shape
     lengths = torch.full((B,), T, dtype=torch.long) if lengths is None else lengths.cpu().long()
     directions = ["forward", "backward"] if rnn.bidirectional else ["forward"]
+    h0, c0 = (hx if isinstance(hx, tuple) else (hx, None)) if hx is not None else (None, None)
     traces, h_n, layer_in = [], [], x
     for layer in range(rnn.num_layers):
         outs = []
         for d, name in enumerate(directions):
             suffix = f"_l{layer}" + ("_reverse" if d else "")
             inp = _reverse_within_length(layer_in, lengths) if d else layer_in
-            res = _run_direction(rnn, inp, lengths, suffix, is_lstm)
+            k = layer * len(directions) + d  # torch's order of the state's first dimension
+            res = _run_direction(rnn, inp, lengths, suffix, is_lstm,
+                                 None if h0 is None else h0[k], None if c0 is None else c0[k])
             if d:  # put the backward pass back into the input's time order
                 res = {k: (_reverse_within_length(v, lengths) if v.dim() == 3 else v) for k, v in res.items()}
             h_n.append(res.pop("h_last"))

@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from . import card
@@ -85,22 +85,49 @@ def read_config(folder) -> dict:
     return config
 
 
-def load_weights(folder, model: torch.nn.Module) -> torch.nn.Module:
-    """Load model.safetensors into model (as float32). A missing, unexpected or mis-shaped tensor is an error."""
+def _weights_path(folder) -> Path:
     path = Path(folder) / "model.safetensors"
     if not path.is_file():
         raise CheckpointError(f"{path}: missing")
+    return path
+
+
+def _check_fit(path: Path, own: dict, found: dict) -> None:
+    """own, found: tensor name -> shape, as the model is built and as the file holds them."""
+    missing = sorted(set(own) - set(found))
+    unexpected = sorted(set(found) - set(own))
+    wrong = sorted(k for k in set(own) & set(found) if tuple(own[k]) != tuple(found[k]))
+    if missing or unexpected or wrong:
+        parts = [f"{what}: {', '.join(keys[:5])}{' ...' if len(keys) > 5 else ''}"
+                 for what, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)) if keys]
+        raise CheckpointError(f"{path}: does not fit the model its config describes ({'; '.join(parts)})")
+
+
+def check_shapes(folder, skeleton: torch.nn.Module) -> None:
+    """Compare the tensors a model needs with those model.safetensors holds, reading only the file's header.
+    Build the skeleton on the meta device: then a config claiming huge sizes allocates nothing."""
+    path = _weights_path(folder)
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            found = {k: f.get_slice(k).get_shape() for k in f.keys()}
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(f"{path}: not a readable safetensors file ({e})") from None
+    _check_fit(path, {k: v.shape for k, v in skeleton.state_dict().items()}, found)
+
+
+def load_weights(folder, model: torch.nn.Module) -> torch.nn.Module:
+    """Load model.safetensors into model (as float32). A missing, unexpected or mis-shaped tensor, or a
+    NaN or infinite weight, is an error."""
+    path = _weights_path(folder)
     try:
         state = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as e:
         raise CheckpointError(f"{path}: not a readable safetensors file ({e})") from None
     own = model.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    wrong = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
-    if missing or unexpected or wrong:
-        parts = [f"{what}: {', '.join(keys[:5])}{' ...' if len(keys) > 5 else ''}"
-                 for what, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)) if keys]
-        raise CheckpointError(f"{path}: does not fit the model its config describes ({'; '.join(parts)})")
+    _check_fit(path, {k: v.shape for k, v in own.items()}, {k: v.shape for k, v in state.items()})
+    # a NaN or infinite weight (a corrupt file, or float16 overflow when saving) would make every answer NaN
+    broken = sorted(k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all())
+    if broken:
+        raise CheckpointError(f"{path}: NaN or infinite weights in {', '.join(broken[:5])}{' ...' if len(broken) > 5 else ''}")
     model.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()}, strict=True)
     return model

@@ -1,7 +1,13 @@
-"""One recurrent encoder for the whole zoo: arch in {rnn, lstm, bilstm} over packed sequences.
+"""One recurrent encoder for the whole zoo: arch in {rnn, lstm, bilstm} over padded batches.
 
 The three architectures differ only where they really differ: the cell (tanh RNN vs LSTM) and whether
 a second LSTM reads the sentence right to left. Everything around them (embeddings, heads) is shared.
+
+Two routes give the same numbers (tests/test_encoder_and_checkpoint.py): packed sequences, and padded
+batches run one direction at a time with each sequence reversed inside its own length for the backward
+LSTM, so no direction ever reads padding before a real word. On the CPU, training takes the padded route:
+torch's backward through packed sequences is 4-7x slower there (bench/encoder_routes.py prints it).
+Inference keeps the packed route, a little faster without gradients.
 """
 from __future__ import annotations
 
@@ -27,18 +33,49 @@ class RecurrentEncoder(nn.Module):
         self.directions = 2 if self.bidirectional else 1
         self.output_size = hidden_size * self.directions
 
-    def forward(self, x, lengths):
+    def forward(self, x, lengths, route: str | None = None):
         """x (B, T, I), lengths (B,) -> outputs (B, T, D) with zeros at padding, final (B, D).
 
         final is the last layer's state after each sequence's last real token; for the BiLSTM the
-        forward state at the end joined with the backward state at the start.
-        """
+        forward state at the end joined with the backward state at the start. route: "packed",
+        "padded" or None (padded when training on the CPU, else packed)."""
+        if route is None:
+            route = "padded" if torch.is_grad_enabled() and x.device.type == "cpu" else "packed"
+        return self._padded(x, lengths) if route == "padded" else self._packed(x, lengths)
+
+    def _packed(self, x, lengths):
         packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
         out, state = self.rnn(packed)
         out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.size(1))  # (B, T, D)
         h_n = state[0] if isinstance(state, tuple) else state  # (layers * directions, B, H)
         final = torch.cat(list(h_n[-self.directions:]), dim=-1)  # (B, D)
         return out, final
+
+    def _padded(self, x, lengths):
+        lengths = lengths.to(x.device)
+        B, T, _ = x.shape
+        live = (torch.arange(T, device=x.device)[None, :] < lengths[:, None])[..., None]  # (B, T, 1)
+        inp = x
+        for layer in range(self.rnn.num_layers):
+            if layer and self.training and self.rnn.dropout:
+                inp = nn.functional.dropout(inp, self.rnn.dropout)
+            outs = [self._direction(inp, layer, "")]
+            if self.bidirectional:
+                rev = cells._reverse_within_length(inp, lengths)
+                outs.append(cells._reverse_within_length(self._direction(rev, layer, "_reverse"), lengths))
+            inp = torch.cat(outs, dim=-1) * live  # (B, T, D); padding reads 0, as with packing
+        H = self.rnn.hidden_size
+        last = inp.gather(1, (lengths - 1).clamp(min=0).view(B, 1, 1).expand(B, 1, inp.size(-1)))[:, 0]  # (B, D)
+        final = torch.cat([last[:, :H], inp[:, 0, H:]], dim=-1) if self.bidirectional else last
+        return inp, final
+
+    def _direction(self, x, layer, suffix):
+        """One direction of one layer through torch's fused kernel, from a zero state. -> (B, T, H)"""
+        params = [getattr(self.rnn, f"{w}_l{layer}{suffix}") for w in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+        h0 = x.new_zeros(1, x.size(0), self.rnn.hidden_size)
+        if isinstance(self.rnn, nn.LSTM):
+            return torch.lstm(x, (h0, h0), params, True, 1, 0.0, self.training, False, True)[0]
+        return torch.rnn_tanh(x, h0, params, True, 1, 0.0, self.training, False, True)[0]
 
     def trace(self, x, lengths=None):
         """The same computation through the readable cells, with every step's states and gates."""

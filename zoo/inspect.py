@@ -11,6 +11,8 @@ the NER and sentiment tasks today. Nothing here needs gradio; the app and notebo
 """
 from __future__ import annotations
 
+import threading
+
 import torch
 from torch import nn
 
@@ -25,7 +27,7 @@ def encode(predictor, text: str) -> tuple[list[str], dict]:
     task = getattr(predictor, "task", None)
     if task == "ner":
         from tasks import ner
-        words = [t for t, _, _ in predictor._tokens(text)]
+        words = [t for t, _, _ in predictor.tokens(text)]
         if not words:
             raise ValueError("the text has no words")
         return words, ner.collate([predictor.featurize(words)])
@@ -39,13 +41,16 @@ def encode(predictor, text: str) -> tuple[list[str], dict]:
 
 
 class _Capture:
-    """Forward hook on model.embed: keeps the embeddings, optionally as a leaf that collects gradients."""
+    """Forward hook on model.embed: keeps the embeddings, optionally as a leaf that collects gradients.
+    A loaded model is shared by the app's worker threads: only this thread's forward pass is captured."""
 
     def __init__(self, model: nn.Module, grad: bool):
-        self.grad, self.x = grad, None
+        self.grad, self.x, self.thread = grad, None, threading.get_ident()
         self.handle = model.embed.register_forward_hook(self)
 
     def __call__(self, module, inputs, output):
+        if threading.get_ident() != self.thread:
+            return None  # another request's pass: leave it alone
         if self.grad:  # a fresh leaf, so x.grad is d(target)/d(embedding) and nothing upstream is touched
             output = output.detach().requires_grad_(True)
         self.x = output

@@ -9,6 +9,8 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
+import torch
+
 from . import checkpoint, integrity
 
 TASKS = {"ner": "tasks.ner", "sentiment": "tasks.sentiment", "caption": "tasks.caption"}
@@ -75,8 +77,16 @@ def load(name_or_path, revision: str | None = None, refresh: bool = False):
     folder = resolve(name_or_path, revision=revision, refresh=refresh)
     config = checkpoint.read_config(folder)
     task = task_module(config["task"])
-    model = checkpoint.load_weights(folder, task.build_model(config))
-    files = {n: (folder / n).read_text(encoding="utf-8") for n in TEXT_FILES if (folder / n).is_file()}
-    predictor = task.Predictor(model, config, files)
+    try:
+        with torch.device("meta"):  # sizes from config.json, checked against the file before any allocation
+            checkpoint.check_shapes(folder, task.build_model(config))
+        model = checkpoint.load_weights(folder, task.build_model(config))
+        files = {n: (folder / n).read_text(encoding="utf-8") for n in TEXT_FILES if (folder / n).is_file()}
+        predictor = task.Predictor(model, config, files)
+    except checkpoint.CheckpointError:
+        raise
+    except Exception as e:  # a config or tokenizer.json that parses but cannot build a model: name it, one line
+        raise checkpoint.CheckpointError(f"{folder}: config.json or tokenizer.json does not describe a usable "
+                                         f"{config['task']} model ({type(e).__name__}: {str(e)[:200]})") from None
     predictor.name, predictor.folder = config.get("name", folder.name), folder
     return predictor

@@ -1,0 +1,264 @@
+"""Faults in training: a run killed with SIGKILL and resumed with --resume ends with the same weights and
+metrics, bit for bit, as a run never interrupted; state and checkpoint writes are atomic; the same seed
+and data give the same weights file on the CPU.
+
+The kills are real SIGKILLs, sent by the training process to itself at a chosen point through the
+SEQZOO_TEST_SIGKILL hook (zoo/resume.py): a fixed point, not a timer, so the tests do not depend on speed.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+from argparse import Namespace
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from zoo import checkpoint, resume, training
+from test_sentiment import make_texts, write_split
+
+ROOT = Path(__file__).resolve().parents[1]
+NER_TINY = ["--arch", "bilstm", "--epochs", "4", "--batch-size", "8", "--hidden-size", "16", "--word-dim", "16",
+            "--char-filters", "8", "--min-word-freq", "1", "--lr", "0.01", "--dtype", "float32", "--threads", "1",
+            "--save-every", "4"]  # 120 sentences: 15 batches an epoch, a state every 4 steps and at epoch ends
+SENTIMENT_TINY = ["--arch", "bilstm", "--epochs", "2", "--batch-size", "16", "--word-dim", "16", "--hidden-size", "16",
+                  "--lr", "1e-2", "--dtype", "float32", "--threads", "1", "--save-every", "10"]  # 25 batches an epoch
+
+
+def run_ner(data, out, *extra):
+    from train.ner import main
+    return main([*NER_TINY, "--data", str(data), "--out", str(out), *extra])
+
+
+def run_sentiment(data, out, *extra):
+    from train.sentiment import main
+    return main([*SENTIMENT_TINY, "--data", str(data), "--out", str(out), *extra])
+
+
+def killed(script: str, args: list[str], at: str) -> subprocess.CompletedProcess:
+    """Run a training script in a child process that SIGKILLs itself at `at` ("step:N" or "save:N")."""
+    env = {**os.environ, resume.TEST_KILL_ENV: at, "OMP_NUM_THREADS": "1"}
+    r = subprocess.run([sys.executable, script, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == -signal.SIGKILL, r.stderr[-2000:]
+    return r
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def recipe(folder: Path) -> dict:
+    """config.json without what may differ between two runs of one recipe: wall-clock times, the command
+    line (--resume, --out), the output folder and the record of resumes."""
+    cfg = json.loads((folder / "config.json").read_text())
+    for key in ("command", "train_seconds", "epoch_seconds", "resumed_at_steps"):
+        cfg["train"].pop(key, None)
+    cfg["train"]["options"].pop("out")
+    return cfg
+
+
+def assert_same_run(a: Path, b: Path) -> None:
+    assert sha256(a / "model.safetensors") == sha256(b / "model.safetensors")
+    assert recipe(a) == recipe(b)  # metrics on every split, best epoch, steps, per-epoch validation scores
+
+
+@pytest.fixture(scope="module")
+def ner_reference(conll_sample, tmp_path_factory):
+    out = tmp_path_factory.mktemp("ner") / "uninterrupted"
+    assert run_ner(conll_sample, out) == 0
+    assert json.loads((out / "config.json").read_text())["metrics"]["validation"]["f1"] > 10  # it learned something
+    return out
+
+
+def test_same_seed_and_data_give_a_bit_identical_weights_file(conll_sample, ner_reference, tmp_path):
+    # config.json holds wall-clock times and the command line, so the weights file is what is compared
+    assert run_ner(conll_sample, tmp_path / "again") == 0
+    assert sha256(tmp_path / "again" / "model.safetensors") == sha256(ner_reference / "model.safetensors")
+    assert recipe(tmp_path / "again") == recipe(ner_reference)
+
+
+def test_a_run_killed_mid_epoch_resumes_to_the_same_weights_and_metrics(conll_sample, ner_reference, tmp_path):
+    out = tmp_path / "killed"
+    killed("train/ner.py", [*NER_TINY, "--data", str(conll_sample), "--out", str(out)], at="step:22")
+    state = json.loads((out / training.STATE_DIR / resume.RECORD).read_text())
+    assert (state["epoch"], state["batch"], state["step"]) == (1, 5, 20)  # the last save: epoch 2, 5 batches in
+    assert not (out / "model.safetensors").exists()
+    assert run_ner(conll_sample, out, "--resume") == 0
+    assert json.loads((out / "config.json").read_text())["train"]["resumed_at_steps"] == [20]
+    assert_same_run(out, ner_reference)
+    assert not (out / training.STATE_DIR).exists()  # the finished checkpoint replaced the folder, state and all
+
+
+def test_a_run_killed_while_saving_its_state_keeps_the_previous_state_and_resumes(conll_sample, ner_reference, tmp_path):
+    out = tmp_path / "killed"
+    killed("train/ner.py", [*NER_TINY, "--data", str(conll_sample), "--out", str(out)], at="save:3")
+    folder = out / training.STATE_DIR
+    # killed after writing the step-12 state under temporary names, before state.json was renamed over
+    assert (folder / f".{resume.RECORD}.tmp").is_file()
+    tensors, record = resume.load(folder)
+    assert record["step"] == 8 and "model.embed.words.weight" in tensors
+    assert run_ner(conll_sample, out, "--resume") == 0
+    assert json.loads((out / "config.json").read_text())["train"]["resumed_at_steps"] == [8]
+    assert_same_run(out, ner_reference)
+
+
+def test_a_sentiment_run_killed_in_its_second_pooling_candidate_resumes_to_the_same_result(tmp_path):
+    for i, (name, n) in enumerate((("train", 400), ("validation", 80), ("test", 80))):
+        write_split(tmp_path / "sst", name, *make_texts(n, seed=i))
+    assert run_sentiment(tmp_path / "sst", tmp_path / "uninterrupted") == 0
+    out = tmp_path / "killed"
+    # saves 1-6 belong to the "final" candidate (2 epochs of 25 steps), 7-8 to "max": killed in its step-20 save
+    killed("train/sentiment.py", [*SENTIMENT_TINY, "--data", str(tmp_path / "sst"), "--out", str(out)], at="save:8")
+    assert resume.load(out / training.STATE_DIR / "final")[1]["done"]
+    assert resume.load(out / training.STATE_DIR / "max")[1]["step"] == 10
+    assert run_sentiment(tmp_path / "sst", out, "--resume") == 0
+    assert_same_run(out, tmp_path / "uninterrupted")
+    pools = json.loads((out / "config.json").read_text())["pool_selection"]["validation_accuracy"]
+    assert pools == json.loads((tmp_path / "uninterrupted" / "config.json").read_text())["pool_selection"]["validation_accuracy"]
+
+
+# --- the state itself: checked before use, safetensors and JSON only -----------------------------------------
+
+class Toy(torch.nn.Module):
+    """A model with dropout, so resuming must restore torch's random generator to match."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.lin, self.drop = torch.nn.Linear(3, 1), torch.nn.Dropout(0.5)
+
+    def loss(self, batch):
+        x, y = batch
+        return (self.lin(self.drop(x)) - y).square().mean()
+
+
+def toy_batches(epoch):
+    g = torch.Generator().manual_seed(epoch)
+    return [(torch.randn(4, 3, generator=g), torch.randn(4, 1, generator=g)) for _ in range(5)]
+
+
+def toy_fit(state, resume_run=False, log=lambda s: None, **cfg):
+    model = Toy()
+    validate = lambda m: {"score": -sum(m.loss(b).item() for b in toy_batches(0))}  # noqa: E731
+    summary = training.fit(model, toy_batches, validate, "score", training.TrainConfig(**{"epochs": 3, "save_every": 2, **cfg}),
+                           log=log, state=state, resume_run=resume_run)
+    return model, summary
+
+
+def test_resuming_restores_the_dropout_generator_and_the_place_in_the_batch_order(tmp_path, monkeypatch):
+    whole, summary = toy_fit(None)
+
+    class Crash(Exception):
+        pass
+
+    def crash(where, n):
+        if (where, n) == ("step", 7):  # the last state: step 6, one batch into epoch 2
+            raise Crash
+    monkeypatch.setattr(resume, "crash_point", crash)
+    with pytest.raises(Crash):
+        toy_fit(tmp_path / "s")
+    monkeypatch.undo()
+    resumed, summary2 = toy_fit(tmp_path / "s", resume_run=True)
+    assert summary2["resumed_at_steps"] == [6] and summary2["steps"] == summary["steps"] == 15
+    assert [h["validation"] for h in summary2["history"]] == [h["validation"] for h in summary["history"]]
+    for a, b in zip(whole.state_dict().values(), resumed.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_a_state_is_safetensors_and_json_only_and_records_every_random_generator(tmp_path):
+    toy_fit(tmp_path / "s")
+    files = sorted(p.name for p in (tmp_path / "s").iterdir())
+    assert len(files) == 2 and files[1] == resume.RECORD and files[0].endswith(".safetensors")
+    record = json.loads((tmp_path / "s" / resume.RECORD).read_text())
+    assert record["done"] and set(record["rng"]) == {"python", "numpy"}
+    tensors = load_file(str(tmp_path / "s" / files[0]))
+    assert tensors["rng.torch"].dtype == torch.uint8 and {"model.lin.weight", "best.lin.weight", "optim.0.exp_avg"} <= set(tensors)
+
+
+def test_a_state_whose_tensors_file_changed_is_refused(tmp_path):
+    toy_fit(tmp_path / "s")
+    path = next((tmp_path / "s").glob("state-*.safetensors"))
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 1
+    path.write_bytes(bytes(data))
+    with pytest.raises(resume.StateError, match="sha256 differs"):
+        toy_fit(tmp_path / "s", resume_run=True)
+
+
+def test_resuming_a_state_saved_with_other_settings_is_refused(tmp_path):
+    toy_fit(tmp_path / "s", lr=0.01)
+    with pytest.raises(resume.StateError, match="lr 0.01 then, 0.02 now"):
+        toy_fit(tmp_path / "s", resume_run=True, lr=0.02)
+    toy_fit(tmp_path / "s", resume_run=True, lr=0.01, threads=1, save_every=3)  # these change nothing computed
+
+
+def test_resume_without_a_saved_state_starts_from_the_beginning(tmp_path):
+    lines = []
+    _, summary = toy_fit(tmp_path / "none", resume_run=True, log=lines.append)
+    assert "no saved state" in lines[0] and summary["steps"] == 15
+
+
+def test_resuming_a_finished_fit_returns_its_result_without_training(tmp_path):
+    model, summary = toy_fit(tmp_path / "s")
+    lines = []
+    again, summary2 = toy_fit(tmp_path / "s", resume_run=True, log=lines.append)
+    assert "training had finished" in lines[0] and len(lines) == 1
+    assert summary2["history"] == summary["history"] and summary2["resumed_at_steps"] == [15]
+    for a, b in zip(model.state_dict().values(), again.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_a_fresh_run_empties_old_state_and_a_resume_needs_the_same_flags(tmp_path):
+    args = Namespace(data="d", hidden_size=16, lr=0.01, threads=1, save_every=4, resume=False, push_to_hub=None)
+    folder = training.run_state(args, tmp_path / "out")
+    (folder / "stale").mkdir()
+    assert not (training.run_state(args, tmp_path / "out") / "stale").exists()
+    assert training.run_state(Namespace(**{**vars(args), "resume": True, "threads": 2}), tmp_path / "out") == folder
+    with pytest.raises(resume.StateError, match="hidden_size: 16 then, 32 now"):
+        training.run_state(Namespace(**{**vars(args), "resume": True, "hidden_size": 32}), tmp_path / "out")
+
+
+def test_resume_with_other_flags_is_one_error_line(conll_sample, tmp_path, capsys):
+    training.run_state(Namespace(**{**vars(_ner_args(conll_sample, tmp_path)), "hidden_size": 8}), tmp_path / "out")
+    assert run_ner(conll_sample, tmp_path / "out", "--resume") == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("error: ") and "hidden_size: 8 then, 16 now" in err
+
+
+def _ner_args(data, tmp_path):
+    from train.ner import parse_args
+    return parse_args([*NER_TINY, "--data", str(data), "--out", str(tmp_path / "out")])
+
+
+def test_a_checkpoint_save_that_fails_midway_leaves_the_previous_checkpoint(tmp_path, monkeypatch):
+    model = torch.nn.Linear(2, 2)
+    checkpoint.save(tmp_path / "c", model, {"task": "ner"})
+    before = {p.name: p.read_bytes() for p in (tmp_path / "c").iterdir()}
+
+    def half_written(state, path, metadata=None):
+        Path(path).write_bytes(b"\0" * 10)  # a few bytes, then the disk fills up
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(checkpoint, "save_file", half_written)
+    with pytest.raises(OSError):
+        checkpoint.save(tmp_path / "c", torch.nn.Linear(2, 2), {"task": "ner"})
+    assert {p.name: p.read_bytes() for p in (tmp_path / "c").iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c"]  # no temporary folder left behind
+    checkpoint.load_weights(tmp_path / "c", torch.nn.Linear(2, 2))
+
+
+def test_weights_that_overflow_float16_stop_the_run_before_a_checkpoint_is_written(tmp_path):
+    model = torch.nn.Linear(2, 2)
+    with torch.no_grad():
+        model.weight[0, 0] = 1e6  # float16 tops out at 65504
+    summary = {"config": {"seed": 1}, "best_epoch": 1, "steps": 1, "train_seconds": 0, "history": []}
+    with pytest.raises(FloatingPointError, match="weight overflow torch.float16"):
+        training.finish(model, {"metric": "f1", "name": "x", "task": "ner"}, summary, Namespace(dtype="float16"),
+                        lambda split: {}, [], tmp_path / "out")
+    assert not (tmp_path / "out").exists()

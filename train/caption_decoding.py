@@ -1,0 +1,59 @@
+"""Choose a caption checkpoint's beam width and length normalisation on validation, then score test once.
+
+    python train/caption_decoding.py runs/caption-lstm --data ../shared/datasets/flickr8k
+    python train/caption_decoding.py runs/caption-bilstm --data ../shared/datasets/flickr8k --beams 3,5,10
+
+train/caption.py does this itself after training; this script does it again for a checkpoint that
+exists, e.g. one trained before the beam width was chosen on validation. The weights are not touched:
+config.json's decoding settings and metrics are rewritten, with a new model card, atomically.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import torch
+
+import zoo
+from tasks import caption
+from zoo import checkpoint, data
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("checkpoint", help="a caption checkpoint folder (rewritten in place)")
+    p.add_argument("--data", default=caption.HUB_DATA, help="Hub id or local folder of the dataset")
+    p.add_argument("--beams", default="3,5,10", help="beam widths tried on validation")
+    p.add_argument("--alphas", default="0,0.25,0.5,0.75,1", help="length-normalisation exponents tried on validation")
+    p.add_argument("--threads", type=int, default=1)
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    pred = zoo.load(args.checkpoint)
+    if pred.task != caption.TASK:
+        print(f"error: {args.checkpoint} is a {pred.task} checkpoint, not a caption one", file=sys.stderr)
+        return 2
+    try:
+        ds, _ = data.load(args.data)
+    except data.DataUnavailable as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    config, d = dict(pred.config), dict(pred.decode_cfg)
+    splits = {s: caption.encode_split(ds[s], pred.vocab, pred.encoder) for s in ("validation", "test") if s in ds}
+    t0 = time.time()
+    best, tried = caption.choose_decoding(pred.model, splits["validation"], pred.vocab,
+                                          [int(b) for b in args.beams.split(",")],
+                                          [float(a) for a in args.alphas.split(",")], d["max_len"])
+    print(f"validation BLEU-4 by decoding: {tried}; using {best} ({time.time() - t0:.0f} s)", file=sys.stderr)
+    config["decode"] = {**d, **best, "validation_bleu4": tried}
+    config["metrics"] = {s: caption.evaluate(pred.model, split, pred.vocab, best["beam"], d["max_len"], best["alpha"])
+                         for s, split in splits.items()}  # validation first, test once, at the end
+    files = {"tokenizer.json": (pred.folder / "tokenizer.json").read_text(encoding="utf-8")}
+    checkpoint.save(pred.folder, pred.model, {k: v for k, v in config.items() if k not in ("format", "dtype")},
+                    files=files, dtype=getattr(torch, pred.config.get("dtype", "float16")))
+    print({s: {k: v for k, v in m.items() if k != "examples"} for s, m in config["metrics"].items()})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
