@@ -84,16 +84,16 @@ def test_ner_confidence_is_the_mean_top_tag_probability_of_one_forward_pass():
         assert f"confidence {expected:.2f}" in card
 
 
-def test_emission_capture_ignores_the_same_model_run_by_another_thread():
+def test_capture_ignores_the_same_model_run_by_another_thread():
     import threading
     pred = models.load("ner-lstm")
-    with logic._Emissions(pred.model) as em:
+    with inspect.Capture(pred.model) as em:
         worker = threading.Thread(target=pred.predict, args=(NER_TEXT,))
         worker.start()
         worker.join()
-        assert em.scores is None  # another request's pass is not this request's
+        assert em.x is None  # another request's pass is not this request's
         pred.predict("Seoul .")
-    assert em.scores.shape[:2] == (1, 2) and not pred.model._forward_hooks  # the hook is gone afterwards
+    assert em.x.shape[:2] == (1, 2) and not pred.model._forward_hooks  # the hook is gone afterwards
 
 
 def test_ner_highlights_the_predictors_entity_offsets():
@@ -159,19 +159,6 @@ def test_every_event_that_runs_models_shares_one_queue_slot_group():
     groups = {f.api_name: (f.concurrency_id, f.concurrency_limit) for f in fns if f.api_name}
     for name in ("sentiment", "ner", "caption", "inside", "memory", "sentiment_example", "ner_example", "caption_example"):
         assert groups[name] == ("models", 2), name
-
-
-def test_inspection_ignores_another_threads_pass_through_the_shared_model():
-    import threading
-    pred = models.load("ner-lstm")
-    _, batch = inspect.encode(pred, NER_TEXT)
-    with inspect._Capture(pred.model, grad=True) as cap:
-        other = threading.Thread(target=lambda: pred.model.embed(batch))
-        other.start()
-        other.join()
-        assert cap.x is None  # the other request's embeddings were not taken
-        pred.model.embed(batch)
-        assert cap.x is not None and cap.x.requires_grad
 
 
 def test_memory_gives_one_gradient_norm_per_word_for_rnn_and_lstm():

@@ -6,7 +6,6 @@ and returns it as the error of an API call, and no traceback ever reaches the us
 """
 from __future__ import annotations
 
-import threading
 import time
 
 import gradio as gr
@@ -106,26 +105,6 @@ def sentiment(text, request: gr.Request | None = None):
     return (*out, plots.by_step(words, curves) if curves else None, _notice(notices))
 
 
-class _Emissions:
-    """Keeps what model(batch) returns in this thread: the emission scores that predictor.predict computes
-    on its way to the CRF, so the confidence needs no second forward pass. The model is shared by the
-    queue's worker threads, so another thread's call is ignored."""
-
-    def __init__(self, model):
-        self.thread, self.scores = threading.get_ident(), None
-        self.handle = model.register_forward_hook(self._keep)
-
-    def _keep(self, module, inputs, output):
-        if threading.get_ident() == self.thread:
-            self.scores = output
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.handle.remove()
-
-
 def _tag_confidence(emissions: torch.Tensor) -> float:
     """Mean over words of the highest tag probability from the emission scores (1, T, K). The CRF decides
     the tag sequence jointly, so this is a per-word view of how sure the tagger is, not the CRF's own score."""
@@ -146,7 +125,7 @@ def ner(text, request: gr.Request | None = None):
             out += [None, f"{_header(arch, name)}\n\n{say('missing', lang, why=why)}"]
             continue
         t0 = time.perf_counter()
-        with _Emissions(pred.model) as em, torch.inference_mode():
+        with inspect.Capture(pred.model) as em, torch.inference_mode():  # the emission scores predict computes
             result = pred.predict(text)
         ms = 1000 * (time.perf_counter() - t0)
         if not result["tokens"]:
@@ -155,7 +134,7 @@ def ner(text, request: gr.Request | None = None):
         found = ", ".join(f"{e['text']} ({e['type']})" for e in ents) or say("none_found", lang)
         value = {"text": text, "entities": [{"entity": e["type"], "start": e["start"], "end": e["end"]} for e in ents]}
         out += [value, f"{_header(arch, name)}\n\n{say('entities', lang)}: **{found}** · "
-                       f"{say('confidence', lang)} {_tag_confidence(em.scores):.2f}\n\n"
+                       f"{say('confidence', lang)} {_tag_confidence(em.x):.2f}\n\n"
                        f"{_metric_line(models.card(pred), lang, ms)}"]
     return (*out, _notice(notices))
 

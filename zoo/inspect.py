@@ -40,18 +40,20 @@ def encode(predictor, text: str) -> tuple[list[str], dict]:
     raise TypeError(f"no text encoder for task {task!r}")
 
 
-class _Capture:
-    """Forward hook on model.embed: keeps the embeddings, optionally as a leaf that collects gradients.
-    A loaded model is shared by the app's worker threads: only this thread's forward pass is captured."""
+class Capture:
+    """A forward hook that keeps a module's output from this thread's pass: `with Capture(module) as cap:`
+    ... `cap.x`. A loaded model is shared by the app's worker threads, so another thread's pass is left
+    alone. grad=True makes the kept output a fresh leaf that collects gradients (d target / d output), and
+    passes that leaf on, so nothing upstream is touched."""
 
-    def __init__(self, model: nn.Module, grad: bool):
+    def __init__(self, module: nn.Module, grad: bool = False):
         self.grad, self.x, self.thread = grad, None, threading.get_ident()
-        self.handle = model.embed.register_forward_hook(self)
+        self.handle = module.register_forward_hook(self)
 
     def __call__(self, module, inputs, output):
         if threading.get_ident() != self.thread:
-            return None  # another request's pass: leave it alone
-        if self.grad:  # a fresh leaf, so x.grad is d(target)/d(embedding) and nothing upstream is touched
+            return None
+        if self.grad:
             output = output.detach().requires_grad_(True)
         self.x = output
         return output
@@ -72,7 +74,7 @@ def trace_text(predictor, text: str) -> dict:
     """
     model = predictor.model
     words, batch = encode(predictor, text)
-    with torch.no_grad(), _Capture(model, grad=False) as cap:
+    with torch.no_grad(), Capture(model.embed) as cap:
         model.embed(batch)
         _, _, traces = model.encoder.trace(cap.x, batch["lengths"])
     last = max(t["layer"] for t in traces)
@@ -101,7 +103,7 @@ def input_gradients(predictor, text: str) -> dict:
     """
     model = predictor.model
     words, batch = encode(predictor, text)
-    with torch.enable_grad(), _Capture(model, grad=True) as cap:
+    with torch.enable_grad(), Capture(model.embed, grad=True) as cap:
         target, what = _target(model(batch))  # eval mode: no dropout noise in the gradient
         # autograd.grad, not backward(): no .grad is written into the shared model's parameters,
         # so concurrent requests on one cached predictor cannot disturb each other
