@@ -24,7 +24,7 @@ from torch import nn
 from tasks import caption_decode, image_encoder
 from tasks.caption_metrics import ptb_tokenize, score
 from zoo.batching import length_batches, pad
-from zoo.embedding import PAD_ID, UNK_ID
+from zoo.embedding import PAD_ID, UNK_ID, Dropout
 from zoo.encoder import RecurrentEncoder
 from zoo.vocab import WordIds, build_word_tokenizer
 
@@ -81,7 +81,7 @@ class CaptionModel(nn.Module):
         self.embed = nn.Embedding(cfg.vocab_size, cfg.embed_dim, padding_idx=PAD_ID)
         self.image = nn.Linear(cfg.feature_dim, cfg.embed_dim)
         self.decoders = nn.ModuleList(Decoder(cfg) for _ in range(cfg.directions))  # [forward, backward]
-        self.dropout = nn.Dropout(cfg.dropout)
+        self.dropout = Dropout(cfg.dropout)
         self.banned = [PAD_ID, UNK_ID, cfg.bos_id]
 
     def _logits(self, d: int, h):

@@ -17,7 +17,7 @@ from torch import nn
 
 from zoo.batching import length_batches, pad
 from zoo.crf import CRF
-from zoo.embedding import PAD_ID, UNK_ID, EmbeddingConfig, TokenEmbedder, casing
+from zoo.embedding import PAD_ID, UNK_ID, Dropout, EmbeddingConfig, TokenEmbedder, casing
 from zoo.encoder import RecurrentEncoder
 from zoo.vocab import WordIds, build_char_vocab, build_word_tokenizer
 from tasks.text import check_text, tokenize
@@ -49,7 +49,7 @@ class NERModel(nn.Module):
         self.cfg = cfg
         self.embed = TokenEmbedder(cfg.embedding)
         self.encoder = RecurrentEncoder(cfg.arch, cfg.embedding.output_size, cfg.hidden_size, cfg.num_layers, cfg.dropout)
-        self.dropout = nn.Dropout(cfg.dropout)
+        self.dropout = Dropout(cfg.dropout)
         self.head = nn.Linear(self.encoder.output_size, cfg.num_tags)
         self.crf = CRF(cfg.num_tags) if cfg.crf else None
 

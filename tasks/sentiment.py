@@ -25,7 +25,7 @@ from torch import nn
 
 from zoo.batching import length_batches, pad
 from zoo.checkpoint import CheckpointError
-from zoo.embedding import PAD_ID, UNK_ID, EmbeddingConfig, TokenEmbedder
+from zoo.embedding import PAD_ID, UNK_ID, Dropout, EmbeddingConfig, TokenEmbedder
 from zoo.encoder import RecurrentEncoder
 from zoo.vocab import WordIds, build_word_tokenizer
 from tasks.text import check_text, tokenize
@@ -122,7 +122,7 @@ class SentimentModel(nn.Module):
         self.cfg = cfg
         self.embed = TokenEmbedder(cfg.embedding)
         self.encoder = RecurrentEncoder(cfg.arch, cfg.embedding.output_size, cfg.hidden_size, cfg.num_layers, cfg.dropout)
-        self.dropout = nn.Dropout(cfg.dropout)
+        self.dropout = Dropout(cfg.dropout)
         self.head = nn.Linear(self.encoder.output_size, len(LABELS))
 
     def _outputs(self, batch):

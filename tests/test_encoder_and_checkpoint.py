@@ -125,3 +125,15 @@ def test_a_broken_config_is_refused_with_the_file_named(tmp_path, content, match
     with pytest.raises(checkpoint.CheckpointError, match=match) as e:
         checkpoint.read_config(tmp_path)
     assert "config.json" in str(e.value)
+
+
+def test_dropout_zeroes_about_p_of_the_values_keeps_the_mean_and_is_identity_in_eval():
+    from zoo.embedding import Dropout
+    torch.manual_seed(0)
+    drop, x = Dropout(0.3), torch.ones(200_000)
+    y = drop.train()(x)
+    assert abs((y == 0).float().mean().item() - 0.3) < 0.01
+    assert abs(y.mean().item() - 1.0) < 0.01  # inverted dropout: survivors scaled by 1 / (1 - p)
+    assert torch.equal(drop.eval()(x), x)
+    with pytest.raises(ValueError):
+        Dropout(1.0)

@@ -53,6 +53,25 @@ class EmbeddingConfig:
         return self.word_dim + (self.char_filters if self.n_chars else 0) + self.casing_dim
 
 
+class Dropout(nn.Module):
+    """Inverted dropout from a uniform mask: the same distribution as nn.Dropout, and on the CPU 2-2.5x
+    faster forward and backward (torch's bernoulli_ is slow there; bench/peers.py profiled it)."""
+
+    def __init__(self, p: float):
+        super().__init__()
+        if not 0 <= p < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {p}")
+        self.p = p
+
+    def forward(self, x):
+        if not self.training or self.p == 0:
+            return x
+        return x * ((torch.rand_like(x) >= self.p) * (1 / (1 - self.p)))
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
 class TokenEmbedder(nn.Module):
     def __init__(self, cfg: EmbeddingConfig):
         super().__init__()
@@ -63,7 +82,7 @@ class TokenEmbedder(nn.Module):
             self.char_cnn = nn.Conv1d(cfg.char_dim, cfg.char_filters, cfg.char_width, padding=cfg.char_width // 2)
         if cfg.casing_dim:
             self.casing = nn.Embedding(len(CASINGS), cfg.casing_dim, padding_idx=0)
-        self.dropout = nn.Dropout(cfg.dropout)
+        self.dropout = Dropout(cfg.dropout)
 
     def forward(self, batch) -> torch.Tensor:
         """batch["words"] (B, T), optional batch["chars"] (B, T, W) and batch["casing"] (B, T) -> (B, T, E)."""
