@@ -16,45 +16,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import socket
 import statistics
-import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from app_latency import CALLS  # noqa: E402  (one set of request texts for both benchmarks)
+from app_latency import CALLS, serve  # noqa: E402  (one set of request texts, one way to start the app)
 
 ENDPOINTS = ("/sentiment", "/ner", "/caption")
 CALL_TIMEOUT_S = 300  # a request not answered by then counts as failed instead of hanging the run
-
-
-def serve() -> tuple[str, subprocess.Popen]:
-    """app.py in a child process on a free loopback port; returns once the page answers."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "PORT": str(port), "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 600  # the page is built after every model is loaded: slow on a busy machine
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"app.py exited with status {proc.returncode} before serving")
-        try:
-            with urllib.request.urlopen(url, timeout=5):
-                return url, proc
-        except OSError:
-            time.sleep(1)
-    proc.kill()
-    raise RuntimeError(f"app.py did not answer at {url} within 600 s")
 
 
 def rss_mb(pid: int) -> float | None:
@@ -119,7 +94,7 @@ def main(argv=None) -> int:
     if args.url:
         url, pid = args.url, args.pid
     else:
-        url, proc = serve()
+        url, proc = serve(timeout=600)  # every model loads before the page: slow on a busy machine
         pid = proc.pid
     samples, stop = [], threading.Event()
 

@@ -208,6 +208,14 @@ def choose_decoding(model: CaptionModel, data: dict, vocab: Vocab, beams, alphas
     return {"beam": beam, "alpha": alpha}, {f"beam {b}, alpha {a}": v for (b, a), v in tried.items()}
 
 
+def decode_settings(model: CaptionModel, data: dict, vocab: Vocab, beams: str, alphas: str, max_len: int) -> dict:
+    """The training scripts' --beams and --alphas (comma separated) -> the settings choose_decoding picks on
+    `data` (validation), with the BLEU-4 of every pair tried, ready for config["decode"]."""
+    best, tried = choose_decoding(model, data, vocab, [int(b) for b in beams.split(",") if b.strip()],
+                                  [float(a) for a in alphas.split(",") if a.strip()], max_len)
+    return {**best, "validation_bleu4": tried}
+
+
 def build_model(config: dict) -> CaptionModel:
     return CaptionModel(CaptionConfig(**config["model"]))
 

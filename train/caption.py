@@ -40,15 +40,6 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def decoding(model, val, vocab, args) -> dict:
-    """-> the decode settings chosen on validation, with the BLEU-4 of every pair tried."""
-    beams = [int(b) for b in args.beams.split(",") if b.strip()]
-    alphas = [float(a) for a in args.alphas.split(",") if a.strip()]
-    best, tried = caption.choose_decoding(model, val, vocab, beams, alphas, args.max_len)
-    print(f"validation BLEU-4 by decoding: {tried}; using {best}", file=sys.stderr)
-    return {**best, "validation_bleu4": tried}
-
-
 def main(argv=None) -> int:
     args = parse_args(argv)
     cfg = training.config_from_args(args)
@@ -89,7 +80,8 @@ def main(argv=None) -> int:
         return 2
 
     # beam width and length normalisation, chosen on validation (BLEU-4) with the selected weights
-    config["decode"].update(decoding(model, val, vocab, args))
+    config["decode"].update(caption.decode_settings(model, val, vocab, args.beams, args.alphas, args.max_len))
+    print(f"validation BLEU-4 by decoding: {config['decode']}", file=sys.stderr)
 
     d = config["decode"]
     training.finish(model, config, summary, args,

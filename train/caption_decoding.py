@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 
 import torch
 
@@ -40,12 +39,10 @@ def main(argv=None) -> int:
         return 2
     config, d = dict(pred.config), dict(pred.decode_cfg)
     splits = {s: caption.encode_split(ds[s], pred.vocab, pred.encoder) for s in ("validation", "test") if s in ds}
-    t0 = time.time()
-    best, tried = caption.choose_decoding(pred.model, splits["validation"], pred.vocab,
-                                          [int(b) for b in args.beams.split(",")],
-                                          [float(a) for a in args.alphas.split(",")], d["max_len"])
-    print(f"validation BLEU-4 by decoding: {tried}; using {best} ({time.time() - t0:.0f} s)", file=sys.stderr)
-    config["decode"] = {**d, **best, "validation_bleu4": tried}
+    config["decode"] = {**d, **caption.decode_settings(pred.model, splits["validation"], pred.vocab, args.beams,
+                                                     args.alphas, d["max_len"])}
+    best = config["decode"]
+    print(f"validation BLEU-4 by decoding: {best}", file=sys.stderr)
     config["metrics"] = {s: caption.evaluate(pred.model, split, pred.vocab, best["beam"], d["max_len"], best["alpha"])
                          for s, split in splits.items()}  # validation first, test once, at the end
     files = {"tokenizer.json": (pred.folder / "tokenizer.json").read_text(encoding="utf-8")}

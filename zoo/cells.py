@@ -36,7 +36,7 @@ def lstm_cell(x, h, c, w_ih, w_hh, b_ih, b_hh):
     return h, c, {"i": i, "f": f, "g": g, "o": o}
 
 
-def _reverse_within_length(x, lengths):
+def reverse_within_length(x, lengths):
     """Reverse each sequence of x (B, T, ...) inside its own length; padding stays where it is."""
     B, T = x.shape[:2]
     t = torch.arange(T, device=x.device).expand(B, T)
@@ -95,12 +95,12 @@ def trace(rnn: nn.RNN | nn.LSTM, x, lengths=None, hx=None):
         outs = []
         for d, name in enumerate(directions):
             suffix = f"_l{layer}" + ("_reverse" if d else "")
-            inp = _reverse_within_length(layer_in, lengths) if d else layer_in
+            inp = reverse_within_length(layer_in, lengths) if d else layer_in
             k = layer * len(directions) + d  # torch's order of the state's first dimension
             res = _run_direction(rnn, inp, lengths, suffix, is_lstm,
                                  None if h0 is None else h0[k], None if c0 is None else c0[k])
             if d:  # put the backward pass back into the input's time order
-                res = {k: (_reverse_within_length(v, lengths) if v.dim() == 3 else v) for k, v in res.items()}
+                res = {k: (reverse_within_length(v, lengths) if v.dim() == 3 else v) for k, v in res.items()}
             h_n.append(res.pop("h_last"))
             res.pop("c_last")
             traces.append({"layer": layer, "direction": name, **res})

@@ -6,7 +6,7 @@ a second LSTM reads the sentence right to left. Everything around them (embeddin
 Two routes give the same numbers (tests/test_encoder_and_checkpoint.py): packed sequences, and padded
 batches run one direction at a time with each sequence reversed inside its own length for the backward
 LSTM, so no direction ever reads padding before a real word. On the CPU, training takes the padded route:
-torch's backward through packed sequences is 4-7x slower there (bench/encoder_routes.py prints it).
+torch's backward through packed sequences is about 5x slower there (bench/encoder_routes.py prints it).
 Inference keeps the packed route, a little faster without gradients.
 """
 from __future__ import annotations
@@ -61,8 +61,8 @@ class RecurrentEncoder(nn.Module):
                 inp = nn.functional.dropout(inp, self.rnn.dropout)
             outs = [self._direction(inp, layer, "")]
             if self.bidirectional:
-                rev = cells._reverse_within_length(inp, lengths)
-                outs.append(cells._reverse_within_length(self._direction(rev, layer, "_reverse"), lengths))
+                rev = cells.reverse_within_length(inp, lengths)
+                outs.append(cells.reverse_within_length(self._direction(rev, layer, "_reverse"), lengths))
             inp = torch.cat(outs, dim=-1) * live  # (B, T, D); padding reads 0, as with packing
         H = self.rnn.hidden_size
         last = inp.gather(1, (lengths - 1).clamp(min=0).view(B, 1, 1).expand(B, 1, inp.size(-1)))[:, 0]  # (B, D)
