@@ -27,9 +27,8 @@ def length_batches(lengths: list[int], batch_size: int, shuffle: bool = False, s
 
 def pad(seqs: list[list[int]], value: int = 0) -> torch.Tensor:
     """List of id lists -> (B, T) long tensor padded with value."""
-    T = max((len(s) for s in seqs), default=0)
-    out = torch.full((len(seqs), max(T, 1)), value, dtype=torch.long)
-    for b, s in enumerate(seqs):
-        if s:
-            out[b, :len(s)] = torch.as_tensor(s, dtype=torch.long)
-    return out
+    T = max(max((len(s) for s in seqs), default=0), 1)
+    if not seqs:
+        return torch.full((0, T), value, dtype=torch.long)
+    # one tensor from padded Python rows: a tensor per row costs several times more on short sentences
+    return torch.tensor([list(s) + [value] * (T - len(s)) for s in seqs], dtype=torch.long)

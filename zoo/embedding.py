@@ -77,6 +77,9 @@ class TokenEmbedder(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.words = nn.Embedding(cfg.vocab_size, cfg.word_dim, padding_idx=PAD_ID)
+        with torch.no_grad():  # small, as Keras starts them, not N(0, 1): learned from scratch, they train faster
+            self.words.weight.uniform_(-0.05, 0.05)
+            self.words.weight[PAD_ID] = 0.0
         if cfg.n_chars:
             self.chars = nn.Embedding(cfg.n_chars, cfg.char_dim, padding_idx=PAD_ID)
             self.char_cnn = nn.Conv1d(cfg.char_dim, cfg.char_filters, cfg.char_width, padding=cfg.char_width // 2)

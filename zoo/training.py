@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import gc
 import json
 import math
 import os
@@ -165,7 +166,16 @@ def fit(model: torch.nn.Module, batches: Callable[[int], Iterable], validate: Ca
     if state is not None and resume_run:
         run, best_state = _restore(Path(state), model, opt, plateau, cfg, log) or (run, None)
     start = time.perf_counter()
+    # The encoded data set is millions of long-lived Python objects; frozen, the garbage collector stops
+    # walking them on every full collection (NER featurising 3.6x faster). Unfrozen on the way out.
+    gc.freeze()
+    try:
+        return _fit(model, batches, validate, select, cfg, count, log, state, opt, plateau, run, best_state, start)
+    finally:
+        gc.unfreeze()
 
+
+def _fit(model, batches, validate, select, cfg, count, log, state, opt, plateau, run, best_state, start) -> dict:
     def save():
         if state is not None:
             _save(Path(state), model, opt, plateau, best_state, run, cfg, start)
