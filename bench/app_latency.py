@@ -125,14 +125,17 @@ def client_call(client, api: str, args: tuple):
     return lambda: client.predict(*[handle_file(image_path()) if a == IMAGE else a for a in args], api_name=api)
 
 
-def percentile(ms: list[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100) of a non-empty list."""
-    s = sorted(ms)
-    return round(s[max(0, math.ceil(q / 100 * len(s)) - 1)], 1)
+def percentile(values: list[float], q: float) -> float | None:
+    """Nearest-rank percentile, q in 0..100: a value that occurred (p99 of under 100 calls is the slowest);
+    None for no values. Every bench script reports percentiles with this one."""
+    if not values:
+        return None
+    s = sorted(values)
+    return s[max(0, math.ceil(q / 100 * len(s)) - 1)]
 
 
 def summary(ms: list[float]) -> dict:
-    return {"p50": percentile(ms, 50), "p90": percentile(ms, 90), "p99": percentile(ms, 99)}
+    return {k: round(percentile(ms, q), 1) for k, q in (("p50", 50), ("p90", 90), ("p99", 99))}
 
 
 def cpu_ns(pid: int) -> int:

@@ -137,3 +137,26 @@ def test_dropout_zeroes_about_p_of_the_values_keeps_the_mean_and_is_identity_in_
     assert torch.equal(drop.eval()(x), x)
     with pytest.raises(ValueError):
         Dropout(1.0)
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_recurrent_weights_start_as_keras_starts_them(arch):
+    torch.manual_seed(0)
+    H = 6
+    enc = RecurrentEncoder(arch, input_size=4, hidden_size=H, num_layers=2)
+    for name, p in enc.rnn.named_parameters():
+        if name.startswith("weight_hh"):  # each gate's (H, H) block orthogonal
+            for gate in p.detach().split(H):
+                torch.testing.assert_close(gate @ gate.T, torch.eye(H), atol=1e-5, rtol=0)
+        elif name.startswith("weight_ih"):  # Glorot uniform bound sqrt(6 / (fan_in + fan_out))
+            assert p.abs().max() <= (6 / sum(p.shape)) ** 0.5
+        elif name.startswith("bias_ih") and arch != "rnn":  # forget gate opens at 1, the rest at 0
+            assert p[H:2 * H].eq(1).all() and p[:H].eq(0).all() and p[2 * H:].eq(0).all()
+        else:
+            assert p.eq(0).all(), name
+
+
+def test_word_vectors_start_small_with_a_zero_padding_row():
+    from zoo.embedding import PAD_ID, EmbeddingConfig, TokenEmbedder
+    emb = TokenEmbedder(EmbeddingConfig(vocab_size=50, word_dim=8)).words.weight
+    assert emb[PAD_ID].eq(0).all() and emb.abs().max() <= 0.05 and emb.abs().max() > 0.02

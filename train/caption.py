@@ -16,7 +16,7 @@ import argparse
 import sys
 
 from tasks import caption, image_encoder
-from zoo import data, resume, training
+from zoo import data, training
 
 
 def parse_args(argv=None):
@@ -40,6 +40,7 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
+@training.script
 def main(argv=None) -> int:
     args = parse_args(argv)
     cfg = training.config_from_args(args)
@@ -48,15 +49,14 @@ def main(argv=None) -> int:
         import torch
         torch.set_num_threads(cfg.threads)
     out = args.out or f"runs/caption-{args.arch}"
-    try:
-        ds, source = data.load(args.data)
+    ds, source = data.load(args.data)
+    try:  # a data set without the captions or features this task reads
         vocab = caption.Vocab.fit([c for col in caption.CAPTION_COLUMNS for c in ds["train"][col] if c],
                                   args.min_word_freq)
         splits = {s: caption.encode_split(ds[s], vocab, args.encoder) for s in ("train", "validation", "test") if s in ds}
-        state = training.run_state(args, out)  # once the data is there, so a run that cannot start leaves nothing
-    except (data.DataUnavailable, resume.StateError, ValueError, KeyError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    except (ValueError, KeyError) as e:
+        raise data.DataUnavailable(f"{args.data}: not usable for captions: {e}") from None
+    state = training.run_state(args, out)  # once the data is there, so a run that cannot start leaves nothing
     train, val = splits["train"], splits["validation"]
     model_cfg = caption.model_config(args.arch, vocab, feature_dim=train["features"].shape[1], embed_dim=args.embed_dim,
                                      hidden_size=args.hidden_size, dropout=args.dropout)
@@ -68,16 +68,12 @@ def main(argv=None) -> int:
     print(f"caption-{args.arch}: {n_params:,} parameters, vocabulary {len(vocab):,} words, "
           f"{len(train['captions']):,} training captions of {len(train['features']):,} images", file=sys.stderr)
 
-    try:
-        summary = training.fit(
-            model, lambda epoch: caption.batches(train, cfg.batch_size, vocab.bos, vocab.eos, shuffle=True,
-                                                 seed=cfg.seed * 1000 + epoch),
-            lambda m: caption.evaluate(m, val, vocab, beam=1, max_len=args.max_len), "bleu4", cfg,
-            count=lambda b: int((b["forward"] > 0).sum()), log=lambda s: print(s, file=sys.stderr),
-            state=state, resume_run=args.resume)
-    except resume.StateError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    summary = training.fit(
+        model, lambda epoch: caption.batches(train, cfg.batch_size, vocab.bos, vocab.eos, shuffle=True,
+                                             seed=cfg.seed * 1000 + epoch),
+        lambda m: caption.evaluate(m, val, vocab, beam=1, max_len=args.max_len), "bleu4", cfg,
+        count=lambda b: int((b["forward"] > 0).sum()), log=lambda s: print(s, file=sys.stderr),
+        state=state, resume_run=args.resume)
 
     # beam width and length normalisation, chosen on validation (BLEU-4) with the selected weights
     config["decode"].update(caption.decode_settings(model, val, vocab, args.beams, args.alphas, args.max_len))

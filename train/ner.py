@@ -14,7 +14,7 @@ import argparse
 import sys
 
 from tasks import ner
-from zoo import data, resume, training
+from zoo import data, training
 from zoo.encoder import ARCHS
 
 
@@ -36,17 +36,14 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
+@training.script
 def main(argv=None) -> int:
     args = parse_args(argv)
     cfg = training.config_from_args(args)
     out = args.out or f"runs/ner-{args.arch}"
     training.seed_everything(args.seed)
-    try:
-        ds, source = data.load(args.data)
-        state = training.run_state(args, out)  # once the data is there, so a run that cannot start leaves nothing
-    except (data.DataUnavailable, resume.StateError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    ds, source = data.load(args.data)
+    state = training.run_state(args, out)  # once the data is there, so a run that cannot start leaves nothing
     labels = ds["train"].features["ner_tags"].feature.names
     featurize = ner.Featurizer.fit(ds["train"]["tokens"], args.min_word_freq)
     train, val = ner.encode_split(ds["train"], featurize), ner.encode_split(ds["validation"], featurize)
@@ -61,14 +58,10 @@ def main(argv=None) -> int:
     print(f"ner-{args.arch}: {n_params:,} parameters, vocabulary {len(featurize.word_ids):,} words, "
           f"{len(train):,} training sentences", file=sys.stderr)
 
-    try:
-        summary = training.fit(
-            model, lambda epoch: (b for _, b in ner.batches(train, cfg.batch_size, shuffle=True, seed=cfg.seed * 1000 + epoch)),
-            lambda m: ner.evaluate(m, val, labels), "f1", cfg, count=lambda b: int(b["lengths"].sum()),
-            log=lambda s: print(s, file=sys.stderr), state=state, resume_run=args.resume)
-    except resume.StateError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    summary = training.fit(
+        model, lambda epoch: (b for _, b in ner.batches(train, cfg.batch_size, shuffle=True, seed=cfg.seed * 1000 + epoch)),
+        lambda m: ner.evaluate(m, val, labels), "f1", cfg, count=lambda b: int(b["lengths"].sum()),
+        log=lambda s: print(s, file=sys.stderr), state=state, resume_run=args.resume)
 
     test = ner.encode_split(ds["test"], featurize) if "test" in ds else None
     splits = {"validation": val, "test": test}

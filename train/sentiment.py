@@ -17,7 +17,7 @@ import argparse
 import sys
 
 from tasks import sentiment
-from zoo import data, resume, training
+from zoo import data, training
 from zoo.encoder import ARCHS
 
 
@@ -43,16 +43,13 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
+@training.script
 def main(argv=None) -> int:
     args = parse_args(argv)
     cfg = training.config_from_args(args)
     out = args.out or f"runs/sentiment-{args.arch}"
-    try:
-        ds, source = data.load(args.data)
-        state = training.run_state(args, out)  # once the data is there, so a run that cannot start leaves nothing
-    except (data.DataUnavailable, resume.StateError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    ds, source = data.load(args.data)
+    state = training.run_state(args, out)  # once the data is there, so a run that cannot start leaves nothing
     if "validation" not in ds:  # IMDB: hold out part of train, stratified, always the same part
         held = ds["train"].train_test_split(test_size=args.val_size, seed=0, stratify_by_column="label")
         ds["train"], ds["validation"] = held["train"], held["test"]
@@ -79,14 +76,11 @@ def main(argv=None) -> int:
         model = sentiment.build_model({"model": model_cfg}).to(args.device)
         print(f"sentiment-{args.arch} ({pool}): {sum(p.numel() for p in model.parameters()):,} parameters, vocabulary "
               f"{len(vectorize.word_ids):,} words, {len(train):,} training texts", file=sys.stderr)
-        try:  # each candidate keeps its own state, so a resumed run skips a candidate already trained
-            summary = training.fit(
-                model, lambda epoch: (b for _, b in sentiment.batches(train, cfg.batch_size, shuffle=True, seed=cfg.seed * 1000 + epoch)),
-                lambda m: sentiment.evaluate(m, val), "accuracy", cfg, count=lambda b: int(b["lengths"].sum()),
-                log=lambda s: print(s, file=sys.stderr), state=state / pool, resume_run=args.resume)
-        except resume.StateError as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
+        # each candidate keeps its own state, so a resumed run skips a candidate already trained
+        summary = training.fit(
+            model, lambda epoch: (b for _, b in sentiment.batches(train, cfg.batch_size, shuffle=True, seed=cfg.seed * 1000 + epoch)),
+            lambda m: sentiment.evaluate(m, val), "accuracy", cfg, count=lambda b: int(b["lengths"].sum()),
+            log=lambda s: print(s, file=sys.stderr), state=state / pool, resume_run=args.resume)
         runs[pool] = (model, model_cfg, summary)
     # ties go to the first candidate, "final", the simpler reading
     pool = max(pools, key=lambda p: (runs[p][2]["validation"]["accuracy"], -pools.index(p)))
