@@ -128,7 +128,7 @@ def client_call(client, api: str, args: tuple):
 def percentile(values: list[float], q: float) -> float | None:
     """Nearest-rank percentile, q in 0..100: a value that occurred (p99 of under 100 calls is the slowest);
     None for no values. Every bench script reports percentiles with this one."""
-    if not values:
+    if len(values) == 0:  # a list or a NumPy array
         return None
     s = sorted(values)
     return s[max(0, math.ceil(q / 100 * len(s)) - 1)]

@@ -58,7 +58,11 @@ class Decoder(nn.Module):
     def __init__(self, cfg: CaptionConfig):
         super().__init__()
         cell = "rnn" if cfg.arch == "rnn" else "lstm"
-        self.encoder = RecurrentEncoder(cell, cfg.embed_dim, cfg.hidden_size)  # .encoder.trace: the readable cells
+        # torch's starting weights, not the zoo's Keras-style ones: with those the caption RNN learned more
+        # slowly (training loss 4.97 / 4.51 / 4.26 after epochs 1-3, against 4.68 / 4.28 / 4.05, same seed)
+        # and its model reached 14.76 validation BLEU-4 where the bundled one has 16.37 (README, Whole-zoo
+        # cost). .encoder.trace: the readable cells
+        self.encoder = RecurrentEncoder(cell, cfg.embed_dim, cfg.hidden_size, init="torch")
         self.is_lstm = cell == "lstm"
         self.init = nn.Linear(cfg.embed_dim, cfg.hidden_size * (2 if self.is_lstm else 1))
         self.proj = nn.Linear(cfg.hidden_size, cfg.embed_dim)  # to word-vector space (tied output layer)

@@ -160,3 +160,12 @@ def test_word_vectors_start_small_with_a_zero_padding_row():
     from zoo.embedding import PAD_ID, EmbeddingConfig, TokenEmbedder
     emb = TokenEmbedder(EmbeddingConfig(vocab_size=50, word_dim=8)).words.weight
     assert emb[PAD_ID].eq(0).all() and emb.abs().max() <= 0.05 and emb.abs().max() > 0.02
+
+
+def test_torch_init_keeps_torchs_own_starting_weights_and_an_unknown_init_is_refused():
+    torch.manual_seed(0)
+    enc = RecurrentEncoder("lstm", input_size=4, hidden_size=6, init="torch")
+    bound = 6 ** -0.5  # torch: uniform(-1/sqrt(H), 1/sqrt(H)) for every weight and bias
+    assert all(p.abs().max() <= bound and p.abs().max() > 0 for p in enc.rnn.parameters())
+    with pytest.raises(ValueError, match="unknown init"):
+        RecurrentEncoder("lstm", 4, 6, init="glorot")

@@ -18,13 +18,17 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from . import cells
 
 ARCHS = ("rnn", "lstm", "bilstm")
+INITS = ("keras", "torch")  # starting weights: reset_parameters, or nn.RNN/nn.LSTM's own uniform(+-1/sqrt(H))
 
 
 class RecurrentEncoder(nn.Module):
-    def __init__(self, arch: str, input_size: int, hidden_size: int, num_layers: int = 1, dropout: float = 0.0):
+    def __init__(self, arch: str, input_size: int, hidden_size: int, num_layers: int = 1, dropout: float = 0.0,
+                 init: str = "keras"):
         super().__init__()
         if arch not in ARCHS:
             raise ValueError(f"unknown arch {arch!r}; choose one of {', '.join(ARCHS)}")
+        if init not in INITS:
+            raise ValueError(f"unknown init {init!r}; choose one of {', '.join(INITS)}")
         self.arch = arch
         self.bidirectional = arch == "bilstm"
         layer = nn.RNN if arch == "rnn" else nn.LSTM
@@ -32,7 +36,8 @@ class RecurrentEncoder(nn.Module):
                          dropout=dropout if num_layers > 1 else 0.0, bidirectional=self.bidirectional)
         self.directions = 2 if self.bidirectional else 1
         self.output_size = hidden_size * self.directions
-        self.reset_parameters()
+        if init == "keras":
+            self.reset_parameters()
 
     def reset_parameters(self):
         """Keras's defaults rather than torch's uniform(+-1/sqrt(H)): Glorot-uniform input weights,
