@@ -11,8 +11,10 @@ vocabulary is lower-cased while flair's one-hot vocabulary keeps case) against f
 Sentiment (SST-2): seqzoo's SentimentModel against Keras 3 (TensorFlow backend):
 Embedding(mask_zero) -> SimpleRNN / LSTM / Bidirectional(LSTM) -> Dense(2).
 
-Every program trains with Adam (the task's learning rate) and gradient-norm clip 5 on the same batches
-(zoo.batching.length_batches, shuffled, seed 1; the bundled configs' batch and hidden sizes). One warm-up
+Every program trains with Adam (the task's learning rate; seqzoo's fused, as its training scripts build it;
+flair's torch's default, as flair's trainer builds it, and once more fused, for comparison) and gradient-norm
+clip 5 on the same batches (zoo.batching.length_batches, shuffled, seed 1; the bundled configs' batch and
+hidden sizes). The garbage collector is frozen before the timed passes, for every program. One warm-up
 pass (not timed; it includes Keras's XLA compilation of each batch shape), then --rounds rounds that run the
 programs in turn, the order reversed every other round; figures are medians over rounds. A seqzoo step
 includes collating the batch from encoded sentences; a flair step includes flair's own embedding lookup and

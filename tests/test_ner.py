@@ -10,7 +10,7 @@ import torch
 import zoo
 from tasks import ner
 from tasks.text import tokenize
-from zoo import data, training
+from zoo import data
 from conftest import NER_LABELS, SHARED_DATA, needs_shared_data
 
 ROOT = Path(__file__).resolve().parents[1]
