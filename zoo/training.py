@@ -166,6 +166,20 @@ def optimizer(model: torch.nn.Module, lr: float, weight_decay: float = 0.0) -> t
     return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay, fused=True)
 
 
+def _gc_frozen(f):
+    """The encoded data set is millions of long-lived Python objects; frozen, the garbage collector stops
+    walking them on every full collection (NER featurising 3.6x faster). Unfrozen on the way out."""
+    @functools.wraps(f)
+    def run(*args, **kwargs):
+        gc.freeze()
+        try:
+            return f(*args, **kwargs)
+        finally:
+            gc.unfreeze()
+    return run
+
+
+@_gc_frozen
 def fit(model: torch.nn.Module, batches: Callable[[int], Iterable], validate: Callable[[torch.nn.Module], dict],
         select: str, cfg: TrainConfig, count: Callable[[object], int] = lambda b: 0, log=print,
         state=None, resume_run: bool = False) -> dict:
@@ -185,16 +199,7 @@ def fit(model: torch.nn.Module, batches: Callable[[int], Iterable], validate: Ca
     if state is not None and resume_run:
         run, best_state = _restore(Path(state), model, opt, plateau, cfg, log) or (run, None)
     start = time.perf_counter()
-    # The encoded data set is millions of long-lived Python objects; frozen, the garbage collector stops
-    # walking them on every full collection (NER featurising 3.6x faster). Unfrozen on the way out.
-    gc.freeze()
-    try:
-        return _fit(model, batches, validate, select, cfg, count, log, state, opt, plateau, run, best_state, start)
-    finally:
-        gc.unfreeze()
 
-
-def _fit(model, batches, validate, select, cfg, count, log, state, opt, plateau, run, best_state, start) -> dict:
     def save():
         if state is not None:
             _save(Path(state), model, opt, plateau, best_state, run, cfg, start)
