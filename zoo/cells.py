@@ -43,7 +43,8 @@ def reverse_within_length(x, lengths):
     lengths = lengths.to(x.device)[:, None]
     idx = torch.where(t < lengths, lengths - 1 - t, t)  # (B, T); an involution, so it also undoes itself
     rows = (idx + T * torch.arange(B, device=x.device)[:, None]).view(-1)  # (B*T,) rows of x.flatten(0, 1)
-    # whole rows by index_select, not an element-wise gather: 2-3x faster forward and backward on the CPU
+    # whole rows by index_select, not an element-wise gather: 2-3x faster forward and backward on the CPU,
+    # timed alone at batch 64, 9-230 steps
     return x.flatten(0, 1).index_select(0, rows).view(x.shape)
 
 
