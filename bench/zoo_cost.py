@@ -32,7 +32,7 @@ COMMANDS = {
     "caption-bilstm": "python train/caption.py --arch bilstm --hidden-size 256 --data ../shared/datasets/flickr8k --threads 1 --epochs 13 --out runs/caption-bilstm",
     "sentiment-bilstm": "python train/sentiment.py --arch bilstm --data ../shared/datasets/sst2 --pool auto --threads 1 --out runs/sentiment-bilstm",
     "ner-rnn": "python train/ner.py --arch rnn    --data ../shared/datasets/conll2003 --threads 1 --out runs/ner-rnn",
-    "caption-rnn": "python train/caption.py --arch rnn --hidden-size 256 --embed-dim 128 --data ../shared/datasets/flickr8k --threads 1 --epochs 12 --out runs/caption-rnn",
+    "caption-rnn": "python train/caption.py --arch rnn --hidden-size 256 --embed-dim 128 --data ../shared/datasets/flickr8k --threads 1 --epochs 12 --patience 12 --out runs/caption-rnn",
     "sentiment-lstm": "python train/sentiment.py --arch lstm   --data ../shared/datasets/sst2 --dropout 0.3 --threads 1 --out runs/sentiment-lstm",
     "sentiment-rnn": "python train/sentiment.py --arch rnn    --data ../shared/datasets/sst2 --dropout 0.3 --threads 1 --out runs/sentiment-rnn",
 }
