@@ -169,3 +169,27 @@ def test_torch_init_keeps_torchs_own_starting_weights_and_an_unknown_init_is_ref
     assert all(p.abs().max() <= bound and p.abs().max() > 0 for p in enc.rnn.parameters())
     with pytest.raises(ValueError, match="unknown init"):
         RecurrentEncoder("lstm", 4, 6, init="glorot")
+
+
+@pytest.mark.parametrize("width", [3, 5])
+def test_inference_char_features_by_table_lookup_equal_the_convolution(width):
+    from zoo.embedding import PAD_ID, EmbeddingConfig, TokenEmbedder
+    torch.manual_seed(0)
+    emb = TokenEmbedder(EmbeddingConfig(vocab_size=30, word_dim=4, n_chars=12, char_dim=6, char_filters=7,
+                                        char_width=width, casing_dim=2))
+    chars = torch.randint(1, 12, (2, 5, 8))  # (B, T, W); words of 1 to 8 characters, then padding tokens
+    for n, (b, t) in zip([1, 3, 8, 2, 5], [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1)]):
+        chars[b, t, n:] = PAD_ID
+    chars[0, 3:], chars[1, 2:] = PAD_ID, PAD_ID
+    words = (chars[..., 0] != PAD_ID).long() * 7
+    batch = {"words": words, "chars": chars, "casing": words.clamp(max=1)}
+    emb.eval()
+    lookup = emb(batch)  # (B, T, E)
+    conv = emb.char_cnn(emb.chars(chars.view(10, 8)).transpose(1, 2))  # (B*T, F, W): the plain convolution
+    expected = conv.masked_fill((chars.view(10, 1, 8) == PAD_ID), float("-inf")).amax(dim=2).view(2, 5, 7)
+    real = words != PAD_ID
+    assert torch.allclose(lookup[..., 4:11][real], expected[real], atol=1e-5)
+    assert lookup[..., 4:11][~real].eq(0).all()  # padding tokens read 0
+    emb.train()  # and training takes the convolution itself, with its gradient
+    emb.dropout.p = 0.0
+    assert torch.allclose(emb(batch)[..., 4:11][real], expected[real], atol=1e-5)

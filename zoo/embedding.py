@@ -97,10 +97,31 @@ class TokenEmbedder(nn.Module):
         if self.cfg.n_chars:
             chars = batch["chars"]
             B, T, W = chars.shape
-            c = self.chars(chars.view(B * T, W)).transpose(1, 2)  # (B*T, C, W)
-            c = self.char_cnn(self.dropout(c))  # (B*T, F, W)
-            c = c.masked_fill((chars.view(B * T, 1, W) == PAD_ID), -1e4).amax(dim=2)  # max over real chars
+            c = self.char_conv(chars.view(B * T, W)).amax(dim=1)  # (B*T, F): max over the real characters
             parts.append(c.view(B, T, -1) * (words != PAD_ID)[..., None])  # padding tokens -> 0
         if self.cfg.casing_dim:
             parts.append(self.casing(batch["casing"]))
         return self.dropout(torch.cat(parts, dim=-1))
+
+    def char_conv(self, chars) -> torch.Tensor:
+        """Character ids (N, W) -> the character CNN's outputs (N, W, F), where positions past a word's
+        last character are about -1e4, far below any real output, so a max over W sees real ones only.
+
+        Training convolves the (dropped-out) character vectors. Without dropout, a convolution of looked-up
+        vectors is a sum of looked-up products, so inference looks up k tables of (characters, F) instead,
+        table[j][v] = W_j @ E[v], and the middle table's <pad> row does the masking. The same numbers up
+        to float rounding, without the convolution's C * k multiply-adds per output
+        (tests/test_encoder_and_checkpoint.py)."""
+        if self.training:
+            out = self.char_cnn(self.dropout(self.chars(chars).transpose(1, 2))).transpose(1, 2)
+            return out.masked_fill_((chars == PAD_ID)[..., None], -1e4)
+        k, pad = self.char_cnn.kernel_size[0], self.char_cnn.padding[0]
+        tables = torch.einsum("vc,fcj->jvf", self.chars.weight, self.char_cnn.weight)  # (k, V, F)
+        tables[pad, PAD_ID] = -1e4  # the middle table reads each position's own character
+        ids = nn.functional.pad(chars, (pad, pad), value=PAD_ID)  # the side tables' <pad> rows are 0: zero padding
+        L = ids.size(1) - k + 1
+        lookup = nn.functional.embedding  # whole rows (index_select): several times faster than tables[j][ids]
+        out = lookup(ids[:, :L], tables[0]).add_(self.char_cnn.bias)  # (N, L, F)
+        for j in range(1, k):
+            out += lookup(ids[:, j:j + L], tables[j])
+        return out
