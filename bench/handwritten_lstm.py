@@ -23,6 +23,8 @@ import time
 
 import torch
 
+from peers import race  # alternating rounds, medians: the same timing as the peer benchmarks
+
 
 class HandwrittenLSTM(torch.autograd.Function):
     """x (T, B, I), w_ih (4H, I), w_hh (4H, H), b (4H,), gate order i, f, o, g -> hidden states (T, B, H)."""
@@ -113,6 +115,10 @@ def matmul_floor(T: int, B: int, I: int, H: int, rounds: int) -> float:
     return total
 
 
+def backward(out):
+    out.backward(torch.ones_like(out))
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--shapes", default="64x9,32x15,64x40,64x200", help="batch x steps, comma separated "
@@ -129,16 +135,8 @@ def main(argv=None) -> int:
         B, T = map(int, shape.split("x"))
         x = torch.randn(T, B, args.input, requires_grad=True)
         diff = max_differences(lstm, x)
-        programs = {"fused": lambda: lstm(x)[0], "handwritten": lambda: handwritten(lstm, x)}
-        times = {k: [] for k in programs}
-        for r in range(args.rounds + 1):  # round 0 warms up
-            for k in (list(programs) if r % 2 else list(programs)[::-1]):
-                t0 = time.perf_counter()
-                out = programs[k]()
-                out.backward(torch.ones_like(out))
-                if r:
-                    times[k].append(time.perf_counter() - t0)
-        med = {k: statistics.median(v) for k, v in times.items()}
+        med = race({"fused": lambda: backward(lstm(x)[0]), "handwritten": lambda: backward(handwritten(lstm, x))},
+                   args.rounds)
         print(json.dumps({"batch": B, "steps": T, "fused_ms": round(1000 * med["fused"], 2),
                           "handwritten_ms": round(1000 * med["handwritten"], 2),
                           "its_matmuls_alone_ms": round(1000 * matmul_floor(T, B, args.input, args.hidden, 5 * args.rounds), 2),

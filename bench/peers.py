@@ -24,7 +24,6 @@ Inference: the validation split in batches of 64, no gradients. One torch and on
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import statistics
 import sys
@@ -49,12 +48,12 @@ torch.set_num_interop_threads(1)
 DATA = ROOT.parent / "shared" / "datasets"
 
 
+@training.gc_frozen
 def race(programs: dict, rounds: int) -> dict[str, float]:
     """programs: name -> function running one pass. -> name -> median seconds of a pass.
 
     The data, models and batches made so far are frozen out of the garbage collector's sight, for every
-    program alike, as zoo.training.fit does while it trains."""
-    gc.freeze()
+    program alike, as zoo.training.fit does while it trains (and unfrozen after)."""
     for f in programs.values():  # warm-up
         f()
     times = {k: [] for k in programs}
