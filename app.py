@@ -4,7 +4,7 @@
     SEQZOO_MODELS_DIR=/tmp/models python app.py   # use checkpoint folders from elsewhere
 
 The page is built from webapp/ (layout in webapp/ui.py, computations in webapp/logic.py and
-zoo/inspect.py). Every event has an api_name, so gradio_client can call it:
+zoo/probe.py). Every event has an api_name, so gradio_client can call it:
     Client("http://127.0.0.1:7860").predict("EU rejects German call .", api_name="/ner")
 """
 from __future__ import annotations

@@ -57,7 +57,7 @@ def workloads(name: str, p, n1: int, n64: int):
                     .to_pylist(), n1 + 64 * n64)
 
         def many(batch):
-            return p.model.prob_positive(sentiment.collate([{"words": p.vectorize(t)} for t in batch]))
+            return p.model.prob_positive(sentiment.collate([{"words": p.vectorize.word_ids(p.words(t))} for t in batch]))
         return p.predict, xs[:n1], many, [xs[n1 + 64 * i: n1 + 64 * (i + 1)] for i in range(n64)]
     feats = pq.read_table(DATA / "flickr8k" / "test.parquet", columns=["efficientnet_lite0"]).column(
         "efficientnet_lite0").to_pylist()

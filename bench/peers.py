@@ -119,9 +119,9 @@ def bench_ner(args):
 
     def seqzoo(arch, lite=False):
         emb = dict(word_dim=100, char_filters=0 if lite else 50, casing_dim=8, dropout=0.5, word_dropout=0.05)
-        cfg = ner.model_config(arch, featurize, len(labels), emb, char_cnn=not lite, hidden_size=128, dropout=0.5, crf=not lite)
+        cfg = ner.make_config(arch, featurize, labels, emb, hidden_size=128, dropout=0.5, crf=not lite)
         torch.manual_seed(1)
-        return ner.build_model({"model": cfg})
+        return ner.build_model(cfg)
 
     counts = Counter(w for t, _ in rows for w in t)
     vocab = Dictionary()
@@ -255,9 +255,9 @@ def bench_sst2(args):
 
     def seqzoo(arch):
         torch.manual_seed(1)
-        cfg = sentiment.model_config(arch, vectorize, dict(word_dim=100, dropout=drop[arch], word_dropout=0.1),
-                                     hidden_size=150, dropout=drop[arch], pool="final")
-        return sentiment.build_model({"model": cfg})
+        cfg = sentiment.make_config(arch, vectorize, dict(word_dim=100, dropout=drop[arch], word_dropout=0.1),
+                                    hidden_size=150, dropout=drop[arch], pool="final")
+        return sentiment.build_model(cfg)
 
     def keras_model(arch):
         keras.utils.set_random_seed(1)

@@ -1,15 +1,16 @@
-"""Wall time to train every bundled model from scratch with the README's commands.
+"""Wall time to train every bundled model from scratch with its recipe (zoo/recipes.json).
 
-    python bench/zoo_cost.py                      # all nine, two at a time, into runs/zoo-cost/
+    python bench/zoo_cost.py                      # all of them, two at a time, into runs/zoo-cost/
     python bench/zoo_cost.py --jobs 1 --only ner-rnn sentiment-rnn
     python bench/zoo_cost.py --dry-run            # print the commands
 
-COMMANDS below are the README's training commands, word for word (tests/test_docs.py checks that the
-README still lists each one); only `--out runs/NAME` is moved under --root, so nothing already in runs/
-or zoo/checkpoints/ is overwritten. Commands start longest first, --jobs at a time (each trains on one
-thread, so two jobs fill a 2-core machine). Every command's output goes to ROOT/logs/NAME.log; at the end
-a table gives each model's wall seconds, epochs, validation and test score (from the JSON line the script
-prints last), and the total wall time.
+Each recipe runs as `python train/TASK.py --recipe NAME --data DATA_ROOT/FOLDER --threads 1 --out ROOT/NAME`,
+the documented command (docs/training.md) with --out moved under --root, so nothing already in runs/ or
+zoo/checkpoints/ is overwritten. FOLDER is the last part of the recipe's Hub id (eriktks/conll2003 ->
+conll2003), as the local copies are laid out. Commands start longest first, --jobs at a time (each trains
+on one thread, so two jobs fill a 2-core machine). Every command's output goes to ROOT/logs/NAME.log; at
+the end a table gives each model's wall seconds, epochs, validation and test score (from the JSON line the
+script prints last), and the total wall time.
 """
 from __future__ import annotations
 
@@ -22,28 +23,25 @@ import sys
 import time
 from pathlib import Path
 
+from zoo import cli
+
 ROOT = Path(__file__).resolve().parents[1]
-
+DATA_ROOT = Path("../shared/datasets")
 # longest first (measured epoch times x epochs), so the last job to start is a short one
-COMMANDS = {
-    "ner-bilstm": "python train/ner.py --arch bilstm --data ../shared/datasets/conll2003 --threads 1 --seed 2 --out runs/ner-bilstm",
-    "ner-lstm": "python train/ner.py --arch lstm   --data ../shared/datasets/conll2003 --threads 1 --out runs/ner-lstm",
-    "caption-lstm": "python train/caption.py --arch lstm --data ../shared/datasets/flickr8k --threads 1 --out runs/caption-lstm",
-    "caption-bilstm": "python train/caption.py --arch bilstm --hidden-size 256 --data ../shared/datasets/flickr8k --threads 1 --epochs 13 --out runs/caption-bilstm",
-    "sentiment-bilstm": "python train/sentiment.py --arch bilstm --data ../shared/datasets/sst2 --pool auto --threads 1 --out runs/sentiment-bilstm",
-    "ner-rnn": "python train/ner.py --arch rnn    --data ../shared/datasets/conll2003 --threads 1 --out runs/ner-rnn",
-    "caption-rnn": "python train/caption.py --arch rnn --hidden-size 256 --embed-dim 128 --data ../shared/datasets/flickr8k --threads 1 --epochs 12 --patience 12 --out runs/caption-rnn",
-    "sentiment-lstm": "python train/sentiment.py --arch lstm   --data ../shared/datasets/sst2 --dropout 0.3 --threads 1 --out runs/sentiment-lstm",
-    "sentiment-rnn": "python train/sentiment.py --arch rnn    --data ../shared/datasets/sst2 --dropout 0.3 --threads 1 --out runs/sentiment-rnn",
-}
+ORDER = ("ner-bilstm", "ner-lstm", "imdb-bilstm", "caption-lstm", "caption-bilstm", "imdb-lstm", "sentiment-bilstm",
+         "ner-rnn", "imdb-rnn", "caption-rnn", "sentiment-lstm", "sentiment-rnn")
 
 
-def argv(command: str, root: Path) -> list[str]:
-    """A README command -> the argv to run: this interpreter, and --out moved under root."""
-    words = shlex.split(command)
-    i = words.index("--out")
-    words[i + 1] = str(root / Path(words[i + 1]).name)
-    return [sys.executable, *words[1:]]
+def command(name: str, data_root: Path = DATA_ROOT) -> str:
+    """The documented training command of a recipe: local data, one thread, checkpoint in runs/NAME."""
+    recipe = cli.recipes()[name]
+    folder = recipe["data"].rsplit("/", 1)[-1]
+    return f"python train/{recipe['task']}.py --recipe {name} --data {data_root / folder} --threads 1"
+
+
+def argv(name: str, root: Path, data_root: Path = DATA_ROOT) -> list[str]:
+    """A recipe -> the argv to run: this interpreter, and --out under root."""
+    return [sys.executable, *shlex.split(command(name, data_root))[1:], "--out", str(root / name)]
 
 
 def result(log: Path) -> dict:
@@ -61,12 +59,14 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--root", type=Path, default=ROOT / "runs" / "zoo-cost")
-    ap.add_argument("--only", nargs="+", choices=list(COMMANDS), help="a subset (default: all)")
+    ap.add_argument("--only", nargs="+", choices=sorted(cli.recipes()), help="a subset (default: all)")
+    ap.add_argument("--data-root", type=Path, default=DATA_ROOT, help="folder holding the local dataset copies")
     ap.add_argument("--dry-run", action="store_true")
     args = ap.parse_args()
-    names = args.only or list(COMMANDS)
+    names = [n for n in sorted(cli.recipes(), key=lambda n: ORDER.index(n) if n in ORDER else len(ORDER))
+             if not args.only or n in args.only]
     if args.dry_run:
-        print("\n".join(shlex.join(argv(COMMANDS[n], args.root)) for n in names))
+        print("\n".join(shlex.join(argv(n, args.root, args.data_root)) for n in names))
         return
     (args.root / "logs").mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -76,7 +76,7 @@ def main():
         while queue and len(running) < args.jobs:
             name = queue.pop(0)
             log = open(args.root / "logs" / f"{name}.log", "w")
-            running[name] = (subprocess.Popen(argv(COMMANDS[name], args.root), cwd=ROOT, env=env, stdout=log,
+            running[name] = (subprocess.Popen(argv(name, args.root, args.data_root), cwd=ROOT, env=env, stdout=log,
                                               stderr=subprocess.STDOUT), time.perf_counter(), log)
             print(f"[{time.perf_counter() - start:7.0f} s] start {name}", flush=True)
         time.sleep(1)

@@ -25,12 +25,13 @@ from tasks import caption_decode, image_encoder
 from tasks.caption_metrics import ptb_tokenize, score
 from zoo.batching import length_batches, pad
 from zoo.embedding import PAD_ID, UNK_ID, Dropout
-from zoo.encoder import RecurrentEncoder
+from zoo.encoder import ARCHS, RecurrentEncoder
 from zoo.vocab import WordIds, build_word_tokenizer
 
 TASK = "caption"
 HUB_DATA = "jxie/flickr8k"
-ARCHS = ("rnn", "lstm", "bilstm")
+FILES = ("tokenizer.json",)  # the caption vocabulary
+CARD = ("image-to-text", "image captioning", "photo.jpg")  # also a PIL image or a 1280-d feature
 BOS, EOS = "<bos>", "<eos>"
 CAPTION_COLUMNS = [f"caption_{i}" for i in range(5)]
 MAX_TRAIN_WORDS = 30  # longer training captions (<0.1% of Flickr8k) are cut
@@ -44,7 +45,7 @@ class CaptionConfig:
     eos_id: int
     feature_dim: int = 1280
     embed_dim: int = 256
-    hidden_size: int = 512
+    hidden_size: int = 448
     dropout: float = 0.5
 
     @property
@@ -224,10 +225,15 @@ def build_model(config: dict) -> CaptionModel:
     return CaptionModel(CaptionConfig(**config["model"]))
 
 
-def model_config(arch: str, vocab: Vocab, **kw) -> dict:
+def make_config(arch: str, vocab: Vocab, encoder: str = image_encoder.DEFAULT, data: dict | None = None,
+                name: str | None = None, max_len: int = 20, **model) -> dict:
+    """The checkpoint's config.json (before training adds metrics, the recipe and the decoding chosen on
+    validation). model: CaptionConfig fields (feature_dim, embed_dim, hidden_size, dropout)."""
     if arch not in ARCHS:
         raise ValueError(f"unknown arch {arch!r}; choose one of {', '.join(ARCHS)}")
-    return asdict(CaptionConfig(arch=arch, vocab_size=len(vocab), bos_id=vocab.bos, eos_id=vocab.eos, **kw))
+    cfg = CaptionConfig(arch=arch, vocab_size=len(vocab), bos_id=vocab.bos, eos_id=vocab.eos, **model)
+    return {"task": TASK, "name": name or f"{TASK}-{arch}", "arch": arch, "model": asdict(cfg), "encoder": encoder,
+            "metric": "bleu4", "data": data or {}, "decode": {"beam": 1, "max_len": max_len, "alpha": 0.0}}
 
 
 class Predictor:

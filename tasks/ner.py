@@ -24,6 +24,8 @@ from tasks.text import check_text, tokenize
 
 TASK = "ner"
 HUB_DATA = "eriktks/conll2003"
+FILES = ("tokenizer.json",)  # the word vocabulary; the character list is in config.json
+CARD = ("token-classification", "named-entity recognition", "EU rejects German call to boycott British lamb .")
 MAX_WORD_CHARS = 20    # longer words are cut for the character CNN
 CACHE_WORDS = 200_000  # distinct words a Featurizer remembers (CoNLL-2003 has about 30k)
 MAX_TOKENS = 50_000
@@ -67,12 +69,17 @@ class NERModel(nn.Module):
         return nn.functional.cross_entropy(em[mask], batch["tags"][mask])
 
     @torch.no_grad()
-    def decode(self, batch) -> list[list[int]]:
+    def tag(self, batch) -> tuple[list[list[int]], torch.Tensor]:
+        """-> the best tag sequence of each sentence (the CRF's Viterbi path, or each word's best tag without
+        a CRF) and the emission scores (B, T, K) they were decoded from."""
         em, mask = self(batch), batch["words"] != PAD_ID
         if self.crf is not None:
-            return self.crf.decode(em, mask)
+            return self.crf.decode(em, mask), em
         best = em.argmax(-1).tolist()
-        return [row[:n] for row, n in zip(best, batch["lengths"].tolist())]
+        return [row[:n] for row, n in zip(best, batch["lengths"].tolist())], em
+
+    def decode(self, batch) -> list[list[int]]:
+        return self.tag(batch)[0]
 
 
 class Featurizer:
@@ -170,13 +177,22 @@ def build_model(config: dict) -> NERModel:
     return NERModel(NERConfig.from_dict(config["model"]))
 
 
-def model_config(arch: str, featurizer: Featurizer, num_tags: int, embedding: dict, char_cnn=True, **kw) -> dict:
-    emb = EmbeddingConfig(vocab_size=len(featurizer.word_ids), n_chars=len(featurizer.chars) if char_cnn else 0, **embedding)
-    return asdict(NERConfig(arch=arch, num_tags=num_tags, embedding=emb, **kw))
+def make_config(arch: str, featurizer: Featurizer, labels: list[str], embedding: dict, data: dict | None = None,
+                name: str | None = None, **model) -> dict:
+    """The checkpoint's config.json (before training adds metrics and the recipe). embedding: EmbeddingConfig
+    fields (char_filters=0: no character CNN); model: NERConfig fields (hidden_size, dropout, crf, ...)."""
+    n_chars = len(featurizer.chars) if embedding.get("char_filters", 1) > 0 else 0
+    emb = EmbeddingConfig(vocab_size=len(featurizer.word_ids), n_chars=n_chars, **embedding)
+    return {"task": TASK, "name": name or f"{TASK}-{arch}", "arch": arch,
+            "model": asdict(NERConfig(arch=arch, num_tags=len(labels), embedding=emb, **model)),
+            "labels": list(labels), "chars": featurizer.chars, "metric": "f1", "data": data or {}}
 
 
 class Predictor:
-    """A loaded NER checkpoint. predict("EU rejects German call ...") -> tokens with tags, entity spans."""
+    """A loaded NER checkpoint. predict("EU rejects German call ...") -> tokens with tags, entity spans.
+
+    The text predictors' one interface (NER and sentiment alike): words(text), encode(text) -> (words, batch),
+    predict(text, scores=...); zoo.probe and the app use only these."""
 
     task = TASK
 
@@ -189,34 +205,54 @@ class Predictor:
         """The words the model reads, with character offsets: [(word, start, end)]. Text is split the
         CoNLL way (tasks.text.tokenize); a list of words is taken as is, offsets into " ".join(words)."""
         if isinstance(text_or_tokens, str):
-            return tokenize(text_or_tokens)
-        if isinstance(text_or_tokens, (list, tuple)) and all(isinstance(t, str) for t in text_or_tokens):
+            toks = tokenize(text_or_tokens)
+        elif isinstance(text_or_tokens, (list, tuple)) and all(isinstance(t, str) for t in text_or_tokens):
             if len(text_or_tokens) > MAX_TOKENS:
                 raise ValueError(f"{len(text_or_tokens):,} tokens; the limit is {MAX_TOKENS:,}")
-            out, pos = [], 0
+            toks, pos = [], 0
             for tok in text_or_tokens:  # offsets into " ".join(tokens)
                 tok = check_text(tok).strip()
                 if tok:
-                    out.append((tok, pos, pos + len(tok)))
+                    toks.append((tok, pos, pos + len(tok)))
                     pos += len(tok) + 1
-            return out
-        raise TypeError(f"expected text (str) or a list of token strings, got {type(text_or_tokens).__name__}")
+        else:
+            raise TypeError(f"expected text (str) or a list of token strings, got {type(text_or_tokens).__name__}")
+        if len(toks) > MAX_TOKENS:
+            raise ValueError(f"{len(toks):,} tokens; the limit is {MAX_TOKENS:,}")
+        return toks
 
-    @torch.no_grad()
-    def predict(self, text_or_tokens) -> dict:
-        """-> {"tokens": [{"text", "tag", "start", "end"}], "entities": [{"text", "type", "start", "end"}]}."""
+    def words(self, text_or_tokens) -> list[str]:
+        return [t for t, _, _ in self.tokens(text_or_tokens)]
+
+    def encode(self, text_or_tokens) -> tuple[list[str], dict]:
+        """-> (the words the model reads, a batch of one). ValueError when there are no words."""
+        words = self.words(text_or_tokens)
+        if not words:
+            raise ValueError("the text has no words")
+        return words, collate([self.featurize(words)])
+
+    def predict(self, text_or_tokens, scores: bool = False) -> dict:
+        """-> {"tokens": [{"text", "tag", "start", "end"}], "entities": [{"text", "type", "start", "end"}]}.
+        scores=True adds each token's "scores" ({tag: probability}, a softmax of its emission scores: how sure
+        the tagger is of each word on its own; the CRF then picks the sequence) and each entity's "score"
+        (the mean probability of its words' tags)."""
         toks = self.tokens(text_or_tokens)
         if not toks:
             return {"tokens": [], "entities": []}
-        if len(toks) > MAX_TOKENS:
-            raise ValueError(f"{len(toks):,} tokens; the limit is {MAX_TOKENS:,}")
-        words = [t for t, _, _ in toks]
-        tags = [self.labels[i] for i in self.model.decode(collate([self.featurize(words)]))[0]]
+        _, batch = self.encode([t for t, _, _ in toks])
+        ids, em = self.model.tag(batch)
+        tags = [self.labels[i] for i in ids[0]]
         text = text_or_tokens if isinstance(text_or_tokens, str) else " ".join(w for w, _, _ in toks)
+        tokens = [{"text": w, "tag": tag, "start": s, "end": e} for (w, s, e), tag in zip(toks, tags)]
         entities = [{"text": text[toks[a][1]:toks[b - 1][2]], "type": kind, "start": toks[a][1], "end": toks[b - 1][2]}
                     for kind, a, b in entity_spans(tags)]
-        return {"tokens": [{"text": w, "tag": tag, "start": s, "end": e} for (w, s, e), tag in zip(toks, tags)],
-                "entities": entities}
+        if scores:
+            probs = em[0].softmax(-1).tolist()  # (T, K)
+            for t, p in zip(tokens, probs):
+                t["scores"] = dict(zip(self.labels, p))
+            for e, (_, a, b) in zip(entities, entity_spans(tags)):
+                e["score"] = sum(probs[t][ids[0][t]] for t in range(a, b)) / (b - a)
+        return {"tokens": tokens, "entities": entities}
 
     def evaluate(self, split) -> dict:
         """Metrics on a datasets split with the same label names as this checkpoint."""

@@ -24,7 +24,6 @@ from tokenizers import Tokenizer
 from torch import nn
 
 from zoo.batching import length_batches, pad
-from zoo.checkpoint import CheckpointError
 from zoo.embedding import PAD_ID, UNK_ID, Dropout, EmbeddingConfig, TokenEmbedder
 from zoo.encoder import RecurrentEncoder
 from zoo.vocab import WordIds, build_word_tokenizer
@@ -32,6 +31,8 @@ from tasks.text import check_text, tokenize
 
 TASK = "sentiment"
 HUB_DATA = "stanfordnlp/sst2"
+FILES = ("tokenizer.json",)  # the vocabulary
+CARD = ("text-classification", "sentiment classification", "A gripping, beautifully acted film.")
 LABELS = ["negative", "positive"]  # model output order; datasets name them differently (neg/pos)
 POOLS = ("final", "max")
 MAX_TOKENS = 50_000  # a longer text is refused, as in NER, unless the checkpoint truncates (max_len)
@@ -73,12 +74,6 @@ class Vectorizer:
         tok = build_word_tokenizer((" ".join(w) for w in texts), min_frequency=min_freq, lowercase=True,
                                    split_punctuation=False, max_size=max_size)
         return cls(tok, max_len)
-
-    def __call__(self, text: str) -> list[int]:
-        ws = words(text, self.max_len)
-        if len(ws) > MAX_TOKENS:
-            raise ValueError(f"text has {len(ws):,} tokens; the limit is {MAX_TOKENS:,}")
-        return self.word_ids(ws)
 
 
 def encode_split(split, vectorize: Vectorizer, texts: list[list[str]] | None = None) -> list[dict]:
@@ -191,39 +186,60 @@ def build_model(config: dict) -> SentimentModel:
     return SentimentModel(SentimentConfig.from_dict(config["model"]))
 
 
-def model_config(arch: str, vectorize: Vectorizer, embedding: dict, **kw) -> dict:
-    return asdict(SentimentConfig(arch=arch, embedding=EmbeddingConfig(vocab_size=len(vectorize.word_ids), **embedding), **kw))
+def make_config(arch: str, vectorize: Vectorizer, embedding: dict, data: dict | None = None, name: str | None = None,
+                **model) -> dict:
+    """The checkpoint's config.json (before training adds metrics and the recipe). embedding: EmbeddingConfig
+    fields; model: SentimentConfig fields (hidden_size, dropout, pool, ...)."""
+    emb = EmbeddingConfig(vocab_size=len(vectorize.word_ids), **embedding)
+    return {"task": TASK, "name": name or f"{TASK}-{arch}", "arch": arch,
+            "model": asdict(SentimentConfig(arch=arch, embedding=emb, **model)), "labels": list(LABELS),
+            "max_len": vectorize.max_len, "metric": "accuracy", "data": data or {}}
 
 
 class Predictor:
-    """A loaded sentiment checkpoint. predict("a gorgeous , witty movie") -> {"positive": p, "negative": 1 - p}."""
+    """A loaded sentiment checkpoint. predict("a gorgeous , witty movie") -> {"positive": p, "negative": 1 - p}.
+
+    The text predictors' one interface (NER and sentiment alike): words(text), encode(text) -> (words, batch),
+    predict(text, scores=...); zoo.probe and the app use only these."""
 
     task = TASK
 
     def __init__(self, model: SentimentModel, config: dict, files: dict[str, str]):
-        if "tokenizer.json" not in files:
-            raise CheckpointError("tokenizer.json missing: a sentiment checkpoint carries its vocabulary")
         self.model, self.config = model.eval(), config
         self.vectorize = Vectorizer(Tokenizer.from_str(files["tokenizer.json"]), config.get("max_len", 0))
 
-    def _batch(self, text) -> dict | None:
-        ids = self.vectorize(text)  # TypeError for a non-str, ValueError for a text over the limits
-        return collate([{"words": ids}]) if ids else None
+    def words(self, text: str) -> list[str]:
+        """The words the model reads (the first max_len of them where the checkpoint has a max_len)."""
+        return words(text, self.vectorize.max_len)
 
-    def predict(self, text: str) -> dict:
-        """-> {"positive": p, "negative": 1 - p}. A text with no words at all (empty, only spaces) is a
-        ValueError; punctuation, emoji and unknown scripts are words (mostly <unk>) and get a result."""
-        batch = self._batch(text)
-        if batch is None:
+    def encode(self, text: str) -> tuple[list[str], dict]:
+        """-> (the words the model reads, a batch of one). TypeError for a non-str; ValueError for a text over
+        the limits or with no words at all (empty, only spaces)."""
+        ws = self.words(text)
+        if len(ws) > MAX_TOKENS:
+            raise ValueError(f"text has {len(ws):,} tokens; the limit is {MAX_TOKENS:,}")
+        if not ws:
             raise ValueError("the text has no words to classify")
-        p = float(self.model.prob_positive(batch)[0])
+        return ws, collate([{"words": self.vectorize.word_ids(ws)}])
+
+    def predict(self, text: str, scores: bool = True) -> dict:
+        """-> {"positive": p, "negative": 1 - p}; scores=False: {"label": "positive" | "negative"}. Punctuation,
+        emoji and unknown scripts are words (mostly <unk>) and get a result."""
+        p = float(self.model.prob_positive(self.encode(text)[1])[0])
+        if not scores:
+            return {"label": LABELS[int(p > 0.5)]}
         return {"positive": p, "negative": 1.0 - p}
 
     def prob_positive_by_step(self, text: str) -> list[float]:
         """P(positive) after each word, left to right (one value per word; [] for a text with no words).
         The BiLSTM's curve uses its forward direction only (see SentimentModel.prob_positive_by_step)."""
-        batch = self._batch(text)
-        return [] if batch is None else self.model.prob_positive_by_step(batch).tolist()
+        try:
+            _, batch = self.encode(text)
+        except ValueError as e:
+            if "no words" in str(e):
+                return []
+            raise
+        return self.model.prob_positive_by_step(batch).tolist()
 
     def evaluate(self, split) -> dict:
         """{"accuracy", "macro_f1"} in % on a datasets split with a text/sentence and a label column."""

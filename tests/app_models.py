@@ -27,17 +27,14 @@ def write_models(root: Path, tasks=("ner", "sentiment")) -> Path:
         featurize = ner.Featurizer.fit(sents, min_word_freq=1)
         for i, arch in enumerate(("rnn", "lstm", "bilstm")):
             emb = dict(word_dim=8, char_dim=4, char_filters=4, casing_dim=2, dropout=0.0)
-            cfg = ner.model_config(arch, featurize, len(NER_LABELS), emb, hidden_size=6)
-            config = {"task": "ner", "name": f"ner-{arch}", "arch": arch, "model": cfg, "labels": NER_LABELS,
-                      "chars": featurize.chars, "metric": "f1", "data": {"path": "tests/sample"},
+            config = {**ner.make_config(arch, featurize, NER_LABELS, emb, data={"path": "tests/sample"}, hidden_size=6),
                       "metrics": {"test": {"f1": 50.0 + i}}}
             _save(root / f"ner-{arch}", ner.build_model(config), config, featurize.tokenizer)
     if "sentiment" in tasks:
         vectorize = sentiment.Vectorizer.fit(SENTIMENT_TEXTS)
         for i, arch in enumerate(("rnn", "lstm", "bilstm")):
-            cfg = sentiment.model_config(arch, vectorize, dict(word_dim=8, dropout=0.0), hidden_size=6)
-            config = {"task": "sentiment", "name": f"sentiment-{arch}", "arch": arch, "model": cfg,
-                      "labels": sentiment.LABELS, "max_len": 0, "metric": "accuracy", "data": {"path": "tests/sample"},
+            config = {**sentiment.make_config(arch, vectorize, dict(word_dim=8, dropout=0.0), data={"path": "tests/sample"},
+                                              hidden_size=6),
                       "metrics": {"test": {"accuracy": 70.0 + i}}}
             _save(root / f"sentiment-{arch}", sentiment.build_model(config), config, vectorize.tokenizer)
     return root

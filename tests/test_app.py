@@ -1,6 +1,8 @@
 """The web app: its event functions on good and bad input, the API through gradio_client, and the page
 in a real (headless) browser. Tiny untrained checkpoints (tests/app_models.py) stand in for the zoo."""
+import json
 import os
+import shutil
 import socket
 import sys
 from pathlib import Path
@@ -17,7 +19,8 @@ from app_models import write_models  # noqa: E402
 from webapp import logic, models, plots  # noqa: E402
 from webapp.shapes import shapes  # noqa: E402
 from webapp.texts import NER_EXAMPLES  # noqa: E402
-from zoo import inspect  # noqa: E402
+import zoo  # noqa: E402
+from zoo import probe  # noqa: E402
 
 NER_TEXT = "Peter Blackburn visited Seoul ."
 
@@ -74,11 +77,21 @@ def test_by_step_table_keeps_repeated_words_apart_in_reading_order_in_any_script
     assert labels[0] == "01 w0" and labels == sorted(labels)  # the chart sorts labels as text
 
 
+def test_the_card_names_the_dataset_of_a_model_trained_from_the_hub(tmp_path):
+    folder = tmp_path / "sentiment-lstm"
+    shutil.copytree(models.source("sentiment-lstm"), folder)
+    config = json.loads((folder / "config.json").read_text())
+    config["data"] = {"hub_id": "stanfordnlp/sst2", "fingerprint": {}, "revision": None}  # as data.load records it
+    (folder / "config.json").write_text(json.dumps(config))
+    assert models.card(zoo.load(folder))["data"] == "stanfordnlp/sst2"
+    assert "(sst2)" in logic._metric_line(models.card(zoo.load(folder)), "en", 1.0)
+
+
 def test_ner_confidence_is_the_mean_top_tag_probability_of_one_forward_pass():
     *cols, _ = logic.ner(NER_TEXT)
     for arch, card in zip(models.ARCHS, cols[1::2]):
         pred = models.load(f"ner-{arch}")
-        _, batch = inspect.encode(pred, NER_TEXT)
+        _, batch = pred.encode(NER_TEXT)
         with torch.no_grad():
             expected = float(pred.model(batch).softmax(-1).amax(-1).mean())
         assert f"confidence {expected:.2f}" in card
@@ -87,7 +100,7 @@ def test_ner_confidence_is_the_mean_top_tag_probability_of_one_forward_pass():
 def test_capture_ignores_the_same_model_run_by_another_thread():
     import threading
     pred = models.load("ner-lstm")
-    with inspect.Capture(pred.model) as em:
+    with probe.Capture(pred.model) as em:
         worker = threading.Thread(target=pred.predict, args=(NER_TEXT,))
         worker.start()
         worker.join()
@@ -144,8 +157,8 @@ def test_inside_limits_the_heatmaps_to_the_first_words():
 
 def test_trace_text_is_what_the_fused_encoder_computes():
     pred = models.load("ner-bilstm")
-    tr = inspect.trace_text(pred, NER_TEXT)
-    words, batch = inspect.encode(pred, NER_TEXT)
+    tr = probe.trace_text(pred, NER_TEXT)
+    words, batch = pred.encode(NER_TEXT)
     with torch.no_grad():
         out, _ = pred.model.encoder(pred.model.embed(batch), batch["lengths"])
     h = torch.cat([tr["directions"]["forward"]["h"], tr["directions"]["backward"]["h"]], -1)
@@ -164,7 +177,7 @@ def test_every_event_that_runs_models_shares_one_queue_slot_group():
 def test_memory_gives_one_gradient_norm_per_word_for_rnn_and_lstm():
     fig, notice = logic.memory("not bad at all .", "sentiment")
     assert len(fig.axes[0].patches) == 2 * 5
-    g = inspect.input_gradients(models.load("ner-rnn"), NER_TEXT)
+    g = probe.input_gradients(models.load("ner-rnn"), NER_TEXT)
     assert len(g["norms"]) == len(g["words"]) == 5 and all(n >= 0 for n in g["norms"])
     assert all(p.grad is None for p in models.load("ner-rnn").model.parameters())  # shared model untouched
     with pytest.raises(gr.Error):
@@ -174,7 +187,7 @@ def test_memory_gives_one_gradient_norm_per_word_for_rnn_and_lstm():
 def test_shapes_reconcile_the_seed_notes_42_with_torchs_two_biases():
     md = shapes(2, 10, 3, "rnn", False, False)
     assert "1·1·3·(10 + 3 + 1) = **42**" in md and "1·1·3·(10 + 3 + 2) = **45**" in md and "`(1, 3)`" in md
-    r = inspect.layer_shapes("lstm", 10, 5, 128, bidirectional=True, return_sequences=True)
+    r = probe.layer_shapes("lstm", 10, 5, 128, bidirectional=True, return_sequences=True)
     assert r["output"] == r["result"] == (1, 10, 256) and r["keras_params"] == 2 * 4 * 128 * (5 + 128 + 1)
     assert r["weights"]["weight_ih_l0_reverse"] == (512, 5)
 

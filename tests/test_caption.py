@@ -1,5 +1,6 @@
 """The caption task: image encoder and its input checks, decoding, data pipeline, training, bundled models."""
 import io
+import json
 import struct
 import zlib
 
@@ -137,13 +138,14 @@ def test_data_pipeline_builds_vocab_from_train_with_bos_eos(flickr_sample):
     assert fwd[1:n - 1].tolist() == bwd[1:n - 1].flip(0).tolist()  # the backward decoder reads right to left
 
 
-def test_training_lowers_the_loss_writes_a_loadable_checkpoint_and_redecoding_keeps_its_weights(flickr_sample, tmp_path):
+def test_training_lowers_the_loss_writes_a_loadable_checkpoint_and_redecoding_keeps_its_weights(flickr_sample, tmp_path,
+                                                                                               capsys):
     from train.caption import main  # noqa: E402
 
     ds, _ = data.load(str(flickr_sample))
     vocab = caption.Vocab.fit([c for col in caption.CAPTION_COLUMNS for c in ds["train"][col]], min_word_freq=1)
     enc = caption.encode_split(ds["train"], vocab)
-    model = caption.build_model({"model": caption.model_config("bilstm", vocab, embed_dim=16, hidden_size=32, dropout=0.0)})
+    model = caption.build_model(caption.make_config("bilstm", vocab, embed_dim=16, hidden_size=32, dropout=0.0))
     batch = caption.collate(enc["features"], enc["captions"][:32], vocab.bos, vocab.eos)
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     first = model.loss(batch).item()
@@ -169,7 +171,10 @@ def test_training_lowers_the_loss_writes_a_loadable_checkpoint_and_redecoding_ke
     # choosing the decoding again (train/caption_decoding.py) rewrites config and card, never the weights
     from train.caption_decoding import main as redecode
     weights = (out / "model.safetensors").read_bytes()
+    capsys.readouterr()
     assert redecode([str(out), "--data", str(flickr_sample), "--beams", "3", "--alphas", "0.5"]) == 0
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])  # one JSON line, like every script
+    assert line["decode"] == {"beam": 3, "alpha": 0.5} and line["metrics"]["test"]["beam"] == 3
     again = zoo.load(out)
     assert (out / "model.safetensors").read_bytes() == weights
     assert again.decode_cfg["beam"] == 3 and again.decode_cfg["alpha"] == 0.5

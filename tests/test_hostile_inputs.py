@@ -150,7 +150,7 @@ BROKEN = {  # name -> (mutation of a good checkpoint folder, what zoo.load must 
     "nan-weights": (lambda d: save_file({k: v.float().fill_(float("nan")) for k, v in _weights(d).items()},
                                         str(d / "model.safetensors")), "NaN or infinite weights"),
     "weights-missing": (lambda d: (d / "model.safetensors").unlink(), "missing"),
-    "tokenizer-missing": (lambda d: (d / "tokenizer.json").unlink(), "tokenizer.json missing"),
+    "tokenizer-missing": (lambda d: (d / "tokenizer.json").unlink(), r"ck/tokenizer\.json: missing"),
     "binary-config": (lambda d: (d / "config.json").write_bytes(bytes(range(256))), "not valid JSON"),
     "unknown-task": (lambda d: _edit_config(d, task="os.system"), "unknown task"),
 }
@@ -169,6 +169,26 @@ def test_a_malformed_checkpoint_is_a_checkpoint_error_naming_the_problem(tiny, t
     with pytest.raises(checkpoint.CheckpointError, match=match):
         zoo.load(folder)
     assert not (folder / "PWNED").exists()
+
+
+@pytest.fixture(scope="module")
+def tiny_captioner_folder(tmp_path_factory):
+    from dataclasses import asdict
+    model = tiny_model(vocab_size=12)
+    config = {"task": "caption", "name": "caption-tiny", "arch": "lstm", "model": asdict(model.cfg), "metric": "bleu4"}
+    return checkpoint.save(tmp_path_factory.mktemp("cap") / "caption-tiny", model, config,
+                           files={"tokenizer.json": _tiny_tokenizer()})
+
+
+@pytest.mark.parametrize("task", ["ner-lstm", "sentiment-lstm", "caption"])
+def test_a_missing_tokenizer_is_a_checkpoint_error_naming_the_file_for_every_task(tiny, tiny_captioner_folder, tmp_path,
+                                                                                  task):
+    folder = tmp_path / "ck"
+    shutil.copytree(tiny_captioner_folder if task == "caption" else tiny / task, folder)
+    zoo.load(folder)  # loads as it is
+    (folder / "tokenizer.json").unlink()
+    with pytest.raises(checkpoint.CheckpointError, match=r"ck/tokenizer\.json: missing"):
+        zoo.load(folder)
 
 
 @pytest.mark.parametrize("mutate", [lambda d: (d / "tokenizer.json").write_text("{not json"),

@@ -18,7 +18,7 @@ import zoo
 from conftest import NER_LABELS, ner_sentences
 from fakehub import FakeHub
 from tasks import ner
-from zoo import card, checkpoint, hub, integrity, registry, training
+from zoo import card, checkpoint, cli, hub, integrity, registry, training
 
 ROOT = Path(__file__).resolve().parents[1]
 REPO = "seqzoo-test/ner-tiny"
@@ -32,11 +32,9 @@ COMMAND = "python train/ner.py --arch lstm --hidden-size 8 --data eriktks/conll2
 def tiny_checkpoint(tmp_path_factory) -> Path:
     """A small NER checkpoint saved the way train/ner.py saves one (random weights are enough here)."""
     feat = ner.Featurizer.fit([tokens for tokens, _ in ner_sentences(40)], min_word_freq=1)
-    config = {"task": "ner", "name": "ner-tiny", "arch": "lstm", "labels": NER_LABELS, "chars": feat.chars,
-              "model": ner.model_config("lstm", feat, len(NER_LABELS), dict(word_dim=8, char_filters=4, casing_dim=2),
-                                        hidden_size=8),
-              "metric": "f1", "data": {"hub_id": "eriktks/conll2003"}, "metrics": METRICS,
-              "train": {"command": COMMAND, "best_epoch": 3, "steps": 120}}
+    config = {**ner.make_config("lstm", feat, NER_LABELS, dict(word_dim=8, char_filters=4, casing_dim=2),
+                                data={"hub_id": "eriktks/conll2003"}, name="ner-tiny", hidden_size=8),
+              "metrics": METRICS, "train": {"command": COMMAND, "best_epoch": 3, "steps": 120}}
     torch.manual_seed(0)
     return checkpoint.save(tmp_path_factory.mktemp("ckpt") / "ner-tiny", ner.build_model(config), config,
                            files={"tokenizer.json": feat.tokenizer.to_str()}, dtype=torch.float32)
@@ -110,11 +108,29 @@ def test_second_load_is_served_from_the_cache_without_a_request(fake_hub, tiny_c
     sent = list(fake_hub.requests)
     # the first load went through the Hub's endpoints: model info, HEAD of resolve, the LFS redirect to the CDN
     assert any(p.startswith(f"/api/models/{REPO}/revision/main") for _, p in sent)
-    assert ("HEAD", f"/{REPO}/resolve/{sha}/config.json") in sent
+    assert ("HEAD", f"/{REPO}/resolve/main/config.json") in sent  # by the branch: huggingface_hub records its ref
     assert any(p.startswith("/cdn/") for _, p in sent)
-    zoo.load(f"hf://{REPO}")
+    assert zoo.load(f"hf://{REPO}").folder.name == sha
     zoo.load(REPO)
     assert fake_hub.requests == sent
+
+
+def test_a_repo_that_moves_on_during_a_download_is_refused_rather_than_mixed(fake_hub, tiny_checkpoint, monkeypatch):
+    import huggingface_hub
+    upload(fake_hub, tiny_checkpoint)
+    real, calls = huggingface_hub.hf_hub_download, []
+
+    def download_while_someone_pushes(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:  # after the first file, a new commit lands on the branch
+            fake_hub.commit(REPO, {"README.md": b"# changed"})
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", download_while_someone_pushes)
+    with pytest.raises(zoo.HubUnavailable, match="new commit while"):
+        zoo.load(f"hf://{REPO}")
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", real)
+    assert zoo.load(f"hf://{REPO}").folder.name == fake_hub.repos[REPO]["refs"]["main"]  # the next try is whole
 
 
 def test_offline_mode_loads_from_the_cache_and_names_what_is_missing(fake_hub, tiny_checkpoint, monkeypatch):
@@ -242,27 +258,27 @@ def test_caption_card_is_tagged_image_to_text_and_lists_decoding_settings_apart_
 
 def test_publish_creates_the_repo_with_a_generated_card_and_round_trips(fake_hub, tiny_checkpoint, monkeypatch):
     monkeypatch.setenv("HF_TOKEN", "hf_fake_write_token")
-    url = hub.publish(tiny_checkpoint, "seqzoo-test/published")
+    url = registry.publish(tiny_checkpoint, "seqzoo-test/published")
     files = fake_hub.files("seqzoo-test/published")
     assert url.startswith(f"{fake_hub.url}/seqzoo-test/published/commit/")
     assert sorted(files) == ["README.md", "config.json", "model.safetensors", "tokenizer.json"]
     assert files["model.safetensors"] == (tiny_checkpoint / "model.safetensors").read_bytes()
     readme = files["README.md"].decode()
     assert ModelCard(readme).data.library_name == "seqzoo" and 'zoo.load("hf://seqzoo-test/published")' in readme
-    hub.publish(tiny_checkpoint, "seqzoo-test/published")  # an existing repo is updated, not an error
+    registry.publish(tiny_checkpoint, "seqzoo-test/published")  # an existing repo is updated, not an error
     assert len(fake_hub.repos["seqzoo-test/published"]["commits"]) == 2
     torch.testing.assert_close(emissions(zoo.load("hf://seqzoo-test/published")), emissions(zoo.load(tiny_checkpoint)))
 
 
 def test_publish_without_a_token_is_refused_before_any_request(fake_hub, tiny_checkpoint):
     with pytest.raises(zoo.HubUnavailable, match="HF_TOKEN"):
-        hub.publish(tiny_checkpoint, "seqzoo-test/published")
+        registry.publish(tiny_checkpoint, "seqzoo-test/published")
     assert fake_hub.requests == []
 
 
 def test_push_to_hub_flag_is_checked_before_training(fake_hub, capsys):
-    parser = argparse.ArgumentParser()
-    training.add_train_args(parser, training.TrainConfig())
+    parser = cli.parser("a training script", "ner", "eriktks/conll2003")
+    cli.parse(parser, [], "ner", training.TrainConfig())
     for value, why in (("seqzoo-test/x", "HF_TOKEN"), ("not a repo", "not a Hub repo id")):
         with pytest.raises(SystemExit):
             parser.parse_args(["--push-to-hub", value])

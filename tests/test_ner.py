@@ -99,9 +99,9 @@ def test_training_loss_falls(conll_sample):
     ds, _ = data.load(str(conll_sample))
     feat = ner.Featurizer.fit(ds["train"]["tokens"], 1)
     train = ner.encode_split(ds["train"], feat)
-    cfg = ner.model_config("lstm", feat, len(NER_LABELS), dict(word_dim=16, char_filters=8, casing_dim=4), hidden_size=16)
     torch.manual_seed(0)
-    model = ner.build_model({"model": cfg})
+    model = ner.build_model(ner.make_config("lstm", feat, NER_LABELS, dict(word_dim=16, char_filters=8, casing_dim=4),
+                                            hidden_size=16))
     batch = ner.collate(train[:32])
     first = model.loss(batch).item()
     opt = torch.optim.Adam(model.parameters(), lr=0.01)
@@ -163,14 +163,17 @@ def test_training_without_reachable_data_stops_with_one_line(tmp_path):
     assert "Traceback" not in r.stderr and "--data PATH" in r.stderr
 
 
-def test_training_from_an_unreachable_hub_stops_with_one_line(tmp_path):
+def test_training_from_an_unreachable_hub_says_what_it_loads_then_stops_with_one_error_line(tmp_path):
     import os
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_HOME": str(tmp_path)}
     r = subprocess.run([sys.executable, "train/ner.py", "--data", "no-such-org/conll2003", "--max-steps", "1"],
                        capture_output=True, text=True, cwd=ROOT, timeout=300, env=env)
     assert r.returncode == 2
-    assert r.stderr.strip().count("\n") == 0, r.stderr  # one line
-    assert r.stderr.startswith("error: ") and "--data PATH" in r.stderr and "offline mode" in r.stderr
+    first, error = r.stderr.strip().split("\n"), None
+    assert len(first) == 2, r.stderr  # what it is waiting for, then one error line
+    first, error = first
+    assert first == "loading no-such-org/conll2003 from the Hugging Face Hub..."
+    assert error.startswith("error: ") and "--data PATH" in error and "offline mode" in error
 
 
 BUNDLED_TARGETS = {"ner-bilstm": 85.0, "ner-lstm": 78.0, "ner-rnn": 72.0}

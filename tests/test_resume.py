@@ -20,7 +20,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from zoo import checkpoint, resume, training
+from zoo import checkpoint, cli, resume, training
 from test_sentiment import make_texts, write_split
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,19 +86,19 @@ def test_same_seed_and_data_give_a_bit_identical_weights_file(conll_sample, ner_
 def test_a_run_killed_mid_epoch_resumes_to_the_same_weights_and_metrics(conll_sample, ner_reference, tmp_path):
     out = tmp_path / "killed"
     killed("train/ner.py", [*NER_TINY, "--data", str(conll_sample), "--out", str(out)], at="step:22")
-    state = json.loads((out / training.STATE_DIR / resume.RECORD).read_text())
+    state = json.loads((out / cli.STATE_DIR / resume.RECORD).read_text())
     assert (state["epoch"], state["batch"], state["step"]) == (1, 5, 20)  # the last save: epoch 2, 5 batches in
     assert not (out / "model.safetensors").exists()
     assert run_ner(conll_sample, out, "--resume") == 0
     assert json.loads((out / "config.json").read_text())["train"]["resumed_at_steps"] == [20]
     assert_same_run(out, ner_reference)
-    assert not (out / training.STATE_DIR).exists()  # the finished checkpoint replaced the folder, state and all
+    assert not (out / cli.STATE_DIR).exists()  # the finished checkpoint replaced the folder, state and all
 
 
 def test_a_run_killed_while_saving_its_state_keeps_the_previous_state_and_resumes(conll_sample, ner_reference, tmp_path):
     out = tmp_path / "killed"
     killed("train/ner.py", [*NER_TINY, "--data", str(conll_sample), "--out", str(out)], at="save:3")
-    folder = out / training.STATE_DIR
+    folder = out / cli.STATE_DIR
     # killed after writing the step-12 state under temporary names, before state.json was renamed over
     assert (folder / f".{resume.RECORD}.tmp").is_file()
     tensors, record = resume.load(folder)
@@ -115,8 +115,8 @@ def test_a_sentiment_run_killed_in_its_second_pooling_candidate_resumes_to_the_s
     out = tmp_path / "killed"
     # saves 1-6 belong to the "final" candidate (2 epochs of 25 steps), 7-8 to "max": killed in its step-20 save
     killed("train/sentiment.py", [*SENTIMENT_TINY, "--data", str(tmp_path / "sst"), "--out", str(out)], at="save:8")
-    assert resume.load(out / training.STATE_DIR / "final")[1]["done"]
-    assert resume.load(out / training.STATE_DIR / "max")[1]["step"] == 10
+    assert resume.load(out / cli.STATE_DIR / "final")[1]["done"]
+    assert resume.load(out / cli.STATE_DIR / "max")[1]["step"] == 10
     assert run_sentiment(tmp_path / "sst", out, "--resume") == 0
     assert_same_run(out, tmp_path / "uninterrupted")
     pools = json.loads((out / "config.json").read_text())["pool_selection"]["validation_accuracy"]
@@ -216,16 +216,16 @@ def test_resuming_a_finished_fit_returns_its_result_without_training(tmp_path):
 
 def test_a_fresh_run_empties_old_state_and_a_resume_needs_the_same_flags(tmp_path):
     args = Namespace(data="d", hidden_size=16, lr=0.01, threads=1, save_every=4, resume=False, push_to_hub=None)
-    folder = training.run_state(args, tmp_path / "out")
+    folder = cli.run_state(args, tmp_path / "out")
     (folder / "stale").mkdir()
-    assert not (training.run_state(args, tmp_path / "out") / "stale").exists()
-    assert training.run_state(Namespace(**{**vars(args), "resume": True, "threads": 2}), tmp_path / "out") == folder
+    assert not (cli.run_state(args, tmp_path / "out") / "stale").exists()
+    assert cli.run_state(Namespace(**{**vars(args), "resume": True, "threads": 2}), tmp_path / "out") == folder
     with pytest.raises(resume.StateError, match="hidden_size: 16 then, 32 now"):
-        training.run_state(Namespace(**{**vars(args), "resume": True, "hidden_size": 32}), tmp_path / "out")
+        cli.run_state(Namespace(**{**vars(args), "resume": True, "hidden_size": 32}), tmp_path / "out")
 
 
 def test_resume_with_other_flags_is_one_error_line(conll_sample, tmp_path, capsys):
-    training.run_state(Namespace(**{**vars(_ner_args(conll_sample, tmp_path)), "hidden_size": 8}), tmp_path / "out")
+    cli.run_state(Namespace(**{**vars(_ner_args(conll_sample, tmp_path)), "hidden_size": 8}), tmp_path / "out")
     assert run_ner(conll_sample, tmp_path / "out", "--resume") == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith("error: ") and "hidden_size: 8 then, 16 now" in err
@@ -259,6 +259,6 @@ def test_weights_that_overflow_float16_stop_the_run_before_a_checkpoint_is_writt
         model.weight[0, 0] = 1e6  # float16 tops out at 65504
     summary = {"config": {"seed": 1}, "best_epoch": 1, "steps": 1, "train_seconds": 0, "history": []}
     with pytest.raises(FloatingPointError, match="weight overflow torch.float16"):
-        training.finish(model, {"metric": "f1", "name": "x", "task": "ner"}, summary, Namespace(dtype="float16"),
-                        lambda split: {}, [], tmp_path / "out")
+        training.finish(model, {"metric": "f1", "name": "x", "task": "ner"}, summary, lambda split: {}, [],
+                        tmp_path / "out", dtype="float16")
     assert not (tmp_path / "out").exists()

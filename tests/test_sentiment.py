@@ -99,10 +99,10 @@ def test_tokenizer_round_trips_through_json_and_maps_unknown_words_to_unk():
     vec = sentiment.Vectorizer.fit([sentiment.words(t) for t in ["a good film .", "a bad film , really bad"]])
     again = sentiment.Vectorizer(Tokenizer.from_str(vec.tokenizer.to_str()))
     text = "A GOOD film, really!"
-    ids = vec(text)
-    assert ids == again(text) == again.tokenizer.encode(" ".join(sentiment.words(text))).ids
-    assert ids[:3] == vec("a good film") and UNK_ID not in ids[:3]  # lower-cased by the tokenizer
-    assert vec("zyzzyva 정말 😀") == [UNK_ID] * 3
+    ids = vec.word_ids(sentiment.words(text))
+    assert ids == again.word_ids(sentiment.words(text)) == again.tokenizer.encode(" ".join(sentiment.words(text))).ids
+    assert ids[:3] == vec.word_ids(["a", "good", "film"]) and UNK_ID not in ids[:3]  # lower-cased by the tokenizer
+    assert vec.word_ids(sentiment.words("zyzzyva 정말 😀")) == [UNK_ID] * 3
     assert vec.tokenizer.token_to_id("<pad>") == 0 and vec.tokenizer.token_to_id("<unk>") == UNK_ID
 
 
@@ -147,8 +147,8 @@ def test_training_smoke_run_makes_the_loss_fall(sst_sample, arch, pool):
     vec = sentiment.Vectorizer.fit([sentiment.words(t) for t in ds["train"]["sentence"]])
     train, val = sentiment.encode_split(ds["train"], vec), sentiment.encode_split(ds["validation"], vec)
     training.seed_everything(0)
-    cfg = sentiment.model_config(arch, vec, dict(word_dim=16, dropout=0.1), hidden_size=16, dropout=0.1, pool=pool)
-    model = sentiment.build_model({"model": cfg})
+    model = sentiment.build_model(sentiment.make_config(arch, vec, dict(word_dim=16, dropout=0.1), hidden_size=16,
+                                                        dropout=0.1, pool=pool))
     full = sentiment.collate(train)
     before = model.eval().loss(full).item()
     tc = training.TrainConfig(epochs=3, batch_size=16, lr=1e-2, patience=3, threads=1)
@@ -192,14 +192,15 @@ def test_train_script_reports_missing_data_in_one_line(tmp_path, capsys):
     assert err.startswith("error:") and "\n" not in err
 
 
-def test_unreachable_hub_is_one_error_line_without_traceback(monkeypatch, capsys):
+def test_unreachable_hub_is_a_loading_line_then_one_error_line_without_traceback(monkeypatch, capsys):
     import huggingface_hub.constants
     # offline mode, set where datasets and huggingface_hub read it, stands in for a Hub that cannot be reached
     monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     assert train_script().main(["--data", "nobody/no-such-dataset"]) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("error: could not load 'nobody/no-such-dataset'") and "\n" not in err and "--data PATH" in err
+    loading, err = capsys.readouterr().err.strip().split("\n")
+    assert loading == "loading nobody/no-such-dataset from the Hugging Face Hub..."
+    assert err.startswith("error: could not load 'nobody/no-such-dataset'") and "--data PATH" in err
 
 
 # --- bundled checkpoints ----------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from zoo import data, training
+from zoo import cli, data, training
 from zoo.batching import pad
 
 
@@ -45,28 +45,74 @@ def test_fit_freezes_the_garbage_collector_while_it_trains_and_unfreezes_it_afte
 
 
 def test_a_script_turns_user_errors_into_one_line_and_exit_2(capsys):
-    @training.script
+    @cli.script
     def main(argv=None):
         raise data.DataUnavailable("no data at nowhere; pass --data PATH")
     assert main([]) == 2
     assert capsys.readouterr().err == "error: no data at nowhere; pass --data PATH\n"
 
-    @training.script
+    @cli.script
     def buggy(argv=None):
         raise KeyError("a bug")
     with pytest.raises(KeyError):  # a bug keeps its traceback
         buggy([])
 
 
-def test_the_zoo_cost_benchmark_runs_the_readme_training_commands_for_every_bundled_model(tmp_path):
+def test_every_bundled_model_has_one_recipe_that_its_script_accepts_and_the_docs_quote(tmp_path):
+    import importlib
     import sys
     from pathlib import Path
     root = Path(__file__).resolve().parents[1]
     sys.path.insert(0, str(root / "bench"))
     import zoo_cost
-    readme = (root / "README.md").read_text()
-    assert all(cmd in readme for cmd in zoo_cost.COMMANDS.values())  # word for word
+    recipes = cli.recipes()
     bundled = {p.name for p in (root / "zoo" / "checkpoints").iterdir() if (p / "config.json").exists()}
-    assert set(zoo_cost.COMMANDS) == bundled
-    argv = zoo_cost.argv(zoo_cost.COMMANDS["ner-rnn"], tmp_path)
+    assert set(recipes) == bundled
+    docs = " ".join((root / "docs" / "training.md").read_text().split())  # columns aligned with spaces
+    for name, recipe in recipes.items():
+        assert zoo_cost.command(name) in docs, name  # the documented command, word for word
+        args = importlib.import_module(f"train.{recipe['task']}").parse_args(["--recipe", name])
+        assert args.name == name and args.out == f"runs/{name}"
+        assert all(getattr(args, k) == v for k, v in recipe.items() if k != "task"), name
+    argv = zoo_cost.argv("ner-rnn", tmp_path)
     assert argv[0] == sys.executable and argv[argv.index("--out") + 1] == str(tmp_path / "ner-rnn")
+
+
+def test_a_flag_on_the_command_line_wins_over_the_recipe():
+    from train import ner as train_ner
+    args = train_ner.parse_args(["--recipe", "ner-bilstm", "--seed", "7", "--out", "elsewhere"])
+    assert (args.arch, args.seed, args.out, args.name) == ("bilstm", 7, "elsewhere", "ner-bilstm")
+    assert train_ner.parse_args(["--arch", "rnn"]).name == "ner-rnn"  # no recipe: named TASK-ARCH
+
+
+def test_a_hub_dataset_with_a_loading_script_is_read_from_its_parquet_export(monkeypatch, capsys):
+    import datasets
+    calls = []
+
+    def load_dataset(path, revision=None, **kw):  # what datasets >= 4 does with a script repo (eriktks/conll2003)
+        calls.append(revision)
+        if revision is None:
+            raise RuntimeError("Dataset scripts are no longer supported, but found conll2003.py")
+        return datasets.DatasetDict({"train": datasets.Dataset.from_dict({"tokens": [["EU"]], "ner_tags": [[3]]})})
+
+    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # the dataset_info call for the revision must not wait on a network
+    ds, source = data.load("eriktks/conll2003")
+    assert calls == [None, data.PARQUET_REVISION] and ds["train"]["tokens"] == [["EU"]]
+    assert source["hub_id"] == "eriktks/conll2003" and source["export"] == data.PARQUET_REVISION
+    err = capsys.readouterr().err
+    assert err.startswith("loading eriktks/conll2003 from the Hugging Face Hub...") and "parquet export" in err
+
+
+def test_other_hub_errors_are_not_retried(monkeypatch):
+    import datasets
+    calls = []
+
+    def load_dataset(path, revision=None, **kw):
+        calls.append(revision)
+        raise ConnectionError("no route to host")
+
+    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
+    with pytest.raises(data.DataUnavailable, match="no route to host"):
+        data.load("someone/something")
+    assert calls == [None]

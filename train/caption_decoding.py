@@ -10,6 +10,7 @@ config.json's decoding settings and metrics are rewritten, with a new model card
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 import torch
@@ -48,7 +49,8 @@ def main(argv=None) -> int:
     files = {"tokenizer.json": (pred.folder / "tokenizer.json").read_text(encoding="utf-8")}
     checkpoint.save(pred.folder, pred.model, {k: v for k, v in config.items() if k not in ("format", "dtype")},
                     files=files, dtype=getattr(torch, pred.config.get("dtype", "float16")))
-    print({s: {k: v for k, v in m.items() if k != "examples"} for s, m in config["metrics"].items()})
+    print(json.dumps({"model": pred.name, "checkpoint": str(pred.folder), "decode": {k: best[k] for k in ("beam", "alpha")},
+                      "metrics": {s: {k: v for k, v in m.items() if k != "examples"} for s, m in config["metrics"].items()}}))
     return 0
 
 

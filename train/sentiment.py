@@ -1,10 +1,10 @@
 """Train a sentiment classifier (vanilla RNN, LSTM or BiLSTM) on SST-2 or IMDB.
 
-    python train/sentiment.py --arch bilstm --data ../shared/datasets/sst2 --threads 1
-    python train/sentiment.py --arch lstm --data stanfordnlp/sst2 --out runs/sentiment-lstm   # from the Hub
-    python train/sentiment.py --arch lstm --data ../shared/datasets/imdb --max-len 400 --out runs/imdb-lstm
+    python train/sentiment.py --recipe sentiment-bilstm --data ../shared/datasets/sst2 --threads 1
+    python train/sentiment.py --recipe imdb-lstm --data ../shared/datasets/imdb --threads 1
+    python train/sentiment.py --recipe sentiment-lstm        # the data from the Hugging Face Hub
     python train/sentiment.py --arch rnn --data ../shared/datasets/sst2 --max-steps 20       # smoke run
-    python train/sentiment.py --arch bilstm --data ../shared/datasets/sst2 --threads 1 --resume  # after a crash
+    python train/sentiment.py --recipe sentiment-bilstm --data ../shared/datasets/sst2 --resume  # after a crash
 
 Selects the epoch (and, with --pool auto, the BiLSTM's pooling) with the best validation accuracy, then
 scores the test split once and writes a self-contained checkpoint (config.json, model.safetensors,
@@ -13,43 +13,36 @@ Hub copy of SST-2 hides its test labels (-1): then only validation is reported.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 
 from tasks import sentiment
-from zoo import data, training
-from zoo.encoder import ARCHS
+from zoo import cli, data, training
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--arch", choices=ARCHS, default="bilstm", help="recurrent layer")
-    p.add_argument("--data", default=sentiment.HUB_DATA, help="Hub id or local folder of the dataset")
-    p.add_argument("--out", default=None, help="checkpoint folder (default: runs/sentiment-ARCH)")
+    p = cli.parser(__doc__, sentiment.TASK, sentiment.HUB_DATA)
     p.add_argument("--max-len", type=int, default=0, help="read only the first N words of a text (0: all); e.g. 400 for IMDB")
-    p.add_argument("--hidden-size", type=int, default=150, help="hidden units per direction")
+    p.add_argument("--hidden-size", type=int, default=sentiment.SentimentConfig.hidden_size, help="hidden units per direction")
     p.add_argument("--word-dim", type=int, default=100, help="word embedding size")
     p.add_argument("--pool", choices=("auto", *sentiment.POOLS), default="auto",
                    help="what the output layer reads: final states, max over time of the outputs, or "
                         "auto (final for rnn/lstm; the BiLSTM trains both and keeps the better on validation)")
-    p.add_argument("--dropout", type=float, default=0.5, help="dropout on the embeddings and before the output layer")
+    p.add_argument("--dropout", type=float, default=sentiment.SentimentConfig.dropout,
+                   help="dropout on the embeddings and before the output layer")
     p.add_argument("--word-dropout", type=float, default=0.1, help="probability of replacing a training word by <unk>")
     p.add_argument("--min-word-freq", type=int, default=1, help="rarer training words are <unk>")
     p.add_argument("--max-vocab", type=int, default=10_000, help="keep at most N words, the most frequent (0: no cap); bounds the checkpoint size")
     p.add_argument("--val-size", type=int, default=2500, help="validation texts carved off train when the data has no validation split")
-    p.add_argument("--dtype", choices=("float16", "float32"), default="float16", help="weights as saved")
     p.add_argument("--device", default="cpu", help="torch device for training, e.g. cuda")
-    training.add_train_args(p, training.TrainConfig(epochs=12, batch_size=64, lr=2e-3, patience=3))
-    return p.parse_args(argv)
+    return cli.parse(p, argv, sentiment.TASK, training.TrainConfig(epochs=12, batch_size=64, lr=2e-3, patience=3))
 
 
-@training.script
+@cli.script
 def main(argv=None) -> int:
     args = parse_args(argv)
     cfg = training.config_from_args(args)
-    out = args.out or f"runs/sentiment-{args.arch}"
     ds, source = data.load(args.data)
-    state = training.run_state(args, out)  # once the data is there, so a run that cannot start leaves nothing
+    state = cli.run_state(args)
     if "validation" not in ds:  # IMDB: hold out part of train, stratified, always the same part
         held = ds["train"].train_test_split(test_size=args.val_size, seed=0, stratify_by_column="label")
         ds["train"], ds["validation"] = held["train"], held["test"]
@@ -63,7 +56,7 @@ def main(argv=None) -> int:
     note = None
     if test is not None and all(e["label"] < 0 for e in test):
         test, note = None, "the test split's labels are hidden (-1), as on the Hub: validation only, no test metrics"
-        print(f"note: {note}", file=sys.stderr)
+        cli.log(f"note: {note}")
 
     embedding = dict(word_dim=args.word_dim, dropout=args.dropout, word_dropout=args.word_dropout)
     pools = list(sentiment.POOLS) if args.pool == "auto" and args.arch == "bilstm" else \
@@ -71,34 +64,29 @@ def main(argv=None) -> int:
     runs = {}
     for pool in pools:  # same seed for each candidate, so only the pooling differs
         training.seed_everything(args.seed)
-        model_cfg = sentiment.model_config(args.arch, vectorize, embedding, hidden_size=args.hidden_size,
-                                           dropout=args.dropout, pool=pool)
-        model = sentiment.build_model({"model": model_cfg}).to(args.device)
-        print(f"sentiment-{args.arch} ({pool}): {sum(p.numel() for p in model.parameters()):,} parameters, vocabulary "
-              f"{len(vectorize.word_ids):,} words, {len(train):,} training texts", file=sys.stderr)
+        config = sentiment.make_config(args.arch, vectorize, embedding, data=source, name=args.name,
+                                       hidden_size=args.hidden_size, dropout=args.dropout, pool=pool)
+        model = sentiment.build_model(config).to(args.device)
+        cli.describe(f"{args.name} ({pool})", model, f"vocabulary {len(vectorize.word_ids):,} words",
+                     f"{len(train):,} training texts")
         # each candidate keeps its own state, so a resumed run skips a candidate already trained
         summary = training.fit(
-            model, lambda epoch: (b for _, b in sentiment.batches(train, cfg.batch_size, shuffle=True, seed=cfg.seed * 1000 + epoch)),
+            model, lambda epoch: (b for _, b in sentiment.batches(train, cfg.batch_size, True, training.epoch_seed(cfg, epoch))),
             lambda m: sentiment.evaluate(m, val), "accuracy", cfg, count=lambda b: int(b["lengths"].sum()),
-            log=lambda s: print(s, file=sys.stderr), state=state / pool, resume_run=args.resume)
-        runs[pool] = (model, model_cfg, summary)
+            log=cli.log, state=state / pool, resume_run=args.resume)
+        runs[pool] = (model, config, summary)
     # ties go to the first candidate, "final", the simpler reading
     pool = max(pools, key=lambda p: (runs[p][2]["validation"]["accuracy"], -pools.index(p)))
-    model, model_cfg, summary = runs[pool]
-
-    config = {"task": sentiment.TASK, "name": f"sentiment-{args.arch}", "arch": args.arch, "model": model_cfg,
-              "labels": sentiment.LABELS, "max_len": args.max_len, "metric": "accuracy", "data": source}
+    model, config, summary = runs[pool]
     if len(pools) > 1:
         config["pool_selection"] = {"chosen": pool, "by": "best validation accuracy",
                                     "validation_accuracy": {p: runs[p][2]["validation"]["accuracy"] for p in pools}}
-        print(f"pool: {pool} ({config['pool_selection']['validation_accuracy']})", file=sys.stderr)
+        cli.log(f"pool: {pool} ({config['pool_selection']['validation_accuracy']})")
     if note:
         config["note"] = note
     splits = {"validation": val, "test": test}
-    training.finish(model, config, summary, args, lambda split: sentiment.evaluate(model, splits[split]),
-                    [s for s in splits if splits[s] is not None], out,
-                    files={"tokenizer.json": vectorize.tokenizer.to_str()})
-    return 0
+    return cli.finish(args, model, config, summary, lambda split: sentiment.evaluate(model, splits[split]),
+                      [s for s in splits if splits[s] is not None], files={"tokenizer.json": vectorize.tokenizer.to_str()})
 
 
 if __name__ == "__main__":

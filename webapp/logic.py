@@ -11,9 +11,9 @@ import time
 import gradio as gr
 import torch
 
-from tasks.sentiment import words as sentiment_words
 from tasks.text import tokenize
-from zoo import inspect
+from zoo import probe
+from zoo.encoder import ARCH_NAMES
 
 from . import models, plots
 from .texts import RNN_ONLY, say
@@ -22,7 +22,6 @@ MAX_CHARS = 1000        # sentiment / NER tabs: longer text is cut, with a notic
 MAX_TRACE_WORDS = 40    # inside the cell: more columns than this make unreadable heatmaps
 MAX_MEMORY_WORDS = 80   # long-term memory: long enough to see the gradient fade
 TRACE_PARTS = ("h", "c", "i", "f", "g", "o")
-ARCH_LABEL = {"rnn": "Vanilla RNN", "lstm": "LSTM", "bilstm": "BiLSTM"}
 
 
 def lang_of(request: gr.Request | None) -> str:
@@ -62,7 +61,7 @@ def _metric_line(card: dict, lang: str, ms: float) -> str:
 
 
 def _header(arch: str, name: str) -> str:
-    return f"**{ARCH_LABEL[arch]}** · `{name}`"
+    return f"**{ARCH_NAMES[arch]}** · `{name}`"
 
 
 def _notice(notices: list[str]) -> str:
@@ -101,14 +100,16 @@ def sentiment(text, request: gr.Request | None = None):
         out += [label, f"{_header(arch, name)}\n\n{say('prediction', lang)}: **{say(best, lang)}** · "
                        f"{say('confidence', lang)} {probs[best]:.2f}\n\n{_metric_line(models.card(pred), lang, ms)}"]
     # one value per word read; a model with a max_len reads fewer words, and its line stops there
-    words = sentiment_words(text) if curves else []
+    reader = max((p for p, _ in loaded.values() if p is not None), key=lambda p: p.vectorize.max_len or 1e9)
+    words = reader.words(text) if curves else []
     return (*out, plots.by_step(words, curves) if curves else None, _notice(notices))
 
 
-def _tag_confidence(emissions: torch.Tensor) -> float:
-    """Mean over words of the highest tag probability from the emission scores (1, T, K). The CRF decides
-    the tag sequence jointly, so this is a per-word view of how sure the tagger is, not the CRF's own score."""
-    return float(emissions.softmax(-1).amax(-1).mean())
+def _tag_confidence(tokens: list[dict]) -> float:
+    """Mean over words of the highest tag probability (predict's per-word scores, a softmax of the emission
+    scores). The CRF decides the tag sequence jointly, so this is a per-word view of how sure the tagger
+    is, not the CRF's own score."""
+    return sum(max(t["scores"].values()) for t in tokens) / len(tokens)
 
 
 def ner(text, request: gr.Request | None = None):
@@ -125,8 +126,8 @@ def ner(text, request: gr.Request | None = None):
             out += [None, f"{_header(arch, name)}\n\n{say('missing', lang, why=why)}"]
             continue
         t0 = time.perf_counter()
-        with inspect.Capture(pred.model) as em, torch.inference_mode():  # the emission scores predict computes
-            result = pred.predict(text)
+        with torch.inference_mode():
+            result = pred.predict(text, scores=True)
         ms = 1000 * (time.perf_counter() - t0)
         if not result["tokens"]:
             raise gr.Error(say("no_words", lang))
@@ -134,7 +135,7 @@ def ner(text, request: gr.Request | None = None):
         found = ", ".join(f"{e['text']} ({e['type']})" for e in ents) or say("none_found", lang)
         value = {"text": text, "entities": [{"entity": e["type"], "start": e["start"], "end": e["end"]} for e in ents]}
         out += [value, f"{_header(arch, name)}\n\n{say('entities', lang)}: **{found}** · "
-                       f"{say('confidence', lang)} {_tag_confidence(em.x):.2f}\n\n"
+                       f"{say('confidence', lang)} {_tag_confidence(result['tokens']):.2f}\n\n"
                        f"{_metric_line(models.card(pred), lang, ms)}"]
     return (*out, _notice(notices))
 
@@ -158,7 +159,7 @@ def inside(text, model_name, direction="forward", request: gr.Request | None = N
     pred = _get_model(model_name, lang)
     text, more = first_words(text, MAX_TRACE_WORDS, lang)
     try:
-        tr = inspect.trace_text(pred, text)
+        tr = probe.trace_text(pred, text)
     except ValueError:
         raise gr.Error(say("no_words", lang)) from None
     direction = direction if isinstance(direction, str) and direction in tr["directions"] else "forward"
@@ -187,7 +188,7 @@ def memory(text, task="sentiment", request: gr.Request | None = None):
         if pred is None:
             raise gr.Error(say("missing", lang, why=why))
         try:
-            g = inspect.input_gradients(pred, text)
+            g = probe.input_gradients(pred, text)
         except ValueError:
             raise gr.Error(say("no_words", lang)) from None
         norms[arch], words, target = g["norms"], g["words"], g["target"]

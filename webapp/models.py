@@ -12,9 +12,8 @@ import threading
 from pathlib import Path
 
 import zoo
+from zoo.encoder import ARCHS
 
-ARCHS = ("rnn", "lstm", "bilstm")
-TASKS = ("sentiment", "ner", "caption")  # one tab each; caption models are a later issue
 ENV = "SEQZOO_MODELS_DIR"
 
 _cache: dict[str, object] = {}
@@ -62,7 +61,7 @@ def card(predictor) -> dict:
     metric = cfg.get("metric")
     test = cfg.get("metrics", {}).get("test", {})
     data = cfg.get("data")
-    data = data.get("id") or data.get("path") if isinstance(data, dict) else data
+    data = data.get("hub_id") or data.get("path") if isinstance(data, dict) else data
     return {"name": getattr(predictor, "name", cfg.get("name")), "arch": cfg.get("arch"),
             "params": sum(p.numel() for p in predictor.model.parameters()),
             "metric": metric, "test": test.get(metric) if metric else None, "data": data}

@@ -12,6 +12,8 @@ matplotlib.use("Agg")  # no display on a server
 from matplotlib import font_manager  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from zoo.encoder import ARCH_NAMES  # noqa: E402
+
 # Words typed in Korean need a Hangul font; use one where the system has it (Debian: fonts-nanum or
 # fonts-noto-cjk), falling back glyph by glyph from DejaVu Sans. Missing fonts are simply skipped.
 _HANGUL = [f for f in ("NanumGothic", "Noto Sans CJK KR", "Noto Sans KR")
@@ -19,7 +21,7 @@ _HANGUL = [f for f in ("NanumGothic", "Noto Sans CJK KR", "Noto Sans KR")
 matplotlib.rcParams["font.family"] = ["DejaVu Sans", *_HANGUL]
 
 COLORS = {"rnn": "#d62728", "lstm": "#1f77b4", "bilstm": "#2ca02c"}
-NAMES = {"rnn": "vanilla RNN", "lstm": "LSTM", "bilstm": "BiLSTM (forward)"}
+NAMES = {**ARCH_NAMES, "bilstm": ARCH_NAMES["bilstm"] + " (forward)"}  # the by-step curve reads one direction
 # Entity colours for the NER tab, also used by the legend
 ENTITY_COLORS = {"PER": "#ff9e9e", "ORG": "#9ecbff", "LOC": "#a6e3a1", "MISC": "#f9e2af"}
 

@@ -1,9 +1,9 @@
-"""The "Shapes" tab: zoo.inspect.layer_shapes (a real torch layer) written out as a walk-through."""
+"""The "Shapes" tab: zoo.probe.layer_shapes (a real torch layer) written out as a walk-through."""
 from __future__ import annotations
 
 import gradio as gr
 
-from zoo import inspect
+from zoo import probe
 
 from .logic import lang_of
 
@@ -51,13 +51,13 @@ def shapes(timesteps=2, input_size=10, hidden_size=3, cell="rnn", bidirectional=
            return_sequences=False, request: gr.Request | None = None) -> str:
     """-> markdown: each tensor's shape, the weight shapes and the parameter count with its formula."""
     w = WORDS[lang_of(request)]
-    t = _int(timesteps, "timesteps", 1, inspect.MAX_SHAPE_STEPS)
-    i = _int(input_size, "input size", 1, inspect.MAX_SHAPE_SIZE)
-    h = _int(hidden_size, "hidden size", 1, inspect.MAX_SHAPE_SIZE)
+    t = _int(timesteps, "timesteps", 1, probe.MAX_SHAPE_STEPS)
+    i = _int(input_size, "input size", 1, probe.MAX_SHAPE_SIZE)
+    h = _int(hidden_size, "hidden size", 1, probe.MAX_SHAPE_SIZE)
     cell = str(cell).lower()
     if cell not in ("rnn", "lstm"):
         raise gr.Error(f"cell must be 'rnn' or 'lstm' (got {cell!r}) · 셀은 'rnn' 또는 'lstm'이어야 합니다")
-    r = inspect.layer_shapes(cell, t, i, h, bool(bidirectional), bool(return_sequences))
+    r = probe.layer_shapes(cell, t, i, h, bool(bidirectional), bool(return_sequences))
     fmt = lambda s: f"`{tuple(s)}`"
     rows = [(w["input"], r["input"], w["input_m"]), (w["x_t"], r["x_t"], w["x_t_m"]), (w["h_t"], r["h_t"], w["h_t_m"])]
     if r["c_t"]:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import gradio as gr
 
+from zoo.encoder import ARCH_NAMES
+
 UI = {
     "en": {
         "title": "# seqzoo — vanilla RNN, LSTM and BiLSTM side by side",
@@ -16,7 +18,7 @@ UI = {
         "tab_caption": "One to many: image captions", "tab_inside": "Inside the cell",
         "tab_memory": "Long-term memory", "tab_shapes": "Shapes",
         "sentence": "Sentence", "review": "Review (a sentence or a paragraph)", "run": "Run the three models",
-        "examples": "Examples", "rnn": "Vanilla RNN", "lstm": "LSTM", "bilstm": "BiLSTM",
+        "examples": "Examples", **ARCH_NAMES,
         "by_step": "P(positive) after each word",
         "by_step_note": "Each curve is the model's reading so far: the prediction it would make if the text "
                         "stopped at that word. The BiLSTM's curve uses its forward (left-to-right) direction only.",
@@ -45,7 +47,7 @@ UI = {
         "tab_caption": "One to many: 이미지 캡션", "tab_inside": "셀 내부 보기",
         "tab_memory": "장기 기억", "tab_shapes": "텐서 모양",
         "sentence": "문장", "review": "리뷰 (한 문장 또는 한 문단)", "run": "세 모델 실행",
-        "examples": "예시", "rnn": "바닐라 RNN", "lstm": "LSTM", "bilstm": "BiLSTM",
+        "examples": "예시", **ARCH_NAMES, "rnn": "바닐라 RNN",
         "by_step": "단어마다의 P(긍정)",
         "by_step_note": "각 곡선은 지금까지 읽은 만큼의 판단입니다: 글이 그 단어에서 끝났다면 내렸을 예측. "
                         "BiLSTM 곡선은 앞 방향(왼쪽→오른쪽)만 사용합니다.",

@@ -57,8 +57,7 @@ def cmd_download(args) -> int:
 
 
 def cmd_publish(args) -> int:
-    from . import hub
-    url = hub.publish(args.checkpoint, args.repo_id, private=args.private or None, message=args.message)
+    url = registry.publish(args.checkpoint, args.repo_id, private=args.private or None, message=args.message)
     print(json.dumps({"checkpoint": args.checkpoint, "repo_id": args.repo_id, "commit": url}))
     return 0
 

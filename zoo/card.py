@@ -12,6 +12,9 @@ import re
 
 import yaml
 
+from .encoder import ARCH_NAMES
+from .task_table import task_module
+
 # What each dataset's Hub card says about use; weights trained on the data inherit these terms.
 # key: the dataset's name with punctuation dropped, as found in config["data"] (a Hub id or a local folder)
 DATASETS = {
@@ -35,13 +38,16 @@ DATASETS = {
         note="Flickr8k (Hodosh et al. 2013) is distributed for research use only; the photos belong to their "
              "Flickr owners. These weights are derived from its captions: use them for research only."),
 }
-TASKS = {  # task -> (Hub pipeline tag, title, an example input)
-    "ner": ("token-classification", "named-entity recognition", "EU rejects German call to boycott British lamb ."),
-    "sentiment": ("text-classification", "sentiment classification", "A gripping, beautifully acted film."),
-    "caption": ("image-to-text", "image captioning", "photo.jpg"),  # also a PIL image or a 1280-d feature
-}
 SETTINGS = ("beam", "alpha", "mean_length")  # numbers stored beside caption metrics that are not metrics
-ARCHS = {"rnn": "vanilla RNN", "lstm": "LSTM", "bilstm": "bidirectional LSTM"}
+
+
+def task_card(task) -> tuple:
+    """(Hub pipeline tag, title, an example input) from the task's module (its CARD); a neutral one for a task
+    this install does not know, so any config still gets a card."""
+    try:
+        return task_module(task).CARD
+    except LookupError:
+        return None, str(task), None
 
 
 def dataset_info(config: dict) -> dict:
@@ -63,7 +69,7 @@ def _scalars(metrics: dict) -> dict:
 def metadata(config: dict) -> dict:
     """The card's YAML front matter as a dict."""
     task, arch, name = config["task"], config.get("arch", "?"), config.get("name", "seqzoo-model")
-    pipeline, title, _ = TASKS.get(task, (None, task, None))
+    pipeline, title, _ = task_card(task)
     ds = dataset_info(config)
     meta = {"library_name": "seqzoo", "license": ds["license"]}
     if ds.get("license_name"):
@@ -93,12 +99,12 @@ def _article(words: str) -> str:
 def render(config: dict, load_as: str) -> str:
     """The README.md text for a checkpoint that `zoo.load(load_as)` loads (a folder, a name or hf://ORG/REPO)."""
     task, arch, name = config["task"], config.get("arch", "?"), config.get("name", "seqzoo-model")
-    _, title, example = TASKS.get(task, (None, task, None))
+    _, title, example = task_card(task)
     ds = dataset_info(config)
     train = config.get("train") or {}
     lines = ["---", yaml.safe_dump(metadata(config), sort_keys=False, allow_unicode=True).rstrip(), "---", "",
              f"# {name}", "",
-             f"{_article(ARCHS.get(arch, arch))} for {title}, trained on {ds['name']} with "
+             f"{_article(ARCH_NAMES.get(arch, arch))} for {title}, trained on {ds['name']} with "
              "seqzoo, a zoo of vanilla RNN, LSTM and BiLSTM models."
              + (f" {config['parameters']:,} parameters." if "parameters" in config else ""), ""]
     metrics = {s: _scalars(m) for s, m in (config.get("metrics") or {}).items() if _scalars(m)}

@@ -25,10 +25,24 @@ from safetensors.torch import load_file, save_file
 from . import card
 
 FORMAT = "seqzoo/1"
+CONFIG, WEIGHTS = "config.json", "model.safetensors"
+TOKENIZER = "tokenizer.json"
+TEXT_FILES = (TOKENIZER,)  # small text files a checkpoint may carry besides config.json
+CARD = "README.md"  # the model card (zoo/card.py); for people and the Hub, never read by a predictor
+CHECKPOINT_FILES = (CONFIG, WEIGHTS, *TEXT_FILES, CARD)  # what a Hub download fetches
 
 
 class CheckpointError(RuntimeError):
     """A checkpoint folder that cannot be used; the message names the file and the problem."""
+
+
+class ModelNotFound(LookupError):
+    """Nothing matched the name or path; the message lists what was tried."""
+
+
+class HubUnavailable(ModelNotFound):
+    """The Hub could not be reached (or refused the request) and the cache cannot stand in. A ModelNotFound,
+    so one `except zoo.ModelNotFound` covers every way a load can come back empty-handed."""
 
 
 def versions() -> dict:
@@ -73,7 +87,7 @@ def save(folder, model: torch.nn.Module, config: dict, files: dict[str, str] | N
 
 
 def read_config(folder) -> dict:
-    path = Path(folder) / "config.json"
+    path = Path(folder) / CONFIG
     if not path.is_file():
         raise CheckpointError(f"{path}: missing; a seqzoo checkpoint is a folder with config.json and model.safetensors")
     try:
@@ -85,8 +99,20 @@ def read_config(folder) -> dict:
     return config
 
 
+def read_text_files(folder, required=()) -> dict[str, str]:
+    """The checkpoint's small text files by name; a file in `required` that is absent is an error naming it."""
+    folder = Path(folder)
+    for name in required:
+        if not (folder / name).is_file():
+            raise CheckpointError(f"{folder / name}: missing; this task's checkpoints carry it")
+    try:
+        return {n: (folder / n).read_text(encoding="utf-8") for n in TEXT_FILES if (folder / n).is_file()}
+    except (UnicodeDecodeError, OSError) as e:
+        raise CheckpointError(f"{folder}: a text file cannot be read ({e})") from None
+
+
 def _weights_path(folder) -> Path:
-    path = Path(folder) / "model.safetensors"
+    path = Path(folder) / WEIGHTS
     if not path.is_file():
         raise CheckpointError(f"{path}: missing")
     return path

@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sys
 from pathlib import Path
 
 
@@ -17,6 +18,23 @@ def _quiet_hub():
         yield
     finally:
         hub_log.setLevel(level)
+
+
+PARQUET_REVISION = "refs/convert/parquet"  # the Hub's own parquet export of every dataset repo
+
+
+def _load_from_hub(datasets, data: str):
+    """load_dataset on a Hub id. Since `datasets` 4 a repo that ships a loading script (eriktks/conll2003's
+    conll2003.py, behind the canonical "conll2003") is refused ("Dataset scripts are no longer supported");
+    the Hub's parquet export of the same repo has the same splits and features, so read that instead."""
+    try:
+        return datasets.load_dataset(data), None
+    except Exception as e:
+        if "scripts are no longer supported" not in str(e).lower():
+            raise
+    print(f"{data} ships a loading script, which this `datasets` refuses; reading its parquet export "
+          f"({PARQUET_REVISION})", file=sys.stderr, flush=True)
+    return datasets.load_dataset(data, revision=PARQUET_REVISION), PARQUET_REVISION
 
 
 class DataUnavailable(RuntimeError):
@@ -39,9 +57,10 @@ def load(data: str):
         return ds, {"path": str(local), "fingerprint": {k: v._fingerprint for k, v in ds.items()}}
     if data.startswith((".", "/", "~")) or data.count("/") != 1:
         raise DataUnavailable(f"no dataset folder at {data!r}; pass --data PATH to a local copy or a Hub id such as ORG/NAME")
+    print(f"loading {data} from the Hugging Face Hub...", file=sys.stderr, flush=True)  # before any network wait
     try:
         with _quiet_hub():
-            ds = datasets.load_dataset(data)
+            ds, export = _load_from_hub(datasets, data)
     except Exception as e:  # offline, unknown repo, hub error: all end the same way for a user
         why = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
         offline = " (offline mode is on)" if os.environ.get("HF_HUB_OFFLINE") or os.environ.get("HF_DATASETS_OFFLINE") else ""
@@ -50,7 +69,8 @@ def load(data: str):
     revision = None
     try:  # the commit the data came from, so a checkpoint names exactly what it was trained on
         from huggingface_hub import HfApi
-        revision = HfApi().dataset_info(data).sha
+        revision = HfApi().dataset_info(data, revision=export).sha
     except Exception:
         pass
-    return ds, {"hub_id": data, "fingerprint": {k: v._fingerprint for k, v in ds.items()}, "revision": revision}
+    source = {"hub_id": data, "fingerprint": {k: v._fingerprint for k, v in ds.items()}, "revision": revision}
+    return ds, {**source, "export": export} if export else source

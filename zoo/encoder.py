@@ -18,6 +18,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from . import cells
 
 ARCHS = ("rnn", "lstm", "bilstm")
+ARCH_NAMES = {"rnn": "vanilla RNN", "lstm": "LSTM", "bilstm": "BiLSTM"}  # what people read, everywhere
 INITS = ("keras", "torch")  # starting weights: reset_parameters, or nn.RNN/nn.LSTM's own uniform(+-1/sqrt(H))
 
 

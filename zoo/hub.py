@@ -19,7 +19,7 @@ import re
 from pathlib import Path
 
 from . import card, checkpoint, integrity
-from .registry import CARD, CHECKPOINT_FILES, HubUnavailable, ModelNotFound
+from .checkpoint import CARD, CHECKPOINT_FILES, HubUnavailable, ModelNotFound
 
 URI_PREFIX = "hf://"
 DEFAULT_REVISION = "main"
@@ -62,11 +62,6 @@ def cache_dir() -> Path:
     if os.environ.get("HF_HOME"):
         return Path(os.environ["HF_HOME"]).expanduser() / "hub"
     return Path(constants.HF_HUB_CACHE)
-
-
-def _storage(repo_id: str) -> Path:
-    """The cache folder of one model repo: models--ORG--NAME/{refs,blobs,snapshots} (huggingface_hub's layout)."""
-    return cache_dir() / ("models--" + repo_id.replace("/", "--"))
 
 
 def cached(repo_id: str, revision: str | None = None) -> Path | None:
@@ -153,19 +148,20 @@ def _download(repo_id: str, revision: str) -> Path:
     missing = [f for f in REQUIRED if f not in files]
     if missing:
         raise checkpoint.CheckpointError(f"{where}: not a seqzoo checkpoint (no {' or '.join(missing)} in the repo)")
-    # the weights last: their presence marks a snapshot complete (see cached())
+    # the weights last: their presence marks a snapshot complete (see cached()). Asked for by the revision's
+    # name, so huggingface_hub itself records which commit the branch or tag names in its cache; each file
+    # must come from the commit model_info reported, or the repo moved on during the download.
     wanted = [f for f in CHECKPOINT_FILES if f in files and f not in REQUIRED] + list(REQUIRED)
     for name in wanted:
-        try:  # pinned to the commit, so all files come from one commit even if the branch moves meanwhile
-            path = Path(hf_hub_download(repo_id, name, revision=info.sha, cache_dir=cache_dir(), endpoint=hub,
+        try:
+            path = Path(hf_hub_download(repo_id, name, revision=revision, cache_dir=cache_dir(), endpoint=hub,
                                         library_name="seqzoo"))
         except _transport_errors() as e:
             raise _hub_error(e, f"{where}: {name}") from None
+        if path.parent.name != info.sha:
+            raise HubUnavailable(f"{where}: the repo got a new commit while {name} was downloading "
+                                 f"({info.sha[:8]} then {path.parent.name[:8]}); run the command again")
         _check_download(path, files[name], f"{repo_id}@{info.sha[:8]}/{name}")
-    if revision != info.sha:  # only now that the snapshot is complete: name it under the branch or tag
-        ref = _storage(repo_id) / "refs" / revision
-        ref.parent.mkdir(parents=True, exist_ok=True)
-        ref.write_text(info.sha)
     return path.parent
 
 
@@ -225,19 +221,14 @@ def _hub_error(e: BaseException, where: str) -> Exception:
                           f"HF_ENDPOINT, or set HF_HUB_OFFLINE=1 to use cached models only")
 
 
-def publish(folder, repo_id: str, private: bool | None = None, token: str | None = None,
-            message: str | None = None) -> str:
-    """Create (or update) the Hub model repo repo_id with the checkpoint in folder and a model card generated
-    from its config.json; returns the commit URL. Needs a token with write access (HF_TOKEN or `hf auth login`)."""
+def upload(folder, repo_id: str, config: dict, private: bool | None = None, token: str | None = None,
+           message: str | None = None) -> str:
+    """Create (or update) the Hub model repo repo_id with the checkpoint files in folder and a model card
+    generated from config; returns the commit URL. Needs a token with write access (HF_TOKEN or `hf auth
+    login`). zoo.registry.publish checks first that the folder loads."""
     from huggingface_hub import CommitOperationAdd, HfApi, get_token
-    from . import registry
 
     folder = Path(folder)
-    if not is_repo_id(repo_id):
-        raise ValueError(f"{repo_id!r}: not a Hub repo id (ORG/NAME)")
-    if not folder.is_dir():
-        raise ModelNotFound(f"no checkpoint folder {folder}")
-    config = registry.load(folder).config  # publish only what zoo.load can load
     token = token or get_token()
     if not token:
         raise HubUnavailable(f"publishing to {repo_id} needs a Hub token with write access: "

@@ -1,36 +1,24 @@
 """Names -> checkpoints, and checkpoints -> ready predictors. A plain dict, not a framework.
 
-Bundled checkpoints live in zoo/checkpoints/<task>-<arch>/, their sha256s in zoo/checkpoints/MANIFEST.json.
-A task is a module in tasks/ with `build_model(config)` and a `Predictor(model, config, files)` class.
-A name resolves to a local folder first, then a bundled name, then a Hugging Face Hub repo (zoo/hub.py).
+Bundled checkpoints live in zoo/checkpoints/<name>/, their sha256s in zoo/checkpoints/MANIFEST.json.
+A name resolves to a local folder first, then a bundled name, then a Hugging Face Hub repo (zoo/hub.py);
+the checkpoint's config.json names its task, and zoo/task_table.py the module that builds it.
 """
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 import torch
 
 from . import checkpoint, integrity
+from .checkpoint import CheckpointError, HubUnavailable, ModelNotFound  # noqa: F401  (zoo.registry.ModelNotFound)
+from .task_table import task_module
 
-TASKS = {"ner": "tasks.ner", "sentiment": "tasks.sentiment", "caption": "tasks.caption"}
 BUNDLED = Path(__file__).parent / "checkpoints"
-TEXT_FILES = ("tokenizer.json",)  # small text files a checkpoint may carry besides config.json
-CARD = "README.md"  # the model card (zoo/card.py); for people and the Hub, never read by a predictor
-CHECKPOINT_FILES = ("config.json", "model.safetensors", *TEXT_FILES, CARD)  # what a Hub download fetches
-
-
-class ModelNotFound(LookupError):
-    """Nothing matched the name or path; the message lists what was tried."""
-
-
-class HubUnavailable(ModelNotFound):
-    """The Hub could not be reached (or refused the request) and the cache cannot stand in. A ModelNotFound,
-    so one `except zoo.ModelNotFound` covers every way a load can come back empty-handed."""
 
 
 def list_models() -> list[str]:
-    """Names of the bundled checkpoints, e.g. ['ner-bilstm', 'ner-lstm', 'ner-rnn']."""
+    """Names of the bundled checkpoints, e.g. ['caption-bilstm', ..., 'ner-rnn', 'sentiment-bilstm', ...]."""
     return sorted(p.name for p in BUNDLED.iterdir() if (p / "config.json").is_file()) if BUNDLED.is_dir() else []
 
 
@@ -66,27 +54,38 @@ def resolve(name_or_path, revision: str | None = None, refresh: bool = False) ->
                         + f" (a Hub repo would be ORG/REPO or {hub.URI_PREFIX}ORG/REPO)")
 
 
-def task_module(task: str):
-    if task not in TASKS:
-        raise checkpoint.CheckpointError(f"unknown task {task!r}; known: {', '.join(TASKS)}")
-    return importlib.import_module(TASKS[task])
-
-
 def load(name_or_path, revision: str | None = None, refresh: bool = False):
     """A predictor for a checkpoint folder, a bundled name or a Hub repo: `.predict(...)`, `.model`, `.config`."""
     folder = resolve(name_or_path, revision=revision, refresh=refresh)
     config = checkpoint.read_config(folder)
-    task = task_module(config["task"])
+    try:
+        task = task_module(config["task"])
+    except LookupError as e:
+        raise CheckpointError(f"{folder / checkpoint.CONFIG}: {e}") from None
+    files = checkpoint.read_text_files(folder, required=getattr(task, "FILES", ()))
     try:
         with torch.device("meta"):  # sizes from config.json, checked against the file before any allocation
             checkpoint.check_shapes(folder, task.build_model(config))
         model = checkpoint.load_weights(folder, task.build_model(config))
-        files = {n: (folder / n).read_text(encoding="utf-8") for n in TEXT_FILES if (folder / n).is_file()}
         predictor = task.Predictor(model, config, files)
-    except checkpoint.CheckpointError:
+    except CheckpointError:
         raise
     except Exception as e:  # a config or tokenizer.json that parses but cannot build a model: name it, one line
-        raise checkpoint.CheckpointError(f"{folder}: config.json or tokenizer.json does not describe a usable "
-                                         f"{config['task']} model ({type(e).__name__}: {str(e)[:200]})") from None
+        raise CheckpointError(f"{folder}: config.json or tokenizer.json does not describe a usable "
+                              f"{config['task']} model ({type(e).__name__}: {str(e)[:200]})") from None
     predictor.name, predictor.folder = config.get("name", folder.name), folder
     return predictor
+
+
+def publish(folder, repo_id: str, private: bool | None = None, token: str | None = None,
+            message: str | None = None) -> str:
+    """Create (or update) the Hub model repo repo_id with the checkpoint in folder; returns the commit URL.
+    Only what zoo.load can load is published."""
+    from . import hub
+
+    folder = Path(folder)
+    if not hub.is_repo_id(repo_id):
+        raise ValueError(f"{repo_id!r}: not a Hub repo id (ORG/NAME)")
+    if not folder.is_dir():
+        raise ModelNotFound(f"no checkpoint folder {folder}")
+    return hub.upload(folder, repo_id, load(folder).config, private=private, token=token, message=message)

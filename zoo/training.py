@@ -1,4 +1,4 @@
-"""The one training loop of the zoo, and the command-line conventions every train/*.py script shares.
+"""The one training loop of the zoo (the command line around it is zoo/cli.py).
 
 A task hands the loop a model with `.loss(batch)`, a function giving each epoch's batches, and a
 validation function returning metrics. The loop trains with Adam and gradient clipping, halves the
@@ -12,16 +12,11 @@ resumed ends with the same weights and metrics, bit for bit, as one never interr
 """
 from __future__ import annotations
 
-import argparse
 import copy
 import functools
 import gc
-import json
 import math
-import os
 import random
-import shlex
-import shutil
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -32,7 +27,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from . import data, resume
+from . import resume
 
 
 @dataclass
@@ -51,56 +46,10 @@ class TrainConfig:
 
 # what a resumed run may change: neither changes what is computed
 FREE_ON_RESUME = ("threads", "save_every")
-STATE_DIR = ".train_state"
-
-
-def add_train_args(parser: argparse.ArgumentParser, defaults: TrainConfig) -> None:
-    """The flags every training script takes, with the task's own defaults."""
-    help_ = {"epochs": "maximum number of epochs", "batch_size": "sentences per batch", "lr": "Adam learning rate",
-             "weight_decay": "Adam weight decay", "clip": "gradient norm clip",
-             "patience": "epochs without validation improvement before stopping",
-             "seed": "random seed (weights, dropout, data order)", "max_steps": "stop after N steps (smoke runs; 0 = no limit)",
-             "threads": "torch CPU threads (0 = default)",
-             "save_every": "save the resumable training state every N steps, and at each epoch end (0 = epoch ends only)"}
-    for f in fields(TrainConfig):
-        parser.add_argument("--" + f.name.replace("_", "-"), type=type(getattr(defaults, f.name)),
-                            default=getattr(defaults, f.name), help=f"{help_[f.name]} (default: %(default)s)")
-    parser.add_argument("--resume", action="store_true",
-                        help=f"continue a killed run from the state saved in OUT/{STATE_DIR} (same flags); "
-                             "starts from the beginning if there is none")
-    parser.add_argument("--push-to-hub", metavar="ORG/REPO", type=hub_repo_arg, default=None,
-                        help="after training, publish the checkpoint to this Hub model repo (needs HF_TOKEN)")
-
-
-def hub_repo_arg(value: str) -> str:
-    """argparse type of --push-to-hub: checked when the flags are read, so a missing token or a bad repo id
-    stops the script before hours of training rather than after."""
-    from . import hub
-    if not hub.is_repo_id(value):
-        raise argparse.ArgumentTypeError(f"{value!r} is not a Hub repo id (ORG/NAME)")
-    if hub.offline():
-        raise argparse.ArgumentTypeError("offline mode is on (HF_HUB_OFFLINE), so nothing can be pushed")
-    from huggingface_hub import get_token
-    if not get_token():
-        raise argparse.ArgumentTypeError("pushing needs a Hub token with write access: set HF_TOKEN or run `hf auth login`")
-    return value
 
 
 def config_from_args(args) -> TrainConfig:
     return TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
-
-
-def script(main: Callable[..., int]) -> Callable[..., int]:
-    """Decorates a training script's main(argv) -> exit code: what a user can get wrong (data that is not
-    there or not usable, a --resume state from another run) prints one line and returns 2, no traceback."""
-    @functools.wraps(main)
-    def run(argv=None) -> int:
-        try:
-            return main(argv)
-        except (data.DataUnavailable, resume.StateError) as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
-    return run
 
 
 def seed_everything(seed: int) -> None:
@@ -109,36 +58,10 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def run_state(args: argparse.Namespace, out) -> Path:
-    """The folder where a run keeps its resumable state, OUT/.train_state: hidden inside the checkpoint
-    folder, so the checkpoint.save that ends the run, which replaces that folder, drops the state with it.
-    Without --resume it is emptied, so no state of an earlier run is ever picked up; with --resume the
-    script's flags must be those of the run that saved it (run.json), or resuming would train a mix."""
-    folder = Path(out) / STATE_DIR
-    options = {k: v for k, v in vars(args).items() if k not in ("resume", "push_to_hub", *FREE_ON_RESUME)}
-    options = json.loads(json.dumps(options, default=str))  # as it reads back from run.json
-    record = folder / "run.json"
-    if args.resume and record.is_file():
-        try:
-            saved = json.loads(record.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise resume.StateError(f"{record}: not valid JSON ({e})") from None
-        differ = sorted(k for k in set(saved) | set(options) if saved.get(k) != options.get(k))
-        if differ:
-            raise resume.StateError(f"{record}: saved by a run with other flags ("
-                                    + ", ".join(f"{k}: {saved.get(k)!r} then, {options.get(k)!r} now" for k in differ)
-                                    + "); resume with the same flags, or start again without --resume")
-        return folder
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    tmp = folder / ".run.json.tmp"
-    tmp.write_text(json.dumps(options, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, record)
-    return folder
-
-
-def command_line() -> str:
-    return " ".join(shlex.quote(a) for a in ["python", *sys.argv])
+def epoch_seed(cfg: TrainConfig, epoch: int) -> int:
+    """The seed of an epoch's shuffle: the same batches for the same run and epoch, so a resumed run
+    replays the epoch it was killed in."""
+    return cfg.seed * 1000 + epoch
 
 
 @dataclass
@@ -287,13 +210,15 @@ def _restore(folder: Path, model, opt, plateau, cfg: TrainConfig, log) -> tuple[
     return run, best_state
 
 
-def finish(model: torch.nn.Module, config: dict, summary: dict, args: argparse.Namespace,
-           evaluate: Callable[[str], dict], splits: list[str], out, files: dict[str, str] | None = None) -> dict:
+def finish(model: torch.nn.Module, config: dict, summary: dict, evaluate: Callable[[str], dict], splits: list[str],
+           out, files: dict[str, str] | None = None, dtype: str = "float16", command: str | None = None,
+           options: dict | None = None) -> dict:
     """Round the best weights to the saved dtype, score them on `splits` (validation first, test once, at
-    the end), and write the checkpoint with its metrics and recipe. Prints and returns one JSON-able line."""
+    the end), and write the checkpoint with its metrics and recipe (the command and the script's flags).
+    -> the run's summary line (JSON-able); zoo/cli.py prints it."""
     from . import checkpoint
 
-    dtype = getattr(torch, getattr(args, "dtype", "float32"))
+    dtype = getattr(torch, dtype)
     # metrics describe the weights as saved, so round them first
     rounded = {k: v.to(dtype).float() if v.is_floating_point() else v for k, v in model.state_dict().items()}
     overflow = [k for k, v in rounded.items() if v.is_floating_point() and not torch.isfinite(v).all()]
@@ -305,25 +230,12 @@ def finish(model: torch.nn.Module, config: dict, summary: dict, args: argparse.N
     n_params = sum(p.numel() for p in model.parameters())
     select = config["metric"]
     config.update(metrics=metrics, parameters=n_params, train={
-        "command": command_line(), "seed": summary["config"]["seed"],
+        "command": command, "seed": summary["config"]["seed"],
         **{k: summary[k] for k in ("best_epoch", "steps", "train_seconds", "config", "resumed_at_steps") if k in summary},
         "epoch_seconds": [h["seconds"] for h in summary["history"]],
         "validation_" + select: [h["validation"][select] for h in summary["history"]],
-        "options": {k: v for k, v in vars(args).items() if k not in summary["config"] and k != "resume"}})
+        "options": options or {}})
     out = checkpoint.save(out, model, config, files=files, dtype=dtype)
-    line = {"model": config["name"], "checkpoint": str(out), "parameters": n_params, "best_epoch": summary["best_epoch"],
+    return {"model": config["name"], "checkpoint": str(out), "parameters": n_params, "best_epoch": summary["best_epoch"],
             "train_seconds": summary["train_seconds"],
             "metrics": {s: {k: v for k, v in m.items() if not isinstance(v, dict)} for s, m in metrics.items()}}
-    repo_id = getattr(args, "push_to_hub", None)
-    if repo_id:
-        from . import hub, registry
-        try:
-            line["hub"] = hub.publish(out, repo_id)
-        except (registry.ModelNotFound, checkpoint.CheckpointError, ValueError) as e:
-            # the checkpoint is saved: report it, say how to retry the push, and fail like any script error
-            print(json.dumps({**line, "hub": None}))
-            print(f"error: {e}. The checkpoint is saved; retry with: python -m zoo publish {out} --repo-id {repo_id}",
-                  file=sys.stderr)
-            raise SystemExit(2) from None
-    print(json.dumps(line))
-    return line

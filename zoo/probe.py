@@ -1,13 +1,14 @@
 """Looking inside trained text models: per-step cell traces, input gradients, and layer shapes.
 
-    from zoo import inspect
+    from zoo import probe
     p = zoo.load("ner-lstm")
-    inspect.trace_text(p, "EU rejects German call")      # h, c and the i/f/g/o gates at every word
-    inspect.input_gradients(p, "EU rejects German call")  # |d prediction / d embedding| per word
-    inspect.layer_shapes("rnn", timesteps=2, input_size=10, hidden_size=3)  # the seed note's SimpleRNN
+    probe.trace_text(p, "EU rejects German call")      # h, c and the i/f/g/o gates at every word
+    probe.input_gradients(p, "EU rejects German call")  # |d prediction / d embedding| per word
+    probe.layer_shapes("rnn", timesteps=2, input_size=10, hidden_size=3)  # the seed note's SimpleRNN
 
-Works on any predictor whose model has `.embed` (words -> vectors) and `.encoder` (a RecurrentEncoder):
-the NER and sentiment tasks today. Nothing here needs gradio; the app and notebooks share it.
+Works on any text predictor (NER and sentiment today): `predictor.encode(text)` gives the words and a batch,
+and its model has `.embed` (words -> vectors) and `.encoder` (a RecurrentEncoder). Nothing here knows a
+task or needs gradio; the app and notebooks share it.
 """
 from __future__ import annotations
 
@@ -20,24 +21,6 @@ from .cells import GATES
 
 MAX_SHAPE_SIZE = 1024   # input/hidden size bound for layer_shapes: a teaching tool, not an allocator
 MAX_SHAPE_STEPS = 200
-
-
-def encode(predictor, text: str) -> tuple[list[str], dict]:
-    """Text -> (the words the model reads, a batch of one). Raises ValueError when there are no words."""
-    task = getattr(predictor, "task", None)
-    if task == "ner":
-        from tasks import ner
-        words = [t for t, _, _ in predictor.tokens(text)]
-        if not words:
-            raise ValueError("the text has no words")
-        return words, ner.collate([predictor.featurize(words)])
-    if task == "sentiment":
-        from tasks import sentiment
-        words = sentiment.words(text, predictor.vectorize.max_len)
-        if not words:
-            raise ValueError("the text has no words")
-        return words, sentiment.collate([{"words": predictor.vectorize.word_ids(words)}])
-    raise TypeError(f"no text encoder for task {task!r}")
 
 
 class Capture:
@@ -73,7 +56,7 @@ def trace_text(predictor, text: str) -> dict:
     of the last layer. The model stays in eval mode, so the trace is what prediction computes.
     """
     model = predictor.model
-    words, batch = encode(predictor, text)
+    words, batch = predictor.encode(text)
     with torch.no_grad(), Capture(model.embed) as cap:
         model.embed(batch)
         _, _, traces = model.encoder.trace(cap.x, batch["lengths"])
@@ -102,7 +85,7 @@ def input_gradients(predictor, text: str) -> dict:
     it through when f_t stays near 1. -> {"words", "norms" (list of float), "target" (what was differentiated)}.
     """
     model = predictor.model
-    words, batch = encode(predictor, text)
+    words, batch = predictor.encode(text)
     with torch.enable_grad(), Capture(model.embed, grad=True) as cap:
         target, what = _target(model(batch))  # eval mode: no dropout noise in the gradient
         # autograd.grad, not backward(): no .grad is written into the shared model's parameters,
@@ -120,7 +103,7 @@ def layer_shapes(cell: str, timesteps: int, input_size: int, hidden_size: int,
     reports every tensor's shape and the parameter count. torch keeps two bias vectors per gate block
     (b_ih and b_hh, which only ever appear as their sum) where Keras keeps one, so torch counts
     `gates * hidden_size` more parameters per direction; both counts are given, so
-    SimpleRNN(3, input_shape=(2, 10)) reads 42 (Keras) next to torch's 48.
+    SimpleRNN(3, input_shape=(2, 10)) reads 42 (Keras) next to torch's 45.
     """
     if cell not in ("rnn", "lstm"):
         raise ValueError(f"cell must be 'rnn' or 'lstm', got {cell!r}")

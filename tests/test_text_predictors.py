@@ -1,0 +1,45 @@
+"""The one interface of the text predictors (NER and sentiment): words(text), encode(text) -> (words, batch),
+predict(text, scores=...), on tiny checkpoints in the real format (tests/app_models.py)."""
+import pytest
+import torch
+
+import zoo
+from app_models import write_models
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return write_models(tmp_path_factory.mktemp("models"))
+
+
+@pytest.mark.parametrize("name", ["ner-rnn", "ner-bilstm", "sentiment-lstm", "sentiment-bilstm"])
+def test_encode_gives_the_words_and_the_batch_that_predict_reads(tiny, name):
+    p = zoo.load(tiny / name)
+    words, batch = p.encode("Peter visited Seoul, didn't he?")
+    assert words == p.words("Peter visited Seoul, didn't he?") == ["Peter", "visited", "Seoul", ",", "did", "n't", "he", "?"]
+    assert batch["lengths"].tolist() == [len(words)] and batch["words"].shape == (1, len(words))
+    with pytest.raises(ValueError, match="no words"):
+        p.encode("   ")
+    with pytest.raises(TypeError):
+        p.encode(42)
+
+
+def test_ner_scores_are_each_words_tag_probabilities_from_the_same_pass(tiny):
+    p = zoo.load(tiny / "ner-lstm")
+    plain, scored = p.predict("Peter visited Seoul ."), p.predict("Peter visited Seoul .", scores=True)
+    assert [t["tag"] for t in scored["tokens"]] == [t["tag"] for t in plain["tokens"]]
+    _, batch = p.encode("Peter visited Seoul .")
+    with torch.no_grad():
+        probs = p.model(batch)[0].softmax(-1)
+    for t, row in zip(scored["tokens"], probs):
+        assert list(t["scores"]) == p.labels and sum(t["scores"].values()) == pytest.approx(1, abs=1e-5)
+        assert list(t["scores"].values()) == pytest.approx(row.tolist(), abs=1e-6)
+    for e in scored["entities"]:
+        assert 0 < e["score"] <= 1
+
+
+def test_sentiment_predict_gives_probabilities_or_just_the_label(tiny):
+    p = zoo.load(tiny / "sentiment-lstm")
+    probs = p.predict("not bad at all .")
+    assert set(probs) == {"positive", "negative"} and probs["positive"] + probs["negative"] == pytest.approx(1)
+    assert p.predict("not bad at all .", scores=False) == {"label": max(probs, key=probs.get)}

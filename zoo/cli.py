@@ -1,0 +1,169 @@
+"""The command line that every train/*.py script shares: flags, recipes, the run's state folder, errors,
+and the JSON line a run ends with. The training loop itself is zoo/training.py and knows nothing of this.
+
+    p = cli.parser(__doc__, ner.TASK, ner.HUB_DATA)       # --recipe --arch --data --out --dtype
+    p.add_argument("--hidden-size", ...)                    # the task's own flags
+    args = cli.parse(p, argv, ner.TASK, training.TrainConfig(epochs=40, ...))   # + --epochs --lr ... --resume
+    ...
+    return cli.finish(args, model, config, summary, evaluate, splits, files)   # score, save, push, print
+
+A recipe (zoo/recipes.json, one per bundled model) is a set of flag values: `--recipe ner-bilstm` makes them
+the defaults, so a flag on the command line still wins, and names the run (checkpoint name, runs/NAME).
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import shlex
+import shutil
+import sys
+from collections.abc import Callable
+from dataclasses import fields
+from pathlib import Path
+
+from . import data, resume, training
+from .encoder import ARCHS
+
+RECIPES = Path(__file__).parent / "recipes.json"
+STATE_DIR = ".train_state"
+FREE_ON_RESUME = training.FREE_ON_RESUME
+_HELP = {"epochs": "maximum number of epochs", "batch_size": "sentences per batch", "lr": "Adam learning rate",
+         "weight_decay": "Adam weight decay", "clip": "gradient norm clip",
+         "patience": "epochs without validation improvement before stopping",
+         "seed": "random seed (weights, dropout, data order)", "max_steps": "stop after N steps (smoke runs; 0 = no limit)",
+         "threads": "torch CPU threads (0 = default)",
+         "save_every": "save the resumable training state every N steps, and at each epoch end (0 = epoch ends only)"}
+
+
+def recipes() -> dict[str, dict]:
+    """Every recipe by name: {"task": ..., "data": HUB_ID, flag: value, ...}."""
+    table = json.loads(RECIPES.read_text(encoding="utf-8"))
+    return {k: v for k, v in table.items() if not k.startswith("_")}
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def parser(doc: str, task: str, hub_data: str, arch: str = "bilstm") -> argparse.ArgumentParser:
+    """The flags every training script takes before its own."""
+    p = argparse.ArgumentParser(description=doc.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--recipe", choices=[n for n, r in recipes().items() if r["task"] == task], default=None,
+                   help=f"a bundled model's recipe (zoo/recipes.json): its flags become the defaults")
+    p.add_argument("--arch", choices=ARCHS, default=arch, help="recurrent layer")
+    p.add_argument("--data", default=hub_data, help="Hub id or local folder of the dataset")
+    p.add_argument("--out", default=None, help="checkpoint folder (default: runs/NAME, NAME the recipe or TASK-ARCH)")
+    p.add_argument("--dtype", choices=("float16", "float32"), default="float16", help="weights as saved")
+    return p
+
+
+def parse(p: argparse.ArgumentParser, argv, task: str, defaults: training.TrainConfig) -> argparse.Namespace:
+    """Add the training loop's flags (with the task's defaults), apply --recipe, parse. args.name is the run's
+    name (the recipe's, else TASK-ARCH) and args.out its folder."""
+    for f in fields(training.TrainConfig):
+        p.add_argument("--" + f.name.replace("_", "-"), type=type(getattr(defaults, f.name)),
+                       default=getattr(defaults, f.name), help=f"{_HELP[f.name]} (default: %(default)s)")
+    p.add_argument("--resume", action="store_true",
+                   help=f"continue a killed run from the state saved in OUT/{STATE_DIR} (same flags); "
+                        "starts from the beginning if there is none")
+    p.add_argument("--push-to-hub", metavar="ORG/REPO", type=hub_repo_arg, default=None,
+                   help="after training, publish the checkpoint to this Hub model repo (needs HF_TOKEN)")
+    known, _ = p.parse_known_args(argv)
+    if getattr(known, "recipe", None):
+        flags = {k: v for k, v in recipes()[known.recipe].items() if k != "task"}
+        unknown = sorted(k for k in flags if not hasattr(known, k))
+        if unknown:  # a recipe names a flag the script no longer has: say so rather than ignore it
+            p.error(f"recipe {known.recipe} sets unknown flags: {', '.join(unknown)}")
+        p.set_defaults(**flags)
+    args = p.parse_args(argv)
+    args.name = getattr(args, "recipe", None) or f"{task}-{args.arch}"
+    args.out = args.out or f"runs/{args.name}"
+    return args
+
+
+def hub_repo_arg(value: str) -> str:
+    """argparse type of --push-to-hub: checked when the flags are read, so a missing token or a bad repo id
+    stops the script before hours of training rather than after."""
+    from . import hub
+    if not hub.is_repo_id(value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a Hub repo id (ORG/NAME)")
+    if hub.offline():
+        raise argparse.ArgumentTypeError("offline mode is on (HF_HUB_OFFLINE), so nothing can be pushed")
+    from huggingface_hub import get_token
+    if not get_token():
+        raise argparse.ArgumentTypeError("pushing needs a Hub token with write access: set HF_TOKEN or run `hf auth login`")
+    return value
+
+
+def script(main: Callable[..., int]) -> Callable[..., int]:
+    """Decorates a training script's main(argv) -> exit code: what a user can get wrong (data that is not
+    there or not usable, a --resume state from another run) prints one line and returns 2, no traceback."""
+    @functools.wraps(main)
+    def run(argv=None) -> int:
+        try:
+            return main(argv)
+        except (data.DataUnavailable, resume.StateError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+    return run
+
+
+def run_state(args: argparse.Namespace, out=None) -> Path:
+    """The folder where a run keeps its resumable state, OUT/.train_state: hidden inside the checkpoint
+    folder, so the checkpoint.save that ends the run, which replaces that folder, drops the state with it.
+    Without --resume it is emptied, so no state of an earlier run is ever picked up; with --resume the
+    script's flags must be those of the run that saved it (run.json), or resuming would train a mix.
+    Call it once the data has loaded, so a run that cannot start leaves nothing behind."""
+    folder = Path(out or args.out) / STATE_DIR
+    options = {k: v for k, v in vars(args).items() if k not in ("resume", "push_to_hub", *FREE_ON_RESUME)}
+    options = json.loads(json.dumps(options, default=str))  # as it reads back from run.json
+    record = folder / "run.json"
+    if args.resume and record.is_file():
+        try:
+            saved = json.loads(record.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise resume.StateError(f"{record}: not valid JSON ({e})") from None
+        differ = sorted(k for k in set(saved) | set(options) if saved.get(k) != options.get(k))
+        if differ:
+            raise resume.StateError(f"{record}: saved by a run with other flags ("
+                                    + ", ".join(f"{k}: {saved.get(k)!r} then, {options.get(k)!r} now" for k in differ)
+                                    + "); resume with the same flags, or start again without --resume")
+        return folder
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    tmp = folder / ".run.json.tmp"
+    tmp.write_text(json.dumps(options, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, record)
+    return folder
+
+
+def describe(name: str, model, *facts: str) -> None:
+    """The line a run starts with: its name, parameter count and what it reads."""
+    log(", ".join([f"{name}: {sum(p.numel() for p in model.parameters()):,} parameters", *facts]))
+
+
+def command_line() -> str:
+    return " ".join(shlex.quote(a) for a in ["python", *sys.argv])
+
+
+def finish(args: argparse.Namespace, model, config: dict, summary: dict, evaluate: Callable[[str], dict],
+           splits: list[str], files: dict[str, str] | None = None) -> int:
+    """Score and save the best weights (training.finish) with the command and flags that made them, push the
+    checkpoint to the Hub if asked, and print the run's one JSON line. -> the script's exit code."""
+    options = {k: v for k, v in vars(args).items() if k not in summary["config"] and k != "resume"}
+    line = training.finish(model, config, summary, evaluate, splits, args.out, files=files,
+                           dtype=args.dtype, command=command_line(), options=options)
+    if args.push_to_hub:
+        from . import checkpoint, registry
+        try:
+            line["hub"] = registry.publish(args.out, args.push_to_hub)
+        except (checkpoint.ModelNotFound, checkpoint.CheckpointError, ValueError) as e:
+            # the checkpoint is saved: report it, say how to retry the push, and fail like any script error
+            print(json.dumps({**line, "hub": None}))
+            log(f"error: {e}. The checkpoint is saved; retry with: python -m zoo publish {args.out} "
+                f"--repo-id {args.push_to_hub}")
+            return 2
+    print(json.dumps(line))
+    return 0
