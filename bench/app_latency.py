@@ -46,11 +46,12 @@ NER_TEXT = "Peter Blackburn of the European Commission met Angela Merkel in Brus
 SENT_TEXT = "the plot is not bad at all , but the acting is painfully dull and the jokes fall flat , so by the end i wanted my money back ."  # 30 words
 IMAGE = "EXAMPLE_IMAGE"  # a scikit-image sample photo, uploaded on every call
 CALLS = {  # api_name -> arguments
-    "/sentiment": (SENT_TEXT,),
+    "/sentiment": (SENT_TEXT, "sst2"),
     "/ner": (NER_TEXT,),
     "/caption": (IMAGE, 3),
     "/inside": (NER_TEXT, "ner-lstm", "forward"),
-    "/memory": (SENT_TEXT, "sentiment"),
+    "/memory": (SENT_TEXT, "sst2"),
+    "/lifetime": (SENT_TEXT, "sst2"),
     "/shapes": (2, 10, 3, "rnn", False, False),
 }
 WAYS = ("function", "raw_http", "gradio_client")
@@ -84,10 +85,10 @@ def image_path() -> str:
 
 def function_call(api: str, args: tuple):
     """The event function behind api_name, as gradio would call it (no request: English)."""
-    from webapp import captions, logic
+    from webapp import captions, logic, memory_views
     from webapp.shapes import shapes
     fn = {"/sentiment": logic.sentiment, "/ner": logic.ner, "/caption": captions.caption, "/inside": logic.inside,
-          "/memory": logic.memory, "/shapes": shapes}[api]
+          "/memory": memory_views.memory, "/lifetime": memory_views.lifetime, "/shapes": shapes}[api]
     args = tuple(image_path() if a == IMAGE else a for a in args)
     return lambda: fn(*args)
 

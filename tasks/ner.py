@@ -236,22 +236,40 @@ class Predictor:
         scores=True adds each token's "scores" ({tag: probability}, a softmax of its emission scores: how sure
         the tagger is of each word on its own; the CRF then picks the sequence) and each entity's "score"
         (the mean probability of its words' tags)."""
-        toks = self.tokens(text_or_tokens)
-        if not toks:
-            return {"tokens": [], "entities": []}
-        _, batch = self.encode([t for t, _, _ in toks])
-        ids, em = self.model.tag(batch)
-        tags = [self.labels[i] for i in ids[0]]
+        return self.predict_batch([text_or_tokens], batch_size=1, scores=scores)[0]
+
+    def predict_batch(self, inputs: list, batch_size: int = 64, scores: bool = False) -> list[dict]:
+        """predict for many texts (or token lists): one padded pass per batch of similar length, answers in
+        input order, the same tags as predict on each. A bad input is an error naming its index."""
+        toks = []
+        for i, x in enumerate(inputs):
+            try:
+                toks.append(self.tokens(x))
+            except (TypeError, ValueError) as e:
+                raise type(e)(f"input {i}: {e}") from None
+        results = [{"tokens": [], "entities": []} for _ in inputs]
+        live = [i for i, t in enumerate(toks) if t]
+        examples = [self.featurize([w for w, _, _ in toks[i]]) for i in live]
+        for idx, batch in batches(examples, batch_size):
+            ids, em = self.model.tag(batch)
+            for j, tag_ids, rows in zip(idx, ids, em):
+                i = live[j]
+                results[i] = self._result(inputs[i], toks[i], tag_ids, rows[:len(tag_ids)], scores)
+        return results
+
+    def _result(self, text_or_tokens, toks, ids: list[int], emissions: torch.Tensor, scores: bool) -> dict:
+        tags = [self.labels[i] for i in ids]
         text = text_or_tokens if isinstance(text_or_tokens, str) else " ".join(w for w, _, _ in toks)
+        spans = entity_spans(tags)
         tokens = [{"text": w, "tag": tag, "start": s, "end": e} for (w, s, e), tag in zip(toks, tags)]
         entities = [{"text": text[toks[a][1]:toks[b - 1][2]], "type": kind, "start": toks[a][1], "end": toks[b - 1][2]}
-                    for kind, a, b in entity_spans(tags)]
+                    for kind, a, b in spans]
         if scores:
-            probs = em[0].softmax(-1).tolist()  # (T, K)
+            probs = emissions.softmax(-1).tolist()  # (T, K)
             for t, p in zip(tokens, probs):
                 t["scores"] = dict(zip(self.labels, p))
-            for e, (_, a, b) in zip(entities, entity_spans(tags)):
-                e["score"] = sum(probs[t][ids[0][t]] for t in range(a, b)) / (b - a)
+            for e, (_, a, b) in zip(entities, spans):
+                e["score"] = sum(probs[t][ids[t]] for t in range(a, b)) / (b - a)
         return {"tokens": tokens, "entities": entities}
 
     def evaluate(self, split) -> dict:

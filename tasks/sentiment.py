@@ -49,6 +49,17 @@ def text_column(split) -> str:
     return "sentence" if "sentence" in split.column_names else "text"  # SST-2 vs IMDB
 
 
+def held_out_validation(ds, size: int = 2500):
+    """The validation split, or for data without one (IMDB) `size` texts of train held out: stratified by
+    label, always the same ones (seed 0). Changes ds in place; -> a note for the checkpoint's data record,
+    or None when the data had a validation split."""
+    if "validation" in ds:
+        return None
+    held = ds["train"].train_test_split(test_size=size, seed=0, stratify_by_column="label")
+    ds["train"], ds["validation"] = held["train"], held["test"]
+    return f"{size} texts of train (train_test_split seed 0, stratified by label)"
+
+
 def gold_labels(split) -> list[int]:
     """The split's labels as model ids (0 negative, 1 positive); a hidden label (-1) stays -1."""
     feat = split.features["label"]
@@ -212,23 +223,44 @@ class Predictor:
         """The words the model reads (the first max_len of them where the checkpoint has a max_len)."""
         return words(text, self.vectorize.max_len)
 
-    def encode(self, text: str) -> tuple[list[str], dict]:
-        """-> (the words the model reads, a batch of one). TypeError for a non-str; ValueError for a text over
-        the limits or with no words at all (empty, only spaces)."""
+    def _ids(self, text: str) -> tuple[list[str], list[int]]:
+        """-> (the words the model reads, their ids). TypeError for a non-str; ValueError for a text over the
+        limits or with no words at all (empty, only spaces)."""
         ws = self.words(text)
         if len(ws) > MAX_TOKENS:
             raise ValueError(f"text has {len(ws):,} tokens; the limit is {MAX_TOKENS:,}")
         if not ws:
             raise ValueError("the text has no words to classify")
-        return ws, collate([{"words": self.vectorize.word_ids(ws)}])
+        return ws, self.vectorize.word_ids(ws)
+
+    def encode(self, text: str) -> tuple[list[str], dict]:
+        """-> (the words the model reads, a batch of one); errors as _ids."""
+        ws, ids = self._ids(text)
+        return ws, collate([{"words": ids}])
+
+    @staticmethod
+    def _result(p: float, scores: bool) -> dict:
+        return {"positive": p, "negative": 1.0 - p} if scores else {"label": LABELS[int(p > 0.5)]}
 
     def predict(self, text: str, scores: bool = True) -> dict:
         """-> {"positive": p, "negative": 1 - p}; scores=False: {"label": "positive" | "negative"}. Punctuation,
         emoji and unknown scripts are words (mostly <unk>) and get a result."""
-        p = float(self.model.prob_positive(self.encode(text)[1])[0])
-        if not scores:
-            return {"label": LABELS[int(p > 0.5)]}
-        return {"positive": p, "negative": 1.0 - p}
+        return self._result(float(self.model.prob_positive(self.encode(text)[1])[0]), scores)
+
+    def predict_batch(self, texts: list[str], batch_size: int = 64, scores: bool = True) -> list[dict]:
+        """predict for many texts: one padded pass per batch of similar length, answers in input order (equal
+        to predict on each, probabilities within float rounding). A bad text is an error naming its index."""
+        examples = []
+        for i, text in enumerate(texts):
+            try:
+                examples.append({"words": self._ids(text)[1]})
+            except (TypeError, ValueError) as e:
+                raise type(e)(f"text {i}: {e}") from None
+        probs = [0.0] * len(examples)
+        for idx, batch in batches(examples, batch_size):
+            for i, p in zip(idx, self.model.prob_positive(batch).tolist()):
+                probs[i] = p
+        return [self._result(p, scores) for p in probs]
 
     def prob_positive_by_step(self, text: str) -> list[float]:
         """P(positive) after each word, left to right (one value per word; [] for a text with no words).

@@ -19,8 +19,9 @@ def _save(folder: Path, model, config: dict, tokenizer) -> None:
     checkpoint.save(folder, model, config, files={"tokenizer.json": tokenizer.to_str()})
 
 
-def write_models(root: Path, tasks=("ner", "sentiment")) -> Path:
-    """root/{task}-{rnn,lstm,bilstm}/ checkpoints with a test metric in their configs."""
+def write_models(root: Path, tasks=("ner", "sentiment", "imdb")) -> Path:
+    """root/{task}-{rnn,lstm,bilstm}/ checkpoints with a test metric in their configs ("imdb": sentiment
+    models that read at most 400 words, named like the bundled IMDB models)."""
     torch.manual_seed(0)
     if "ner" in tasks:
         sents = [toks for toks, _ in ner_sentences(40)]
@@ -30,11 +31,13 @@ def write_models(root: Path, tasks=("ner", "sentiment")) -> Path:
             config = {**ner.make_config(arch, featurize, NER_LABELS, emb, data={"path": "tests/sample"}, hidden_size=6),
                       "metrics": {"test": {"f1": 50.0 + i}}}
             _save(root / f"ner-{arch}", ner.build_model(config), config, featurize.tokenizer)
-    if "sentiment" in tasks:
-        vectorize = sentiment.Vectorizer.fit(SENTIMENT_TEXTS)
+    for task in ("sentiment", "imdb"):
+        if task not in tasks:
+            continue
+        vectorize = sentiment.Vectorizer.fit(SENTIMENT_TEXTS, max_len=400 if task == "imdb" else 0)
         for i, arch in enumerate(("rnn", "lstm", "bilstm")):
             config = {**sentiment.make_config(arch, vectorize, dict(word_dim=8, dropout=0.0), data={"path": "tests/sample"},
-                                              hidden_size=6),
+                                              name=f"{task}-{arch}", hidden_size=6),
                       "metrics": {"test": {"accuracy": 70.0 + i}}}
-            _save(root / f"sentiment-{arch}", sentiment.build_model(config), config, vectorize.tokenizer)
+            _save(root / f"{task}-{arch}", sentiment.build_model(config), config, vectorize.tokenizer)
     return root

@@ -16,9 +16,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # app.py and webapp/ live at the repo root, outside the installed packages
 
 from app_models import write_models  # noqa: E402
-from webapp import logic, models, plots  # noqa: E402
+from webapp import logic, memory_views, models, plots  # noqa: E402
 from webapp.shapes import shapes  # noqa: E402
-from webapp.texts import NER_EXAMPLES  # noqa: E402
+from webapp.examples import NER_EXAMPLES  # noqa: E402
 import zoo  # noqa: E402
 from zoo import probe  # noqa: E402
 
@@ -120,7 +120,8 @@ def test_ner_highlights_the_predictors_entity_offsets():
 
 @pytest.mark.parametrize("bad", ["", "   \n\t", "\x00\u200b\x1b", None, 42, ["Peter"]])
 def test_bad_text_is_a_clear_error_not_a_traceback(bad):
-    for fn in (logic.sentiment, logic.ner, lambda t: logic.inside(t, "ner-lstm"), logic.memory):
+    for fn in (logic.sentiment, logic.ner, lambda t: logic.inside(t, "ner-lstm"), memory_views.memory,
+               memory_views.lifetime):
         with pytest.raises(gr.Error) as err:
             fn(bad)
         assert "text" in err.value.message.lower()
@@ -170,18 +171,55 @@ def test_every_event_that_runs_models_shares_one_queue_slot_group():
     import app
     fns = app.demo.fns.values() if isinstance(app.demo.fns, dict) else app.demo.fns
     groups = {f.api_name: (f.concurrency_id, f.concurrency_limit) for f in fns if f.api_name}
-    for name in ("sentiment", "ner", "caption", "inside", "memory", "sentiment_example", "ner_example", "caption_example"):
+    for name in ("sentiment", "ner", "caption", "inside", "memory", "lifetime", "distance_probe", "sentiment_example",
+                 "ner_example", "caption_example"):
         assert groups[name] == ("models", 2), name
 
 
-def test_memory_gives_one_gradient_norm_per_word_for_rnn_and_lstm():
-    fig, notice = logic.memory("not bad at all .", "sentiment")
-    assert len(fig.axes[0].patches) == 2 * 5
+@pytest.mark.parametrize("model_set", ["imdb", "sst2", "ner"])
+def test_memory_draws_each_models_normalised_gradient_and_lifetime_per_word(model_set):
+    fig, notice = memory_views.memory("not bad at all .", model_set)
+    lines = [ln for ln in fig.axes[0].get_lines() if ln.get_marker() == "."]
+    assert len(lines) == 3 and all(len(ln.get_ydata()) == 5 and ln.get_ydata()[-1] == pytest.approx(1) for ln in lines)
+    life = memory_views.lifetime("not bad at all .", model_set)
+    assert len(life.axes[0].get_lines()) == 5  # RNN: one line; LSTM and BiLSTM: median and top decile
     g = probe.input_gradients(models.load("ner-rnn"), NER_TEXT)
     assert len(g["norms"]) == len(g["words"]) == 5 and all(n >= 0 for n in g["norms"])
     assert all(p.grad is None for p in models.load("ner-rnn").model.parameters())  # shared model untouched
+
+
+@pytest.mark.parametrize("call", [lambda: memory_views.memory("fine", "caption"),
+                                  lambda: memory_views.lifetime("fine", ["imdb"]),
+                                  lambda: memory_views.distance("ner"), lambda: memory_views.memory("   ", "imdb")])
+def test_memory_views_refuse_bad_choices_with_a_message(call):
     with pytest.raises(gr.Error):
-        logic.memory("fine", "caption")
+        call()
+
+
+def test_a_stored_validation_band_is_drawn_behind_the_line(tmp_path):
+    pred = models.load("imdb-lstm")
+    pred.config["memory"] = {"gradient": {"words": 80, "mean": [-1.0] * 80, "p10": [-2.0] * 80, "p90": [0.0] * 80}}
+    try:
+        fig, _ = memory_views.memory("not bad at all .", "imdb")
+    finally:
+        del pred.config["memory"]
+    assert len(fig.axes[0].collections) == 1  # one model has a band; its dotted mean line too
+    assert len([ln for ln in fig.axes[0].get_lines() if ln.get_linestyle() == ":"]) == 1
+
+
+def test_the_distance_probe_view_draws_both_orders_and_tabulates_them():
+    fig, table = memory_views.distance("sst2")
+    assert len(fig.axes[0].get_lines()) == 2 * 3 + 1  # three models, cue first and cue last, and the chance line
+    assert table.count("sentiment-lstm") == 2 and "k=200" in table
+
+
+def test_sentiment_runs_the_imdb_models_on_a_long_review():
+    from webapp.examples import REVIEW_EXAMPLES
+    *cols, table, notice = logic.sentiment(REVIEW_EXAMPLES[0], "imdb")
+    assert all(f"imdb-{a}" in card for a, card in zip(models.ARCHS, cols[1::2]))
+    assert notice == ""  # a review of this length is not cut
+    with pytest.raises(gr.Error, match="Unknown model"):
+        logic.sentiment("fine", "imdb-but-not")
 
 
 def test_shapes_reconcile_the_seed_notes_42_with_torchs_two_biases():
@@ -276,6 +314,18 @@ def test_page_shows_three_models_per_tab_and_the_inside_view(server):
         for part in logic.TRACE_PARTS:
             expect(page.locator(f"#inside-{part} img")).to_be_visible()
         page.screenshot(path=str(SHOTS / "app-inside.png"), full_page=True)
+
+        page.get_by_role("tab", name="Long-term memory").click()
+        page.locator("#memory-run").click()
+        for chart in ("#memory-chart", "#memory-lifetime"):
+            expect(page.locator(f"{chart} img")).to_be_visible()
+        page.locator("#probe-run").click()
+        expect(page.locator("#probe-chart img")).to_be_visible()
+        expect(page.locator("#probe-table")).to_contain_text("imdb-lstm")
+        page.screenshot(path=str(SHOTS / "app-memory.png"), full_page=True)
+        for chart in ("#memory-chart", "#memory-lifetime", "#probe-chart"):  # drawn: a real picture, not a blank
+            img = page.locator(f"{chart} img")
+            assert img.evaluate("i => i.naturalWidth") > 300 and _ink(img.screenshot()) > 0.02, chart
         assert elsewhere == []
 
         ko = browser.new_page(locale="ko-KR", viewport={"width": 1280, "height": 800})
@@ -283,6 +333,14 @@ def test_page_shows_three_models_per_tab_and_the_inside_view(server):
         expect(ko.get_by_role("tab", name="Many to one: 감성 분류")).to_be_visible(timeout=60_000)
         ko.screenshot(path=str(SHOTS / "app-ko.png"))
         browser.close()
+
+
+def _ink(png: bytes) -> float:
+    """The share of a screenshot's pixels that are not near-white: a drawn chart has lines, labels and axes."""
+    import io
+    from PIL import Image
+    gray = Image.open(io.BytesIO(png)).convert("L")
+    return sum(1 for v in gray.getdata() if v < 200) / (gray.width * gray.height)
 
 
 def bundled(task: str) -> bool:

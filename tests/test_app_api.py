@@ -21,7 +21,12 @@ def test_gradio_client_reaches_every_api_name(server):
     assert len(out) == 7 and "ner-rnn" in out[1]
     out = client.predict(NER_TEXT, "ner-lstm", "forward", api_name="/inside")
     assert all(o["type"] == "matplotlib" for o in out[:6])
-    assert client.predict("not bad at all", "sentiment", api_name="/memory")[0]["type"] == "matplotlib"
+    assert client.predict("not bad at all", "sst2", api_name="/memory")[0]["type"] == "matplotlib"
+    assert client.predict("not bad at all", "imdb", api_name="/lifetime")["type"] == "matplotlib"
+    chart, table = client.predict("imdb", api_name="/distance_probe")
+    assert chart["type"] == "matplotlib" and "imdb-bilstm" in table
+    out = client.predict("a witty movie", "imdb", api_name="/sentiment")
+    assert len(out) == 8 and "imdb-bilstm" in out[5]
     assert "**42**" in client.predict(2, 10, 3, "rnn", False, False, api_name="/shapes")
 
 
@@ -56,7 +61,7 @@ def test_raw_http_api_answers_like_gradio_client(server):
             client = Client(server, verbose=False).predict(NER_TEXT, api_name="/ner")
             assert len(raw) == len(client) == 7 and raw[0::2] == list(client[0::2])  # the cards differ in their times
         with pytest.raises(RuntimeError, match="Expected text"):
-            raw_call(http, server, "/sentiment", (42,), "one-client")()
+            raw_call(http, server, "/sentiment", (42, "sst2"), "one-client")()
 
 
 def test_api_errors_come_back_as_messages(server):

@@ -43,10 +43,9 @@ def main(argv=None) -> int:
     cfg = training.config_from_args(args)
     ds, source = data.load(args.data)
     state = cli.run_state(args)
-    if "validation" not in ds:  # IMDB: hold out part of train, stratified, always the same part
-        held = ds["train"].train_test_split(test_size=args.val_size, seed=0, stratify_by_column="label")
-        ds["train"], ds["validation"] = held["train"], held["test"]
-        source["validation"] = f"{args.val_size} texts of train (train_test_split seed 0, stratified by label)"
+    held = sentiment.held_out_validation(ds, args.val_size)  # IMDB has no validation split
+    if held:
+        source["validation"] = held
     col = sentiment.text_column(ds["train"])
     train_words = [sentiment.words(t, args.max_len) for t in ds["train"][col]]
     vectorize = sentiment.Vectorizer.fit(train_words, args.min_word_freq, args.max_vocab or None, args.max_len)

@@ -19,8 +19,8 @@ from . import models, plots
 from .texts import RNN_ONLY, say
 
 MAX_CHARS = 1000        # sentiment / NER tabs: longer text is cut, with a notice
+MAX_REVIEW_CHARS = 3000  # the IMDB models read up to 400 words: a long review fits
 MAX_TRACE_WORDS = 40    # inside the cell: more columns than this make unreadable heatmaps
-MAX_MEMORY_WORDS = 80   # long-term memory: long enough to see the gradient fade
 TRACE_PARTS = ("h", "c", "i", "f", "g", "o")
 
 
@@ -68,17 +68,25 @@ def _notice(notices: list[str]) -> str:
     return "\n\n".join(f"⚠️ {n}" for n in notices)
 
 
-def sentiment(text, request: gr.Request | None = None):
-    """-> for rnn, lstm, bilstm: (label dict | None, card markdown); then the by-step table and a notice."""
+SENTIMENT_DATA = [("short sentences (SST-2) · 짧은 문장", "sst2"), ("long reviews (IMDB) · 긴 리뷰", "imdb")]
+SENTIMENT_MODELS = {"sst2": "sentiment", "imdb": "imdb"}  # choice -> model name prefix
+
+
+def sentiment(text, data="sst2", request: gr.Request | None = None):
+    """-> for rnn, lstm, bilstm: (label dict | None, card markdown); then the by-step table and a notice.
+    data: "sst2" (the models trained on short sentences) or "imdb" (on long reviews)."""
     lang = lang_of(request)
-    text, notices = clean_text(text, lang)
+    if not isinstance(data, str) or data not in SENTIMENT_MODELS:
+        raise gr.Error(say("unknown_model", lang, name=data, choices=", ".join(SENTIMENT_MODELS)))
+    text, notices = clean_text(text, lang, MAX_REVIEW_CHARS if data == "imdb" else MAX_CHARS)
+    prefix = SENTIMENT_MODELS[data]
     out, curves = [], {}
-    loaded = models.for_task("sentiment")
+    loaded = models.for_task(prefix)
     if not any(p for p, _ in loaded.values()):
         why = next(iter(loaded.values()))[1]
         raise gr.Error(say("no_models", lang, task="sentiment", why=why))
     for arch, (pred, why) in loaded.items():
-        name = f"sentiment-{arch}"
+        name = f"{prefix}-{arch}"
         if pred is None:
             out += [None, f"{_header(arch, name)}\n\n{say('missing', lang, why=why)}"]
             continue
@@ -90,7 +98,7 @@ def sentiment(text, request: gr.Request | None = None):
                     raise ValueError("no words")
                 # a one-way model's curve ends at its prediction (tasks.sentiment.SentimentModel.
                 # prob_positive_by_step), so one pass gives both; the BiLSTM's curve is its forward half only
-                one_way = not pred.model.encoder.bidirectional
+                one_way = pred.config["arch"] != "bilstm"
                 probs = {"positive": curve[-1], "negative": 1 - curve[-1]} if one_way else pred.predict(text)
         except ValueError:  # only punctuation the tokenizer drops, etc.
             raise gr.Error(say("no_words", lang)) from None
@@ -100,7 +108,7 @@ def sentiment(text, request: gr.Request | None = None):
         out += [label, f"{_header(arch, name)}\n\n{say('prediction', lang)}: **{say(best, lang)}** · "
                        f"{say('confidence', lang)} {probs[best]:.2f}\n\n{_metric_line(models.card(pred), lang, ms)}"]
     # one value per word read; a model with a max_len reads fewer words, and its line stops there
-    reader = max((p for p, _ in loaded.values() if p is not None), key=lambda p: p.vectorize.max_len or 1e9)
+    reader = max((p for p, _ in loaded.values() if p is not None), key=lambda p: p.config.get("max_len") or 1e9)
     words = reader.words(text) if curves else []
     return (*out, plots.by_step(words, curves) if curves else None, _notice(notices))
 
@@ -173,23 +181,3 @@ def inside(text, model_name, direction="forward", request: gr.Request | None = N
     if "c" not in parts:
         notices.append(RNN_ONLY[1] if lang == "ko" else RNN_ONLY[0])
     return (*figs, _notice(notices + more))
-
-
-def memory(text, task="sentiment", request: gr.Request | None = None):
-    """-> a figure of the gradient norm per word for the vanilla RNN and the LSTM of a task, and a notice."""
-    lang = lang_of(request)
-    text, notices = clean_text(text, lang)
-    if task not in ("sentiment", "ner"):
-        raise gr.Error(say("unknown_model", lang, name=task, choices="sentiment, ner"))
-    text, more = first_words(text, MAX_MEMORY_WORDS, lang)
-    norms, words, target = {}, None, ""
-    for arch in ("rnn", "lstm"):
-        pred, why = models.try_load(f"{task}-{arch}")
-        if pred is None:
-            raise gr.Error(say("missing", lang, why=why))
-        try:
-            g = probe.input_gradients(pred, text)
-        except ValueError:
-            raise gr.Error(say("no_words", lang)) from None
-        norms[arch], words, target = g["norms"], g["words"], g["target"]
-    return plots.gradients(words, norms, target), _notice(notices + more)

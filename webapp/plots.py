@@ -72,18 +72,67 @@ def heatmap(matrix, words: list[str], title: str, kind: str) -> Figure:
     return fig
 
 
-def gradients(words: list[str], norms: dict[str, list[float]], target: str) -> Figure:
-    """Gradient norm per input position, vanilla RNN vs LSTM, log scale."""
-    fig = Figure(figsize=(8, 3.4), layout="constrained")
-    ax = fig.add_subplot()
-    n = len(norms)
-    width = 0.8 / max(n, 1)
-    for k, (arch, ys) in enumerate(norms.items()):
-        xs = [t + (k - (n - 1) / 2) * width for t in range(len(ys))]
-        ax.bar(xs, [max(y, 1e-12) for y in ys], width=width, color=COLORS.get(arch), label=NAMES.get(arch, arch).replace(" (forward)", ""))
+def _lines_figure(height: float = 3.4):
+    fig = Figure(figsize=(8, height), layout="constrained")
+    return fig, fig.add_subplot()
+
+
+def gradient_profiles(words: list[str], ratios: dict[str, list[float]], bands: dict[str, dict | None]) -> Figure:
+    """Each model's gradient norm per word over its last word's (log scale), one line per model; where a
+    model's config carries its profile over validation reviews (zoo.memory.gradient_band), the band between
+    its 10th and 90th percentiles is drawn behind, aligned at the last word."""
+    fig, ax = _lines_figure()
+    T = len(words)
+    for arch, ys in ratios.items():
+        band = bands.get(arch)
+        if band:
+            n = min(T, band["words"])
+            xs = list(range(T - n, T))
+            ax.fill_between(xs, [10 ** v for v in band["p10"][-n:]], [10 ** v for v in band["p90"][-n:]],
+                            color=COLORS[arch], alpha=0.12, linewidth=0)
+            ax.plot(xs, [10 ** v for v in band["mean"][-n:]], color=COLORS[arch], linestyle=":", linewidth=1)
+        ax.plot(range(len(ys)), [max(y, 1e-30) for y in ys], color=COLORS[arch], marker=".", label=ARCH_NAMES[arch])
     ax.set_yscale("log")
-    ax.set_ylabel("|d prediction / d x_t|")
-    ax.set_title(f"gradient of the {target} w.r.t. each word's input", fontsize=9)
+    ax.set_ylabel("|d pred / d x_t| ÷ last word's")
+    ax.set_title("gradient of the prediction per word, over the last word's · 마지막 단어 대비 기울기\n"
+                 "dotted, band: mean, 10-90% over validation reviews · 점선·띠: 검증 리뷰 평균, 10-90%", fontsize=8)
     _word_axis(ax, words)
     ax.legend(fontsize=8)
+    return fig
+
+
+def lifetimes(words: list[str], curves: dict[str, dict]) -> Figure:
+    """zoo.memory.lifetime per model: for LSTMs the forget-gate product after each word (median over units,
+    solid; top decile, dashed), for the vanilla RNN the norm of d h_T / d h_t; log scale."""
+    fig, ax = _lines_figure()
+    for arch, c in curves.items():
+        name = NAMES.get(arch, arch)
+        if c["kind"] == "forget":
+            ax.plot(c["median"], color=COLORS[arch], marker=".", label=f"{name}: f product, median unit")
+            ax.plot(c["top_decile"], color=COLORS[arch], linestyle="--", label=f"{name}: f product, top 10% of units")
+        else:
+            ax.plot([max(v, 1e-30) for v in c["norm"]], color=COLORS[arch], marker=".", label=f"{name}: |d h_T / d h_t|")
+    ax.set_yscale("log")
+    ax.set_ylabel("share still there at the end")
+    ax.set_title("how much of each word survives to the last word · 각 단어의 정보가 끝까지 남는 정도", fontsize=9)
+    _word_axis(ax, words)
+    ax.legend(fontsize=7)
+    return fig
+
+
+def distance(first: dict, last: dict) -> Figure:
+    """zoo.memory.distance_probe, cue first (solid) and cue last (dashed, the control): accuracy vs words
+    between the cue and the end."""
+    fig, ax = _lines_figure(3.2)
+    for result, style, what in ((first, "-", "cue first"), (last, "--", "cue last (control)")):
+        for name, accs in result["accuracy"].items():
+            arch = name.rsplit("-", 1)[-1]
+            ax.plot(result["distances"], accs, style, color=COLORS.get(arch), marker="o",
+                    label=f"{ARCH_NAMES.get(arch, arch)}, {what}")
+    ax.axhline(50, color="grey", linewidth=0.8, linestyle=":")
+    ax.set_ylim(0, 102)
+    ax.set_xlabel("words of neutral text between the verdict and the end · 판단 문장과 끝 사이의 중립 단어 수")
+    ax.set_ylabel("accuracy (%) · 정확도")
+    ax.set_title("does the verdict survive? · 판단이 끝까지 기억될까? (50% = chance · 우연)", fontsize=9)
+    ax.legend(fontsize=7, ncol=2)
     return fig

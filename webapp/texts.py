@@ -30,10 +30,26 @@ UI = {
         "inside_intro": "Every number below is computed step by step by `zoo.cells.trace` with the chosen "
                         "model's real weights: rows are hidden units, columns are the words.",
         "model": "Model", "direction": "Direction (BiLSTM)", "show": "Show inside",
-        "memory_intro": "How much does each word move the prediction? The bars are the gradient norm of the "
-                        "prediction with respect to each word's input vector (log scale). A vanilla RNN's "
-                        "gradient fades going back in time (vanishing gradient); the LSTM's cell state keeps it.",
-        "task": "Models", "compare": "Compare RNN and LSTM",
+        "memory_intro": "The seed note's long-term dependency problem, measured on the trained models. A vanilla "
+                        "RNN's only memory is h_t = tanh(W_x x_t + W_h h_{t-1} + b), so what an early word wrote "
+                        "fades step by step; the LSTM's cell state c_t = f_t * c_{t-1} + i_t * g_t carries it on "
+                        "while the forget gate stays near 1.",
+        "task": "Models", "compare": "Compare RNN, LSTM and BiLSTM", "sentiment_models": "Models",
+        "memory_note": "How much each word moves the prediction: the gradient norm of the prediction with respect to "
+                       "each word's input vector, divided by the last word's, so models of different scale compare "
+                       "(log scale). Going back from the end, the vanilla RNN's falls by orders of magnitude; the "
+                       "LSTM's stays within reach. The dotted line and band: the same over validation reviews "
+                       "(mean, 10-90%), so this one text is not the whole story. The BiLSTM also reads from the end "
+                       "backwards, so its early words stay close to the answer.",
+        "lifetime_note": "How much of what a model wrote at each word is still there after the last word. LSTM: the "
+                         "product of the forget gates that came after it, per unit (near 1 keeps, near 0 erases): "
+                         "solid for the median unit, dashed for the top 10% of units, which remember longest. "
+                         "Vanilla RNN: the size of d h_T / d h_t, the only way back it has.",
+        "probe_intro": "### Distance probe\nA clear verdict (\"A brilliant movie, I loved every minute of it.\") followed "
+                       "by k words of neutral, factual text, and each model is asked for the sentiment: to answer, it "
+                       "must carry the verdict across k words. 40 verdicts, half positive; 50% is chance. Dashed: "
+                       "the control, the same neutral text first and the verdict last.",
+        "probe_run": "Run the probe",
         "shapes_intro": "The seed note's dimension walk-through on a real torch layer. Defaults are its "
                         "`SimpleRNN(3, input_shape=(2, 10))`.",
         "timesteps": "Timesteps", "input_size": "Input size", "hidden_size": "Hidden size (units)",
@@ -59,10 +75,22 @@ UI = {
         "inside_intro": "아래의 모든 값은 선택한 모델의 실제 가중치로 `zoo.cells.trace`가 한 시점씩 계산한 것입니다. "
                         "행은 은닉 유닛, 열은 단어입니다.",
         "model": "모델", "direction": "방향 (BiLSTM)", "show": "내부 보기",
-        "memory_intro": "각 단어가 예측을 얼마나 움직일까요? 막대는 각 단어의 입력 벡터에 대한 예측의 기울기 크기입니다 "
-                        "(로그 눈금). 바닐라 RNN은 시간을 거슬러 갈수록 기울기가 사라지고(기울기 소실), "
-                        "LSTM은 셀 상태 덕분에 기울기를 유지합니다.",
-        "task": "모델 종류", "compare": "RNN과 LSTM 비교",
+        "memory_intro": "시드 노트의 장기 의존성 문제를 학습된 모델로 직접 잽니다. 바닐라 RNN의 기억은 "
+                        "ht = tanh(Wx xt + Wh ht-1 + b) 하나뿐이라 앞 단어의 정보가 한 걸음마다 흐려지고, LSTM의 셀 상태 "
+                        "ct = ft * ct-1 + it * gt는 삭제 게이트가 1에 가까운 동안 정보를 그대로 실어 나릅니다.",
+        "task": "모델 종류", "compare": "RNN, LSTM, BiLSTM 비교", "sentiment_models": "모델 종류",
+        "memory_note": "각 단어가 예측을 얼마나 움직이는지: 각 단어의 입력 벡터에 대한 예측의 기울기 크기를 마지막 단어의 값으로 "
+                       "나눈 것입니다(로그 눈금). 그래서 크기가 다른 모델끼리도 비교할 수 있습니다. 끝에서 앞으로 갈수록 바닐라 "
+                       "RNN은 몇 자릿수씩 떨어지고, LSTM은 닿을 만한 크기로 남습니다. 점선과 띠는 검증 리뷰 전체의 값(평균, "
+                       "10-90%)이라 이 한 문장만의 이야기가 아닙니다. BiLSTM은 끝에서부터 거꾸로도 읽어서 앞 단어가 답과 "
+                       "가깝습니다.",
+        "lifetime_note": "각 단어에서 쓴 정보가 마지막 단어 뒤에 얼마나 남아 있는지. LSTM: 그 뒤에 온 삭제 게이트 값들의 곱(유닛마다; "
+                         "1에 가까우면 유지, 0에 가까우면 삭제). 실선은 중간 유닛, 점선은 가장 오래 기억하는 상위 10% 유닛. "
+                         "바닐라 RNN: d hT / d ht의 크기, 되돌아가는 유일한 길입니다.",
+        "probe_intro": "### 거리 탐침\n분명한 판단 문장(\"A brilliant movie, I loved every minute of it.\") 뒤에 중립적인 "
+                       "사실 문장 k단어를 붙이고 감성을 묻습니다. 답하려면 판단을 k단어 너머까지 기억해야 합니다. 판단 문장 40개, "
+                       "절반이 긍정이라 50%가 우연 수준입니다. 점선은 대조군: 같은 중립 문장을 앞에, 판단을 맨 끝에 둡니다.",
+        "probe_run": "탐침 실행",
         "shapes_intro": "시드 노트의 차원 설명을 실제 torch 레이어로 확인합니다. 기본값은 노트의 "
                         "`SimpleRNN(3, input_shape=(2, 10))`입니다.",
         "timesteps": "시점 수 (timesteps)", "input_size": "입력 크기", "hidden_size": "은닉 상태 크기 (units)",
@@ -89,6 +117,7 @@ DYNAMIC = {
         "unknown_model": "Unknown model {name!r}; choose one of: {choices}.",
         "no_words": "The text has no words the model can read.",
         "positive": "positive", "negative": "negative",
+        "cue_first": "verdict first", "cue_last": "verdict last",
     },
     "ko": {
         "empty": "먼저 텍스트를 입력하세요.", "not_text": "텍스트(문자열)가 필요합니다. 받은 값: {kind}.",
@@ -105,6 +134,7 @@ DYNAMIC = {
         "unknown_model": "알 수 없는 모델 {name!r}; 다음 중에서 고르세요: {choices}.",
         "no_words": "모델이 읽을 수 있는 단어가 없습니다.",
         "positive": "긍정", "negative": "부정",
+        "cue_first": "판단이 먼저", "cue_last": "판단이 마지막",
     },
 }
 
@@ -131,18 +161,3 @@ CELL_NOTES = {
 }
 RNN_ONLY = ("A vanilla RNN has no cell state and no gates: h_t = tanh(W_x x_t + W_h h_{t-1} + b) is all of it.",
             "바닐라 RNN에는 셀 상태와 게이트가 없습니다: ht = tanh(Wx xt + Wh ht-1 + b)가 전부입니다.")
-
-SENTIMENT_EXAMPLES = [
-    "a gorgeous , witty , seductive movie .",
-    "the plot is not bad at all , but the acting is painfully dull .",
-    "I expected a boring film , yet it turned out to be one of the best of the year .",
-    "an unfunny , overlong mess .",
-]
-NER_EXAMPLES = [
-    "EU rejects German call to boycott British lamb .",
-    "Peter Blackburn of the European Commission met Angela Merkel in Brussels on Monday .",
-    "Samsung Electronics opened a new office in Seoul , South Korea .",
-    "Lionel Messi scored twice as Barcelona beat Real Madrid in the Spanish league .",
-]
-MEMORY_EXAMPLE = ("the film opens with a wonderful scene , and then for two long hours the story drifts "
-                  "from one place to another while the characters talk and talk about nothing in particular .")

@@ -9,11 +9,14 @@ import os
 
 import gradio as gr
 
-from . import captions, logic, models, plots
+from . import captions, logic, memory_views, models, plots
+from .examples import MEMORY_EXAMPLE, NER_EXAMPLES, REVIEW_EXAMPLES, SENTIMENT_EXAMPLES
 from .shapes import shapes
-from .texts import CELL_NOTES, I18N, MEMORY_EXAMPLE, NER_EXAMPLES, SENTIMENT_EXAMPLES
+from .texts import CELL_NOTES, I18N
 
 CONCURRENCY = 2  # two model runs at a time: the models are small, the CPU is shared
+MEMORY_SETS = [("long reviews (IMDB) · 긴 리뷰", "imdb"), ("short sentences (SST-2) · 짧은 문장", "sst2"),
+               ("named entities (CoNLL) · 개체명", "ner")]
 
 # Events whose inputs are all text or choices run with preprocess=False: the function gets the JSON value
 # that came, and checks it itself (logic.clean_text, logic._get_model). gr.Textbox's preprocessing would turn
@@ -46,7 +49,10 @@ def _missing_notice(task: str) -> None:
 def sentiment_tab(inside_box):
     with gr.Tab(I18N("tab_sentiment"), id="sentiment"):
         _missing_notice("sentiment")
-        box = gr.Textbox(label=I18N("review"), lines=2, value=SENTIMENT_EXAMPLES[1], elem_id="sentiment-text")
+        with gr.Row():
+            box = gr.Textbox(label=I18N("review"), lines=2, value=SENTIMENT_EXAMPLES[1], scale=4, elem_id="sentiment-text")
+            data = gr.Radio(logic.SENTIMENT_DATA, value="sst2", label=I18N("sentiment_models"), scale=1,
+                            elem_id="sentiment-data")
         examples_slot = gr.Column()  # filled below, once the outputs exist; shown under the input
         run = gr.Button(I18N("run"), variant="primary", elem_id="sentiment-run")
         cols = _columns("sentiment", lambda a: gr.Label(label=I18N(a), num_top_classes=2, elem_id=f"sentiment-{a}"))
@@ -57,10 +63,11 @@ def sentiment_tab(inside_box):
         gr.Markdown(I18N("by_step_note"))
         notice = gr.Markdown(elem_id="sentiment-notice")
         outputs = [*cols, chart, notice]
-        gr.on([run.click, box.submit], logic.sentiment, inputs=box, outputs=outputs, api_name="sentiment", **RAW, **MODELS) \
-            .then(lambda t: t, box, inside_box, api_visibility="private")  # "current input" of the inside tab
+        gr.on([run.click, box.submit], logic.sentiment, inputs=[box, data], outputs=outputs, api_name="sentiment", **RAW,
+              **MODELS).then(lambda t: t, box, inside_box, api_visibility="private")  # "current input" of the inside tab
         with examples_slot:
-            gr.Examples(SENTIMENT_EXAMPLES, inputs=box, label=I18N("examples"), fn=logic.sentiment, outputs=outputs,
+            rows = [[t, "sst2"] for t in SENTIMENT_EXAMPLES] + [[t, "imdb"] for t in REVIEW_EXAMPLES]
+            gr.Examples(rows, inputs=[box, data], label=I18N("examples"), fn=logic.sentiment, outputs=outputs,
                         run_on_click=True, cache_examples=False, api_visibility="private",
                         api_name="sentiment_example")  # after the main event, which keeps the name /sentiment
 
@@ -132,15 +139,27 @@ def inside_tab(box):
 def memory_tab():
     with gr.Tab(I18N("tab_memory"), id="memory"):
         gr.Markdown(I18N("memory_intro"))
-        have = [t for t in ("sentiment", "ner") if {f"{t}-rnn", f"{t}-lstm"} <= set(models.available(t))]
         with gr.Row():
             box = gr.Textbox(label=I18N("review"), value=MEMORY_EXAMPLE, lines=3, scale=4, elem_id="memory-text")
-            task = gr.Radio(["sentiment", "ner"], value=(have or ["sentiment"])[0], label=I18N("task"), scale=1)
+            model_set = gr.Radio(MEMORY_SETS, value="imdb", label=I18N("task"), scale=1, elem_id="memory-set")
         run = gr.Button(I18N("compare"), variant="primary", elem_id="memory-run")
         chart = gr.Plot(show_label=False, elem_id="memory-chart")
+        gr.Markdown(I18N("memory_note"))
+        life = gr.Plot(show_label=False, elem_id="memory-lifetime")
+        gr.Markdown(I18N("lifetime_note"))
         notice = gr.Markdown(elem_id="memory-notice")
-        gr.on([run.click, box.submit], logic.memory, inputs=[box, task], outputs=[chart, notice], api_name="memory",
-              **RAW, **MODELS)
+        gr.on([run.click, box.submit], memory_views.memory, inputs=[box, model_set], outputs=[chart, notice],
+              api_name="memory", **RAW, **MODELS)
+        gr.on([run.click, box.submit], memory_views.lifetime, inputs=[box, model_set], outputs=life,
+              api_name="lifetime", **RAW, **MODELS)
+        gr.Markdown(I18N("probe_intro"))
+        with gr.Row():
+            probe_set = gr.Radio(MEMORY_SETS[:2], value="imdb", label=I18N("task"), scale=1, elem_id="probe-set")
+            probe_run = gr.Button(I18N("probe_run"), variant="primary", scale=1, elem_id="probe-run")
+        probe_chart = gr.Plot(show_label=False, elem_id="probe-chart")
+        probe_table = gr.Markdown(elem_id="probe-table")
+        probe_run.click(memory_views.distance, inputs=probe_set, outputs=[probe_chart, probe_table],
+                        api_name="distance_probe", **RAW, **MODELS)
 
 
 def shapes_tab():

@@ -1,0 +1,151 @@
+"""zoo.memory: the distance probe, the gradient profile and the memory lifetime, checked by hand on tiny
+models and, where the bundled IMDB models (and ../shared/datasets) are there, on the claims the app makes."""
+import math
+
+import pytest
+import torch
+
+import zoo
+from app_models import write_models
+from conftest import SHARED_DATA
+from zoo import memory, probe
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return write_models(tmp_path_factory.mktemp("models"), tasks=("sentiment",))
+
+
+class Remembers:
+    """A stand-in classifier that sees only the last `span` words and knows the cue words."""
+
+    def __init__(self, span):
+        self.span, self.calls = span, 0
+
+    def predict_batch(self, texts, batch_size=64):
+        self.calls += 1
+        out = []
+        for t in texts:
+            seen = t.split()[-self.span:]
+            pos = sum(w in ("wonderful", "brilliant", "superb", "excellent", "enjoyed", "beautiful", "best",
+                            "delightful", "outstanding", "fantastic", "gripping", "lovely", "great", "loved",
+                            "masterpiece", "enjoyable", "smart", "recommended", "amazing") for w in seen)
+            neg = sum(w in ("dull", "terrible", "awful", "boring", "disliked", "ugly", "worst", "dreadful", "wooden",
+                            "horrible", "tedious", "bad", "poor", "hated", "disaster", "depressing", "stupid",
+                            "avoid", "Avoid") for w in seen)
+            out.append({"positive": 0.5 + 0.1 * (pos > neg), "negative": 0.5 - 0.1 * (pos > neg) + 0.2 * (neg > pos)})
+        return out
+
+
+def test_the_probe_puts_k_filler_words_between_the_cue_and_the_end():
+    pairs = memory.probe_texts(7)
+    assert len(pairs) == 40 and {label for _, label in pairs} == {"positive", "negative"}
+    text, _ = pairs[0]
+    assert text.startswith(memory.CUES["positive"][0]) and text.split()[-7:] == memory.filler(7).split()
+    last, _ = memory.probe_texts(7, "cue_last")[0]
+    assert last.endswith(memory.CUES["positive"][0]) and last.split()[:7] == memory.filler(7).split()
+    assert len(memory.filler(500).split()) == 500  # repeats when asked for more than it has
+    with pytest.raises(ValueError):
+        memory.probe_texts(3, "sideways")
+
+
+def test_a_model_that_remembers_only_recent_words_falls_to_chance_once_the_cue_is_out_of_reach():
+    model = Remembers(span=30)
+    first = memory.distance_probe({"short": model}, distances=(0, 10, 40, 100))
+    assert first["accuracy"]["short"] == [100.0, 100.0, 50.0, 50.0] and first["n"] == 40
+    last = memory.distance_probe({"short": model}, distances=(0, 10, 40, 100), order="cue_last")
+    assert last["accuracy"]["short"] == [100.0] * 4  # the control: the cue is the last thing read
+    assert model.calls == 8  # one batched call per distance, not one per text
+
+
+def test_the_probe_runs_batched_on_real_predictors(tiny):
+    preds = {n: zoo.load(tiny / n) for n in ("sentiment-rnn", "sentiment-bilstm")}
+    out = memory.distance_probe(preds, distances=(0, 5))
+    assert set(out["accuracy"]) == set(preds) and all(len(a) == 2 and all(0 <= x <= 100 for x in a)
+                                                       for a in out["accuracy"].values())
+    text = memory.probe_texts(5)[3][0]
+    batch = preds["sentiment-rnn"].predict_batch([text, "a fine film ."])[0]
+    assert batch["positive"] == pytest.approx(preds["sentiment-rnn"].predict(text)["positive"], abs=1e-6)
+
+
+def test_the_gradient_profile_is_each_words_gradient_over_the_last_words(tiny):
+    p = zoo.load(tiny / "sentiment-lstm")
+    g = memory.gradient_profile(p, "a gorgeous , witty movie .")
+    raw = probe.input_gradients(p, "a gorgeous , witty movie .")["norms"]
+    assert g["ratio"][-1] == pytest.approx(1.0) and g["ratio"] == pytest.approx([n / raw[-1] for n in raw])
+    assert memory.quarter_ratio([1e-3, 1e-3, 1, 1, 1, 1, 1, 1]) == pytest.approx(1e-3)
+
+
+def test_the_memory_lifetime_is_the_product_of_the_later_forget_gates_recomputed_step_by_step(tiny):
+    p = zoo.load(tiny / "sentiment-lstm")
+    text = "a gorgeous , witty movie , not bad at all ."
+    life = memory.lifetime(p, text)
+    f = probe.trace_text(p, text)["directions"]["forward"]["f"]  # (T, H)
+    T = f.shape[0]
+    for t in range(T):
+        keep = torch.ones(f.shape[1])
+        for s in range(t + 1, T):
+            keep = keep * f[s]
+        assert life["median"][t] == pytest.approx(float(keep.median()), rel=1e-5)
+        assert life["top_decile"][t] == pytest.approx(float(keep.quantile(0.9)), rel=1e-5)
+    assert life["kind"] == "forget" and life["median"][-1] == 1.0
+
+
+def test_the_rnn_lifetime_is_the_norm_of_the_jacobian_autograd_finds(tiny):
+    p = zoo.load(tiny / "sentiment-rnn")
+    text = "a gorgeous , witty movie , not bad ."
+    life = memory.lifetime(p, text)
+    words, batch = p.encode(text)
+    rnn = p.model.encoder.rnn
+    with torch.no_grad():
+        x = p.model.embed(batch)[0]  # (T, E)
+    w_ih, w_hh, b = rnn.weight_ih_l0.detach(), rnn.weight_hh_l0.detach(), (rnn.bias_ih_l0 + rnn.bias_hh_l0).detach()
+
+    def run_from(t, h):  # h_T as a function of h_t
+        for s in range(t + 1, len(words)):
+            h = torch.tanh(x[s] @ w_ih.T + h @ w_hh.T + b)
+        return h
+
+    h = torch.zeros(w_hh.shape[0])
+    states = []
+    for s in range(len(words)):
+        h = torch.tanh(x[s] @ w_ih.T + h @ w_hh.T + b)
+        states.append(h)
+    for t in range(len(words)):
+        jac = torch.autograd.functional.jacobian(lambda h0: run_from(t, h0), states[t])
+        assert life["norm"][t] == pytest.approx(float(torch.linalg.matrix_norm(jac, ord=2)), rel=1e-4, abs=1e-7)
+
+
+# --- the claims the app makes, on the bundled IMDB models --------------------------------------------------
+
+IMDB = {f"imdb-{a}" for a in ("rnn", "lstm", "bilstm")}
+needs_imdb = pytest.mark.skipif(not IMDB <= set(zoo.list_models()), reason="the IMDB models are not bundled")
+
+
+@needs_imdb
+def test_on_the_default_text_the_rnns_gradient_fades_at_least_5x_more_than_the_lstms():
+    from webapp.examples import MEMORY_EXAMPLE
+    rnn, lstm = (memory.gradient_profile(zoo.load(n), MEMORY_EXAMPLE)["ratio"] for n in ("imdb-rnn", "imdb-lstm"))
+    assert len(rnn) == len(lstm) == 80  # the example is the view's full 80 words
+    assert memory.quarter_ratio(rnn) * 5 <= memory.quarter_ratio(lstm)
+
+
+@needs_imdb
+def test_the_recorded_validation_bands_say_the_same():
+    bands = {n: zoo.load(n).config["memory"]["gradient"] for n in ("imdb-rnn", "imdb-lstm")}
+    assert all(b["texts"] >= 100 and b["words"] == 80 and len(b["mean"]) == 80 for b in bands.values())
+    assert bands["imdb-rnn"]["quarter_ratio"] * 5 <= bands["imdb-lstm"]["quarter_ratio"]
+
+
+@needs_imdb
+@pytest.mark.skipif(not (SHARED_DATA / "imdb").is_dir(), reason="../shared/datasets/imdb is absent")
+def test_on_imdb_validation_reviews_the_rnns_gradient_fades_at_least_5x_more_than_the_lstms():
+    from tasks import sentiment
+    from zoo import data
+    ds, _ = data.load(str(SHARED_DATA / "imdb"))
+    sentiment.held_out_validation(ds)
+    texts = ds["validation"]["text"][:60]
+    bands = {n: memory.gradient_band(zoo.load(n), texts, 80) for n in ("imdb-rnn", "imdb-lstm")}
+    assert min(b["texts"] for b in bands.values()) >= 20
+    assert bands["imdb-rnn"]["quarter_ratio"] * 5 <= bands["imdb-lstm"]["quarter_ratio"]
+    assert math.isfinite(bands["imdb-lstm"]["quarter_ratio"])

@@ -1,0 +1,61 @@
+"""Record each sentiment model's gradient profile over long validation reviews in its config.json, for the
+app's "Long-term memory" view (the band behind the single example).
+
+    python train/memory_profile.py zoo/checkpoints/imdb-rnn zoo/checkpoints/imdb-lstm ... --data ../shared/datasets/imdb
+
+For every checkpoint: the first --texts validation reviews with at least --words words, each cut to its
+first --words words; per word, log10 of the gradient norm over the last word's (zoo.memory.gradient_band);
+the mean and the 10th/90th percentiles over the reviews go into config["memory"]["gradient"]. IMDB's
+validation split is the one training holds out (tasks.sentiment.held_out_validation), so no test review is
+read. Weights are not touched; config.json and the card are rewritten atomically. Prints one JSON line per
+checkpoint.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import torch
+
+import zoo
+from tasks import sentiment
+from zoo import checkpoint, data, memory
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("checkpoints", nargs="+", help="sentiment checkpoint folders (rewritten in place)")
+    p.add_argument("--data", default="stanfordnlp/imdb", help="Hub id or local folder of the long-review dataset")
+    p.add_argument("--texts", type=int, default=200, help="reviews to average over")
+    p.add_argument("--words", type=int, default=80, help="words of each review read (the app's memory view reads 80)")
+    p.add_argument("--threads", type=int, default=1)
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    try:
+        ds, source = data.load(args.data)
+    except data.DataUnavailable as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    sentiment.held_out_validation(ds)
+    val = ds["validation"]
+    texts = val[sentiment.text_column(val)]
+    for folder in args.checkpoints:
+        pred = zoo.load(folder)
+        if pred.config["task"] != sentiment.TASK:
+            print(f"error: {folder} is a {pred.config['task']} checkpoint, not a sentiment one", file=sys.stderr)
+            return 2
+        long = [t for t in texts if len(pred.words(t)) >= args.words][:args.texts]
+        band = memory.gradient_band(pred, long, args.words)
+        config = {k: v for k, v in pred.config.items() if k not in ("format", "dtype")}
+        config["memory"] = {"gradient": {**band, "data": source.get("hub_id") or source.get("path"),
+                                         "split": "validation", "note": "first reviews with enough words, cut"}}
+        checkpoint.save(pred.folder, pred.model, config, files={"tokenizer.json": (pred.folder / "tokenizer.json").read_text()},
+                        dtype=getattr(torch, pred.config.get("dtype", "float16")))
+        print(json.dumps({"model": pred.name, "texts": band["texts"], "words": band["words"],
+                          "quarter_ratio": round(band["quarter_ratio"], 6)}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
