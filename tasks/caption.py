@@ -267,20 +267,60 @@ class Predictor:
             raise TypeError(f"expected an image, an image path or a feature vector, got {type(x).__name__}")
         if not torch.isfinite(f).all():
             raise ValueError("the feature vector contains NaN or infinite values")
+        # finite is not enough: +-3e38 overflows inside the decoder (NaN captions, or an IndexError)
+        if f.abs().max() > image_encoder.MAX_FEATURE_ABS:
+            raise ValueError(f"the feature vector has values up to {float(f.abs().max()):.3g}; image features "
+                             f"are within +-{image_encoder.MAX_FEATURE_ABS:g}")
         return f[None]
 
-    @torch.no_grad()
-    def predict(self, image_or_path_or_feature, beam: int | None = None, max_len: int | None = None) -> list[dict]:
-        """-> [{"caption": str, "score": float}, ...], best first; score is the length-normalised log-prob."""
+    def _settings(self, beam: int | None, max_len: int | None) -> tuple[int, int]:
+        """The beam width and length limit to decode with: the checkpoint's unless given; checked."""
         beam = self.decode_cfg["beam"] if beam is None else int(beam)
         if not 1 <= beam <= 20:
             raise ValueError(f"beam must be between 1 and 20, got {beam}")
         max_len = self.decode_cfg["max_len"] if max_len is None else int(max_len)
         if not 1 <= max_len <= 100:
             raise ValueError(f"max_len must be between 1 and 100, got {max_len}")
+        return beam, max_len
+
+    def _captions(self, hyps: list[tuple]) -> list[dict]:
+        return [{"caption": self.vocab.decode(ids), "score": round(s, 4)} for ids, s in hyps]
+
+    @torch.no_grad()
+    def predict(self, image_or_path_or_feature, beam: int | None = None, max_len: int | None = None) -> list[dict]:
+        """-> [{"caption": str, "score": float}, ...], best first; score is the length-normalised log-prob."""
+        beam, max_len = self._settings(beam, max_len)
         hyps = caption_decode.generate(self.model, self.feature(image_or_path_or_feature), beam, max_len,
                                        self.decode_cfg["alpha"])[0]
-        return [{"caption": self.vocab.decode(ids), "score": round(s, 4)} for ids, s in hyps]
+        return self._captions(hyps)
+
+    @torch.no_grad()
+    def predict_batch(self, inputs: list, batch_size: int = 64, beam: int | None = None, max_len: int | None = None,
+                      errors: str = "raise") -> list[list[dict]]:
+        """predict for many images (or paths, or feature vectors): images are read one at a time (as predict
+        reads them, so the features are the same), then decoded `batch_size` at a time, answers in input order
+        (the same captions as predict on each; scores within float rounding). A bad input is an error naming
+        its index, or with errors="record" an {"error": message} in its place."""
+        if errors not in ("raise", "record"):
+            raise ValueError(f"errors must be 'raise' or 'record', got {errors!r}")
+        beam, max_len = self._settings(beam, max_len)
+        results: list = [None] * len(inputs)
+        live, feats = [], []
+        for i, x in enumerate(inputs):
+            try:
+                feats.append(self.feature(x))
+                live.append(i)
+            except (TypeError, ValueError) as e:
+                if errors == "raise":
+                    raise type(e)(f"input {i}: {e}") from None
+                results[i] = {"error": str(e)}
+        for start in range(0, len(live), max(1, batch_size)):
+            chunk = live[start:start + max(1, batch_size)]
+            hyps = caption_decode.generate(self.model, torch.cat(feats[start:start + len(chunk)]), beam, max_len,
+                                           self.decode_cfg["alpha"])
+            for i, h in zip(chunk, hyps):
+                results[i] = self._captions(h)
+        return results
 
     def evaluate(self, split, beam: int | None = None) -> dict:
         """BLEU-1..4, CIDEr, ROUGE-L (percent) on a datasets split with caption_0..caption_4."""

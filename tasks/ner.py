@@ -238,16 +238,21 @@ class Predictor:
         (the mean probability of its words' tags)."""
         return self.predict_batch([text_or_tokens], batch_size=1, scores=scores)[0]
 
-    def predict_batch(self, inputs: list, batch_size: int = 64, scores: bool = False) -> list[dict]:
+    def predict_batch(self, inputs: list, batch_size: int = 64, scores: bool = False, errors: str = "raise") -> list[dict]:
         """predict for many texts (or token lists): one padded pass per batch of similar length, answers in
-        input order, the same tags as predict on each. A bad input is an error naming its index."""
-        toks = []
+        input order, the same tags as predict on each. A bad input is an error naming its index, or with
+        errors="record" an {"error": message} in its place (python -m zoo predict goes on with the rest)."""
+        if errors not in ("raise", "record"):
+            raise ValueError(f"errors must be 'raise' or 'record', got {errors!r}")
+        toks, results = [], [{"tokens": [], "entities": []} for _ in inputs]
         for i, x in enumerate(inputs):
             try:
                 toks.append(self.tokens(x))
             except (TypeError, ValueError) as e:
-                raise type(e)(f"input {i}: {e}") from None
-        results = [{"tokens": [], "entities": []} for _ in inputs]
+                if errors == "raise":
+                    raise type(e)(f"input {i}: {e}") from None
+                toks.append([])
+                results[i] = {"error": str(e)}
         live = [i for i, t in enumerate(toks) if t]
         examples = [self.featurize([w for w, _, _ in toks[i]]) for i in live]
         for idx, batch in batches(examples, batch_size):
@@ -256,6 +261,15 @@ class Predictor:
                 i = live[j]
                 results[i] = self._result(inputs[i], toks[i], tag_ids, rows[:len(tag_ids)], scores)
         return results
+
+    def tags_by_prefix(self, text_or_tokens) -> tuple[list[str], list[list[str]]]:
+        """Reveal the sentence one word at a time: -> (words, rows), row k the tags of the first k + 1 words,
+        predicted with nothing after them. A left-to-right tagger's tag for a word cannot change once the
+        word is read (but for the CRF's choice of the whole sequence); a BiLSTM's can, as later words arrive.
+        The last row is predict's answer for the whole sentence."""
+        words = self.words(text_or_tokens)
+        rows = self.predict_batch([words[:k] for k in range(1, len(words) + 1)])
+        return words, [[t["tag"] for t in r["tokens"]] for r in rows]
 
     def _result(self, text_or_tokens, toks, ids: list[int], emissions: torch.Tensor, scores: bool) -> dict:
         tags = [self.labels[i] for i in ids]

@@ -247,20 +247,25 @@ class Predictor:
         emoji and unknown scripts are words (mostly <unk>) and get a result."""
         return self._result(float(self.model.prob_positive(self.encode(text)[1])[0]), scores)
 
-    def predict_batch(self, texts: list[str], batch_size: int = 64, scores: bool = True) -> list[dict]:
+    def predict_batch(self, texts: list[str], batch_size: int = 64, scores: bool = True, errors: str = "raise") -> list[dict]:
         """predict for many texts: one padded pass per batch of similar length, answers in input order (equal
-        to predict on each, probabilities within float rounding). A bad text is an error naming its index."""
-        examples = []
+        to predict on each, probabilities within float rounding). A bad text is an error naming its index, or
+        with errors="record" an {"error": message} in its place (python -m zoo predict goes on with the rest)."""
+        if errors not in ("raise", "record"):
+            raise ValueError(f"errors must be 'raise' or 'record', got {errors!r}")
+        examples, live, results = [], [], [None] * len(texts)
         for i, text in enumerate(texts):
             try:
                 examples.append({"words": self._ids(text)[1]})
+                live.append(i)
             except (TypeError, ValueError) as e:
-                raise type(e)(f"text {i}: {e}") from None
-        probs = [0.0] * len(examples)
+                if errors == "raise":
+                    raise type(e)(f"text {i}: {e}") from None
+                results[i] = {"error": str(e)}
         for idx, batch in batches(examples, batch_size):
-            for i, p in zip(idx, self.model.prob_positive(batch).tolist()):
-                probs[i] = p
-        return [self._result(p, scores) for p in probs]
+            for j, p in zip(idx, self.model.prob_positive(batch).tolist()):
+                results[live[j]] = self._result(p, scores)
+        return results
 
     def prob_positive_by_step(self, text: str) -> list[float]:
         """P(positive) after each word, left to right (one value per word; [] for a text with no words).

@@ -5,6 +5,7 @@ Punctuation, brackets, possessives ('s) and clitics (n't) become their own token
 """
 from __future__ import annotations
 
+import bisect
 import re
 import unicodedata
 
@@ -33,7 +34,37 @@ def check_text(text) -> str:
     return "".join(" " if unicodedata.category(ch) in ("Cc", "Cf", "Cs") and ch not in "\t\n" else ch for ch in text)
 
 
+def _nfc(text: str) -> tuple[str, list[int] | None]:
+    """-> (text in Unicode NFC form, offsets back: NFC index -> index in text, or None when text is NFC already).
+
+    "Jose" + U+0301 (NFD, as macOS file names and some keyboards send it) has a combining accent that no
+    token pattern reads as part of a word, so it split names into "Jo", "Zu", "Bjo"; NFC makes it one
+    character, as in the training data. NFC changes lengths, so offsets are mapped back: both strings
+    decompose (NFD) to the same characters, so a boundary in one is a boundary at the same NFD position
+    in the other."""
+    if unicodedata.is_normalized("NFC", text):
+        return text, None
+    nfc = unicodedata.normalize("NFC", text)
+    nfd_len = lambda ch: len(unicodedata.normalize("NFD", ch))  # noqa: E731
+    starts, pos = [], 0  # NFD position where each character of text begins
+    for ch in text:
+        starts.append(pos)
+        pos += nfd_len(ch)
+    back, pos = [], 0
+    for ch in nfc:
+        # the last character of text starting at or before this NFD position (canonical reordering can
+        # only move combining marks within one cluster, never across a starter)
+        back.append(bisect.bisect_right(starts, pos) - 1)
+        pos += nfd_len(ch)
+    back.append(len(text))
+    return nfc, back
+
+
 def tokenize(text: str) -> list[tuple[str, int, int]]:
-    """Split text into (token, start, end) with text[start:end] == token."""
+    """Split text into (token, start, end): text[start:end] is the token as the user wrote it, and token its
+    NFC form (the same string unless the text was not in NFC)."""
     text = check_text(text)
-    return [(m.group(), m.start(), m.end()) for m in _TOKEN.finditer(text)]
+    nfc, back = _nfc(text)
+    if back is None:
+        return [(m.group(), m.start(), m.end()) for m in _TOKEN.finditer(text)]
+    return [(m.group(), back[m.start()], back[m.end()]) for m in _TOKEN.finditer(nfc)]

@@ -171,8 +171,9 @@ def test_every_event_that_runs_models_shares_one_queue_slot_group():
     import app
     fns = app.demo.fns.values() if isinstance(app.demo.fns, dict) else app.demo.fns
     groups = {f.api_name: (f.concurrency_id, f.concurrency_limit) for f in fns if f.api_name}
-    for name in ("sentiment", "ner", "caption", "inside", "memory", "lifetime", "distance_probe", "sentiment_example",
-                 "ner_example", "caption_example"):
+    for name in ("sentiment", "ner", "caption", "inside", "memory", "lifetime", "distance_probe", "what_if", "cell_size",
+                 "right_context", "inside_caption", "note_loop", "sentiment_example_run", "ner_example_run",
+                 "caption_example_run"):  # the examples' own events only fill the inputs (tests/test_app_side_doors.py)
         assert groups[name] == ("models", 2), name
 
 
@@ -326,6 +327,23 @@ def test_page_shows_three_models_per_tab_and_the_inside_view(server):
         for chart in ("#memory-chart", "#memory-lifetime", "#probe-chart"):  # drawn: a real picture, not a blank
             img = page.locator(f"{chart} img")
             assert img.evaluate("i => i.naturalWidth") > 300 and _ink(img.screenshot()) > 0.02, chart
+
+        page.get_by_role("tab", name="Why the cell").click()
+        page.locator("#why-run").click()
+        expect(page.locator("#why-table")).to_contain_text("forget=1")
+        expect(page.locator("#why-size img")).to_be_visible()
+        page.locator("#right-run").click()
+        expect(page.locator("#right-table")).to_contain_text("ner-bilstm")
+        page.locator("#decoder-run").click()
+        for part in logic.TRACE_PARTS:
+            expect(page.locator(f"#decoder-{part} img")).to_be_visible()
+        page.screenshot(path=str(SHOTS / "app-why.png"), full_page=True)
+        assert _ink(page.locator("#why-size img").screenshot()) > 0.02
+
+        page.get_by_role("tab", name="Shapes").click()
+        page.locator("#note-run").click()
+        expect(page.locator("#note-out")).to_contain_text("Largest difference")
+        page.screenshot(path=str(SHOTS / "app-note.png"), full_page=True)
         assert elsewhere == []
 
         ko = browser.new_page(locale="ko-KR", viewport={"width": 1280, "height": 800})
@@ -340,7 +358,7 @@ def _ink(png: bytes) -> float:
     import io
     from PIL import Image
     gray = Image.open(io.BytesIO(png)).convert("L")
-    return sum(1 for v in gray.getdata() if v < 200) / (gray.width * gray.height)
+    return sum(1 for v in gray.tobytes() if v < 200) / (gray.width * gray.height)
 
 
 def bundled(task: str) -> bool:

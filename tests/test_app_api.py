@@ -27,6 +27,19 @@ def test_gradio_client_reaches_every_api_name(server):
     assert chart["type"] == "matplotlib" and "imdb-bilstm" in table
     out = client.predict("a witty movie", "imdb", api_name="/sentiment")
     assert len(out) == 8 and "imdb-bilstm" in out[5]
+    assert "forget=0" in client.predict("a witty movie", "sentiment-lstm", api_name="/what_if")
+    assert client.predict("a witty movie", "ner-bilstm", api_name="/cell_size")["type"] == "matplotlib"
+    assert "ner-lstm" in client.predict(NER_TEXT, api_name="/right_context")
+    assert "np.tanh" in client.predict("a witty movie", "sentiment-rnn", api_name="/note_loop")
+
+
+def test_the_why_views_refuse_models_without_what_they_show(server):
+    from gradio_client import Client
+    client = Client(server, verbose=False)
+    for api, args in (("/what_if", ("a witty movie", "sentiment-rnn")), ("/cell_size", ("a film", "ner-rnn")),
+                      ("/note_loop", ("a witty movie", "sentiment-lstm")), ("/what_if", ("a film", ["x"]))):
+        with pytest.raises(Exception, match="Unknown model"):
+            client.predict(*args, api_name=api)
     assert "**42**" in client.predict(2, 10, 3, "rnn", False, False, api_name="/shapes")
 
 

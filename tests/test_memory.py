@@ -45,6 +45,10 @@ def test_the_probe_puts_k_filler_words_between_the_cue_and_the_end():
     last, _ = memory.probe_texts(7, "cue_last")[0]
     assert last.endswith(memory.CUES["positive"][0]) and last.split()[:7] == memory.filler(7).split()
     assert len(memory.filler(500).split()) == 500  # repeats when asked for more than it has
+    # the j-th positive and the j-th negative cue share their stretch of filler, which starts a sentence
+    positive, negative = memory.probe_texts(9)[3][0], memory.probe_texts(9)[23][0]
+    assert positive.split()[-9:] == negative.split()[-9:] == memory.filler(9, start=3).split()
+    assert memory.filler(9, start=3).split()[0] == "The" and memory.filler(9, start=3) != memory.filler(9)
     with pytest.raises(ValueError):
         memory.probe_texts(3, "sideways")
 

@@ -46,9 +46,7 @@ def main(argv=None) -> int:
     print(f"validation BLEU-4 by decoding: {best}", file=sys.stderr)
     config["metrics"] = {s: caption.evaluate(pred.model, split, pred.vocab, best["beam"], d["max_len"], best["alpha"])
                          for s, split in splits.items()}  # validation first, test once, at the end
-    files = {"tokenizer.json": (pred.folder / "tokenizer.json").read_text(encoding="utf-8")}
-    checkpoint.save(pred.folder, pred.model, {k: v for k, v in config.items() if k not in ("format", "dtype")},
-                    files=files, dtype=getattr(torch, pred.config.get("dtype", "float16")))
+    checkpoint.rewrite(pred.folder, pred.model, config)
     print(json.dumps({"model": pred.name, "checkpoint": str(pred.folder), "decode": {k: best[k] for k in ("beam", "alpha")},
                       "metrics": {s: {k: v for k, v in m.items() if k != "examples"} for s, m in config["metrics"].items()}}))
     return 0

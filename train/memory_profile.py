@@ -47,11 +47,9 @@ def main(argv=None) -> int:
             return 2
         long = [t for t in texts if len(pred.words(t)) >= args.words][:args.texts]
         band = memory.gradient_band(pred, long, args.words)
-        config = {k: v for k, v in pred.config.items() if k not in ("format", "dtype")}
-        config["memory"] = {"gradient": {**band, "data": source.get("hub_id") or source.get("path"),
-                                         "split": "validation", "note": "first reviews with enough words, cut"}}
-        checkpoint.save(pred.folder, pred.model, config, files={"tokenizer.json": (pred.folder / "tokenizer.json").read_text()},
-                        dtype=getattr(torch, pred.config.get("dtype", "float16")))
+        memory_record = {"gradient": {**band, "data": source.get("hub_id") or source.get("path"),
+                                      "split": "validation", "note": "first reviews with enough words, cut"}}
+        checkpoint.rewrite(pred.folder, pred.model, {**pred.config, "memory": memory_record})
         print(json.dumps({"model": pred.name, "texts": band["texts"], "words": band["words"],
                           "quarter_ratio": round(band["quarter_ratio"], 6)}))
     return 0

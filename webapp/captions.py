@@ -5,11 +5,17 @@ decoder generates from it, so the time in each column is that decoder's own.
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import time
 from importlib.resources import files
+from pathlib import Path
 
 import gradio as gr
 import torch
+from gradio import utils as gradio_utils
+
+from tasks import image_encoder
 
 from . import models
 from .logic import _header, _metric_line, _notice, lang_of
@@ -33,18 +39,57 @@ def _captions_markdown(hyps: list[dict]) -> str:
     return "\n".join(f"{i}. {h['caption']}  <small>({h['score']:.2f})</small>" for i, h in enumerate(hyps, 1))
 
 
+def upload(value, lang: str = "en"):
+    """The caption event's raw input -> what tasks.image_encoder opens, never opened here.
+
+    The event runs with preprocess=False (webapp.ui), so gradio does not decode, convert and re-encode the
+    upload before seqzoo's own checks (size, decompression bombs, decoded-size budget) can refuse it; a
+    169-megapixel 1-bit PNG of 20 kB cost 12 s and +890 MB there. The value is then the JSON an API caller
+    sent: an uploaded file's {"path": ...} (gradio has checked that a path with gradio's "meta" lies in its
+    upload folder), or an image as a data: URL. A path outside gradio's upload folder is refused here too,
+    so no caller can have a server file opened by naming it."""
+    if value is None:
+        raise gr.Error(say("no_image", lang))
+    if not isinstance(value, dict):
+        raise gr.Error(say("bad_image", lang, why=f"expected an uploaded image file, got {type(value).__name__}"))
+    path, url = value.get("path"), value.get("url")
+    if path is None and isinstance(url, str) and url.startswith("data:"):
+        head, _, data = url.partition(",")
+        if ";base64" not in head or len(data) > 4 * image_encoder.MAX_FILE_BYTES // 3 + 4:
+            raise gr.Error(say("bad_image", lang, why="a data: URL must be base64, at most "
+                                                      f"{image_encoder.MAX_FILE_BYTES:,} bytes"))
+        try:
+            return base64.b64decode(data, validate=True)
+        except (binascii.Error, ValueError):
+            raise gr.Error(say("bad_image", lang, why="the data: URL is not valid base64")) from None
+    if not isinstance(path, str) or not path:
+        raise gr.Error(say("no_image", lang))
+    root = Path(gradio_utils.get_upload_folder()).resolve()
+    resolved = Path(path).resolve()
+    if not resolved.is_relative_to(root):
+        raise gr.Error(say("bad_image", lang, why="not a file uploaded to this app"))
+    return str(resolved)
+
+
+def caption_upload(image, beam=3, request: gr.Request | None = None):
+    """The caption event as the app serves it (raw input, see upload); caption does the rest."""
+    return caption(upload(image, lang_of(request)), beam, request)
+
+
+def _beam(beam, lang: str) -> int:
+    """A whole number from 1 to MAX_BEAM; an API caller's True, 2.5 or "3" is refused, not rounded."""
+    if isinstance(beam, bool) or not isinstance(beam, (int, float)) or not 1 <= beam <= MAX_BEAM or beam != int(beam):
+        raise gr.Error(say("bad_beam", lang, max=MAX_BEAM))
+    return int(beam)
+
+
 @torch.inference_mode()  # no autograd bookkeeping at all (the predictors' no_grad still counts versions)
 def caption(image, beam=3, request: gr.Request | None = None):
     """-> for rnn, lstm, bilstm: (captions markdown, card markdown); then a notice line."""
     lang = lang_of(request)
     if image is None or (isinstance(image, str) and not image.strip()):
         raise gr.Error(say("no_image", lang))
-    try:
-        beam = int(beam)
-    except (TypeError, ValueError):
-        raise gr.Error(say("bad_beam", lang, max=MAX_BEAM)) from None
-    if not 1 <= beam <= MAX_BEAM:
-        raise gr.Error(say("bad_beam", lang, max=MAX_BEAM))
+    beam = _beam(beam, lang)
     loaded = models.for_task("caption")
     ready = [p for p, _ in loaded.values() if p is not None]
     if not ready:

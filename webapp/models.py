@@ -8,6 +8,7 @@ so one absent task leaves the other tabs working.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from pathlib import Path
 
@@ -38,11 +39,29 @@ def load(name: str):
 
 
 def try_load(name: str):
-    """(predictor, None) or (None, reason)."""
+    """(predictor, None) or (None, reason). Whatever one bad folder raises (a third-party checkpoint can raise
+    anything zoo.load did not foresee, a Rust panic included) leaves the model out with its reason; the
+    page is built at start-up from these, so one folder must never stop the whole app."""
     try:
         return load(name), None
-    except (zoo.ModelNotFound, zoo.CheckpointError, ValueError, KeyError, OSError, ImportError) as e:
-        return None, str(e)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as e:  # noqa: B036  (pyo3's PanicException is a BaseException)
+        reason = str(e).splitlines()[0][:300] if str(e) else type(e).__name__
+        if not isinstance(e, (zoo.ModelNotFound, zoo.CheckpointError)):
+            reason = f"{type(e).__name__}: {reason}"
+        _notice_once(name, reason)
+        return None, reason
+
+
+_noticed: set[str] = set()
+
+
+def _notice_once(name: str, reason: str) -> None:
+    """One line on stderr per model left out, so whoever starts the app sees why (the page says so too)."""
+    if name not in _noticed:
+        _noticed.add(name)
+        print(f"seqzoo app: {name} left out: {reason}", file=sys.stderr, flush=True)
 
 
 def for_task(task: str) -> dict[str, tuple]:

@@ -55,6 +55,26 @@ UI = {
         "timesteps": "Timesteps", "input_size": "Input size", "hidden_size": "Hidden size (units)",
         "cell": "Cell", "bidirectional": "Bidirectional", "return_sequences": "Return sequences",
         "explain": "Show the shapes",
+        "tab_why": "Why the cell", "why_run": "Flip the switches",
+        "why_intro": "The seed note explains why the LSTM is built as it is. Here the same trained weights run with "
+                     "one piece of the cell changed, through the readable cells: the forget gate forced to 1 or 0, "
+                     "the input gate forced to 1, every gate product a * b replaced by a + b, or no tanh on the "
+                     "cell state.",
+        "why_note": "The last column is each variant's score on the validation split with the same weights "
+                    "(`python train/what_if.py`). A gate that multiplies is a valve per unit: 0 closes, 1 opens; "
+                    "added instead, it can only shift a value, and the cell state runs away.",
+        "size_note": "Why tanh before the output gate: the cell state adds up what is written, so |c_t| can grow "
+                     "past 1 and keep growing; tanh(c_t), and so h_t, stay between -1 and 1.",
+        "right_intro": "### Right context, word by word (NER)\nThe sentence is revealed one word at a time; each row "
+                       "is what the tagger says with only those words. The BiLSTM's backward half reads the words "
+                       "after a word, so its tags can change as they arrive.",
+        "right_run": "Reveal word by word",
+        "decoder_intro": "### Inside a caption decoder\nThe decoder's h, c and gates while it writes its caption, "
+                         "one column per generated word, starting from the state the image gave it. caption-bilstm "
+                         "has two decoders: forward (left to right) and backward (right to left).",
+        "note_intro": "### From the note: its NumPy loop on real weights\nThe seed note's five-line NumPy RNN, "
+                      "run on a trained vanilla RNN's own weights and word vectors, beside the model's encoder.",
+        "note_run": "Run the note's loop",
     },
     "ko": {
         "title": "# seqzoo — 바닐라 RNN, LSTM, BiLSTM 나란히 보기",
@@ -96,6 +116,25 @@ UI = {
         "timesteps": "시점 수 (timesteps)", "input_size": "입력 크기", "hidden_size": "은닉 상태 크기 (units)",
         "cell": "셀", "bidirectional": "양방향", "return_sequences": "모든 시점 출력 (return_sequences)",
         "explain": "모양 보기",
+        "tab_why": "셀의 설계 이유", "why_run": "스위치 바꿔 보기",
+        "why_intro": "시드 노트는 LSTM이 왜 이렇게 생겼는지 설명합니다. 여기서는 학습된 가중치는 그대로 두고 셀의 한 부분만 "
+                     "바꿔서 읽기 쉬운 셀로 실행합니다: 삭제 게이트를 1 또는 0으로 고정, 입력 게이트를 1로 고정, 게이트의 "
+                     "원소곱 a * b를 덧셈 a + b로 바꾸기, 셀 상태에 tanh 빼기.",
+        "why_note": "마지막 열은 같은 가중치로 각 변형을 검증 데이터에서 잰 점수입니다(`python train/what_if.py`). 곱하는 "
+                    "게이트는 유닛마다 있는 밸브입니다: 0이면 잠그고 1이면 엽니다. 더하면 값을 옮길 뿐 열고 닫지 못하고, "
+                    "셀 상태가 걷잡을 수 없이 커집니다.",
+        "size_note": "출력 게이트 앞에 tanh를 두는 이유: 셀 상태는 쓰인 값을 계속 더하므로 |ct|가 1을 넘어 계속 커질 수 "
+                     "있습니다. tanh(ct)와 그래서 ht는 -1과 1 사이에 머뭅니다.",
+        "right_intro": "### 오른쪽 문맥, 한 단어씩 (개체명 인식)\n문장을 한 단어씩 보여 주고, 각 행은 그때까지의 단어만 "
+                       "보고 태거가 붙인 태그입니다. BiLSTM의 뒤 방향은 뒤에 오는 단어를 읽으므로 단어가 들어올 때마다 "
+                       "태그가 바뀔 수 있습니다.",
+        "right_run": "한 단어씩 보기",
+        "decoder_intro": "### 캡션 디코더 안쪽\n디코더가 캡션을 쓰는 동안의 h, c와 게이트. 생성한 단어마다 한 열이고, "
+                         "이미지가 준 상태에서 시작합니다. caption-bilstm은 디코더가 두 개입니다: 앞 방향(왼쪽→오른쪽)과 "
+                         "뒤 방향(오른쪽→왼쪽).",
+        "note_intro": "### 노트에서: NumPy 루프를 실제 가중치로\n시드 노트의 다섯 줄짜리 NumPy RNN을 학습된 바닐라 RNN의 "
+                      "가중치와 단어 벡터로 실행해 모델의 인코더와 나란히 봅니다.",
+        "note_run": "노트의 루프 실행",
     },
 }
 I18N = gr.I18n(**UI)
@@ -118,6 +157,10 @@ DYNAMIC = {
         "no_words": "The text has no words the model can read.",
         "positive": "positive", "negative": "negative",
         "cue_first": "verdict first", "cue_last": "verdict last",
+        "switch": "switch", "changes": "what changes", "answer": "answer on your text", "validation": "validation",
+        "real_cell": "nothing: the trained cell as it is",
+        "flips": "{n} tag(s) changed when later words arrived (struck through)",
+        "note_match": "Largest difference between the note's loop and the model's encoder: {diff:.1e}.",
     },
     "ko": {
         "empty": "먼저 텍스트를 입력하세요.", "not_text": "텍스트(문자열)가 필요합니다. 받은 값: {kind}.",
@@ -135,6 +178,10 @@ DYNAMIC = {
         "no_words": "모델이 읽을 수 있는 단어가 없습니다.",
         "positive": "긍정", "negative": "부정",
         "cue_first": "판단이 먼저", "cue_last": "판단이 마지막",
+        "switch": "스위치", "changes": "바뀌는 것", "answer": "입력 문장에 대한 답", "validation": "검증",
+        "real_cell": "없음: 학습된 셀 그대로",
+        "flips": "뒤 단어가 들어오면서 바뀐 태그 {n}개 (취소선)",
+        "note_match": "노트의 루프와 모델 인코더의 가장 큰 차이: {diff:.1e}.",
     },
 }
 

@@ -9,7 +9,7 @@ import os
 
 import gradio as gr
 
-from . import captions, logic, memory_views, models, plots
+from . import captions, logic, memory_views, models, plots, ui_why
 from .examples import MEMORY_EXAMPLE, NER_EXAMPLES, REVIEW_EXAMPLES, SENTIMENT_EXAMPLES
 from .shapes import shapes
 from .texts import CELL_NOTES, I18N
@@ -67,9 +67,12 @@ def sentiment_tab(inside_box):
               **MODELS).then(lambda t: t, box, inside_box, api_visibility="private")  # "current input" of the inside tab
         with examples_slot:
             rows = [[t, "sst2"] for t in SENTIMENT_EXAMPLES] + [[t, "imdb"] for t in REVIEW_EXAMPLES]
-            gr.Examples(rows, inputs=[box, data], label=I18N("examples"), fn=logic.sentiment, outputs=outputs,
-                        run_on_click=True, cache_examples=False, api_visibility="private",
-                        api_name="sentiment_example")  # after the main event, which keeps the name /sentiment
+            # an example only fills the inputs; the run after it is our own event, with the main event's input
+            # checks and queue slots (gr.Examples' own run is a callable side door: preprocessed, its own slots)
+            gr.Examples(rows, inputs=[box, data], label=I18N("examples"), run_on_click=False, cache_examples=False,
+                        api_visibility="private", api_name="sentiment_example").load_input_event.then(
+                logic.sentiment, inputs=[box, data], outputs=outputs, api_name="sentiment_example_run",
+                api_visibility="private", **RAW, **MODELS)  # after the main event, which keeps the name /sentiment
 
 
 def ner_tab(inside_box):
@@ -85,10 +88,11 @@ def ner_tab(inside_box):
         outputs = [*cols, notice]
         gr.on([run.click, box.submit], logic.ner, inputs=box, outputs=outputs, api_name="ner", **RAW, **MODELS) \
             .then(lambda t: t, box, inside_box, api_visibility="private")
-        with examples_slot:
-            gr.Examples(NER_EXAMPLES, inputs=box, label=I18N("examples"), fn=logic.ner, outputs=outputs,
-                        run_on_click=True, cache_examples=False, api_visibility="private",
-                        api_name="ner_example")  # after the main event, which keeps the name /ner
+        with examples_slot:  # fills the box, then our own run (see sentiment_tab)
+            gr.Examples(NER_EXAMPLES, inputs=box, label=I18N("examples"), run_on_click=False, cache_examples=False,
+                        api_visibility="private", api_name="ner_example").load_input_event.then(
+                logic.ner, inputs=box, outputs=outputs, api_name="ner_example_run", api_visibility="private",
+                **RAW, **MODELS)  # after the main event, which keeps the name /ner
 
 
 def caption_tab():
@@ -96,9 +100,11 @@ def caption_tab():
         _missing_notice("caption")
         gr.Markdown(I18N("caption_intro"))
         with gr.Row():
-            # a file path: the image is opened and checked (size, bombs, modes) by tasks.image_encoder
-            image = gr.Image(type="filepath", sources=["upload", "webcam", "clipboard"], label=I18N("caption_image"),
-                             height=260, scale=3, elem_id="caption-image")
+            # the event takes the upload unprocessed (**RAW, captions.upload): gradio would otherwise open, convert
+            # to RGB and re-encode it before tasks.image_encoder's checks (size, bombs, decoded-size budget) run;
+            # image_mode=None keeps gr.Image from converting should the event ever preprocess again
+            image = gr.Image(type="filepath", image_mode=None, sources=["upload", "webcam", "clipboard"],
+                             label=I18N("caption_image"), height=260, scale=3, elem_id="caption-image")
             beam = gr.Slider(1, captions.MAX_BEAM, value=3, step=1, label=I18N("beam"), scale=1)
         examples_slot = gr.Column()
         run = gr.Button(I18N("run"), variant="primary", elem_id="caption-run")
@@ -106,12 +112,15 @@ def caption_tab():
                                                          elem_classes=["captions"]))
         notice = gr.Markdown(elem_id="caption-notice")
         outputs = [*cols, notice]
-        gr.on([run.click], captions.caption, inputs=[image, beam], outputs=outputs, api_name="caption", **MODELS)
+        gr.on([run.click], captions.caption_upload, inputs=[image, beam], outputs=outputs, api_name="caption", **RAW,
+              **MODELS)
         with examples_slot:
-            if captions.example_images():
+            if captions.example_images():  # fills the image, then our own run (see sentiment_tab)
                 gr.Examples([[p] for p in captions.example_images()], inputs=image, label=I18N("examples"),
-                            fn=captions.caption, outputs=outputs, run_on_click=True, cache_examples=False,
-                            api_visibility="private", api_name="caption_example")
+                            run_on_click=False, cache_examples=False, api_visibility="private",
+                            api_name="caption_example").load_input_event.then(
+                    captions.caption_upload, inputs=[image, beam], outputs=outputs, api_name="caption_example_run",
+                    api_visibility="private", **RAW, **MODELS)
 
 
 def inside_tab(box):
@@ -176,6 +185,7 @@ def shapes_tab():
         out = gr.Markdown(shapes(), elem_id="shapes-out")
         inputs = [steps, size, hidden, cell, bi, seq]
         gr.on([c.change for c in inputs], shapes, inputs=inputs, outputs=out, api_name="shapes")
+        ui_why.note_panel(MODELS)
 
 
 CSS = ".card { font-size: 0.9em } .note { font-size: 0.9em; padding-top: 1em }"
@@ -195,14 +205,14 @@ def build() -> gr.Blocks:
             caption_tab()
             inside_tab(inside_box)
             memory_tab()
+            ui_why.why_tab(inside_box, MODELS, next(iter(captions.example_images()), None))
             shapes_tab()
     # After every event gradio's queue rebuilds a pandas table of the last 10,000 events for its /monitoring
     # page: ~10 ms of CPU per request (more as the table grows) that the next request waits behind on a
     # 2-core machine. The app turns that page off (app.launch), so compute the summary rarely; the variable
     # is read when the queue is made, here, and an explicit setting in the environment wins.
     os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000000")
-    for fn in (demo.fns.values() if isinstance(demo.fns, dict) else demo.fns):
-        if (fn.api_name or "").endswith("_example"):  # gr.Examples takes no concurrency arguments
-            fn.concurrency_id, fn.concurrency_limit = MODELS["concurrency_id"], MODELS["concurrency_limit"]
-    demo.queue(default_concurrency_limit=CONCURRENCY, max_size=64)
+    # api_open=False: with it on (gradio's default off Spaces), POST /gradio_api/run/<name> ran any queued event
+    # directly, outside the queue and its slot limit
+    demo.queue(default_concurrency_limit=CONCURRENCY, max_size=64, api_open=False)
     return demo

@@ -1,4 +1,5 @@
-"""python -m zoo list | download NAME|ORG/REPO | evaluate NAME --data PATH_OR_HUB_ID --split test
+"""python -m zoo list | download NAME|ORG/REPO | evaluate NAME --data PATH_OR_HUB_ID --split test [--precision P]
+              | predict NAME --input FILE|-|FOLDER|GLOB | export NAME --format onnx --out DIR
               | publish CHECKPOINT --repo-id ORG/REPO | manifest"""
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import json
 import sys
 import time
 
-from . import checkpoint, data, integrity, registry
+from . import checkpoint, data, integrity, predict_cli, registry
+from .precision import PRECISIONS
 
 
 def _row(name: str, folder, where: str) -> tuple:
@@ -36,14 +38,28 @@ def cmd_list(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    predictor = registry.load(args.model, revision=args.revision)
+    predictor = registry.load(args.model, revision=args.revision, precision=args.precision)
     ds, source = data.load(args.data)
     if args.split not in ds:
         raise data.DataUnavailable(f"no split {args.split!r} in {args.data}; have {', '.join(ds)}")
     t0 = time.perf_counter()
     metrics = predictor.evaluate(ds[args.split])
     print(json.dumps({"model": predictor.name, "split": args.split, "metrics": metrics, "data": args.data,
-                      "examples": len(ds[args.split]), "seconds": round(time.perf_counter() - t0, 2)}))
+                      "examples": len(ds[args.split]), "seconds": round(time.perf_counter() - t0, 2),
+                      "precision": predictor.precision, "runtime": predictor.runtime}))
+    return 0
+
+
+def cmd_predict(args) -> int:
+    return predict_cli.run(args, registry.load)
+
+
+def cmd_export(args) -> int:
+    """Write an ONNX export of a checkpoint (zoo/export.py); prints one JSON line."""
+    from . import export
+    out = export.to_onnx(registry.load(args.model, revision=args.revision), args.out, precision=args.precision)
+    print(json.dumps({"model": args.model, "format": args.format, "precision": args.precision, "out": str(out),
+                      "files": sorted(p.name for p in out.iterdir())}))
     return 0
 
 
@@ -79,6 +95,15 @@ def main(argv=None) -> int:
     ev.add_argument("--data", required=True, help="local dataset folder or Hub id")
     ev.add_argument("--split", default="test")
     ev.add_argument("--revision", default=None, help="branch, tag or commit, for a Hub repo")
+    ev.add_argument("--precision", choices=PRECISIONS, default="fp32", help="zoo/precision.py")
+    predict_cli.add_parser(sub)
+    ex = sub.add_parser("export", help="write a checkpoint's network as ONNX, in a folder zoo.load runs with onnxruntime")
+    ex.add_argument("model", help="bundled name (e.g. ner-bilstm), checkpoint folder or Hub repo")
+    ex.add_argument("--format", choices=("onnx",), default="onnx")
+    ex.add_argument("--out", required=True, help="the folder to write (must not exist, or be empty)")
+    ex.add_argument("--precision", choices=("fp32", "int8"), default="fp32",
+                    help="int8: quantized by onnxruntime, for this CPU")
+    ex.add_argument("--revision", default=None, help="branch, tag or commit, for a Hub repo")
     dl = sub.add_parser("download", help="fetch a checkpoint from the Hub into the cache (asks the Hub for the newest commit)")
     dl.add_argument("model", help="ORG/REPO, hf://ORG/REPO[@REVISION], a bundled name or a folder")
     dl.add_argument("--revision", default=None, help="branch, tag or commit (default: main)")
@@ -91,10 +116,14 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     try:
         return {"list": cmd_list, "evaluate": cmd_evaluate, "download": cmd_download, "publish": cmd_publish,
-                "manifest": cmd_manifest}[args.cmd](args)
-    except (registry.ModelNotFound, checkpoint.CheckpointError, data.DataUnavailable, ValueError) as e:
+                "manifest": cmd_manifest, "predict": cmd_predict, "export": cmd_export}[args.cmd](args)
+    except (registry.ModelNotFound, checkpoint.CheckpointError, data.DataUnavailable, ValueError, ImportError,
+            OSError) as e:  # ImportError: the onnx extra missing; OSError: an unreadable --input or --output
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -19,6 +19,15 @@ import torch
 from torch import nn
 
 GATES = ("i", "f", "g", "o")
+# What-if switches: the same trained weights, one piece of the cell changed, to see why it is built as it is.
+SWITCHES = {
+    "forget=1": "f_t forced to 1: c_t = c_{t-1} + i_t * g_t, the cell never forgets",
+    "forget=0": "f_t forced to 0: c_t = i_t * g_t, the cell keeps nothing from one step to the next",
+    "input=1": "i_t forced to 1: c_t = f_t * c_{t-1} + g_t, every candidate is written in full",
+    "add": "each gate product a * b replaced by a sum a + b: c_t = f_t + c_{t-1} + i_t + g_t, "
+           "h_t = o_t + tanh(c_t); a gate can then only shift a value, not open or close it",
+    "no-tanh": "no tanh on the cell state: h_t = o_t * c_t",
+}
 
 
 def rnn_cell(x, h, w_ih, w_hh, b_ih, b_hh):
@@ -26,13 +35,25 @@ def rnn_cell(x, h, w_ih, w_hh, b_ih, b_hh):
     return torch.tanh(x @ w_ih.T + h @ w_hh.T + b_ih + b_hh)
 
 
-def lstm_cell(x, h, c, w_ih, w_hh, b_ih, b_hh):
-    """One LSTM step. x (B, I), h and c (B, H) -> h, c (B, H) and the gates {i, f, g, o} (B, H)."""
+def lstm_cell(x, h, c, w_ih, w_hh, b_ih, b_hh, switch: str | None = None):
+    """One LSTM step. x (B, I), h and c (B, H) -> h, c (B, H) and the gates {i, f, g, o} (B, H).
+    switch: None for the real cell, or one of SWITCHES (the gates returned are the ones used)."""
     z = x @ w_ih.T + h @ w_hh.T + b_ih + b_hh  # (B, 4H): the four pre-activations side by side
     zi, zf, zg, zo = z.chunk(4, dim=-1)
     i, f, g, o = torch.sigmoid(zi), torch.sigmoid(zf), torch.tanh(zg), torch.sigmoid(zo)
-    c = f * c + i * g
-    h = o * torch.tanh(c)
+    if switch is None:
+        c = f * c + i * g
+        h = o * torch.tanh(c)
+    elif switch == "add":
+        c = f + c + i + g
+        h = o + torch.tanh(c)
+    else:
+        if switch not in SWITCHES:
+            raise ValueError(f"unknown switch {switch!r}; choose one of {', '.join(SWITCHES)}")
+        f = torch.ones_like(f) if switch == "forget=1" else torch.zeros_like(f) if switch == "forget=0" else f
+        i = torch.ones_like(i) if switch == "input=1" else i
+        c = f * c + i * g
+        h = o * (c if switch == "no-tanh" else torch.tanh(c))
     return h, c, {"i": i, "f": f, "g": g, "o": o}
 
 
@@ -48,7 +69,7 @@ def reverse_within_length(x, lengths):
     return x.flatten(0, 1).index_select(0, rows).view(x.shape)
 
 
-def _run_direction(layer, x, lengths, suffix, is_lstm, h0=None, c0=None):
+def _run_direction(layer, x, lengths, suffix, is_lstm, h0=None, c0=None, switch=None):
     """Run one direction of one layer step by step. x (B, T, I) -> dict of (B, T, H) tensors."""
     w_ih, w_hh = getattr(layer, "weight_ih" + suffix), getattr(layer, "weight_hh" + suffix)
     b_ih, b_hh = getattr(layer, "bias_ih" + suffix), getattr(layer, "bias_hh" + suffix)
@@ -60,7 +81,7 @@ def _run_direction(layer, x, lengths, suffix, is_lstm, h0=None, c0=None):
     for t in range(T):
         live = (t < lengths).to(x.dtype)[:, None].to(x.device)  # (B, 1): 0 once a sequence has ended
         if is_lstm:
-            h_new, c_new, gates = lstm_cell(x[:, t], h, c, w_ih, w_hh, b_ih, b_hh)
+            h_new, c_new, gates = lstm_cell(x[:, t], h, c, w_ih, w_hh, b_ih, b_hh, switch)
             c = live * c_new + (1 - live) * c  # a finished sequence keeps its last state
             for k in GATES:
                 steps[k].append(gates[k] * live)
@@ -74,7 +95,7 @@ def _run_direction(layer, x, lengths, suffix, is_lstm, h0=None, c0=None):
     return out
 
 
-def trace(rnn: nn.RNN | nn.LSTM, x, lengths=None, hx=None):
+def trace(rnn: nn.RNN | nn.LSTM, x, lengths=None, hx=None, switch: str | None = None):
     """Run a fused torch RNN/LSTM's own weights through the readable cells, one step at a time.
 
     x (B, T, I), lengths (B,) or None; hx the starting state as torch takes it: h0 (layers * directions,
@@ -82,13 +103,16 @@ def trace(rnn: nn.RNN | nn.LSTM, x, lengths=None, hx=None):
       output (B, T, D) as the fused layer gives it (D = H or 2H), h_n (layers * directions, B, H),
       traces: one dict per layer and direction with "layer", "direction" and tensors (B, T, H):
       "h" (and for an LSTM "c", "i", "f", "g", "o"), in the input's time order for both directions.
-    Runs in eval mode semantics (no dropout between layers).
+    Runs in eval mode semantics (no dropout between layers). switch: a what-if change to every LSTM step
+    (SWITCHES); a vanilla RNN has no gates, so a switch is an error there.
     """
     if not isinstance(rnn, (nn.RNN, nn.LSTM)) or not rnn.batch_first:
         raise TypeError("trace expects a batch_first torch.nn.RNN or torch.nn.LSTM")
     if isinstance(rnn, nn.RNN) and rnn.nonlinearity != "tanh":
         raise ValueError("only the tanh RNN of the seed note is traced")
     is_lstm = isinstance(rnn, nn.LSTM)
+    if switch is not None and not is_lstm:
+        raise ValueError("a vanilla RNN has no gates to switch")
     B, T, _ = x.shape
     lengths = torch.full((B,), T, dtype=torch.long) if lengths is None else lengths.cpu().long()
     directions = ["forward", "backward"] if rnn.bidirectional else ["forward"]
@@ -101,7 +125,7 @@ def trace(rnn: nn.RNN | nn.LSTM, x, lengths=None, hx=None):
             inp = reverse_within_length(layer_in, lengths) if d else layer_in
             k = layer * len(directions) + d  # torch's order of the state's first dimension
             res = _run_direction(rnn, inp, lengths, suffix, is_lstm,
-                                 None if h0 is None else h0[k], None if c0 is None else c0[k])
+                                 None if h0 is None else h0[k], None if c0 is None else c0[k], switch)
             if d:  # put the backward pass back into the input's time order
                 res = {k: (reverse_within_length(v, lengths) if v.dim() == 3 else v) for k, v in res.items()}
             h_n.append(res.pop("h_last"))

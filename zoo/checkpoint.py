@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from . import card
 
@@ -86,16 +86,48 @@ def save(folder, model: torch.nn.Module, config: dict, files: dict[str, str] | N
     return folder
 
 
+def rewrite(folder, model: torch.nn.Module, config: dict) -> Path:
+    """Save a changed config.json (decoding chosen again, a profile added) beside the same weights: they are
+    written back in the dtype they were stored in, so not a bit changes, and the text files are kept; the
+    card is regenerated from the new config."""
+    files = read_text_files(folder)
+    dtype = getattr(torch, config.get("dtype", "float16"))
+    return save(folder, model, {k: v for k, v in config.items() if k not in ("format", "dtype")}, files=files, dtype=dtype)
+
+
+MAX_CONFIG_BYTES = 4_000_000      # config.json: the bundled ones are a few kB (history and characters included)
+MAX_TEXT_FILE_BYTES = 64_000_000  # tokenizer.json: a 1,000,000-word vocabulary is about 30 MB
+MAX_JSON_DEPTH = 32               # seqzoo's own files nest 6 deep
+
+
+def read_json(path: Path, max_bytes: int):
+    """A checkpoint's JSON file, parsed, or a CheckpointError naming it: too large, not UTF-8, not JSON, or
+    nested deeper than MAX_JSON_DEPTH (a crafted file of 10,000 brackets would raise RecursionError)."""
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise CheckpointError(f"{path}: {size:,} bytes; the limit is {max_bytes:,}")
+    try:
+        value = json.loads(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"{path}: not valid JSON ({e})") from None
+    except RecursionError:
+        raise CheckpointError(f"{path}: nested more than {MAX_JSON_DEPTH} levels deep") from None
+    level, depth = [value], 0
+    while level:  # breadth first, without recursion
+        depth += 1
+        if depth > MAX_JSON_DEPTH:
+            raise CheckpointError(f"{path}: nested more than {MAX_JSON_DEPTH} levels deep")
+        level = [c for v in level if isinstance(v, (dict, list)) for c in (v.values() if isinstance(v, dict) else v)]
+    return value
+
+
 def read_config(folder) -> dict:
     path = Path(folder) / CONFIG
     if not path.is_file():
         raise CheckpointError(f"{path}: missing; a seqzoo checkpoint is a folder with config.json and model.safetensors")
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise CheckpointError(f"{path}: not valid JSON ({e})") from None
-    if not isinstance(config, dict) or config.get("format") != FORMAT or "task" not in config:
-        raise CheckpointError(f"{path}: not a {FORMAT} checkpoint config (needs 'format': '{FORMAT}' and 'task')")
+    config = read_json(path, MAX_CONFIG_BYTES)
+    if not isinstance(config, dict) or config.get("format") != FORMAT or not isinstance(config.get("task"), str):
+        raise CheckpointError(f"{path}: not a {FORMAT} checkpoint config (needs 'format': '{FORMAT}' and 'task' as text)")
     return config
 
 
@@ -105,10 +137,18 @@ def read_text_files(folder, required=()) -> dict[str, str]:
     for name in required:
         if not (folder / name).is_file():
             raise CheckpointError(f"{folder / name}: missing; this task's checkpoints carry it")
-    try:
-        return {n: (folder / n).read_text(encoding="utf-8") for n in TEXT_FILES if (folder / n).is_file()}
-    except (UnicodeDecodeError, OSError) as e:
-        raise CheckpointError(f"{folder}: a text file cannot be read ({e})") from None
+    out = {}
+    for name in TEXT_FILES:
+        path = folder / name
+        if not path.is_file():
+            continue
+        try:
+            if path.stat().st_size > MAX_TEXT_FILE_BYTES:
+                raise CheckpointError(f"{path}: {path.stat().st_size:,} bytes; the limit is {MAX_TEXT_FILE_BYTES:,}")
+            out[name] = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError) as e:
+            raise CheckpointError(f"{path}: cannot be read as UTF-8 text ({e})") from None
+    return out
 
 
 def _weights_path(folder) -> Path:
@@ -129,31 +169,54 @@ def _check_fit(path: Path, own: dict, found: dict) -> None:
         raise CheckpointError(f"{path}: does not fit the model its config describes ({'; '.join(parts)})")
 
 
+FLOAT_DTYPES = ("F16", "BF16", "F32", "F64")  # as a safetensors header names them; the models' weights are all float
+
+
+def _header(path: Path) -> dict[str, tuple[tuple, str]]:
+    """name -> (shape, dtype) from the file's header alone."""
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return {k: (tuple(f.get_slice(k).get_shape()), f.get_slice(k).get_dtype()) for k in f.keys()}
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(f"{path}: not a readable safetensors file ({e})") from None
+
+
+def _check_header(path: Path, own: dict) -> None:
+    """own: tensor name -> shape. Names, shapes and dtypes, from the header: an int64 or bool tensor of the
+    right shape would load and then answer nonsense (or fail at the first prediction)."""
+    found = _header(path)
+    _check_fit(path, own, {k: s for k, (s, _) in found.items()})
+    wrong = sorted(f"{k} ({d})" for k, (_, d) in found.items() if d not in FLOAT_DTYPES)
+    if wrong:
+        raise CheckpointError(f"{path}: weights must be floating point; got {', '.join(wrong[:5])}")
+
+
 def check_shapes(folder, skeleton: torch.nn.Module) -> None:
     """Compare the tensors a model needs with those model.safetensors holds, reading only the file's header.
     Build the skeleton on the meta device: then a config claiming huge sizes allocates nothing."""
+    _check_header(_weights_path(folder), {k: v.shape for k, v in skeleton.state_dict().items()})
+
+
+@torch.no_grad()
+def load_weights(folder, model: torch.nn.Module) -> torch.nn.Module:
+    """Load model.safetensors into model (as float32). A missing, unexpected, mis-shaped or non-float tensor,
+    or a NaN or infinite weight, is an error. Tensors are read one at a time and copied into the model, so
+    loading needs the model plus one tensor, not a second copy of the whole file."""
     path = _weights_path(folder)
+    own = model.state_dict()
+    _check_header(path, {k: v.shape for k, v in own.items()})
+    broken = []
     try:
         with safe_open(str(path), framework="pt") as f:
-            found = {k: f.get_slice(k).get_shape() for k in f.keys()}
-    except (SafetensorError, OSError, ValueError) as e:
+            for k in f.keys():
+                t = f.get_tensor(k)
+                # a NaN or infinite weight (a corrupt file, or float16 overflow when saving) makes every answer NaN
+                if not torch.isfinite(t).all():
+                    broken.append(k)
+                own[k].copy_(t)
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
         raise CheckpointError(f"{path}: not a readable safetensors file ({e})") from None
-    _check_fit(path, {k: v.shape for k, v in skeleton.state_dict().items()}, found)
-
-
-def load_weights(folder, model: torch.nn.Module) -> torch.nn.Module:
-    """Load model.safetensors into model (as float32). A missing, unexpected or mis-shaped tensor, or a
-    NaN or infinite weight, is an error."""
-    path = _weights_path(folder)
-    try:
-        state = load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as e:
-        raise CheckpointError(f"{path}: not a readable safetensors file ({e})") from None
-    own = model.state_dict()
-    _check_fit(path, {k: v.shape for k, v in own.items()}, {k: v.shape for k, v in state.items()})
-    # a NaN or infinite weight (a corrupt file, or float16 overflow when saving) would make every answer NaN
-    broken = sorted(k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all())
     if broken:
+        broken.sort()
         raise CheckpointError(f"{path}: NaN or infinite weights in {', '.join(broken[:5])}{' ...' if len(broken) > 5 else ''}")
-    model.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()}, strict=True)
     return model

@@ -11,6 +11,9 @@ Inference keeps the packed route, a little faster without gradients.
 """
 from __future__ import annotations
 
+import contextlib
+import threading
+
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
@@ -20,6 +23,22 @@ from . import cells
 ARCHS = ("rnn", "lstm", "bilstm")
 ARCH_NAMES = {"rnn": "vanilla RNN", "lstm": "LSTM", "bilstm": "BiLSTM"}  # what people read, everywhere
 INITS = ("keras", "torch")  # starting weights: reset_parameters, or nn.RNN/nn.LSTM's own uniform(+-1/sqrt(H))
+_what_if = threading.local()  # per thread: the app's requests share one model and must not see each other's switch
+
+
+@contextlib.contextmanager
+def what_if(switch: str | None):
+    """Inside this block, in this thread only, every RecurrentEncoder runs through the readable cells with a
+    what-if switch (zoo.cells.SWITCHES) applied to every LSTM step: the same weights, one piece of the cell
+    changed. switch=None changes nothing (the fused route, the model's exact output)."""
+    if switch is not None and switch not in cells.SWITCHES:
+        raise ValueError(f"unknown switch {switch!r}; choose one of {', '.join(cells.SWITCHES)}")
+    before = getattr(_what_if, "switch", None)
+    _what_if.switch = switch
+    try:
+        yield
+    finally:
+        _what_if.switch = before
 
 
 class RecurrentEncoder(nn.Module):
@@ -64,9 +83,17 @@ class RecurrentEncoder(nn.Module):
         final is the last layer's state after each sequence's last real token; for the BiLSTM the
         forward state at the end joined with the backward state at the start. route: "packed",
         "padded" or None (padded when training on the CPU, else packed)."""
+        switch = getattr(_what_if, "switch", None)
+        if switch is not None:
+            return self._cells(x, lengths, switch)
         if route is None:
             route = "padded" if torch.is_grad_enabled() and x.device.type == "cpu" else "packed"
         return self._padded(x, lengths) if route == "padded" else self._packed(x, lengths)
+
+    def _cells(self, x, lengths, switch):
+        """The readable cells (zoo.cells.trace) with a what-if switch; the same (outputs, final) as the routes."""
+        out, h_n, _ = cells.trace(self.rnn, x, lengths, switch=switch)
+        return out, torch.cat(list(h_n[-self.directions:]), dim=-1)
 
     def _packed(self, x, lengths):
         packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)

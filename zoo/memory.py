@@ -87,20 +87,32 @@ FILLER = (
 )
 
 
-def filler(k: int) -> str:
-    """The first k words of the filler (repeated if k is longer than it)."""
+def _sentence_starts() -> list[int]:
     words = FILLER.split()
-    return " ".join(words[i % len(words)] for i in range(k))
+    return [0] + [i + 1 for i, w in enumerate(words[:-1]) if w == "."]
+
+
+def filler(k: int, start: int = 0) -> str:
+    """k words of the filler, from the beginning of its `start`-th sentence on (wrapping around)."""
+    words = FILLER.split()
+    first = _sentence_starts()[start % len(_sentence_starts())]
+    return " ".join(words[(first + i) % len(words)] for i in range(k))
 
 
 def probe_texts(k: int, order: str = "cue_first", cues: dict[str, list[str]] = CUES) -> list[tuple[str, str]]:
     """(text, label) pairs: each cue with k filler words after it ("cue_first": the memory test) or before
-    it ("cue_last": the control, where the verdict is the last thing read)."""
+    it ("cue_last": the control, where the verdict is the last thing read). A classifier calls even neutral
+    sentences one way or the other, so the j-th cue of every label gets the filler from its j-th sentence
+    on: each stretch of filler is paired with a positive and a negative cue, and a model that reads only the
+    filler scores 50% rather than what one stretch happens to suggest."""
     if order not in ("cue_first", "cue_last"):
         raise ValueError(f"order must be 'cue_first' or 'cue_last', got {order!r}")
-    pad = filler(k)
-    return [((f"{cue} {pad}" if order == "cue_first" else f"{pad} {cue}").strip(), label)
-            for label, texts in cues.items() for cue in texts]
+    out = []
+    for label, texts in cues.items():
+        for j, cue in enumerate(texts):
+            pad = filler(k, start=j)
+            out.append(((f"{cue} {pad}" if order == "cue_first" else f"{pad} {cue}").strip(), label))
+    return out
 
 
 @torch.no_grad()

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import torch
 
-from . import checkpoint, integrity
+from . import checkpoint, integrity, limits, onnx_run
+from . import precision as precision_mod
 from .checkpoint import CheckpointError, HubUnavailable, ModelNotFound  # noqa: F401  (zoo.registry.ModelNotFound)
+from .precision import PRECISIONS
 from .task_table import task_module
 
 BUNDLED = Path(__file__).parent / "checkpoints"
@@ -54,8 +56,12 @@ def resolve(name_or_path, revision: str | None = None, refresh: bool = False) ->
                         + f" (a Hub repo would be ORG/REPO or {hub.URI_PREFIX}ORG/REPO)")
 
 
-def load(name_or_path, revision: str | None = None, refresh: bool = False):
-    """A predictor for a checkpoint folder, a bundled name or a Hub repo: `.predict(...)`, `.model`, `.config`."""
+def load(name_or_path, revision: str | None = None, refresh: bool = False, precision: str = "fp32"):
+    """A predictor for a checkpoint folder, a bundled name or a Hub repo: `.predict(...)`, `.model`, `.config`.
+    precision: "fp32", "bf16" or "int8" (zoo/precision.py). A folder written by `python -m zoo export`
+    runs its network in onnxruntime (zoo/onnx_run.py); `.runtime` says which ("torch" or "onnxruntime")."""
+    if precision not in PRECISIONS:  # before any file is read: a typo is the caller's error, not the checkpoint's
+        raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
     folder = resolve(name_or_path, revision=revision, refresh=refresh)
     config = checkpoint.read_config(folder)
     try:
@@ -63,18 +69,27 @@ def load(name_or_path, revision: str | None = None, refresh: bool = False):
     except LookupError as e:
         raise CheckpointError(f"{folder / checkpoint.CONFIG}: {e}") from None
     files = checkpoint.read_text_files(folder, required=getattr(task, "FILES", ()))
+    # bounds and kinds from the JSON alone, before a model is built from it (zoo/limits.py)
+    limits.check_config(folder, config)
+    tokenizer = limits.check_tokenizer(folder, files[checkpoint.TOKENIZER]) if checkpoint.TOKENIZER in files else None
     try:
         with torch.device("meta"):  # sizes from config.json, checked against the file before any allocation
-            checkpoint.check_shapes(folder, task.build_model(config))
+            skeleton = task.build_model(config)
+            limits.check_parts(folder, config, skeleton, tokenizer)
+            checkpoint.check_shapes(folder, skeleton)
         model = checkpoint.load_weights(folder, task.build_model(config))
-        predictor = task.Predictor(model, config, files)
+        with limits.panic_guard(folder):
+            predictor = task.Predictor(model, config, files)
     except CheckpointError:
         raise
     except Exception as e:  # a config or tokenizer.json that parses but cannot build a model: name it, one line
         raise CheckpointError(f"{folder}: config.json or tokenizer.json does not describe a usable "
                               f"{config['task']} model ({type(e).__name__}: {str(e)[:200]})") from None
-    predictor.name, predictor.folder = config.get("name", folder.name), folder
-    return predictor
+    predictor.name, predictor.folder, predictor.runtime = config.get("name", folder.name), folder, "torch"
+    if config.get("onnx"):  # an exported folder (zoo/export.py): the network itself runs in onnxruntime
+        onnx_run.attach(model, onnx_run.folder_session(folder, config["onnx"]))
+        predictor.runtime = "onnxruntime"
+    return precision_mod.apply(predictor, precision)
 
 
 def publish(folder, repo_id: str, private: bool | None = None, token: str | None = None,

@@ -1,0 +1,88 @@
+"""predict_batch on every predictor: the same answers as predict on each input, in input order, and each bad
+input's own error (errors="record") without stopping the rest."""
+import numpy as np
+import pytest
+import torch
+
+import zoo
+
+from serving_models import write_caption_model, write_images, write_models
+
+# lengths 1 to 17 words, shuffled so batches by length reorder them
+TEXTS = ["Peter visited Seoul .", "a", "EU rejects German call to boycott British lamb , said Peter Blackburn in Brussels .",
+         "not bad at all .", "The Bank of Korea said on Monday that John left the office in New York .",
+         "Chan works for Reuters .", "painfully dull acting ."]
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    root = write_models(tmp_path_factory.mktemp("models"), tasks=("ner", "sentiment"))
+    for arch in ("rnn", "bilstm"):
+        write_caption_model(root / f"caption-{arch}", arch)
+    return root
+
+
+@pytest.mark.parametrize("name", ["ner-rnn", "ner-bilstm", "sentiment-lstm", "sentiment-bilstm"])
+def test_text_predict_batch_equals_predict_on_a_mixed_length_sample(models, name):
+    p = zoo.load(models / name)
+    scores = {"scores": True}
+    for batch_size in (1, 3, 64):
+        batch = p.predict_batch(TEXTS, batch_size=batch_size, **scores)
+        assert len(batch) == len(TEXTS)
+        for text, got in zip(TEXTS, batch):
+            want = p.predict(text, **scores)
+            if name.startswith("ner"):
+                assert [t["tag"] for t in got["tokens"]] == [t["tag"] for t in want["tokens"]]
+                assert got["entities"] == [{**e, "score": pytest.approx(e["score"], abs=1e-5)} for e in want["entities"]]
+                for g, w in zip(got["tokens"], want["tokens"]):
+                    assert list(g["scores"].values()) == pytest.approx(list(w["scores"].values()), abs=1e-5)
+            else:
+                assert got == {k: pytest.approx(v, abs=1e-5) for k, v in want.items()}
+
+
+@pytest.mark.parametrize("arch", ["rnn", "bilstm"])
+def test_caption_predict_batch_equals_predict_on_images_and_features(models, tmp_path, arch):
+    p = zoo.load(models / f"caption-{arch}")
+    rng = np.random.default_rng(0)
+    inputs = [*write_images(tmp_path, 3), *(rng.normal(0, 1, 1280).astype(np.float32) for _ in range(4))]
+    for batch_size in (1, 2, 64):
+        batch = p.predict_batch(inputs, batch_size=batch_size)
+        assert len(batch) == len(inputs)
+        for x, got in zip(inputs, batch):
+            want = p.predict(x)
+            assert [c["caption"] for c in got] == [c["caption"] for c in want]
+            assert [c["score"] for c in got] == pytest.approx([c["score"] for c in want], abs=1e-4)  # rounded to 4
+    assert p.predict_batch(inputs[:2], beam=1, max_len=3) == [p.predict(x, beam=1, max_len=3) for x in inputs[:2]]
+
+
+@pytest.mark.parametrize("name, bad, message", [
+    ("sentiment-lstm", "   ", "no words"),
+    ("ner-lstm", 42, "expected text"),
+    ("caption-rnn", "no/such/image.png", "no image file"),
+])
+def test_a_bad_input_is_an_error_naming_its_index_or_its_own_record(models, name, bad, message):
+    p = zoo.load(models / name)
+    good = np.zeros(1280, dtype=np.float32) if name.startswith("caption") else "Peter visited Seoul ."
+    with pytest.raises((TypeError, ValueError), match=rf"input 1: .*{message}|text 1: .*{message}"):
+        p.predict_batch([good, bad, good])
+    recorded = p.predict_batch([good, bad, good], errors="record")
+    assert message in recorded[1]["error"]
+    assert recorded[0] == recorded[2] == p.predict(good)
+    with pytest.raises(ValueError, match="errors must be"):
+        p.predict_batch([good], errors="ignore")
+
+
+def test_predict_batch_of_nothing_is_an_empty_list(models):
+    for name in ("ner-rnn", "sentiment-rnn", "caption-rnn"):
+        assert zoo.load(models / name).predict_batch([]) == []
+
+
+def test_caption_batches_run_batch_size_images_per_decoding_pass(models, monkeypatch):
+    from tasks import caption_decode
+
+    p = zoo.load(models / "caption-rnn")
+    sizes = []
+    real = caption_decode.generate
+    monkeypatch.setattr(caption_decode, "generate", lambda model, feats, *a: sizes.append(len(feats)) or real(model, feats, *a))
+    p.predict_batch([torch.zeros(1280)] * 5, batch_size=2)
+    assert sizes == [2, 2, 1]

@@ -1,0 +1,111 @@
+"""python -m zoo predict: one JSON record per input in input order, an error record for a bad line (the rest
+go on), the exit status, captions from a folder, a glob or a list of paths, and streaming."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import zoo
+from zoo import predict_cli
+from zoo.__main__ import main
+
+from serving_models import write_caption_model, write_images, write_models
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    root = write_models(tmp_path_factory.mktemp("models"), tasks=("ner", "sentiment"))
+    write_caption_model(root / "caption-lstm")
+    return root
+
+
+def _records(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def test_the_predict_command_on_a_file_with_a_bad_line_writes_every_record_and_exits_non_zero(models, tmp_path, capsys):
+    lines = ["Peter visited Seoul .", "EU rejects German call to boycott British lamb .", "", "not bad at all ."]
+    src = tmp_path / "in.txt"
+    src.write_bytes(("\n".join(lines[:2]) + "\n").encode() + b"\xff\xfe not utf-8\n" + ("\n".join(lines[2:]) + "\n").encode())
+    out = tmp_path / "out.jsonl"
+    rc = main(["predict", str(models / "sentiment-lstm"), "--input", str(src), "--output", str(out), "--batch-size", "2"])
+    recs = _records(out.read_text())
+    assert rc == 1
+    assert [r["line"] for r in recs] == [1, 2, 3, 4, 5]  # one per input line, in order
+    assert "not UTF-8" in recs[2]["error"] and "no words" in recs[3]["error"]  # the blank line has no words
+    p = zoo.load(models / "sentiment-lstm")
+    for r, text in zip([recs[0], recs[1], recs[4]], [lines[0], lines[1], lines[3]]):
+        assert r["positive"] == pytest.approx(p.predict(text)["positive"], abs=1e-5)
+    assert "5 input(s), 2 failed" in capsys.readouterr().err
+
+
+def test_json_lines_read_text_or_tokens_and_echo_ids(models, tmp_path, capsys):
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"id": "a", "text": "Peter visited Seoul ."}\n{"tokens": ["EU", "rejects", "it"]}\n'
+                   '{"text": 3}\n{oops\n[1]\n{"words": []}\n', encoding="utf-8")
+    rc = main(["predict", str(models / "ner-bilstm"), "--input", str(src)])
+    recs = _records(capsys.readouterr().out)
+    assert rc == 1 and len(recs) == 6
+    assert recs[0]["id"] == "a" and [t["text"] for t in recs[0]["tokens"]] == ["Peter", "visited", "Seoul", "."]
+    assert [t["text"] for t in recs[1]["tokens"]] == ["EU", "rejects", "it"]
+    assert "expected text" in recs[2]["error"] and "not a JSON object" in recs[3]["error"]
+    assert "got list" in recs[4]["error"] and "no 'tokens' or 'text'" in recs[5]["error"]
+
+
+def test_captions_come_from_a_folder_a_glob_or_a_list_with_unreadable_images_as_error_records(models, tmp_path, capsys):
+    images = write_images(tmp_path / "photos", 3)
+    (tmp_path / "photos" / "broken.jpg").write_bytes(b"not an image at all")
+    (tmp_path / "photos" / "notes.txt").write_text("not an image either")  # not an image suffix: not listed
+    rc = main(["predict", str(models / "caption-lstm"), "--input", str(tmp_path / "photos")])
+    recs = _records(capsys.readouterr().out)
+    assert rc == 1 and [Path(r["image"]).name for r in recs] == ["broken.jpg", "img0.png", "img1.png", "img2.png"]
+    assert "not an image" in recs[0]["error"] and all(isinstance(r["captions"][0]["caption"], str) for r in recs[1:])
+    assert recs[1]["captions"] == zoo.load(models / "caption-lstm").predict(images[0])
+
+    assert main(["predict", str(models / "caption-lstm"), "--input", str(tmp_path / "photos" / "img*.png")]) == 0
+    assert [r["line"] for r in _records(capsys.readouterr().out)] == [1, 2, 3]
+
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"{images[0]}\n{tmp_path / 'missing.png'}\n\n{images[2]}\n")
+    assert main(["predict", str(models / "caption-lstm"), "--input", str(listing)]) == 1
+    recs = _records(capsys.readouterr().out)
+    assert [("error" in r) for r in recs] == [False, True, True, False] and "no image file" in recs[1]["error"]
+
+
+def test_predicting_streams_a_chunk_at_a_time(models):
+    """The records of the first chunk come out before the input past it is read."""
+    p = zoo.load(models / "sentiment-rnn")
+    read = []
+
+    def lines():
+        for i in range(10_000):
+            read.append(i)
+            yield b"a fine film .\n"
+
+    records = predict_cli.predict_stream(p, predict_cli.line_items(lines(), ("text",)), batch_size=4)
+    first = next(records)
+    assert first["line"] == 1 and len(read) <= 4 * predict_cli.CHUNK_BATCHES + 1
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--input", "no/such/file.txt"], "no such file"),
+    (["--input", "-", "--batch-size", "0"], "at least 1"),
+    (["--input", "-", "--device", "cuda"], "cuda"),
+    (["--input", "-", "--device", "not-a-device"], "--device"),
+])
+def test_usage_errors_are_one_line_and_exit_2(models, capsys, argv, message):
+    assert main(["predict", str(models / "ner-rnn"), *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and message in err and len(err.splitlines()) == 1
+
+
+def test_python_m_zoo_predict_reads_stdin_and_writes_stdout(models):
+    run = subprocess.run([sys.executable, "-m", "zoo", "predict", str(models / "ner-lstm"), "--input", "-"],
+                         input="Peter visited Seoul .\nEU rejects it .\n", capture_output=True, text=True, cwd=ROOT,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert [r["line"] for r in _records(run.stdout)] == [1, 2] and "Traceback" not in run.stderr

@@ -1,0 +1,128 @@
+"""Why the cell is built as it is: the what-if switches change exactly what they say, nothing switched is
+the model itself, the caption decoder's trace, the NER tags word by word, and the note's NumPy loop."""
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+import zoo
+from app_models import write_models
+from test_caption import tiny_model, _tiny_tokenizer
+from zoo import cells, checkpoint, note, why
+from zoo.encoder import what_if
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return write_models(tmp_path_factory.mktemp("models"), tasks=("ner", "sentiment"))
+
+
+def _step(switch):
+    torch.manual_seed(0)
+    x, h, c = torch.randn(2, 3), torch.randn(2, 4), torch.randn(2, 4) * 3
+    w_ih, w_hh, b_ih, b_hh = torch.randn(16, 3), torch.randn(16, 4), torch.randn(16), torch.randn(16)
+    z = x @ w_ih.T + h @ w_hh.T + b_ih + b_hh
+    i, f, g, o = torch.sigmoid(z[:, :4]), torch.sigmoid(z[:, 4:8]), torch.tanh(z[:, 8:12]), torch.sigmoid(z[:, 12:])
+    return (i, f, g, o, c), cells.lstm_cell(x, h, c, w_ih, w_hh, b_ih, b_hh, switch)
+
+
+@pytest.mark.parametrize("switch, expected", [
+    (None, lambda i, f, g, o, c: (f * c + i * g, o * torch.tanh(f * c + i * g))),
+    ("forget=1", lambda i, f, g, o, c: (c + i * g, o * torch.tanh(c + i * g))),
+    ("forget=0", lambda i, f, g, o, c: (i * g, o * torch.tanh(i * g))),
+    ("input=1", lambda i, f, g, o, c: (f * c + g, o * torch.tanh(f * c + g))),
+    ("add", lambda i, f, g, o, c: (f + c + i + g, o + torch.tanh(f + c + i + g))),
+    ("no-tanh", lambda i, f, g, o, c: (f * c + i * g, o * (f * c + i * g))),
+])
+def test_each_switch_changes_the_cell_step_as_its_formula_says(switch, expected):
+    parts, (h, c, _) = _step(switch)
+    c_want, h_want = expected(*parts)
+    torch.testing.assert_close(c, c_want)
+    torch.testing.assert_close(h, h_want)
+
+
+def test_unknown_switches_and_switching_a_vanilla_rnn_are_refused(tiny):
+    with pytest.raises(ValueError, match="unknown switch"):
+        with what_if("forget=2"):
+            pass
+    with pytest.raises(ValueError, match="no gates"):
+        why.what_if(zoo.load(tiny / "sentiment-rnn"), "a fine film")
+
+
+@pytest.mark.parametrize("name", ["sentiment-lstm", "ner-bilstm"])
+def test_forcing_nothing_gives_the_models_own_output_exactly(tiny, name):
+    p = zoo.load(tiny / name)
+    text = "Peter visited Seoul , not a bad city ."
+    answers = why.what_if(p, text)
+    assert answers["none"] == p.predict(text) and set(answers) == {"none", *cells.SWITCHES}
+    with what_if(None):
+        assert p.predict(text) == answers["none"]
+
+
+def test_a_switch_holds_only_inside_its_block_and_its_thread(tiny):
+    p = zoo.load(tiny / "sentiment-lstm")
+    text = "a gorgeous , witty movie , not bad at all ."
+    plain, seen = p.predict(text)["positive"], []
+    with what_if("forget=0"):
+        switched = p.predict(text)["positive"]
+        other = threading.Thread(target=lambda: seen.append(p.predict(text)["positive"]))
+        other.start()
+        other.join()
+    assert switched != plain and seen == [plain] and p.predict(text)["positive"] == plain
+
+
+def test_the_cell_state_grows_past_one_where_tanh_of_it_and_h_stay_below():
+    torch.manual_seed(0)
+    enc_model = zoo.load("sentiment-lstm")
+    m = why.cell_magnitudes(enc_model, "a gorgeous , witty , seductive movie , one of the best of the year , "
+                                       "truly wonderful , moving and beautifully acted .")
+    assert max(m["c_max"]) > 2 and max(m["tanh_c_max"]) <= 1 and max(m["h_max"]) <= 1  # float32: tanh(16) is 1.0
+    assert len(m["c_max"]) == len(m["words"]) and all(a >= b for a, b in zip(m["c_max"], m["c_mean"]))
+
+
+def test_right_context_gives_one_row_per_prefix_ending_with_predict(tiny):
+    p = zoo.load(tiny / "ner-bilstm")
+    text = "Peter Blackburn visited the Bank of Korea in Seoul ."
+    words, rows = p.tags_by_prefix(text)
+    assert len(rows) == len(words) and [len(r) for r in rows] == list(range(1, len(words) + 1))
+    assert rows[-1] == [t["tag"] for t in p.predict(text)["tokens"]]
+    assert rows[2] == [t["tag"] for t in p.predict(words[:3])["tokens"]]
+
+
+@pytest.mark.parametrize("arch", ["rnn", "lstm", "bilstm"])
+def test_the_caption_trace_has_a_column_per_generated_word_and_is_the_decoders_own_computation(tmp_path, arch):
+    from dataclasses import asdict
+    from tasks.caption_trace import trace_caption
+    model = tiny_model(arch, vocab_size=12)
+    config = {"task": "caption", "name": f"caption-{arch}", "arch": arch, "model": asdict(model.cfg), "metric": "bleu4"}
+    p = zoo.load(checkpoint.save(tmp_path / "c", model, config, files={"tokenizer.json": _tiny_tokenizer()},
+                                 dtype=torch.float32))
+    feature = np.random.default_rng(3).normal(0, 1, 1280)
+    tr = trace_caption(p, feature, beam=2)
+    assert tr["caption"] == p.predict(feature, beam=2)[0]["caption"]
+    n = len(tr["caption"].split())
+    assert list(tr["decoders"]) == (["forward", "backward"] if arch == "bilstm" else ["forward"])
+    for d, (name, dec) in enumerate(tr["decoders"].items()):
+        assert len(dec["words"]) == dec["h"].shape[0] == n + 1 and dec["words"][-1] == "<eos>"
+        written = tr["caption"].split()
+        assert dec["words"][:-1] == (written if name == "forward" else written[::-1])
+        ids = p.vocab.word_ids(dec["words"][:-1])
+        inputs = torch.tensor([[p.model.cfg.bos_id, *ids]])
+        with torch.no_grad():
+            out, _ = p.model.decoders[d].rnn(p.model.embed(inputs), p.model.start(d, p.feature(feature)))
+        torch.testing.assert_close(dec["h"], out[0], atol=1e-5, rtol=0)
+        assert ("f" in dec) == (arch != "rnn")
+
+
+def test_the_notes_numpy_loop_on_real_weights_equals_the_encoder(tiny):
+    r = note.run(zoo.load(tiny / "sentiment-rnn"), "a gorgeous , witty movie .")
+    assert r["numpy"].shape == r["torch"].shape == (6, 6) and r["max_abs_diff"] < 1e-5
+    assert r["shapes"]["Wx"] == (6, 8) and r["shapes"]["Wh"] == (6, 6)
+    with pytest.raises(ValueError, match="vanilla RNN"):
+        note.run(zoo.load(tiny / "sentiment-lstm"), "a fine film")
+
+
+def test_the_notes_loop_on_a_bundled_rnn_matches_within_1e_5():
+    r = note.run(zoo.load("sentiment-rnn"), "it is not a bad movie , in fact it is rather good .")
+    assert r["max_abs_diff"] < 1e-5 and r["numpy"].shape == (14, 150)

@@ -1,0 +1,54 @@
+"""Score LSTM checkpoints on validation with each what-if switch (zoo.cells.SWITCHES) and record the table in
+their config.json, for the app's "What if" view.
+
+    python train/what_if.py zoo/checkpoints/sentiment-lstm --data ../shared/datasets/sst2
+    python train/what_if.py zoo/checkpoints/ner-lstm --data ../shared/datasets/conll2003
+    python train/what_if.py zoo/checkpoints/imdb-lstm --data ../shared/datasets/imdb
+
+The same trained weights run through the readable cells with one piece changed (the forget gate forced to
+1 or 0, the input gate forced to 1, gate products replaced by sums, no tanh on the cell state); the
+validation split only (IMDB: the part of train that training held out), never test. Weights are not
+touched; config.json and the card are rewritten. Prints one JSON line per checkpoint.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import torch
+
+import zoo
+from tasks import sentiment
+from zoo import checkpoint, data, why
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("checkpoints", nargs="+", help="LSTM or BiLSTM text checkpoint folders of one task (rewritten in place)")
+    p.add_argument("--data", required=True, help="Hub id or local folder of the checkpoints' dataset")
+    p.add_argument("--threads", type=int, default=1)
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    try:
+        ds, _ = data.load(args.data)
+    except data.DataUnavailable as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    sentiment.held_out_validation(ds)  # IMDB has no validation split; a no-op where there is one
+    for folder in args.checkpoints:
+        pred = zoo.load(folder)
+        try:
+            scores = why.evaluate(pred, ds["validation"])
+        except ValueError as e:
+            print(f"error: {folder}: {e}", file=sys.stderr)
+            return 2
+        metric = pred.config["metric"]
+        record = {"split": "validation", "metric": metric, "scores": {k: m[metric] for k, m in scores.items()}}
+        checkpoint.rewrite(pred.folder, pred.model, {**pred.config, "what_if": record})
+        print(json.dumps({"model": pred.name, **record}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""Layout of the "Why the cell" tab and the Shapes tab's "from the note" panel (event functions in
+webapp/why_views.py). Layout only."""
+from __future__ import annotations
+
+import gradio as gr
+
+from . import logic, why_views
+from .examples import NER_EXAMPLES
+from .texts import I18N
+
+RAW = {"preprocess": False}  # the functions check the JSON values themselves (see webapp.ui)
+
+
+def why_tab(box, models_group: dict, image_example: str | None):
+    """box: the shared "current input" text box (rendered in the Inside tab); models_group: the queue group."""
+    gated = why_views.gated_models()
+    default = next((n for n in gated if n.startswith("sentiment")), gated[0] if gated else None)
+    with gr.Tab(I18N("tab_why"), id="why"):
+        gr.Markdown(I18N("why_intro"))
+        with gr.Row():
+            text = gr.Textbox(label=I18N("sentence"), value="it is not a bad movie , in fact it is rather good .",
+                              scale=3, elem_id="why-text")
+            model = gr.Dropdown(gated, value=default, label=I18N("model"), scale=1, elem_id="why-model")
+        run = gr.Button(I18N("why_run"), variant="primary", elem_id="why-run")
+        table = gr.Markdown(elem_id="why-table")
+        gr.Markdown(I18N("why_note"))
+        size = gr.Plot(show_label=False, elem_id="why-size")
+        gr.Markdown(I18N("size_note"))
+        gr.on([run.click, text.submit], why_views.what_if, inputs=[text, model], outputs=table, api_name="what_if",
+              **RAW, **models_group)
+        gr.on([run.click, text.submit], why_views.cell_size, inputs=[text, model], outputs=size, api_name="cell_size",
+              **RAW, **models_group)
+
+        gr.Markdown(I18N("right_intro"))
+        ner_text = gr.Textbox(label=I18N("sentence"), value=NER_EXAMPLES[1], elem_id="right-text")
+        ner_run = gr.Button(I18N("right_run"), variant="primary", elem_id="right-run")
+        steps = gr.Markdown(elem_id="right-table")
+        gr.on([ner_run.click, ner_text.submit], why_views.right_context, inputs=ner_text, outputs=steps,
+              api_name="right_context", **RAW, **models_group)
+
+        gr.Markdown(I18N("decoder_intro"))
+        with gr.Row():
+            # image_mode=None: the file reaches tasks.image_encoder's own checks undecoded
+            image = gr.Image(value=image_example, type="filepath", image_mode=None, sources=["upload", "clipboard"],
+                             label=I18N("caption_image"), height=220, scale=2, elem_id="decoder-image")
+            with gr.Column(scale=1):
+                cap_model = gr.Radio(list(why_views.CAPTION_MODELS), value="caption-lstm", label=I18N("model"))
+                direction = gr.Radio(["forward", "backward"], value="forward", label=I18N("direction"))
+        cap_run = gr.Button(I18N("show"), variant="primary", elem_id="decoder-run")
+        caption = gr.Markdown(elem_id="decoder-caption")
+        figs = [gr.Plot(show_label=False, elem_id=f"decoder-{part}") for part in logic.TRACE_PARTS]
+        cap_run.click(why_views.inside_caption, inputs=[image, cap_model, direction], outputs=[*figs, caption],
+                      api_name="inside_caption", **models_group)
+
+
+def note_panel(models_group: dict):
+    """The seed note's NumPy loop on a trained vanilla RNN (the Shapes tab)."""
+    rnns = [n for n in logic.inspectable_models() if n.endswith("-rnn")]
+    gr.Markdown(I18N("note_intro"))
+    with gr.Row():
+        text = gr.Textbox(label=I18N("sentence"), value="a gorgeous , witty , seductive movie .", scale=3,
+                          elem_id="note-text")
+        model = gr.Dropdown(rnns, value=rnns[0] if rnns else None, label=I18N("model"), scale=1, elem_id="note-model")
+    run = gr.Button(I18N("note_run"), variant="primary", elem_id="note-run")
+    out = gr.Markdown(elem_id="note-out")
+    gr.on([run.click, text.submit], why_views.note_loop, inputs=[text, model], outputs=out, api_name="note_loop", **RAW,
+          **models_group)

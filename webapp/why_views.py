@@ -1,0 +1,147 @@
+"""Event functions for "why the cell is built as it is": what-if switches, the cell state's size, the NER
+taggers word by word, inside a caption decoder, and the seed note's NumPy loop on real weights.
+
+The computations are zoo.why, zoo.note, tasks.caption_trace and the NER predictor's tags_by_prefix; these
+functions only check input, call them and format. Bad input raises gr.Error.
+"""
+from __future__ import annotations
+
+import numpy as np
+import gradio as gr
+import torch
+
+from tasks.caption_trace import trace_caption
+from zoo import note, why
+from zoo.cells import SWITCHES
+
+from . import models, plots
+from .logic import TRACE_PARTS, _get_model, _notice, clean_text, first_words, inspectable_models, lang_of
+from .texts import RNN_ONLY, say
+
+MAX_STEP_WORDS = 25  # right context: one row per prefix, so rows x words cells
+
+
+def gated_models() -> list[str]:
+    """Text models with gates to switch: the LSTMs and BiLSTMs."""
+    return [n for n in inspectable_models() if not n.endswith("-rnn")]
+
+
+def _answer(result) -> str:
+    if "tokens" in result:  # NER: the entities found
+        return ", ".join(f"{e['text']} ({e['type']})" for e in result["entities"]) or "–"
+    best = max(result, key=result.get)
+    return f"{best} {result[best]:.2f}"
+
+
+def what_if(text, model_name, request: gr.Request | None = None) -> str:
+    """-> markdown: the model's answer on text with each switch, and its validation scores with each where
+    the checkpoint records them (train/what_if.py)."""
+    lang = lang_of(request)
+    text, notices = clean_text(text, lang)
+    if model_name not in gated_models():
+        raise gr.Error(say("unknown_model", lang, name=model_name, choices=", ".join(gated_models()) or "-"))
+    pred = models.load(model_name)
+    try:
+        with torch.inference_mode():
+            answers = why.what_if(pred, text)
+    except ValueError:
+        raise gr.Error(say("no_words", lang)) from None
+    recorded = pred.config.get("what_if", {})
+    scores = recorded.get("scores", {})
+    head = f"| {say('switch', lang)} | {say('changes', lang)} | {say('answer', lang)} |"
+    if scores:
+        head += f" {say('validation', lang)} {recorded['metric']} |"
+    rows = [head, "|---|---|---|" + ("---|" if scores else "")]
+    for key, answer in answers.items():
+        what = SWITCHES.get(key, say("real_cell", lang))
+        rows.append(f"| `{key}` | {what} | {_answer(answer)} |" + (f" {scores[key]:.2f} |" if key in scores else
+                                                                     (" – |" if scores else "")))
+    return "\n".join(rows) + ("\n\n" + _notice(notices) if notices else "")
+
+
+def cell_size(text, model_name, request: gr.Request | None = None):
+    """-> a figure: |c_t| (max and mean over units) beside max |tanh(c_t)| and max |h_t| per word."""
+    lang = lang_of(request)
+    text, _ = clean_text(text, lang)
+    if model_name not in gated_models():
+        raise gr.Error(say("unknown_model", lang, name=model_name, choices=", ".join(gated_models()) or "-"))
+    text, _ = first_words(text, 80, lang)
+    try:
+        return plots.cell_size(why.cell_magnitudes(models.load(model_name), text), model_name)
+    except ValueError:
+        raise gr.Error(say("no_words", lang)) from None
+
+
+def right_context(text, request: gr.Request | None = None) -> str:
+    """-> markdown: for ner-lstm and ner-bilstm, the tags after each word is revealed; a tag that differs
+    from the whole sentence's answer is struck through (it changed when later words arrived)."""
+    lang = lang_of(request)
+    text, notices = clean_text(text, lang)
+    text, more = first_words(text, MAX_STEP_WORDS, lang)
+    out = []
+    for name in ("ner-lstm", "ner-bilstm"):
+        pred, why_not = models.try_load(name)
+        if pred is None:
+            out.append(f"**{name}**: {say('missing', lang, why=why_not)}")
+            continue
+        words, rows = pred.tags_by_prefix(text)
+        if not words:
+            raise gr.Error(say("no_words", lang))
+        final = rows[-1]
+        flips = sum(tag != final[i] for row in rows[:-1] for i, tag in enumerate(row))
+        table = ["| + | " + " | ".join(words) + " |", "|---" * (len(words) + 1) + "|"]
+        for k, row in enumerate(rows):
+            cells = [("~~" + t + "~~" if t != final[i] else t) for i, t in enumerate(row)] + [""] * (len(words) - k - 1)
+            table.append(f"| {words[k]} | " + " | ".join(cells) + " |")
+        out.append(f"**{name}** · {say('flips', lang, n=flips)}\n\n" + "\n".join(table))
+    return "\n\n".join(out) + ("\n\n" + _notice(notices + more) if notices + more else "")
+
+
+CAPTION_MODELS = ("caption-rnn", "caption-lstm", "caption-bilstm")
+
+
+def inside_caption(image, model_name, direction="forward", request: gr.Request | None = None):
+    """-> six heatmaps of the decoder writing its caption (one column per generated word), and the caption."""
+    lang = lang_of(request)
+    if image is None or (isinstance(image, str) and not image.strip()):
+        raise gr.Error(say("no_image", lang))
+    if model_name not in CAPTION_MODELS:
+        raise gr.Error(say("unknown_model", lang, name=model_name, choices=", ".join(CAPTION_MODELS)))
+    pred, why_not = models.try_load(model_name)
+    if pred is None:
+        raise gr.Error(say("missing", lang, why=why_not))
+    try:
+        tr = trace_caption(pred, image)
+    except (ValueError, TypeError, OSError) as e:
+        raise gr.Error(say("bad_image", lang, why=str(e))) from None
+    direction = direction if direction in tr["decoders"] else "forward"
+    parts = tr["decoders"][direction]
+    kinds = {"h": "tanh", "c": "free", "i": "gate", "f": "gate", "g": "tanh", "o": "gate"}
+    figs = [plots.heatmap(parts[k], parts["words"], f"{k} — {model_name}, {direction} decoder", kinds[k])
+            if k in parts else None for k in TRACE_PARTS]
+    caption = f"**{tr['caption']}**" + ("" if "c" in parts else "\n\n" + (RNN_ONLY[1] if lang == "ko" else RNN_ONLY[0]))
+    return (*figs, caption)
+
+
+def note_loop(text, model_name="sentiment-rnn", request: gr.Request | None = None) -> str:
+    """-> markdown: the seed note's NumPy loop run on a zoo RNN's weights and word vectors, beside the model."""
+    lang = lang_of(request)
+    text, _ = clean_text(text, lang)
+    rnns = [n for n in inspectable_models() if n.endswith("-rnn")]
+    if model_name not in rnns:
+        raise gr.Error(say("unknown_model", lang, name=model_name, choices=", ".join(rnns) or "-"))
+    text, _ = first_words(text, 12, lang)
+    try:
+        r = note.run(_get_model(model_name, lang), text)
+    except ValueError:
+        raise gr.Error(say("no_words", lang)) from None
+    s = r["shapes"]
+    units = min(4, r["numpy"].shape[1])
+    rows = [f"| word | NumPy h[:{units}] | torch h[:{units}] |", "|---|---|---|"]
+    fmt = lambda a: np.array2string(a[:units], precision=4, suppress_small=True, separator=", ")
+    rows += [f"| {w} | `{fmt(a)}` | `{fmt(b)}` |" for w, a, b in zip(r["words"], r["numpy"], r["torch"])]
+    return "\n".join([
+        f"```python\n{note.NOTE_CODE}\n```",
+        f"`inputs` {s['inputs']} (`{model_name}`'s word vectors) · `Wx` {s['Wx']} · `Wh` {s['Wh']} · `b` {s['b']} "
+        f"(= `bias_ih + bias_hh`) · `hidden_state` {s['hidden_state']}", "", *rows, "",
+        say("note_match", lang, diff=r["max_abs_diff"])])

@@ -1,0 +1,116 @@
+"""Inference precision: fp32 (as trained), bf16 (autocast) or int8 (onnxruntime's dynamic quantization).
+
+    zoo.load("ner-bilstm", precision="int8")
+    python -m zoo evaluate ner-bilstm --data ../shared/datasets/conll2003 --split test --precision bf16
+    python -m zoo predict sentiment-lstm --input reviews.txt --precision int8
+
+bf16: the recurrent and Linear layers run under torch.autocast(bfloat16) and hand float32 back, so what is
+summed along a sentence (the CRF's Viterbi scores, beam search's log-probs) stays in float32. The encoder
+takes its padded route (the same numbers in float32), because autocast covers torch's LSTM/RNN kernel on a
+padded tensor but not on a packed sequence. bf16 only pays where the CPU computes it natively (AMX-BF16 or
+AVX512-BF16); elsewhere torch emulates it, slower than float32. Which CPU this is is read from its flags
+at run time, never assumed: without native bf16 it runs anyway, with one warning per process, so a command
+line or test written on one machine still works on another (docs/serving.md has the measured cost).
+
+int8: torch's own dynamic quantization (torch.ao.quantization.quantize_dynamic) is deprecated in favour of
+torchao, and torchao quantizes Linear layers, not LSTMs. onnxruntime's dynamic quantization is maintained
+and covers the LSTM node, so int8 means: the network exported (zoo/export.py), quantized by onnxruntime and
+run there (zoo/onnx_run.py), for the models ONNX export covers (NER and sentiment). Whether the weights use
+all 8 bits is also decided from the CPU's flags (VNNI), see onnx_run.quantize_int8.
+"""
+from __future__ import annotations
+
+import functools
+import tempfile
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import PackedSequence
+
+from . import cpu
+from .encoder import RecurrentEncoder
+
+PRECISIONS = ("fp32", "bf16", "int8")
+_warned_bf16 = False
+
+
+def _float(x):
+    """Outputs back to float32 (tensors, packed sequences, tuples of them)."""
+    if isinstance(x, torch.Tensor):
+        return x.float() if x.is_floating_point() else x
+    if isinstance(x, PackedSequence):
+        return x._replace(data=x.data.float())
+    if isinstance(x, tuple):
+        return tuple(_float(v) for v in x)
+    return x
+
+
+def _in_bf16(forward):
+    @functools.wraps(forward)
+    def run(*args, **kwargs):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = forward(*args, **kwargs)
+        return _float(out)
+    return run
+
+
+def autocast_bf16(model: nn.Module) -> nn.Module:
+    """Every recurrent encoder, LSTM/RNN and Linear layer of model computes in bf16, returning float32."""
+    for m in model.modules():
+        if isinstance(m, RecurrentEncoder):
+            m.forward = _in_bf16(functools.partial(RecurrentEncoder.forward, m, route="padded"))
+        elif isinstance(m, (nn.RNNBase, nn.Linear)):
+            m.forward = _in_bf16(m.forward)
+    return model
+
+
+def _warn_emulated_bf16() -> None:
+    global _warned_bf16
+    if not cpu.native_bf16() and not _warned_bf16:
+        _warned_bf16 = True
+        warnings.warn("precision='bf16' on a CPU without native bf16 (no AMX-BF16 or AVX512-BF16 in its flags: "
+                      f"{', '.join(cpu.flags()) or 'none'}): torch emulates it, expect it slower than fp32",
+                      RuntimeWarning, stacklevel=3)
+
+
+def _int8(predictor) -> None:
+    """Quantize the predictor's network with onnxruntime and run it there."""
+    from . import export, onnx_run
+
+    with tempfile.TemporaryDirectory(prefix="seqzoo-int8-") as tmp:
+        src = Path(tmp) / "model.onnx"
+        if predictor.runtime == "onnxruntime":  # an exported folder: quantize its graph as it is
+            src = predictor.folder / predictor.config["onnx"]["file"]
+        else:
+            try:
+                export.network(predictor, src)
+            except ValueError as e:
+                raise ValueError(f"int8 runs the network exported to ONNX: {e}") from None
+        onnx_run.quantize_int8(src, Path(tmp) / "int8.onnx")
+        onnx_run.attach(predictor.model, onnx_run.session(Path(tmp) / "int8.onnx"))  # read into memory here
+    predictor.runtime = "onnxruntime"
+
+
+def apply(predictor, precision: str):
+    """Set a loaded predictor to compute in `precision`; sets predictor.precision. The predictor's
+    .runtime ("torch" or "onnxruntime") says where its network runs."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
+    exported = (predictor.config.get("onnx") or {}).get("precision", "fp32") if predictor.runtime == "onnxruntime" else None
+    if exported == "int8" and precision != "int8":
+        raise ValueError(f"{predictor.folder} holds an int8 network; load it with precision='int8' or export again")
+    if precision == "bf16":
+        if predictor.runtime != "torch":
+            raise ValueError(f"bf16 runs on the torch runtime; {predictor.folder} is an ONNX export, load the "
+                             "checkpoint it came from")
+        _warn_emulated_bf16()
+        autocast_bf16(predictor.model)
+    elif precision == "int8" and exported != "int8":
+        _int8(predictor)
+    elif exported == "int8" and not predictor.config["onnx"].get("reduce_range", True) and not cpu.has_vnni():
+        warnings.warn(f"{predictor.folder} was quantized for a CPU with VNNI (8-bit weights); this CPU has none, "
+                      "where its int8 dot products can saturate: export it again here", RuntimeWarning, stacklevel=3)
+    predictor.precision = precision
+    return predictor
