@@ -22,11 +22,22 @@ torch.set_num_threads(1)
 demo = build()
 
 
+MAX_UPLOAD = "20mb"  # gradio refuses bigger uploads (HTTP 413) before they reach the disk cache
+# uploads are kept for an hour (long enough to caption one again), checked every 10 minutes; gradio keeps
+# them forever otherwise. A Blocks option that gradio reads when the server starts
+DELETE_CACHE = (600, 3600)
+
+
 def launch(**kwargs):
     """Start the server with the app's translations (gr.I18n is a launch option, not a Blocks one)."""
     # no /monitoring page: its traffic summary costs CPU on every request (see webapp.ui.build)
     options = {"server_name": "127.0.0.1", "server_port": int(os.environ.get("PORT", 7860)), "i18n": I18N,
-               "css": CSS, "enable_monitoring": False}
+               "css": CSS, "enable_monitoring": False, "max_file_size": MAX_UPLOAD,
+               # gradio's own refusals of a crafted payload (a path that was not uploaded, a number where a file
+               # belongs) answered {"error": null}; with this they say why. The event functions raise gr.Error
+               # with their own messages either way, and tracebacks stay in the server's log
+               "show_error": True}
+    demo.delete_cache = demo.delete_cache or DELETE_CACHE
     return demo.launch(**{**options, **kwargs})
 
 

@@ -22,6 +22,7 @@ from tokenizers import Tokenizer
 from torch import nn
 
 from tasks import caption_decode, image_encoder
+from tasks.caption_onnx import onnx_attach, onnx_graphs  # noqa: F401  (the ONNX export's graphs: zoo/export.py)
 from tasks.caption_metrics import ptb_tokenize, score
 from zoo.batching import length_batches, pad
 from zoo.embedding import PAD_ID, UNK_ID, Dropout
@@ -118,7 +119,7 @@ class CaptionModel(nn.Module):
     @torch.no_grad()
     def sequence_logprob(self, d: int, features, seqs: list[list[int]]):
         """Summed log-prob of each word sequence (then <eos>) under decoder d. -> (N,)"""
-        ids = pad([[self.cfg.bos_id, *s, self.cfg.eos_id] for s in seqs])
+        ids = pad([[self.cfg.bos_id, *s, self.cfg.eos_id] for s in seqs]).to(features.device)
         logp = torch.log_softmax(self(d, features, ids[:, :-1]), -1)
         tgt = ids[:, 1:]
         return logp.gather(2, tgt[..., None])[..., 0].masked_fill(tgt == PAD_ID, 0.0).sum(1)
@@ -179,11 +180,16 @@ def batches(data: dict, batch_size: int, bos: int, eos: int, shuffle=False, seed
         yield collate(data["features"], [caps[i] for i in idx], bos, eos)
 
 
+def on_model(model: CaptionModel, features: torch.Tensor) -> torch.Tensor:
+    """Features are built on the CPU; decoding runs where the model is (decoding allocates on their device)."""
+    return features.to(model.image.weight.device)
+
+
 def caption_features(model: CaptionModel, features, beam: int, max_len: int, alpha: float,
                      batch_size: int = 250) -> list[list[tuple]]:
     out = []
     for i in range(0, len(features), batch_size):
-        out += caption_decode.generate(model, features[i:i + batch_size], beam, max_len, alpha)
+        out += caption_decode.generate(model, on_model(model, features[i:i + batch_size]), beam, max_len, alpha)
     return out
 
 
@@ -205,7 +211,8 @@ def choose_decoding(model: CaptionModel, data: dict, vocab: Vocab, beams, alphas
     for beam in beams:
         cands = []
         for i in range(0, len(data["features"]), batch_size):
-            cands += caption_decode.candidates(model, data["features"][i:i + batch_size], beam, max_len)
+            batch = on_model(model, data["features"][i:i + batch_size])
+            cands += caption_decode.candidates(model, batch, beam, max_len)
         for alpha in alphas:
             texts = [vocab.decode(caption_decode.rank(h, alpha)[0][0]) for h in cands]
             tried[beam, alpha] = score(data["references"], texts, cider=False)["bleu4"]
@@ -290,7 +297,8 @@ class Predictor:
     def predict(self, image_or_path_or_feature, beam: int | None = None, max_len: int | None = None) -> list[dict]:
         """-> [{"caption": str, "score": float}, ...], best first; score is the length-normalised log-prob."""
         beam, max_len = self._settings(beam, max_len)
-        hyps = caption_decode.generate(self.model, self.feature(image_or_path_or_feature), beam, max_len,
+        feature = on_model(self.model, self.feature(image_or_path_or_feature))
+        hyps = caption_decode.generate(self.model, feature, beam, max_len,
                                        self.decode_cfg["alpha"])[0]
         return self._captions(hyps)
 
@@ -316,7 +324,8 @@ class Predictor:
                 results[i] = {"error": str(e)}
         for start in range(0, len(live), max(1, batch_size)):
             chunk = live[start:start + max(1, batch_size)]
-            hyps = caption_decode.generate(self.model, torch.cat(feats[start:start + len(chunk)]), beam, max_len,
+            batch = on_model(self.model, torch.cat(feats[start:start + len(chunk)]))
+            hyps = caption_decode.generate(self.model, batch, beam, max_len,
                                            self.decode_cfg["alpha"])
             for i, h in zip(chunk, hyps):
                 results[i] = self._captions(h)

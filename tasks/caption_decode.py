@@ -29,11 +29,11 @@ def _cut(seq: list[int], eos: int) -> list[int]:
 @torch.no_grad()
 def greedy(model, direction: int, features, max_len: int = 20) -> list[list[tuple]]:
     """The most probable next word at every step. -> per image [(word ids, log-prob, length)]."""
-    B, cfg = features.size(0), model.cfg
+    B, cfg, dev = features.size(0), model.cfg, features.device
     state = model.start(direction, features)
-    tokens = torch.full((B,), cfg.bos_id, dtype=torch.long)
-    total, length = torch.zeros(B), torch.zeros(B)
-    done = torch.zeros(B, dtype=torch.bool)
+    tokens = torch.full((B,), cfg.bos_id, dtype=torch.long, device=dev)
+    total, length = torch.zeros(B, device=dev), torch.zeros(B, device=dev)
+    done = torch.zeros(B, dtype=torch.bool, device=dev)
     out = []
     for _ in range(max_len):
         logp, state = model.step(direction, tokens, state)
@@ -55,24 +55,24 @@ def beam_search(model, direction: int, features, beam: int = 3, max_len: int = 2
     one stays in the beam with its score. -> per image its hypotheses [(word ids, log-prob, length)].
     The length normalisation only ranks the final beam (see rank), so it is chosen without decoding again.
     beam=1 is exactly greedy."""
-    cfg = model.cfg
+    cfg, dev = model.cfg, features.device
     B, V = features.size(0), cfg.vocab_size
     K = max(1, min(beam, V - len(model.banned) - 1))
-    rows = torch.arange(B).repeat_interleave(K)
+    rows = torch.arange(B, device=dev).repeat_interleave(K)
     state = reorder(model.start(direction, features), rows)
-    tokens = torch.full((B * K,), cfg.bos_id, dtype=torch.long)
-    scores = torch.full((B, K), -torch.inf)
+    tokens = torch.full((B * K,), cfg.bos_id, dtype=torch.long, device=dev)
+    scores = torch.full((B, K), -torch.inf, device=dev)
     scores[:, 0] = 0.0  # one live hypothesis per image at first, so the beam does not fill with copies
-    seqs = torch.zeros(B * K, 0, dtype=torch.long)
-    finished = torch.zeros(B * K, dtype=torch.bool)
-    length = torch.zeros(B * K)
+    seqs = torch.zeros(B * K, 0, dtype=torch.long, device=dev)
+    finished = torch.zeros(B * K, dtype=torch.bool, device=dev)
+    length = torch.zeros(B * K, device=dev)
     for _ in range(max_len):
         logp, state = model.step(direction, tokens, state)
         logp = _ban(logp, model.banned)
         logp[finished] = -torch.inf
         logp[finished, cfg.eos_id] = 0.0  # a finished caption carries on unchanged, at no cost
         top, idx = (scores.view(-1, 1) + logp).view(B, K * V).topk(K, dim=1)
-        parent = (torch.arange(B)[:, None] * K + idx // V).view(-1)
+        parent = (torch.arange(B, device=dev)[:, None] * K + idx // V).view(-1)
         word = (idx % V).view(-1)
         seqs = torch.cat([seqs[parent], word[:, None]], 1)
         length = length[parent] + (~finished[parent]).float()
@@ -111,7 +111,7 @@ def candidates(model, features, beam: int = 3, max_len: int = 20) -> list[list[t
     cands = [list(dict.fromkeys([tuple(h[0]) for h in f] + [tuple(reversed(h[0])) for h in b]))
              for f, b in zip(fwd, bwd)]
     flat = [list(c) for cs in cands for c in cs]
-    rows = torch.tensor([i for i, cs in enumerate(cands) for _ in cs], dtype=torch.long)
+    rows = torch.tensor([i for i, cs in enumerate(cands) for _ in cs], dtype=torch.long, device=features.device)
     both = (model.sequence_logprob(0, features[rows], flat) +
             model.sequence_logprob(1, features[rows], [list(reversed(s)) for s in flat])) / 2
     out, i = [], 0

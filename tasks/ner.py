@@ -17,6 +17,8 @@ from torch import nn
 
 from zoo.batching import length_batches, pad
 from zoo.crf import CRF
+from zoo.devices import move
+from zoo.data import DataUnavailable, require
 from zoo.embedding import PAD_ID, UNK_ID, Dropout, EmbeddingConfig, TokenEmbedder, casing
 from zoo.encoder import RecurrentEncoder
 from zoo.vocab import WordIds, build_char_vocab, build_word_tokenizer
@@ -57,12 +59,15 @@ class NERModel(nn.Module):
         self.crf = CRF(cfg.num_tags) if cfg.crf else None
 
     def forward(self, batch):
-        """-> emissions (B, T, K): one score per tag per word."""
+        """-> emissions (B, T, K): one score per tag per word. Batches are built on the CPU; they follow the
+        model to its device."""
+        batch = move(batch, self.head.weight.device)
         x = self.embed(batch)  # (B, T, E)
         out, _ = self.encoder(x, batch["lengths"])  # (B, T, D)
         return self.head(self.dropout(out))  # (B, T, K)
 
     def loss(self, batch):
+        batch = move(batch, self.head.weight.device)
         em, mask = self(batch), batch["words"] != PAD_ID
         if self.crf is not None:
             return self.crf.nll(em, batch["tags"], mask)
@@ -72,6 +77,7 @@ class NERModel(nn.Module):
     def tag(self, batch) -> tuple[list[list[int]], torch.Tensor]:
         """-> the best tag sequence of each sentence (the CRF's Viterbi path, or each word's best tag without
         a CRF) and the emission scores (B, T, K) they were decoded from."""
+        batch = move(batch, self.head.weight.device)
         em, mask = self(batch), batch["words"] != PAD_ID
         if self.crf is not None:
             return self.crf.decode(em, mask), em
@@ -171,6 +177,20 @@ def evaluate(model: NERModel, examples: list[dict], labels: list[str], batch_siz
             gold[i] = [labels[t] for t in examples[i]["tags"]]
             pred[i] = [labels[t] for t in p]
     return score(gold, pred)
+
+
+def check_data(ds, where: str) -> None:
+    """Before a run writes anything: train and validation splits with tokens and named tags (ner_tags a
+    sequence of ClassLabel, as in eriktks/conll2003); DataUnavailable, one line, otherwise."""
+    require(ds, where, splits=("train", "validation"), columns=("tokens", "ner_tags"))
+    names = {s: getattr(getattr(ds[s].features["ner_tags"], "feature", None), "names", None)
+             for s in ("train", "validation", "test") if s in ds}
+    if not names["train"]:
+        raise DataUnavailable(f"{where}: ner_tags are plain numbers; a tagger needs the tag names "
+                              f"(a sequence of ClassLabel, as in {HUB_DATA})")
+    other = [s for s, n in names.items() if n != names["train"]]
+    if other:
+        raise DataUnavailable(f"{where}: the {', '.join(other)} split names its tags differently from train")
 
 
 def build_model(config: dict) -> NERModel:

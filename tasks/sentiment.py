@@ -24,6 +24,7 @@ from tokenizers import Tokenizer
 from torch import nn
 
 from zoo.batching import length_batches, pad
+from zoo.data import DataUnavailable, require
 from zoo.embedding import PAD_ID, UNK_ID, Dropout, EmbeddingConfig, TokenEmbedder
 from zoo.encoder import RecurrentEncoder
 from zoo.vocab import WordIds, build_word_tokenizer
@@ -58,6 +59,24 @@ def held_out_validation(ds, size: int = 2500):
     held = ds["train"].train_test_split(test_size=size, seed=0, stratify_by_column="label")
     ds["train"], ds["validation"] = held["train"], held["test"]
     return f"{size} texts of train (train_test_split seed 0, stratified by label)"
+
+
+def check_data(ds, where: str) -> None:
+    """Before a run writes anything: a train split with a text column (sentence or text) and a label that is
+    two named classes or 0/1 numbers, and, without a validation split, named classes to carve one off by
+    (held_out_validation stratifies on them); DataUnavailable, one line, otherwise."""
+    require(ds, where, splits=("train",), columns=("label",), one_of=("sentence", "text"), optional=("validation", "test"))
+    for name in (s for s in ("train", "validation", "test") if s in ds):
+        feat = ds[name].features["label"]
+        names, dtype = getattr(feat, "names", None), getattr(feat, "dtype", "")
+        if (names is not None and len(names) != 2) or (names is None and not str(dtype).startswith("int")):
+            raise DataUnavailable(f"{where}: the {name} split's label is {feat}; sentiment needs two classes")
+        column = ds[name].features[text_column(ds[name])]
+        if getattr(column, "dtype", None) != "string":
+            raise DataUnavailable(f"{where}: the {name} split's {text_column(ds[name])} column is not text ({column})")
+    if "validation" not in ds and getattr(ds["train"].features["label"], "names", None) is None:
+        raise DataUnavailable(f"{where}: no validation split, and plain-number labels cannot be split off by class; "
+                              "add a validation split or name the classes (ClassLabel)")
 
 
 def gold_labels(split) -> list[int]:
@@ -114,6 +133,7 @@ class SentimentConfig:
     num_layers: int = 1
     dropout: float = 0.5      # before the output layer
     pool: str = "final"       # "final": state after the last word; "max": max over time of all outputs
+    init: str = "keras"       # the recurrent layer's starting weights (zoo.encoder.INITS); only training reads it
 
     @classmethod
     def from_dict(cls, d: dict) -> "SentimentConfig":
@@ -127,7 +147,8 @@ class SentimentModel(nn.Module):
             raise ValueError(f"unknown pool {cfg.pool!r}; choose one of {', '.join(POOLS)}")
         self.cfg = cfg
         self.embed = TokenEmbedder(cfg.embedding)
-        self.encoder = RecurrentEncoder(cfg.arch, cfg.embedding.output_size, cfg.hidden_size, cfg.num_layers, cfg.dropout)
+        self.encoder = RecurrentEncoder(cfg.arch, cfg.embedding.output_size, cfg.hidden_size, cfg.num_layers, cfg.dropout,
+                                        cfg.init)
         self.dropout = Dropout(cfg.dropout)
         self.head = nn.Linear(self.encoder.output_size, len(LABELS))
 

@@ -179,6 +179,16 @@ def test_a_file_that_was_not_uploaded_or_is_not_a_file_is_refused_with_a_message
     assert event == "error" and payload["error"] and re.search(match, payload["error"]), payload
 
 
+def test_the_decoder_view_takes_its_upload_through_the_same_checks(server, monkeypatch):
+    monkeypatch.setattr("gradio.image_utils.preprocess_image", lambda *a, **k: pytest.fail("gradio preprocessed"))
+    with httpx.Client(timeout=300) as http:
+        event, payload = call(http, server, "inside_caption", [{"path": "/etc/passwd"}, "caption-lstm", "forward"])
+        assert event == "error" and "not a file uploaded to this app" in payload["error"]  # gradio had opened it
+        bomb = upload(http, server, "bomb.png", png(20_000, 20_000, bit_depth=1))
+        event, payload = call(http, server, "inside_caption", [bomb, "caption-lstm", ["backward"]])
+        assert event == "error" and "decompression bomb" in payload["error"]
+
+
 def test_an_image_sent_as_a_data_url_goes_through_the_same_checks():
     import base64
     ok = captions.upload({"path": None, "url": "data:image/png;base64," + base64.b64encode(png(8, 8)).decode()})

@@ -21,3 +21,17 @@ def test_bundled_model_gives_the_recorded_outputs(name):
 
 def test_every_bundled_model_of_before_is_still_recorded():
     assert set(bundled_outputs.bundled()) == set(RECORDED)
+
+
+def test_the_whole_zoo_stays_under_its_40_mb_budget():
+    from zoo import registry
+    total = sum(f.stat().st_size for f in registry.BUNDLED.rglob("*") if f.is_file())
+    assert total <= 40_000_000, f"the bundled zoo is {total / 1e6:.1f} MB"
+
+
+def test_the_zoo_lists_twelve_models_three_per_pattern_and_data():
+    import zoo
+    names = zoo.list_models()
+    assert len(names) == 12
+    for prefix in ("ner", "sentiment", "imdb", "caption"):
+        assert {f"{prefix}-{a}" for a in ("rnn", "lstm", "bilstm")} <= set(names)

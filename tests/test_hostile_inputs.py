@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import pickle
 import shutil
+import unicodedata
 
 import numpy as np
 import pytest
@@ -68,6 +69,29 @@ def test_a_token_list_over_the_limit_or_with_a_non_string_is_refused(tiny):
         p.predict(["Seoul", 3])
 
 
+NFD = "Jose\u0301 Zu\u0301n\u0303iga met Bjo\u0308rk in \u1100\u1161 Seoul ."  # decomposed, as macOS sends it
+
+
+def test_text_in_nfd_form_is_tokenised_as_whole_words_with_offsets_into_the_original():
+    from tasks.text import tokenize
+    toks = tokenize(NFD)
+    assert [t for t, _, _ in toks] == ["José", "Zúñiga", "met", "Björk", "in", "가", "Seoul", "."]  # was Jo, Zu, Bjo
+    for token, start, end in toks:  # the offsets point into the user's own (longer) string
+        assert unicodedata.normalize("NFC", NFD[start:end]) == token
+    assert toks[-1][2] == len(NFD)
+
+
+@pytest.mark.parametrize("name", TEXT_TASKS)
+def test_nfd_and_nfc_text_get_the_same_answer(tiny, name):
+    p = zoo.load(tiny / name)
+    nfd, nfc = p.predict(NFD), p.predict(unicodedata.normalize("NFC", NFD))
+    if name.startswith("ner"):
+        assert [t["tag"] for t in nfd["tokens"]] == [t["tag"] for t in nfc["tokens"]]
+        assert [NFD[t["start"]:t["end"]] for t in nfd["tokens"]][:2] == ["Jose\u0301", "Zu\u0301n\u0303iga"]
+    else:
+        assert nfd == nfc
+
+
 @pytest.mark.parametrize("name", TEXT_TASKS)
 def test_lone_surrogates_are_treated_like_control_characters(tiny, name):
     assert zoo.load(tiny / name).predict("Seoul \ud800 is \udfff fine .")
@@ -80,6 +104,8 @@ def test_lone_surrogates_are_treated_like_control_characters(tiny, name):
     pytest.param(np.r_[np.zeros(1279), -np.inf], ValueError, "NaN or infinite", id="one-minus-inf"),
     pytest.param(torch.full((1280,), float("nan")), ValueError, "NaN or infinite", id="nan-tensor"),
     pytest.param(np.full(1280, 1e40), ValueError, "NaN or infinite", id="overflows-float32"),
+    pytest.param(np.full(1280, 3e38), ValueError, "image features are within", id="finite-but-huge"),
+    pytest.param(np.r_[np.zeros(1279), -3e38], ValueError, "image features are within", id="one-finite-huge"),
     pytest.param(np.zeros(0), ValueError, "1280 values", id="empty"),
     pytest.param(np.zeros(1_000_000), ValueError, "1280 values", id="huge"),
     pytest.param(["a"] * 1280, ValueError, "must be numbers", id="strings"),

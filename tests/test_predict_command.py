@@ -47,9 +47,11 @@ def test_json_lines_read_text_or_tokens_and_echo_ids(models, tmp_path, capsys):
     src = tmp_path / "in.jsonl"
     src.write_text('{"id": "a", "text": "Peter visited Seoul ."}\n{"tokens": ["EU", "rejects", "it"]}\n'
                    '{"text": 3}\n{oops\n[1]\n{"words": []}\n', encoding="utf-8")
-    rc = main(["predict", str(models / "ner-bilstm"), "--input", str(src)])
-    recs = _records(capsys.readouterr().out)
+    rc = main(["predict", str(models / "ner-bilstm"), "--input", str(src), "--progress", "on"])
+    out, err = capsys.readouterr()
+    recs = _records(out)
     assert rc == 1 and len(recs) == 6
+    assert "6/6" in err and "inputs" in err  # the bar, on stderr, with the file's line count as its total
     assert recs[0]["id"] == "a" and [t["text"] for t in recs[0]["tokens"]] == ["Peter", "visited", "Seoul", "."]
     assert [t["text"] for t in recs[1]["tokens"]] == ["EU", "rejects", "it"]
     assert "expected text" in recs[2]["error"] and "not a JSON object" in recs[3]["error"]
@@ -89,6 +91,23 @@ def test_predicting_streams_a_chunk_at_a_time(models):
     records = predict_cli.predict_stream(p, predict_cli.line_items(lines(), ("text",)), batch_size=4)
     first = next(records)
     assert first["line"] == 1 and len(read) <= 4 * predict_cli.CHUNK_BATCHES + 1
+
+
+def test_lines_that_cannot_be_read_are_error_records_in_their_place(monkeypatch, tmp_path):
+    """Too long (read no further into memory than the limit), not UTF-8, nested too deep; blank lines before
+    the format is known keep their place too. A byte-order mark is not text."""
+    import io
+
+    monkeypatch.setattr(predict_cli, "MAX_LINE_BYTES", 20_000)
+    raw = b"\n\xff\n" + b"x" * 30_000 + b"\n\xef\xbb\xbf{\"text\": \"fine\"}\n" + b"[" * 5_000 + b"\n\n"
+    items = list(predict_cli.line_items(predict_cli.read_lines(io.BytesIO(raw)), ("text",)))
+    assert [it.line for it in items] == [1, 2, 3, 4, 5, 6]
+    assert "blank" in items[0].error and "UTF-8" in items[1].error and "longer than 20,000" in items[2].error
+    assert items[3].value == "fine" and items[3].error is None  # the mark at the start made no difference
+    assert "not a JSON object" in items[4].error and "blank" in items[5].error
+    plain = list(predict_cli.line_items(predict_cli.read_lines(io.BytesIO(b"\n\nhello\n\n")), ("text",)))
+    assert [(it.line, it.value, it.error) for it in plain] == [(1, "", None), (2, "", None), (3, "hello", None),
+                                                               (4, "", None)]
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -201,14 +201,14 @@ def test_resuming_a_state_saved_with_other_settings_is_refused(tmp_path):
 def test_resume_without_a_saved_state_starts_from_the_beginning(tmp_path):
     lines = []
     _, summary = toy_fit(tmp_path / "none", resume_run=True, log=lines.append)
-    assert "no saved state" in lines[0] and summary["steps"] == 15
+    assert lines[0].startswith("device cpu") and "no saved state" in lines[1] and summary["steps"] == 15
 
 
 def test_resuming_a_finished_fit_returns_its_result_without_training(tmp_path):
     model, summary = toy_fit(tmp_path / "s")
     lines = []
     again, summary2 = toy_fit(tmp_path / "s", resume_run=True, log=lines.append)
-    assert "training had finished" in lines[0] and len(lines) == 1
+    assert lines[0].startswith("device cpu, precision fp32") and "training had finished" in lines[1] and len(lines) == 2
     assert summary2["history"] == summary["history"] and summary2["resumed_at_steps"] == [15]
     for a, b in zip(model.state_dict().values(), again.state_dict().values()):
         assert torch.equal(a, b)

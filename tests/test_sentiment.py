@@ -213,6 +213,14 @@ def test_bundled_bilstm_meets_its_sst2_test_target(one_thread):
     assert metrics["accuracy"] >= 84.0, metrics
 
 
+@needs("imdb-lstm")
+@pytest.mark.skipif(not (DATA / "imdb").is_dir(), reason="../shared/datasets/imdb is absent")
+def test_bundled_imdb_lstm_reproduces_its_recorded_test_score(one_thread):
+    ds, _ = data.load(str(DATA / "imdb"))
+    p = zoo.load("imdb-lstm")
+    assert p.evaluate(ds["test"]) == p.config["metrics"]["test"]  # the number docs/results.md quotes
+
+
 @pytest.mark.parametrize("name", [pytest.param(n, marks=needs(n)) for n in ("sentiment-lstm", "sentiment-bilstm")])
 def test_odd_input_gives_a_result_or_a_clear_error(name, one_thread):
     p = zoo.load(name)

@@ -36,7 +36,8 @@ def main(argv=None) -> int:
     cfg = training.config_from_args(args)
     training.seed_everything(args.seed)
     ds, source = data.load(args.data)
-    state = cli.run_state(args)
+    ner.check_data(ds, args.data)  # before the state folder exists: a run on the wrong data leaves nothing behind
+    state = cli.run_state(args, ds=ds)
     labels = ds["train"].features["ner_tags"].feature.names
     featurize = ner.Featurizer.fit(ds["train"]["tokens"], args.min_word_freq)
     train, val = ner.encode_split(ds["train"], featurize), ner.encode_split(ds["validation"], featurize)

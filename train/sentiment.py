@@ -17,6 +17,7 @@ import sys
 
 from tasks import sentiment
 from zoo import cli, data, training
+from zoo.encoder import INITS
 
 
 def parse_args(argv=None):
@@ -29,11 +30,12 @@ def parse_args(argv=None):
                         "auto (final for rnn/lstm; the BiLSTM trains both and keeps the better on validation)")
     p.add_argument("--dropout", type=float, default=sentiment.SentimentConfig.dropout,
                    help="dropout on the embeddings and before the output layer")
+    p.add_argument("--init", choices=INITS, default="keras",
+                   help="the recurrent layer's starting weights: Keras's (Glorot, orthogonal, forget bias 1) or torch's")
     p.add_argument("--word-dropout", type=float, default=0.1, help="probability of replacing a training word by <unk>")
     p.add_argument("--min-word-freq", type=int, default=1, help="rarer training words are <unk>")
     p.add_argument("--max-vocab", type=int, default=10_000, help="keep at most N words, the most frequent (0: no cap); bounds the checkpoint size")
     p.add_argument("--val-size", type=int, default=2500, help="validation texts carved off train when the data has no validation split")
-    p.add_argument("--device", default="cpu", help="torch device for training, e.g. cuda")
     return cli.parse(p, argv, sentiment.TASK, training.TrainConfig(epochs=12, batch_size=64, lr=2e-3, patience=3))
 
 
@@ -42,7 +44,8 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     cfg = training.config_from_args(args)
     ds, source = data.load(args.data)
-    state = cli.run_state(args)
+    sentiment.check_data(ds, args.data)  # before the state folder exists: a run on the wrong data leaves nothing behind
+    state = cli.run_state(args, ds=ds)
     held = sentiment.held_out_validation(ds, args.val_size)  # IMDB has no validation split
     if held:
         source["validation"] = held
@@ -64,8 +67,8 @@ def main(argv=None) -> int:
     for pool in pools:  # same seed for each candidate, so only the pooling differs
         training.seed_everything(args.seed)
         config = sentiment.make_config(args.arch, vectorize, embedding, data=source, name=args.name,
-                                       hidden_size=args.hidden_size, dropout=args.dropout, pool=pool)
-        model = sentiment.build_model(config).to(args.device)
+                                       hidden_size=args.hidden_size, dropout=args.dropout, pool=pool, init=args.init)
+        model = sentiment.build_model(config)
         cli.describe(f"{args.name} ({pool})", model, f"vocabulary {len(vectorize.word_ids):,} words",
                      f"{len(train):,} training texts")
         # each candidate keeps its own state, so a resumed run skips a candidate already trained

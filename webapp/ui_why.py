@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import gradio as gr
 
-from . import logic, why_views
+from . import captions, logic, why_views
+from .logic import lang_of
 from .examples import NER_EXAMPLES
 from .texts import I18N
 
 RAW = {"preprocess": False}  # the functions check the JSON values themselves (see webapp.ui)
+
+
+def _inside_caption(image, model_name, direction="forward", request: gr.Request | None = None):
+    """The decoder view's event: the upload taken raw and checked by captions.upload (in gradio's upload folder,
+    never decoded by gradio first), as the caption tab's; then why_views.inside_caption."""
+    direction = direction if isinstance(direction, str) else "forward"  # raw input: a list would not hash
+    return why_views.inside_caption(captions.upload(image, lang_of(request)), model_name, direction, request)
 
 
 def why_tab(box, models_group: dict, image_example: str | None):
@@ -49,8 +57,8 @@ def why_tab(box, models_group: dict, image_example: str | None):
         cap_run = gr.Button(I18N("show"), variant="primary", elem_id="decoder-run")
         caption = gr.Markdown(elem_id="decoder-caption")
         figs = [gr.Plot(show_label=False, elem_id=f"decoder-{part}") for part in logic.TRACE_PARTS]
-        cap_run.click(why_views.inside_caption, inputs=[image, cap_model, direction], outputs=[*figs, caption],
-                      api_name="inside_caption", **models_group)
+        cap_run.click(_inside_caption, inputs=[image, cap_model, direction], outputs=[*figs, caption],
+                      api_name="inside_caption", **RAW, **models_group)
 
 
 def note_panel(models_group: dict):

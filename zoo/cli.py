@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import hashlib
 import json
 import os
 import shlex
@@ -23,7 +24,9 @@ from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
 
-from . import data, resume, training
+import torch
+
+from . import data, devices, distributed, resume, training
 from .encoder import ARCHS
 
 RECIPES = Path(__file__).parent / "recipes.json"
@@ -34,7 +37,9 @@ _HELP = {"epochs": "maximum number of epochs", "batch_size": "sentences per batc
          "patience": "epochs without validation improvement before stopping",
          "seed": "random seed (weights, dropout, data order)", "max_steps": "stop after N steps (smoke runs; 0 = no limit)",
          "threads": "torch CPU threads (0 = default)",
-         "save_every": "save the resumable training state every N steps, and at each epoch end (0 = epoch ends only)"}
+         "save_every": "save the resumable training state every N steps, and at each epoch end (0 = epoch ends only)",
+         "device": "auto, cpu, cuda, cuda:N or mps (auto: CUDA where there is one)",
+         "precision": "auto, fp32, bf16 or fp16 (autocast; auto: bf16 where the device has it natively)"}
 
 
 def recipes() -> dict[str, dict]:
@@ -78,6 +83,8 @@ def parse(p: argparse.ArgumentParser, argv, task: str, defaults: training.TrainC
             p.error(f"recipe {known.recipe} sets unknown flags: {', '.join(unknown)}")
         p.set_defaults(**flags)
     args = p.parse_args(argv)
+    # a device or precision that is not there is said at once, not after the data has loaded
+    devices.choose_precision(args.precision, devices.resolve(args.device))
     args.name = getattr(args, "recipe", None) or f"{task}-{args.arch}"
     args.out = args.out or f"runs/{args.name}"
     return args
@@ -104,44 +111,82 @@ def script(main: Callable[..., int]) -> Callable[..., int]:
     def run(argv=None) -> int:
         try:
             return main(argv)
-        except (data.DataUnavailable, resume.StateError) as e:
+        except (data.DataUnavailable, resume.StateError, devices.DeviceUnavailable) as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
+        finally:
+            if distributed.active():
+                torch.distributed.destroy_process_group()
     return run
 
 
-def run_state(args: argparse.Namespace, out=None) -> Path:
+PATH_FLAGS = ("out", "data")  # where a run and its data are: not what it is (a moved folder still resumes)
+
+
+def data_signature(ds) -> dict:
+    """What a run's data is, by content: each split's rows and features (a hash), not the path it was read from."""
+    return {name: {"rows": split.num_rows, "features": hashlib.sha256(
+        json.dumps(split.features.to_dict(), sort_keys=True, default=str).encode()).hexdigest()[:16]}
+        for name, split in sorted(ds.items())}
+
+
+def _saved_run(record: Path) -> dict:
+    """run.json of a run whose state is there; missing or damaged is an error, and the state stays."""
+    keep = "; the saved state is kept: restore the file, or start again without --resume"
+    if not record.is_file():
+        raise resume.StateError(f"{record}: missing beside a saved training state{keep}")
+    try:
+        saved = json.loads(record.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        raise resume.StateError(f"{record}: not valid JSON ({str(e)[:100]}){keep}") from None
+    if not isinstance(saved, dict):
+        raise resume.StateError(f"{record}: not a record of a run's flags{keep}")
+    return saved
+
+
+def run_state(args: argparse.Namespace, out=None, ds=None) -> Path:
     """The folder where a run keeps its resumable state, OUT/.train_state: hidden inside the checkpoint
     folder, so the checkpoint.save that ends the run, which replaces that folder, drops the state with it.
-    Without --resume it is emptied, so no state of an earlier run is ever picked up; with --resume the
-    script's flags must be those of the run that saved it (run.json), or resuming would train a mix.
-    Call it once the data has loaded, so a run that cannot start leaves nothing behind."""
+    Without --resume it is emptied, so no state of an earlier run is ever picked up. With --resume the run
+    must be the one that saved it (run.json): the same flags but paths (--out, --data) and what may change
+    (FREE_ON_RESUME), and data of the same content (ds: the loaded DatasetDict, data_signature), so a moved
+    run or data folder resumes and a different run does not train a mix. A state with its run.json missing
+    or damaged is an error that keeps the state, never emptied. Call it once the data has loaded and been
+    checked, so a run that cannot start leaves nothing behind. Under torchrun it joins the process group
+    first; rank 0 alone writes, the others wait for it."""
+    if distributed.world()[1] > 1:
+        distributed.setup(devices.resolve(getattr(args, "device", "auto")))
     folder = Path(out or args.out) / STATE_DIR
-    options = {k: v for k, v in vars(args).items() if k not in ("resume", "push_to_hub", *FREE_ON_RESUME)}
+    options = {k: v for k, v in vars(args).items()
+               if k not in ("resume", "push_to_hub", *PATH_FLAGS, *FREE_ON_RESUME)}
+    if ds is not None:
+        options["data_content"] = data_signature(ds)
     options = json.loads(json.dumps(options, default=str))  # as it reads back from run.json
     record = folder / "run.json"
-    if args.resume and record.is_file():
-        try:
-            saved = json.loads(record.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise resume.StateError(f"{record}: not valid JSON ({e})") from None
+    if args.resume and (record.is_file() or any(folder.rglob(resume.RECORD))):
+        saved = {k: v for k, v in _saved_run(record).items() if k not in PATH_FLAGS}  # older run.json files have them
+        if "data_content" not in saved:  # written before data was compared by content
+            options.pop("data_content", None)
         differ = sorted(k for k in set(saved) | set(options) if saved.get(k) != options.get(k))
         if differ:
-            raise resume.StateError(f"{record}: saved by a run with other flags ("
+            raise resume.StateError(f"{record}: saved by a run with other flags or data ("
                                     + ", ".join(f"{k}: {saved.get(k)!r} then, {options.get(k)!r} now" for k in differ)
-                                    + "); resume with the same flags, or start again without --resume")
+                                    + "); resume with the same flags and data, or start again without --resume")
         return folder
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    tmp = folder / ".run.json.tmp"
-    tmp.write_text(json.dumps(options, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, record)
+    if distributed.is_main():
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        tmp = folder / ".run.json.tmp"
+        tmp.write_text(json.dumps(options, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        os.replace(tmp, record)
+    distributed.barrier()
     return folder
 
 
 def describe(name: str, model, *facts: str) -> None:
     """The line a run starts with: its name, parameter count and what it reads."""
-    log(", ".join([f"{name}: {sum(p.numel() for p in model.parameters()):,} parameters", *facts]))
+    if distributed.is_main():
+        log(", ".join([f"{name}: {sum(p.numel() for p in model.parameters()):,} parameters", *facts]))
 
 
 def command_line() -> str:
@@ -151,7 +196,10 @@ def command_line() -> str:
 def finish(args: argparse.Namespace, model, config: dict, summary: dict, evaluate: Callable[[str], dict],
            splits: list[str], files: dict[str, str] | None = None) -> int:
     """Score and save the best weights (training.finish) with the command and flags that made them, push the
-    checkpoint to the Hub if asked, and print the run's one JSON line. -> the script's exit code."""
+    checkpoint to the Hub if asked, and print the run's one JSON line. -> the script's exit code. Under
+    torchrun only rank 0 does this; the other ranks are done once training is."""
+    if not distributed.is_main():
+        return 0
     options = {k: v for k, v in vars(args).items() if k not in summary["config"] and k != "resume"}
     line = training.finish(model, config, summary, evaluate, splits, args.out, files=files,
                            dtype=args.dtype, command=command_line(), options=options)

@@ -74,3 +74,20 @@ def load(data: str):
         pass
     source = {"hub_id": data, "fingerprint": {k: v._fingerprint for k, v in ds.items()}, "revision": revision}
     return ds, {**source, "export": export} if export else source
+
+
+def require(ds, data: str, splits=(), columns=(), one_of=(), optional=("test",)) -> None:
+    """A training script's check of the data it is about to read, before anything is written: each of `splits`
+    is there, and each split it reads (those and any `optional` ones present) has every one of `columns` and
+    at least one of `one_of`. DataUnavailable, one line naming what is missing, otherwise."""
+    missing = [s for s in splits if s not in ds]
+    if missing:
+        raise DataUnavailable(f"{data}: no {' or '.join(missing)} split (the data has: {', '.join(ds) or 'none'})")
+    for name in [*splits, *(s for s in optional if s in ds and s not in splits)]:
+        cols = ds[name].column_names
+        lack = [c for c in columns if c not in cols]
+        if one_of and not any(c in cols for c in one_of):
+            lack.append(" or ".join(one_of))
+        if lack:
+            raise DataUnavailable(f"{data}: the {name} split has no {', '.join(lack)} column "
+                                  f"(it has: {', '.join(cols)})")

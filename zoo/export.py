@@ -1,21 +1,21 @@
-"""ONNX export: a text checkpoint's network as one ONNX graph, in a folder that is still a checkpoint.
+"""ONNX export: a checkpoint's networks as ONNX graphs, in a folder that is still a checkpoint.
 
     python -m zoo export ner-bilstm --format onnx --out exported/ner-bilstm [--precision int8]
-    zoo.load("exported/ner-bilstm")   # the network runs in onnxruntime (zoo/onnx_run.py)
+    zoo.load("exported/ner-bilstm")   # the networks run in onnxruntime (zoo/onnx_run.py)
 
-What is exported is the model's own forward(batch): the batch's id tensors and lengths in (word ids; for
-NER also casing and character ids), one score per class (sentiment) or per tag per word (NER) out, with the
-batch and length axes dynamic. What is not a tensor graph stays in Python around it, the same code as the
-torch predictor's: the CRF's Viterbi decoding, the softmax, the formatting of results. That is why the
-folder keeps model.safetensors (the CRF's transition scores live there) beside model.onnx, config.json
-(with an "onnx" record) and tokenizer.json. Caption models are not exported yet (their decoders run one
-step at a time inside Python's beam search, which would take a start and a step graph per direction).
+A text model (NER, sentiment) is one graph, model.onnx: the model's own forward(batch), the batch's id
+tensors and lengths in (word ids; for NER also casing and character ids), one score per class or per tag
+per word out, batch and length axes dynamic. A task can name other graphs (tasks/caption_onnx.py: each
+caption decoder's start, step and teacher-forced forward). What is not a tensor graph stays in Python
+around them, the same code as the torch predictor's: the CRF's Viterbi decoding, beam search, softmax,
+the formatting of results. The folder keeps model.safetensors beside the graphs, config.json (with an
+"onnx" record) and tokenizer.json, so the predictor's other methods (zoo.probe's traces) still work.
 
-The encoder is exported on its padded route (the same numbers as the packed one, tests/test_encoder_and_checkpoint.py)
-with each direction of each layer as one seqzoo op, written out as one ONNX LSTM or RNN node. Left to itself,
-torch.export computes the shapes of torch's LSTM/RNN kernels by running them step by step, which pins the
-sequence length to the example's (the vanilla RNN even comes out unrolled into that many MatMuls), so the
-graph would refuse any other length.
+The recurrent layers are exported as seqzoo ops, each written out as one ONNX LSTM or RNN node; the
+encoder on its padded route (the same numbers as the packed one, tests/test_encoder_and_checkpoint.py).
+Left to itself, torch.export computes the shapes of torch's LSTM/RNN kernels by running them step by step,
+which pins the sequence length to the example's (the vanilla RNN even comes out unrolled into that many
+MatMuls), so the graph would refuse any other length.
 """
 from __future__ import annotations
 
@@ -28,47 +28,54 @@ import shutil
 import tempfile
 import types
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.nn.utils.rnn import PackedSequence
 
-from . import checkpoint
+from . import checkpoint, onnx_run
 from .encoder import RecurrentEncoder
+from .onnx_run import TEXT_GRAPH
 from .task_table import task_module
 
 OPSET = 18
-ONNX_FILE = "model.onnx"
 TARGETS = ("labels", "tags")  # training targets: collate adds them, forward never reads them
-EXPORTABLE = ("ner", "sentiment")
 
 
-# One direction of one recurrent layer from a zero state, batch first: (B, T, I) -> (B, T, H). Eagerly it is
-# torch's fused kernel (what RecurrentEncoder._direction runs); its shape function below says (B, T, H)
-# without stepping through time, so T stays symbolic.
-@torch.library.custom_op("seqzoo::lstm_direction", mutates_args=())
-def lstm_direction(x: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor) -> Tensor:
-    h0 = x.new_zeros(1, x.size(0), w_hh.size(1))
-    return torch.lstm(x, (h0, h0), [w_ih, w_hh, b_ih, b_hh], True, 1, 0.0, False, False, True)[0]
+# One recurrent layer, one direction, batch first, from a given state: x (B, T, I), h0 (and c0) (1, B, H) ->
+# y (B, T, H), h_n (and c_n) (1, B, H). Eagerly they are torch's fused kernels; their shape functions say
+# the shapes without stepping through time, so T stays symbolic in the exported graph.
+@torch.library.custom_op("seqzoo::lstm_layer", mutates_args=())
+def lstm_layer(x: Tensor, h0: Tensor, c0: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor,
+               b_hh: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    y, h, c = torch.lstm(x, (h0, c0), [w_ih, w_hh, b_ih, b_hh], True, 1, 0.0, False, False, True)
+    return y, h, c
 
 
-@torch.library.custom_op("seqzoo::rnn_direction", mutates_args=())
-def rnn_direction(x: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor) -> Tensor:
-    h0 = x.new_zeros(1, x.size(0), w_hh.size(1))
-    return torch.rnn_tanh(x, h0, [w_ih, w_hh, b_ih, b_hh], True, 1, 0.0, False, False, True)[0]
+@torch.library.custom_op("seqzoo::rnn_layer", mutates_args=())
+def rnn_layer(x: Tensor, h0: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor) -> tuple[Tensor, Tensor]:
+    y, h = torch.rnn_tanh(x, h0, [w_ih, w_hh, b_ih, b_hh], True, 1, 0.0, False, False, True)
+    return y, h
 
 
-@lstm_direction.register_fake
-@rnn_direction.register_fake
-def _direction_shape(x, w_ih, w_hh, b_ih, b_hh):
-    return x.new_empty(x.size(0), x.size(1), w_hh.size(1))
+@lstm_layer.register_fake
+def _lstm_shape(x, h0, c0, w_ih, w_hh, b_ih, b_hh):
+    return x.new_empty(x.size(0), x.size(1), w_hh.size(1)), torch.empty_like(h0), torch.empty_like(c0)
 
 
-def _onnx_direction(x, w_ih, w_hh, b_ih, b_hh, lstm: bool):
-    """The ONNX form of one direction (onnxscript, traced): ONNX's LSTM/RNN node, forward, from zero state."""
+@rnn_layer.register_fake
+def _rnn_shape(x, h0, w_ih, w_hh, b_ih, b_hh):
+    return x.new_empty(x.size(0), x.size(1), w_hh.size(1)), torch.empty_like(h0)
+
+
+def _onnx_layer(x, h0, c0, w_ih, w_hh, b_ih, b_hh):
+    """The ONNX form of one layer (onnxscript, traced): one ONNX LSTM or RNN node (c0 None: RNN)."""
     from onnxscript import opset18 as op
 
+    lstm = c0 is not None
     H = w_hh.shape[1]  # read from the parameter itself: the reordered copy below has no static shape
     if lstm:  # torch orders the gates i, f, g, o; ONNX i, o, f, g
         def reorder(w):
@@ -78,41 +85,81 @@ def _onnx_direction(x, w_ih, w_hh, b_ih, b_hh, lstm: bool):
     W, R = op.Unsqueeze(w_ih, [0]), op.Unsqueeze(w_hh, [0])  # one direction: (1, gates * H, I), (1, gates * H, H)
     B = op.Unsqueeze(op.Concat(b_ih, b_hh, axis=0), [0])
     seq = op.Transpose(x, perm=[1, 0, 2])  # ONNX's default layout is time first
-    Y = op.LSTM(seq, W, R, B, hidden_size=H)[0] if lstm else op.RNN(seq, W, R, B, hidden_size=H)[0]
-    return op.Transpose(op.Squeeze(Y, [1]), perm=[1, 0, 2])  # (T, 1, B, H) -> (B, T, H)
+    if lstm:
+        Y, h, c = op.LSTM(seq, W, R, B, None, h0, c0, hidden_size=H)
+    else:
+        Y, h = op.RNN(seq, W, R, B, None, h0, hidden_size=H)
+    y = op.Transpose(op.Squeeze(Y, [1]), perm=[1, 0, 2])  # (T, 1, B, H) -> (B, T, H)
+    return (y, h, c) if lstm else (y, h)
 
 
-def _onnx_lstm(x, w_ih, w_hh, b_ih, b_hh):  # plain functions: the exporter reads their signatures
-    return _onnx_direction(x, w_ih, w_hh, b_ih, b_hh, lstm=True)
+def _onnx_lstm(x, h0, c0, w_ih, w_hh, b_ih, b_hh):  # plain functions: the exporter reads their signatures
+    return _onnx_layer(x, h0, c0, w_ih, w_hh, b_ih, b_hh)
 
 
-def _onnx_rnn(x, w_ih, w_hh, b_ih, b_hh):
-    return _onnx_direction(x, w_ih, w_hh, b_ih, b_hh, lstm=False)
+def _onnx_rnn(x, h0, w_ih, w_hh, b_ih, b_hh):
+    return _onnx_layer(x, h0, None, w_ih, w_hh, b_ih, b_hh)
 
 
 def _translations() -> dict:
-    return {torch.ops.seqzoo.lstm_direction.default: _onnx_lstm, torch.ops.seqzoo.rnn_direction.default: _onnx_rnn}
+    return {torch.ops.seqzoo.lstm_layer.default: _onnx_lstm, torch.ops.seqzoo.rnn_layer.default: _onnx_rnn}
+
+
+def _params(rnn: nn.RNNBase, layer: int = 0, suffix: str = "") -> list:
+    return [getattr(rnn, f"{w}_l{layer}{suffix}") for w in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
 
 
 def _direction_op(self: RecurrentEncoder, x, layer, suffix):
-    """RecurrentEncoder._direction through the seqzoo ops (same weights, same numbers)."""
-    params = [getattr(self.rnn, f"{w}_l{layer}{suffix}") for w in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
-    return (lstm_direction if isinstance(self.rnn, nn.LSTM) else rnn_direction)(x, *params)
+    """RecurrentEncoder._direction through the seqzoo ops, from a zero state (same weights, same numbers)."""
+    h0 = x.new_zeros(1, x.size(0), self.rnn.hidden_size)
+    if isinstance(self.rnn, nn.LSTM):
+        return lstm_layer(x, h0, h0, *_params(self.rnn, layer, suffix))[0]
+    return rnn_layer(x, h0, *_params(self.rnn, layer, suffix))[0]
+
+
+def _layer_op(rnn: nn.RNNBase, x, state=None):
+    """nn.LSTM/nn.RNN's forward (one layer, one direction, batch first: the caption decoders') as a seqzoo op."""
+    if rnn.num_layers != 1 or rnn.bidirectional or not rnn.batch_first or isinstance(x, PackedSequence):
+        raise ValueError("ONNX export runs single-layer, one-direction, batch-first nn.LSTM/nn.RNN calls only")
+    if state is None:
+        state = x.new_zeros(1, x.size(0), rnn.hidden_size)
+        state = (state, state) if isinstance(rnn, nn.LSTM) else state
+    if isinstance(rnn, nn.LSTM):
+        y, h, c = lstm_layer(x, *state, *_params(rnn))
+        return y, (h, c)
+    return rnn_layer(x, state, *_params(rnn))
 
 
 @contextlib.contextmanager
 def _exportable(model: nn.Module):
-    """Inside: every RecurrentEncoder of model takes the padded route, its directions through the seqzoo ops.
-    Set on the instances and taken off after, so the model is unchanged outside the block."""
+    """Inside: every RecurrentEncoder of model takes the padded route, its directions through the seqzoo ops,
+    and every other nn.LSTM/nn.RNN call is one seqzoo op. Set on the instances and taken off after, so the
+    model is unchanged outside the block."""
     encoders = [m for m in model.modules() if isinstance(m, RecurrentEncoder)]
+    layers = [m for m in model.modules() if isinstance(m, (nn.LSTM, nn.RNN))]
     for enc in encoders:
         enc.forward = functools.partial(RecurrentEncoder.forward, enc, route="padded")
         enc._direction = types.MethodType(_direction_op, enc)
+    for rnn in layers:
+        rnn.forward = functools.partial(_layer_op, rnn)
     try:
         yield
     finally:
-        for enc in encoders:
-            del enc.forward, enc._direction
+        for m in encoders:
+            del m.forward, m._direction
+        for m in layers:
+            del m.forward
+
+
+@dataclass
+class Graph:
+    """One network to export: module(*args), its input and output names, and per input its dynamic axes
+    ({axis: name}; one name is one size across inputs)."""
+    module: nn.Module
+    args: tuple
+    inputs: list[str]
+    outputs: list[str]
+    axes: list[dict[int, str]]
 
 
 class _Network(nn.Module):
@@ -144,9 +191,24 @@ def example_batch(predictor) -> dict:
     return batch
 
 
+def text_graphs(predictor) -> dict[str, Graph]:
+    """The graph of a text task, whose model.forward(batch) -> scores is the whole network (NER, sentiment)."""
+    batch = example_batch(predictor)
+    names = list(batch)
+    axes = [{0: "batch", **({1: "length"} if batch[k].dim() > 1 else {}),
+             **{d: f"{k}_{d}" for d in range(2, batch[k].dim())}} for k in names]
+    return {TEXT_GRAPH: Graph(_Network(predictor.model, names), tuple(batch.values()), names, ["scores"], axes)}
+
+
+def graphs(predictor) -> dict[str, Graph]:
+    """The task's own graphs (its module's onnx_graphs, e.g. tasks/caption_onnx.py), or text_graphs."""
+    task = task_module(predictor.config["task"])
+    return getattr(task, "onnx_graphs", text_graphs)(predictor)
+
+
 @contextlib.contextmanager
 def _quiet():
-    """torch.onnx prints progress lines to stdout and logs warnings about packages this graph does not
+    """torch.onnx prints progress lines to stdout and logs warnings about packages these graphs do not
     need (torchvision); the export command's stdout is one JSON line."""
     loggers = [logging.getLogger(n) for n in ("torch.onnx", "torch.export", "torch._dynamo", "onnxscript")]
     levels = [lg.level for lg in loggers]
@@ -162,46 +224,47 @@ def _quiet():
             devnull.close()
 
 
-def network(predictor, path) -> dict:
-    """Write the predictor's network to `path` (one ONNX file, weights inside). -> its "onnx" record:
-    input and output names, opset, torch version."""
-    task = predictor.config["task"]
-    if task not in EXPORTABLE:
-        raise ValueError(f"ONNX export covers {', '.join(EXPORTABLE)} models; {predictor.name!r} is a {task} model")
-    batch = example_batch(predictor)
-    names = list(batch)
-    batch_dim, length_dim = torch.export.Dim("batch"), torch.export.Dim("length")
-    shapes = tuple({0: batch_dim, **({1: length_dim} if batch[k].dim() > 1 else {}),
-                    **{d: torch.export.Dim(f"{k}_{d}") for d in range(2, batch[k].dim())}} for k in names)
+def write_graphs(predictor, folder) -> dict:
+    """Write each of the predictor's graphs to folder/NAME.onnx (weights inside). -> the "onnx" record
+    config.json keeps: {"graphs": {name: file}, "opset", "torch"}."""
     model = predictor.model.eval()
+    files = {}
     with _quiet(), _exportable(model), torch.no_grad():
-        program = torch.onnx.export(_Network(model, names), tuple(batch[k] for k in names), dynamo=True,
-                                    input_names=names, output_names=["scores"], dynamic_shapes={"tensors": shapes},
-                                    opset_version=OPSET, custom_translation_table=_translations(), verbose=False)
-        program.save(str(path), external_data=False)
-    return {"file": Path(path).name, "inputs": names, "outputs": ["scores"], "opset": OPSET, "torch": torch.__version__}
+        for name, g in graphs(predictor).items():
+            dims = {}  # one torch.export.Dim per axis name, shared by the inputs that name it
+            shapes = tuple({a: dims.setdefault(n, torch.export.Dim(n)) for a, n in ax.items()} for ax in g.axes)
+            try:
+                program = torch.onnx.export(g.module, g.args, dynamo=True, input_names=g.inputs,
+                                            output_names=g.outputs, dynamic_shapes={"tensors": shapes},
+                                            opset_version=OPSET, custom_translation_table=_translations(),
+                                            verbose=False)
+            except Exception as e:  # the exporter's report is pages long; its first line says what failed
+                raise ValueError(f"ONNX export of {predictor.name}'s {name} graph failed: {type(e).__name__}: "
+                                 f"{str(e).strip().splitlines()[0][:300]}") from None
+            program.save(str(Path(folder) / f"{name}.onnx"), external_data=False)
+            files[name] = f"{name}.onnx"
+    return {"graphs": files, "opset": OPSET, "torch": torch.__version__}
 
 
 def to_onnx(predictor, out, precision: str = "fp32") -> Path:
-    """Write an exported checkpoint folder: model.onnx (int8: quantized by onnxruntime, zoo/onnx_run.py),
+    """Write an exported checkpoint folder: the graphs (int8: quantized by onnxruntime, zoo/onnx_run.py),
     config.json with its "onnx" record, and the checkpoint's tokenizer.json and model.safetensors. Written
     to a temporary folder and renamed, like a checkpoint, so it is never half-written."""
-    from . import onnx_run
-
     if precision not in ("fp32", "int8"):
         raise ValueError(f"an ONNX export is fp32 or int8, not {precision!r} (bf16 runs on the torch runtime)")
-    if getattr(predictor, "runtime", "torch") != "torch":
-        raise ValueError(f"{predictor.name!r} is already exported; export the checkpoint it came from")
+    if getattr(predictor, "runtime", "torch") != "torch" or getattr(predictor, "precision", "fp32") != "fp32":
+        raise ValueError(f"{predictor.name!r} is already exported or set to another precision; export the "
+                         "checkpoint as loaded in fp32")
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ValueError(f"{out} exists and is not empty; remove it or choose another --out")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        record = network(predictor, tmp / ONNX_FILE)
-        record["precision"] = precision
+        record = {**write_graphs(predictor, tmp), "precision": precision}
         if precision == "int8":  # quantized for this CPU; zoo.load warns on one where that can saturate
-            record["reduce_range"] = onnx_run.quantize_int8(tmp / ONNX_FILE, tmp / ONNX_FILE)
+            for file in record["graphs"].values():
+                record["reduce_range"] = onnx_run.quantize_int8(tmp / file, tmp / file)
         config = {**predictor.config, "onnx": record}
         (tmp / checkpoint.CONFIG).write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         for name in (checkpoint.WEIGHTS, *checkpoint.TEXT_FILES):

@@ -1,9 +1,10 @@
-"""Running an exported network in onnxruntime, as the forward of the task's own model.
+"""Running exported networks in onnxruntime, as methods of the task's own model.
 
 zoo.load on a folder written by zoo/export.py (its config.json has an "onnx" record) builds the task's model
-as for any checkpoint, then replaces that model's forward with an onnxruntime session of model.onnx.
-Everything around forward is the task's own Python, unchanged: tokenizing, batching by length, the CRF's
-Viterbi decoding, the softmax, the results. onnxruntime is an optional extra: pip install -e ".[onnx]".
+as for any checkpoint, then replaces the methods the graphs stand for with onnxruntime sessions: a text
+model's forward (model.onnx), a caption model's start, step and forward (tasks/caption_onnx.py). Everything
+around them is the task's own Python, unchanged: tokenizing, batching by length, the CRF's Viterbi
+decoding, beam search, the results. onnxruntime is an optional extra: pip install -e ".[onnx]".
 """
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ import torch
 
 from . import cpu
 from .checkpoint import CONFIG, CheckpointError
+
+TEXT_GRAPH = "model"  # zoo/export.py's name for a text model's one graph
 
 INSTALL = 'pip install -e ".[onnx]"'
 
@@ -41,24 +44,34 @@ def session(path):
     return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
 
-def folder_session(folder: Path, record) -> object:
-    """The session of an exported folder's network, from config.json's "onnx" record; CheckpointError for a
-    record naming no file of the folder, or a file onnxruntime cannot load."""
+def folder_sessions(folder: Path, record) -> dict:
+    """The sessions of an exported folder's graphs, by name, from config.json's "onnx" record; CheckpointError
+    for a record naming no file of the folder, or a file onnxruntime cannot load."""
     folder = Path(folder)
-    name = record.get("file") if isinstance(record, dict) else None
-    path = folder / str(name or "")
-    if not isinstance(name, str) or not path.is_file() or path.parent != folder:
-        raise CheckpointError(f"{folder / CONFIG}: its \"onnx\" record names no ONNX file of the folder ({name!r})")
-    try:
-        return session(path)
-    except ImportError:
-        raise
-    except Exception as e:  # onnxruntime's own error types (InvalidGraph, Fail, ...): one line naming the file
-        raise CheckpointError(f"{path}: onnxruntime cannot load it ({type(e).__name__}: {str(e)[:200]})") from None
+    files = record.get("graphs") if isinstance(record, dict) else None
+    if not isinstance(files, dict) or not files:
+        raise CheckpointError(f"{folder / CONFIG}: its \"onnx\" record names no graphs")
+    sessions = {}
+    for name, file in files.items():
+        path = folder / str(file)
+        if not isinstance(file, str) or not path.is_file() or path.parent != folder:
+            raise CheckpointError(f"{folder / CONFIG}: its \"onnx\" record names no ONNX file of the folder ({file!r})")
+        try:
+            sessions[name] = session(path)
+        except ImportError:
+            raise
+        except Exception as e:  # onnxruntime's own error types (InvalidGraph, Fail, ...): one line naming the file
+            raise CheckpointError(f"{path}: onnxruntime cannot load it ({type(e).__name__}: {str(e)[:200]})") from None
+    return sessions
+
+
+def run(sess, **inputs) -> list[torch.Tensor]:
+    """One call of a session on named tensors -> its outputs as torch tensors."""
+    return [torch.from_numpy(o) for o in sess.run(None, {k: v.detach().cpu().numpy() for k, v in inputs.items()})]
 
 
 class OrtForward:
-    """model.forward(batch) -> scores, computed by the session from the batch tensors it names as inputs."""
+    """A text model's forward(batch) -> scores, computed by its session from the batch tensors it names."""
 
     def __init__(self, sess):
         self.session = sess
@@ -68,13 +81,15 @@ class OrtForward:
         missing = [k for k in self.inputs if k not in batch]
         if missing:
             raise ValueError(f"the exported network needs {', '.join(missing)}, which the batch lacks")
-        feed = {k: batch[k].cpu().numpy() for k in self.inputs}
-        return torch.from_numpy(self.session.run(None, feed)[0])
+        return run(self.session, **{k: batch[k] for k in self.inputs})[0]
 
 
-def attach(model: torch.nn.Module, sess) -> torch.nn.Module:
-    """Make the session model's forward (an instance attribute, which nn.Module's call looks up first)."""
-    model.forward = OrtForward(sess)
+def attach(model: torch.nn.Module, task, sessions: dict) -> torch.nn.Module:
+    """Make the sessions the model's methods: the task module's onnx_attach where it has one (captions),
+    else the one graph is forward (an instance attribute, which nn.Module's call looks up first)."""
+    if hasattr(task, "onnx_attach"):
+        return task.onnx_attach(model, sessions)
+    model.forward = OrtForward(sessions[TEXT_GRAPH])
     return model
 
 

@@ -14,9 +14,9 @@ line or test written on one machine still works on another (docs/serving.md has 
 
 int8: torch's own dynamic quantization (torch.ao.quantization.quantize_dynamic) is deprecated in favour of
 torchao, and torchao quantizes Linear layers, not LSTMs. onnxruntime's dynamic quantization is maintained
-and covers the LSTM node, so int8 means: the network exported (zoo/export.py), quantized by onnxruntime and
-run there (zoo/onnx_run.py), for the models ONNX export covers (NER and sentiment). Whether the weights use
-all 8 bits is also decided from the CPU's flags (VNNI), see onnx_run.quantize_int8.
+and covers the LSTM node, so int8 means: the networks exported (zoo/export.py), quantized by onnxruntime
+and run there (zoo/onnx_run.py); loading takes a few seconds more (the export). Whether the weights use all
+8 bits is also decided from the CPU's flags (VNNI), see onnx_run.quantize_int8.
 """
 from __future__ import annotations
 
@@ -76,20 +76,23 @@ def _warn_emulated_bf16() -> None:
 
 
 def _int8(predictor) -> None:
-    """Quantize the predictor's network with onnxruntime and run it there."""
+    """Quantize the predictor's graphs with onnxruntime and run them there."""
     from . import export, onnx_run
+    from .task_table import task_module
 
     with tempfile.TemporaryDirectory(prefix="seqzoo-int8-") as tmp:
-        src = Path(tmp) / "model.onnx"
-        if predictor.runtime == "onnxruntime":  # an exported folder: quantize its graph as it is
-            src = predictor.folder / predictor.config["onnx"]["file"]
+        if predictor.runtime == "onnxruntime":  # an exported folder: quantize its graphs as they are
+            folder, files = predictor.folder, predictor.config["onnx"]["graphs"]
         else:
             try:
-                export.network(predictor, src)
+                folder, files = Path(tmp), export.write_graphs(predictor, tmp)["graphs"]
             except ValueError as e:
                 raise ValueError(f"int8 runs the network exported to ONNX: {e}") from None
-        onnx_run.quantize_int8(src, Path(tmp) / "int8.onnx")
-        onnx_run.attach(predictor.model, onnx_run.session(Path(tmp) / "int8.onnx"))  # read into memory here
+        sessions = {}
+        for name, file in files.items():
+            onnx_run.quantize_int8(folder / file, Path(tmp) / f"{name}.int8.onnx")
+            sessions[name] = onnx_run.session(Path(tmp) / f"{name}.int8.onnx")  # read into memory here
+    onnx_run.attach(predictor.model, task_module(predictor.config["task"]), sessions)
     predictor.runtime = "onnxruntime"
 
 

@@ -32,6 +32,8 @@ from .precision import PRECISIONS
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 CHUNK_BATCHES = 8  # batches per chunk: enough to sort by length, little to hold
 FORMATS = ("auto", "text", "jsonl")
+MAX_LINE_BYTES = 8_000_000  # a text is at most 200,000 characters (tasks/text.py); JSON escapes can be 6 bytes each
+MAX_PENDING = 10_000  # blank or unreadable lines held while the format is undecided
 
 
 @dataclass
@@ -56,8 +58,25 @@ def add_parser(sub) -> None:
     p.add_argument("--revision", default=None, help="branch, tag or commit, for a Hub repo")
 
 
-def _decode(raw: bytes) -> str:
-    return raw.decode("utf-8").rstrip("\r\n")
+def read_lines(f):
+    """A binary file's lines, each at most MAX_LINE_BYTES read into memory: a longer line is skipped through
+    and given as None (one line without a newline must not take the whole input into memory)."""
+    while line := f.readline(MAX_LINE_BYTES + 1):
+        if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
+            while (rest := f.readline(1 << 20)) and not rest.endswith(b"\n"):
+                pass
+            line = None
+        yield line
+
+
+def _decode(raw: bytes | None) -> tuple[str, str | None]:
+    """-> (text without its line ending, None) or ("", why the line cannot be read)."""
+    if raw is None:
+        return "", f"a line longer than {MAX_LINE_BYTES:,} bytes"
+    try:
+        return raw.decode("utf-8-sig").rstrip("\r\n"), None  # -sig: a byte-order mark is no part of the text
+    except UnicodeDecodeError as e:
+        return "", f"not UTF-8 text ({e.reason} at byte {e.start})"
 
 
 def _json_item(n: int, text: str, keys: tuple[str, ...]) -> Item:
@@ -66,6 +85,8 @@ def _json_item(n: int, text: str, keys: tuple[str, ...]) -> Item:
         obj = json.loads(text)
     except json.JSONDecodeError as e:
         return Item(n, error=f"not a JSON object ({e.msg} at column {e.colno})")
+    except RecursionError:
+        return Item(n, error="not a JSON object (nested too deeply)")
     if not isinstance(obj, dict):
         return Item(n, error=f"expected a JSON object with {' or '.join(repr(k) for k in keys)}, got {type(obj).__name__}")
     echo = {"id": obj["id"]} if "id" in obj else {}
@@ -76,32 +97,31 @@ def _json_item(n: int, text: str, keys: tuple[str, ...]) -> Item:
 
 
 def line_items(lines, keys: tuple[str, ...], fmt: str = "auto"):
-    """Lines (bytes) -> Items, lazily. A line that is not UTF-8 or (JSON lines) not an object with one of
-    `keys` becomes an Item with its error. auto: JSON lines if the first non-blank line starts with "{"."""
-    pending = []  # blank lines before the first non-blank one, while the format is undecided
+    """Lines (bytes, or None for one too long) -> Items, lazily. A line that cannot be read, or (JSON lines) is
+    not an object with one of `keys`, is an Item with its error. auto: JSON lines if the first readable
+    non-blank line starts with "{", else text; a blank line is then an error (JSON) or an empty text."""
+    pending = []  # (line, error or None for blank) seen before the format is decided, at most MAX_PENDING
+
+    def flush(fmt):
+        for m, err in pending:
+            yield Item(m, error=err or "a blank line, not a JSON object") if err or fmt == "jsonl" else Item(m, "")
+        pending.clear()
+
     for n, raw in enumerate(lines, 1):
-        try:
-            text = _decode(raw)
-        except UnicodeDecodeError as e:
-            item = Item(n, error=f"not UTF-8 text ({e.reason} at byte {e.start})")
-            yield from pending
-            pending = []
-            yield item
+        text, err = _decode(raw)
+        if fmt == "auto" and (err or not text.strip()) and len(pending) < MAX_PENDING:
+            pending.append((n, err))
             continue
         if fmt == "auto":
-            if not text.strip():
-                pending.append(n)
-                continue
             fmt = "jsonl" if text.lstrip().startswith("{") else "text"
-        for m in pending:  # blank lines: a text model's input (its answer or error); never JSON
-            yield Item(m, error="a blank line, not a JSON object") if fmt == "jsonl" else Item(m, "")
-        pending = []
-        if fmt == "jsonl":
+        yield from flush(fmt)
+        if err:
+            yield Item(n, error=err)
+        elif fmt == "jsonl":
             yield Item(n, error="a blank line, not a JSON object") if not text.strip() else _json_item(n, text, keys)
         else:
             yield Item(n, text)
-    for m in pending:
-        yield Item(m, "")
+    yield from flush("text" if fmt == "auto" else fmt)
 
 
 def _is_glob(source: str) -> bool:
@@ -180,7 +200,8 @@ def _inputs(predictor, args):
     keys = ("tokens", "text") if predictor.task == "ner" else ("text",)
     if args.input == "-":
         f = open(sys.stdin.fileno(), "rb", closefd=False)
-        return (path_items(f, args.format) if caption else line_items(f, keys, args.format)), None, f
+        lines = read_lines(f)
+        return (path_items(lines, args.format) if caption else line_items(lines, keys, args.format)), None, f
     path = Path(args.input).expanduser()
     if caption and (path.is_dir() or _is_glob(args.input) or path.suffix.lower() in IMAGE_SUFFIXES):
         items = image_items(args.input)  # names only, so the listing is small and gives the bar its total
@@ -191,7 +212,8 @@ def _inputs(predictor, args):
         raise ValueError(f"--input {args.input}: no such file" + (", folder or glob" if caption else
                                                                     " (text models read a file or -)"))
     f = open(path, "rb")
-    return (path_items(f, args.format) if caption else line_items(f, keys, args.format)), _count_lines(path), f
+    lines = read_lines(f)
+    return (path_items(lines, args.format) if caption else line_items(lines, keys, args.format)), _count_lines(path), f
 
 
 def run(args, load) -> int:

@@ -87,7 +87,7 @@ def load(name_or_path, revision: str | None = None, refresh: bool = False, preci
                               f"{config['task']} model ({type(e).__name__}: {str(e)[:200]})") from None
     predictor.name, predictor.folder, predictor.runtime = config.get("name", folder.name), folder, "torch"
     if config.get("onnx"):  # an exported folder (zoo/export.py): the network itself runs in onnxruntime
-        onnx_run.attach(model, onnx_run.folder_session(folder, config["onnx"]))
+        onnx_run.attach(model, task, onnx_run.folder_sessions(folder, config["onnx"]))
         predictor.runtime = "onnxruntime"
     return precision_mod.apply(predictor, precision)
 

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from . import resume
+from . import devices, distributed, resume
 
 
 @dataclass
@@ -42,6 +42,8 @@ class TrainConfig:
     max_steps: int = 0         # stop after this many optimizer steps in all (0: no limit); for smoke runs
     threads: int = 0           # torch threads (0: torch's default)
     save_every: int = 200      # save the resumable state every N steps, as well as at each epoch end (0: epoch ends only)
+    device: str = "auto"       # auto | cpu | cuda | cuda:N | mps (zoo/devices.py)
+    precision: str = "fp32"    # auto | fp32 | bf16 | fp16; fp32 by default, so a recipe trains the same model on any CPU
 
 
 # what a resumed run may change: neither changes what is computed
@@ -116,6 +118,14 @@ def fit(model: torch.nn.Module, batches: Callable[[int], Iterable], validate: Ca
     """
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
+    device = distributed.setup(devices.resolve(cfg.device))  # torchrun: join the group, this rank's GPU
+    rank, size, _ = distributed.world()
+    precision, why = devices.choose_precision(cfg.precision, device)
+    if rank == 0:
+        log(f"device {device}, precision {precision} ({why})" + (f", {size} processes" if size > 1 else ""))
+    model.to(device)
+    step_loss = distributed.wrap(model, device)  # DistributedDataParallel averages gradients over the ranks
+    scaler = torch.amp.GradScaler(device.type) if precision == "fp16" else None  # fp16's range underflows gradients
     opt = optimizer(model, cfg.lr, cfg.weight_decay)
     plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.5, patience=1)
     run, best_state = _Progress(), None
@@ -124,28 +134,40 @@ def fit(model: torch.nn.Module, batches: Callable[[int], Iterable], validate: Ca
     start = time.perf_counter()
 
     def save():
-        if state is not None:
+        if state is not None and rank == 0:  # one writer; every rank restores from it on --resume
             _save(Path(state), model, opt, plateau, best_state, run, cfg, start)
 
     while not run.done and run.epoch < cfg.epochs:
         epoch = run.epoch + 1
         model.train()
         epoch_batches = list(batches(epoch))
+        if size > 1:
+            epoch_batches = distributed.share(epoch_batches, rank, size)
         if run.batch and run.batches_in_epoch != len(epoch_batches):
             raise resume.StateError(f"{state}: epoch {epoch} had {run.batches_in_epoch} batches, now "
                                     f"{len(epoch_batches)}: not the same data or batch size")
         run.batches_in_epoch = len(epoch_batches)
         bar = tqdm(total=len(epoch_batches), initial=run.batch, desc=f"epoch {epoch}/{cfg.epochs}", unit="batch",
-                   mininterval=1.0, dynamic_ncols=True, file=sys.stderr)
+                   mininterval=1.0, dynamic_ncols=True, file=sys.stderr, disable=rank != 0)
         t0 = time.perf_counter() - run.epoch_seconds
         for batch in epoch_batches[run.batch:]:  # on resume, the batches this epoch has not yet trained on
-            loss = model.loss(batch)
+            if size > 1:  # each rank's dropout from (seed, step, rank): a resume replays it with no per-rank RNG state
+                torch.manual_seed(cfg.seed * 1_000_003 + run.step * size + rank)
+            batch = devices.move(batch, device)
+            with devices.autocast(device, precision):
+                loss = step_loss(batch)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"loss is {loss.item()} at step {run.step}; lower --lr")
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            (scaler.scale(loss) if scaler else loss).backward()
+            if scaler:
+                scaler.unscale_(opt)  # clip the true gradients
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
-            opt.step()
+            if scaler:
+                scaler.step(opt)
+                scaler.update()
+            else:
+                opt.step()
             run.step, run.batch = run.step + 1, run.batch + 1
             run.tokens += count(batch)
             run.running = loss.item() if run.running is None else 0.95 * run.running + 0.05 * loss.item()
@@ -161,13 +183,15 @@ def fit(model: torch.nn.Module, batches: Callable[[int], Iterable], validate: Ca
         bar.close()
         epoch_s = time.perf_counter() - t0
         model.eval()
-        metrics = validate(model)
+        # rank 0 validates (in float32, the master weights) and every rank takes its word for it
+        metrics = distributed.broadcast(validate(model) if rank == 0 else None)
         score = metrics[select]
         run.history.append({"epoch": epoch, "loss": run.running, "seconds": round(epoch_s, 1),
                             "lr": opt.param_groups[0]["lr"], "validation": metrics})
         improved = score > run.best
-        log(f"epoch {epoch}: loss {run.running:.4f}  validation {select} {score:.4f}{'  (best)' if improved else ''}"
-            f"  {epoch_s:.1f}s  {run.tokens / max(epoch_s, 1e-9):,.0f} tokens/s")
+        if rank == 0:
+            log(f"epoch {epoch}: loss {run.running:.4f}  validation {select} {score:.4f}{'  (best)' if improved else ''}"
+                f"  {epoch_s:.1f}s  {run.tokens * size / max(epoch_s, 1e-9):,.0f} tokens/s")
         if improved:
             run.best, run.best_epoch, run.bad = score, epoch, 0
             best_state = copy.deepcopy(model.state_dict())
@@ -181,7 +205,8 @@ def fit(model: torch.nn.Module, batches: Callable[[int], Iterable], validate: Ca
     model.eval()
     summary = {"best_epoch": run.best_epoch, "validation": run.history[run.best_epoch - 1]["validation"],
                "steps": run.step, "train_seconds": round(run.seconds + time.perf_counter() - start, 1),
-               "history": run.history, "config": asdict(cfg)}
+               "history": run.history, "config": asdict(cfg), "device": str(device), "processes": size,
+               "precision": {"chosen": precision, "why": why}}
     if run.resumed_at_steps:
         summary["resumed_at_steps"] = run.resumed_at_steps
     return summary
@@ -190,6 +215,40 @@ def fit(model: torch.nn.Module, batches: Callable[[int], Iterable], validate: Ca
 def _save(folder: Path, model, opt, plateau, best_state, run: _Progress, cfg: TrainConfig, start: float) -> None:
     progress = {**asdict(run), "seconds": run.seconds + time.perf_counter() - start}
     resume.save(folder, *resume.capture(model, opt, plateau, best_state, progress, asdict(cfg)))
+
+
+def _check_progress(path: Path, run: _Progress, cfg: TrainConfig) -> None:
+    """The record's progress, by type and range: a hand-edited record (batch -5, epoch 99) was accepted and
+    trained on from a place that does not exist."""
+    def whole(v):
+        return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+    def number(v):
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and not math.isnan(v)
+
+    wrong = [f"{k} {getattr(run, k)!r} is not a whole number >= 0" for k in
+             ("epoch", "batch", "batches_in_epoch", "step", "best_epoch", "bad", "tokens") if not whole(getattr(run, k))]
+    wrong += [f"{k} {getattr(run, k)!r} is not a number >= 0" for k in ("epoch_seconds", "seconds")
+              if not (number(getattr(run, k)) and getattr(run, k) >= 0)]
+    if not isinstance(run.done, bool):
+        wrong.append(f"done {run.done!r} is not true or false")
+    if not number(run.best) or (run.running is not None and not number(run.running)):
+        wrong.append("best or running is not a number")
+    if not isinstance(run.history, list) or not all(isinstance(h, dict) and isinstance(h.get("validation"), dict)
+                                                   for h in run.history):
+        wrong.append("history is not a list of epochs")
+    if not isinstance(run.resumed_at_steps, list) or not all(whole(v) for v in run.resumed_at_steps):
+        wrong.append("resumed_at_steps is not a list of steps")
+    if not wrong:  # the types hold: now the ranges, against each other and this run's flags
+        if run.epoch > cfg.epochs:
+            wrong.append(f"epoch {run.epoch} is beyond this run's {cfg.epochs} epochs")
+        if run.batch > run.batches_in_epoch or run.batch > run.step:
+            wrong.append(f"batch {run.batch} is beyond its epoch ({run.batches_in_epoch} batches, step {run.step})")
+        if len(run.history) != run.epoch or run.best_epoch > run.epoch or (run.epoch and not run.best_epoch):
+            wrong.append(f"{len(run.history)} epochs of history, best epoch {run.best_epoch}, for {run.epoch} epochs done")
+    if wrong:
+        raise resume.StateError(f"{path}: not a state training could have saved ({'; '.join(wrong[:3])}); "
+                                "start again without --resume")
 
 
 def _restore(folder: Path, model, opt, plateau, cfg: TrainConfig, log) -> tuple[_Progress, dict | None] | None:
@@ -204,6 +263,7 @@ def _restore(folder: Path, model, opt, plateau, cfg: TrainConfig, log) -> tuple[
         run = _Progress(**{f.name: record[f.name] for f in fields(_Progress)})
     except KeyError as e:
         raise resume.StateError(f"{folder}: the state record lacks {e}") from None
+    _check_progress(folder / resume.RECORD, run, cfg)
     run.resumed_at_steps.append(run.step)
     log(f"resumed from {folder}: epoch {run.epoch + 1}, batch {run.batch}, step {run.step}"
         + ("  (training had finished)" if run.done else ""))
@@ -231,7 +291,8 @@ def finish(model: torch.nn.Module, config: dict, summary: dict, evaluate: Callab
     select = config["metric"]
     config.update(metrics=metrics, parameters=n_params, train={
         "command": command, "seed": summary["config"]["seed"],
-        **{k: summary[k] for k in ("best_epoch", "steps", "train_seconds", "config", "resumed_at_steps") if k in summary},
+        **{k: summary[k] for k in ("best_epoch", "steps", "train_seconds", "config", "resumed_at_steps", "device",
+                                   "processes", "precision") if k in summary},
         "epoch_seconds": [h["seconds"] for h in summary["history"]],
         "validation_" + select: [h["validation"][select] for h in summary["history"]],
         "options": options or {}})

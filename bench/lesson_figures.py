@@ -1,0 +1,76 @@
+"""The seed note's lessons on the bundled models, as the figures and tables in docs/lessons.md.
+
+    python bench/lesson_figures.py            # writes docs/img/*.png, prints the tables (markdown)
+
+The same computations and plots as the app's "Long-term memory" and "Why the cell" tabs, on their default
+inputs: the distance probe (accuracy at k = 0, 25, 50, 100, 150 words between the verdict and the end, for
+the SST-2 and the IMDB models, verdict first and verdict last), the gradient view and the memory lifetime
+on the memory tab's default review (imdb-*), and the cell state's size beside tanh(c_t) on the why tab's
+default sentence. The what-if table comes from each checkpoint's config.json (train/what_if.py).
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import zoo  # noqa: E402
+from webapp import plots  # noqa: E402
+from webapp.examples import MEMORY_EXAMPLE  # noqa: E402
+from zoo import memory, why  # noqa: E402
+from zoo.encoder import ARCHS  # noqa: E402
+
+OUT = ROOT / "docs" / "img"
+DISTANCES = (0, 25, 50, 100, 150)
+WHY_TEXT = "it is not a bad movie , in fact it is rather good ."
+
+
+def table(result: dict) -> str:
+    rows = ["| model | " + " | ".join(f"k = {k}" for k in result["distances"]) + " |",
+            "|---" * (len(result["distances"]) + 1) + "|"]
+    rows += [f"| `{name}` | " + " | ".join(f"{a:.1f}" for a in accs) + " |" for name, accs in result["accuracy"].items()]
+    return "\n".join(rows)
+
+
+def main() -> int:
+    torch.set_num_threads(1)
+    OUT.mkdir(parents=True, exist_ok=True)
+    for prefix in ("sentiment", "imdb"):
+        preds = {f"{prefix}-{a}": zoo.load(f"{prefix}-{a}") for a in ARCHS}
+        first = memory.distance_probe(preds, DISTANCES)
+        last = memory.distance_probe(preds, DISTANCES, order="cue_last")
+        print(f"\n### distance probe, {prefix}-*: verdict first\n\n{table(first)}\n\nverdict last (control)\n\n{table(last)}")
+        plots.distance(first, last).savefig(OUT / f"distance-{prefix}.png", dpi=110)
+    imdb = {a: zoo.load(f"imdb-{a}") for a in ARCHS}
+    profiles = {a: memory.gradient_profile(p, MEMORY_EXAMPLE) for a, p in imdb.items()}
+    words = profiles["rnn"]["words"]
+    bands = {a: p.config.get("memory", {}).get("gradient") for a, p in imdb.items()}
+    plots.gradient_profiles(words, {a: g["ratio"] for a, g in profiles.items()}, bands).savefig(OUT / "memory-gradient.png", dpi=110)
+    print("\n### gradient view, the memory tab's default review: first-quarter mean over last-quarter mean\n")
+    print("| model | this review | validation reviews (mean profile) |\n|---|---|---|")
+    for a, g in profiles.items():
+        band = bands[a]["quarter_ratio"] if bands[a] else float("nan")
+        print(f"| `imdb-{a}` | {memory.quarter_ratio(g['ratio']):.2e} | {band:.2e} |")
+    plots.lifetimes(words, {a: memory.lifetime(p, MEMORY_EXAMPLE) for a, p in imdb.items()}).savefig(
+        OUT / "memory-lifetime.png", dpi=110)
+    m = why.cell_magnitudes(zoo.load("sentiment-lstm"), WHY_TEXT)
+    plots.cell_size(m, "sentiment-lstm").savefig(OUT / "cell-size.png", dpi=110)
+    print(f"\n### cell state size on {WHY_TEXT!r} (sentiment-lstm)\n\nmax |c_t| {max(m['c_max']):.2f}, "
+          f"max |tanh(c_t)| {max(m['tanh_c_max']):.3f}, max |h_t| {max(m['h_max']):.3f}")
+    print("\n### what-if switches, validation scores (config.json, train/what_if.py)\n")
+    names = [n for n in zoo.list_models() if "what_if" in zoo.load(n).config]
+    keys = list(zoo.load(names[0]).config["what_if"]["scores"]) if names else []
+    print("| model | metric | " + " | ".join(keys) + " |\n|---|---|" + "---|" * len(keys))
+    for n in names:
+        w = zoo.load(n).config["what_if"]
+        print(f"| `{n}` | {w['metric']} | " + " | ".join(f"{w['scores'][k]:.2f}" for k in keys) + " |")
+    print(f"\nfigures in {OUT.relative_to(ROOT)}/")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

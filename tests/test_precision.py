@@ -1,0 +1,122 @@
+"""zoo.load(..., precision=): bf16 autocast (warned once where the CPU lacks native bf16), int8 through
+onnxruntime's dynamic quantization, both chosen from the CPU's flags at run time, never assumed."""
+import json
+import warnings
+
+import pytest
+
+import zoo
+from zoo import cpu, export, precision
+from zoo.__main__ import main
+
+from serving_models import write_caption_model, write_models
+
+AVX2_ONLY = ("avx2",)
+SAPPHIRE_RAPIDS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "avx512_vnni", "avx_vnni", "amx_int8")
+TEXTS = ["Peter visited Seoul .", "EU rejects German call to boycott British lamb .", "not bad at all ."]
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    root = write_models(tmp_path_factory.mktemp("models"), tasks=("ner", "sentiment"))
+    write_caption_model(root / "caption-lstm")
+    return root
+
+
+def test_the_cpu_flags_come_from_this_machine_and_decide_bf16_and_vnni(monkeypatch):
+    assert set(cpu.flags()) <= set(cpu.FLAGS) and "flags:" in cpu.describe()
+    monkeypatch.setattr(cpu, "flags", lambda: AVX2_ONLY)
+    assert not cpu.native_bf16() and not cpu.has_vnni()
+    monkeypatch.setattr(cpu, "flags", lambda: SAPPHIRE_RAPIDS)
+    assert cpu.native_bf16() and cpu.has_vnni()
+
+
+@pytest.mark.parametrize("name", ["ner-bilstm", "sentiment-lstm", "caption-lstm"])
+def test_bf16_loads_and_predicts_close_to_fp32(models, name, monkeypatch):
+    monkeypatch.setattr(cpu, "flags", lambda: SAPPHIRE_RAPIDS)  # no warning to filter here
+    fp32, bf16 = zoo.load(models / name), zoo.load(models / name, precision="bf16")
+    assert (bf16.precision, bf16.runtime) == ("bf16", "torch")
+    if name.startswith("caption"):
+        import numpy as np
+        feats = np.random.default_rng(0).normal(0, 1, (3, 1280)).astype(np.float32)
+        for got, want in zip(bf16.predict_batch(list(feats)), fp32.predict_batch(list(feats))):
+            assert isinstance(got[0]["caption"], str) and got[0]["score"] == pytest.approx(want[0]["score"], abs=0.1)
+    elif name.startswith("ner"):
+        got, want = bf16.predict(TEXTS[1], scores=True), fp32.predict(TEXTS[1], scores=True)
+        for g, w in zip(got["tokens"], want["tokens"]):  # bf16 keeps 8 bits of mantissa: ~1e-2 relative
+            assert list(g["scores"].values()) == pytest.approx(list(w["scores"].values()), abs=0.02)
+    else:
+        for g, w in zip(bf16.predict_batch(TEXTS), fp32.predict_batch(TEXTS)):
+            assert g["positive"] == pytest.approx(w["positive"], abs=0.02)
+
+
+def test_bf16_without_native_bf16_runs_but_warns_once(models, monkeypatch):
+    monkeypatch.setattr(cpu, "flags", lambda: AVX2_ONLY)
+    monkeypatch.setattr(precision, "_warned_bf16", False)
+    with pytest.warns(RuntimeWarning, match="without native bf16"):
+        p = zoo.load(models / "sentiment-rnn", precision="bf16")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        zoo.load(models / "sentiment-lstm", precision="bf16")  # once per process
+    assert set(p.predict("a fine film .")) == {"positive", "negative"}
+
+
+def test_an_unknown_precision_is_refused_before_anything_is_read(tmp_path):
+    with pytest.raises(ValueError, match="unknown precision 'fp8'"):
+        zoo.load(tmp_path / "nothing-here", precision="fp8")
+
+
+onnx_only = pytest.mark.skipif(__import__("importlib").util.find_spec("onnxruntime") is None,
+                               reason="int8 runs in onnxruntime: pip install -e '.[onnx]'")
+
+
+@onnx_only
+@pytest.mark.parametrize("name", ["ner-rnn", "ner-bilstm", "sentiment-lstm", "caption-lstm"])
+def test_a_quantized_tiny_model_loads_and_predicts(models, name):
+    fp32, int8 = zoo.load(models / name), zoo.load(models / name, precision="int8")
+    assert (int8.precision, int8.runtime) == ("int8", "onnxruntime")
+    if name.startswith("caption"):
+        import numpy as np
+        feats = list(np.random.default_rng(0).normal(0, 1, (3, 1280)).astype(np.float32))
+        for got, want in zip(int8.predict_batch(feats), fp32.predict_batch(feats)):
+            assert isinstance(got[0]["caption"], str) and got[0]["score"] == pytest.approx(want[0]["score"], abs=0.5)
+        return
+    got, want = int8.predict_batch(TEXTS, scores=True), fp32.predict_batch(TEXTS, scores=True)
+    if name.startswith("ner"):
+        for g, w in zip(got, want):
+            assert len(g["tokens"]) == len(w["tokens"]) and all(t["tag"] in int8.labels for t in g["tokens"])
+            for gt, wt in zip(g["tokens"], w["tokens"]):
+                assert list(gt["scores"].values()) == pytest.approx(list(wt["scores"].values()), abs=0.1)
+    else:
+        assert [g["positive"] for g in got] == pytest.approx([w["positive"] for w in want], abs=0.05)
+
+
+@onnx_only
+def test_int8_weights_get_7_bits_where_the_cpu_lacks_vnni(models, tmp_path, monkeypatch):
+    for flags, reduced in ((AVX2_ONLY, True), (SAPPHIRE_RAPIDS, False)):
+        monkeypatch.setattr(cpu, "flags", lambda: flags)
+        out = export.to_onnx(zoo.load(models / "ner-lstm"), tmp_path / f"int8-{reduced}", precision="int8")
+        assert json.loads((out / "config.json").read_text())["onnx"]["reduce_range"] is reduced
+    p = zoo.load(tmp_path / "int8-False", precision="int8")
+    assert (p.precision, p.runtime) == ("int8", "onnxruntime") and p.predict(TEXTS[0])["tokens"]
+    with pytest.raises(ValueError, match="int8 network"):
+        zoo.load(tmp_path / "int8-False")
+    monkeypatch.setattr(cpu, "flags", lambda: AVX2_ONLY)  # 8-bit weights on a CPU where they can saturate
+    with pytest.warns(RuntimeWarning, match="saturate"):
+        zoo.load(tmp_path / "int8-False", precision="int8")
+
+
+@onnx_only
+def test_precisions_that_a_runtime_cannot_take_are_clear_errors(models, tmp_path, capsys):
+    out = export.to_onnx(zoo.load(models / "sentiment-rnn"), tmp_path / "s")
+    with pytest.raises(ValueError, match="bf16 runs on the torch runtime"):
+        zoo.load(out, precision="bf16")
+    assert main(["predict", str(out), "--input", "-", "--precision", "bf16"]) == 2
+    assert "bf16 runs on the torch runtime" in capsys.readouterr().err
+
+
+def test_evaluate_takes_precision_and_reports_it(models, conll_sample, capsys):
+    assert main(["evaluate", str(models / "ner-lstm"), "--data", str(conll_sample), "--split", "test",
+                 "--precision", "bf16"]) == 0
+    line = json.loads(capsys.readouterr().out)
+    assert (line["precision"], line["runtime"]) == ("bf16", "torch") and "f1" in line["metrics"]

@@ -1,0 +1,143 @@
+"""--resume never wipes a saved state: a missing or damaged run.json beside a valid state is an error that keeps
+it; a run is recognised by its flags and its data's content, not by paths, so a moved run folder resumes; a
+hand-edited state record is refused with one error line. Training scripts check their data before they
+write anything."""
+from __future__ import annotations
+
+import json
+import shutil
+from argparse import Namespace
+
+import pytest
+
+from zoo import cli, resume
+from test_resume import NER_TINY, run_ner, run_sentiment, toy_fit
+from test_sentiment import make_texts, write_split
+
+
+def _state(tmp_path, out="run", ds=None):
+    """A run's state folder as a run leaves it: run.json, then a complete saved state."""
+    args = Namespace(data=str(tmp_path / "data"), hidden_size=16, lr=0.01, threads=1, save_every=4, resume=False,
+                     push_to_hub=None, out=str(tmp_path / out))
+    folder = cli.run_state(args, ds=ds)
+    toy_fit(folder)
+    return args, folder
+
+
+@pytest.mark.parametrize("damage", [lambda f: (f / "run.json").unlink(), lambda f: (f / "run.json").write_text("{cut"),
+                                    lambda f: (f / "run.json").write_text("[]")], ids=["missing", "cut", "not-a-dict"])
+def test_resume_with_run_json_missing_or_damaged_is_an_error_that_keeps_the_state(tmp_path, damage):
+    args, folder = _state(tmp_path)
+    damage(folder)
+    before = sorted(p.name for p in folder.iterdir())
+    with pytest.raises(resume.StateError, match="run.json: .*the saved state is kept"):
+        cli.run_state(Namespace(**{**vars(args), "resume": True}))
+    assert sorted(p.name for p in folder.iterdir()) == before and resume.load(folder) is not None
+
+
+def test_the_script_keeps_the_state_and_says_so_in_one_line(conll_sample, tmp_path, capsys):
+    out = tmp_path / "out"
+    from train.ner import parse_args
+    folder = cli.run_state(parse_args([*NER_TINY, "--data", str(conll_sample), "--out", str(out)]))
+    toy_fit(folder)
+    (folder / "run.json").unlink()
+    capsys.readouterr()  # the toy run's progress bars
+    assert run_ner(conll_sample, out, "--resume") == 2  # was 0, with the state wiped
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: ") and "run.json: missing" in err[-1]  # above it: datasets' loading lines
+    assert sum(line.startswith("error") for line in err) == 1 and "Traceback" not in "\n".join(err)
+    assert (folder / resume.RECORD).is_file()
+
+
+def test_a_moved_run_folder_and_moved_data_resume_but_other_data_does_not(tmp_path):
+    from datasets import Dataset, DatasetDict
+    data = DatasetDict({"train": Dataset.from_dict({"x": [1, 2, 3]})})
+    args, folder = _state(tmp_path, ds=data)
+    shutil.move(str(tmp_path / "run"), str(tmp_path / "moved"))  # the run folder, state and all
+    moved = Namespace(**{**vars(args), "resume": True, "out": str(tmp_path / "moved"), "data": "/elsewhere/data"})
+    assert cli.run_state(moved, ds=data) == tmp_path / "moved" / cli.STATE_DIR
+    other = DatasetDict({"train": Dataset.from_dict({"x": [1, 2, 3, 4]})})
+    with pytest.raises(resume.StateError, match="data_content"):
+        cli.run_state(moved, ds=other)
+    with pytest.raises(resume.StateError, match="hidden_size: 16 then, 32 now"):
+        cli.run_state(Namespace(**{**vars(moved), "hidden_size": 32}), ds=data)
+
+
+@pytest.mark.parametrize("edit,match", [
+    ({"batch": -5}, "batch -5 is not a whole number"),
+    ({"epoch": 99}, "epoch 99 is beyond this run's 3 epochs"),
+    ({"step": "7"}, "step '7' is not a whole number"),
+    ({"done": "yes"}, "done 'yes' is not true or false"),
+    ({"best_epoch": 3}, "best epoch 3, for"),
+    ({"history": []}, "0 epochs of history"),
+    ({"batch": 4, "batches_in_epoch": 2}, "batch 4 is beyond its epoch"),
+    ({"seconds": -1.0}, "seconds -1.0 is not a number"),
+])
+def test_a_hand_edited_state_record_is_refused(tmp_path, monkeypatch, edit, match):
+    def crash(where, n):
+        if (where, n) == ("step", 7):
+            raise KeyboardInterrupt  # stands in for a kill: the last state is step 6, one batch into epoch 2
+    monkeypatch.setattr(resume, "crash_point", crash)
+    with pytest.raises(KeyboardInterrupt):
+        toy_fit(tmp_path / "s")
+    monkeypatch.undo()
+    path = tmp_path / "s" / resume.RECORD
+    record = json.loads(path.read_text())
+    assert (record["epoch"], record["batch"], record["step"]) == (1, 1, 6)
+    path.write_text(json.dumps({**record, **edit}))
+    with pytest.raises(resume.StateError, match=match):
+        toy_fit(tmp_path / "s", resume_run=True)
+    path.write_text(json.dumps(record))  # the record as saved resumes: the check refuses only what is wrong
+    assert toy_fit(tmp_path / "s", resume_run=True)[1]["resumed_at_steps"] == [6]
+
+
+def _conll_like(folder, tags_as_numbers=False, splits=("train", "validation")):
+    from datasets import ClassLabel, Dataset, Features, Sequence, Value
+    from conftest import NER_LABELS, ner_sentences
+    tag = Value("int64") if tags_as_numbers else ClassLabel(names=NER_LABELS)
+    features = Features({"tokens": Sequence(Value("string")), "ner_tags": Sequence(tag)})
+    folder.mkdir()
+    for split in splits:
+        rows = ner_sentences(20)
+        Dataset.from_dict({"tokens": [r[0] for r in rows], "ner_tags": [r[1] for r in rows]},
+                          features=features).to_parquet(folder / f"{split}.parquet")
+    return folder
+
+
+@pytest.mark.parametrize("script,make,match", [
+    ("ner", lambda d: _conll_like(d, tags_as_numbers=True), "ner_tags are plain numbers"),
+    ("ner", lambda d: _conll_like(d, splits=("train",)), "no validation split"),
+    ("ner", lambda d: _sst_like(d, ("train", "validation")), "has no tokens, ner_tags column"),
+    ("sentiment", lambda d: _conll_like(d), "has no label, sentence or text column"),
+    ("sentiment", lambda d: _sst_like(d, ("validation",)), "no train split"),
+    ("caption", lambda d: _flickr_like(d, ("train",)), "no validation split"),
+    ("caption", lambda d: _conll_like(d), "has no caption_0 column"),
+])
+def test_a_training_script_on_the_wrong_data_says_so_in_one_line_and_writes_nothing(tmp_path, capsys, script, make, match):
+    data = make(tmp_path / "data")
+    out = tmp_path / "out"
+    assert {"ner": run_ner, "sentiment": run_sentiment, "caption": _run_caption}[script](data, out) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: ") and match in err[-1] and "Traceback" not in "\n".join(err)
+    assert not out.exists()  # no .train_state left behind
+
+
+def _sst_like(folder, splits):
+    folder.mkdir()
+    for i, split in enumerate(splits):
+        write_split(folder, split, *make_texts(40, seed=i))
+    return folder
+
+
+def _flickr_like(folder, splits):
+    from datasets import Dataset
+    folder.mkdir()
+    for split in splits:
+        Dataset.from_dict({**{f"caption_{i}": ["a dog runs ."] * 4 for i in range(5)},
+                           "efficientnet_lite0": [[0.5] * 1280] * 4}).to_parquet(folder / f"{split}.parquet")
+    return folder
+
+
+def _run_caption(data, out):
+    from train.caption import main
+    return main(["--arch", "rnn", "--data", str(data), "--out", str(out), "--max-steps", "1", "--threads", "1"])

@@ -1,0 +1,85 @@
+"""Where a model runs and in what precision, chosen once per command and said out loud.
+
+    --device auto|cpu|cuda|cuda:N|mps       auto: CUDA where there is one, else the CPU
+    --precision auto|fp32|bf16|fp16         auto: bf16 where the device computes it natively, else fp32
+
+Mixed precision is torch.autocast over float32 master weights (fp16 adds a GradScaler, since its small
+range underflows gradients); checkpoints are saved from CPU tensors either way, so a GPU-trained one loads
+anywhere. Whether a CPU has native bf16 (AMX-BF16 or AVX512-BF16) is read from its flags at run time
+(zoo/cpu.py): on an AVX2-only CPU bf16 is emulated and slower than fp32, so auto stays fp32 there.
+"""
+from __future__ import annotations
+
+import contextlib
+import re
+
+import torch
+
+from . import cpu
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+class DeviceUnavailable(ValueError):
+    """The device or precision asked for is not there; the message says what is."""
+
+
+def resolve(name: str = "auto") -> torch.device:
+    """'auto' | 'cpu' | 'cuda' | 'cuda:N' | 'mps' -> a torch.device that exists here."""
+    name = str(name).strip().lower()
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cpu":
+        return torch.device("cpu")
+    m = re.fullmatch(r"cuda(?::(\d+))?", name)
+    if m:
+        if not torch.cuda.is_available():
+            raise DeviceUnavailable(f"--device {name}: CUDA is not available here (torch {torch.__version__}, "
+                                    f"{'built without CUDA' if torch.version.cuda is None else 'no GPU found'}); "
+                                    f"use --device cpu or auto")
+        index = int(m.group(1) or 0)
+        if index >= torch.cuda.device_count():
+            raise DeviceUnavailable(f"--device {name}: there are {torch.cuda.device_count()} CUDA device(s)")
+        return torch.device("cuda", index)
+    if name == "mps":
+        if not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+            raise DeviceUnavailable("--device mps: Apple's Metal backend is not available here; use --device cpu")
+        return torch.device("mps")
+    raise DeviceUnavailable(f"--device {name!r}: choose auto, cpu, cuda, cuda:N or mps")
+
+
+def choose_precision(name: str, device: torch.device) -> tuple[str, str]:
+    """-> (fp32 | bf16 | fp16, why). auto takes bf16 only where it is native: on CUDA that supports it, or on
+    a CPU with AMX-BF16 / AVX512-BF16; fp32 elsewhere (and on MPS)."""
+    if name not in PRECISIONS:
+        raise DeviceUnavailable(f"--precision {name!r}: choose one of {', '.join(PRECISIONS)}")
+    if name != "auto":
+        return name, "asked for"
+    if device.type == "cuda":
+        if torch.cuda.is_bf16_supported():
+            return "bf16", f"{torch.cuda.get_device_name(device)} computes bf16 natively"
+        return "fp32", f"{torch.cuda.get_device_name(device)} has no native bf16"
+    if device.type == "cpu":
+        if cpu.native_bf16():
+            return "bf16", f"this CPU has native bf16 ({', '.join(f for f in cpu.flags() if 'bf16' in f)})"
+        return "fp32", "this CPU has no native bf16 (no AMX-BF16 or AVX512-BF16): emulated bf16 is slower"
+    return "fp32", f"no mixed precision on {device.type}"
+
+
+def autocast(device: torch.device, precision: str):
+    """A context in which the forward pass runs in `precision` (fp32: no change)."""
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=_DTYPES[precision])
+
+
+def move(batch, device: torch.device):
+    """A batch (tensors in dicts, lists or tuples) on device; the same object where it is already there."""
+    if isinstance(batch, torch.Tensor):
+        return batch if batch.device == device else batch.to(device, non_blocking=True)
+    if isinstance(batch, dict):
+        return {k: move(v, device) for k, v in batch.items()}
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(move(v, device) for v in batch)
+    return batch
