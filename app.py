@@ -2,6 +2,8 @@
 
     python app.py                     # http://127.0.0.1:7860, offline
     SEQZOO_MODELS_DIR=/tmp/models python app.py   # use checkpoint folders from elsewhere
+    GRADIO_SERVER_NAME=0.0.0.0 GRADIO_SERVER_PORT=8080 python app.py   # a container or a hosted Space
+    SEQZOO_DEVICE=cuda python app.py  # the models on a GPU
 
 The page is built from webapp/ (layout in webapp/ui.py, computations in webapp/logic.py and
 zoo/probe.py). Every event has an api_name, so gradio_client can call it:
@@ -31,7 +33,9 @@ DELETE_CACHE = (600, 3600)
 def launch(**kwargs):
     """Start the server with the app's translations (gr.I18n is a launch option, not a Blocks one)."""
     # no /monitoring page: its traffic summary costs CPU on every request (see webapp.ui.build)
-    options = {"server_name": "127.0.0.1", "server_port": int(os.environ.get("PORT", 7860)), "i18n": I18N,
+    # the address is gradio's own GRADIO_SERVER_NAME / GRADIO_SERVER_PORT, which hosts set; unset, 127.0.0.1:7860
+    options = {"server_name": os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+               "server_port": int(os.environ.get("GRADIO_SERVER_PORT", 7860)), "i18n": I18N,
                "css": CSS, "enable_monitoring": False, "max_file_size": MAX_UPLOAD,
                # gradio's own refusals of a crafted payload (a path that was not uploaded, a number where a file
                # belongs) answered {"error": null}; with this they say why. The event functions raise gr.Error

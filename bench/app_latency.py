@@ -57,14 +57,16 @@ CALLS = {  # api_name -> arguments
 WAYS = ("function", "raw_http", "gradio_client")
 
 
-def serve(timeout: float = 180.0):
-    """Start `python app.py` on a free loopback port; -> (url, process) once it answers."""
+def serve(timeout: float = 180.0, argv: list[str] | None = None, env: dict | None = None):
+    """Start `python app.py` (or argv) on a free loopback port (GRADIO_SERVER_PORT, as app.py reads it);
+    -> (url, process) once it answers."""
     import httpx
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "PORT": str(port), "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
-    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env,
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1",
+           "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"), **(env or {})}
+    proc = subprocess.Popen(argv or [sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url, deadline = f"http://127.0.0.1:{port}/", time.monotonic() + timeout
     while time.monotonic() < deadline and proc.poll() is None:

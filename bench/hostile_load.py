@@ -6,7 +6,7 @@ mixing every API name the app serves, side doors included, with the model queue'
 
 The server runs app.py's `demo` in its own process (so its memory is its own), with every event of the model
 queue group wrapped in a counter that writes the most events it ever saw running at once to a file: the design
-limit is 2 (webapp.ui.CONCURRENCY). Memory: the server's VmHWM is reset before each upload (Linux's
+limit is 2 (webapp.queue.CONCURRENCY). Memory: the server's VmHWM is reset before each upload (Linux's
 /proc/PID/clear_refs, "5"; else VmRSS is sampled every 5 ms) and read after it, against the idle server.
 Load: each client is a thread with its own keep-alive HTTP connection that calls, in turn from a different
 start, every name in CALLS through POST /gradio_api/call/<name> (and the two old side doors, which must be
@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
+import app_latency  # noqa: E402
 from app_latency import NER_TEXT, SENT_TEXT, percentile  # noqa: E402
 from png_samples import png  # noqa: E402
 
@@ -58,7 +57,7 @@ def counted(f):
 for fn in (app.demo.fns.values() if isinstance(app.demo.fns, dict) else app.demo.fns):
     if fn.concurrency_id == "models":
         fn.fn = counted(fn.fn)
-app.launch(server_port=int(os.environ["PORT"]))
+app.launch()  # on GRADIO_SERVER_PORT
 """
 IMAGE = "IMAGE"  # an uploaded photo (uploaded once per client, as a page would keep it)
 CALLS = {  # every name the app serves -> its arguments; None: a side door that must be refused
@@ -77,23 +76,9 @@ CALL_TIMEOUT_S = 600
 
 
 def serve(high_water: Path, timeout: float = 900.0):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "PORT": str(port), "HIGH_WATER_FILE": str(high_water),
-           "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
-    proc = subprocess.Popen([sys.executable, "-c", SERVER.format(root=str(ROOT))], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url, deadline = f"http://127.0.0.1:{port}/", time.monotonic() + timeout
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            if httpx.get(f"{url}gradio_api/info", timeout=5).status_code == 200:
-                return url, proc
-        except httpx.TransportError:
-            pass
-        time.sleep(0.5)
-    proc.kill()
-    raise RuntimeError(f"the app did not answer on {url} within {timeout:.0f} s")
+    """The app with every model event counted (SERVER), on a free loopback port; -> (url, process)."""
+    return app_latency.serve(timeout, [sys.executable, "-c", SERVER.format(root=str(ROOT))],
+                             {"HIGH_WATER_FILE": str(high_water)})
 
 
 def status_mb(pid: int, key: str) -> float:

@@ -25,6 +25,7 @@ from tasks import caption_decode, image_encoder
 from tasks.caption_onnx import onnx_attach, onnx_graphs  # noqa: F401  (the ONNX export's graphs: zoo/export.py)
 from tasks.caption_metrics import ptb_tokenize, score
 from zoo.batching import length_batches, pad
+from zoo.devices import of
 from zoo.embedding import PAD_ID, UNK_ID, Dropout
 from zoo.encoder import ARCHS, RecurrentEncoder
 from zoo.vocab import WordIds, build_word_tokenizer
@@ -182,7 +183,7 @@ def batches(data: dict, batch_size: int, bos: int, eos: int, shuffle=False, seed
 
 def on_model(model: CaptionModel, features: torch.Tensor) -> torch.Tensor:
     """Features are built on the CPU; decoding runs where the model is (decoding allocates on their device)."""
-    return features.to(model.image.weight.device)
+    return features.to(of(model))
 
 
 def caption_features(model: CaptionModel, features, beam: int, max_len: int, alpha: float,

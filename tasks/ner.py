@@ -17,7 +17,7 @@ from torch import nn
 
 from zoo.batching import length_batches, pad
 from zoo.crf import CRF
-from zoo.devices import move
+from zoo.devices import move, of
 from zoo.data import DataUnavailable, require
 from zoo.embedding import PAD_ID, UNK_ID, Dropout, EmbeddingConfig, TokenEmbedder, casing
 from zoo.encoder import RecurrentEncoder
@@ -61,13 +61,13 @@ class NERModel(nn.Module):
     def forward(self, batch):
         """-> emissions (B, T, K): one score per tag per word. Batches are built on the CPU; they follow the
         model to its device."""
-        batch = move(batch, self.head.weight.device)
+        batch = move(batch, of(self))
         x = self.embed(batch)  # (B, T, E)
         out, _ = self.encoder(x, batch["lengths"])  # (B, T, D)
         return self.head(self.dropout(out))  # (B, T, K)
 
     def loss(self, batch):
-        batch = move(batch, self.head.weight.device)
+        batch = move(batch, of(self))
         em, mask = self(batch), batch["words"] != PAD_ID
         if self.crf is not None:
             return self.crf.nll(em, batch["tags"], mask)
@@ -77,7 +77,7 @@ class NERModel(nn.Module):
     def tag(self, batch) -> tuple[list[list[int]], torch.Tensor]:
         """-> the best tag sequence of each sentence (the CRF's Viterbi path, or each word's best tag without
         a CRF) and the emission scores (B, T, K) they were decoded from."""
-        batch = move(batch, self.head.weight.device)
+        batch = move(batch, of(self))
         em, mask = self(batch), batch["words"] != PAD_ID
         if self.crf is not None:
             return self.crf.decode(em, mask), em

@@ -25,6 +25,7 @@ from torch import nn
 
 from zoo.batching import length_batches, pad
 from zoo.data import DataUnavailable, require
+from zoo.devices import of
 from zoo.embedding import PAD_ID, UNK_ID, Dropout, EmbeddingConfig, TokenEmbedder
 from zoo.encoder import RecurrentEncoder
 from zoo.vocab import WordIds, build_word_tokenizer
@@ -153,7 +154,7 @@ class SentimentModel(nn.Module):
         self.head = nn.Linear(self.encoder.output_size, len(LABELS))
 
     def _outputs(self, batch):
-        dev = self.head.weight.device  # batches are built on the CPU; follow the model to a GPU if it is on one
+        dev = of(self)  # batches are built on the CPU; follow the model to a GPU if it is on one
         words = batch["words"].to(dev)
         x = self.embed({"words": words})  # (B, T, E)
         out, final = self.encoder(x, batch["lengths"])  # (B, T, D), (B, D)
@@ -167,7 +168,7 @@ class SentimentModel(nn.Module):
         return self.head(self.dropout(final))
 
     def loss(self, batch):
-        return nn.functional.cross_entropy(self(batch), batch["labels"].to(self.head.weight.device))
+        return nn.functional.cross_entropy(self(batch), batch["labels"].to(of(self)))
 
     @torch.no_grad()
     def prob_positive(self, batch) -> torch.Tensor:

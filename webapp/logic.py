@@ -33,7 +33,7 @@ def lang_of(request: gr.Request | None) -> str:
 
 def clean_text(text, lang: str = "en", limit: int = MAX_CHARS) -> tuple[str, list[str]]:
     """-> (text to use, notices). Raises gr.Error for a non-string or a text without visible characters (or None)."""
-    if text is not None and not isinstance(text, str):  # an API call's 42 or ["Peter"] (see ui.RAW)
+    if text is not None and not isinstance(text, str):  # an API call's 42 or ["Peter"] (see webapp.queue.RAW)
         raise gr.Error(say("not_text", lang, kind=type(text).__name__))
     if not text or not text.strip():
         raise gr.Error(say("empty", lang))

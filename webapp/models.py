@@ -16,6 +16,7 @@ import zoo
 from zoo.encoder import ARCHS
 
 ENV = "SEQZOO_MODELS_DIR"
+DEVICE_ENV = "SEQZOO_DEVICE"  # where the app's models run: cpu (default), auto, cuda, ... (zoo/devices.py)
 
 _cache: dict[str, object] = {}
 _lock = threading.Lock()  # queue workers run in threads: load each checkpoint once, not once per worker
@@ -34,7 +35,7 @@ def load(name: str):
     key = source(name)
     with _lock:
         if key not in _cache:
-            _cache[key] = zoo.load(key)
+            _cache[key] = zoo.load(key, device=os.environ.get(DEVICE_ENV, "cpu"))
         return _cache[key]
 
 

@@ -1,7 +1,7 @@
-"""The page: one gr.Blocks with a tab per sequence pattern and three tabs that look inside the models.
+"""The page: one gr.Blocks with a tab per sequence pattern and four tabs that look inside the models.
 
-Layout only; every computation is in webapp.logic / webapp.shapes so tests can call it without a
-browser. Each event has an api_name, so gradio_client can use the app as an API.
+Layout only (the "Why the cell" tab's in webapp.ui_why); every computation is in the event modules
+(webapp.logic, captions, shapes, memory_views, why_views) so tests can call it without a browser. Each event has an api_name, so gradio_client can use the app as an API.
 """
 from __future__ import annotations
 
@@ -10,22 +10,13 @@ import os
 import gradio as gr
 
 from . import captions, logic, memory_views, models, plots, ui_why
+from .queue import CONCURRENCY, MODELS, RAW
 from .examples import MEMORY_EXAMPLE, NER_EXAMPLES, REVIEW_EXAMPLES, SENTIMENT_EXAMPLES
 from .shapes import shapes
 from .texts import CELL_NOTES, I18N
 
-CONCURRENCY = 2  # two model runs at a time: the models are small, the CPU is shared
 MEMORY_SETS = [("long reviews (IMDB) · 긴 리뷰", "imdb"), ("short sentences (SST-2) · 짧은 문장", "sst2"),
                ("named entities (CoNLL) · 개체명", "ner")]
-
-# Events whose inputs are all text or choices run with preprocess=False: the function gets the JSON value
-# that came, and checks it itself (logic.clean_text, logic._get_model). gr.Textbox's preprocessing would turn
-# an API caller's 42 or ["Peter"] into the text "42" or "['Peter']" and classify that; the page always sends
-# strings, which preprocessing would hand over unchanged anyway.
-RAW = {"preprocess": False}
-# one queue slot group for every event that runs models: a limit per event would let each tab run
-# CONCURRENCY at once, so five tabs could load the CPU five times over
-MODELS = {"concurrency_id": "models", "concurrency_limit": CONCURRENCY}
 
 
 def _columns(task, make_output):
@@ -185,7 +176,7 @@ def shapes_tab():
         out = gr.Markdown(shapes(), elem_id="shapes-out")
         inputs = [steps, size, hidden, cell, bi, seq]
         gr.on([c.change for c in inputs], shapes, inputs=inputs, outputs=out, api_name="shapes")
-        ui_why.note_panel(MODELS)
+        ui_why.note_panel()
 
 
 CSS = ".card { font-size: 0.9em } .note { font-size: 0.9em; padding-top: 1em }"
@@ -205,7 +196,7 @@ def build() -> gr.Blocks:
             caption_tab()
             inside_tab(inside_box)
             memory_tab()
-            ui_why.why_tab(inside_box, MODELS, next(iter(captions.example_images()), None))
+            ui_why.why_tab(next(iter(captions.example_images()), None))
             shapes_tab()
     # After every event gradio's queue rebuilds a pandas table of the last 10,000 events for its /monitoring
     # page: ~10 ms of CPU per request (more as the table grows) that the next request waits behind on a

@@ -7,9 +7,9 @@ import gradio as gr
 from . import captions, logic, why_views
 from .logic import lang_of
 from .examples import NER_EXAMPLES
+from .queue import MODELS, RAW
 from .texts import I18N
 
-RAW = {"preprocess": False}  # the functions check the JSON values themselves (see webapp.ui)
 
 
 def _inside_caption(image, model_name, direction="forward", request: gr.Request | None = None):
@@ -19,8 +19,8 @@ def _inside_caption(image, model_name, direction="forward", request: gr.Request 
     return why_views.inside_caption(captions.upload(image, lang_of(request)), model_name, direction, request)
 
 
-def why_tab(box, models_group: dict, image_example: str | None):
-    """box: the shared "current input" text box (rendered in the Inside tab); models_group: the queue group."""
+def why_tab(image_example: str | None):
+    """image_example: the decoder view's starting image."""
     gated = why_views.gated_models()
     default = next((n for n in gated if n.startswith("sentiment")), gated[0] if gated else None)
     with gr.Tab(I18N("tab_why"), id="why"):
@@ -35,16 +35,16 @@ def why_tab(box, models_group: dict, image_example: str | None):
         size = gr.Plot(show_label=False, elem_id="why-size")
         gr.Markdown(I18N("size_note"))
         gr.on([run.click, text.submit], why_views.what_if, inputs=[text, model], outputs=table, api_name="what_if",
-              **RAW, **models_group)
+              **RAW, **MODELS)
         gr.on([run.click, text.submit], why_views.cell_size, inputs=[text, model], outputs=size, api_name="cell_size",
-              **RAW, **models_group)
+              **RAW, **MODELS)
 
         gr.Markdown(I18N("right_intro"))
         ner_text = gr.Textbox(label=I18N("sentence"), value=NER_EXAMPLES[1], elem_id="right-text")
         ner_run = gr.Button(I18N("right_run"), variant="primary", elem_id="right-run")
         steps = gr.Markdown(elem_id="right-table")
         gr.on([ner_run.click, ner_text.submit], why_views.right_context, inputs=ner_text, outputs=steps,
-              api_name="right_context", **RAW, **models_group)
+              api_name="right_context", **RAW, **MODELS)
 
         gr.Markdown(I18N("decoder_intro"))
         with gr.Row():
@@ -58,10 +58,10 @@ def why_tab(box, models_group: dict, image_example: str | None):
         caption = gr.Markdown(elem_id="decoder-caption")
         figs = [gr.Plot(show_label=False, elem_id=f"decoder-{part}") for part in logic.TRACE_PARTS]
         cap_run.click(_inside_caption, inputs=[image, cap_model, direction], outputs=[*figs, caption],
-                      api_name="inside_caption", **RAW, **models_group)
+                      api_name="inside_caption", **RAW, **MODELS)
 
 
-def note_panel(models_group: dict):
+def note_panel():
     """The seed note's NumPy loop on a trained vanilla RNN (the Shapes tab)."""
     rnns = [n for n in logic.inspectable_models() if n.endswith("-rnn")]
     gr.Markdown(I18N("note_intro"))
@@ -72,4 +72,4 @@ def note_panel(models_group: dict):
     run = gr.Button(I18N("note_run"), variant="primary", elem_id="note-run")
     out = gr.Markdown(elem_id="note-out")
     gr.on([run.click, text.submit], why_views.note_loop, inputs=[text, model], outputs=out, api_name="note_loop", **RAW,
-          **models_group)
+          **MODELS)

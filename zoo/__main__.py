@@ -38,7 +38,7 @@ def cmd_list(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    predictor = registry.load(args.model, revision=args.revision, precision=args.precision)
+    predictor = registry.load(args.model, revision=args.revision, precision=args.precision, device=args.device)
     ds, source = data.load(args.data)
     if args.split not in ds:
         raise data.DataUnavailable(f"no split {args.split!r} in {args.data}; have {', '.join(ds)}")
@@ -96,6 +96,7 @@ def main(argv=None) -> int:
     ev.add_argument("--split", default="test")
     ev.add_argument("--revision", default=None, help="branch, tag or commit, for a Hub repo")
     ev.add_argument("--precision", choices=PRECISIONS, default="fp32", help="zoo/precision.py")
+    ev.add_argument("--device", default="cpu", help="cpu (default), auto, cuda, cuda:N or mps (zoo/devices.py)")
     predict_cli.add_parser(sub)
     ex = sub.add_parser("export", help="write a checkpoint's network as ONNX, in a folder zoo.load runs with onnxruntime")
     ex.add_argument("model", help="bundled name (e.g. ner-bilstm), checkpoint folder or Hub repo")

@@ -74,6 +74,12 @@ def autocast(device: torch.device, precision: str):
     return torch.autocast(device.type, dtype=_DTYPES[precision])
 
 
+def of(module: torch.nn.Module) -> torch.device:
+    """Where a model is: its first parameter's device (a dynamically quantized Linear has no float weight
+    tensor to ask, but the embeddings always do); the CPU for a model with none."""
+    return next(module.parameters(), torch.empty(0)).device
+
+
 def move(batch, device: torch.device):
     """A batch (tensors in dicts, lists or tuples) on device; the same object where it is already there."""
     if isinstance(batch, torch.Tensor):

@@ -51,7 +51,7 @@ def add_parser(sub) -> None:
     p.add_argument("--output", default=None, help="FILE (default: stdout)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--format", choices=FORMATS, default="auto", help="text inputs: plain lines or JSON lines")
-    p.add_argument("--device", default="cpu", help="cpu (default), or cuda for sentiment models")
+    p.add_argument("--device", default="cpu", help="cpu (default), auto, cuda, cuda:N or mps (zoo/devices.py)")
     p.add_argument("--precision", choices=PRECISIONS, default="fp32", help="zoo/precision.py")
     p.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
                    help="tqdm bar on stderr (auto: when stderr is a terminal)")
@@ -220,18 +220,7 @@ def run(args, load) -> int:
     """The predict command; load(name, revision=..., precision=...) -> predictor (zoo.registry.load)."""
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be at least 1, got {args.batch_size}")
-    try:
-        device = torch.device(args.device)
-    except RuntimeError as e:
-        raise ValueError(f"--device {args.device}: {e}") from None
-    predictor = load(args.model, revision=args.revision, precision=args.precision)
-    if device.type != "cpu":  # the NER and caption predictors build their tensors on the CPU
-        if device.type != "cuda" or predictor.task != "sentiment" or predictor.runtime != "torch":
-            raise ValueError(f"--device {args.device}: only sentiment models on the torch runtime run on cuda; "
-                             "use --device cpu")
-        if not torch.cuda.is_available():
-            raise ValueError(f"--device {args.device}: torch sees no CUDA device here")
-        predictor.model.to(device)
+    predictor = load(args.model, revision=args.revision, precision=args.precision, device=args.device)
     items, total, f = _inputs(predictor, args)
     try:
         return _write(predictor, items, args, total)

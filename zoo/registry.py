@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from . import checkpoint, integrity, limits, onnx_run
+from . import checkpoint, devices, integrity, limits, onnx_run
 from . import precision as precision_mod
 from .checkpoint import CheckpointError, HubUnavailable, ModelNotFound  # noqa: F401  (zoo.registry.ModelNotFound)
 from .precision import PRECISIONS
@@ -56,12 +56,16 @@ def resolve(name_or_path, revision: str | None = None, refresh: bool = False) ->
                         + f" (a Hub repo would be ORG/REPO or {hub.URI_PREFIX}ORG/REPO)")
 
 
-def load(name_or_path, revision: str | None = None, refresh: bool = False, precision: str = "fp32"):
+def load(name_or_path, revision: str | None = None, refresh: bool = False, precision: str = "fp32",
+         device: str = "cpu"):
     """A predictor for a checkpoint folder, a bundled name or a Hub repo: `.predict(...)`, `.model`, `.config`.
     precision: "fp32", "bf16" or "int8" (zoo/precision.py). A folder written by `python -m zoo export`
-    runs its network in onnxruntime (zoo/onnx_run.py); `.runtime` says which ("torch" or "onnxruntime")."""
+    runs its network in onnxruntime (zoo/onnx_run.py); `.runtime` says which ("torch" or "onnxruntime").
+    device: "cpu", "auto", "cuda", "cuda:N" or "mps" (zoo/devices.py); checkpoints are device-free, so one
+    trained on a GPU loads here, and inputs follow the model to its device."""
     if precision not in PRECISIONS:  # before any file is read: a typo is the caller's error, not the checkpoint's
         raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
+    where = devices.resolve(device)  # DeviceUnavailable (a ValueError) for a device that is not here
     folder = resolve(name_or_path, revision=revision, refresh=refresh)
     config = checkpoint.read_config(folder)
     try:
@@ -89,6 +93,10 @@ def load(name_or_path, revision: str | None = None, refresh: bool = False, preci
     if config.get("onnx"):  # an exported folder (zoo/export.py): the network itself runs in onnxruntime
         onnx_run.attach(model, task, onnx_run.folder_sessions(folder, config["onnx"]))
         predictor.runtime = "onnxruntime"
+    if where.type != "cpu":
+        if predictor.runtime != "torch" or precision == "int8":
+            raise ValueError(f"device {device!r}: onnxruntime models (int8, exported folders) run on the CPU here")
+        model.to(where)
     return precision_mod.apply(predictor, precision)
 
 

@@ -1,0 +1,51 @@
+"""The app as a deployable program: `python app.py` listens where gradio's own GRADIO_SERVER_NAME and
+GRADIO_SERVER_PORT say (as containers and hosted Spaces set them), and on 127.0.0.1:7860 otherwise."""
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from app_models import write_models
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_app_answers_on_the_port_gradio_server_port_names(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1",
+           "SEQZOO_MODELS_DIR": str(write_models(tmp_path / "models")), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline, answer = time.monotonic() + 240, None
+        while time.monotonic() < deadline and proc.poll() is None and answer is None:
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{port}/gradio_api/info", timeout=5)
+            except httpx.TransportError:
+                time.sleep(0.5)
+        assert answer is not None and answer.status_code == 200, proc.stderr.read() if proc.poll() is not None else ""
+        assert "/ner" in answer.text
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_without_the_variables_the_app_binds_loopback_port_7860(monkeypatch):
+    sys.path.insert(0, str(ROOT))
+    import app
+    seen = {}
+    monkeypatch.delenv("GRADIO_SERVER_NAME", raising=False)
+    monkeypatch.delenv("GRADIO_SERVER_PORT", raising=False)
+    monkeypatch.setattr(app.demo, "launch", lambda **kw: seen.update(kw))
+    app.launch()
+    assert (seen["server_name"], seen["server_port"]) == ("127.0.0.1", 7860)
+    monkeypatch.setenv("GRADIO_SERVER_NAME", "0.0.0.0")
+    monkeypatch.setenv("GRADIO_SERVER_PORT", "8080")
+    app.launch()
+    assert (seen["server_name"], seen["server_port"]) == ("0.0.0.0", 8080)
