@@ -153,3 +153,20 @@ def test_on_imdb_validation_reviews_the_rnns_gradient_fades_at_least_5x_more_tha
     assert min(b["texts"] for b in bands.values()) >= 20
     assert bands["imdb-rnn"]["quarter_ratio"] * 5 <= bands["imdb-lstm"]["quarter_ratio"]
     assert math.isfinite(bands["imdb-lstm"]["quarter_ratio"])
+
+
+def test_the_memory_profile_script_records_each_models_band_in_its_config(tmp_path, capsys):
+    import json
+    import shutil
+    from test_sentiment import write_split
+    from train.memory_profile import main
+    models = write_models(tmp_path / "models", tasks=("imdb",))
+    reviews = [" ".join(["a", "gorgeous", "witty", "movie", "not", "bad", "at", "all"] * 3)] * 30
+    for split in ("train", "validation"):
+        write_split(tmp_path / "imdb", split, reviews, [i % 2 for i in range(30)], column="text")
+    shutil.copytree(models / "imdb-lstm", tmp_path / "ck")
+    assert main([str(tmp_path / "ck"), "--data", str(tmp_path / "imdb"), "--texts", "4", "--words", "12"]) == 0
+    band = zoo.load(tmp_path / "ck").config["memory"]["gradient"]
+    assert band["texts"] == 4 and band["words"] == 12 and len(band["mean"]) == len(band["p10"]) == 12
+    assert band["mean"][-1] == pytest.approx(0.0, abs=1e-6)  # log10 of the last word's ratio, 1
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["texts"] == 4

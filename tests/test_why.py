@@ -126,3 +126,22 @@ def test_the_notes_numpy_loop_on_real_weights_equals_the_encoder(tiny):
 def test_the_notes_loop_on_a_bundled_rnn_matches_within_1e_5():
     r = note.run(zoo.load("sentiment-rnn"), "it is not a bad movie , in fact it is rather good .")
     assert r["max_abs_diff"] < 1e-5 and r["numpy"].shape == (14, 150)
+
+
+def test_the_what_if_script_records_every_switchs_validation_score_in_the_config(tiny, tmp_path, capsys):
+    import json
+    import shutil
+    from test_sentiment import make_texts, write_split
+    from train.what_if import main
+    data = tmp_path / "sst"
+    for split, seed in (("train", 1), ("validation", 2)):
+        write_split(data, split, *make_texts(40, seed))
+    shutil.copytree(tiny / "sentiment-lstm", tmp_path / "ck")
+    assert main([str(tmp_path / "ck"), "--data", str(data)]) == 0
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    recorded = zoo.load(tmp_path / "ck").config["what_if"]
+    assert recorded == {k: line[k] for k in ("split", "metric", "scores")} and set(recorded["scores"]) == {"none", *cells.SWITCHES}
+    from zoo import data as zoo_data
+    validation = zoo_data.load(str(data))[0]["validation"]
+    assert recorded["scores"]["none"] == zoo.load(tmp_path / "ck").evaluate(validation)["accuracy"]
+    assert main([str(tmp_path / "ck"), "--data", str(tmp_path / "nowhere")]) == 2  # one error line, no traceback

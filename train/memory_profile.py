@@ -20,9 +20,10 @@ import torch
 
 import zoo
 from tasks import sentiment
-from zoo import checkpoint, data, memory
+from zoo import checkpoint, cli, data, memory
 
 
+@cli.script
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("checkpoints", nargs="+", help="sentiment checkpoint folders (rewritten in place)")
@@ -32,11 +33,7 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    try:
-        ds, source = data.load(args.data)
-    except data.DataUnavailable as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    ds, source = data.load(args.data)  # DataUnavailable: one line, exit 2 (cli.script)
     sentiment.held_out_validation(ds)
     val = ds["validation"]
     texts = val[sentiment.text_column(val)]

@@ -20,9 +20,10 @@ import torch
 
 import zoo
 from tasks import sentiment
-from zoo import checkpoint, data, why
+from zoo import checkpoint, cli, data, why
 
 
+@cli.script
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("checkpoints", nargs="+", help="LSTM or BiLSTM text checkpoint folders of one task (rewritten in place)")
@@ -30,11 +31,7 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    try:
-        ds, _ = data.load(args.data)
-    except data.DataUnavailable as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    ds, _ = data.load(args.data)  # DataUnavailable: one line, exit 2 (cli.script)
     sentiment.held_out_validation(ds)  # IMDB has no validation split; a no-op where there is one
     for folder in args.checkpoints:
         pred = zoo.load(folder)
