@@ -56,7 +56,7 @@ def parser(doc: str, task: str, hub_data: str, arch: str = "bilstm") -> argparse
     """The flags every training script takes before its own."""
     p = argparse.ArgumentParser(description=doc.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--recipe", choices=[n for n, r in recipes().items() if r["task"] == task], default=None,
-                   help=f"a bundled model's recipe (zoo/recipes.json): its flags become the defaults")
+                   help="a bundled model's recipe (zoo/recipes.json): its flags become the defaults")
     p.add_argument("--arch", choices=ARCHS, default=arch, help="recurrent layer")
     p.add_argument("--data", default=hub_data, help="Hub id or local folder of the dataset")
     p.add_argument("--out", default=None, help="checkpoint folder (default: runs/NAME, NAME the recipe or TASK-ARCH)")
