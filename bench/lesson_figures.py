@@ -20,13 +20,12 @@ sys.path.insert(0, str(ROOT))
 
 import zoo  # noqa: E402
 from webapp import plots  # noqa: E402
-from webapp.examples import MEMORY_EXAMPLE  # noqa: E402
+from webapp.examples import MEMORY_EXAMPLE, WHY_EXAMPLE  # noqa: E402
 from zoo import memory, why  # noqa: E402
 from zoo.encoder import ARCHS  # noqa: E402
 
 OUT = ROOT / "docs" / "img"
 DISTANCES = (0, 25, 50, 100, 150)
-WHY_TEXT = "it is not a bad movie , in fact it is rather good ."
 
 
 def table(result: dict) -> str:
@@ -57,9 +56,9 @@ def main() -> int:
         print(f"| `imdb-{a}` | {memory.quarter_ratio(g['ratio']):.2e} | {band:.2e} |")
     plots.lifetimes(words, {a: memory.lifetime(p, MEMORY_EXAMPLE) for a, p in imdb.items()}).savefig(
         OUT / "memory-lifetime.png", dpi=110)
-    m = why.cell_magnitudes(zoo.load("sentiment-lstm"), WHY_TEXT)
+    m = why.cell_magnitudes(zoo.load("sentiment-lstm"), WHY_EXAMPLE)
     plots.cell_size(m, "sentiment-lstm").savefig(OUT / "cell-size.png", dpi=110)
-    print(f"\n### cell state size on {WHY_TEXT!r} (sentiment-lstm)\n\nmax |c_t| {max(m['c_max']):.2f}, "
+    print(f"\n### cell state size on {WHY_EXAMPLE!r} (sentiment-lstm)\n\nmax |c_t| {max(m['c_max']):.2f}, "
           f"max |tanh(c_t)| {max(m['tanh_c_max']):.3f}, max |h_t| {max(m['h_max']):.3f}")
     print("\n### what-if switches, validation scores (config.json, train/what_if.py)\n")
     names = [n for n in zoo.list_models() if "what_if" in zoo.load(n).config]

@@ -170,3 +170,11 @@ def test_the_memory_profile_script_records_each_models_band_in_its_config(tmp_pa
     assert band["texts"] == 4 and band["words"] == 12 and len(band["mean"]) == len(band["p10"]) == 12
     assert band["mean"][-1] == pytest.approx(0.0, abs=1e-6)  # log10 of the last word's ratio, 1
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["texts"] == 4
+
+
+@needs_imdb
+def test_the_memory_tabs_note_holds_on_its_default_review_rnn_orders_of_magnitude_lstm_within_reach():
+    from webapp.examples import MEMORY_EXAMPLE
+    ratios = {a: memory.gradient_profile(zoo.load(f"imdb-{a}"), MEMORY_EXAMPLE)["ratio"] for a in ("rnn", "lstm")}
+    assert memory.quarter_ratio(ratios["rnn"]) < 1e-3  # "falls by orders of magnitude"
+    assert memory.quarter_ratio(ratios["lstm"]) > 1e-2  # "stays within reach"

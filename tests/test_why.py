@@ -145,3 +145,13 @@ def test_the_what_if_script_records_every_switchs_validation_score_in_the_config
     validation = zoo_data.load(str(data))[0]["validation"]
     assert recorded["scores"]["none"] == zoo.load(tmp_path / "ck").evaluate(validation)["accuracy"]
     assert main([str(tmp_path / "ck"), "--data", str(tmp_path / "nowhere")]) == 2  # one error line, no traceback
+
+
+def test_the_why_tabs_notes_hold_on_its_default_input_and_the_recorded_scores():
+    from webapp.examples import WHY_EXAMPLE
+    m = why.cell_magnitudes(zoo.load("sentiment-lstm"), WHY_EXAMPLE)  # the tab's default model and text
+    assert max(m["c_max"]) > 1 and max(m["tanh_c_max"]) <= 1 and max(m["h_max"]) <= 1  # "|c_t| can grow past 1"
+    recorded = [zoo.load(n).config["what_if"] for n in zoo.list_models() if "what_if" in zoo.load(n).config]
+    assert len(recorded) >= 4
+    for r in recorded:  # "added instead, it can only shift a value": every model collapses
+        assert r["scores"]["add"] <= r["scores"]["none"] - 20 and r["scores"]["add"] == min(r["scores"].values())

@@ -31,6 +31,8 @@ REVIEW_EXAMPLES = [
     "simply waiting for it to end. The final scene, which is supposed to be shocking, made half the "
     "audience laugh. I cannot recommend it; it is a dull, clumsy, forgettable waste of a good cast.",
 ]
+# The "Why the cell" tab's sentence: a negation the cell must carry ("not a bad ... rather good").
+WHY_EXAMPLE = "it is not a bad movie , in fact it is rather good ."
 NER_EXAMPLES = [
     "EU rejects German call to boycott British lamb .",
     "Peter Blackburn of the European Commission met Angela Merkel in Brussels on Monday .",

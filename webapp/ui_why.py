@@ -6,7 +6,7 @@ import gradio as gr
 
 from . import captions, logic, why_views
 from .logic import lang_of
-from .examples import NER_EXAMPLES
+from .examples import NER_EXAMPLES, WHY_EXAMPLE
 from .queue import MODELS, RAW
 from .texts import I18N
 
@@ -26,7 +26,7 @@ def why_tab(image_example: str | None):
     with gr.Tab(I18N("tab_why"), id="why"):
         gr.Markdown(I18N("why_intro"))
         with gr.Row():
-            text = gr.Textbox(label=I18N("sentence"), value="it is not a bad movie , in fact it is rather good .",
+            text = gr.Textbox(label=I18N("sentence"), value=WHY_EXAMPLE,
                               scale=3, elem_id="why-text")
             model = gr.Dropdown(gated, value=default, label=I18N("model"), scale=1, elem_id="why-model")
         run = gr.Button(I18N("why_run"), variant="primary", elem_id="why-run")
