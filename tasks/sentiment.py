@@ -16,20 +16,17 @@ one of the two on validation data and the choice is stored as config["model"]["p
 """
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass
 
 import torch
 from tokenizers import Tokenizer
 from torch import nn
 
-from zoo.batching import length_batches, pad
-from zoo.data import DataUnavailable, require
+from tasks.sentiment_data import (Vectorizer, batches, check_data, collate, encode_split, gold_labels,  # noqa: F401
+                                  held_out_validation, text_column, words)  # the task's data, sentiment.* as before
 from zoo.devices import of
-from zoo.embedding import PAD_ID, UNK_ID, Dropout, EmbeddingConfig, TokenEmbedder
+from zoo.embedding import PAD_ID, Dropout, EmbeddingConfig, TokenEmbedder
 from zoo.encoder import RecurrentEncoder
-from zoo.vocab import WordIds, build_word_tokenizer
-from tasks.text import check_text, tokenize
 
 TASK = "sentiment"
 HUB_DATA = "stanfordnlp/sst2"
@@ -38,94 +35,6 @@ CARD = ("text-classification", "sentiment classification", "A gripping, beautifu
 LABELS = ["negative", "positive"]  # model output order; datasets name them differently (neg/pos)
 POOLS = ("final", "max")
 MAX_TOKENS = 50_000  # a longer text is refused, as in NER, unless the checkpoint truncates (max_len)
-_HTML_BREAK = re.compile(r"<\s*br\s*/?\s*>", re.IGNORECASE)  # IMDB reviews carry <br /><br /> paragraph marks
-
-
-def words(text: str, max_len: int = 0) -> list[str]:
-    """Raw or pre-tokenized text -> its words (first max_len of them when max_len > 0)."""
-    toks = [t for t, _, _ in tokenize(_HTML_BREAK.sub(" ", check_text(text)))]
-    return toks[:max_len] if max_len else toks
-
-
-def text_column(split) -> str:
-    return "sentence" if "sentence" in split.column_names else "text"  # SST-2 vs IMDB
-
-
-def held_out_validation(ds, size: int = 2500):
-    """The validation split, or for data without one (IMDB) `size` texts of train held out: stratified by
-    label, always the same ones (seed 0). Changes ds in place; -> a note for the checkpoint's data record,
-    or None when the data had a validation split."""
-    if "validation" in ds:
-        return None
-    held = ds["train"].train_test_split(test_size=size, seed=0, stratify_by_column="label")
-    ds["train"], ds["validation"] = held["train"], held["test"]
-    return f"{size} texts of train (train_test_split seed 0, stratified by label)"
-
-
-def check_data(ds, where: str) -> None:
-    """Before a run writes anything: a train split with a text column (sentence or text) and a label that is
-    two named classes or 0/1 numbers, and, without a validation split, named classes to carve one off by
-    (held_out_validation stratifies on them); DataUnavailable, one line, otherwise."""
-    require(ds, where, splits=("train",), columns=("label",), one_of=("sentence", "text"), optional=("validation", "test"))
-    for name in (s for s in ("train", "validation", "test") if s in ds):
-        feat = ds[name].features["label"]
-        names, dtype = getattr(feat, "names", None), getattr(feat, "dtype", "")
-        if (names is not None and len(names) != 2) or (names is None and not str(dtype).startswith("int")):
-            raise DataUnavailable(f"{where}: the {name} split's label is {feat}; sentiment needs two classes")
-        column = ds[name].features[text_column(ds[name])]
-        if getattr(column, "dtype", None) != "string":
-            raise DataUnavailable(f"{where}: the {name} split's {text_column(ds[name])} column is not text ({column})")
-    if "validation" not in ds and getattr(ds["train"].features["label"], "names", None) is None:
-        raise DataUnavailable(f"{where}: no validation split, and plain-number labels cannot be split off by class; "
-                              "add a validation split or name the classes (ClassLabel)")
-
-
-def gold_labels(split) -> list[int]:
-    """The split's labels as model ids (0 negative, 1 positive); a hidden label (-1) stays -1."""
-    feat = split.features["label"]
-    names = getattr(feat, "names", None)
-    if names is None:  # plain integer labels: 0/1 as in SST-2 and IMDB
-        return list(split["label"])
-    if len(names) != 2:
-        raise ValueError(f"expected two sentiment classes, the data has {names}")
-    pos = 1 if names[1].lower().startswith("pos") else 0
-    return [-1 if y < 0 else int(y == pos) for y in split["label"]]
-
-
-class Vectorizer:
-    """Text -> word ids. The vocabulary is a HF `tokenizers` WordLevel model (tokenizer.json)."""
-
-    def __init__(self, tokenizer: Tokenizer, max_len: int = 0):
-        self.tokenizer, self.max_len = tokenizer, max_len
-        self.word_ids = WordIds(tokenizer)
-
-    @classmethod
-    def fit(cls, texts: list[list[str]], min_freq: int = 1, max_size: int | None = None, max_len: int = 0):
-        """Train the vocabulary on training texts given as word lists (already cut to max_len)."""
-        tok = build_word_tokenizer((" ".join(w) for w in texts), min_frequency=min_freq, lowercase=True,
-                                   split_punctuation=False, max_size=max_size)
-        return cls(tok, max_len)
-
-
-def encode_split(split, vectorize: Vectorizer, texts: list[list[str]] | None = None) -> list[dict]:
-    """A datasets split -> [{"words": ids, "label": 0/1/-1}]. A text without words reads as one <unk>,
-    so every example is scored (SST-2 has none; the rule only keeps evaluation total)."""
-    if texts is None:
-        texts = [words(t, vectorize.max_len) for t in split[text_column(split)]]
-    return [{"words": vectorize.word_ids(ws) or [UNK_ID], "label": y} for ws, y in zip(texts, gold_labels(split))]
-
-
-def collate(examples: list[dict]) -> dict:
-    """-> words (B, T), lengths (B,), labels (B,)."""
-    return {"words": pad([e["words"] for e in examples]), "lengths": torch.tensor([len(e["words"]) for e in examples]),
-            "labels": torch.tensor([e.get("label", -1) for e in examples])}
-
-
-def batches(examples: list[dict], batch_size: int, shuffle=False, seed=0):
-    for idx in length_batches([len(e["words"]) for e in examples], batch_size, shuffle, seed):
-        yield idx, collate([examples[i] for i in idx])
-
-
 @dataclass
 class SentimentConfig:
     arch: str

@@ -75,13 +75,15 @@ def test_featurizer_cache_gives_what_the_uncached_path_gives_and_stays_bounded(c
     ds, _ = data.load(str(conll_sample))
     feat = ner.Featurizer.fit(ds["train"]["tokens"], 1)
     words = ["EU", "rejects", "German", "call", "1996-08-22", "Zzyzx", "", "x" * 40, "EU"]
-    uncached = {"words": feat.word_ids(words), "casing": [ner.casing(w) for w in words],
-                "chars": [[feat.char_ids.get(ch, 1) for ch in w[:ner.MAX_WORD_CHARS]] or [1] for w in words]}
+    from tasks import ner_data
+    from zoo.embedding import casing
+    uncached = {"words": feat.word_ids(words), "casing": [casing(w) for w in words],
+                "chars": [[feat.char_ids.get(ch, 1) for ch in w[:ner_data.MAX_WORD_CHARS]] or [1] for w in words]}
     assert feat(words) == uncached and feat(words) == uncached  # first call fills the cache, second reads it
     out = feat(words)
     out["chars"][0].append(99)  # a caller changing its lists does not change the cache
     assert feat(words) == uncached
-    monkeypatch.setattr(ner, "CACHE_WORDS", 3)
+    monkeypatch.setattr(ner_data, "CACHE_WORDS", 3)
     for i in range(20):
         feat([f"w{i}"])
     assert len(feat._cache) <= 3

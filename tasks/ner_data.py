@@ -1,0 +1,84 @@
+"""CoNLL-2003 as the NER task reads it: words -> word, casing and character ids (cached), padded batches,
+encoded splits, and a check of the data before a run starts."""
+from __future__ import annotations
+
+import torch
+from tokenizers import Tokenizer
+
+from zoo.batching import length_batches, pad
+from zoo.data import DataUnavailable, require
+from zoo.embedding import UNK_ID, casing
+from zoo.vocab import WordIds, build_char_vocab, build_word_tokenizer
+
+MAX_WORD_CHARS = 20    # longer words are cut for the character CNN
+CACHE_WORDS = 200_000  # distinct words a Featurizer remembers (CoNLL-2003 has about 30k)
+
+
+class Featurizer:
+    """Words -> the ids the model reads: word ids, casing ids, character ids."""
+
+    def __init__(self, tokenizer: Tokenizer, chars: list[str]):
+        self.tokenizer, self.chars = tokenizer, chars
+        self.word_ids = WordIds(tokenizer)
+        self.char_ids = {ch: i for i, ch in enumerate(chars)}
+        self._cache: dict[str, tuple[int, int, tuple[int, ...]]] = {}
+
+    @classmethod
+    def fit(cls, sentences: list[list[str]], min_word_freq: int = 2) -> "Featurizer":
+        tok = build_word_tokenizer((" ".join(s) for s in sentences), min_frequency=min_word_freq,
+                                   digits_to_zero=True, split_punctuation=False)
+        return cls(tok, build_char_vocab((w for s in sentences for w in s), min_frequency=2))
+
+    def __call__(self, words: list[str]) -> dict:
+        feats = [self._word(w) for w in words]
+        return {"words": [f[0] for f in feats], "casing": [f[1] for f in feats], "chars": [list(f[2]) for f in feats]}
+
+    def _word(self, w: str) -> tuple[int, int, tuple[int, ...]]:
+        """One word's (word id, casing id, char ids), cached: most tokens repeat, and the uncached path
+        calls into the tokenizer's normaliser once per word (featurizing was a third of NER inference)."""
+        f = self._cache.get(w)
+        if f is None:
+            if len(self._cache) >= CACHE_WORDS:  # bounded, whatever a caller streams through
+                self._cache.clear()
+            chars = tuple(self.char_ids.get(ch, UNK_ID) for ch in w[:MAX_WORD_CHARS]) or (UNK_ID,)
+            f = self._cache[w] = (self.word_ids([w])[0], casing(w), chars)
+        return f
+
+
+def collate(examples: list[dict]) -> dict:
+    """Encoded sentences -> padded tensors: words, casing (B, T), chars (B, T, W), lengths (B,), tags (B, T)."""
+    B, T = len(examples), max(len(e["words"]) for e in examples)
+    W = max(len(c) for e in examples for c in e["chars"])
+    # one tensor from padded Python rows, not one per word: 2.5 ms instead of 9.3 per batch of 32
+    empty = [0] * W
+    rows = [r for e in examples for r in ([c + [0] * (W - len(c)) for c in e["chars"]] + [empty] * (T - len(e["chars"])))]
+    chars = torch.tensor(rows, dtype=torch.long).view(B, T, W)
+    batch = {"words": pad([e["words"] for e in examples]), "casing": pad([e["casing"] for e in examples]),
+             "chars": chars, "lengths": torch.tensor([len(e["words"]) for e in examples])}
+    if "tags" in examples[0]:
+        batch["tags"] = pad([e["tags"] for e in examples])
+    return batch
+
+
+def encode_split(split, featurize: Featurizer) -> list[dict]:
+    """A datasets split with tokens and ner_tags -> encoded examples (empty sentences dropped)."""
+    return [{**featurize(toks), "tags": tags} for toks, tags in zip(split["tokens"], split["ner_tags"]) if toks]
+
+
+def batches(examples: list[dict], batch_size: int, shuffle=False, seed=0):
+    for idx in length_batches([len(e["words"]) for e in examples], batch_size, shuffle, seed):
+        yield idx, collate([examples[i] for i in idx])
+
+
+def check_data(ds, where: str) -> None:
+    """Before a run writes anything: train and validation splits with tokens and named tags (ner_tags a
+    sequence of ClassLabel, as in eriktks/conll2003); DataUnavailable, one line, otherwise."""
+    require(ds, where, splits=("train", "validation"), columns=("tokens", "ner_tags"))
+    names = {s: getattr(getattr(ds[s].features["ner_tags"], "feature", None), "names", None)
+             for s in ("train", "validation", "test") if s in ds}
+    if not names["train"]:
+        raise DataUnavailable(f"{where}: ner_tags are plain numbers; a tagger needs the tag names "
+                              f"(a sequence of ClassLabel, as in eriktks/conll2003)")
+    other = [s for s, n in names.items() if n != names["train"]]
+    if other:
+        raise DataUnavailable(f"{where}: the {', '.join(other)} split names its tags differently from train")
