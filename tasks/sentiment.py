@@ -201,13 +201,9 @@ class Predictor:
     def prob_positive_by_step(self, text: str) -> list[float]:
         """P(positive) after each word, left to right (one value per word; [] for a text with no words).
         The BiLSTM's curve uses its forward direction only (see SentimentModel.prob_positive_by_step)."""
-        try:
-            _, batch = self.encode(text)
-        except ValueError as e:
-            if "no words" in str(e):
-                return []
-            raise
-        return self.model.prob_positive_by_step(batch).tolist()
+        if not self.words(text):
+            return []
+        return self.model.prob_positive_by_step(self.encode(text)[1]).tolist()
 
     def evaluate(self, split) -> dict:
         """{"accuracy", "macro_f1"} in % on a datasets split with a text/sentence and a label column."""

@@ -108,8 +108,8 @@ def sentiment(text, data="sst2", request: gr.Request | None = None):
         out += [label, f"{_header(arch, name)}\n\n{say('prediction', lang)}: **{say(best, lang)}** · "
                        f"{say('confidence', lang)} {probs[best]:.2f}\n\n{_metric_line(models.card(pred), lang, ms)}"]
     # one value per word read; a model with a max_len reads fewer words, and its line stops there
-    reader = max((p for p, _ in loaded.values() if p is not None), key=lambda p: p.config.get("max_len") or 1e9)
-    words = reader.words(text) if curves else []
+    # the three models of a set read the same words (one vocabulary recipe, one max_len)
+    words = next(p for p, _ in loaded.values() if p is not None).words(text) if curves else []
     return (*out, plots.by_step(words, curves) if curves else None, _notice(notices))
 
 

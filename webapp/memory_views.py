@@ -19,6 +19,7 @@ from .texts import say
 MAX_MEMORY_WORDS = 80   # long enough to see a memory fade; the validation bands are computed at this length
 MODEL_SETS = {"imdb": "imdb", "sst2": "sentiment", "ner": "ner"}  # choice -> model name prefix
 PROBE_SETS = ("imdb", "sst2")  # the distance probe asks for a verdict: the sentiment models
+DISTANCES = (0, 10, 25, 50, 75, 100, 150, 200)  # words between the verdict and the end, in the chart
 
 
 def _models(choice, lang: str, allowed=tuple(MODEL_SETS)) -> dict:
@@ -75,8 +76,6 @@ def _probe(model_set: str) -> tuple[dict, dict]:
     preds = {f"{MODEL_SETS[model_set]}-{a}": p for a, p in _models(model_set, "en", PROBE_SETS).items()}
     return mem.distance_probe(preds, DISTANCES), mem.distance_probe(preds, DISTANCES, order="cue_last")
 
-
-DISTANCES = (0, 10, 25, 50, 75, 100, 150, 200)
 
 
 def distance(model_set="imdb", request: gr.Request | None = None):

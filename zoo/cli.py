@@ -31,7 +31,6 @@ from .encoder import ARCHS
 
 RECIPES = Path(__file__).parent / "recipes.json"
 STATE_DIR = ".train_state"
-FREE_ON_RESUME = training.FREE_ON_RESUME
 _HELP = {"epochs": "maximum number of epochs", "batch_size": "sentences per batch", "lr": "Adam learning rate",
          "weight_decay": "Adam weight decay", "clip": "gradient norm clip",
          "patience": "epochs without validation improvement before stopping",
@@ -149,7 +148,7 @@ def run_state(args: argparse.Namespace, out=None, ds=None) -> Path:
     folder, so the checkpoint.save that ends the run, which replaces that folder, drops the state with it.
     Without --resume it is emptied, so no state of an earlier run is ever picked up. With --resume the run
     must be the one that saved it (run.json): the same flags but paths (--out, --data) and what may change
-    (FREE_ON_RESUME), and data of the same content (ds: the loaded DatasetDict, data_signature), so a moved
+    (training.FREE_ON_RESUME), and data of the same content (ds: the loaded DatasetDict, data_signature), so a moved
     run or data folder resumes and a different run does not train a mix. A state with its run.json missing
     or damaged is an error that keeps the state, never emptied. Call it once the data has loaded and been
     checked, so a run that cannot start leaves nothing behind. Under torchrun it joins the process group
@@ -158,7 +157,7 @@ def run_state(args: argparse.Namespace, out=None, ds=None) -> Path:
         distributed.setup(devices.resolve(getattr(args, "device", "auto")))
     folder = Path(out or args.out) / STATE_DIR
     options = {k: v for k, v in vars(args).items()
-               if k not in ("resume", "push_to_hub", *PATH_FLAGS, *FREE_ON_RESUME)}
+               if k not in ("resume", "push_to_hub", *PATH_FLAGS, *training.FREE_ON_RESUME)}
     if ds is not None:
         options["data_content"] = data_signature(ds)
     options = json.loads(json.dumps(options, default=str))  # as it reads back from run.json
