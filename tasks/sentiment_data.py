@@ -7,7 +7,7 @@ import re
 import torch
 from tokenizers import Tokenizer
 
-from tasks.text import check_text, tokenize
+from tasks.text import check_text, split_words
 from zoo.batching import length_batches, pad
 from zoo.data import DataUnavailable, require
 from zoo.embedding import UNK_ID
@@ -18,7 +18,7 @@ _HTML_BREAK = re.compile(r"<\s*br\s*/?\s*>", re.IGNORECASE)  # IMDB reviews carr
 
 def words(text: str, max_len: int = 0) -> list[str]:
     """Raw or pre-tokenized text -> its words (first max_len of them when max_len > 0)."""
-    toks = [t for t, _, _ in tokenize(_HTML_BREAK.sub(" ", check_text(text)))]
+    toks = split_words(_HTML_BREAK.sub(" ", check_text(text)))
     return toks[:max_len] if max_len else toks
 
 

@@ -97,6 +97,18 @@ def test_lone_surrogates_are_treated_like_control_characters(tiny, name):
     assert zoo.load(tiny / name).predict("Seoul \ud800 is \udfff fine .")
 
 
+def test_the_printable_fast_path_of_check_text_skips_no_control_format_or_surrogate_character():
+    """check_text returns a printable str untouched (str.isprintable, in C); that is only right if no
+    character Python calls printable is one the slow path would blank: checked over every code point."""
+    from tasks.text import check_text
+    blank = lambda ch: unicodedata.category(ch) in ("Cc", "Cf", "Cs") and ch not in "\t\n"  # noqa: E731
+    for start in range(0, 0x110000, 100_000):  # under the length limit
+        chunk = "".join(map(chr, range(start, min(start + 100_000, 0x110000))))
+        assert check_text(chunk) == "".join(" " if blank(ch) else ch for ch in chunk)
+        assert not [ch for ch in chunk if ch.isprintable() and blank(ch)]
+    assert check_text("Seoul , 2026 .") == "Seoul , 2026 ."
+
+
 # --- caption predictor: feature vectors and images -------------------------------------------------------
 
 @pytest.mark.parametrize("features,error,match", [

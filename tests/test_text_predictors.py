@@ -43,3 +43,21 @@ def test_sentiment_predict_gives_probabilities_or_just_the_label(tiny):
     probs = p.predict("not bad at all .")
     assert set(probs) == {"positive", "negative"} and probs["positive"] + probs["negative"] == pytest.approx(1)
     assert p.predict("not bad at all .", scores=False) == {"label": max(probs, key=probs.get)}
+
+
+@pytest.mark.parametrize("text", ["Peter visited Seoul, didn't he?", "Jose\u0301 Zu\u0301n\u0303iga 's U.S. trip cost $1,000 .",
+                                  "tab\there\x00and\u200bthere 🙂 ..."," ", "", "서울에 갔다 . It's 12:30 !"])
+def test_split_words_gives_exactly_the_tokens_of_tokenize(text):
+    from tasks.text import split_words, tokenize
+    assert split_words(text) == [t for t, _, _ in tokenize(text)]
+
+
+def test_word_ids_cache_answers_as_the_tokenizer_does_and_stays_bounded(tiny, monkeypatch):
+    from zoo.vocab import WordIds
+    p = zoo.load(tiny / "sentiment-lstm")
+    cached, words = p.vectorize.word_ids, ["Wonderful", "film", "FILM", "zzzunseen", "film"]
+    fresh = [cached.vocab.get(cached.normalize(w), 1) for w in words]
+    assert cached(words) == cached(words) == fresh  # first call fills the cache, the second reads it
+    monkeypatch.setattr(WordIds, "CACHE", 3)
+    small = WordIds(cached.tokenizer)
+    assert small([f"w{i}" for i in range(10)]) == [1] * 10 and len(small._ids) == 3

@@ -37,16 +37,27 @@ def build_word_tokenizer(texts: Iterable[str], min_frequency: int = 1, lowercase
 class WordIds:
     """Maps already-split words to ids (one id per word, whatever the word contains)."""
 
+    CACHE = 200_000  # words remembered with their id; past that, new words are looked up each time
+
     def __init__(self, tokenizer: Tokenizer):
         self.tokenizer = tokenizer
         self.vocab = tokenizer.get_vocab()
         self.normalize = tokenizer.normalizer.normalize_str if tokenizer.normalizer else (lambda s: s)
+        self._ids: dict[str, int] = {}  # the normalizer is a call into Rust per word; most words recur
 
     def __len__(self) -> int:
         return len(self.vocab)
 
     def __call__(self, words: list[str]) -> list[int]:
-        return [self.vocab.get(self.normalize(w), 1) for w in words]
+        ids, out = self._ids, []
+        for w in words:
+            i = ids.get(w)
+            if i is None:
+                i = self.vocab.get(self.normalize(w), 1)
+                if len(ids) < self.CACHE:  # bounded: a hostile stream of new words cannot grow it forever
+                    ids[w] = i
+            out.append(i)
+        return out
 
 
 def build_char_vocab(words: Iterable[str], min_frequency: int = 2) -> list[str]:

@@ -1,0 +1,63 @@
+"""The CRF's Viterbi decoding (zoo/crf.py): the best path of every sentence, cut to its length."""
+from __future__ import annotations
+
+import itertools
+
+import torch
+
+from zoo.crf import CRF
+
+
+def _crf(k: int, seed: int) -> CRF:
+    torch.manual_seed(seed)
+    crf = CRF(k)
+    with torch.no_grad():
+        for p in crf.parameters():
+            p.normal_()
+    return crf
+
+
+def _path_score(crf, em, path) -> float:
+    s = crf.start[path[0]] + em[0, path[0]] + crf.end[path[-1]]
+    for t in range(1, len(path)):
+        s = s + crf.transitions[path[t - 1], path[t]] + em[t, path[t]]
+    return float(s)
+
+
+def _torch_viterbi(crf, emissions, mask):
+    """The torch loop decode was written as before it moved to NumPy: the reference for ties."""
+    B, T, K = emissions.shape
+    score, back = crf.start + emissions[:, 0], []
+    for t in range(1, T):
+        best, idx = (score[:, :, None] + crf.transitions).max(dim=1)
+        back.append(idx)
+        score = torch.where(mask[:, t, None], best + emissions[:, t], score)
+    score = score + crf.end
+    paths = []
+    for b in range(B):
+        tag, path = int(score[b].argmax()), []
+        path.append(tag)
+        for t in range(int(mask[b].sum()) - 1, 0, -1):
+            tag = int(back[t - 1][b, tag])
+            path.append(tag)
+        paths.append(path[::-1])
+    return paths
+
+
+def test_viterbi_finds_the_best_scoring_path_of_every_length_against_brute_force():
+    crf, K = _crf(3, 0), 3
+    lengths = [1, 2, 3, 5, 4]
+    em = torch.randn(len(lengths), max(lengths), K)
+    mask = torch.arange(max(lengths))[None, :] < torch.tensor(lengths)[:, None]
+    paths = crf.decode(em, mask)
+    for b, n in enumerate(lengths):
+        assert len(paths[b]) == n
+        best = max(itertools.product(range(K), repeat=n), key=lambda p: _path_score(crf, em[b], p))
+        assert tuple(paths[b]) == best
+
+
+def test_viterbi_breaks_ties_as_torch_max_does_first_index_wins():
+    crf = CRF(4)  # all-zero transitions, integer emissions: many paths score the same
+    em = torch.randint(0, 2, (6, 7, 4)).float()
+    mask = torch.arange(7)[None, :] < torch.tensor([7, 1, 3, 6, 2, 7])[:, None]
+    assert crf.decode(em, mask) == _torch_viterbi(crf, em, mask)
