@@ -34,6 +34,7 @@ FILES = ("tokenizer.json",)  # the vocabulary
 CARD = ("text-classification", "sentiment classification", "A gripping, beautifully acted film.")
 LABELS = ["negative", "positive"]  # model output order; datasets name them differently (neg/pos)
 POOLS = ("final", "max")
+WORD_INITS = ("small", "normal")
 MAX_TOKENS = 50_000  # a longer text is refused, as in NER, unless the checkpoint truncates (max_len)
 @dataclass
 class SentimentConfig:
@@ -44,6 +45,7 @@ class SentimentConfig:
     dropout: float = 0.5      # before the output layer
     pool: str = "final"       # "final": state after the last word; "max": max over time of all outputs
     init: str = "keras"       # the recurrent layer's starting weights (zoo.encoder.INITS); only training reads it
+    word_init: str = "small"  # word vectors' start: "small" (uniform +-0.05, Keras's) or "normal" (N(0, 1), torch's)
 
     @classmethod
     def from_dict(cls, d: dict) -> "SentimentConfig":
@@ -56,7 +58,13 @@ class SentimentModel(nn.Module):
         if cfg.pool not in POOLS:
             raise ValueError(f"unknown pool {cfg.pool!r}; choose one of {', '.join(POOLS)}")
         self.cfg = cfg
+        if cfg.word_init not in WORD_INITS:
+            raise ValueError(f"unknown word_init {cfg.word_init!r}; choose one of {', '.join(WORD_INITS)}")
         self.embed = TokenEmbedder(cfg.embedding)
+        if cfg.word_init == "normal":  # torch's nn.Embedding default, as the first IMDB runs started
+            with torch.no_grad():
+                self.embed.words.weight.normal_()
+                self.embed.words.weight[PAD_ID] = 0.0
         self.encoder = RecurrentEncoder(cfg.arch, cfg.embedding.output_size, cfg.hidden_size, cfg.num_layers, cfg.dropout,
                                         cfg.init)
         self.dropout = Dropout(cfg.dropout)

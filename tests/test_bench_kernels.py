@@ -31,3 +31,26 @@ def test_handwritten_lstm_benchmark_prints_one_json_line_per_shape(capsys):
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     assert [(r["batch"], r["steps"]) for r in rows] == [(2, 3), (4, 2)]
     assert all(r["fused_ms"] > 0 and r["handwritten_ms"] > 0 for r in rows)
+
+
+def test_peers_serving_table_puts_each_runtime_beside_its_peer_as_a_speed_ratio(capsys):
+    """bench/peers_serving.py's table: inputs/s from median seconds, and each seqzoo runtime's ratio against the
+    peer of the same architecture (peer seconds over seqzoo seconds: above 1 means seqzoo is faster)."""
+    import peers_serving
+    m1 = {"ner-lstm fp32": 2.0, "ner-lstm int8": 0.5, "flair lstm": 1.0}   # 100 inputs at batch 1
+    m64 = {"ner-lstm fp32": 1.0, "ner-lstm int8": 4.0, "flair lstm": 2.0}  # 1,000 at batch 64
+    peers_serving.report("t", {"lstm": (m1, m64)}, 100, 1000, {"ner-lstm fp32": 88.1, "ner-lstm int8": 88.0},
+                         "F1", "flair")
+    rows = [line.split("|")[1:-1] for line in capsys.readouterr().out.splitlines() if line.startswith("| ner-lstm")]
+    assert [[c.strip() for c in r] for r in rows] == [
+        ["ner-lstm", "fp32", "50", "0.50x", "1,000", "2.00x", "88.10"],
+        ["ner-lstm", "int8", "200", "2.00x", "250", "0.50x", "88.00"]]
+
+
+def test_denormals_benchmark_prints_one_row_per_starting_weight_recipe(capsys):
+    import denormals
+    from zoo.encoder import INITS
+    assert denormals.main(["--batch", "2", "--steps-len", "5"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ") and "ms/step" not in line]
+    assert [r.split("|")[1].strip() for r in rows] == list(INITS)
+    assert float(torch.tensor([1e-39]) * 1.0) > 0  # it leaves the process as it found it

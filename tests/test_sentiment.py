@@ -158,6 +158,18 @@ def test_training_smoke_run_makes_the_loss_fall(sst_sample, arch, pool):
     assert summary["validation"]["accuracy"] > 80
 
 
+def test_word_init_starts_word_vectors_small_or_standard_normal_with_a_zero_pad_row(sst_sample):
+    ds, _ = data.load(str(sst_sample))
+    vec = sentiment.Vectorizer.fit([sentiment.words(t) for t in ds["train"]["sentence"]])
+    emb = dict(word_dim=64, dropout=0.1)
+    small = sentiment.build_model(sentiment.make_config("lstm", vec, emb)).embed.words.weight
+    normal = sentiment.build_model(sentiment.make_config("lstm", vec, emb, word_init="normal")).embed.words.weight
+    assert small.abs().max() <= 0.05 and 0.8 < normal[1:].std() < 1.2
+    assert not small[0].any() and not normal[0].any()
+    with pytest.raises(ValueError, match="word_init"):
+        sentiment.build_model(sentiment.make_config("lstm", vec, emb, word_init="xavier"))
+
+
 def test_train_script_writes_a_checkpoint_that_zoo_load_serves(sst_sample, tmp_path, capsys):
     out = tmp_path / "ck"
     assert train_script().main(["--arch", "bilstm", "--data", str(sst_sample), "--epochs", "2", "--out", str(out), *TINY]) == 0

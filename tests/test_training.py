@@ -44,6 +44,23 @@ def test_fit_freezes_the_garbage_collector_while_it_trains_and_unfreezes_it_afte
     assert gc.get_freeze_count() == 0  # also when training fails
 
 
+def test_fit_flushes_denormals_to_zero_while_it_trains_and_keeps_them_after():
+    tiny_number = torch.tensor([1e-39])  # a float32 denormal
+    if not torch.set_flush_denormal(True):
+        pytest.skip("this CPU cannot flush denormals (no SSE3)")
+    torch.set_flush_denormal(False)
+    seen = []
+
+    def validate(m):
+        seen.append(float(tiny_number * 1.0))
+        return {"score": -len(seen)}
+
+    cfg = training.TrainConfig(epochs=2, patience=5, threads=0)
+    training.fit(Tiny(), lambda epoch: [torch.randn(4, 2)], validate, "score", cfg, log=lambda s: None)
+    assert seen == [0.0, 0.0]  # flushed inside fit
+    assert float(tiny_number * 1.0) > 0  # and not after: inference keeps every tiny number
+
+
 def test_a_script_turns_user_errors_into_one_line_and_exit_2(capsys):
     @cli.script
     def main(argv=None):

@@ -32,6 +32,8 @@ def parse_args(argv=None):
                    help="dropout on the embeddings and before the output layer")
     p.add_argument("--init", choices=INITS, default="keras",
                    help="the recurrent layer's starting weights: Keras's (Glorot, orthogonal, forget bias 1) or torch's")
+    p.add_argument("--word-init", choices=sentiment.WORD_INITS, default="small",
+                   help="the word vectors' starting values: small (uniform +-0.05, Keras's) or normal (N(0, 1), torch's)")
     p.add_argument("--word-dropout", type=float, default=0.1, help="probability of replacing a training word by <unk>")
     p.add_argument("--min-word-freq", type=int, default=1, help="rarer training words are <unk>")
     p.add_argument("--max-vocab", type=int, default=10_000, help="keep at most N words, the most frequent (0: no cap); bounds the checkpoint size")
@@ -67,7 +69,8 @@ def main(argv=None) -> int:
     for pool in pools:  # same seed for each candidate, so only the pooling differs
         training.seed_everything(args.seed)
         config = sentiment.make_config(args.arch, vectorize, embedding, data=source, name=args.name,
-                                       hidden_size=args.hidden_size, dropout=args.dropout, pool=pool, init=args.init)
+                                       hidden_size=args.hidden_size, dropout=args.dropout, pool=pool, init=args.init,
+                                       word_init=args.word_init)
         model = sentiment.build_model(config)
         cli.describe(f"{args.name} ({pool})", model, f"vocabulary {len(vectorize.word_ids):,} words",
                      f"{len(train):,} training texts")
