@@ -3,6 +3,7 @@
     pip install -c <(echo 'torch==2.13.*') -r bench/requirements-peers.txt   # flair, keras, tensorflow-cpu
     OMP_NUM_THREADS=1 python bench/peers.py                      # both tasks, throughput only
     OMP_NUM_THREADS=1 python bench/peers.py --task sst2 --epoch-check  # + one real epoch each, then accuracy
+    OMP_NUM_THREADS=1 python bench/peers.py --serving-only --rounds 3  # the bundled models served, batch 1 and 64
 
 NER (CoNLL-2003): seqzoo's NERModel (as train/ner.py builds it: word + casing + char CNN, CRF; and a
 "lite" BiLSTM with no CRF and no char CNN, like flair's; it keeps the 8-d casing feature, as seqzoo's
@@ -20,12 +21,13 @@ programs in turn, the order reversed every other round; figures are medians over
 includes collating the batch from encoded sentences; a flair step includes flair's own embedding lookup and
 label conversion; Keras gets ready-made numpy arrays. Seconds per epoch are extrapolated from tokens/s.
 Inference: the validation split in batches of 64, no gradients. One torch and one TF thread throughout.
+Last, bench/peers_serving.py: the bundled models in fp32, onnxruntime and int8 against the peers at batch 1
+and 64, end to end (its docstring says what each side is given).
 """
 from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -43,39 +45,11 @@ from tasks import ner, sentiment  # noqa: E402
 from zoo import data, training  # noqa: E402
 from zoo.batching import length_batches  # noqa: E402
 
+from peer_common import flair_parts, flair_tagger, keras_model, machine_line, race, table  # noqa: E402
+
 torch.set_num_threads(1)
 torch.set_num_interop_threads(1)
 DATA = ROOT.parent / "shared" / "datasets"
-
-
-@training.gc_frozen
-def race(programs: dict, rounds: int) -> dict[str, float]:
-    """programs: name -> function running one pass. -> name -> median seconds of a pass.
-
-    The data, models and batches made so far are frozen out of the garbage collector's sight, for every
-    program alike, as zoo.training.fit does while it trains (and unfrozen after)."""
-    for f in programs.values():  # warm-up
-        f()
-    times = {k: [] for k in programs}
-    for r in range(rounds):
-        for k in (list(programs) if r % 2 == 0 else list(programs)[::-1]):
-            t0 = time.perf_counter()
-            programs[k]()
-            times[k].append(time.perf_counter() - t0)
-    return {k: statistics.median(v) for k, v in times.items()}
-
-
-def table(title: str, med: dict, tokens: int, sentences: int, nbatch: int, epoch_tokens: int | None,
-          pairs: list[tuple[str, str]]):
-    print(f"\n{title}")
-    print(f"| program | tokens/s | sentences/s | ms/batch |{' s/epoch (extrapolated) |' if epoch_tokens else ''}")
-    print(f"|---|---:|---:|---:|{'---:|' if epoch_tokens else ''}")
-    for k, s in med.items():
-        row = f"| {k} | {tokens / s:,.0f} | {sentences / s:,.0f} | {1000 * s / nbatch:.1f} |"
-        print(row + (f" {epoch_tokens / (tokens / s):,.0f} |" if epoch_tokens else ""))
-    for a, b in pairs:
-        print(f"ratio {a} / {b}: {med[b] / med[a]:.2f}x")
-
 
 
 def torch_step(model, opt, loss_fn):
@@ -89,15 +63,6 @@ def torch_step(model, opt, loss_fn):
 
 
 # ---------------------------------------------------------------- NER: seqzoo vs flair
-def flair_parts():
-    import flair
-    from flair.data import Dictionary, Sentence
-    from flair.embeddings import OneHotEmbeddings
-    from flair.models import SequenceTagger
-    flair.device = torch.device("cpu")
-    return Dictionary, Sentence, OneHotEmbeddings, SequenceTagger
-
-
 def flair_sentence(Sentence, toks, tags=None):
     s = Sentence(list(toks))
     for kind, a, b in ner.entity_spans(tags or []):
@@ -106,8 +71,7 @@ def flair_sentence(Sentence, toks, tags=None):
 
 
 def bench_ner(args):
-    from collections import Counter
-    Dictionary, Sentence, OneHotEmbeddings, SequenceTagger = flair_parts()
+    _, Sentence, _, _ = flair_parts()
     ds, _ = data.load(str(DATA / "conll2003"))
     labels = ds["train"].features["ner_tags"].feature.names
     rows = [(t, g) for t, g in zip(ds["train"]["tokens"], ds["train"]["ner_tags"]) if t]
@@ -123,22 +87,8 @@ def bench_ner(args):
         torch.manual_seed(1)
         return ner.build_model(cfg)
 
-    counts = Counter(w for t, _ in rows for w in t)
-    vocab = Dictionary()
-    for w, n in counts.most_common():
-        if n >= 2:
-            vocab.add_item(w)
-    tag_dict = Dictionary(add_unk=False)
-    for lab in labels:
-        if lab != "O":
-            tag_dict.add_item(lab[2:])
-    tag_dict.span_labels = True
-
-    def flair_tagger(arch):
-        torch.manual_seed(1)
-        return SequenceTagger(OneHotEmbeddings(vocab, embedding_length=100), tag_dict, "ner", hidden_size=128,
-                              rnn_type="RNN" if arch == "rnn" else "LSTM", bidirectional=arch == "bilstm",
-                              use_crf=False, reproject_embeddings=False, tag_format="BIO")
+    def flair_tagger_(arch):
+        return flair_tagger(arch, rows, labels, hidden_size=128)
 
     def seqzoo_pass(model, batches):
         opt = training.optimizer(model, 2e-3)  # as train/*.py build it
@@ -163,12 +113,12 @@ def bench_ner(args):
     tokens, n = sum(len(train[i]["words"]) for idx in batches for i in idx), sum(map(len, batches))
     models = {f"seqzoo ner-{a}": seqzoo(a) for a in ("rnn", "lstm", "bilstm")}
     models["seqzoo ner-bilstm lite (no CRF, no char CNN)"] = seqzoo("bilstm", lite=True)
-    taggers = {f"flair {a}": flair_tagger(a) for a in ("rnn", "lstm", "bilstm")}
+    taggers = {f"flair {a}": flair_tagger_(a) for a in ("rnn", "lstm", "bilstm")}
     for m in [*models.values(), *taggers.values()]:
         m.train()
     programs = {k: seqzoo_pass(m, batches) for k, m in models.items()}
     programs.update({k: flair_pass(t, sbatches) for k, t in taggers.items()})
-    programs["flair bilstm, fused Adam"] = flair_pass(flair_tagger("bilstm").train(), sbatches, fused=True)
+    programs["flair bilstm, fused Adam"] = flair_pass(flair_tagger_("bilstm").train(), sbatches, fused=True)
     med = race(programs, args.rounds)
     table(f"NER training, CoNLL-2003 train, {len(batches)} batches of 32 ({tokens:,} tokens), hidden 128, "
           f"median of {args.rounds} rounds", med, tokens, n, len(batches), epoch_tokens,
@@ -208,7 +158,7 @@ def bench_ner(args):
                 m = seqzoo("bilstm", lite="lite" in name).train()
                 run = seqzoo_pass(m, ep)
             else:
-                m = flair_tagger("bilstm").train()
+                m = flair_tagger_("bilstm").train()
                 run = flair_pass(m, [[allsents[i] for i in idx] for idx in ep])
             t0 = time.perf_counter()
             run()
@@ -239,12 +189,6 @@ def bench_ner(args):
 
 # ---------------------------------------------------------------- SST-2: seqzoo vs Keras
 def bench_sst2(args):
-    import keras
-    import tensorflow as tf
-    tf.config.threading.set_intra_op_parallelism_threads(1)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
-    from keras import layers
-
     ds, _ = data.load(str(DATA / "sst2"))
     train_words = [sentiment.words(t) for t in ds["train"]["sentence"]]
     vectorize = sentiment.Vectorizer.fit(train_words, 1, 10_000)
@@ -258,18 +202,6 @@ def bench_sst2(args):
         cfg = sentiment.make_config(arch, vectorize, dict(word_dim=100, dropout=drop[arch], word_dropout=0.1),
                                     hidden_size=150, dropout=drop[arch], pool="final")
         return sentiment.build_model(cfg)
-
-    def keras_model(arch):
-        keras.utils.set_random_seed(1)
-        rnn = {"rnn": lambda: layers.SimpleRNN(150), "lstm": lambda: layers.LSTM(150),
-               "bilstm": lambda: layers.Bidirectional(layers.LSTM(150))}[arch]()
-        inp = keras.Input((None,), dtype="int32")
-        x = layers.Dropout(drop[arch])(layers.Embedding(len(vectorize.word_ids), 100, mask_zero=True)(inp))
-        out = layers.Dense(2)(layers.Dropout(drop[arch])(rnn(x)))
-        m = keras.Model(inp, out)
-        m.compile(optimizer=keras.optimizers.Adam(2e-3, global_clipnorm=5.0),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-        return m
 
     def seqzoo_pass(model, batches):
         opt = training.optimizer(model, 2e-3)  # as train/*.py build it
@@ -290,7 +222,7 @@ def bench_sst2(args):
     arr = arrays(train, batches)
     tokens, n = sum(len(train[i]["words"]) for idx in batches for i in idx), sum(map(len, batches))
     models = {f"seqzoo sentiment-{a}": seqzoo(a).train() for a in ("rnn", "lstm", "bilstm")}
-    kms = {f"keras {a}": keras_model(a) for a in ("rnn", "lstm", "bilstm")}
+    kms = {f"keras {a}": keras_model(a, len(vectorize.word_ids), drop[a]) for a in ("rnn", "lstm", "bilstm")}
     programs = {k: seqzoo_pass(m, batches) for k, m in models.items()}
     programs.update({k: keras_pass(m, arr) for k, m in kms.items()})
     med = race(programs, args.rounds)
@@ -322,7 +254,7 @@ def bench_sst2(args):
         t0 = time.perf_counter()
         seqzoo_pass(m, ep)()
         out["seqzoo sentiment-bilstm"] = (time.perf_counter() - t0, sentiment.evaluate(m, val)["accuracy"])
-        km = keras_model("bilstm")
+        km = keras_model("bilstm", len(vectorize.word_ids), drop["bilstm"])
         earr = arrays(train, ep)
         t0 = time.perf_counter()
         keras_pass(km, earr)()
@@ -338,14 +270,6 @@ def bench_sst2(args):
             print(f"| {k} | {s:,.0f} | {acc:.2f} |")
 
 
-def cpu_name() -> str:
-    try:
-        return next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
-    except (OSError, StopIteration):
-        import platform
-        return platform.machine()
-
-
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--task", choices=("ner", "sst2", "both"), default="both")
@@ -353,13 +277,17 @@ def main():
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--epoch-check", action="store_true", help="also train each BiLSTM one full epoch and score validation")
     p.add_argument("--epoch-limit", type=int, default=0, help="cut the --epoch-check epoch to N batches (smoke runs)")
+    p.add_argument("--serving-only", action="store_true", help="only the serving comparison (bench/peers_serving.py)")
+    p.add_argument("--batch1", type=int, default=300, help="serving: inputs predicted one at a time")
     args = p.parse_args()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} torch thread(s), OMP_NUM_THREADS="
-          f"{os.environ['OMP_NUM_THREADS']}, {os.cpu_count()} CPUs, {cpu_name()}")
-    if args.task in ("ner", "both"):
-        bench_ner(args)
-    if args.task in ("sst2", "both"):
-        bench_sst2(args)
+    print(machine_line(torch))
+    if not args.serving_only:
+        if args.task in ("ner", "both"):
+            bench_ner(args)
+        if args.task in ("sst2", "both"):
+            bench_sst2(args)
+    from peers_serving import bench_serving  # after the tables above: it loads the bundled models and exports
+    bench_serving(args)
 
 
 if __name__ == "__main__":

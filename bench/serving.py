@@ -12,7 +12,7 @@ Run it on an otherwise idle machine (no training): every figure is a wall-clock 
 3. Speed: inputs/s at batch 1 (predict, one call per input) and batch 64 (predict_batch), the precisions
    interleaved round by round in one process, as ratios against fp32. Inputs: CoNLL-2003 validation
    sentences (ner-*), SST-2 validation sentences (sentiment-*), Flickr8k test images' stored features
-   (caption-*; image encoding is not timed), a fixed random sample (seed 0).
+   (caption-*; image encoding is not timed), IMDB test reviews (imdb-*), a fixed random sample (seed 0).
 4. `python -m zoo predict ner-bilstm --input FILE --batch-size B` on the CoNLL-2003 test sentences, one per
    line: wall-clock sentences/s at batch 1 and 64, with and without the process's start and model load.
 """
@@ -43,9 +43,10 @@ from zoo import cpu  # noqa: E402
 
 torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 DATA = ROOT.parent / "shared" / "datasets"
-MODELS = [f"{t}-{a}" for t in ("ner", "sentiment", "caption") for a in ("rnn", "lstm", "bilstm")]
-TEST_DATA = {"ner": "conll2003", "sentiment": "sst2", "caption": "flickr8k"}
-METRIC = {"ner": "f1", "sentiment": "accuracy", "caption": "bleu4"}
+MODELS = [f"{t}-{a}" for t in ("ner", "sentiment", "imdb", "caption") for a in ("rnn", "lstm", "bilstm")]
+# by the bundled name's first part (imdb-* are sentiment models read from IMDB)
+TEST_DATA = {"ner": "conll2003", "sentiment": "sst2", "imdb": "imdb", "caption": "flickr8k"}
+METRIC = {"ner": "f1", "sentiment": "accuracy", "imdb": "accuracy", "caption": "bleu4"}
 AO = "torch.ao int8"  # the reference column
 
 
@@ -68,7 +69,7 @@ def torch_ao_int8(name: str):
     method once quantized."""
     p = zoo.load(ref(name))
     spec = {n: torch.ao.quantization.default_dynamic_qconfig for n, m in p.model.named_modules()
-            if isinstance(m, (nn.LSTM, nn.Linear)) and not (name.startswith("sentiment") and n == "head")}
+            if isinstance(m, (nn.LSTM, nn.Linear)) and not (name.startswith(("sentiment", "imdb")) and n == "head")}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # its deprecation notice; the point of this column is to measure it anyway
         p.model = torch.ao.quantization.quantize_dynamic(p.model, spec, dtype=torch.qint8)
@@ -112,6 +113,8 @@ def inputs(name: str, n: int) -> list:
               .column("tokens").to_pylist() if s]
     elif task == "sentiment":
         xs = pq.read_table(DATA / "sst2" / "validation.parquet", columns=["sentence"]).column("sentence").to_pylist()
+    elif task == "imdb":  # no validation split: test reviews, for speed only (the scores read the whole split)
+        xs = pq.read_table(DATA / "imdb" / "test.parquet", columns=["text"]).column("text").to_pylist()
     else:
         xs = [np.asarray(f, dtype=np.float32) for f in pq.read_table(
             DATA / "flickr8k" / "test.parquet", columns=["efficientnet_lite0"]).column("efficientnet_lite0").to_pylist()]
