@@ -1,7 +1,7 @@
 """seqzoo against what a user would pick instead, training and inference, in one process.
 
     pip install -c <(echo 'torch==2.13.*') -r bench/requirements-peers.txt   # flair, keras, tensorflow-cpu
-    OMP_NUM_THREADS=1 python bench/peers.py                      # both tasks, throughput only
+    OMP_NUM_THREADS=1 python bench/peers.py                      # both tasks: throughput, then serving
     OMP_NUM_THREADS=1 python bench/peers.py --task sst2 --epoch-check  # + one real epoch each, then accuracy
     OMP_NUM_THREADS=1 python bench/peers.py --serving-only --rounds 3  # the bundled models served, batch 1 and 64
 

@@ -8,7 +8,7 @@ from tokenizers import Tokenizer
 from zoo.batching import length_batches, pad
 from zoo.data import DataUnavailable, require
 from zoo.embedding import UNK_ID, casing
-from zoo.vocab import WordIds, build_char_vocab, build_word_tokenizer
+from zoo.vocab import CACHED_WORD_CHARS, WordIds, build_char_vocab, build_word_tokenizer
 
 MAX_WORD_CHARS = 20    # longer words are cut for the character CNN
 CACHE_WORDS = 200_000  # distinct words a Featurizer remembers (CoNLL-2003 has about 30k)
@@ -41,7 +41,9 @@ class Featurizer:
             if len(self._cache) >= CACHE_WORDS:  # bounded, whatever a caller streams through
                 self._cache.clear()
             chars = tuple(self.char_ids.get(ch, UNK_ID) for ch in w[:MAX_WORD_CHARS]) or (UNK_ID,)
-            f = self._cache[w] = (self.word_ids([w])[0], casing(w), chars)
+            f = (self.word_ids([w])[0], casing(w), chars)
+            if len(w) <= CACHED_WORD_CHARS:  # a 200,000-character "word" is featurized, not kept
+                self._cache[w] = f
         return f
 
 

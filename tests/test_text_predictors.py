@@ -61,3 +61,11 @@ def test_word_ids_cache_answers_as_the_tokenizer_does_and_stays_bounded(tiny, mo
     monkeypatch.setattr(WordIds, "CACHE", 3)
     small = WordIds(cached.tokenizer)
     assert small([f"w{i}" for i in range(10)]) == [1] * 10 and len(small._ids) == 3
+    huge = WordIds(cached.tokenizer)
+    assert huge(["x" * 100_000]) == [1] and not huge._ids  # a huge word is looked up, not kept
+
+
+def test_ner_featurizer_keeps_no_huge_word_in_its_cache(tiny):
+    p = zoo.load(tiny / "ner-lstm")
+    p.predict(["Seoul", "x" * 100_000])
+    assert "Seoul" in p.featurize._cache and not any(len(w) > 64 for w in p.featurize._cache)

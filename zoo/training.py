@@ -107,8 +107,11 @@ def gc_frozen(f):
 def denormals_flushed(f):
     """Float32 numbers below 1.2e-38 (denormals) are read as zero while training (FTZ/DAZ on the CPU): an
     LSTM started from torch's own weights (--init torch) produced them in backward and ran 9x slower per
-    step (1,780 against 201 ms, an IMDB-sized batch, one thread); flushed, no slower than the Keras-style
-    start. Back to the default on the way out, so inference and the lesson views keep every tiny number."""
+    step (bench/denormals.py: 1,763 against 200 ms, an IMDB-sized batch, one thread); flushed, no slower
+    than the Keras-style start. The flag is per thread: it covers the thread that calls fit, which with
+    --threads 1 (every recipe) does all the arithmetic; worker threads started before fit keep their own
+    setting and threads started during it inherit it. Set back to torch's default (off) on the way out;
+    the app and zoo.load never call fit, so inference keeps every tiny number."""
     @functools.wraps(f)
     def run(*args, **kwargs):
         torch.set_flush_denormal(True)  # False where the CPU cannot (then nothing changes)

@@ -34,6 +34,9 @@ def build_word_tokenizer(texts: Iterable[str], min_frequency: int = 1, lowercase
     return tok
 
 
+CACHED_WORD_CHARS = 64  # longer words are looked up each time, never kept: a cache of 200,000 words stays small
+
+
 class WordIds:
     """Maps already-split words to ids (one id per word, whatever the word contains)."""
 
@@ -54,7 +57,7 @@ class WordIds:
             i = ids.get(w)
             if i is None:
                 i = self.vocab.get(self.normalize(w), 1)
-                if len(ids) < self.CACHE:  # bounded: a hostile stream of new words cannot grow it forever
+                if len(ids) < self.CACHE and len(w) <= CACHED_WORD_CHARS:  # bounded in count and in size
                     ids[w] = i
             out.append(i)
         return out
