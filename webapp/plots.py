@@ -101,17 +101,22 @@ def gradient_profiles(words: list[str], ratios: dict[str, list[float]], bands: d
     return fig
 
 
+LIFETIME_FLOOR = 1e-30  # drawn there when smaller (0 has no place on a log scale)
+
+
 def lifetimes(words: list[str], curves: dict[str, dict]) -> Figure:
     """zoo.memory.lifetime per model: for LSTMs the forget-gate product after each word (median over units,
-    solid; top decile, dashed), for the vanilla RNN the norm of d h_T / d h_t; log scale."""
+    solid; top decile, dashed), for the vanilla RNN the norm of d h_T / d h_t; log scale, values under
+    LIFETIME_FLOOR drawn on it."""
     fig, ax = _lines_figure()
     for arch, c in curves.items():
         name = NAMES.get(arch, arch)
+        floor = lambda vs: [max(v, LIFETIME_FLOOR) for v in vs]  # noqa: E731 (a product can underflow to 0)
         if c["kind"] == "forget":
-            ax.plot(c["median"], color=COLORS[arch], marker=".", label=f"{name}: f product, median unit")
-            ax.plot(c["top_decile"], color=COLORS[arch], linestyle="--", label=f"{name}: f product, top 10% of units")
+            ax.plot(floor(c["median"]), color=COLORS[arch], marker=".", label=f"{name}: f product, median unit")
+            ax.plot(floor(c["top_decile"]), color=COLORS[arch], linestyle="--", label=f"{name}: f product, top 10% of units")
         else:
-            ax.plot([max(v, 1e-30) for v in c["norm"]], color=COLORS[arch], marker=".", label=f"{name}: |d h_T / d h_t|")
+            ax.plot(floor(c["norm"]), color=COLORS[arch], marker=".", label=f"{name}: |d h_T / d h_t|")
     ax.set_yscale("log")
     ax.set_ylabel("share still there at the end")
     ax.set_title("how much of each word survives to the last word · 각 단어의 정보가 끝까지 남는 정도", fontsize=9)

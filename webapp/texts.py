@@ -44,7 +44,8 @@ UI = {
         "lifetime_note": "How much of what a model wrote at each word is still there after the last word. LSTM: the "
                          "product of the forget gates that came after it, per unit (near 1 keeps, near 0 erases): "
                          "solid for the median unit, dashed for the top 10% of units, which remember longest. "
-                         "Vanilla RNN: the size of d h_T / d h_t, the only way back it has.",
+                         "Vanilla RNN: the size of d h_T / d h_t, the only way back it has. Values under 1e-30 "
+                         "are drawn at 1e-30.",
         "probe_intro": "### Distance probe\nA clear verdict (\"A brilliant movie, I loved every minute of it.\") followed "
                        "by k words of neutral, factual text, and each model is asked for the sentiment: to answer, it "
                        "must carry the verdict across k words. 40 verdicts, half positive; 50% is chance. Dashed: "
@@ -106,7 +107,8 @@ UI = {
                        "가깝습니다.",
         "lifetime_note": "각 단어에서 쓴 정보가 마지막 단어 뒤에 얼마나 남아 있는지. LSTM: 그 뒤에 온 삭제 게이트 값들의 곱(유닛마다; "
                          "1에 가까우면 유지, 0에 가까우면 삭제). 실선은 중간 유닛, 점선은 가장 오래 기억하는 상위 10% 유닛. "
-                         "바닐라 RNN: d hT / d ht의 크기, 되돌아가는 유일한 길입니다.",
+                         "바닐라 RNN: d hT / d ht의 크기, 되돌아가는 유일한 길입니다. 1e-30보다 작은 값은 1e-30에 "
+                         "그립니다.",
         "probe_intro": "### 거리 탐침\n분명한 판단 문장(\"A brilliant movie, I loved every minute of it.\") 뒤에 중립적인 "
                        "사실 문장 k단어를 붙이고 감성을 묻습니다. 답하려면 판단을 k단어 너머까지 기억해야 합니다. 판단 문장 40개, "
                        "절반이 긍정이라 50%가 우연 수준입니다. 점선은 대조군: 같은 중립 문장을 앞에, 판단을 맨 끝에 둡니다.",
