@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 import zoo  # noqa: E402
 from tasks import ner  # noqa: E402
 from zoo import data  # noqa: E402
+from zoo.batching import length_batches, pad  # noqa: E402
 from zoo.encoder import ARCH_NAMES  # noqa: E402
 from zoo.export import to_onnx  # noqa: E402
 
@@ -51,6 +52,19 @@ def runtimes(name: str, tmp: Path) -> dict:
     return {"fp32": zoo.load(name),
             "onnxruntime": zoo.load(to_onnx(zoo.load(name), tmp / name)),
             "int8": zoo.load(name, precision="int8")}
+
+
+def seqzoo_programs(name: str, tmp: Path, texts: list, one: list[int], score) -> tuple[dict, dict, dict]:
+    """The bundled model `name` in each runtime as timed programs: batch 1 (`predict` on the sampled inputs
+    `one`), batch 64 (`predict_batch` on all texts), and each runtime's validation score, score(its batch-64
+    answers). -> (batch-1 programs, batch-64 programs, scores), keyed "NAME RUNTIME"."""
+    p1, p64, scores = {}, {}, {}
+    for runtime, p in runtimes(name, tmp).items():
+        prog = f"{name} {runtime}"
+        scores[prog] = score(p.predict_batch(texts, batch_size=64))
+        p64[prog] = lambda p=p: p.predict_batch(texts, batch_size=64)
+        p1[prog] = lambda p=p: [p.predict(texts[i]) for i in one]
+    return p1, p64, scores
 
 
 def report(title: str, per_arch: dict, n1: int, n64: int, scores: dict, metric: str, peer: str) -> None:
@@ -80,14 +94,10 @@ def ner_serving(args, tmp: Path) -> None:
     one = random.Random(0).sample(range(len(texts)), min(args.batch1, len(texts)))
     per_arch, scores = {}, {}
     for arch in ARCH_NAMES:
-        p1, p64 = {}, {}
-        for runtime, p in runtimes(f"ner-{arch}", tmp).items():
-            prog = f"ner-{arch} {runtime}"
-            pred = [[t["tag"] for t in r["tokens"]] for r in p.predict_batch(texts, batch_size=64)]
-            scores[prog] = ner.score(gold, pred)["f1"]
-            p64[prog] = lambda p=p: p.predict_batch(texts, batch_size=64)
-            p1[prog] = lambda p=p: [p.predict(texts[i]) for i in one]
-        hidden = p.config["model"]["hidden_size"]
+        p1, p64, got = seqzoo_programs(f"ner-{arch}", tmp, texts, one, lambda answers: ner.score(
+            gold, [[t["tag"] for t in r["tokens"]] for r in answers])["f1"])
+        scores.update(got)
+        hidden = zoo.load(f"ner-{arch}").config["model"]["hidden_size"]
         tagger = flair_tagger(arch, rows, labels, hidden_size=hidden).eval()
         with torch.no_grad():  # every word O: no spans to build (in flair's favour, see the docstring)
             tagger.linear.bias[tagger.label_dictionary.get_idx_for_item("O")] += 100.0
@@ -105,25 +115,15 @@ def sst2_serving(args, tmp: Path) -> None:
     one = random.Random(0).sample(range(len(texts)), min(args.batch1, len(texts)))
     per_arch, scores = {}, {}
     for arch in ARCH_NAMES:
-        p1, p64 = {}, {}
-        for runtime, p in runtimes(f"sentiment-{arch}", tmp).items():
-            prog = f"sentiment-{arch} {runtime}"
-            pred = [int(r["positive"] > 0.5) for r in p.predict_batch(texts, batch_size=64)]
-            scores[prog] = 100 * float(np.mean(np.array(pred) == np.array(gold)))
-            p64[prog] = lambda p=p: p.predict_batch(texts, batch_size=64)
-            p1[prog] = lambda p=p: [p.predict(texts[i]) for i in one]
+        p1, p64, got = seqzoo_programs(f"sentiment-{arch}", tmp, texts, one, lambda answers: 100 * float(
+            np.mean(np.array([int(r["positive"] > 0.5) for r in answers]) == np.array(gold))))
+        scores.update(got)
         fp32 = zoo.load(f"sentiment-{arch}")
         cfg = fp32.config["model"]
         km = keras_model(arch, cfg["embedding"]["vocab_size"], cfg["dropout"], cfg["hidden_size"])
         ids = [fp32.encode(t)[1]["words"].numpy().astype(np.int32) for t in texts]  # (1, T) each
-        order = sorted(range(len(ids)), key=lambda i: ids[i].shape[1])
-        arrays = []
-        for k in range(0, len(order), 64):
-            chunk = [ids[i][0] for i in order[k:k + 64]]
-            x = np.zeros((len(chunk), max(map(len, chunk))), np.int32)  # 0 pads: Keras's mask_zero
-            for r, row in enumerate(chunk):
-                x[r, :len(row)] = row
-            arrays.append(x)
+        arrays = [pad([ids[i][0].tolist() for i in idx]).numpy().astype(np.int32)  # 0 pads: Keras's mask_zero
+                  for idx in length_batches([x.shape[1] for x in ids], 64)]
         p64[f"keras {arch}"] = lambda m=km: [m.predict_on_batch(x) for x in arrays]
         p1[f"keras {arch}"] = lambda m=km: [m.predict_on_batch(ids[i]) for i in one]
         per_arch[arch] = (race(p1, args.rounds), race(p64, args.rounds))
