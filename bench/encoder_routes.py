@@ -1,10 +1,13 @@
-"""Why zoo.encoder trains on padded batches: packed vs padded routes of RecurrentEncoder on the CPU.
+"""Why zoo.encoder trains on padded batches: packed vs padded routes of RecurrentEncoder on the CPU, and why
+the vanilla RNN infers on its own "steps" route.
 
     python bench/encoder_routes.py                       # IMDB-like batches: 64 texts of 150-230 words
     python bench/encoder_routes.py --batch 32 --min-len 10 --max-len 40   # CoNLL/SST-2-like
 
 Same module, same weights, same batch; the routes alternate for --rounds rounds and the median is printed
-(one torch thread). "train" is forward + backward; "infer" is forward under torch.no_grad().
+(one torch thread). "train" is forward + backward; "infer" is forward under torch.no_grad(). For the RNN a
+third line times inference on the "steps" route (input projections in one multiply, then a multiply-add and a
+tanh per step) against packed.
 """
 from __future__ import annotations
 
@@ -56,6 +59,17 @@ def main(argv=None) -> int:
                               "packed_tok_s": round(tokens / med["packed", mode]),
                               "padded_tok_s": round(tokens / med["padded", mode]),
                               "padded_speedup": round(med["packed", mode] / med["padded", mode], 2)}))
+        if arch == "rnn":
+            infer = {}
+            with torch.no_grad():
+                for route in ["packed", "steps"] * args.rounds:
+                    t0 = time.perf_counter()
+                    enc(x, lengths, route=route)
+                    infer.setdefault(route, []).append(time.perf_counter() - t0)
+            med = {k: statistics.median(v) for k, v in infer.items()}
+            print(json.dumps({"arch": arch, "mode": "infer", "packed_tok_s": round(tokens / med["packed"]),
+                              "steps_tok_s": round(tokens / med["steps"]),
+                              "steps_speedup": round(med["packed"] / med["steps"], 2)}))
     return 0
 
 

@@ -8,10 +8,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from zoo import cpu, training  # noqa: E402
+from zoo import cpu  # noqa: E402
+from zoo.gcfreeze import gc_frozen  # noqa: E402
 
 
-@training.gc_frozen
+@gc_frozen
 def race(programs: dict, rounds: int) -> dict[str, float]:
     """programs: name -> function running one pass. -> name -> median seconds of a pass.
 

@@ -21,8 +21,8 @@ programs in turn, the order reversed every other round; figures are medians over
 includes collating the batch from encoded sentences; a flair step includes flair's own embedding lookup and
 label conversion; Keras gets ready-made numpy arrays. Seconds per epoch are extrapolated from tokens/s.
 Inference: the validation split in batches of 64, no gradients. One torch and one TF thread throughout.
-Last, bench/peers_serving.py: the bundled models in fp32, onnxruntime and int8 against the peers at batch 1
-and 64, end to end (its docstring says what each side is given).
+Last, bench/peers_serving.py: the bundled models in fp32, onnxruntime, int8 (and bf16 on a CPU with native bf16)
+against the peers at batch 1 and 64, end to end (its docstring says what each side is given).
 """
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Serving: seqzoo's bundled models as `zoo.load` runs them (torch fp32, onnxruntime fp32, onnxruntime int8)
-against flair and Keras at batch 1 and batch 64, inference only. bench/peers.py runs it after its own tables
+"""Serving: seqzoo's bundled models as `zoo.load` runs them (torch fp32, onnxruntime fp32, onnxruntime int8, and
+torch bf16 where the CPU multiplies bf16 natively) against flair and Keras at batch 1 and batch 64, inference only. bench/peers.py runs it after its own tables
 (`--serving-only` for this part alone):
 
     OMP_NUM_THREADS=1 python bench/peers.py --serving-only --rounds 3
@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 import zoo  # noqa: E402
 from tasks import ner  # noqa: E402
-from zoo import data  # noqa: E402
+from zoo import cpu, data  # noqa: E402
 from zoo.batching import length_batches, pad  # noqa: E402
 from zoo.encoder import ARCH_NAMES  # noqa: E402
 from zoo.export import to_onnx  # noqa: E402
@@ -43,15 +43,19 @@ from zoo.export import to_onnx  # noqa: E402
 from peer_common import flair_parts, flair_tagger, keras_model, race  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "datasets"
-RUNTIMES = ("fp32", "onnxruntime", "int8")
 
 
 def runtimes(name: str, tmp: Path) -> dict:
-    """The bundled model three ways: torch fp32, its ONNX export in onnxruntime, and int8 (onnxruntime's
-    dynamic quantization, what zoo.load(precision="int8") builds)."""
-    return {"fp32": zoo.load(name),
-            "onnxruntime": zoo.load(to_onnx(zoo.load(name), tmp / name)),
-            "int8": zoo.load(name, precision="int8")}
+    """The bundled model three or four ways: torch fp32, its ONNX export in onnxruntime, int8 (onnxruntime's
+    dynamic quantization, what zoo.load(precision="int8") builds), and bf16 (zoo.load(precision="bf16"))
+    only where the CPU has AMX-BF16 or AVX512-BF16: elsewhere torch emulates it, slower than fp32, and
+    zoo.load warns so."""
+    out = {"fp32": zoo.load(name),
+           "onnxruntime": zoo.load(to_onnx(zoo.load(name), tmp / name)),
+           "int8": zoo.load(name, precision="int8")}
+    if cpu.native_bf16():
+        out["bf16"] = zoo.load(name, precision="bf16")
+    return out
 
 
 def seqzoo_programs(name: str, tmp: Path, texts: list, one: list[int], score) -> tuple[dict, dict, dict]:

@@ -20,6 +20,7 @@ from zoo.crf import CRF
 from zoo.devices import move, of
 from zoo.embedding import PAD_ID, Dropout, EmbeddingConfig, TokenEmbedder
 from zoo.encoder import RecurrentEncoder
+from zoo.gcfreeze import gc_frozen
 from tasks.text import check_text, tokenize
 
 TASK = "ner"
@@ -184,6 +185,7 @@ class Predictor:
         (the mean probability of its words' tags)."""
         return self.predict_batch([text_or_tokens], batch_size=1, scores=scores)[0]
 
+    @gc_frozen  # thousands of small feature lists: full collections must not walk the whole process
     def predict_batch(self, inputs: list, batch_size: int = 64, scores: bool = False, errors: str = "raise") -> list[dict]:
         """predict for many texts (or token lists): one padded pass per batch of similar length, answers in
         input order, the same tags as predict on each. A bad input is an error naming its index, or with

@@ -18,7 +18,8 @@ _HTML_BREAK = re.compile(r"<\s*br\s*/?\s*>", re.IGNORECASE)  # IMDB reviews carr
 
 def words(text: str, max_len: int = 0) -> list[str]:
     """Raw or pre-tokenized text -> its words (first max_len of them when max_len > 0)."""
-    toks = split_words(_HTML_BREAK.sub(" ", check_text(text)))
+    text = check_text(text)
+    toks = split_words(_HTML_BREAK.sub(" ", text) if "<" in text else text)
     return toks[:max_len] if max_len else toks
 
 

@@ -43,16 +43,33 @@ def test_the_padded_training_route_equals_the_packed_route_in_values_and_gradien
         torch.testing.assert_close(a, b)
 
 
-def test_training_on_the_cpu_takes_the_padded_route_and_inference_the_packed_one(monkeypatch):
-    enc = RecurrentEncoder("lstm", 3, 4)
+@pytest.mark.parametrize("layers", [1, 2])
+def test_the_rnn_steps_inference_route_equals_the_packed_route(layers):
+    torch.manual_seed(0)
+    enc = RecurrentEncoder("rnn", input_size=6, hidden_size=5, num_layers=layers).eval()
+    for x, lengths in [(torch.randn(4, 9, 6), torch.tensor([9, 3, 6, 1])), (torch.randn(1, 7, 6), torch.tensor([7]))]:
+        with torch.no_grad():
+            got, want = enc(x, lengths, route="steps"), enc(x, lengths, route="packed")
+        torch.testing.assert_close(got[0], want[0])
+        torch.testing.assert_close(got[1], want[1])
+    with pytest.raises(ValueError, match="inference"):
+        enc(x, lengths, route="steps")  # gradients on: not this route
+
+
+@pytest.mark.parametrize("arch, inference", [("lstm", "packed"), ("bilstm", "packed"), ("rnn", "steps")])
+def test_training_on_the_cpu_takes_the_padded_route_and_inference_the_packed_or_steps_one(monkeypatch, arch, inference):
+    enc = RecurrentEncoder(arch, 3, 4)
     taken = []
-    monkeypatch.setattr(enc, "_padded", lambda *a: taken.append("padded") or (None, None))
-    monkeypatch.setattr(enc, "_packed", lambda *a: taken.append("packed") or (None, None))
+    for route in ("padded", "packed", "rnn_steps"):
+        monkeypatch.setattr(enc, f"_{route}", lambda *a, route=route: taken.append(route.replace("rnn_", "")) or (None, None))
     x, lengths = torch.randn(2, 3, 3), torch.tensor([3, 2])
     enc(x, lengths)
     with torch.no_grad():
         enc(x, lengths)
-    assert taken == ["padded", "packed"]
+        enc(x[:1], lengths[:1])  # one input: torch's own loop is faster
+        with torch.autocast("cpu", dtype=torch.bfloat16):  # autocast covers torch's kernels, not the steps route
+            enc(x, lengths)
+    assert taken == ["padded", inference, "packed", "packed"]
 
 
 def test_architectures_differ_only_in_the_recurrent_layer():

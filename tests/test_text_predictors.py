@@ -52,6 +52,21 @@ def test_split_words_gives_exactly_the_tokens_of_tokenize(text):
     assert split_words(text) == [t for t, _, _ in tokenize(text)]
 
 
+def test_split_words_matches_tokenize_on_random_texts_of_tricky_characters():
+    """split_words tokenizes whitespace chunks alone and keeps letter-only chunks whole: on texts drawn from
+    the characters where the token pattern splits (digits, dots, apostrophes, hyphens, n't, 's, combining
+    accents, odd spaces, letters of other scripts), it must give exactly tokenize's tokens."""
+    import random
+
+    from tasks.text import split_words, tokenize
+    pieces = ["a", "B", "n't", "'s", "'S", "'re", "'", ".", ",", "-", "_", "1", "3.5", "1,000", "U.S.", "e\u0301",
+              "\u212b", "서울", "ß", "\u00a0", "\u2003", " ", " ", "\t", "\n", "don", "12:30", "🙂", "é", "x-y"]
+    rng = random.Random(0)
+    for _ in range(3000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+        assert split_words(text) == [t for t, _, _ in tokenize(text)], repr(text)
+
+
 def test_word_ids_cache_answers_as_the_tokenizer_does_and_stays_bounded(tiny, monkeypatch):
     from zoo.vocab import WordIds
     p = zoo.load(tiny / "sentiment-lstm")
@@ -69,3 +84,13 @@ def test_ner_featurizer_keeps_no_huge_word_in_its_cache(tiny):
     p = zoo.load(tiny / "ner-lstm")
     p.predict(["Seoul", "x" * 100_000])
     assert "Seoul" in p.featurize._cache and not any(len(w) > 64 for w in p.featurize._cache)
+
+
+@pytest.mark.parametrize("name", ["ner-lstm", "sentiment-lstm"])
+def test_text_predict_batch_runs_with_old_objects_frozen(tiny, name):
+    import gc
+    p, seen = zoo.load(tiny / name), []
+    forward = p.model.forward
+    p.model.forward = lambda *a, **k: seen.append(gc.get_freeze_count()) or forward(*a, **k)
+    p.predict_batch(["Peter visited Seoul .", "a fine film"])
+    assert seen and all(n > 0 for n in seen) and gc.get_freeze_count() == 0

@@ -48,12 +48,13 @@ class CRF(nn.Module):
         trans = self.transitions.detach().float().cpu().numpy()  # (K, K)
         score = self.start.detach().float().cpu().numpy() + em[:, 0]  # (B, K)
         back = np.empty((B, max(T - 1, 0), K), dtype=np.int64)
+        all_live = live.all(0).tolist()  # (T,): steps where no sentence has ended, as every step at batch 1
         for t in range(1, T):
             cand = score[:, :, None] + trans  # (B, K from, K to)
-            idx = cand.argmax(1)  # (B, K)
-            back[:, t - 1] = idx
+            back[:, t - 1] = cand.argmax(1)  # (B, K)
             best = cand.max(1)
-            score = np.where(live[:, t, None], best + em[:, t], score)
+            best += em[:, t]
+            score = best if all_live[t] else np.where(live[:, t, None], best, score)
         score = score + self.end.detach().float().cpu().numpy()
         lengths = live.sum(1).tolist()
         best_last = score.argmax(1).tolist()

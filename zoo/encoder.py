@@ -7,7 +7,8 @@ Two routes give the same numbers (tests/test_encoder_and_checkpoint.py): packed 
 batches run one direction at a time with each sequence reversed inside its own length for the backward
 LSTM, so no direction ever reads padding before a real word. On the CPU, training takes the padded route:
 torch's backward through packed sequences is about 5x slower there (bench/encoder_routes.py prints it).
-Inference keeps the packed route, a little faster without gradients.
+Inference keeps the packed route, a little faster without gradients; the vanilla RNN infers batches on the
+CPU through its own "steps" route (its input projections in one multiply before the time loop).
 """
 from __future__ import annotations
 
@@ -82,12 +83,20 @@ class RecurrentEncoder(nn.Module):
 
         final is the last layer's state after each sequence's last real token; for the BiLSTM the
         forward state at the end joined with the backward state at the start. route: "packed",
-        "padded" or None (padded when training on the CPU, else packed)."""
+        "padded", "steps" (the vanilla RNN, inference only) or None (padded when training on the CPU; at
+        inference steps for a batch of RNN inputs on the CPU outside autocast, else packed)."""
         switch = getattr(_what_if, "switch", None)
         if switch is not None:
             return self._cells(x, lengths, switch)
         if route is None:
             route = "padded" if torch.is_grad_enabled() and x.device.type == "cpu" else "packed"
+            if (route == "packed" and self.arch == "rnn" and x.size(0) > 1 and x.device.type == "cpu"
+                    and not torch.is_autocast_enabled("cpu")):
+                route = "steps"  # one sentence goes faster through torch's own loop: no padding, fewer calls
+        if route == "steps":
+            if self.arch != "rnn" or torch.is_grad_enabled():
+                raise ValueError("the steps route is the vanilla RNN's, for inference (under torch.no_grad())")
+            return self._rnn_steps(x, lengths)
         return self._padded(x, lengths) if route == "padded" else self._packed(x, lengths)
 
     def _cells(self, x, lengths, switch):
@@ -124,6 +133,27 @@ class RecurrentEncoder(nn.Module):
         last = inp.gather(1, (lengths - 1).clamp(min=0).view(B, 1, 1).expand(B, 1, inp.size(-1)))[:, 0]  # (B, D)
         final = torch.cat([last[:, :H], inp[:, 0, H:]], dim=-1) if self.bidirectional else last
         return inp, final
+
+    def _rnn_steps(self, x, lengths):
+        """The vanilla RNN's inference route on the CPU: every step's input projection in one matrix multiply
+        before the time loop, then one (B, H) x (H, H) multiply-add and a tanh per step, written in place.
+        torch's kernel projects the inputs step by step, and at the zoo's sizes that is most of the work
+        (1.2-1.6x slower, bench/encoder_routes.py). The same numbers as the packed route within float
+        rounding; steps past a sequence's end are computed and zeroed, as padding reads 0 there."""
+        B, T, _ = x.shape
+        H = self.rnn.hidden_size
+        lengths = lengths.to(x.device)
+        live = (torch.arange(T, device=x.device)[None, :] < lengths[:, None])[..., None]  # (B, T, 1)
+        inp = x
+        for layer in range(self.rnn.num_layers):
+            w_ih, w_hh, b_ih, b_hh = (getattr(self.rnn, f"{w}_l{layer}") for w in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+            xw = torch.addmm(b_ih + b_hh, inp.transpose(0, 1).reshape(T * B, -1), w_ih.t()).view(T, B, H)  # (T, B, H)
+            out, h, w = torch.empty(T, B, H, dtype=x.dtype, device=x.device), x.new_zeros(B, H), w_hh.t()
+            for x_t, out_t in zip(xw.unbind(0), out.unbind(0)):  # the steps' views made in one call each
+                h = torch.addmm(x_t, h, w, out=out_t).tanh_()  # (B, H)
+            inp = out.transpose(0, 1) * live  # (B, T, H)
+        last = inp.gather(1, (lengths - 1).clamp(min=0).view(B, 1, 1).expand(B, 1, H))[:, 0]  # (B, H)
+        return inp, last
 
     def _direction(self, x, layer, suffix):
         """One direction of one layer through torch's fused kernel, from a zero state. -> (B, T, H)"""

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import gc
 import math
 import random
 import sys
@@ -28,6 +27,7 @@ import torch
 from tqdm.auto import tqdm
 
 from . import devices, distributed, resume
+from .gcfreeze import gc_frozen
 
 
 @dataclass
@@ -89,19 +89,6 @@ def optimizer(model: torch.nn.Module, lr: float, weight_decay: float = 0.0) -> t
     """The zoo's optimizer. fused: one kernel for the whole update instead of a pass per tensor, 4x less
     time per step on the CPU (bench/peers.py uses this too)."""
     return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay, fused=True)
-
-
-def gc_frozen(f):
-    """The encoded data set is millions of long-lived Python objects; frozen, the garbage collector stops
-    walking them on every full collection (NER featurising 3.6x faster). Unfrozen on the way out."""
-    @functools.wraps(f)
-    def run(*args, **kwargs):
-        gc.freeze()
-        try:
-            return f(*args, **kwargs)
-        finally:
-            gc.unfreeze()
-    return run
 
 
 def denormals_flushed(f):

@@ -52,14 +52,14 @@ class WordIds:
         return len(self.vocab)
 
     def __call__(self, words: list[str]) -> list[int]:
-        ids, out = self._ids, []
-        for w in words:
-            i = ids.get(w)
-            if i is None:
-                i = self.vocab.get(self.normalize(w), 1)
-                if len(ids) < self.CACHE and len(w) <= CACHED_WORD_CHARS:  # bounded in count and in size
-                    ids[w] = i
-            out.append(i)
+        ids = self._ids
+        out = list(map(ids.get, words))  # the common case, every word seen before, in one C loop
+        if None in out:
+            for k, w in enumerate(words):
+                if out[k] is None:
+                    out[k] = i = self.vocab.get(self.normalize(w), 1)
+                    if len(ids) < self.CACHE and len(w) <= CACHED_WORD_CHARS:  # bounded in count and in size
+                        ids[w] = i
         return out
 
 
