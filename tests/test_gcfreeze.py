@@ -50,10 +50,3 @@ def test_nested_and_concurrent_jobs_unfreeze_only_when_the_last_one_ends():
     outer_may_end.set()
     t.join()
     assert seen[0] > 0 and seen[1] > 0 and gc.get_freeze_count() == 0
-
-
-def test_a_freeze_the_caller_made_is_left_as_it_was():
-    gc.freeze()
-    before = gc.get_freeze_count()
-    gc_frozen(lambda: None)()
-    assert gc.get_freeze_count() == before > 0
