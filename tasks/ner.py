@@ -9,6 +9,7 @@ that loses and describe unknown words. Tags are IOB2; scores are entity-level (s
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from itertools import accumulate
 
 import torch
 from seqeval.metrics import classification_report
@@ -21,7 +22,7 @@ from zoo.devices import move, of
 from zoo.embedding import PAD_ID, Dropout, EmbeddingConfig, TokenEmbedder
 from zoo.encoder import RecurrentEncoder
 from zoo.gcfreeze import gc_frozen
-from tasks.text import check_text, tokenize
+from tasks.text import MAX_CHARS, check_text, tokenize
 
 TASK = "ner"
 HUB_DATA = "eriktks/conll2003"
@@ -156,12 +157,20 @@ class Predictor:
         elif isinstance(text_or_tokens, (list, tuple)) and all(isinstance(t, str) for t in text_or_tokens):
             if len(text_or_tokens) > MAX_TOKENS:
                 raise ValueError(f"{len(text_or_tokens):,} tokens; the limit is {MAX_TOKENS:,}")
-            toks, pos = [], 0
-            for tok in text_or_tokens:  # offsets into " ".join(tokens)
-                tok = check_text(tok).strip()
-                if tok:
-                    toks.append((tok, pos, pos + len(tok)))
-                    pos += len(tok) + 1
+            joined = " ".join(text_or_tokens)
+            if (len(joined) <= MAX_CHARS and joined.isprintable() and "  " not in joined
+                    and joined[:1] != " " and joined[-1:] != " "):
+                # the common case, checked in C: every token printable, not empty, no space at either end, so
+                # the loop below would keep each as it is
+                starts = accumulate((len(t) + 1 for t in text_or_tokens), initial=0)
+                toks = [(t, a, a + len(t)) for t, a in zip(text_or_tokens, starts)]
+            else:
+                toks, pos = [], 0
+                for tok in text_or_tokens:  # offsets into " ".join(tokens)
+                    tok = check_text(tok).strip()
+                    if tok:
+                        toks.append((tok, pos, pos + len(tok)))
+                        pos += len(tok) + 1
         else:
             raise TypeError(f"expected text (str) or a list of token strings, got {type(text_or_tokens).__name__}")
         if len(toks) > MAX_TOKENS:
@@ -221,8 +230,8 @@ class Predictor:
 
     def _result(self, text_or_tokens, toks, ids: list[int], emissions: torch.Tensor, scores: bool) -> dict:
         tags = [self.labels[i] for i in ids]
-        text = text_or_tokens if isinstance(text_or_tokens, str) else " ".join(w for w, _, _ in toks)
         spans = entity_spans(tags)
+        text = text_or_tokens if isinstance(text_or_tokens, str) or not spans else " ".join(w for w, _, _ in toks)
         tokens = [{"text": w, "tag": tag, "start": s, "end": e} for (w, s, e), tag in zip(toks, tags)]
         entities = [{"text": text[toks[a][1]:toks[b - 1][2]], "type": kind, "start": toks[a][1], "end": toks[b - 1][2]}
                     for kind, a, b in spans]

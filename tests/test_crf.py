@@ -61,3 +61,18 @@ def test_viterbi_breaks_ties_as_torch_max_does_first_index_wins():
     em = torch.randint(0, 2, (6, 7, 4)).float()
     mask = torch.arange(7)[None, :] < torch.tensor([7, 1, 3, 6, 2, 7])[:, None]
     assert crf.decode(em, mask) == _torch_viterbi(crf, em, mask)
+
+
+def test_one_sentence_takes_its_own_loop_and_finds_the_batch_loops_path():
+    """decode at batch 1 (predict's case) runs _viterbi_one: the best path against brute force, ties broken
+    as torch.max does, and the same path as the sentence decoded inside a batch."""
+    crf, K = _crf(3, 1), 3
+    for n in (1, 2, 5):
+        em = torch.randn(1, n, K)
+        best = max(itertools.product(range(K), repeat=n), key=lambda p: _path_score(crf, em[0], p))
+        assert tuple(crf.decode(em, torch.ones(1, n, dtype=torch.bool))[0]) == best
+    tied = CRF(4)
+    em = torch.randint(0, 2, (6, 7, 4)).float()
+    mask = torch.arange(7)[None, :] < torch.tensor([7, 1, 3, 6, 2, 7])[:, None]
+    alone = [tied.decode(em[b:b + 1], mask[b:b + 1])[0] for b in range(6)]
+    assert alone == _torch_viterbi(tied, em, mask) == tied.decode(em, mask)

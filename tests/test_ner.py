@@ -54,6 +54,8 @@ def test_featurizer_builds_vocab_from_train_and_maps_unknown_words(conll_sample)
     batch = ner.collate([{**feat(t), "tags": [0] * len(t)} for t in (["a", "b", "c"], ["Seoul"])])
     assert batch["words"].shape == (2, 3) and batch["chars"].shape == (2, 3, 5)
     assert batch["lengths"].tolist() == [3, 1]
+    assert batch["chars"][1, 0].tolist() == [feat.char_ids.get(ch, 1) for ch in "Seoul"]
+    assert batch["chars"][1, 1:].abs().sum() == 0 and batch["chars"][0, :, 1:].abs().sum() == 0  # padding reads 0
 
 
 def _train_tiny(folder, out, arch="bilstm", steps=40):
@@ -79,10 +81,11 @@ def test_featurizer_cache_gives_what_the_uncached_path_gives_and_stays_bounded(c
     from zoo.embedding import casing
     uncached = {"words": feat.word_ids(words), "casing": [casing(w) for w in words],
                 "chars": [[feat.char_ids.get(ch, 1) for ch in w[:ner_data.MAX_WORD_CHARS]] or [1] for w in words]}
-    assert feat(words) == uncached and feat(words) == uncached  # first call fills the cache, second reads it
+    readable = lambda f: {**f, "chars": [ner_data.char_ids(r) for r in f["chars"]]}  # noqa: E731
+    assert readable(feat(words)) == uncached and readable(feat(words)) == uncached  # fills the cache, then reads it
     out = feat(words)
-    out["chars"][0].append(99)  # a caller changing its lists does not change the cache
-    assert feat(words) == uncached
+    out["words"].append(99)  # a caller changing its lists does not change the cache (char rows are bytes)
+    assert readable(feat(words)) == uncached
     monkeypatch.setattr(ner_data, "CACHE_WORDS", 3)
     for i in range(20):
         feat([f"w{i}"])

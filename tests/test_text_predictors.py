@@ -5,6 +5,7 @@ import torch
 
 import zoo
 from app_models import write_models
+from tasks.text import check_text
 
 
 @pytest.fixture(scope="module")
@@ -94,3 +95,17 @@ def test_text_predict_batch_runs_with_old_objects_frozen(tiny, name):
     p.model.forward = lambda *a, **k: seen.append(gc.get_freeze_count()) or forward(*a, **k)
     p.predict_batch(["Peter visited Seoul .", "a fine film"])
     assert seen and all(n > 0 for n in seen) and gc.get_freeze_count() == 0
+
+
+@pytest.mark.parametrize("tokens", [["Peter", "Blackburn"], ["EU", "", "rejects"], [" EU", "rejects "], ["a b", "c"],
+                                    ["tab\t", "x\u200b", "\u00a0"], [], ["  "], ["Seoul", "12:30", "서울"]])
+def test_ner_token_lists_get_the_same_tokens_on_the_quick_path_as_through_check_text(tiny, tokens):
+    """A token list whose tokens are all printable and unpadded skips the per-token check; the result must be
+    the per-token loop's: each token cleaned and stripped, empty ones dropped, offsets into " ".join(tokens)."""
+    p, want, pos = zoo.load(tiny / "ner-lstm"), [], 0
+    for tok in tokens:
+        tok = check_text(tok).strip()
+        if tok:
+            want.append((tok, pos, pos + len(tok)))
+            pos += len(tok) + 1
+    assert p.tokens(tokens) == want

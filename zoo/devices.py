@@ -77,7 +77,9 @@ def autocast(device: torch.device, precision: str):
 def of(module: torch.nn.Module) -> torch.device:
     """Where a model is: its first parameter's device (a dynamically quantized Linear has no float weight
     tensor to ask, but the embeddings always do); the CPU for a model with none."""
-    return next(module.parameters(), torch.empty(0)).device
+    for p in module.parameters():
+        return p.device
+    return torch.device("cpu")
 
 
 def move(batch, device: torch.device):
