@@ -56,7 +56,7 @@ class Featurizer:
             if len(self._cache) >= CACHE_WORDS:  # bounded, whatever a caller streams through
                 self._cache.clear()
             chars = [self.char_ids.get(ch, UNK_ID) for ch in w[:MAX_WORD_CHARS]] or [UNK_ID]
-            f = (self.word_ids([w])[0], casing(w), char_row(chars))
+            f = (self.word_ids.lookup(w), casing(w), char_row(chars))  # cached here, so not in word_ids too
             if len(w) <= CACHED_WORD_CHARS:  # a 200,000-character "word" is featurized, not kept
                 self._cache[w] = f
         return f

@@ -36,6 +36,11 @@ def check_text(text) -> str:
     return "".join(" " if unicodedata.category(ch) in ("Cc", "Cf", "Cs") and ch not in "\t\n" else ch for ch in text)
 
 
+def nfc(text: str) -> str:
+    """text in Unicode NFC form (the same object when it is NFC already, the common case, checked in C)."""
+    return text if unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
+
+
 def _nfc(text: str) -> tuple[str, list[int] | None]:
     """-> (text in Unicode NFC form, offsets back: NFC index -> index in text, or None when text is NFC already).
 
@@ -44,32 +49,32 @@ def _nfc(text: str) -> tuple[str, list[int] | None]:
     character, as in the training data. NFC changes lengths, so offsets are mapped back: both strings
     decompose (NFD) to the same characters, so a boundary in one is a boundary at the same NFD position
     in the other."""
-    if unicodedata.is_normalized("NFC", text):
+    normal = nfc(text)
+    if normal is text:
         return text, None
-    nfc = unicodedata.normalize("NFC", text)
     nfd_len = lambda ch: len(unicodedata.normalize("NFD", ch))  # noqa: E731
     starts, pos = [], 0  # NFD position where each character of text begins
     for ch in text:
         starts.append(pos)
         pos += nfd_len(ch)
     back, pos = [], 0
-    for ch in nfc:
+    for ch in normal:
         # the last character of text starting at or before this NFD position (canonical reordering can
         # only move combining marks within one cluster, never across a starter)
         back.append(bisect.bisect_right(starts, pos) - 1)
         pos += nfd_len(ch)
     back.append(len(text))
-    return nfc, back
+    return normal, back
 
 
 def tokenize(text: str) -> list[tuple[str, int, int]]:
     """Split text into (token, start, end): text[start:end] is the token as the user wrote it, and token its
     NFC form (the same string unless the text was not in NFC)."""
     text = check_text(text)
-    nfc, back = _nfc(text)
+    normal, back = _nfc(text)
     if back is None:
         return [(m.group(), m.start(), m.end()) for m in _TOKEN.finditer(text)]
-    return [(m.group(), back[m.start()], back[m.end()]) for m in _TOKEN.finditer(nfc)]
+    return [(m.group(), back[m.start()], back[m.end()]) for m in _TOKEN.finditer(normal)]
 
 
 def split_words(text: str) -> list[str]:
@@ -79,9 +84,7 @@ def split_words(text: str) -> list[str]:
     whitespace-separated chunks first (one C call) and each chunk is tokenized alone. A chunk of letters
     only, or of one character, is one token whatever the pattern (no digit, dot or apostrophe to split
     at): most words of real text, kept without running the pattern at all."""
-    text = check_text(text)
-    if not unicodedata.is_normalized("NFC", text):
-        text = unicodedata.normalize("NFC", text)
+    text = nfc(check_text(text))
     out: list[str] = []
     for chunk in text.split():
         if chunk.isalpha() or len(chunk) == 1:

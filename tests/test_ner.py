@@ -83,6 +83,7 @@ def test_featurizer_cache_gives_what_the_uncached_path_gives_and_stays_bounded(c
                 "chars": [[feat.char_ids.get(ch, 1) for ch in w[:ner_data.MAX_WORD_CHARS]] or [1] for w in words]}
     readable = lambda f: {**f, "chars": [ner_data.char_ids(r) for r in f["chars"]]}  # noqa: E731
     assert readable(feat(words)) == uncached and readable(feat(words)) == uncached  # fills the cache, then reads it
+    assert not feat.word_ids._ids  # each word cached once: in the Featurizer, not again in its WordIds
     out = feat(words)
     out["words"].append(99)  # a caller changing its lists does not change the cache (char rows are bytes)
     assert readable(feat(words)) == uncached

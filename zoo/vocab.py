@@ -51,13 +51,17 @@ class WordIds:
     def __len__(self) -> int:
         return len(self.vocab)
 
+    def lookup(self, word: str) -> int:
+        """One word's id through the tokenizer's normalizer, not cached (for callers with a cache of their own)."""
+        return self.vocab.get(self.normalize(word), 1)
+
     def __call__(self, words: list[str]) -> list[int]:
         ids = self._ids
         out = list(map(ids.get, words))  # the common case, every word seen before, in one C loop
         if None in out:
             for k, w in enumerate(words):
                 if out[k] is None:
-                    out[k] = i = self.vocab.get(self.normalize(w), 1)
+                    out[k] = i = self.lookup(w)
                     if len(ids) < self.CACHE and len(w) <= CACHED_WORD_CHARS:  # bounded in count and in size
                         ids[w] = i
         return out
