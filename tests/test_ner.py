@@ -79,7 +79,7 @@ def test_featurizer_cache_gives_what_the_uncached_path_gives_and_stays_bounded(c
     words = ["EU", "rejects", "German", "call", "1996-08-22", "Zzyzx", "", "x" * 40, "EU"]
     from tasks import ner_data
     from zoo.embedding import casing
-    uncached = {"words": feat.word_ids(words), "casing": [casing(w) for w in words],
+    uncached = {"words": [feat.word_ids.lookup(w) for w in words], "casing": [casing(w) for w in words],
                 "chars": [[feat.char_ids.get(ch, 1) for ch in w[:ner_data.MAX_WORD_CHARS]] or [1] for w in words]}
     readable = lambda f: {**f, "chars": [ner_data.char_ids(r) for r in f["chars"]]}  # noqa: E731
     assert readable(feat(words)) == uncached and readable(feat(words)) == uncached  # fills the cache, then reads it
