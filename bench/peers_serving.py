@@ -1,5 +1,6 @@
-"""Serving: seqzoo's bundled models as `zoo.load` runs them (torch fp32, onnxruntime fp32, onnxruntime int8, and
-torch bf16 where the CPU multiplies bf16 natively) against flair and Keras at batch 1 and batch 64, inference only. bench/peers.py runs it after its own tables
+"""Serving: seqzoo's bundled models as `zoo.load` runs them (torch fp32, onnxruntime fp32, onnxruntime int8,
+and torch bf16 where the CPU multiplies bf16 natively) against flair and Keras at batch 1 and batch 64,
+inference only. bench/peers.py runs it after its own tables
 (`--serving-only` for this part alone):
 
     OMP_NUM_THREADS=1 python bench/peers.py --serving-only --rounds 3

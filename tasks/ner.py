@@ -19,9 +19,8 @@ from torch import nn
 from tasks.ner_data import Featurizer, batches, check_data, collate, encode_split  # noqa: F401  (ner.* as before)
 from zoo.crf import CRF
 from zoo.devices import move, of
-from zoo.embedding import PAD_ID, Dropout, EmbeddingConfig, TokenEmbedder
+from zoo.embedding import Dropout, EmbeddingConfig, TokenEmbedder
 from zoo.encoder import RecurrentEncoder
-from zoo.gcfreeze import gc_frozen
 from tasks.text import MAX_CHARS, check_text, tokenize
 
 TASK = "ner"
@@ -66,7 +65,7 @@ class NERModel(nn.Module):
 
     def loss(self, batch):
         batch = move(batch, of(self))
-        em, mask = self(batch), batch["words"] != PAD_ID
+        em, mask = self(batch), live(batch)
         if self.crf is not None:
             return self.crf.nll(em, batch["tags"], mask)
         return nn.functional.cross_entropy(em[mask], batch["tags"][mask])
@@ -76,7 +75,7 @@ class NERModel(nn.Module):
         """-> the best tag sequence of each sentence (the CRF's Viterbi path, or each word's best tag without
         a CRF) and the emission scores (B, T, K) they were decoded from."""
         batch = move(batch, of(self))
-        em, mask = self(batch), batch["words"] != PAD_ID
+        em, mask = self(batch), live(batch)
         if self.crf is not None:
             return self.crf.decode(em, mask), em
         best = em.argmax(-1).tolist()
@@ -84,6 +83,13 @@ class NERModel(nn.Module):
 
     def decode(self, batch) -> list[list[int]]:
         return self.tag(batch)[0]
+
+
+def live(batch) -> torch.Tensor:
+    """(B, T) bool: True at each sentence's words, False at padding, from its length (not from the word ids:
+    any word id may be a word)."""
+    T = batch["words"].size(1)
+    return torch.arange(T, device=batch["words"].device)[None, :] < batch["lengths"].to(batch["words"].device)[:, None]
 
 
 def entity_spans(tags: list[str]) -> list[tuple[str, int, int]]:
@@ -158,7 +164,7 @@ class Predictor:
             if len(text_or_tokens) > MAX_TOKENS:
                 raise ValueError(f"{len(text_or_tokens):,} tokens; the limit is {MAX_TOKENS:,}")
             joined = " ".join(text_or_tokens)
-            if (len(joined) <= MAX_CHARS and joined.isprintable() and "  " not in joined
+            if (joined and len(joined) <= MAX_CHARS and joined.isprintable() and "  " not in joined
                     and joined[:1] != " " and joined[-1:] != " "):
                 # the common case, checked in C: every token printable, not empty, no space at either end, so
                 # the loop below would keep each as it is
@@ -194,7 +200,6 @@ class Predictor:
         (the mean probability of its words' tags)."""
         return self.predict_batch([text_or_tokens], batch_size=1, scores=scores)[0]
 
-    @gc_frozen  # thousands of small feature lists: full collections must not walk the whole process
     def predict_batch(self, inputs: list, batch_size: int = 64, scores: bool = False, errors: str = "raise") -> list[dict]:
         """predict for many texts (or token lists): one padded pass per batch of similar length, answers in
         input order, the same tags as predict on each. A bad input is an error naming its index, or with

@@ -36,7 +36,7 @@ class Featurizer:
         self.tokenizer, self.chars = tokenizer, chars
         self.word_ids = WordIds(tokenizer)
         self.char_ids = {ch: i for i, ch in enumerate(chars)}
-        self._cache: dict[str, tuple[int, int, tuple[int, ...]]] = {}
+        self._cache: dict[str, tuple[int, int, bytes]] = {}
 
     @classmethod
     def fit(cls, sentences: list[list[str]], min_word_freq: int = 2) -> "Featurizer":

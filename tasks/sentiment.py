@@ -27,7 +27,6 @@ from tasks.sentiment_data import (Vectorizer, batches, check_data, collate, enco
 from zoo.devices import of
 from zoo.embedding import PAD_ID, Dropout, EmbeddingConfig, TokenEmbedder
 from zoo.encoder import RecurrentEncoder
-from zoo.gcfreeze import gc_frozen
 
 TASK = "sentiment"
 HUB_DATA = "stanfordnlp/sst2"
@@ -187,7 +186,6 @@ class Predictor:
         emoji and unknown scripts are words (mostly <unk>) and get a result."""
         return self._result(float(self.model.prob_positive(self.encode(text)[1])[0]), scores)
 
-    @gc_frozen  # thousands of small feature lists: full collections must not walk the whole process
     def predict_batch(self, texts: list[str], batch_size: int = 64, scores: bool = True, errors: str = "raise") -> list[dict]:
         """predict for many texts: one padded pass per batch of similar length, answers in input order (equal
         to predict on each, probabilities within float rounding). A bad text is an error naming its index, or

@@ -63,13 +63,15 @@ def test_training_on_the_cpu_takes_the_padded_route_and_inference_the_packed_or_
     for route in ("padded", "packed", "rnn_steps"):
         monkeypatch.setattr(enc, f"_{route}", lambda *a, route=route: taken.append(route.replace("rnn_", "")) or (None, None))
     x, lengths = torch.randn(2, 3, 3), torch.tensor([3, 2])
-    enc(x, lengths)
+    enc(x, lengths)  # a new module trains
+    enc.eval()
     with torch.no_grad():
         enc(x, lengths)
         enc(x[:1], lengths[:1])  # one input: torch's own loop is faster
         with torch.autocast("cpu", dtype=torch.bfloat16):  # autocast covers torch's kernels, not the steps route
             enc(x, lengths)
-    assert taken == ["padded", inference, "packed", "packed"]
+        enc.train()(x, lengths)  # training mode without gradients: dropout between layers, as packed applies it
+    assert taken == ["padded", inference, "packed", "packed", "packed"]
 
 
 def test_architectures_differ_only_in_the_recurrent_layer():

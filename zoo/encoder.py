@@ -8,7 +8,8 @@ batches run one direction at a time with each sequence reversed inside its own l
 LSTM, so no direction ever reads padding before a real word. On the CPU, training takes the padded route:
 torch's backward through packed sequences is about 5x slower there (bench/encoder_routes.py prints it).
 Inference keeps the packed route, a little faster without gradients; the vanilla RNN infers batches on the
-CPU through its own "steps" route (its input projections in one multiply before the time loop).
+CPU through a third, its "steps" route (its input projections in one multiply before the time loop; the
+same numbers within float rounding).
 """
 from __future__ import annotations
 
@@ -83,19 +84,19 @@ class RecurrentEncoder(nn.Module):
 
         final is the last layer's state after each sequence's last real token; for the BiLSTM the
         forward state at the end joined with the backward state at the start. route: "packed",
-        "padded", "steps" (the vanilla RNN, inference only) or None (padded when training on the CPU; at
-        inference steps for a batch of RNN inputs on the CPU outside autocast, else packed)."""
+        "padded", "steps" (the vanilla RNN in eval mode, without gradients) or None (padded when training
+        on the CPU; at inference steps for a batch of RNN inputs on the CPU outside autocast, else packed)."""
         switch = getattr(_what_if, "switch", None)
         if switch is not None:
             return self._cells(x, lengths, switch)
         if route is None:
             route = "padded" if torch.is_grad_enabled() and x.device.type == "cpu" else "packed"
             if (route == "packed" and self.arch == "rnn" and x.size(0) > 1 and x.device.type == "cpu"
-                    and not torch.is_autocast_enabled("cpu")):
+                    and not self.training and not torch.is_autocast_enabled("cpu")):
                 route = "steps"  # one sentence goes faster through torch's own loop: no padding, fewer calls
         if route == "steps":
-            if self.arch != "rnn" or torch.is_grad_enabled():
-                raise ValueError("the steps route is the vanilla RNN's, for inference (under torch.no_grad())")
+            if self.arch != "rnn" or torch.is_grad_enabled() or self.training:
+                raise ValueError("the steps route is the vanilla RNN's, for inference (eval(), under torch.no_grad())")
             return self._rnn_steps(x, lengths)
         return self._padded(x, lengths) if route == "padded" else self._packed(x, lengths)
 

@@ -52,8 +52,9 @@ class WordIds:
         return len(self.vocab)
 
     def lookup(self, word: str) -> int:
-        """One word's id through the tokenizer's normalizer, not cached (for callers with a cache of their own)."""
-        return self.vocab.get(self.normalize(word), 1)
+        """One word's id through the tokenizer's normalizer, not cached (for callers with a cache of their own).
+        Never 0, the padding id: a text's word "<pad>" is an unknown word (1), not padding."""
+        return self.vocab.get(self.normalize(word), 1) or 1
 
     def __call__(self, words: list[str]) -> list[int]:
         ids = self._ids
