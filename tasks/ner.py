@@ -75,11 +75,12 @@ class NERModel(nn.Module):
         """-> the best tag sequence of each sentence (the CRF's Viterbi path, or each word's best tag without
         a CRF) and the emission scores (B, T, K) they were decoded from."""
         batch = move(batch, of(self))
-        em, mask = self(batch), live(batch)
+        lengths = batch["lengths"].tolist()  # before the network runs: after it, every Python step costs more
+        em = self(batch)
         if self.crf is not None:
-            return self.crf.decode(em, mask), em
+            return self.crf.decode(em, lengths), em
         best = em.argmax(-1).tolist()
-        return [row[:n] for row, n in zip(best, batch["lengths"].tolist())], em
+        return [row[:n] for row, n in zip(best, lengths)], em
 
     def decode(self, batch) -> list[list[int]]:
         return self.tag(batch)[0]
@@ -197,8 +198,13 @@ class Predictor:
         """-> {"tokens": [{"text", "tag", "start", "end"}], "entities": [{"text", "type", "start", "end"}]}.
         scores=True adds each token's "scores" ({tag: probability}, a softmax of its emission scores: how sure
         the tagger is of each word on its own; the CRF then picks the sequence) and each entity's "score"
-        (the mean probability of its words' tags)."""
-        return self.predict_batch([text_or_tokens], batch_size=1, scores=scores)[0]
+        (the mean probability of its words' tags). The same answer as predict_batch([text_or_tokens]) gives,
+        without its bookkeeping for many inputs (one sentence at a time is where that shows)."""
+        toks = self.tokens(text_or_tokens)
+        if not toks:
+            return {"tokens": [], "entities": []}
+        ids, em = self.model.tag(collate([self.featurize([w for w, _, _ in toks])]))
+        return self._result(text_or_tokens, toks, ids[0], em[0] if scores else None, scores)
 
     def predict_batch(self, inputs: list, batch_size: int = 64, scores: bool = False, errors: str = "raise") -> list[dict]:
         """predict for many texts (or token lists): one padded pass per batch of similar length, answers in
@@ -215,13 +221,13 @@ class Predictor:
                     raise type(e)(f"input {i}: {e}") from None
                 toks.append([])
                 results[i] = {"error": str(e)}
-        live = [i for i, t in enumerate(toks) if t]
-        examples = [self.featurize([w for w, _, _ in toks[i]]) for i in live]
+        worded = [i for i, t in enumerate(toks) if t]  # inputs with words
+        examples = [self.featurize([w for w, _, _ in toks[i]]) for i in worded]
         for idx, batch in batches(examples, batch_size):
             ids, em = self.model.tag(batch)
             for j, tag_ids, rows in zip(idx, ids, em):
-                i = live[j]
-                results[i] = self._result(inputs[i], toks[i], tag_ids, rows[:len(tag_ids)], scores)
+                i = worded[j]
+                results[i] = self._result(inputs[i], toks[i], tag_ids, rows[:len(tag_ids)] if scores else None, scores)
         return results
 
     def tags_by_prefix(self, text_or_tokens) -> tuple[list[str], list[list[str]]]:
@@ -233,7 +239,7 @@ class Predictor:
         rows = self.predict_batch([words[:k] for k in range(1, len(words) + 1)])
         return words, [[t["tag"] for t in r["tokens"]] for r in rows]
 
-    def _result(self, text_or_tokens, toks, ids: list[int], emissions: torch.Tensor, scores: bool) -> dict:
+    def _result(self, text_or_tokens, toks, ids: list[int], emissions: torch.Tensor | None, scores: bool) -> dict:
         tags = [self.labels[i] for i in ids]
         spans = entity_spans(tags)
         text = text_or_tokens if isinstance(text_or_tokens, str) or not spans else " ".join(w for w, _, _ in toks)
