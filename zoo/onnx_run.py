@@ -65,9 +65,14 @@ def folder_sessions(folder: Path, record) -> dict:
     return sessions
 
 
+def _array(t: torch.Tensor):
+    """A CPU tensor's NumPy view (one call: at batch 1 the conversions around a run add up), else a copy."""
+    return t.numpy() if t.device.type == "cpu" and not t.requires_grad else t.detach().cpu().numpy()
+
+
 def run(sess, **inputs) -> list[torch.Tensor]:
     """One call of a session on named tensors -> its outputs as torch tensors."""
-    return [torch.from_numpy(o) for o in sess.run(None, {k: v.detach().cpu().numpy() for k, v in inputs.items()})]
+    return [torch.from_numpy(o) for o in sess.run(None, {k: _array(v) for k, v in inputs.items()})]
 
 
 class OrtForward:
