@@ -61,6 +61,7 @@ def main(argv=None) -> int:
                               "padded_speedup": round(med["packed", mode] / med["padded", mode], 2)}))
         if arch == "rnn":
             infer = {}
+            enc.eval()  # the steps route is inference only
             with torch.no_grad():
                 for route in ["packed", "steps"] * args.rounds:
                     t0 = time.perf_counter()

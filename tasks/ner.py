@@ -17,6 +17,7 @@ from tokenizers import Tokenizer
 from torch import nn
 
 from tasks.ner_data import Featurizer, batches, check_data, collate, encode_split  # noqa: F401  (ner.* as before)
+from zoo.batching import live_mask
 from zoo.crf import CRF
 from zoo.devices import move, of
 from zoo.embedding import Dropout, EmbeddingConfig, TokenEmbedder
@@ -65,7 +66,8 @@ class NERModel(nn.Module):
 
     def loss(self, batch):
         batch = move(batch, of(self))
-        em, mask = self(batch), live(batch)
+        em = self(batch)
+        mask = live_mask(batch["lengths"].to(em.device), em.size(1))  # from the lengths: any word id may be a word
         if self.crf is not None:
             return self.crf.nll(em, batch["tags"], mask)
         return nn.functional.cross_entropy(em[mask], batch["tags"][mask])
@@ -84,13 +86,6 @@ class NERModel(nn.Module):
 
     def decode(self, batch) -> list[list[int]]:
         return self.tag(batch)[0]
-
-
-def live(batch) -> torch.Tensor:
-    """(B, T) bool: True at each sentence's words, False at padding, from its length (not from the word ids:
-    any word id may be a word)."""
-    T = batch["words"].size(1)
-    return torch.arange(T, device=batch["words"].device)[None, :] < batch["lengths"].to(batch["words"].device)[:, None]
 
 
 def entity_spans(tags: list[str]) -> list[tuple[str, int, int]]:

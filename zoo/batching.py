@@ -32,3 +32,8 @@ def pad(seqs: list[list[int]], value: int = 0) -> torch.Tensor:
         return torch.full((0, T), value, dtype=torch.long)
     # one tensor from padded Python rows: a tensor per row costs several times more on short sentences
     return torch.tensor([list(s) + [value] * (T - len(s)) for s in seqs], dtype=torch.long)
+
+
+def live_mask(lengths: torch.Tensor, T: int) -> torch.Tensor:
+    """(B,) lengths -> (B, T) bool: True at each sequence's words, False at its padding."""
+    return torch.arange(T, device=lengths.device)[None, :] < lengths[:, None]

@@ -21,6 +21,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from . import cells
+from .batching import live_mask
 
 ARCHS = ("rnn", "lstm", "bilstm")
 ARCH_NAMES = {"rnn": "vanilla RNN", "lstm": "LSTM", "bilstm": "BiLSTM"}  # what people read, everywhere
@@ -41,6 +42,18 @@ def what_if(switch: str | None):
         yield
     finally:
         _what_if.switch = before
+
+
+def layer_params(rnn: nn.RNNBase, layer: int = 0, suffix: str = "") -> list[torch.Tensor]:
+    """One direction of one layer of nn.RNN/nn.LSTM: its weight_ih, weight_hh, bias_ih, bias_hh (suffix
+    "_reverse" for the backward direction)."""
+    return [getattr(rnn, f"{w}_l{layer}{suffix}") for w in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+
+
+def _at_last_word(out: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """out (B, T, D) -> (B, D): each sequence's output at its last real word."""
+    B = out.size(0)
+    return out.gather(1, (lengths - 1).clamp(min=0).view(B, 1, 1).expand(B, 1, out.size(-1)))[:, 0]
 
 
 class RecurrentEncoder(nn.Module):
@@ -119,8 +132,8 @@ class RecurrentEncoder(nn.Module):
 
     def _padded(self, x, lengths):
         lengths = lengths.to(x.device)
-        B, T, _ = x.shape
-        live = (torch.arange(T, device=x.device)[None, :] < lengths[:, None])[..., None]  # (B, T, 1)
+        T = x.size(1)
+        live = live_mask(lengths, T)[..., None]  # (B, T, 1)
         inp = x
         for layer in range(self.rnn.num_layers):
             if layer and self.training and self.rnn.dropout:
@@ -130,37 +143,36 @@ class RecurrentEncoder(nn.Module):
                 rev = cells.reverse_within_length(inp, lengths)
                 outs.append(cells.reverse_within_length(self._direction(rev, layer, "_reverse"), lengths))
             inp = torch.cat(outs, dim=-1) * live  # (B, T, D); padding reads 0, as with packing
-        H = self.rnn.hidden_size
-        last = inp.gather(1, (lengths - 1).clamp(min=0).view(B, 1, 1).expand(B, 1, inp.size(-1)))[:, 0]  # (B, D)
+        H, last = self.rnn.hidden_size, _at_last_word(inp, lengths)  # (B, D)
         final = torch.cat([last[:, :H], inp[:, 0, H:]], dim=-1) if self.bidirectional else last
         return inp, final
 
     def _rnn_steps(self, x, lengths):
         """The vanilla RNN's inference route on the CPU: every step's input projection in one matrix multiply
         before the time loop, then one (B, H) x (H, H) multiply-add and a tanh per step, written in place.
-        torch's kernel projects the inputs step by step: 1.1-1.3x slower on bench/encoder_routes.py's
-        random-length batches (SST-2, CoNLL and IMDB sizes), 1.15-1.2x in predict_batch's length-sorted
-        ones. The same numbers as the packed route within float rounding (the same tags and labels on the
-        bundled models' validation data); steps past a sequence's end are computed and zeroed, as
-        padding reads 0 there."""
+        torch's kernel projects the inputs step by step: 1.13-1.23x slower on bench/encoder_routes.py's
+        random-length batches (SST-2, CoNLL and IMDB sizes), 1.25x on CoNLL-2003 validation's length-sorted
+        batches of 64. The same numbers as the packed route within float rounding (the same tags and labels
+        on the bundled models' validation data); steps past a sequence's end are computed and zeroed, as
+        padding reads 0 there. (Not the padded route with another direction function: its torch.cat would
+        copy every layer's output once more, 5% of this route's time.)"""
         B, T, _ = x.shape
         H = self.rnn.hidden_size
         lengths = lengths.to(x.device)
-        live = (torch.arange(T, device=x.device)[None, :] < lengths[:, None])[..., None]  # (B, T, 1)
+        live = live_mask(lengths, T)[..., None]  # (B, T, 1)
         inp = x
         for layer in range(self.rnn.num_layers):
-            w_ih, w_hh, b_ih, b_hh = (getattr(self.rnn, f"{w}_l{layer}") for w in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+            w_ih, w_hh, b_ih, b_hh = layer_params(self.rnn, layer)
             xw = torch.addmm(b_ih + b_hh, inp.transpose(0, 1).reshape(T * B, -1), w_ih.t()).view(T, B, H)  # (T, B, H)
             out, h, w = torch.empty(T, B, H, dtype=x.dtype, device=x.device), x.new_zeros(B, H), w_hh.t()
             for x_t, out_t in zip(xw.unbind(0), out.unbind(0)):  # the steps' views made in one call each
                 h = torch.addmm(x_t, h, w, out=out_t).tanh_()  # (B, H)
             inp = out.transpose(0, 1) * live  # (B, T, H)
-        last = inp.gather(1, (lengths - 1).clamp(min=0).view(B, 1, 1).expand(B, 1, H))[:, 0]  # (B, H)
-        return inp, last
+        return inp, _at_last_word(inp, lengths)
 
     def _direction(self, x, layer, suffix):
         """One direction of one layer through torch's fused kernel, from a zero state. -> (B, T, H)"""
-        params = [getattr(self.rnn, f"{w}_l{layer}{suffix}") for w in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+        params = layer_params(self.rnn, layer, suffix)
         h0 = x.new_zeros(1, x.size(0), self.rnn.hidden_size)
         if isinstance(self.rnn, nn.LSTM):
             return torch.lstm(x, (h0, h0), params, True, 1, 0.0, self.training, False, True)[0]

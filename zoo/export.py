@@ -37,7 +37,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence
 
 from . import checkpoint, onnx_run
-from .encoder import RecurrentEncoder
+from .encoder import RecurrentEncoder, layer_params
 from .onnx_run import TEXT_GRAPH
 from .task_table import task_module
 
@@ -105,16 +105,12 @@ def _translations() -> dict:
     return {torch.ops.seqzoo.lstm_layer.default: _onnx_lstm, torch.ops.seqzoo.rnn_layer.default: _onnx_rnn}
 
 
-def _params(rnn: nn.RNNBase, layer: int = 0, suffix: str = "") -> list:
-    return [getattr(rnn, f"{w}_l{layer}{suffix}") for w in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
-
-
 def _direction_op(self: RecurrentEncoder, x, layer, suffix):
     """RecurrentEncoder._direction through the seqzoo ops, from a zero state (same weights, same numbers)."""
     h0 = x.new_zeros(1, x.size(0), self.rnn.hidden_size)
     if isinstance(self.rnn, nn.LSTM):
-        return lstm_layer(x, h0, h0, *_params(self.rnn, layer, suffix))[0]
-    return rnn_layer(x, h0, *_params(self.rnn, layer, suffix))[0]
+        return lstm_layer(x, h0, h0, *layer_params(self.rnn, layer, suffix))[0]
+    return rnn_layer(x, h0, *layer_params(self.rnn, layer, suffix))[0]
 
 
 def _layer_op(rnn: nn.RNNBase, x, state=None):
@@ -125,9 +121,9 @@ def _layer_op(rnn: nn.RNNBase, x, state=None):
         state = x.new_zeros(1, x.size(0), rnn.hidden_size)
         state = (state, state) if isinstance(rnn, nn.LSTM) else state
     if isinstance(rnn, nn.LSTM):
-        y, h, c = lstm_layer(x, *state, *_params(rnn))
+        y, h, c = lstm_layer(x, *state, *layer_params(rnn))
         return y, (h, c)
-    return rnn_layer(x, state, *_params(rnn))
+    return rnn_layer(x, state, *layer_params(rnn))
 
 
 @contextlib.contextmanager

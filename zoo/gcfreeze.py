@@ -7,11 +7,9 @@ existing object to a generation no collection walks; objects made during the job
 usual, and gc.unfreeze() gives the old ones back when the job ends. Both are O(1). zoo.training.fit runs
 frozen, and bench/peer_common.race times every program so.
 
-Thread-safe and nestable: the first job in freezes, the last one out unfreezes. gc.unfreeze() gives back
-every frozen object, also any the caller froze itself with gc.freeze(); so prediction does not use it (a
-server that freezes before forking keeps its freeze), and needs it less since its features became byte
-rows, not GC-tracked lists: `predict_batch` on CoNLL-2003 validation ran as fast without it. Asking
-whether the caller had frozen anything (gc.get_freeze_count()) walks the whole frozen list.
+Thread-safe and nestable: the first job in freezes, the last one out unfreezes. gc.unfreeze() also gives
+back anything the caller froze itself (asking, gc.get_freeze_count(), walks the whole frozen list), which
+is why prediction, which a server may call after freezing before it forks, does not use it.
 """
 from __future__ import annotations
 
