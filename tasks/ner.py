@@ -60,8 +60,7 @@ class NERModel(nn.Module):
         """-> emissions (B, T, K): one score per tag per word. Batches are built on the CPU; they follow the
         model to its device."""
         batch = move(batch, of(self))
-        x = self.embed(batch)  # (B, T, E)
-        out, _ = self.encoder(x, batch["lengths"])  # (B, T, D)
+        out, _ = self.encoder.encode(self.embed, batch, batch["lengths"])  # (B, T, D)
         return self.head(self.dropout(out))  # (B, T, K)
 
     def loss(self, batch):

@@ -73,8 +73,7 @@ class SentimentModel(nn.Module):
     def _outputs(self, batch):
         dev = of(self)  # batches are built on the CPU; follow the model to a GPU if it is on one
         words = batch["words"].to(dev)
-        x = self.embed({"words": words})  # (B, T, E)
-        out, final = self.encoder(x, batch["lengths"])  # (B, T, D), (B, D)
+        out, final = self.encoder.encode(self.embed, {"words": words}, batch["lengths"])  # (B, T, D), (B, D)
         return words, out, final
 
     def forward(self, batch) -> torch.Tensor:

@@ -56,8 +56,8 @@ def test_the_rnn_steps_inference_route_equals_the_packed_route(layers):
         enc(x, lengths, route="steps")  # gradients on: not this route
 
 
-@pytest.mark.parametrize("arch, inference", [("lstm", "packed"), ("bilstm", "packed"), ("rnn", "steps")])
-def test_training_on_the_cpu_takes_the_padded_route_and_inference_the_packed_or_steps_one(monkeypatch, arch, inference):
+@pytest.mark.parametrize("arch, inference", [("lstm", "padded"), ("bilstm", "padded"), ("rnn", "steps")])
+def test_the_cpu_runs_batches_padded_or_on_the_rnn_steps_route_and_one_sentence_packed(monkeypatch, arch, inference):
     enc = RecurrentEncoder(arch, 3, 4)
     taken = []
     for route in ("padded", "packed", "rnn_steps"):
@@ -67,11 +67,11 @@ def test_training_on_the_cpu_takes_the_padded_route_and_inference_the_packed_or_
     enc.eval()
     with torch.no_grad():
         enc(x, lengths)
-        enc(x[:1], lengths[:1])  # one input: torch's own loop is faster
+        enc(x[:1], lengths[:1])  # one input: torch's own call is faster
         with torch.autocast("cpu", dtype=torch.bfloat16):  # autocast covers torch's kernels, not the steps route
             enc(x, lengths)
-        enc.train()(x, lengths)  # training mode without gradients: dropout between layers, as packed applies it
-    assert taken == ["padded", inference, "packed", "packed", "packed"]
+        enc.train()(x, lengths)  # training mode without gradients: dropout between layers, as padded applies it
+    assert taken == ["padded", inference, "packed", "padded", "padded"]
 
 
 def test_architectures_differ_only_in_the_recurrent_layer():
@@ -212,3 +212,49 @@ def test_inference_char_features_by_table_lookup_equal_the_convolution(width):
     emb.train()  # and training takes the convolution itself, with its gradient
     emb.dropout.p = 0.0
     assert torch.allclose(emb(batch)[..., 4:11][real], expected[real], atol=1e-5)
+
+
+def _token_batch(B=3, T=6, W=5, vocab=40, seed=0):
+    """A padded NER-like batch: words, characters and casing, sequences of lengths T, 2 and 4."""
+    from zoo.embedding import PAD_ID
+    g = torch.Generator().manual_seed(seed)
+    lengths = torch.tensor([T, 2, 4][:B])
+    words = torch.randint(2, vocab, (B, T), generator=g)
+    chars = torch.randint(1, 12, (B, T, W), generator=g)
+    chars[..., 3:] = PAD_ID  # words of 3 characters
+    for b, n in enumerate(lengths):
+        words[b, n:], chars[b, n:] = PAD_ID, PAD_ID
+    return {"words": words, "chars": chars, "casing": (words != PAD_ID).long() * 4, "lengths": lengths}
+
+
+def test_the_embedders_projected_tables_equal_projecting_its_output_and_follow_weight_changes():
+    from zoo.embedding import EmbeddingConfig, TokenEmbedder
+    torch.manual_seed(0)
+    emb = TokenEmbedder(EmbeddingConfig(vocab_size=40, word_dim=4, n_chars=12, char_dim=6, char_filters=7,
+                                        casing_dim=2)).eval()
+    W, b1, b2 = torch.randn(5, 13), torch.randn(5), torch.randn(5)
+    batch = _token_batch()
+    with torch.no_grad():
+        for _ in range(2):  # fresh tables, then the cached ones
+            want = (emb(batch) @ W.t() + b1 + b2).transpose(0, 1)  # (T, B, H)
+            torch.testing.assert_close(emb.project(batch, W, b1, b2), want)
+        emb.words.weight.mul_(2)  # a weight changed in place (an optimizer step, a loaded state): new tables
+        W.add_(1)
+        torch.testing.assert_close(emb.project(batch, W, b1, b2), (emb(batch) @ W.t() + b1 + b2).transpose(0, 1))
+    with pytest.raises(ValueError, match="inference"):
+        emb.train().project(batch, W, b1, b2)
+
+
+@pytest.mark.parametrize("arch, layers", [("rnn", 1), ("rnn", 2), ("lstm", 1), ("bilstm", 1)])
+def test_encode_from_the_embedder_equals_the_encoder_on_the_embedders_output(arch, layers):
+    from zoo.embedding import EmbeddingConfig, TokenEmbedder
+    torch.manual_seed(0)
+    emb = TokenEmbedder(EmbeddingConfig(vocab_size=40, word_dim=4, n_chars=12, char_dim=6, char_filters=7,
+                                        casing_dim=2)).eval()
+    enc = RecurrentEncoder(arch, emb.cfg.output_size, 5, num_layers=layers).eval()
+    batch = _token_batch()
+    with torch.no_grad():
+        got = enc.encode(emb, batch, batch["lengths"])  # the vanilla RNN: the steps route, from looked-up tables
+        want = enc(emb(batch), batch["lengths"], route="packed")
+    torch.testing.assert_close(got[0], want[0])
+    torch.testing.assert_close(got[1], want[1])

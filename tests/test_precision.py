@@ -4,6 +4,7 @@ import json
 import warnings
 
 import pytest
+import torch
 
 import zoo
 from zoo import cpu, export, precision
@@ -48,6 +49,20 @@ def test_bf16_loads_and_predicts_close_to_fp32(models, name, monkeypatch):
     else:
         for g, w in zip(bf16.predict_batch(TEXTS), fp32.predict_batch(TEXTS)):
             assert g["positive"] == pytest.approx(w["positive"], abs=0.02)
+
+
+@pytest.mark.parametrize("name", ["sentiment-rnn", "ner-rnn", "sentiment-lstm"])
+def test_bf16_runs_the_encoder_under_autocast_for_one_input_and_for_a_batch(models, name, monkeypatch):
+    from zoo.encoder import RecurrentEncoder
+    monkeypatch.setattr(cpu, "flags", lambda: SAPPHIRE_RAPIDS)
+    p = zoo.load(models / name, precision="bf16")
+    seen, padded = [], RecurrentEncoder._padded
+    monkeypatch.setattr(RecurrentEncoder, "_padded", lambda self, *a: seen.append(torch.is_autocast_enabled("cpu"))
+                        or padded(self, *a))
+    monkeypatch.setattr(RecurrentEncoder, "_rnn_steps", lambda *a: pytest.fail("the fp32 steps route under bf16"))
+    p.predict(TEXTS[1])
+    p.predict_batch(TEXTS)  # a batch: the vanilla RNN's fp32 route must not take it
+    assert seen == [True, True]
 
 
 def test_bf16_without_native_bf16_runs_but_warns_once(models, monkeypatch):

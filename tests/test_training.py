@@ -15,6 +15,8 @@ def test_pad_right_pads_every_row_to_the_longest():
     assert pad([[], []], value=3).tolist() == [[3], [3]]  # never a zero-width batch
     assert pad([]).shape == (0, 1)
     assert pad([(1, 2), [3]], value=-1).tolist() == [[1, 2], [3, -1]]  # tuples too
+    assert pad([(4, 5)]).tolist() == [[4, 5]] and pad([[]], value=2).tolist() == [[2]]  # one row
+    assert pad([[2**40, -7], [9]]).tolist() == [[2**40, -7], [9, 0]]  # any int64 id
 
 
 class Tiny(nn.Module):

@@ -103,6 +103,45 @@ class TokenEmbedder(nn.Module):
             parts.append(self.casing(batch["casing"]))
         return self.dropout(torch.cat(parts, dim=-1))
 
+    def project(self, batch, weight, *biases) -> torch.Tensor:
+        """At inference: self(batch) @ weight.T + sum(biases), time-major (T, B, H), for the vanilla RNN's steps
+        route (zoo.encoder). A projection of a looked-up vector is a looked-up row of a projected table, so the
+        word and casing columns read (vocabulary, H) tables, built once and rebuilt when a weight changes
+        (the biases ride in the word table, whose <pad> row is then the bias alone, as a zero vector's
+        projection is); the character CNN's features are multiplied as they come. The same numbers as
+        projecting self(batch), up to float rounding (tests/test_encoder_and_checkpoint.py)."""
+        if self.training:
+            raise ValueError("project is for inference: training drops words and features out first")
+        words = batch["words"]
+        tables = self._projected_tables(weight, biases)
+        out = nn.functional.embedding(words.t(), tables["words"])  # (T, B, H)
+        if self.cfg.casing_dim:
+            out += nn.functional.embedding(batch["casing"].t(), tables["casing"])
+        if self.cfg.n_chars:
+            chars = batch["chars"]
+            B, T, W = chars.shape
+            c = self.char_conv(chars.transpose(0, 1).reshape(T * B, W)).amax(dim=1)  # (T*B, F), time-major
+            c *= (words != PAD_ID).t().reshape(T * B, 1)  # padding tokens -> 0
+            D, F = self.cfg.word_dim, self.cfg.char_filters
+            out += (c @ weight[:, D:D + F].t()).view(T, B, -1)
+        return out
+
+    def _projected_tables(self, weight, biases) -> dict:
+        """{"words": (V, H), "casing": (C, H)}: project's tables, cached under the tensors they come from."""
+        sources = [self.words.weight, weight, *biases] + ([self.casing.weight] if self.cfg.casing_dim else [])
+        key = None if any(t.is_inference() for t in sources) else (  # inference tensors keep no version: no cache
+            tuple((t.data_ptr(), t._version, t.shape) for t in sources))
+        cached = getattr(self, "_tables", None)
+        if key is not None and cached is not None and cached[0] == key:
+            return cached[1]
+        D, E = self.cfg.word_dim, self.cfg.output_size
+        with torch.no_grad():
+            tables = {"words": torch.addmm(sum(biases), self.words.weight, weight[:, :D].t())}
+            if self.cfg.casing_dim:
+                tables["casing"] = self.casing.weight @ weight[:, E - self.cfg.casing_dim:].t()
+        self._tables = (key, tables)  # one assignment: threads sharing the model read a whole pair
+        return tables
+
     def char_conv(self, chars) -> torch.Tensor:
         """Character ids (N, W) -> the character CNN's outputs (N, W, F), where positions past a word's
         last character are about -1e4, far below any real output, so a max over W sees real ones only.

@@ -6,10 +6,12 @@ a second LSTM reads the sentence right to left. Everything around them (embeddin
 Two routes give the same numbers (tests/test_encoder_and_checkpoint.py): packed sequences, and padded
 batches run one direction at a time with each sequence reversed inside its own length for the backward
 LSTM, so no direction ever reads padding before a real word. On the CPU, training takes the padded route:
-torch's backward through packed sequences is about 5x slower there (bench/encoder_routes.py prints it).
-Inference keeps the packed route, a little faster without gradients; the vanilla RNN infers batches on the
-CPU through a third, its "steps" route (its input projections in one multiply before the time loop; the
-same numbers within float rounding).
+torch's backward through packed sequences is about 5x slower there, and so does inference on a batch, whose
+sentences predict_batch groups by length: 1.43x (LSTM) and 1.29x (BiLSTM) faster than packed on batches of 64
+with 20-24 words (`python bench/encoder_routes.py --min-len 20 --max-len 24`). The vanilla RNN infers batches
+on a third, its "steps" route (its input projections before the time loop, looked up from the embedder's
+projected tables where it can: encode), 1.52x faster than packed there. One sentence goes through torch's own
+call (packed, with nothing to pack). All routes give the same numbers within float rounding.
 """
 from __future__ import annotations
 
@@ -97,21 +99,40 @@ class RecurrentEncoder(nn.Module):
 
         final is the last layer's state after each sequence's last real token; for the BiLSTM the
         forward state at the end joined with the backward state at the start. route: "packed",
-        "padded", "steps" (the vanilla RNN in eval mode, without gradients) or None (padded when training
-        on the CPU; at inference steps for a batch of RNN inputs on the CPU outside autocast, else packed)."""
+        "padded", "steps" (the vanilla RNN in eval mode, without gradients) or None: on the CPU steps for
+        the RNN's inference on a batch outside autocast, packed for one sentence's, else padded; packed
+        on other devices."""
         switch = getattr(_what_if, "switch", None)
         if switch is not None:
             return self._cells(x, lengths, switch)
-        if route is None:
-            route = "padded" if torch.is_grad_enabled() and x.device.type == "cpu" else "packed"
-            if (route == "packed" and self.arch == "rnn" and x.size(0) > 1 and x.device.type == "cpu"
-                    and not self.training and not torch.is_autocast_enabled("cpu")):
-                route = "steps"  # one sentence goes faster through torch's own loop: no padding, fewer calls
+        route = route or self._route(x.size(0), x.device)
         if route == "steps":
             if self.arch != "rnn" or torch.is_grad_enabled() or self.training:
                 raise ValueError("the steps route is the vanilla RNN's, for inference (eval(), under torch.no_grad())")
-            return self._rnn_steps(x, lengths)
+            w_ih, _, b_ih, b_hh = layer_params(self.rnn, 0)
+            B, T, _ = x.shape
+            xw = torch.addmm(b_ih + b_hh, x.transpose(0, 1).reshape(T * B, -1), w_ih.t())  # (T*B, H)
+            return self._rnn_steps(xw.view(T, B, -1), lengths)
         return self._padded(x, lengths) if route == "padded" else self._packed(x, lengths)
+
+    def encode(self, embed, batch, lengths):
+        """self(embed(batch), lengths) for a zoo.embedding.TokenEmbedder: -> (outputs (B, T, D), final (B, D)).
+        On the steps route the first layer's input projections are looked-up rows of the embedder's projected
+        tables (embed.project): SST-2 validation's batches of 64 go 2x faster than with one multiply."""
+        words = batch["words"]
+        if getattr(_what_if, "switch", None) is None and self._route(words.size(0), words.device) == "steps":
+            w_ih, _, b_ih, b_hh = layer_params(self.rnn, 0)
+            return self._rnn_steps(embed.project(batch, w_ih, b_ih, b_hh), lengths)
+        return self(embed(batch), lengths)
+
+    def _route(self, batch_size: int, device: torch.device) -> str:
+        """The route a call takes when none is asked for (see forward and the module's docstring)."""
+        if device.type != "cpu" or (batch_size == 1 and not torch.is_grad_enabled()):
+            return "packed"  # one sentence goes faster through torch's own call: no padding, fewer calls
+        if (self.arch == "rnn" and not torch.is_grad_enabled() and not self.training
+                and not torch.is_autocast_enabled("cpu")):
+            return "steps"
+        return "padded"
 
     def _cells(self, x, lengths, switch):
         """The readable cells (zoo.cells.trace) with a what-if switch; the same (outputs, final) as the routes."""
@@ -147,28 +168,26 @@ class RecurrentEncoder(nn.Module):
         final = torch.cat([last[:, :H], inp[:, 0, H:]], dim=-1) if self.bidirectional else last
         return inp, final
 
-    def _rnn_steps(self, x, lengths):
-        """The vanilla RNN's inference route on the CPU: every step's input projection in one matrix multiply
-        before the time loop, then one (B, H) x (H, H) multiply-add and a tanh per step, written in place.
-        torch's kernel projects the inputs step by step: 1.13-1.23x slower on bench/encoder_routes.py's
-        random-length batches (SST-2, CoNLL and IMDB sizes), 1.25x on CoNLL-2003 validation's length-sorted
-        batches of 64. The same numbers as the packed route within float rounding (the same tags and labels
-        on the bundled models' validation data); steps past a sequence's end are computed and zeroed, as
-        padding reads 0 there. (Not the padded route with another direction function: its torch.cat would
-        copy every layer's output once more, 5% of this route's time.)"""
-        B, T, _ = x.shape
-        H = self.rnn.hidden_size
-        lengths = lengths.to(x.device)
-        live = live_mask(lengths, T)[..., None]  # (B, T, 1)
-        inp = x
+    def _rnn_steps(self, xw, lengths):
+        """The vanilla RNN's inference route on the CPU, from its first layer's input projections xw (T, B, H)
+        = x @ W_ih^T + b_ih + b_hh (all steps' in one multiply, or looked up: encode), consumed in place:
+        then one (B, H) x (H, H) multiply-add into each step's row and a tanh, in place (torch's kernel projects
+        the inputs step by step). The same numbers as the packed route within float rounding (the same tags
+        and labels on the bundled models' validation data); steps past a sequence's end are computed and
+        zeroed, as padding reads 0 there."""
+        T, B, H = xw.shape
+        live = live_mask(lengths.to(xw.device), T).t()[..., None]  # (T, B, 1)
+        out = xw
         for layer in range(self.rnn.num_layers):
             w_ih, w_hh, b_ih, b_hh = layer_params(self.rnn, layer)
-            xw = torch.addmm(b_ih + b_hh, inp.transpose(0, 1).reshape(T * B, -1), w_ih.t()).view(T, B, H)  # (T, B, H)
-            out, h, w = torch.empty(T, B, H, dtype=x.dtype, device=x.device), x.new_zeros(B, H), w_hh.t()
-            for x_t, out_t in zip(xw.unbind(0), out.unbind(0)):  # the steps' views made in one call each
-                h = torch.addmm(x_t, h, w, out=out_t).tanh_()  # (B, H)
-            inp = out.transpose(0, 1) * live  # (B, T, H)
-        return inp, _at_last_word(inp, lengths)
+            if layer:
+                out = torch.addmm(b_ih + b_hh, out.view(T * B, H), w_ih.t()).view(T, B, H)
+            w, h = w_hh.t().contiguous(), out[0].tanh_()  # the state after step 0 (from a zero state)
+            for o in out.unbind(0)[1:]:  # the steps' rows, made in one call
+                h = o.addmm_(h, w).tanh_()  # (B, H)
+            out.mul_(live)
+        out = out.transpose(0, 1)  # (B, T, H)
+        return out, _at_last_word(out, lengths)
 
     def _direction(self, x, layer, suffix):
         """One direction of one layer through torch's fused kernel, from a zero state. -> (B, T, H)"""

@@ -134,7 +134,7 @@ def _exportable(model: nn.Module):
     encoders = [m for m in model.modules() if isinstance(m, RecurrentEncoder)]
     layers = [m for m in model.modules() if isinstance(m, (nn.LSTM, nn.RNN))]
     for enc in encoders:
-        enc.forward = functools.partial(RecurrentEncoder.forward, enc, route="padded")
+        enc._route = lambda batch_size, device: "padded"  # whichever the batch: the graph has dynamic axes
         enc._direction = types.MethodType(_direction_op, enc)
     for rnn in layers:
         rnn.forward = functools.partial(_layer_op, rnn)
@@ -142,7 +142,7 @@ def _exportable(model: nn.Module):
         yield
     finally:
         for m in encoders:
-            del m.forward, m._direction
+            del m._route, m._direction
         for m in layers:
             del m.forward
 

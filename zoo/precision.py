@@ -60,7 +60,8 @@ def autocast_bf16(model: nn.Module) -> nn.Module:
     """Every recurrent encoder, LSTM/RNN and Linear layer of model computes in bf16, returning float32."""
     for m in model.modules():
         if isinstance(m, RecurrentEncoder):
-            m.forward = _in_bf16(functools.partial(RecurrentEncoder.forward, m, route="padded"))
+            m._route = lambda batch_size, device: "padded"  # whatever the batch, encode included: autocast's route
+            m.forward = _in_bf16(m.forward)
         elif isinstance(m, (nn.RNNBase, nn.Linear)):
             m.forward = _in_bf16(m.forward)
     return model
