@@ -84,6 +84,7 @@ def _one_step(rank, size, port, batch, out):
     opt.step()
     if rank == 0:
         torch.save({k: v.detach() for k, v in model.state_dict().items()}, out)
+    distributed.barrier()  # neither rank tears gloo down while the other still uses it (that aborted rank 1 at times)
     torch.distributed.destroy_process_group()
 
 

@@ -77,8 +77,13 @@ def autocast(device: torch.device, precision: str):
 def of(module: torch.nn.Module) -> torch.device:
     """Where a model is: its first parameter's device (a dynamically quantized Linear has no float weight
     tensor to ask, but the embeddings always do); the CPU for a model with none."""
-    for p in module.parameters():
-        return p.device
+    todo = [module]  # module.parameters()'s order, walked without its generators: called once per prediction
+    while todo:
+        m = todo.pop()
+        for p in m._parameters.values():
+            if p is not None:
+                return p.device
+        todo += [c for c in reversed(m._modules.values()) if c is not None]
     return torch.device("cpu")
 
 
