@@ -159,11 +159,8 @@ class RecurrentEncoder(nn.Module):
         for layer in range(self.rnn.num_layers):
             if layer and self.training and self.rnn.dropout:
                 inp = nn.functional.dropout(inp, self.rnn.dropout)
-            outs = [self._direction(inp, layer, "")]
-            if self.bidirectional:
-                rev = cells.reverse_within_length(inp, lengths)
-                outs.append(cells.reverse_within_length(self._direction(rev, layer, "_reverse"), lengths))
-            inp = torch.cat(outs, dim=-1) * live  # (B, T, D); padding reads 0, as with packing
+            out = self._both_directions(inp, lengths, layer) if self.bidirectional else self._direction(inp, layer, "")
+            inp = out * live  # (B, T, D); padding reads 0, as with packing
         H, last = self.rnn.hidden_size, _at_last_word(inp, lengths)  # (B, D)
         final = torch.cat([last[:, :H], inp[:, 0, H:]], dim=-1) if self.bidirectional else last
         return inp, final
@@ -188,6 +185,12 @@ class RecurrentEncoder(nn.Module):
             out.mul_(live)
         out = out.transpose(0, 1)  # (B, T, H)
         return out, _at_last_word(out, lengths)
+
+    def _both_directions(self, x, lengths, layer):
+        """One bidirectional layer: the forward direction joined with the backward one, which reads each
+        sequence reversed inside its own length. -> (B, T, 2H)"""
+        back = self._direction(cells.reverse_within_length(x, lengths), layer, "_reverse")
+        return torch.cat([self._direction(x, layer, ""), cells.reverse_within_length(back, lengths)], dim=-1)
 
     def _direction(self, x, layer, suffix):
         """One direction of one layer through torch's fused kernel, from a zero state. -> (B, T, H)"""
