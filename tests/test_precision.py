@@ -8,6 +8,7 @@ import torch
 
 import zoo
 from zoo import cpu, export, precision
+from zoo.tensor_key import tensor_key
 from zoo.__main__ import main
 
 from serving_models import write_caption_model, write_models
@@ -63,6 +64,19 @@ def test_bf16_runs_the_encoder_under_autocast_for_one_input_and_for_a_batch(mode
     p.predict(TEXTS[1])
     p.predict_batch(TEXTS)  # a batch: the vanilla RNN's fp32 route must not take it
     assert seen == [True, True]
+
+
+def test_bf16_weight_copies_follow_a_weight_changed_in_place(models, monkeypatch):
+    monkeypatch.setattr(cpu, "flags", lambda: SAPPHIRE_RAPIDS)
+    p, q = (zoo.load(models / "sentiment-lstm", precision="bf16") for _ in range(2))
+    before = p.predict_batch(TEXTS)  # p's bf16 copies are made here
+    for m in (p, q):
+        with torch.no_grad():
+            m.model.encoder.rnn.weight_ih_l0.mul_(-3.0)
+    after, fresh = p.predict_batch(TEXTS), q.predict_batch(TEXTS)  # q copies the changed weights first
+    assert after == fresh and after != before
+    with torch.inference_mode():
+        assert tensor_key([torch.zeros(2)]) is None  # no version to trust: nothing cached
 
 
 def test_bf16_without_native_bf16_runs_but_warns_once(models, monkeypatch):

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .tensor_key import tensor_key
+
 PAD_ID, UNK_ID = 0, 1
 
 CASINGS = ("<pad>", "other", "numeric", "mostly_numeric", "lower", "upper", "title", "has_digit", "mixed")
@@ -129,8 +131,7 @@ class TokenEmbedder(nn.Module):
     def _projected_tables(self, weight, biases) -> dict:
         """{"words": (V, H), "casing": (C, H)}: project's tables, cached under the tensors they come from."""
         sources = [self.words.weight, weight, *biases] + ([self.casing.weight] if self.cfg.casing_dim else [])
-        key = None if any(t.is_inference() for t in sources) else (  # inference tensors keep no version: no cache
-            tuple((t.data_ptr(), t._version, t.shape) for t in sources))
+        key = tensor_key(sources)
         cached = getattr(self, "_tables", None)
         if key is not None and cached is not None and cached[0] == key:
             return cached[1]

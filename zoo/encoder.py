@@ -192,9 +192,10 @@ class RecurrentEncoder(nn.Module):
         back = self._direction(cells.reverse_within_length(x, lengths), layer, "_reverse")
         return torch.cat([self._direction(x, layer, ""), cells.reverse_within_length(back, lengths)], dim=-1)
 
-    def _direction(self, x, layer, suffix):
-        """One direction of one layer through torch's fused kernel, from a zero state. -> (B, T, H)"""
-        params = layer_params(self.rnn, layer, suffix)
+    def _direction(self, x, layer, suffix, params=None):
+        """One direction of one layer through torch's fused kernel, from a zero state. -> (B, T, H). params:
+        the layer's weights in another form (zoo.precision's bf16 copies), else its own."""
+        params = params or layer_params(self.rnn, layer, suffix)
         h0 = x.new_zeros(1, x.size(0), self.rnn.hidden_size)
         if isinstance(self.rnn, nn.LSTM):
             return torch.lstm(x, (h0, h0), params, True, 1, 0.0, self.training, False, True)[0]
