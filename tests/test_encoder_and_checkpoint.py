@@ -258,3 +258,17 @@ def test_encode_from_the_embedder_equals_the_encoder_on_the_embedders_output(arc
         want = enc(emb(batch), batch["lengths"], route="packed")
     torch.testing.assert_close(got[0], want[0])
     torch.testing.assert_close(got[1], want[1])
+
+
+def test_a_layer_quantized_by_torch_ao_still_runs_batches_through_its_own_call():
+    import warnings
+    torch.manual_seed(0)
+    enc = RecurrentEncoder("bilstm", 6, 5).eval()
+    x, lengths = torch.randn(3, 7, 6), torch.tensor([7, 2, 5])
+    with torch.no_grad():
+        want = enc(x, lengths)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # its deprecation notice
+            enc.rnn = torch.ao.quantization.quantize_dynamic(torch.nn.Sequential(enc.rnn), {torch.nn.LSTM})[0]
+        got = enc(x, lengths)  # no weight_ih_l0 to run the padded route with: packed, the layer's own call
+    assert torch.allclose(got[0], want[0], atol=0.05) and torch.allclose(got[1], want[1], atol=0.05)

@@ -93,6 +93,20 @@ def test_featurizer_cache_gives_what_the_uncached_path_gives_and_stays_bounded(c
     assert len(feat._cache) <= 3
 
 
+def test_a_batch_lists_its_distinct_words_once_and_inference_reads_them_with_the_same_numbers(tiny_checkpoint):
+    from tasks import ner_data
+    p = zoo.load(tiny_checkpoint)
+    sents = [["EU", "rejects", "German", "call", "."], ["EU", "and", "EU", "."], ["Peter", "Blackburn"]]
+    batch = ner_data.collate([p.featurize(s) for s in sents])
+    assert torch.equal(batch["char_rows"][batch["char_of"]], batch["chars"])  # every token's row, padding too
+    assert len(batch["char_rows"]) == 1 + len({w for s in sents for w in s})  # the padding row, then each word
+    model = p.model.eval()
+    with torch.no_grad():
+        full = model.embed.char_features({"chars": batch["chars"]})  # without the list: every place computed
+        assert torch.equal(model.embed.char_features(batch), full)
+        assert torch.equal(model(batch), model({k: v for k, v in batch.items() if k not in ("char_rows", "char_of")}))
+
+
 def test_training_smoke_run_learns_the_sample_and_records_its_metrics(tiny_checkpoint):
     cfg = json.loads((tiny_checkpoint / "config.json").read_text())
     assert cfg["train"]["steps"] == 120

@@ -97,10 +97,7 @@ class TokenEmbedder(nn.Module):
             words = words.masked_fill(drop, UNK_ID)
         parts = [self.words(words)]
         if self.cfg.n_chars:
-            chars = batch["chars"]
-            B, T, W = chars.shape
-            c = self.char_conv(chars.view(B * T, W)).amax(dim=1)  # (B*T, F): max over the real characters
-            parts.append(c.view(B, T, -1) * (words != PAD_ID)[..., None])  # padding tokens -> 0
+            parts.append(self.char_features(batch) * (words != PAD_ID)[..., None])  # padding tokens -> 0
         if self.cfg.casing_dim:
             parts.append(self.casing(batch["casing"]))
         return self.dropout(torch.cat(parts, dim=-1))
@@ -120,12 +117,9 @@ class TokenEmbedder(nn.Module):
         if self.cfg.casing_dim:
             out += nn.functional.embedding(batch["casing"].t(), tables["casing"])
         if self.cfg.n_chars:
-            chars = batch["chars"]
-            B, T, W = chars.shape
-            c = self.char_conv(chars.transpose(0, 1).reshape(T * B, W)).amax(dim=1)  # (T*B, F), time-major
-            c *= (words != PAD_ID).t().reshape(T * B, 1)  # padding tokens -> 0
+            c = self.char_features(batch) * (words != PAD_ID)[..., None]  # (B, T, F); padding tokens -> 0
             D, F = self.cfg.word_dim, self.cfg.char_filters
-            out += (c @ weight[:, D:D + F].t()).view(T, B, -1)
+            out += (c @ weight[:, D:D + F].t()).transpose(0, 1)
         return out
 
     def _projected_tables(self, weight, biases) -> dict:
@@ -142,6 +136,15 @@ class TokenEmbedder(nn.Module):
                 tables["casing"] = self.casing.weight @ weight[:, E - self.cfg.casing_dim:].t()
         self._tables = (key, tables)  # one assignment: threads sharing the model read a whole pair
         return tables
+
+    def char_features(self, batch) -> torch.Tensor:
+        """(B, T, F): each token's character feature, the CNN's max over its characters. At inference, where the
+        batch lists its distinct words (char_rows, char_of: tasks.ner_data.collate), each is computed once:
+        the same numbers, 2.3x faster on CoNLL-2003 validation's batches of 64 (bench/char_features.py)."""
+        if not self.training and "char_of" in batch:
+            return self.char_conv(batch["char_rows"]).amax(dim=1)[batch["char_of"]]  # (U, F) -> (B, T, F)
+        B, T, W = batch["chars"].shape
+        return self.char_conv(batch["chars"].view(B * T, W)).amax(dim=1).view(B, T, -1)
 
     def char_conv(self, chars) -> torch.Tensor:
         """Character ids (N, W) -> the character CNN's outputs (N, W, F), where positions past a word's

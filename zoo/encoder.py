@@ -129,6 +129,8 @@ class RecurrentEncoder(nn.Module):
         """The route a call takes when none is asked for (see forward and the module's docstring)."""
         if device.type != "cpu" or (batch_size == 1 and not torch.is_grad_enabled()):
             return "packed"  # one sentence goes faster through torch's own call: no padding, fewer calls
+        if not hasattr(self.rnn, "weight_hh_l0"):
+            return "packed"  # a stand-in for the layer without its weights (torch.ao's dynamic quantization)
         if (self.arch == "rnn" and not torch.is_grad_enabled() and not self.training
                 and not torch.is_autocast_enabled("cpu")):
             return "steps"

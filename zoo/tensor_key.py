@@ -1,8 +1,6 @@
 """A key that says whether cached results computed from some tensors still hold."""
 from __future__ import annotations
 
-import torch
-
 
 def tensor_key(tensors) -> tuple | None:
     """Changes when any of tensors is replaced (another storage: load_state_dict with assign, .to()) or
