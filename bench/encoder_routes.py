@@ -1,8 +1,9 @@
-"""Why zoo.encoder trains on padded batches: packed vs padded routes of RecurrentEncoder on the CPU, and why
-the vanilla RNN infers on its own "steps" route.
+"""Why zoo.encoder runs batches padded: packed vs padded routes of RecurrentEncoder on the CPU, and why the
+vanilla RNN infers on its own "steps" route.
 
     python bench/encoder_routes.py                       # IMDB-like batches: 64 texts of 150-230 words
     python bench/encoder_routes.py --batch 32 --min-len 10 --max-len 40   # CoNLL/SST-2-like
+    python bench/encoder_routes.py --min-len 20 --max-len 24   # a batch of equal-ish lengths, as predict_batch makes
 
 Same module, same weights, same batch; the routes alternate for --rounds rounds and the median is printed
 (one torch thread). "train" is forward + backward; "infer" is forward under torch.no_grad(). For the RNN a
