@@ -52,7 +52,7 @@ def main(argv=None) -> int:
                 times[name].append(time.perf_counter() - t0)
     ms = {k: round(1e3 * statistics.median(v), 1) for k, v in times.items()}
     tokens = sum(int(b["lengths"].sum()) for b in distinct)
-    rows = sum(len(b["char_rows"]) - 1 for b in distinct)
+    rows = sum(len(b["char_rows"]) - 1 for b in distinct if "char_rows" in b)  # a batch of one lists none
     print(json.dumps({"model": args.model, "batch": args.batch, "tokens": tokens, "distinct_words": rows,
                       **{f"{k}_ms": v for k, v in ms.items()}, "speedup": round(ms["every_place"] / ms["distinct_words"], 2)}))
     return 0

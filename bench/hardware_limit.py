@@ -7,7 +7,7 @@ FLOPs per token of one recurrent layer, counted from the sizes (G gates: 1 for t
 D directions; I input size, H hidden size; a multiply-add is 2 FLOPs):
     forward  = D * (2*I*G*H + 2*H*G*H)        training (forward + backward) = 3x that
 (gate nonlinearities and biases are a few FLOPs per hidden unit, under 1% here, and are not counted).
-The encoder (zoo.encoder.RecurrentEncoder, the route the zoo uses: padded on training, packed on inference)
+The encoder (zoo.encoder.RecurrentEncoder, the routes the zoo uses: padded batches, the vanilla RNN's steps route at inference)
 is timed alone on real sentence lengths (CoNLL-2003 / SST-2 training batches, SST-2 words split on spaces as
 it is already tokenized; the bundled batch and hidden sizes). FLOPs / time is divided by the peak: the best
 rate of a float32 torch.mm over square sizes 384..2048, timed between the encoder measurements (the machine

@@ -227,7 +227,7 @@ def _token_batch(B=3, T=6, W=5, vocab=40, seed=0):
     return {"words": words, "chars": chars, "casing": (words != PAD_ID).long() * 4, "lengths": lengths}
 
 
-def test_the_embedders_projected_tables_equal_projecting_its_output_and_follow_weight_changes():
+def test_the_embedders_projected_tables_equal_projecting_its_output_and_follow_each_weight_change():
     from zoo.embedding import EmbeddingConfig, TokenEmbedder
     torch.manual_seed(0)
     emb = TokenEmbedder(EmbeddingConfig(vocab_size=40, word_dim=4, n_chars=12, char_dim=6, char_filters=7,
@@ -235,12 +235,12 @@ def test_the_embedders_projected_tables_equal_projecting_its_output_and_follow_w
     W, b1, b2 = torch.randn(5, 13), torch.randn(5), torch.randn(5)
     batch = _token_batch()
     with torch.no_grad():
-        for _ in range(2):  # fresh tables, then the cached ones
-            want = (emb(batch) @ W.t() + b1 + b2).transpose(0, 1)  # (T, B, H)
-            torch.testing.assert_close(emb.project(batch, W, b1, b2), want)
-        emb.words.weight.mul_(2)  # a weight changed in place (an optimizer step, a loaded state): new tables
-        W.add_(1)
-        torch.testing.assert_close(emb.project(batch, W, b1, b2), (emb(batch) @ W.t() + b1 + b2).transpose(0, 1))
+        want = lambda: (emb(batch) @ W.t() + b1 + b2).transpose(0, 1)  # noqa: E731  (T, B, H)
+        for changed in [None, None, emb.words.weight, emb.casing.weight, W, b1, b2]:  # fresh, cached, then one each
+            if changed is not None:
+                changed.add_(0.5)  # in place, as an optimizer step or a loaded state: that table is rebuilt
+            torch.testing.assert_close(emb.project(batch, W, b1, b2), want())
+        torch.testing.assert_close(emb.project(batch, W), (emb(batch) @ W.t()).transpose(0, 1))  # no bias
     with pytest.raises(ValueError, match="inference"):
         emb.train().project(batch, W, b1, b2)
 

@@ -79,6 +79,15 @@ def test_bf16_weight_copies_follow_a_weight_changed_in_place(models, monkeypatch
         assert tensor_key([torch.zeros(2)]) is None  # no version to trust: nothing cached
 
 
+def test_bf16_copies_made_under_inference_mode_serve_a_later_call_with_gradients(models, monkeypatch):
+    monkeypatch.setattr(cpu, "flags", lambda: SAPPHIRE_RAPIDS)
+    p = zoo.load(models / "sentiment-lstm", precision="bf16")
+    with torch.inference_mode():  # as the app predicts
+        p.predict_batch(TEXTS)
+    _, batch = p.encode(TEXTS[2])
+    p.model(batch).sum().backward()  # as zoo.probe's input gradients run afterwards on the same model
+
+
 def test_bf16_without_native_bf16_runs_but_warns_once(models, monkeypatch):
     monkeypatch.setattr(cpu, "flags", lambda: AVX2_ONLY)
     monkeypatch.setattr(precision, "_warned_bf16", False)

@@ -130,8 +130,9 @@ class TokenEmbedder(nn.Module):
         if key is not None and cached is not None and cached[0] == key:
             return cached[1]
         D, E = self.cfg.word_dim, self.cfg.output_size
-        with torch.no_grad():
-            tables = {"words": torch.addmm(sum(biases), self.words.weight, weight[:, :D].t())}
+        with torch.no_grad(), torch.inference_mode(False):  # plain tensors, whatever mode the first call ran in
+            bias = sum(biases, weight.new_zeros(weight.size(0)))
+            tables = {"words": torch.addmm(bias, self.words.weight, weight[:, :D].t())}
             if self.cfg.casing_dim:
                 tables["casing"] = self.casing.weight @ weight[:, E - self.cfg.casing_dim:].t()
         self._tables = (key, tables)  # one assignment: threads sharing the model read a whole pair

@@ -3,15 +3,16 @@
 The three architectures differ only where they really differ: the cell (tanh RNN vs LSTM) and whether
 a second LSTM reads the sentence right to left. Everything around them (embeddings, heads) is shared.
 
-Two routes give the same numbers (tests/test_encoder_and_checkpoint.py): packed sequences, and padded
-batches run one direction at a time with each sequence reversed inside its own length for the backward
-LSTM, so no direction ever reads padding before a real word. On the CPU, training takes the padded route:
-torch's backward through packed sequences is about 5x slower there, and so does inference on a batch, whose
-sentences predict_batch groups by length: 1.43x (LSTM) and 1.29x (BiLSTM) faster than packed on batches of 64
-with 20-24 words (`python bench/encoder_routes.py --min-len 20 --max-len 24`). The vanilla RNN infers batches
-on a third, its "steps" route (its input projections before the time loop, looked up from the embedder's
-projected tables where it can: encode), 1.52x faster than packed there. One sentence goes through torch's own
-call (packed, with nothing to pack). All routes give the same numbers within float rounding.
+Three routes give the same numbers within float rounding (tests/test_encoder_and_checkpoint.py): packed
+sequences; padded batches run one direction at a time, with each sequence reversed inside its own length for
+the backward LSTM, so no direction ever reads padding before a real word; and the vanilla RNN's "steps" route
+for inference, its input projections before the time loop (looked up from the embedder's projected tables
+where it can: encode). On the CPU every batch takes the padded route: torch's backward through packed
+sequences is about 5x slower there, and inference is faster padded too on batches of about equal lengths, as
+predict_batch groups them: 1.43x (LSTM) and 1.29x (BiLSTM) over packed on batches of 64 with 20-24 words
+(`python bench/encoder_routes.py --min-len 20 --max-len 24`). The vanilla RNN's inference batches take the
+steps route, 1.52x over packed there; one sentence at inference goes through torch's own call (packed, with
+nothing to pack), as do layers without their weights (torch.ao's dynamic quantization) and other devices.
 """
 from __future__ import annotations
 
@@ -99,9 +100,9 @@ class RecurrentEncoder(nn.Module):
 
         final is the last layer's state after each sequence's last real token; for the BiLSTM the
         forward state at the end joined with the backward state at the start. route: "packed",
-        "padded", "steps" (the vanilla RNN in eval mode, without gradients) or None: on the CPU steps for
-        the RNN's inference on a batch outside autocast, packed for one sentence's, else padded; packed
-        on other devices."""
+        "padded", "steps" (the vanilla RNN in eval mode, without gradients) or None (_route: on the CPU
+        steps for the RNN's inference on a batch outside autocast, packed for one sentence without
+        gradients or a layer without its weights, else padded; packed on other devices)."""
         switch = getattr(_what_if, "switch", None)
         if switch is not None:
             return self._cells(x, lengths, switch)

@@ -66,7 +66,9 @@ def _bf16_directions(enc: RecurrentEncoder):
         params = params or layer_params(enc.rnn, layer, suffix)
         key, held = tensor_key(params), copies.get((layer, suffix))
         if key is None or held is None or held[0] != key:
-            held = copies[layer, suffix] = (key, [w.detach().to(torch.bfloat16) for w in params])
+            with torch.inference_mode(False):  # plain tensors even when made under inference_mode (the app's):
+                bf16 = [w.detach().to(torch.bfloat16) for w in params]  # a later call with gradients can use them
+            held = copies[layer, suffix] = (key, bf16)
         return RecurrentEncoder._direction(enc, x.to(torch.bfloat16), layer, suffix, held[1])
     return direction
 
