@@ -87,18 +87,20 @@ def evaluate_cli(name: str, precision: str) -> tuple[float, str]:
     return json.loads(run.stdout.strip().splitlines()[-1])["metrics"][METRIC[task]], ""
 
 
-def scores(models: list[str]) -> None:
+def scores(models: list[str], precisions: list[str]) -> None:
     from zoo import data
 
-    print("\n## Test scores (change against fp32, points)\n")
+    print("\n## Test scores (change against fp32, points; - not measured in this run)\n")
     print(f"| model | metric | fp32 | bf16 | int8 | {AO} |\n|---|---|---:|---:|---:|---:|")
     for name in models:
         task = name.split("-")[0]
-        got = {prec: evaluate_cli(name, prec) for prec in PRECISIONS}
-        split = data.load(str(DATA / TEST_DATA[task]))[0]["test"]
-        got[AO] = (torch_ao_int8(name).evaluate(split)[METRIC[task]], "")
+        got = {prec: evaluate_cli(name, prec) for prec in ["fp32"] + [p for p in PRECISIONS[1:] if p in precisions]}
+        if AO in precisions:
+            split = data.load(str(DATA / TEST_DATA[task]))[0]["test"]
+            got[AO] = (torch_ao_int8(name).evaluate(split)[METRIC[task]], "")
         base = got["fp32"][0]
-        cells = [f"{got[p][0] - base:+.2f}" if not got[p][1] else "error" for p in ("bf16", "int8", AO)]
+        cells = ["-" if p not in got else f"{got[p][0] - base:+.2f}" if not got[p][1] else "error"
+                 for p in ("bf16", "int8", AO)]
         print(f"| {name} | {METRIC[task]} | {base:.2f} | " + " | ".join(cells) + " |", flush=True)
         for p, (_, err) in got.items():
             if err:
@@ -185,13 +187,15 @@ def main():
     ap.add_argument("--n1", type=int, default=100, help="batch-1 calls per model per round (captions: an eighth)")
     ap.add_argument("--n64", type=int, default=4, help="batches of 64 per model per round (captions: one)")
     ap.add_argument("--skip-scores", action="store_true")
+    ap.add_argument("--precisions", nargs="+", default=PRECISIONS[1:] + [AO], choices=PRECISIONS[1:] + [AO],
+                    help="the test scores to measure besides fp32's")
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--skip-command", action="store_true")
     args = ap.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s); {cpu.describe()}")
     print(f"native bf16: {cpu.native_bf16()}; VNNI (int8 weights in 8 bits, not 7): {cpu.has_vnni()}")
     if not args.skip_scores:
-        scores(args.models)
+        scores(args.models, args.precisions)
     if not args.skip_speed:
         speed(args.models, args.rounds, args.n1, args.n64)
     if not args.skip_command:

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import zoo
-from zoo import cpu, export, precision
+from zoo import cpu, export, onnx_run, precision
 from zoo.tensor_key import tensor_key
 from zoo.__main__ import main
 
@@ -106,6 +106,20 @@ def test_an_unknown_precision_is_refused_before_anything_is_read(tmp_path):
 
 onnx_only = pytest.mark.skipif(__import__("importlib").util.find_spec("onnxruntime") is None,
                                reason="int8 runs in onnxruntime: pip install -e '.[onnx]'")
+
+
+@onnx_only
+@pytest.mark.parametrize("name, recurrent", [("ner-bilstm", "LSTM"), ("sentiment-lstm", "LSTM"), ("ner-rnn", "RNN")])
+def test_int8_quantizes_the_matmuls_and_on_request_the_lstm_nodes(models, name, recurrent, tmp_path):
+    import onnx
+    folder = export.to_onnx(zoo.load(models / name), tmp_path / name)
+    kinds = {}
+    for lstm in (False, True):
+        onnx_run.quantize_int8(folder / "model.onnx", tmp_path / f"int8-{lstm}.onnx", lstm=lstm)
+        kinds[lstm] = [n.op_type for n in onnx.load(str(tmp_path / f"int8-{lstm}.onnx")).graph.node]
+    assert recurrent in kinds[False] and "MatMulInteger" in kinds[False]  # the default: the recurrent node float
+    if recurrent == "LSTM":  # onnxruntime has no int8 RNN node
+        assert "DynamicQuantizeLSTM" in kinds[True] and "LSTM" not in kinds[True]
 
 
 @onnx_only
