@@ -119,7 +119,7 @@ class RecurrentEncoder(nn.Module):
     def encode(self, embed, batch, lengths):
         """self(embed(batch), lengths) for a zoo.embedding.TokenEmbedder: -> (outputs (B, T, D), final (B, D)).
         On the steps route the first layer's input projections are looked-up rows of the embedder's projected
-        tables (embed.project): SST-2 validation's batches of 64 go 2x faster than with one multiply."""
+        tables (embed.project), not a multiply of every batch's embeddings (docs/benchmarks.md, What was fixed)."""
         words = batch["words"]
         if getattr(_what_if, "switch", None) is None and self._route(words.size(0), words.device) == "steps":
             w_ih, _, b_ih, b_hh = layer_params(self.rnn, 0)
