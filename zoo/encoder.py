@@ -110,10 +110,7 @@ class RecurrentEncoder(nn.Module):
         if route == "steps":
             if self.arch != "rnn" or torch.is_grad_enabled() or self.training:
                 raise ValueError("the steps route is the vanilla RNN's, for inference (eval(), under torch.no_grad())")
-            w_ih, _, b_ih, b_hh = layer_params(self.rnn, 0)
-            B, T, _ = x.shape
-            xw = torch.addmm(b_ih + b_hh, x.transpose(0, 1).reshape(T * B, -1), w_ih.t())  # (T*B, H)
-            return self._rnn_steps(xw.view(T, B, -1), lengths)
+            return self._rnn_steps(self._projected(x.transpose(0, 1), 0), lengths)
         return self._padded(x, lengths) if route == "padded" else self._packed(x, lengths)
 
     def encode(self, embed, batch, lengths):
@@ -121,10 +118,11 @@ class RecurrentEncoder(nn.Module):
         On the steps route the first layer's input projections are looked-up rows of the embedder's projected
         tables (embed.project), not a multiply of every batch's embeddings (docs/benchmarks.md, What was fixed)."""
         words = batch["words"]
-        if getattr(_what_if, "switch", None) is None and self._route(words.size(0), words.device) == "steps":
+        route = self._route(words.size(0), words.device)
+        if route == "steps" and getattr(_what_if, "switch", None) is None:
             w_ih, _, b_ih, b_hh = layer_params(self.rnn, 0)
             return self._rnn_steps(embed.project(batch, w_ih, b_ih, b_hh), lengths)
-        return self(embed(batch), lengths)
+        return self(embed(batch), lengths, route=route)
 
     def _route(self, batch_size: int, device: torch.device) -> str:
         """The route a call takes when none is asked for (see forward and the module's docstring)."""
@@ -175,19 +173,25 @@ class RecurrentEncoder(nn.Module):
         the inputs step by step). The same numbers as the packed route within float rounding (the same tags
         and labels on the bundled models' validation data); steps past a sequence's end are computed and
         zeroed, as padding reads 0 there."""
-        T, B, H = xw.shape
+        T = xw.size(0)
         live = live_mask(lengths.to(xw.device), T).t()[..., None]  # (T, B, 1)
         out = xw
         for layer in range(self.rnn.num_layers):
-            w_ih, w_hh, b_ih, b_hh = layer_params(self.rnn, layer)
             if layer:
-                out = torch.addmm(b_ih + b_hh, out.view(T * B, H), w_ih.t()).view(T, B, H)
-            w, h = w_hh.t().contiguous(), out[0].tanh_()  # the state after step 0 (from a zero state)
+                out = self._projected(out, layer)
+            w, h = layer_params(self.rnn, layer)[1].t().contiguous(), out[0].tanh_()  # h: the state after step 0
             for o in out.unbind(0)[1:]:  # the steps' rows, made in one call
                 h = o.addmm_(h, w).tanh_()  # (B, H)
             out.mul_(live)
         out = out.transpose(0, 1)  # (B, T, H)
         return out, _at_last_word(out, lengths)
+
+    def _projected(self, x, layer):
+        """x (T, B, I) -> every step's input projection of one layer, x @ W_ih^T + b_ih + b_hh, (T, B, H): one
+        multiply for all steps."""
+        w_ih, _, b_ih, b_hh = layer_params(self.rnn, layer)
+        T, B, _ = x.shape
+        return torch.addmm(b_ih + b_hh, x.reshape(T * B, -1), w_ih.t()).view(T, B, -1)
 
     def _both_directions(self, x, lengths, layer):
         """One bidirectional layer: the forward direction joined with the backward one, which reads each

@@ -67,9 +67,9 @@ def bilstm_layer(x: Tensor, lengths: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: T
                  w_hh_r: Tensor, b_ih_r: Tensor, b_hh_r: Tensor) -> Tensor:
     """One bidirectional LSTM layer from zero states, batch first: x (B, T, I), lengths (B,) -> y (B, T, 2H), the
     backward direction reading each sequence reversed inside its own length (RecurrentEncoder._both_directions)."""
-    def run(x, *params):
-        h0 = x.new_zeros(1, x.size(0), params[1].size(1))
-        return torch.lstm(x, (h0, h0), list(params), True, 1, 0.0, False, False, True)[0]
+    def run(x, w_ih, w_hh, b_ih, b_hh):  # one direction: lstm_layer's kernel from a zero state
+        h0 = x.new_zeros(1, x.size(0), w_hh.size(1))
+        return lstm_layer(x, h0, h0, w_ih, w_hh, b_ih, b_hh)[0]
     back = run(cells.reverse_within_length(x, lengths), w_ih_r, w_hh_r, b_ih_r, b_hh_r)
     return torch.cat([run(x, w_ih, w_hh, b_ih, b_hh), cells.reverse_within_length(back, lengths)], dim=-1)
 
