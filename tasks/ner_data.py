@@ -75,7 +75,7 @@ def collate(examples: list[dict]) -> dict:
     W = int(used[-1]) + 1 if used.size else 1
     batch = {"words": pad([e["words"] for e in examples]), "casing": pad([e["casing"] for e in examples]),
              "chars": torch.from_numpy(rows[:, :, :W].astype(np.int64)),
-             "lengths": torch.tensor([len(e["words"]) for e in examples])}
+             "lengths": torch.from_numpy(np.array([len(e["words"]) for e in examples], dtype=np.int64))}
     if B > 1:  # one sentence (predict) has few words to share, and onnxruntime reads chars anyway
         distinct = {_PAD_ROW: 0}  # a word's row -> its index; rows are bytes, so equal words are one key
         char_of = [[distinct.setdefault(r, len(distinct)) for r in e["chars"]] + [0] * (T - len(e["chars"]))

@@ -70,15 +70,16 @@ class SentimentModel(nn.Module):
         self.dropout = Dropout(cfg.dropout)
         self.head = nn.Linear(self.encoder.output_size, len(LABELS))
 
-    def _outputs(self, batch):
+    def _outputs(self, batch, outputs: bool = True):
         dev = of(self)  # batches are built on the CPU; follow the model to a GPU if it is on one
         words = batch["words"].to(dev)
-        out, final = self.encoder.encode(self.embed, {"words": words}, batch["lengths"])  # (B, T, D), (B, D)
+        # "final" pooling reads the last state alone, so the outputs at every step are left out (None)
+        out, final = self.encoder.encode(self.embed, {"words": words}, batch["lengths"], outputs=outputs)  # (B, T, D), (B, D)
         return words, out, final
 
     def forward(self, batch) -> torch.Tensor:
         """-> logits (B, 2)."""
-        words, out, final = self._outputs(batch)
+        words, out, final = self._outputs(batch, outputs=self.cfg.pool == "max")
         if self.cfg.pool == "max":
             final = out.masked_fill((words == PAD_ID)[..., None], float("-inf")).amax(dim=1)  # (B, D)
         return self.head(self.dropout(final))
@@ -161,20 +162,20 @@ class Predictor:
         """The words the model reads (the first max_len of them where the checkpoint has a max_len)."""
         return words(text, self.vectorize.max_len)
 
-    def _ids(self, text: str) -> tuple[list[str], list[int]]:
-        """-> (the words the model reads, their ids). TypeError for a non-str; ValueError for a text over the
-        limits or with no words at all (empty, only spaces)."""
-        ws = self.words(text)
-        if len(ws) > MAX_TOKENS:
-            raise ValueError(f"text has {len(ws):,} tokens; the limit is {MAX_TOKENS:,}")
-        if not ws:
+    def _ids(self, text: str) -> list[int]:
+        """-> the ids of the words the model reads (Vectorizer.ids). TypeError for a non-str; ValueError for a
+        text over the limits or with no words at all (empty, only spaces)."""
+        ids = self.vectorize.ids(text)
+        if len(ids) > MAX_TOKENS:
+            raise ValueError(f"text has {len(ids):,} tokens; the limit is {MAX_TOKENS:,}")
+        if not ids:
             raise ValueError("the text has no words to classify")
-        return ws, self.vectorize.word_ids(ws)
+        return ids
 
     def encode(self, text: str) -> tuple[list[str], dict]:
         """-> (the words the model reads, a batch of one); errors as _ids."""
-        ws, ids = self._ids(text)
-        return ws, collate([{"words": ids}])
+        ids = self._ids(text)
+        return self.words(text), collate([{"words": ids}])
 
     @staticmethod
     def _result(p: float, scores: bool) -> dict:
@@ -183,7 +184,7 @@ class Predictor:
     def predict(self, text: str, scores: bool = True) -> dict:
         """-> {"positive": p, "negative": 1 - p}; scores=False: {"label": "positive" | "negative"}. Punctuation,
         emoji and unknown scripts are words (mostly <unk>) and get a result."""
-        return self._result(float(self.model.prob_positive(self.encode(text)[1])[0]), scores)
+        return self._result(float(self.model.prob_positive(collate([{"words": self._ids(text)}]))[0]), scores)
 
     def predict_batch(self, texts: list[str], batch_size: int = 64, scores: bool = True, errors: str = "raise") -> list[dict]:
         """predict for many texts: one padded pass per batch of similar length, answers in input order (equal
@@ -194,7 +195,7 @@ class Predictor:
         examples, live, results = [], [], [None] * len(texts)
         for i, text in enumerate(texts):
             try:
-                examples.append({"words": self._ids(text)[1]})
+                examples.append({"words": self._ids(text)})
                 live.append(i)
             except (TypeError, ValueError) as e:
                 if errors == "raise":

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import torch
 from tokenizers import Tokenizer
 
-from tasks.text import check_text, split_words
+from tasks.text import check_text, chunk_words, nfc, split_words
 from zoo.batching import length_batches, pad
 from zoo.data import DataUnavailable, require
 from zoo.embedding import UNK_ID
-from zoo.vocab import WordIds, build_word_tokenizer
+from zoo.vocab import CACHED_WORD_CHARS, WordIds, build_word_tokenizer
 
 _HTML_BREAK = re.compile(r"<\s*br\s*/?\s*>", re.IGNORECASE)  # IMDB reviews carry <br /><br /> paragraph marks
 
@@ -71,9 +72,41 @@ def gold_labels(split) -> list[int]:
 class Vectorizer:
     """Text -> word ids. The vocabulary is a HF `tokenizers` WordLevel model (tokenizer.json)."""
 
+    CHUNKS = 200_000  # whitespace chunks remembered with their ids; past that, new ones are split each time
+
     def __init__(self, tokenizer: Tokenizer, max_len: int = 0):
         self.tokenizer, self.max_len = tokenizer, max_len
         self.word_ids = WordIds(tokenizer)
+        self._chunk_id: dict[str, int] = {}  # a chunk that is one word ("movie") -> its id
+        self._chunk_ids: dict[str, list[int]] = {}  # a chunk of several ("movie.", "don't") -> theirs
+
+    def ids(self, text: str) -> list[int]:
+        """word_ids(words(text, max_len)), found a whitespace chunk at a time: each distinct chunk is split
+        and looked up once, so a text costs a split and one dict lookup per chunk (2x on SST-2 validation,
+        where splitting and looking up was a fifth of the vanilla RNN's batch-64 pass)."""
+        text = check_text(text)
+        chunks = nfc(_HTML_BREAK.sub(" ", text) if "<" in text else text).split()
+        out = list(map(self._chunk_id.get, chunks))  # the common case, every chunk one known word, in one C loop
+        if None in out:
+            out = self._chunks_ids(chunks, out)
+        return out[:self.max_len] if self.max_len else out
+
+    def _chunks_ids(self, chunks: list[str], known: list) -> list[int]:
+        out: list[int] = []
+        for chunk, i in zip(chunks, known):
+            if i is not None:
+                out.append(i)
+                continue
+            ids = self._chunk_ids.get(chunk)
+            if ids is None:
+                ids = self.word_ids(chunk_words(chunk))
+                if len(self._chunk_id) + len(self._chunk_ids) < self.CHUNKS and len(chunk) <= CACHED_WORD_CHARS:
+                    if len(ids) == 1:
+                        self._chunk_id[chunk] = ids[0]
+                    else:
+                        self._chunk_ids[chunk] = ids
+            out += ids
+        return out
 
     @classmethod
     def fit(cls, texts: list[list[str]], min_freq: int = 1, max_size: int | None = None, max_len: int = 0):
@@ -92,9 +125,12 @@ def encode_split(split, vectorize: Vectorizer, texts: list[list[str]] | None = N
 
 
 def collate(examples: list[dict]) -> dict:
-    """-> words (B, T), lengths (B,), labels (B,)."""
-    return {"words": pad([e["words"] for e in examples]), "lengths": torch.tensor([len(e["words"]) for e in examples]),
-            "labels": torch.tensor([e.get("label", -1) for e in examples])}
+    """-> words (B, T), lengths (B,), and labels (B,) where the examples have them (not at inference)."""
+    words = [e["words"] for e in examples]
+    batch = {"words": pad(words), "lengths": torch.from_numpy(np.fromiter(map(len, words), np.int64, len(words)))}
+    if "label" in examples[0]:
+        batch["labels"] = torch.tensor([e["label"] for e in examples])
+    return batch
 
 
 def batches(examples: list[dict], batch_size: int, shuffle=False, seed=0):

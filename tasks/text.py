@@ -77,18 +77,17 @@ def tokenize(text: str) -> list[tuple[str, int, int]]:
     return [(m.group(), back[m.start()], back[m.end()]) for m in _TOKEN.finditer(normal)]
 
 
+def chunk_words(chunk: str) -> list[str]:
+    """The tokens of one whitespace-free chunk of NFC text. A chunk of letters only, or of one character, is one
+    token whatever the pattern (no digit, dot or apostrophe to split at): most words of real text, kept
+    without running the pattern at all."""
+    return [chunk] if chunk.isalpha() or len(chunk) == 1 else _TOKEN.findall(chunk)
+
+
 def split_words(text: str) -> list[str]:
     """The tokens of tokenize(text) without their offsets: the same list, found faster.
 
     No token spans whitespace and no pattern looks past the next character, so the text splits into its
-    whitespace-separated chunks first (one C call) and each chunk is tokenized alone. A chunk of letters
-    only, or of one character, is one token whatever the pattern (no digit, dot or apostrophe to split
-    at): most words of real text, kept without running the pattern at all."""
+    whitespace-separated chunks first (one C call) and each chunk is tokenized alone (chunk_words)."""
     text = nfc(check_text(text))
-    out: list[str] = []
-    for chunk in text.split():
-        if chunk.isalpha() or len(chunk) == 1:
-            out.append(chunk)
-        else:
-            out += _TOKEN.findall(chunk)
-    return out
+    return [w for chunk in text.split() for w in chunk_words(chunk)]

@@ -76,3 +76,32 @@ def test_one_sentence_takes_its_own_loop_and_finds_the_batch_loops_path():
     mask = torch.arange(7)[None, :] < torch.tensor([7, 1, 3, 6, 2, 7])[:, None]
     alone = [tied.decode(em[b:b + 1], mask[b:b + 1].sum(1))[0] for b in range(6)]
     assert alone == _torch_viterbi(tied, em, mask) == tied.decode(em, mask.sum(1).tolist())
+
+
+def test_decode_follows_transitions_changed_in_place_or_replaced():
+    """decode keeps NumPy copies of the CRF's parameters; a change (an optimizer step, a load) makes new ones."""
+    crf, em = CRF(3), torch.zeros(1, 4, 3)
+    assert crf.decode(em, [4]) == [[0, 0, 0, 0]]
+    with torch.no_grad():
+        crf.transitions[0, 2] += 5.0  # in place, as an optimizer step
+        crf.start[0] += 1.0
+    assert crf.decode(em, [4]) == [[0, 2, 0, 2]] == crf.decode(em.expand(2, 4, 3), [4, 4])[:1]
+    crf.load_state_dict({"start": torch.zeros(3), "end": torch.zeros(3), "transitions": torch.eye(3) * 3}, assign=True)
+    assert crf.decode(em + torch.tensor([0.0, 0.0, 1.0]), [4]) == [[2, 2, 2, 2]]
+
+
+def test_decode_sees_a_fused_optimizer_step_once_the_mode_changes():
+    """A fused optimizer (zoo.training's Adam) changes the transitions without changing their version; the
+    training loop's switch to eval() for validation drops decode's NumPy copies."""
+    crf, em = CRF(3), torch.zeros(1, 4, 3)
+    assert crf.decode(em, [4]) == [[0, 0, 0, 0]]
+    opt = torch.optim.Adam(crf.parameters(), lr=1.0, fused=True)
+    crf.train()
+    crf.transitions.grad = torch.zeros(3, 3)
+    crf.transitions.grad[0, 2] = crf.transitions.grad[2, 0] = -1.0  # Adam's first step: +lr where the grad is < 0
+    crf.start.grad, crf.end.grad = torch.zeros(3), torch.zeros(3)
+    opt.step()
+    crf.eval()
+    fresh = CRF(3)
+    fresh.load_state_dict(crf.state_dict())  # the same parameters, nothing kept
+    assert crf.decode(em, [4]) == fresh.decode(em, [4]) == [[2, 0, 2, 0]]  # 0 -> 2 and 2 -> 0 now pay

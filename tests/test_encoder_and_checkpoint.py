@@ -47,13 +47,37 @@ def test_the_padded_training_route_equals_the_packed_route_in_values_and_gradien
 def test_the_rnn_steps_inference_route_equals_the_packed_route(layers):
     torch.manual_seed(0)
     enc = RecurrentEncoder("rnn", input_size=6, hidden_size=5, num_layers=layers).eval()
-    for x, lengths in [(torch.randn(4, 9, 6), torch.tensor([9, 3, 6, 1])), (torch.randn(1, 7, 6), torch.tensor([7]))]:
+    for x, lengths in [(torch.randn(4, 9, 6), torch.tensor([9, 3, 6, 1])), (torch.randn(1, 7, 6), torch.tensor([7])),
+                       (torch.randn(6, 11, 6), torch.tensor([9, 9, 6, 3, 3, 1]))]:  # longest first: live rows only
         with torch.no_grad():
             got, want = enc(x, lengths, route="steps"), enc(x, lengths, route="packed")
         torch.testing.assert_close(got[0], want[0])
         torch.testing.assert_close(got[1], want[1])
     with pytest.raises(ValueError, match="inference"):
         enc(x, lengths, route="steps")  # gradients on: not this route
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+@pytest.mark.parametrize("arch", ARCHS)
+def test_a_reader_of_the_final_state_alone_gets_the_same_final_state_on_every_route(arch, layers):
+    """outputs=False (many-to-one) skips zeroing and unpacking the outputs: None for them, the same final state
+    (and, training, the same gradients) on every route the architecture has."""
+    torch.manual_seed(0)
+    enc = RecurrentEncoder(arch, input_size=6, hidden_size=5, num_layers=layers)
+    x, lengths = torch.randn(4, 9, 6, requires_grad=True), torch.tensor([9, 3, 6, 1])
+    for route in ("packed", "padded"):
+        _, want = enc.train()(x, lengths, route=route)
+        out, got = enc(x, lengths, route=route, outputs=False)
+        assert out is None
+        torch.testing.assert_close(got, want)
+        torch.testing.assert_close(torch.autograd.grad(got.sin().sum(), x)[0], torch.autograd.grad(want.sin().sum(), x)[0])
+    enc.eval()
+    with torch.no_grad():
+        for route in ("packed", "padded") + (("steps",) if arch == "rnn" else ()):
+            for xs, ls in ((x, lengths), (x[:1], lengths[:1])):
+                out, got = enc(xs, ls, route=route, outputs=False)
+                assert out is None
+                torch.testing.assert_close(got, enc(xs, ls, route=route)[1])
 
 
 @pytest.mark.parametrize("arch, inference", [("lstm", "padded"), ("bilstm", "padded"), ("rnn", "steps")])

@@ -66,6 +66,30 @@ def test_bf16_runs_the_encoder_under_autocast_for_one_input_and_for_a_batch(mode
     assert seen == [True, True]
 
 
+@pytest.mark.parametrize("threshold", [None, 8])  # 8: the tiny models' layers of 8 or more outputs run in bf16
+@pytest.mark.parametrize("name", ["sentiment-lstm", "ner-bilstm", "caption-lstm"])
+def test_bf16_leaves_output_layers_of_few_classes_in_float32(models, name, threshold, monkeypatch):
+    """bench/bf16_linear.py: a Linear layer of 2 or 9 outputs is slower in bf16 at every batch size; the
+    caption decoder's wide layers are faster. Each Linear layer's output, called as the model calls it, says
+    which it ran in: float32's exact numbers, or bf16's."""
+    monkeypatch.setattr(cpu, "flags", lambda: SAPPHIRE_RAPIDS)
+    if threshold:
+        monkeypatch.setattr(precision, "BF16_MIN_OUTPUTS", threshold)
+    model = zoo.load(models / name, precision="bf16").model
+    for layer in (m for m in model.modules() if isinstance(m, torch.nn.Linear)):
+        x = torch.randn(3, layer.in_features)
+        with torch.no_grad():
+            y, fp32 = layer(x), torch.nn.functional.linear(x, layer.weight, layer.bias)
+            bf16 = torch.nn.functional.linear(x.bfloat16(), layer.weight.bfloat16(), layer.bias.bfloat16()).float()
+        assert y.dtype == torch.float32
+        if layer.out_features >= precision.BF16_MIN_OUTPUTS:
+            assert not torch.equal(y, fp32) and torch.allclose(y, bf16, atol=1e-2), layer
+        else:
+            assert torch.equal(y, fp32), layer
+    if not name.startswith("caption") and not threshold:
+        assert model.head.out_features < precision.BF16_MIN_OUTPUTS  # the output layer is one of the float32 ones
+
+
 def test_bf16_weight_copies_follow_a_weight_changed_in_place(models, monkeypatch):
     monkeypatch.setattr(cpu, "flags", lambda: SAPPHIRE_RAPIDS)
     p, q = (zoo.load(models / "sentiment-lstm", precision="bf16") for _ in range(2))
@@ -110,16 +134,19 @@ onnx_only = pytest.mark.skipif(__import__("importlib").util.find_spec("onnxrunti
 
 @onnx_only
 @pytest.mark.parametrize("name, recurrent", [("ner-bilstm", "LSTM"), ("sentiment-lstm", "LSTM"), ("ner-rnn", "RNN")])
-def test_int8_quantizes_the_matmuls_and_on_request_the_lstm_nodes(models, name, recurrent, tmp_path):
+def test_int8_quantizes_the_matmuls_and_the_lstm_node_but_not_the_embedding_tables(models, name, recurrent, tmp_path):
     import onnx
     folder = export.to_onnx(zoo.load(models / name), tmp_path / name)
     kinds = {}
-    for lstm in (False, True):
+    for lstm in (True, False):
         onnx_run.quantize_int8(folder / "model.onnx", tmp_path / f"int8-{lstm}.onnx", lstm=lstm)
         kinds[lstm] = [n.op_type for n in onnx.load(str(tmp_path / f"int8-{lstm}.onnx")).graph.node]
-    assert recurrent in kinds[False] and "MatMulInteger" in kinds[False]  # the default: the recurrent node float
-    if recurrent == "LSTM":  # onnxruntime has no int8 RNN node
-        assert "DynamicQuantizeLSTM" in kinds[True] and "LSTM" not in kinds[True]
+        assert "MatMulInteger" in kinds[lstm] and "Gather" in kinds[lstm]
+        assert "DequantizeLinear" not in kinds[lstm]  # no int8 table: a Gather's output would be dequantized
+    if recurrent == "LSTM":  # the default quantizes it; onnxruntime has no int8 RNN node
+        assert "DynamicQuantizeLSTM" in kinds[True] and "LSTM" not in kinds[True] and "LSTM" in kinds[False]
+    else:
+        assert "RNN" in kinds[True]
 
 
 @onnx_only

@@ -111,6 +111,30 @@ def test_words_split_the_penn_treebank_way_and_drop_html_breaks():
     assert sentiment.words("it 's not bad", max_len=2) == ["it", "'s"]  # SST-2 text splits the same way again
 
 
+def test_a_texts_ids_found_chunk_by_chunk_are_its_words_ids_on_random_tricky_texts():
+    """Vectorizer.ids remembers each whitespace chunk's ids: on texts of the characters where the token pattern
+    splits (and HTML breaks, control characters, NFD accents), twice over so the second pass reads the
+    cache, it must give word_ids(words(text, max_len)), with and without a max_len."""
+    import random
+    vocab = ["a", "good", "film", ".", "do", "n't", "'s", "u.s.", "1,000", "x-y", "서울", "é", "!"]
+    pieces = vocab + ["B", "'", ",", "-", "1", "3.5", "U.S.", "e\u0301", "\u212b", "\u00a0", " ", " ", "\t", "\n",
+                      "<br />", "\x00", "\u200b", "🙂", "Good", "FILM."]
+    rng = random.Random(0)
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 14))) for _ in range(1500)]
+    for max_len in (0, 5):
+        vec = sentiment.Vectorizer.fit([vocab], max_len=max_len)
+        for text in texts + texts:
+            assert vec.ids(text) == vec.word_ids(sentiment.words(text, max_len)), repr(text)
+
+
+def test_the_chunk_cache_stays_bounded():
+    vec = sentiment.Vectorizer.fit([["a", "film"]])
+    vec.CHUNKS = 50
+    for i in range(200):
+        assert vec.ids(f"film{i} a{i}. film {'x' * 100}") == [UNK_ID, UNK_ID, UNK_ID, vec.word_ids(["film"])[0], UNK_ID]
+    assert len(vec._chunk_id) + len(vec._chunk_ids) <= 50 and not any(len(c) > 64 for c in vec._chunk_id)
+
+
 # --- data pipeline ----------------------------------------------------------------------------------------
 
 def test_sample_loads_through_zoo_data_and_encodes_with_labels(sst_sample, imdb_sample):

@@ -135,3 +135,33 @@ def test_other_hub_errors_are_not_retried(monkeypatch):
     with pytest.raises(data.DataUnavailable, match="no route to host"):
         data.load("someone/something")
     assert calls == [None]
+
+
+@pytest.mark.parametrize("name", ["ner-rnn", "sentiment-rnn", "ner-bilstm"])
+def test_a_fused_optimizer_step_between_validations_is_seen_by_the_next_one(tmp_path, name):
+    """Inference keeps results computed from the weights (the RNN's projected tables and transposed weight,
+    the CRF's NumPy copies) under a key that torch's fused optimizers do not change; switching modes, as a
+    training loop does between its steps and its validation, drops them."""
+    import copy
+
+    import zoo
+    from app_models import write_models
+    write_models(tmp_path, tasks=("ner", "sentiment"))
+    p = zoo.load(tmp_path / name)
+    texts = ["Peter visited Seoul , did n't he ?", "EU rejects German call to boycott British lamb ."]
+    p.predict_batch(texts)  # the kept results are made here
+    opt = training.optimizer(p.model, lr=0.5)  # fused
+    p.model.train()
+    _, batch = p.encode(texts[0])
+    batch["tags" if name.startswith("ner") else "labels"] = torch.ones(batch["words"].shape, dtype=torch.long) \
+        if name.startswith("ner") else torch.tensor([1])
+    for _ in range(3):
+        p.model.loss(batch).backward()
+        opt.step()
+        opt.zero_grad()
+    p.model.eval()
+    fresh = copy.deepcopy(p)  # the same weights, nothing kept
+    for k in ("_tables", "_held_np", "_w_hh_t_copies"):
+        for m in fresh.model.modules():
+            m.__dict__.pop(k, None)
+    assert p.predict_batch(texts, scores=True) == fresh.predict_batch(texts, scores=True)

@@ -9,8 +9,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from .tensor_key import KeepsWeightResults, tensor_key
 
-class CRF(nn.Module):
+
+class CRF(KeepsWeightResults):
+    WEIGHT_RESULTS = ("_held_np",)  # _np_params' NumPy copies
+
     def __init__(self, num_tags: int):
         super().__init__()
         self.start = nn.Parameter(torch.zeros(num_tags))
@@ -47,9 +51,9 @@ class CRF(nn.Module):
         B, T, K = emissions.shape
         lengths = lengths.tolist() if isinstance(lengths, torch.Tensor) else list(lengths)
         em = _np(emissions)  # (B, T, K)
-        start, trans, end = _np(self.start), _np(self.transitions), _np(self.end)  # (K,), (K, K), (K,)
+        start, trans, trans_to, end = self._np_params()  # (K,), (K, K), (K to, K from), (K,)
         if B == 1:
-            return [_viterbi_one(em[0, :lengths[0]], start, trans, end) if lengths[0] else []]
+            return [_viterbi_one(em[0, :lengths[0]], start, trans_to, end) if lengths[0] else []]
         live = np.arange(T)[None, :] < np.asarray(lengths)[:, None]  # (B, T)
         score = start + em[:, 0]  # (B, K)
         back = np.empty((B, max(T - 1, 0), K), dtype=np.int64)
@@ -74,6 +78,18 @@ class CRF(nn.Module):
         return paths
 
 
+    def _np_params(self) -> tuple:
+        """start, transitions, transitions transposed (a contiguous copy: [j, i] the score of i -> j) and end as
+        NumPy arrays, kept and made again when a parameter changes (one key instead of four conversions per
+        sentence at batch 1)."""
+        params = (self.start, self.transitions, self.end)
+        key, held = tensor_key(params), getattr(self, "_held_np", None)
+        if key is None or held is None or held[0] != key:
+            start, trans, end = (_np(p).copy() for p in params)
+            held = self._held_np = (key, (start, trans, np.ascontiguousarray(trans.T), end))
+        return held[1]
+
+
 def _np(t: torch.Tensor) -> np.ndarray:
     """A float32 NumPy view of t: no copy for a CPU float32 tensor (every call of decode converts five
     tensors, and at batch 1 the conversions cost as much as the Viterbi loop)."""
@@ -81,20 +97,20 @@ def _np(t: torch.Tensor) -> np.ndarray:
     return (t if t.dtype == torch.float32 and t.device.type == "cpu" else t.float().cpu()).numpy()
 
 
-def _viterbi_one(em: np.ndarray, start: np.ndarray, trans: np.ndarray, end: np.ndarray) -> list[int]:
-    """Viterbi for one sentence em (T, K), T >= 1: the batch loop's sums on (K, K) arrays, with fewer and
-    smaller NumPy calls per step (2.5x faster at batch 1, where predict spends most of its Python time
-    here)."""
-    K = em.shape[1]
-    rows, score, back = np.arange(K), start + em[0], []
-    for t in range(1, len(em)):
-        cand = score[:, None] + trans  # (K from, K to)
-        idx = cand.argmax(0)  # (K,): the first best, as torch.max
-        back.append(idx.tolist())
-        score = cand[idx, rows] + em[t]
+def _viterbi_one(em: np.ndarray, start: np.ndarray, trans_to: np.ndarray, end: np.ndarray) -> list[int]:
+    """Viterbi for one sentence em (T, K), T >= 1, with trans_to[j, i] the score of tag i -> tag j: the batch
+    loop's sums on (K to, K from) arrays, whose rows are what each next tag chooses among, with fewer and
+    smaller NumPy calls per step (at batch 1 predict spends most of its Python time here)."""
+    rows, score, back = np.arange(em.shape[1]), start + em[0], []
+    for e in em[1:]:
+        cand = trans_to + score  # (K to, K from): the same float32 sums as score[:, None] + trans
+        idx = cand.argmax(1)  # (K,): the first best, as torch.max
+        back.append(idx)
+        score = cand[rows, idx]
+        score += e
     tag = int((score + end).argmax())
     path = [tag]
-    for idx in reversed(back):
+    for idx in reversed(np.array(back).tolist() if back else []):
         tag = idx[tag]
         path.append(tag)
     return path[::-1]

@@ -92,6 +92,8 @@ def move(batch, device: torch.device):
     if isinstance(batch, torch.Tensor):
         return batch if batch.device == device else batch.to(device, non_blocking=True)
     if isinstance(batch, dict):
+        if all(isinstance(v, torch.Tensor) and v.device == device for v in batch.values()):
+            return batch  # the common case (a CPU model, the batch collate made), without a walk or a new dict
         return {k: move(v, device) for k, v in batch.items()}
     if isinstance(batch, (list, tuple)):
         return type(batch)(move(v, device) for v in batch)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .tensor_key import tensor_key
+from .tensor_key import KeepsWeightResults, tensor_key
 
 PAD_ID, UNK_ID = 0, 1
 
@@ -74,7 +74,9 @@ class Dropout(nn.Module):
         return f"p={self.p}"
 
 
-class TokenEmbedder(nn.Module):
+class TokenEmbedder(KeepsWeightResults):
+    WEIGHT_RESULTS = ("_tables",)  # project's projected tables
+
     def __init__(self, cfg: EmbeddingConfig):
         super().__init__()
         self.cfg = cfg
@@ -100,7 +102,7 @@ class TokenEmbedder(nn.Module):
             parts.append(self.char_features(batch) * (words != PAD_ID)[..., None])  # padding tokens -> 0
         if self.cfg.casing_dim:
             parts.append(self.casing(batch["casing"]))
-        return self.dropout(torch.cat(parts, dim=-1))
+        return self.dropout(torch.cat(parts, dim=-1) if len(parts) > 1 else parts[0])  # a cat of one is a copy
 
     def project(self, batch, weight, *biases) -> torch.Tensor:
         """At inference: self(batch) @ weight.T + sum(biases), time-major (T, B, H), for the vanilla RNN's steps

@@ -16,6 +16,7 @@ nothing to pack), as do layers without their weights (torch.ao's dynamic quantiz
 """
 from __future__ import annotations
 
+import bisect
 import contextlib
 import threading
 
@@ -25,6 +26,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from . import cells
 from .batching import live_mask
+from .tensor_key import KeepsWeightResults, tensor_key
 
 ARCHS = ("rnn", "lstm", "bilstm")
 ARCH_NAMES = {"rnn": "vanilla RNN", "lstm": "LSTM", "bilstm": "BiLSTM"}  # what people read, everywhere
@@ -53,13 +55,15 @@ def layer_params(rnn: nn.RNNBase, layer: int = 0, suffix: str = "") -> list[torc
     return [getattr(rnn, f"{w}_l{layer}{suffix}") for w in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
 
 
-def _at_last_word(out: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+def at_last_word(out: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """out (B, T, D) -> (B, D): each sequence's output at its last real word."""
     B = out.size(0)
     return out.gather(1, (lengths - 1).clamp(min=0).view(B, 1, 1).expand(B, 1, out.size(-1)))[:, 0]
 
 
-class RecurrentEncoder(nn.Module):
+class RecurrentEncoder(KeepsWeightResults):
+    WEIGHT_RESULTS = ("_w_hh_t_copies", "_bf16_copies")  # _w_hh_t's; zoo.precision's bf16 weights
+
     def __init__(self, arch: str, input_size: int, hidden_size: int, num_layers: int = 1, dropout: float = 0.0,
                  init: str = "keras"):
         super().__init__()
@@ -95,34 +99,38 @@ class RecurrentEncoder(nn.Module):
                     if name.startswith("bias_ih") and isinstance(self.rnn, nn.LSTM):
                         p[H:2 * H] = 1.0  # torch's gate order: input, forget, cell, output
 
-    def forward(self, x, lengths, route: str | None = None):
+    def forward(self, x, lengths, route: str | None = None, outputs: bool = True):
         """x (B, T, I), lengths (B,) -> outputs (B, T, D) with zeros at padding, final (B, D).
 
         final is the last layer's state after each sequence's last real token; for the BiLSTM the
         forward state at the end joined with the backward state at the start. route: "packed",
         "padded", "steps" (the vanilla RNN in eval mode, without gradients) or None (_route: on the CPU
         steps for the RNN's inference on a batch outside autocast, packed for one sentence without
-        gradients or a layer without its weights, else padded; packed on other devices)."""
+        gradients or a layer without its weights, else padded; packed on other devices). outputs=False: a
+        reader of the final state alone (many-to-one) gets None for outputs, which are then neither zeroed at
+        padding nor unpacked."""
         switch = getattr(_what_if, "switch", None)
         if switch is not None:
-            return self._cells(x, lengths, switch)
+            out, final = self._cells(x, lengths, switch)
+            return (out if outputs else None), final
         route = route or self._route(x.size(0), x.device)
         if route == "steps":
             if self.arch != "rnn" or torch.is_grad_enabled() or self.training:
                 raise ValueError("the steps route is the vanilla RNN's, for inference (eval(), under torch.no_grad())")
-            return self._rnn_steps(self._projected(x.transpose(0, 1), 0), lengths)
-        return self._padded(x, lengths) if route == "padded" else self._packed(x, lengths)
+            return self._rnn_steps(self._projected(x.transpose(0, 1), 0), lengths, outputs)
+        return self._padded(x, lengths, outputs) if route == "padded" else self._packed(x, lengths, outputs)
 
-    def encode(self, embed, batch, lengths):
-        """self(embed(batch), lengths) for a zoo.embedding.TokenEmbedder: -> (outputs (B, T, D), final (B, D)).
+    def encode(self, embed, batch, lengths, outputs: bool = True):
+        """self(embed(batch), lengths, outputs=outputs) for a zoo.embedding.TokenEmbedder: -> (outputs (B, T, D)
+        or None, final (B, D)).
         On the steps route the first layer's input projections are looked-up rows of the embedder's projected
         tables (embed.project), not a multiply of every batch's embeddings (docs/benchmarks.md, What was fixed)."""
         words = batch["words"]
         route = self._route(words.size(0), words.device)
         if route == "steps" and getattr(_what_if, "switch", None) is None:
             w_ih, _, b_ih, b_hh = layer_params(self.rnn, 0)
-            return self._rnn_steps(embed.project(batch, w_ih, b_ih, b_hh), lengths)
-        return self(embed(batch), lengths, route=route)
+            return self._rnn_steps(embed.project(batch, w_ih, b_ih, b_hh), lengths, outputs)
+        return self(embed(batch), lengths, route=route, outputs=outputs)
 
     def _route(self, batch_size: int, device: torch.device) -> str:
         """The route a call takes when none is asked for (see forward and the module's docstring)."""
@@ -140,51 +148,75 @@ class RecurrentEncoder(nn.Module):
         out, h_n, _ = cells.trace(self.rnn, x, lengths, switch=switch)
         return out, torch.cat(list(h_n[-self.directions:]), dim=-1)
 
-    def _packed(self, x, lengths):
+    def _packed(self, x, lengths, outputs=True):
         if x.size(0) == 1 and int(lengths[0]) == x.size(1):  # one sentence, no padding: nothing to pack
             out, state = self.rnn(x)  # the same numbers; a quarter less time per call at batch 1
             h_n = state[0] if isinstance(state, tuple) else state
-            return out, torch.cat(list(h_n[-self.directions:]), dim=-1)
+            return (out if outputs else None), torch.cat(list(h_n[-self.directions:]), dim=-1)
         packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
         out, state = self.rnn(packed)
-        out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.size(1))  # (B, T, D)
+        if outputs:
+            out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.size(1))  # (B, T, D)
         h_n = state[0] if isinstance(state, tuple) else state  # (layers * directions, B, H)
         final = torch.cat(list(h_n[-self.directions:]), dim=-1)  # (B, D)
-        return out, final
+        return (out if outputs else None), final
 
-    def _padded(self, x, lengths):
+    def _padded(self, x, lengths, outputs=True):
         lengths = lengths.to(x.device)
         T = x.size(1)
         live = live_mask(lengths, T)[..., None]  # (B, T, 1)
         inp = x
+        last_layer = self.rnn.num_layers - 1
         for layer in range(self.rnn.num_layers):
             if layer and self.training and self.rnn.dropout:
                 inp = nn.functional.dropout(inp, self.rnn.dropout)
+            if self.bidirectional and not outputs and layer == last_layer:
+                return None, self._both_final(inp, lengths, layer)
             out = self._both_directions(inp, lengths, layer) if self.bidirectional else self._direction(inp, layer, "")
-            inp = out * live  # (B, T, D); padding reads 0, as with packing
-        H, last = self.rnn.hidden_size, _at_last_word(inp, lengths)  # (B, D)
+            inp = out * live if outputs or layer < last_layer else out  # (B, T, D); padding reads 0
+        H, last = self.rnn.hidden_size, at_last_word(inp, lengths)  # (B, D): real words only, masked or not
         final = torch.cat([last[:, :H], inp[:, 0, H:]], dim=-1) if self.bidirectional else last
-        return inp, final
+        return (inp if outputs else None), final
 
-    def _rnn_steps(self, xw, lengths):
+    def _rnn_steps(self, xw, lengths, outputs=True):
         """The vanilla RNN's inference route on the CPU, from its first layer's input projections xw (T, B, H)
         = x @ W_ih^T + b_ih + b_hh (all steps' in one multiply, or looked up: encode), consumed in place:
         then one (B, H) x (H, H) multiply-add into each step's row and a tanh, in place (torch's kernel projects
         the inputs step by step). The same numbers as the packed route within float rounding (the same tags
-        and labels on the bundled models' validation data); steps past a sequence's end are computed and
-        zeroed, as padding reads 0 there."""
-        T = xw.size(0)
-        live = live_mask(lengths.to(xw.device), T).t()[..., None]  # (T, B, 1)
+        and labels on the bundled models' validation data). Where the rows come longest first, as
+        predict_batch's batches do, a step computes only the rows still inside their sequence (a prefix);
+        otherwise every row. Steps past a sequence's end are then zeroed, as padding reads 0 there (unless
+        no one reads the outputs)."""
+        T, B = xw.shape[:2]
+        lens = lengths.tolist()
+        # steps [t0, t1) during which the first n rows are live: one segment per distinct length
+        segments = [(0, T, B)]
+        if B > 1 and all(a >= b for a, b in zip(lens, lens[1:])):
+            up, ends = lens[::-1], sorted(set(lens))
+            segments = [(start, end, B - bisect.bisect_left(up, end)) for start, end in zip([0] + ends, ends)]
         out = xw
         for layer in range(self.rnn.num_layers):
             if layer:
                 out = self._projected(out, layer)
-            w, h = layer_params(self.rnn, layer)[1].t().contiguous(), out[0].tanh_()  # h: the state after step 0
-            for o in out.unbind(0)[1:]:  # the steps' rows, made in one call
-                h = o.addmm_(h, w).tanh_()  # (B, H)
-            out.mul_(live)
+            w, h = self._w_hh_t(layer), out[0].tanh_()  # h: the state after step 0
+            for t0, t1, n in segments:
+                h = h[:n]
+                for o in out[max(t0, 1):t1, :n].unbind(0):  # the segment's rows, made in one call
+                    h = o.addmm_(h, w).tanh_()  # (n, H)
+            if outputs or layer < self.rnn.num_layers - 1:
+                out.mul_(live_mask(lengths.to(out.device), T).t()[..., None])  # (T, B, 1)
         out = out.transpose(0, 1)  # (B, T, H)
-        return out, _at_last_word(out, lengths)
+        return (out if outputs else None), at_last_word(out, lengths)
+
+    def _w_hh_t(self, layer):
+        """W_hh^T of a layer, contiguous (a step's multiply-add is 20% faster than on the transposed view),
+        copied once and again when the weight changes."""
+        w = layer_params(self.rnn, layer)[1]
+        key, held = tensor_key([w]), self.__dict__.setdefault("_w_hh_t_copies", {}).get(layer)
+        if key is None or held is None or held[0] != key:
+            with torch.no_grad(), torch.inference_mode(False):  # a plain tensor, whatever mode this call ran in
+                held = self._w_hh_t_copies[layer] = (key, w.t().contiguous())
+        return held[1]
 
     def _projected(self, x, layer):
         """x (T, B, I) -> every step's input projection of one layer, x @ W_ih^T + b_ih + b_hh, (T, B, H): one
@@ -198,6 +230,13 @@ class RecurrentEncoder(nn.Module):
         sequence reversed inside its own length. -> (B, T, 2H)"""
         back = self._direction(cells.reverse_within_length(x, lengths), layer, "_reverse")
         return torch.cat([self._direction(x, layer, ""), cells.reverse_within_length(back, lengths)], dim=-1)
+
+    def _both_final(self, x, lengths, layer):
+        """A last bidirectional layer's final state alone, (B, 2H): the forward direction's state after each
+        sequence's last word joined with the backward one's after its first, which is where the backward
+        direction ends reading the reversed sequence. Its outputs are neither reversed back nor joined."""
+        back = self._direction(cells.reverse_within_length(x, lengths), layer, "_reverse")
+        return torch.cat([at_last_word(self._direction(x, layer, ""), lengths), at_last_word(back, lengths)], dim=-1)
 
     def _direction(self, x, layer, suffix, params=None):
         """One direction of one layer through torch's fused kernel, from a zero state. -> (B, T, H). params:

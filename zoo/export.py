@@ -37,7 +37,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence
 
 from . import cells, checkpoint, onnx_run
-from .encoder import RecurrentEncoder, layer_params
+from .encoder import RecurrentEncoder, at_last_word, layer_params
 from .onnx_run import TEXT_GRAPH
 from .task_table import task_module
 
@@ -156,6 +156,12 @@ def _both_directions_op(self: RecurrentEncoder, x, lengths, layer):
     return bilstm_layer(x, lengths, *layer_params(self.rnn, layer), *layer_params(self.rnn, layer, "_reverse"))
 
 
+def _both_final_op(self: RecurrentEncoder, x, lengths, layer):
+    """RecurrentEncoder._both_final from the one bidirectional op's outputs (one ONNX node, as above)."""
+    out, H = _both_directions_op(self, x, lengths, layer), self.rnn.hidden_size  # (B, T, 2H)
+    return torch.cat([at_last_word(out, lengths)[:, :H], out[:, 0, H:]], dim=-1)
+
+
 def _layer_op(rnn: nn.RNNBase, x, state=None):
     """nn.LSTM/nn.RNN's forward (one layer, one direction, batch first: the caption decoders') as a seqzoo op."""
     if rnn.num_layers != 1 or rnn.bidirectional or not rnn.batch_first or isinstance(x, PackedSequence):
@@ -180,13 +186,14 @@ def _exportable(model: nn.Module):
         enc._route = lambda batch_size, device: "padded"  # whichever the batch: the graph has dynamic axes
         enc._direction = types.MethodType(_direction_op, enc)
         enc._both_directions = types.MethodType(_both_directions_op, enc)
+        enc._both_final = types.MethodType(_both_final_op, enc)
     for rnn in layers:
         rnn.forward = functools.partial(_layer_op, rnn)
     try:
         yield
     finally:
         for m in encoders:
-            del m._route, m._direction, m._both_directions
+            del m._route, m._direction, m._both_directions, m._both_final
         for m in layers:
             del m.forward
 

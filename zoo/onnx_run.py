@@ -21,6 +21,7 @@ from .checkpoint import CONFIG, CheckpointError
 TEXT_GRAPH = "model"  # zoo/export.py's name for a text model's one graph
 
 INSTALL = 'pip install -e ".[onnx]"'
+INT8_OPS = ("MatMul", "Gemm", "LSTM")  # what int8 quantizes (quantize_int8); the LSTM node last
 
 
 def _ort():
@@ -85,7 +86,10 @@ class OrtForward:
 
     def __call__(self, batch: dict) -> torch.Tensor:
         try:
-            feed = {k: _array(batch[k]) for k in self.inputs}
+            try:
+                feed = {k: batch[k].numpy() for k in self.inputs}  # CPU tensors without gradients: views
+            except (RuntimeError, TypeError):
+                feed = {k: _array(batch[k]) for k in self.inputs}
         except KeyError:
             missing = [k for k in self.inputs if k not in batch]
             raise ValueError(f"the exported network needs {', '.join(missing)}, which the batch lacks") from None
@@ -101,15 +105,16 @@ def attach(model: torch.nn.Module, task, sessions: dict) -> torch.nn.Module:
     return model
 
 
-def quantize_int8(src, dst, lstm: bool = False) -> bool:
-    """onnxruntime's dynamic quantization: the MatMuls' weights as int8, activations quantized per call. The
-    recurrent nodes stay float32. onnxruntime has no int8 kernel for the vanilla RNN's node, and an LSTM node
-    is quantized (DynamicQuantizeLSTM) only after onnxruntime's pre-processing folds the gate reordering
-    into stored weights (lstm=True). That cost `ner-bilstm` about a point of validation F1 (89.89 against
-    90.85; per-channel weights 89.87; docs/serving.md), over the half point int8 may cost, so it is not the
-    default. Weights get 7 bits on a CPU without VNNI, whose u8 x s8 dot product (VPMADDUBSW) can saturate
-    with full 8-bit weights (onnxruntime's advice, reduce_range), and 8 with VNNI, decided from this CPU's
-    flags. -> whether the range was reduced."""
+def quantize_int8(src, dst, lstm: bool = True) -> bool:
+    """onnxruntime's dynamic quantization of the MatMul, Gemm and LSTM nodes: their weights as int8, activations
+    quantized per call. onnxruntime's pre-processing first folds the constants, so the LSTM node's weights
+    (computed by the gate reordering) become stored ones it can quantize (DynamicQuantizeLSTM); lstm=False
+    leaves that node float32. The vanilla RNN's node has no int8 kernel in onnxruntime. Embedding tables
+    (Gather) stay float32: once folded they would be quantized too, which cost `ner-bilstm` about a point of
+    validation F1 (89.87 against 90.85, python bench/int8_lstm.py --gather; with the LSTM node alone
+    quantized 90.84). Weights get 7 bits on a CPU without VNNI, whose u8 x s8 dot product (VPMADDUBSW) can
+    saturate with full 8-bit weights (onnxruntime's advice, reduce_range), and 8 with VNNI, decided from
+    this CPU's flags. -> whether the range was reduced."""
     _ort()
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -122,10 +127,10 @@ def quantize_int8(src, dst, lstm: bool = False) -> bool:
     level = root.level
     root.setLevel(logging.ERROR)  # its advice to run the pre-processing is logged at WARNING on every call
     try:
-        if lstm:  # constants folded: the LSTM nodes' weights become stored ones (symbolic shapes fail on taggers)
-            quant_pre_process(str(src), pre, skip_symbolic_shape=True)
+        quant_pre_process(str(src), pre, skip_symbolic_shape=True)  # (symbolic shapes fail on the taggers)
         reduce_range = not cpu.has_vnni()
-        quantize_dynamic(pre if lstm else src, tmp, weight_type=QuantType.QInt8, reduce_range=reduce_range)
+        quantize_dynamic(pre, tmp, weight_type=QuantType.QInt8, reduce_range=reduce_range,
+                         op_types_to_quantize=list(INT8_OPS if lstm else INT8_OPS[:-1]))
         os.replace(tmp, dst)
         return reduce_range
     finally:

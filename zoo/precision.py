@@ -14,10 +14,10 @@ line or test written on one machine still works on another (docs/serving.md has 
 
 int8: torch's own dynamic quantization (torch.ao.quantization.quantize_dynamic) is deprecated in favour of
 torchao, and torchao quantizes Linear layers, not LSTMs. onnxruntime's dynamic quantization is maintained,
-so int8 means: the networks exported (zoo/export.py), their MatMuls quantized by onnxruntime and run there
-(zoo/onnx_run.py); loading takes a few seconds more (the export). Its LSTM node can be quantized too, but
-that cost ner-bilstm about a point of validation F1, so the recurrent nodes stay float32 (see
-onnx_run.quantize_int8). Whether the weights use all 8 bits is also decided from the CPU's flags (VNNI).
+so int8 means: the networks exported (zoo/export.py), their MatMul and LSTM nodes quantized by onnxruntime
+and run there (zoo/onnx_run.py); loading takes a few seconds more (the export). The vanilla RNN's node and
+the embedding tables stay float32 (see onnx_run.quantize_int8). Whether the weights use all 8 bits is also
+decided from the CPU's flags (VNNI).
 """
 from __future__ import annotations
 
@@ -35,6 +35,10 @@ from .encoder import RecurrentEncoder, layer_params
 from .tensor_key import tensor_key
 
 PRECISIONS = ("fp32", "bf16", "int8")
+# A Linear layer with fewer outputs stays float32 under bf16: with 2 or 9 outputs (the sentiment and NER output
+# layers) bf16 ran at 0.25-0.94x float32's speed at every batch size measured, with 512 or more (the caption
+# decoder's) 2-5x faster from batch 64 (python bench/bf16_linear.py)
+BF16_MIN_OUTPUTS = 64
 _warned_bf16 = False
 
 
@@ -61,10 +65,9 @@ def _in_bf16(forward):
 def _bf16_directions(enc: RecurrentEncoder):
     """enc._direction with bf16 copies of each layer's weights, made once and again when a weight changes:
     autocast would cast them on every call (4-6% of an SST-2 pass at batch 64), to the same values."""
-    copies = {}
-
     def direction(x, layer, suffix, params=None):
         params = params or layer_params(enc.rnn, layer, suffix)
+        copies = enc.__dict__.setdefault("_bf16_copies", {})  # dropped by train()/eval(): KeepsWeightResults
         key, held = tensor_key(params), copies.get((layer, suffix))
         if key is None or held is None or held[0] != key:
             with torch.inference_mode(False):  # plain tensors even when made under inference_mode (the app's):
@@ -75,13 +78,16 @@ def _bf16_directions(enc: RecurrentEncoder):
 
 
 def autocast_bf16(model: nn.Module) -> nn.Module:
-    """Every recurrent encoder, LSTM/RNN and Linear layer of model computes in bf16, returning float32."""
+    """Every recurrent encoder, LSTM/RNN and Linear layer of model computes in bf16, returning float32, but for
+    Linear layers of fewer than BF16_MIN_OUTPUTS outputs (output layers of a few classes: slower in bf16)."""
     for m in model.modules():
         if isinstance(m, RecurrentEncoder):
             m._route = lambda batch_size, device: "padded"  # whatever the batch, encode included: autocast's route
+            # the input cast once, before a BiLSTM reverses it, not once per direction: the same bf16 numbers
+            m._padded = functools.partial(lambda enc, x, *a: RecurrentEncoder._padded(enc, x.to(torch.bfloat16), *a), m)
             m._direction = _bf16_directions(m)
             m.forward = _in_bf16(m.forward)
-        elif isinstance(m, (nn.RNNBase, nn.Linear)):
+        elif isinstance(m, nn.RNNBase) or (isinstance(m, nn.Linear) and m.out_features >= BF16_MIN_OUTPUTS):
             m.forward = _in_bf16(m.forward)
     return model
 
