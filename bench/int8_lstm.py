@@ -1,4 +1,4 @@
-"""What int8 should quantize in an LSTM model: onnxruntime's int8 as zoo.load builds it (the MatMul/Gemm and LSTM
+"""What int8 should quantize in an LSTM model: onnxruntime's int8 as zoo.load builds it (the MatMul and LSTM
 nodes, onnx_run.quantize_int8) against the same with the LSTM node left float32 (lstm=False), and with --gather
 also the embedding tables quantized (onnxruntime's default once constants are folded), for the bundled LSTM
 and BiLSTM models: validation score, and inputs/s at batch 1 and 64 with the variants interleaved round by

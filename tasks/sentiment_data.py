@@ -129,7 +129,7 @@ def collate(examples: list[dict]) -> dict:
     words = [e["words"] for e in examples]
     batch = {"words": pad(words), "lengths": torch.from_numpy(np.fromiter(map(len, words), np.int64, len(words)))}
     if "label" in examples[0]:
-        batch["labels"] = torch.tensor([e["label"] for e in examples])
+        batch["labels"] = torch.tensor([e.get("label", -1) for e in examples])
     return batch
 
 

@@ -78,6 +78,11 @@ def test_a_reader_of_the_final_state_alone_gets_the_same_final_state_on_every_ro
                 out, got = enc(xs, ls, route=route, outputs=False)
                 assert out is None
                 torch.testing.assert_close(got, enc(xs, ls, route=route)[1])
+        empty = torch.tensor([9, 0, 6, 1])  # a sequence without words: its final state is 0 either way
+        for route in ("padded",) + (("steps",) if arch == "rnn" else ()):
+            _, got = enc(x, empty, route=route, outputs=False)
+            torch.testing.assert_close(got, enc(x, empty, route=route)[1])
+            assert got[1].abs().sum() == 0
 
 
 @pytest.mark.parametrize("arch, inference", [("lstm", "padded"), ("bilstm", "padded"), ("rnn", "steps")])

@@ -199,3 +199,18 @@ def test_evaluate_takes_precision_and_reports_it(models, conll_sample, capsys):
                  "--precision", "bf16"]) == 0
     line = json.loads(capsys.readouterr().out)
     assert (line["precision"], line["runtime"]) == ("bf16", "torch") and "f1" in line["metrics"]
+
+
+@onnx_only
+def test_int8_falls_back_to_the_matmuls_where_onnxruntimes_pre_processing_fails(models, tmp_path, monkeypatch):
+    import onnx
+    from onnxruntime.quantization import shape_inference
+
+    def broken(*a, **k):
+        raise RuntimeError("cannot fold this graph")
+    monkeypatch.setattr(shape_inference, "quant_pre_process", broken)
+    folder = export.to_onnx(zoo.load(models / "ner-lstm"), tmp_path / "ner-lstm")
+    with pytest.warns(RuntimeWarning, match="pre-processing failed.*MatMuls only"):
+        onnx_run.quantize_int8(folder / "model.onnx", tmp_path / "int8.onnx")
+    kinds = [n.op_type for n in onnx.load(str(tmp_path / "int8.onnx")).graph.node]
+    assert "MatMulInteger" in kinds and "LSTM" in kinds

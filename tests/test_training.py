@@ -165,3 +165,26 @@ def test_a_fused_optimizer_step_between_validations_is_seen_by_the_next_one(tmp_
         for m in fresh.model.modules():
             m.__dict__.pop(k, None)
     assert p.predict_batch(texts, scores=True) == fresh.predict_batch(texts, scores=True)
+
+
+def test_the_zoos_optimizer_drops_kept_results_after_each_step_even_in_eval_mode(tmp_path):
+    """Fine-tuning without dropout (eval mode throughout) switches no mode; the optimizer's step hook drops
+    what inference kept from the weights."""
+    import copy
+
+    import zoo
+    from app_models import write_models
+    write_models(tmp_path, tasks=("sentiment",))
+    p = zoo.load(tmp_path / "sentiment-rnn")
+    texts = ["a gorgeous , witty , seductive movie .", "not bad at all"]
+    before = p.predict_batch(texts)  # the projected tables are kept here
+    opt = training.optimizer(p.model, lr=0.5)
+    _, batch = p.encode(texts[0])
+    batch["labels"] = torch.tensor([0])
+    p.model.loss(batch).backward()  # eval mode: no dropout, no mode switch
+    opt.step()
+    fresh = copy.deepcopy(p)
+    for m in fresh.model.modules():
+        m.__dict__.pop("_tables", None)
+        m.__dict__.pop("_w_hh_t_copies", None)
+    assert p.predict_batch(texts) == fresh.predict_batch(texts) != before

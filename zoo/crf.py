@@ -47,7 +47,7 @@ class CRF(KeepsWeightResults):
         costs more than its arithmetic (a third of a sentence's prediction at batch 1). The same float32
         sums, and argmax keeps the first of equal scores as torch.max does, so the paths are the same. At
         batch 1 what follows the network's call is most of the Python time left, so it touches few objects:
-        lengths rather than a mask, NumPy views rather than converted copies."""
+        lengths rather than a mask, a NumPy view of the emissions and kept NumPy copies of the parameters."""
         B, T, K = emissions.shape
         lengths = lengths.tolist() if isinstance(lengths, torch.Tensor) else list(lengths)
         em = _np(emissions)  # (B, T, K)
@@ -91,8 +91,8 @@ class CRF(KeepsWeightResults):
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
-    """A float32 NumPy view of t: no copy for a CPU float32 tensor (every call of decode converts five
-    tensors, and at batch 1 the conversions cost as much as the Viterbi loop)."""
+    """A float32 NumPy view of t: no copy for a CPU float32 tensor (at batch 1 each conversion costs as much
+    as a step of the Viterbi loop)."""
     t = t.detach()
     return (t if t.dtype == torch.float32 and t.device.type == "cpu" else t.float().cpu()).numpy()
 

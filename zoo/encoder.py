@@ -55,6 +55,12 @@ def layer_params(rnn: nn.RNNBase, layer: int = 0, suffix: str = "") -> list[torc
     return [getattr(rnn, f"{w}_l{layer}{suffix}") for w in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
 
 
+def _zero_if_empty(final: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """final (B, D) with 0 for a sequence without words, as it reads from zeroed outputs (where outputs are
+    not zeroed, at_last_word would give it the state after the first padding step)."""
+    return final * (lengths > 0).to(final)[:, None]
+
+
 def at_last_word(out: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """out (B, T, D) -> (B, D): each sequence's output at its last real word."""
     B = out.size(0)
@@ -171,12 +177,12 @@ class RecurrentEncoder(KeepsWeightResults):
             if layer and self.training and self.rnn.dropout:
                 inp = nn.functional.dropout(inp, self.rnn.dropout)
             if self.bidirectional and not outputs and layer == last_layer:
-                return None, self._both_final(inp, lengths, layer)
+                return None, _zero_if_empty(self._both_final(inp, lengths, layer), lengths)
             out = self._both_directions(inp, lengths, layer) if self.bidirectional else self._direction(inp, layer, "")
             inp = out * live if outputs or layer < last_layer else out  # (B, T, D); padding reads 0
-        H, last = self.rnn.hidden_size, at_last_word(inp, lengths)  # (B, D): real words only, masked or not
+        H, last = self.rnn.hidden_size, at_last_word(inp, lengths)  # (B, D)
         final = torch.cat([last[:, :H], inp[:, 0, H:]], dim=-1) if self.bidirectional else last
-        return (inp if outputs else None), final
+        return (inp, final) if outputs else (None, _zero_if_empty(final, lengths))
 
     def _rnn_steps(self, xw, lengths, outputs=True):
         """The vanilla RNN's inference route on the CPU, from its first layer's input projections xw (T, B, H)
@@ -185,13 +191,13 @@ class RecurrentEncoder(KeepsWeightResults):
         the inputs step by step). The same numbers as the packed route within float rounding (the same tags
         and labels on the bundled models' validation data). Where the rows come longest first, as
         predict_batch's batches do, a step computes only the rows still inside their sequence (a prefix);
-        otherwise every row. Steps past a sequence's end are then zeroed, as padding reads 0 there (unless
-        no one reads the outputs)."""
+        otherwise every row. Outputs past a sequence's end (its input projections there, or computed steps)
+        are then zeroed, as padding reads 0 there, unless no one reads the outputs."""
         T, B = xw.shape[:2]
         lens = lengths.tolist()
         # steps [t0, t1) during which the first n rows are live: one segment per distinct length
         segments = [(0, T, B)]
-        if B > 1 and all(a >= b for a, b in zip(lens, lens[1:])):
+        if B > 1 and lens[-1] > 0 and all(a >= b for a, b in zip(lens, lens[1:])):
             up, ends = lens[::-1], sorted(set(lens))
             segments = [(start, end, B - bisect.bisect_left(up, end)) for start, end in zip([0] + ends, ends)]
         out = xw
@@ -206,16 +212,17 @@ class RecurrentEncoder(KeepsWeightResults):
             if outputs or layer < self.rnn.num_layers - 1:
                 out.mul_(live_mask(lengths.to(out.device), T).t()[..., None])  # (T, B, 1)
         out = out.transpose(0, 1)  # (B, T, H)
-        return (out if outputs else None), at_last_word(out, lengths)
+        final = at_last_word(out, lengths)
+        return (out, final) if outputs else (None, _zero_if_empty(final, lengths))
 
     def _w_hh_t(self, layer):
         """W_hh^T of a layer, contiguous (a step's multiply-add is 20% faster than on the transposed view),
         copied once and again when the weight changes."""
-        w = layer_params(self.rnn, layer)[1]
-        key, held = tensor_key([w]), self.__dict__.setdefault("_w_hh_t_copies", {}).get(layer)
+        w, copies = layer_params(self.rnn, layer)[1], self.__dict__.setdefault("_w_hh_t_copies", {})
+        key, held = tensor_key([w]), copies.get(layer)
         if key is None or held is None or held[0] != key:
             with torch.no_grad(), torch.inference_mode(False):  # a plain tensor, whatever mode this call ran in
-                held = self._w_hh_t_copies[layer] = (key, w.t().contiguous())
+                held = copies[layer] = (key, w.t().contiguous())  # the local dict: another thread may drop it
         return held[1]
 
     def _projected(self, x, layer):

@@ -84,7 +84,7 @@ def autocast_bf16(model: nn.Module) -> nn.Module:
         if isinstance(m, RecurrentEncoder):
             m._route = lambda batch_size, device: "padded"  # whatever the batch, encode included: autocast's route
             # the input cast once, before a BiLSTM reverses it, not once per direction: the same bf16 numbers
-            m._padded = functools.partial(lambda enc, x, *a: RecurrentEncoder._padded(enc, x.to(torch.bfloat16), *a), m)
+            m._padded = functools.partial(lambda enc, x, *a, **kw: RecurrentEncoder._padded(enc, x.to(torch.bfloat16), *a, **kw), m)
             m._direction = _bf16_directions(m)
             m.forward = _in_bf16(m.forward)
         elif isinstance(m, nn.RNNBase) or (isinstance(m, nn.Linear) and m.out_features >= BF16_MIN_OUTPUTS):

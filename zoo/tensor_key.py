@@ -17,13 +17,31 @@ def tensor_key(tensors) -> tuple | None:
 
 class KeepsWeightResults(nn.Module):
     """A module that keeps results computed from its weights in the attributes named by WEIGHT_RESULTS, under
-    a tensor_key. Every train()/eval() call drops them: a fused optimizer step (Adam(fused=True), as
-    zoo.training uses) changes weights without changing their key, and a training loop switches modes
-    between its steps and its validation."""
+    a tensor_key. They are dropped on every train()/eval() call, .to()/.half() and the like, a state-dict
+    load, and (drop_weight_results) every step of the zoo's optimizer: torch's fused optimizer steps change
+    weights without changing their key, and a replaced tensor could reuse a freed one's address."""
 
     WEIGHT_RESULTS: tuple[str, ...] = ()
 
-    def train(self, mode: bool = True):
+    def drop_weight_results(self) -> None:
         for name in self.WEIGHT_RESULTS:
             self.__dict__.pop(name, None)
+
+    def train(self, mode: bool = True):
+        self.drop_weight_results()
         return super().train(mode)
+
+    def _apply(self, *args, **kwargs):
+        self.drop_weight_results()
+        return super()._apply(*args, **kwargs)
+
+    def _load_from_state_dict(self, *args, **kwargs):
+        self.drop_weight_results()
+        return super()._load_from_state_dict(*args, **kwargs)
+
+
+def drop_weight_results(model: nn.Module) -> None:
+    """What every KeepsWeightResults module of model keeps, dropped (after an optimizer step)."""
+    for m in model.modules():
+        if isinstance(m, KeepsWeightResults):
+            m.drop_weight_results()

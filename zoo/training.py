@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 
 from . import devices, distributed, resume
 from .gcfreeze import gc_frozen
+from .tensor_key import drop_weight_results
 
 
 @dataclass
@@ -88,7 +89,10 @@ class _Progress:
 def optimizer(model: torch.nn.Module, lr: float, weight_decay: float = 0.0) -> torch.optim.Adam:
     """The zoo's optimizer. fused: one kernel for the whole update instead of a pass per tensor, 4x less
     time per step on the CPU (bench/peers.py uses this too)."""
-    return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay, fused=True)
+    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay, fused=True)
+    # a fused step leaves the weights' version counters as they were: what inference kept from them goes
+    opt.register_step_post_hook(lambda *_: drop_weight_results(model))
+    return opt
 
 
 def denormals_flushed(f):
