@@ -36,7 +36,7 @@ from .tensor_key import tensor_key
 
 PRECISIONS = ("fp32", "bf16", "int8")
 # A Linear layer with fewer outputs stays float32 under bf16: with 2 or 9 outputs (the sentiment and NER output
-# layers) bf16 ran at 0.25-0.94x float32's speed at every batch size measured, with 512 or more (the caption
+# layers) bf16 ran at 0.22-0.93x float32's speed at every batch size measured, with 512 or more (the caption
 # decoder's) 2-5x faster from batch 64 (python bench/bf16_linear.py)
 BF16_MIN_OUTPUTS = 64
 _warned_bf16 = False
