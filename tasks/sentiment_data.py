@@ -17,10 +17,15 @@ from zoo.vocab import CACHED_WORD_CHARS, WordIds, build_word_tokenizer
 _HTML_BREAK = re.compile(r"<\s*br\s*/?\s*>", re.IGNORECASE)  # IMDB reviews carry <br /><br /> paragraph marks
 
 
+def _readable(text: str) -> str:
+    """text checked (tasks.text.check_text), IMDB's <br /> marks made spaces: what words and Vectorizer.ids split."""
+    text = check_text(text)
+    return _HTML_BREAK.sub(" ", text) if "<" in text else text
+
+
 def words(text: str, max_len: int = 0) -> list[str]:
     """Raw or pre-tokenized text -> its words (first max_len of them when max_len > 0)."""
-    text = check_text(text)
-    toks = split_words(_HTML_BREAK.sub(" ", text) if "<" in text else text)
+    toks = split_words(_readable(text))
     return toks[:max_len] if max_len else toks
 
 
@@ -85,8 +90,7 @@ class Vectorizer:
         and looked up once, so a text costs a split and one dict lookup per chunk: 2.3x on SST-2 validation,
         2.0x on IMDB reviews (python bench/text_ids.py), where it was a fourth of the vanilla RNN's batch-64
         pass."""
-        text = check_text(text)
-        chunks = nfc(_HTML_BREAK.sub(" ", text) if "<" in text else text).split()
+        chunks = nfc(_readable(text)).split()
         out = list(map(self._chunk_id.get, chunks))  # the common case, every chunk one known word, in one C loop
         if None in out:
             out = self._chunks_ids(chunks, out)

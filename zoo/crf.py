@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .tensor_key import KeepsWeightResults, tensor_key
+from .tensor_key import KeepsWeightResults, kept
 
 
 class CRF(KeepsWeightResults):
@@ -77,17 +77,15 @@ class CRF(KeepsWeightResults):
             paths.append(path[::-1])
         return paths
 
-
     def _np_params(self) -> tuple:
         """start, transitions, transitions transposed (a contiguous copy: [j, i] the score of i -> j) and end as
         NumPy arrays, kept and made again when a parameter changes (one key instead of four conversions per
         sentence at batch 1)."""
-        params = (self.start, self.transitions, self.end)
-        key, held = tensor_key(params), getattr(self, "_held_np", None)
-        if key is None or held is None or held[0] != key:
+        def make():
             start, trans, end = (_np(p).copy() for p in params)
-            held = self._held_np = (key, (start, trans, np.ascontiguousarray(trans.T), end))
-        return held[1]
+            return start, trans, np.ascontiguousarray(trans.T), end
+        params = (self.start, self.transitions, self.end)
+        return kept(self, "_held_np", params, make)
 
 
 def _np(t: torch.Tensor) -> np.ndarray:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .tensor_key import KeepsWeightResults, tensor_key
+from .tensor_key import KeepsWeightResults, kept
 
 PAD_ID, UNK_ID = 0, 1
 
@@ -127,18 +127,15 @@ class TokenEmbedder(KeepsWeightResults):
     def _projected_tables(self, weight, biases) -> dict:
         """{"words": (V, H), "casing": (C, H)}: project's tables, cached under the tensors they come from."""
         sources = [self.words.weight, weight, *biases] + ([self.casing.weight] if self.cfg.casing_dim else [])
-        key = tensor_key(sources)
-        cached = getattr(self, "_tables", None)
-        if key is not None and cached is not None and cached[0] == key:
-            return cached[1]
-        D, E = self.cfg.word_dim, self.cfg.output_size
-        with torch.no_grad(), torch.inference_mode(False):  # plain tensors, whatever mode the first call ran in
+
+        def make():
+            D, E = self.cfg.word_dim, self.cfg.output_size
             bias = sum(biases, weight.new_zeros(weight.size(0)))
             tables = {"words": torch.addmm(bias, self.words.weight, weight[:, :D].t())}
             if self.cfg.casing_dim:
                 tables["casing"] = self.casing.weight @ weight[:, E - self.cfg.casing_dim:].t()
-        self._tables = (key, tables)  # one assignment: threads sharing the model read a whole pair
-        return tables
+            return tables
+        return kept(self, "_tables", sources, make)
 
     def char_features(self, batch) -> torch.Tensor:
         """(B, T, F): each token's character feature, the CNN's max over its characters. At inference, where the

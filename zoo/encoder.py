@@ -26,7 +26,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from . import cells
 from .batching import live_mask
-from .tensor_key import KeepsWeightResults, tensor_key
+from .tensor_key import KeepsWeightResults, kept
 
 ARCHS = ("rnn", "lstm", "bilstm")
 ARCH_NAMES = {"rnn": "vanilla RNN", "lstm": "LSTM", "bilstm": "BiLSTM"}  # what people read, everywhere
@@ -65,6 +65,12 @@ def at_last_word(out: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """out (B, T, D) -> (B, D): each sequence's output at its last real word."""
     B = out.size(0)
     return out.gather(1, (lengths - 1).clamp(min=0).view(B, 1, 1).expand(B, 1, out.size(-1)))[:, 0]
+
+
+def joined_final(out: torch.Tensor, lengths: torch.Tensor, hidden_size: int) -> torch.Tensor:
+    """A bidirectional layer's outputs (B, T, 2H) -> its final state (B, 2H): the forward half after each
+    sequence's last word joined with the backward half after its first, where the backward direction ends."""
+    return torch.cat([at_last_word(out, lengths)[:, :hidden_size], out[:, 0, hidden_size:]], dim=-1)
 
 
 class RecurrentEncoder(KeepsWeightResults):
@@ -180,8 +186,7 @@ class RecurrentEncoder(KeepsWeightResults):
                 return None, _zero_if_empty(self._both_final(inp, lengths, layer), lengths)
             out = self._both_directions(inp, lengths, layer) if self.bidirectional else self._direction(inp, layer, "")
             inp = out * live if outputs or layer < last_layer else out  # (B, T, D); padding reads 0
-        H, last = self.rnn.hidden_size, at_last_word(inp, lengths)  # (B, D)
-        final = torch.cat([last[:, :H], inp[:, 0, H:]], dim=-1) if self.bidirectional else last
+        final = joined_final(inp, lengths, self.rnn.hidden_size) if self.bidirectional else at_last_word(inp, lengths)
         return (inp, final) if outputs else (None, _zero_if_empty(final, lengths))
 
     def _rnn_steps(self, xw, lengths, outputs=True):
@@ -218,12 +223,8 @@ class RecurrentEncoder(KeepsWeightResults):
     def _w_hh_t(self, layer):
         """W_hh^T of a layer, contiguous (a step's multiply-add is 20% faster than on the transposed view),
         copied once and again when the weight changes."""
-        w, copies = layer_params(self.rnn, layer)[1], self.__dict__.setdefault("_w_hh_t_copies", {})
-        key, held = tensor_key([w]), copies.get(layer)
-        if key is None or held is None or held[0] != key:
-            with torch.no_grad(), torch.inference_mode(False):  # a plain tensor, whatever mode this call ran in
-                held = copies[layer] = (key, w.t().contiguous())  # the local dict: another thread may drop it
-        return held[1]
+        w = layer_params(self.rnn, layer)[1]
+        return kept(self, "_w_hh_t_copies", [w], lambda: w.t().contiguous(), slot=layer)
 
     def _projected(self, x, layer):
         """x (T, B, I) -> every step's input projection of one layer, x @ W_ih^T + b_ih + b_hh, (T, B, H): one

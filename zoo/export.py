@@ -37,7 +37,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence
 
 from . import cells, checkpoint, onnx_run
-from .encoder import RecurrentEncoder, at_last_word, layer_params
+from .encoder import RecurrentEncoder, joined_final, layer_params
 from .onnx_run import TEXT_GRAPH
 from .task_table import task_module
 
@@ -158,8 +158,7 @@ def _both_directions_op(self: RecurrentEncoder, x, lengths, layer):
 
 def _both_final_op(self: RecurrentEncoder, x, lengths, layer):
     """RecurrentEncoder._both_final from the one bidirectional op's outputs (one ONNX node, as above)."""
-    out, H = _both_directions_op(self, x, lengths, layer), self.rnn.hidden_size  # (B, T, 2H)
-    return torch.cat([at_last_word(out, lengths)[:, :H], out[:, 0, H:]], dim=-1)
+    return joined_final(_both_directions_op(self, x, lengths, layer), lengths, self.rnn.hidden_size)
 
 
 def _layer_op(rnn: nn.RNNBase, x, state=None):

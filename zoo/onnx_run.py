@@ -113,10 +113,10 @@ def quantize_int8(src, dst, lstm: bool = True) -> bool:
     quantized per call (so an answer can move a little with what else is in its batch). onnxruntime's
     pre-processing first folds the constants, so the LSTM node's weights (computed by the gate reordering)
     become stored ones it can quantize (DynamicQuantizeLSTM); lstm=False leaves that node float32, as does
-    a graph the pre-processing fails on (quantized as it is, with a warning). The vanilla RNN's node has no int8 kernel in onnxruntime. Embedding tables
-    (Gather) stay float32: once folded they would be quantized too, which cost `ner-bilstm` about a point of
-    validation F1 (89.89 against 90.85, python bench/int8_lstm.py --gather; the MatMuls and the LSTM
-    node alone 90.83). Weights get 7 bits on a CPU without VNNI, whose u8 x s8 dot product (VPMADDUBSW) can
+    a graph the pre-processing fails on (quantized as it is, with a warning). The vanilla RNN's node has no
+    int8 kernel in onnxruntime. Embedding tables (Gather) stay float32: once folded they would be quantized
+    too, which cost `ner-bilstm` about a point of validation F1 (89.89 against 90.85, python
+    bench/int8_lstm.py --gather; the MatMuls and the LSTM node alone 90.83). Weights get 7 bits on a CPU without VNNI, whose u8 x s8 dot product (VPMADDUBSW) can
     saturate with full 8-bit weights (onnxruntime's advice, reduce_range), and 8 with VNNI, decided from
     this CPU's flags. -> whether the range was reduced."""
     _ort()

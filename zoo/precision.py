@@ -32,7 +32,7 @@ from torch.nn.utils.rnn import PackedSequence
 
 from . import cpu
 from .encoder import RecurrentEncoder, layer_params
-from .tensor_key import tensor_key
+from .tensor_key import kept
 
 PRECISIONS = ("fp32", "bf16", "int8")
 # A Linear layer with fewer outputs stays float32 under bf16: with 2 or 9 outputs (the sentiment and NER output
@@ -67,13 +67,8 @@ def _bf16_directions(enc: RecurrentEncoder):
     autocast would cast them on every call (4-6% of an SST-2 pass at batch 64), to the same values."""
     def direction(x, layer, suffix, params=None):
         params = params or layer_params(enc.rnn, layer, suffix)
-        copies = enc.__dict__.setdefault("_bf16_copies", {})  # dropped by train()/eval(): KeepsWeightResults
-        key, held = tensor_key(params), copies.get((layer, suffix))
-        if key is None or held is None or held[0] != key:
-            with torch.inference_mode(False):  # plain tensors even when made under inference_mode (the app's):
-                bf16 = [w.detach().to(torch.bfloat16) for w in params]  # a later call with gradients can use them
-            held = copies[layer, suffix] = (key, bf16)
-        return RecurrentEncoder._direction(enc, x.to(torch.bfloat16), layer, suffix, held[1])
+        bf16 = kept(enc, "_bf16_copies", params, lambda: [w.to(torch.bfloat16) for w in params], slot=(layer, suffix))
+        return RecurrentEncoder._direction(enc, x.to(torch.bfloat16), layer, suffix, bf16)
     return direction
 
 

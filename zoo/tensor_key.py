@@ -1,6 +1,9 @@
 """When results computed from a module's weights (projected tables, transposed or bf16 copies) may be kept."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import torch
 from torch import nn
 
 
@@ -15,9 +18,22 @@ def tensor_key(tensors) -> tuple | None:
     return tuple((t.data_ptr(), t._version, t.shape, t.dtype) for t in tensors)
 
 
+def kept(module: nn.Module, name: str, sources, make: Callable, slot=None):
+    """make(), computed from the tensors sources, kept in module.<name> (a dict, one entry per slot) under
+    tensor_key(sources) and made again when the key changes; made each time where there is no key. Made as
+    plain tensors whatever mode the call runs in (a later call with gradients can use them), and stored
+    through a local reference to the dict, which another thread's train()/eval() may drop meanwhile."""
+    store = module.__dict__.setdefault(name, {})
+    key, held = tensor_key(sources), store.get(slot)
+    if key is None or held is None or held[0] != key:
+        with torch.no_grad(), torch.inference_mode(False):
+            held = store[slot] = (key, make())
+    return held[1]
+
+
 class KeepsWeightResults(nn.Module):
-    """A module that keeps results computed from its weights in the attributes named by WEIGHT_RESULTS, under
-    a tensor_key. They are dropped on every train()/eval() call, .to()/.half() and the like, a state-dict
+    """A module that keeps results computed from its weights (kept) in the attributes named by WEIGHT_RESULTS.
+    They are dropped on every train()/eval() call, .to()/.half() and the like, a state-dict
     load, and (drop_weight_results) every step of the zoo's optimizer: torch's fused optimizer steps change
     weights without changing their key, and a replaced tensor could reuse a freed one's address."""
 
