@@ -116,6 +116,26 @@ def test_bf16_on_the_cpu_trains_a_step_with_a_finite_loss(conll_sample, tmp_path
     assert json.loads((tmp_path / "bf16" / "config.json").read_text())["train"]["precision"]["chosen"] == "bf16"
 
 
+def test_bf16_where_onednn_builds_no_bf16_lstm_runs_the_lstm_without_onednn_and_restores_it(monkeypatch):
+    """On an AVX2 CPU, autocast's bf16 LSTM fails in oneDNN; inside devices.autocast oneDNN is off (the LSTM
+    trains), and the switch comes back when the last of the nested or concurrent users leaves."""
+    monkeypatch.setattr(devices, "onednn_bf16_lstm", lambda: False)
+    cpu_dev = torch.device("cpu")
+    assert torch.backends.mkldnn.enabled
+    lstm, x = torch.nn.LSTM(4, 3, batch_first=True), torch.randn(2, 5, 4)
+    with devices.autocast(cpu_dev, "bf16"):
+        assert not torch.backends.mkldnn.enabled
+        with devices.autocast(cpu_dev, "bf16"):
+            loss = lstm(x)[0].float().square().sum()
+        assert not torch.backends.mkldnn.enabled  # the outer user is still inside
+    assert torch.backends.mkldnn.enabled
+    loss.backward()
+    assert torch.isfinite(lstm.weight_hh_l0.grad).all() and lstm.weight_hh_l0.grad.abs().sum() > 0
+    monkeypatch.setattr(devices, "onednn_bf16_lstm", lambda: True)
+    with devices.autocast(cpu_dev, "bf16"):
+        assert torch.backends.mkldnn.enabled  # where oneDNN can, it stays on
+
+
 def test_auto_precision_follows_the_cpus_own_flags():
     from zoo import cpu
     chosen, why = devices.choose_precision("auto", torch.device("cpu"))

@@ -51,8 +51,10 @@ def test_the_rnn_steps_inference_route_equals_the_packed_route(layers):
                        (torch.randn(6, 11, 6), torch.tensor([9, 9, 6, 3, 3, 1]))]:  # longest first: live rows only
         with torch.no_grad():
             got, want = enc(x, lengths, route="steps"), enc(x, lengths, route="packed")
+            final_alone = enc(x, lengths, route="steps", outputs=False)  # longest first: read at segment ends
         torch.testing.assert_close(got[0], want[0])
         torch.testing.assert_close(got[1], want[1])
+        torch.testing.assert_close(final_alone[1], want[1])
     with pytest.raises(ValueError, match="inference"):
         enc(x, lengths, route="steps")  # gradients on: not this route
 

@@ -161,7 +161,7 @@ def test_a_fused_optimizer_step_between_validations_is_seen_by_the_next_one(tmp_
         opt.zero_grad()
     p.model.eval()
     fresh = copy.deepcopy(p)  # the same weights, nothing kept
-    for k in ("_tables", "_held_np", "_w_hh_t_copies"):
+    for k in ("_tables", "_held_np", "_steps_copies"):
         for m in fresh.model.modules():
             m.__dict__.pop(k, None)
     assert p.predict_batch(texts, scores=True) == fresh.predict_batch(texts, scores=True)
@@ -186,5 +186,5 @@ def test_the_zoos_optimizer_drops_kept_results_after_each_step_even_in_eval_mode
     fresh = copy.deepcopy(p)
     for m in fresh.model.modules():
         m.__dict__.pop("_tables", None)
-        m.__dict__.pop("_w_hh_t_copies", None)
+        m.__dict__.pop("_steps_copies", None)
     assert p.predict_batch(texts) == fresh.predict_batch(texts) != before

@@ -11,7 +11,9 @@ anywhere. Whether a CPU has native bf16 (AMX-BF16 or AVX512-BF16) is read from i
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
+import threading
 
 import torch
 
@@ -68,10 +70,50 @@ def choose_precision(name: str, device: torch.device) -> tuple[str, str]:
 
 
 def autocast(device: torch.device, precision: str):
-    """A context in which the forward pass runs in `precision` (fp32: no change)."""
+    """A context in which the forward pass runs in `precision` (fp32: no change). bf16 on a CPU without native
+    bf16 on a CPU where oneDNN builds no bf16 LSTM keeps oneDNN off inside: autocast hands an LSTM to oneDNN,
+    which fails there ("could not create a primitive descriptor" on an AVX2 CPU); torch's own kernel then runs
+    the LSTM in float32."""
     if precision == "fp32":
         return contextlib.nullcontext()
+    if device.type == "cpu" and precision == "bf16" and not onednn_bf16_lstm():
+        return _without_onednn(torch.autocast("cpu", dtype=torch.bfloat16))
     return torch.autocast(device.type, dtype=_DTYPES[precision])
+
+
+@functools.cache
+def onednn_bf16_lstm() -> bool:
+    """Whether torch's oneDNN builds a bf16 LSTM on this CPU (with AMX-BF16 or AVX512-BF16, not on an AVX2 one):
+    tried once, on a tiny layer, rather than assumed from the flags."""
+    try:
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+            torch.nn.LSTM(2, 2)(torch.zeros(1, 1, 2))
+        return True
+    except RuntimeError:
+        return False
+
+
+_onednn_lock = threading.Lock()
+_onednn_off = {"users": 0, "before": True}  # one switch for the process: the last user out restores it
+
+
+@contextlib.contextmanager
+def _without_onednn(inner):
+    """inner with torch's oneDNN switched off; threads inside at once share one switch, restored by the last one
+    out (meanwhile another thread's fp32 layers also run without oneDNN: the same numbers within rounding)."""
+    with _onednn_lock:
+        if _onednn_off["users"] == 0:
+            _onednn_off["before"] = torch.backends.mkldnn.enabled
+            torch.backends.mkldnn.enabled = False
+        _onednn_off["users"] += 1
+    try:
+        with inner:
+            yield
+    finally:
+        with _onednn_lock:
+            _onednn_off["users"] -= 1
+            if _onednn_off["users"] == 0:
+                torch.backends.mkldnn.enabled = _onednn_off["before"]
 
 
 def of(module: torch.nn.Module) -> torch.device:

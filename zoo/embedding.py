@@ -104,17 +104,19 @@ class TokenEmbedder(KeepsWeightResults):
             parts.append(self.casing(batch["casing"]))
         return self.dropout(torch.cat(parts, dim=-1) if len(parts) > 1 else parts[0])  # a cat of one is a copy
 
-    def project(self, batch, weight, *biases) -> torch.Tensor:
+    def project(self, batch, weight, *biases, key=None) -> torch.Tensor:
         """At inference: self(batch) @ weight.T + sum(biases), time-major (T, B, H), for the vanilla RNN's steps
         route (zoo.encoder). A projection of a looked-up vector is a looked-up row of a projected table, so the
         word and casing columns read (vocabulary, H) tables, built once and rebuilt when a weight changes
         (the biases ride in the word table, whose <pad> row is then the bias alone, as a zero vector's
         projection is); the character CNN's features are multiplied as they come. The same numbers as
-        projecting self(batch), up to float rounding (tests/test_encoder_and_checkpoint.py)."""
+        projecting self(batch), up to float rounding (tests/test_encoder_and_checkpoint.py). key: the
+        parameters that weight and biases are computed from, when they are kept copies (the encoder's
+        sigmoid form): the tables follow those, since a copy made again may reuse a freed one's address."""
         if self.training:
             raise ValueError("project is for inference: training drops words and features out first")
         words = batch["words"]
-        tables = self._projected_tables(weight, biases)
+        tables = self._projected_tables(weight, biases, key)
         out = nn.functional.embedding(words.t(), tables["words"])  # (T, B, H)
         if self.cfg.casing_dim:
             out += nn.functional.embedding(batch["casing"].t(), tables["casing"])
@@ -124,9 +126,9 @@ class TokenEmbedder(KeepsWeightResults):
             out += (c @ weight[:, D:D + F].t()).transpose(0, 1)
         return out
 
-    def _projected_tables(self, weight, biases) -> dict:
+    def _projected_tables(self, weight, biases, key=None) -> dict:
         """{"words": (V, H), "casing": (C, H)}: project's tables, cached under the tensors they come from."""
-        sources = [self.words.weight, weight, *biases] + ([self.casing.weight] if self.cfg.casing_dim else [])
+        sources = [self.words.weight, *(key or (weight, *biases))] + ([self.casing.weight] if self.cfg.casing_dim else [])
 
         def make():
             D, E = self.cfg.word_dim, self.cfg.output_size

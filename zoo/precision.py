@@ -30,7 +30,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence
 
-from . import cpu
+from . import cpu, devices
 from .encoder import RecurrentEncoder, layer_params
 from .tensor_key import kept
 
@@ -56,7 +56,7 @@ def _float(x):
 def _in_bf16(forward):
     @functools.wraps(forward)
     def run(*args, **kwargs):
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with devices.autocast(torch.device("cpu"), "bf16"):
             out = forward(*args, **kwargs)
         return _float(out)
     return run

@@ -1,0 +1,91 @@
+"""Why the vanilla RNN's steps route carries sigmoid(2z) rather than tanh(z) (zoo/encoder.py, _rnn_steps): a step
+h = tanh(x_t + h W) in place against g = sigmoid(u_t + g 4W), in place and out of place (a fresh (n, H) each
+step, as _last_states steps), the same (n, H) x (H, H) multiply-add each way; H = 150 (the sentiment RNN's),
+300 steps, by rows n, interleaved round by round, one thread. Then the bundled sentiment RNN's predict_batch at
+64 on SST-2 validation with each form (the tanh form patched in, as the route was before). Prints us per step,
+ms per pass and the ratios, and the CPU: torch's tanh and sigmoid kernels differ most between CPUs.
+
+    OMP_NUM_THREADS=1 python bench/rnn_steps.py [--rounds 9]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import types
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import zoo  # noqa: E402
+from zoo import cpu, data  # noqa: E402
+from zoo.encoder import _zero_if_empty, at_last_word, layer_params  # noqa: E402
+from zoo.tensor_key import kept  # noqa: E402
+from peer_common import race  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "datasets"
+
+
+def tanh_steps(x, w):
+    h = x[0].tanh_()
+    for o in x[1:].unbind(0):
+        h = o.addmm_(h, w).tanh_()
+
+
+def sigmoid_steps(x, w):
+    g = x[0].sigmoid_()
+    for o in x[1:].unbind(0):
+        g = o.addmm_(g, w).sigmoid_()
+
+
+def sigmoid_steps_fresh(x, w):  # each step's state out of place, as _last_states steps when no outputs are read
+    g = x[0].sigmoid_()
+    for o in x[1:].unbind(0):
+        g = torch.addmm(o, g, w).sigmoid_()
+
+
+def tanh_encode(self, embed, batch, lengths, outputs=True):
+    """RecurrentEncoder.encode's steps route as it was before the sigmoid form (one layer, final state only, as
+    the bundled sentiment RNN reads it; rows that ended keep stepping): tanh(z), z from the plain weights."""
+    w_ih, w_hh, b_ih, b_hh = layer_params(self.rnn, 0)
+    z = embed.project(batch, w_ih, b_ih, b_hh)  # (T, B, H)
+    w = kept(self, "_bench_w_hh_t", [w_hh], lambda: w_hh.t().contiguous())
+    h = z[0].tanh_()
+    for o in z[1:].unbind(0):
+        h = o.addmm_(h, w).tanh_()
+    return None, _zero_if_empty(at_last_word(z.transpose(0, 1), lengths), lengths)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--rounds", type=int, default=9)
+    args = p.parse_args(argv)
+    torch.set_num_threads(1)
+    print(f"torch {torch.__version__}, 1 thread; {cpu.describe()}")
+    print("| rows | tanh(z) in place: us per step | sigmoid(2z) in place | speed-up | sigmoid(2z) out of place | "
+          "speed-up |\n|---:|---:|---:|---:|---:|---:|")
+    H, T = 150, 300
+    for n in (1, 16, 64):
+        x, w = torch.randn(T, n, H) * 0.5, torch.randn(H, H) * 0.05
+        med = race({"tanh": lambda: tanh_steps(x.clone(), w), "sigmoid": lambda: sigmoid_steps(x.clone(), w),
+                    "fresh": lambda: sigmoid_steps_fresh(x.clone(), w), "copy": lambda: x.clone()}, args.rounds)
+        tanh, sig, fresh = (1e6 * (med[k] - med["copy"]) / (T - 1) for k in ("tanh", "sigmoid", "fresh"))
+        print(f"| {n} | {tanh:.1f} | {sig:.1f} | {tanh / sig:.2f}x | {fresh:.1f} | {tanh / fresh:.2f}x |", flush=True)
+    texts = list(data.load(str(DATA / "sst2"))[0]["validation"]["sentence"])
+    old, new = zoo.load("sentiment-rnn"), zoo.load("sentiment-rnn")
+    old.model.encoder.encode = types.MethodType(tanh_encode, old.model.encoder)
+    a, b = old.predict_batch(texts), new.predict_batch(texts)
+    assert [r["positive"] > 0.5 for r in a] == [r["positive"] > 0.5 for r in b]
+    gap = max(abs(x["positive"] - y["positive"]) for x, y in zip(a, b))
+    med = race({"tanh": lambda: old.predict_batch(texts), "sigmoid": lambda: new.predict_batch(texts)}, args.rounds)
+    print(f"\nsentiment-rnn predict_batch at 64, SST-2 validation ({len(texts)} texts): tanh(z) {1e3 * med['tanh']:.1f} ms, "
+          f"sigmoid(2z) {1e3 * med['sigmoid']:.1f} ms, {med['tanh'] / med['sigmoid']:.2f}x; the same labels, "
+          f"probabilities within {gap:.1e}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
