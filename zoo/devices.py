@@ -70,10 +70,9 @@ def choose_precision(name: str, device: torch.device) -> tuple[str, str]:
 
 
 def autocast(device: torch.device, precision: str):
-    """A context in which the forward pass runs in `precision` (fp32: no change). bf16 on a CPU without native
-    bf16 on a CPU where oneDNN builds no bf16 LSTM keeps oneDNN off inside: autocast hands an LSTM to oneDNN,
-    which fails there ("could not create a primitive descriptor" on an AVX2 CPU); torch's own kernel then runs
-    the LSTM in float32."""
+    """A context in which the forward pass runs in `precision` (fp32: no change). bf16 on a CPU where oneDNN
+    builds no bf16 LSTM keeps oneDNN off inside: autocast hands an LSTM to oneDNN, which fails there ("could
+    not create a primitive descriptor" on an AVX2 CPU); torch's own kernel then runs the LSTM in float32."""
     if precision == "fp32":
         return contextlib.nullcontext()
     if device.type == "cpu" and precision == "bf16" and not onednn_bf16_lstm():
