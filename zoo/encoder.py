@@ -69,7 +69,7 @@ def at_last_word(out: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
 
 def _last_states(u, w, first, segments) -> torch.Tensor:
     """The steps route's last layer read for its final states alone, (B, H), its rows longest first: each step's
-    g out of place (a fresh (n, H): at 64 rows 1.16-1.23x faster a step than writing it into u on an
+    g out of place (a fresh (n, H): at 64 rows 1.16-1.27x faster a step than writing it into u on an
     AVX2 CPU, bench/rnn_steps.py), and each row's h = 2g - 1 taken at the end of the segment where its sequence ends."""
     final = u.new_empty(u.shape[1:])
     g = torch.sigmoid(u[0] + first)  # step 0, from h = 0
@@ -208,11 +208,11 @@ class RecurrentEncoder(KeepsWeightResults):
         form u (T, B, H) (_steps_weights: all steps' in one multiply, or looked up: encode), consumed in place.
         tanh(z) = 2 sigmoid(2z) - 1, so the state is carried as g = sigmoid(2z) = (h + 1) / 2: one (B, H) x (H, H)
         multiply-add into each step's row and a sigmoid, in place, and h = 2g - 1 once at the end. torch's
-        sigmoid is 3x faster than its tanh on an AVX2 CPU (bench/rnn_steps.py); the numbers are the packed
-        route's within float rounding (the same tags and labels on the bundled models' validation data). Where
-        the rows come longest first, as predict_batch's batches do, a step computes only the rows still inside
-        their sequence (a prefix); otherwise every row. Outputs past a sequence's end are then zeroed, as
-        padding reads 0 there, unless no one reads the outputs."""
+        sigmoid is 3x faster than its tanh on an AVX2 CPU; the numbers are the packed route's within float
+        rounding (the same tags and labels for the bundled models; both in bench/rnn_steps.py). Where the rows
+        come longest first, as predict_batch's batches do, a step computes only the rows still inside their
+        sequence (a prefix); otherwise every row. Outputs past a sequence's end are then zeroed, as padding
+        reads 0 there, unless no one reads the outputs."""
         T, B = u.shape[:2]
         lens = lengths.tolist()
         # steps [t0, t1) during which the first n rows are live: one segment per distinct length
