@@ -16,12 +16,13 @@ from seqeval.metrics import classification_report
 from tokenizers import Tokenizer
 from torch import nn
 
-from tasks.ner_data import Featurizer, batches, check_data, collate, encode_split  # noqa: F401  (ner.* as before)
+from tasks.ner_data import Featurizer, arrays, batches, check_data, collate, encode_split  # noqa: F401  (ner.* as before)
 from zoo.batching import live_mask
 from zoo.crf import CRF
 from zoo.devices import move, of
 from zoo.embedding import Dropout, EmbeddingConfig, TokenEmbedder
 from zoo.encoder import RecurrentEncoder
+from zoo.onnx_run import OrtForward
 from tasks.text import MAX_CHARS, check_text, tokenize
 
 TASK = "ner"
@@ -197,7 +198,12 @@ class Predictor:
         toks = self.tokens(text_or_tokens)
         if not toks:
             return {"tokens": [], "entities": []}
-        ids, em = self.model.tag(collate([self.featurize([w for w, _, _ in toks])]))
+        example = self.featurize([w for w, _, _ in toks])
+        if isinstance(self.model.forward, OrtForward):  # an exported network: the sentence stays in NumPy
+            em = self.model.forward.arrays(arrays(example))[0]  # (T, K)
+            ids = self.model.crf.decode_one(em) if self.model.crf is not None else em.argmax(-1).tolist()
+            return self._result(text_or_tokens, toks, ids, torch.from_numpy(em) if scores else None, scores)
+        ids, em = self.model.tag(collate([example]))
         return self._result(text_or_tokens, toks, ids[0], em[0] if scores else None, scores)
 
     def predict_batch(self, inputs: list, batch_size: int = 64, scores: bool = False, errors: str = "raise") -> list[dict]:

@@ -63,6 +63,26 @@ def test_onnx_export_gives_the_same_tags_and_labels_and_scores_within_1e_4(model
             assert [r["positive"] for r in got] == pytest.approx([r["positive"] for r in want], abs=1e-4)
 
 
+@pytest.mark.parametrize("name", ["ner-rnn", "ner-bilstm"])
+@pytest.mark.parametrize("crf", [True, False])
+def test_an_exported_tagger_predicts_one_sentence_as_its_batches_do_and_as_torch_does(models, exported, name, crf):
+    """predict on an exported tagger keeps the sentence in NumPy (tasks.ner_data.arrays, OrtForward.arrays,
+    CRF.decode_one): the same tags and scores as predict_batch of one, and the torch model's tags."""
+    torch_p, onnx_p = zoo.load(models / name), zoo.load(exported[name])
+    if not crf:  # each word's best tag
+        torch_p.model.crf = onnx_p.model.crf = None
+    for text in _sample(20, seed=1) + [WORDS[:3]]:
+        got = onnx_p.predict(text, scores=True)
+        batched = onnx_p.predict_batch([text], batch_size=1, scores=True)[0]
+        assert [t["tag"] for t in got["tokens"]] == [t["tag"] for t in batched["tokens"]] \
+            == [t["tag"] for t in torch_p.predict(text)["tokens"]]
+        assert got["entities"] == batched["entities"]  # spans and their scores
+        for g, b in zip(got["tokens"], batched["tokens"]):
+            assert list(g["scores"].values()) == pytest.approx(list(b["scores"].values()), abs=1e-6)
+        assert onnx_p.predict(text) == {k: [{f: v for f, v in x.items() if f not in ("scores", "score")} for x in got[k]]
+                                        for k in got}
+
+
 def _join(p, texts) -> dict:
     """The batch the predictor's own pass would make from texts."""
     if p.task == "ner":

@@ -77,6 +77,11 @@ class CRF(KeepsWeightResults):
             paths.append(path[::-1])
         return paths
 
+    def decode_one(self, emissions: np.ndarray) -> list[int]:
+        """Viterbi for one sentence's emissions as a NumPy array (T, K), T >= 1: decode's path for it."""
+        start, _, trans_to, end = self._np_params()
+        return _viterbi_one(emissions, start, trans_to, end)
+
     def _np_params(self) -> tuple:
         """start, transitions, transitions transposed (a contiguous copy: [j, i] the score of i -> j) and end as
         NumPy arrays, kept and made again when a parameter changes (one key instead of four conversions per
