@@ -194,7 +194,8 @@ class Predictor:
         scores=True adds each token's "scores" ({tag: probability}, a softmax of its emission scores: how sure
         the tagger is of each word on its own; the CRF then picks the sequence) and each entity's "score"
         (the mean probability of its words' tags). The same answer as predict_batch([text_or_tokens]) gives,
-        without its bookkeeping for many inputs (one sentence at a time is where that shows)."""
+        without its bookkeeping for many inputs (one sentence at a time is where that shows), and on an exported
+        network without torch tensors around it."""
         toks = self.tokens(text_or_tokens)
         if not toks:
             return {"tokens": [], "entities": []}
