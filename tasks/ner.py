@@ -201,7 +201,7 @@ class Predictor:
             return {"tokens": [], "entities": []}
         example = self.featurize([w for w, _, _ in toks])
         if isinstance(self.model.forward, OrtForward):  # an exported network: the sentence stays in NumPy
-            em = self.model.forward.arrays(arrays(example))[0]  # (T, K)
+            em = self.model.forward.arrays(arrays([example]))[0]  # (T, K)
             ids = self.model.crf.decode_one(em) if self.model.crf is not None else em.argmax(-1).tolist()
             return self._result(text_or_tokens, toks, ids, torch.from_numpy(em) if scores else None, scores)
         ids, em = self.model.tag(collate([example]))

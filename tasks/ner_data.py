@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from tokenizers import Tokenizer
 
-from zoo.batching import length_batches, pad
+from zoo.batching import length_batches, pad, pad_array
 from zoo.data import DataUnavailable, require
 from zoo.embedding import UNK_ID, casing
 from zoo.vocab import CACHED_WORD_CHARS, WordIds, build_char_vocab, build_word_tokenizer
@@ -62,36 +62,29 @@ class Featurizer:
         return f
 
 
-def _char_rows(examples: list[dict], T: int) -> tuple[np.ndarray, int]:
-    """The examples' char_rows as one (B, T, MAX_WORD_CHARS) array (padding rows 0) and W, the longest word's
-    characters (at least 1)."""
+def arrays(examples: list[dict]) -> dict[str, np.ndarray]:
+    """Encoded sentences -> the padded NumPy arrays a network reads: words, casing (B, T), chars (B, T, W),
+    lengths (B,); W is the longest word in characters (at most MAX_WORD_CHARS). collate's tensors share them;
+    predict on an exported network feeds them as they are: one sentence at a time on onnxruntime, predict
+    without torch tensors around the network is 1.09-1.27x faster (bench/ner_one.py)."""
+    T = max(len(e["words"]) for e in examples)
     rows = np.frombuffer(b"".join(b"".join(e["chars"]) + _PAD_ROW * (T - len(e["chars"])) for e in examples),
                          dtype=CHAR_DTYPE).reshape(len(examples), T, MAX_WORD_CHARS)
     used = np.flatnonzero(rows.any(axis=(0, 1)))  # character positions some word fills (real ids are >= 1)
-    return rows, int(used[-1]) + 1 if used.size else 1
-
-
-def arrays(example: dict) -> dict[str, np.ndarray]:
-    """One encoded sentence as collate([example]) makes it for an exported network (words, casing, chars,
-    lengths), in NumPy: one sentence at a time on onnxruntime, predict without torch tensors around the network
-    is 1.09-1.27x faster (bench/ner_one.py)."""
-    T = len(example["words"])
-    rows, W = _char_rows([example], T)
-    return {"words": np.array([example["words"]], dtype=np.int64), "casing": np.array([example["casing"]], dtype=np.int64),
-            "chars": rows[:, :, :W].astype(np.int64), "lengths": np.array([T], dtype=np.int64)}
+    W = int(used[-1]) + 1 if used.size else 1
+    return {"words": pad_array([e["words"] for e in examples]), "casing": pad_array([e["casing"] for e in examples]),
+            "chars": rows[:, :, :W].astype(np.int64),
+            "lengths": np.fromiter((len(e["words"]) for e in examples), dtype=np.int64, count=len(examples))}
 
 
 def collate(examples: list[dict]) -> dict:
-    """Encoded sentences -> padded tensors: words, casing (B, T), chars (B, T, W), lengths (B,), tags (B, T),
-    and for a batch of several its distinct words' characters once each, char_rows (U, W), with char_of
+    """Encoded sentences -> padded tensors: arrays' words, casing (B, T), chars (B, T, W) and lengths (B,), tags
+    (B, T), and for a batch of several its distinct words' characters once each, char_rows (U, W), with char_of
     (B, T), each token's row there (padding's: row 0, all padding), which inference reads instead of chars
-    (a batch of 64 CoNLL-2003 sentences holds about 520 distinct words in 1,000 places). W is the batch's
-    longest word in characters (at most MAX_WORD_CHARS)."""
+    (a batch of 64 CoNLL-2003 sentences holds about 520 distinct words in 1,000 places)."""
     B, T = len(examples), max(len(e["words"]) for e in examples)
-    rows, W = _char_rows(examples, T)
-    batch = {"words": pad([e["words"] for e in examples]), "casing": pad([e["casing"] for e in examples]),
-             "chars": torch.from_numpy(rows[:, :, :W].astype(np.int64)),
-             "lengths": torch.from_numpy(np.array([len(e["words"]) for e in examples], dtype=np.int64))}
+    batch = {k: torch.from_numpy(v) for k, v in arrays(examples).items()}
+    W = batch["chars"].size(2)
     if B > 1:  # one sentence (predict) has few words to share, and onnxruntime reads chars anyway
         distinct = {_PAD_ROW: 0}  # a word's row -> its index; rows are bytes, so equal words are one key
         char_of = [[distinct.setdefault(r, len(distinct)) for r in e["chars"]] + [0] * (T - len(e["chars"]))

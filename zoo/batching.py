@@ -27,19 +27,24 @@ def length_batches(lengths: list[int], batch_size: int, shuffle: bool = False, s
     return batches
 
 
-def pad(seqs: list[list[int]], value: int = 0) -> torch.Tensor:
-    """List of id lists -> (B, T) long tensor padded with value."""
+def pad_array(seqs: list[list[int]], value: int = 0) -> np.ndarray:
+    """List of id lists -> (B, T) int64 array padded with value (T at least 1)."""
     T = max(max((len(s) for s in seqs), default=0), 1)
     if not seqs:
-        return torch.full((0, T), value, dtype=torch.long)
+        return np.full((0, T), value, dtype=np.int64)
     if len(seqs) == 1:  # one sentence (predict): nothing to pad; through NumPy, 3x quicker than torch.tensor
-        return torch.from_numpy(np.array([list(seqs[0]) or [value]], dtype=np.int64))
+        return np.array([list(seqs[0]) or [value]], dtype=np.int64)
     # the ids in one C pass, placed by a length mask: 3x faster than torch.tensor on padded nested lists
     # (64 rows of 18-22 ids: 87 -> 30 us), itself several times faster than a tensor per row
     lengths = np.fromiter(map(len, seqs), dtype=np.int64, count=len(seqs))
     out = np.full((len(seqs), T), value, dtype=np.int64)
     out[np.arange(T) < lengths[:, None]] = np.fromiter(chain.from_iterable(seqs), dtype=np.int64, count=int(lengths.sum()))
-    return torch.from_numpy(out)
+    return out
+
+
+def pad(seqs: list[list[int]], value: int = 0) -> torch.Tensor:
+    """List of id lists -> (B, T) long tensor padded with value (pad_array's, shared)."""
+    return torch.from_numpy(pad_array(seqs, value))
 
 
 def live_mask(lengths: torch.Tensor, T: int) -> torch.Tensor:

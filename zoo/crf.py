@@ -51,9 +51,9 @@ class CRF(KeepsWeightResults):
         B, T, K = emissions.shape
         lengths = lengths.tolist() if isinstance(lengths, torch.Tensor) else list(lengths)
         em = _np(emissions)  # (B, T, K)
-        start, trans, trans_to, end = self._np_params()  # (K,), (K, K), (K to, K from), (K,)
         if B == 1:
-            return [_viterbi_one(em[0, :lengths[0]], start, trans_to, end) if lengths[0] else []]
+            return [self.decode_one(em[0, :lengths[0]]) if lengths[0] else []]
+        start, trans, _, end = self._np_params()  # (K,), (K, K), (K,)
         live = np.arange(T)[None, :] < np.asarray(lengths)[:, None]  # (B, T)
         score = start + em[:, 0]  # (B, K)
         back = np.empty((B, max(T - 1, 0), K), dtype=np.int64)
