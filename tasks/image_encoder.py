@@ -82,11 +82,15 @@ def load_image(image) -> Image.Image:
         image = image.get("bytes") or image.get("path")
     if isinstance(image, (str, Path)):
         path = Path(image).expanduser()
-        if not path.is_file():
-            raise ValueError(f"no image file at {str(path)!r}")
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise ValueError(f"{path.name}: {path.stat().st_size:,} bytes; the limit is {MAX_FILE_BYTES:,}")
-        image = path.read_bytes()
+        try:
+            if not path.is_file():
+                raise ValueError(f"no image file at {str(path)!r}")
+            size = path.stat().st_size
+            if size > MAX_FILE_BYTES:
+                raise ValueError(f"{path.name}: {size:,} bytes; the limit is {MAX_FILE_BYTES:,}")
+            image = path.read_bytes()
+        except OSError as e:  # no permission, an I/O error: the file's problem, said as such
+            raise ValueError(f"cannot read {str(path)!r} ({e.strerror or type(e).__name__})") from None
     if isinstance(image, (bytes, bytearray, memoryview)):
         if len(image) > MAX_FILE_BYTES:
             raise ValueError(f"image is {len(image):,} bytes; the limit is {MAX_FILE_BYTES:,}")

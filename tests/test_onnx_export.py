@@ -136,7 +136,10 @@ def test_the_export_command_prints_one_json_line_and_refuses_what_it_cannot_do(m
     assert line["files"] == ["config.json", "model.onnx", "model.safetensors", "tokenizer.json"]
     assert zoo.load(tmp_path / "s").predict("a gorgeous movie")["positive"] == pytest.approx(
         zoo.load(models / "sentiment-rnn").predict("a gorgeous movie")["positive"], abs=1e-5)
-    for argv, message in ((["sentiment-rnn", "--out", str(tmp_path / "s")], "not empty"),
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "empty")  # refused before any exporting, not after it
+    for argv, message in ((["sentiment-rnn", "--out", str(tmp_path / "s")], "not an empty folder"),
+                          (["sentiment-rnn", "--out", str(tmp_path / "link")], "not an empty folder"),
                           (["sentiment-rnn", "--out", str(tmp_path / "b"), "--precision", "bf16"], "invalid choice"),
                           ([str(tmp_path / "s"), "--out", str(tmp_path / "again")], "already exported")):
         rc = _exit_code(lambda: main(["export", str(models / argv[0]) if "/" not in argv[0] else argv[0], *argv[1:]]))

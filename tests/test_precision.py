@@ -178,8 +178,10 @@ def test_int8_weights_get_7_bits_where_the_cpu_lacks_vnni(models, tmp_path, monk
         assert json.loads((out / "config.json").read_text())["onnx"]["reduce_range"] is reduced
     p = zoo.load(tmp_path / "int8-False", precision="int8")
     assert (p.precision, p.runtime) == ("int8", "onnxruntime") and p.predict(TEXTS[0])["tokens"]
+    as_exported = zoo.load(tmp_path / "int8-False")  # no precision asked: the export's own
+    assert (as_exported.precision, as_exported.runtime) == ("int8", "onnxruntime")
     with pytest.raises(ValueError, match="int8 network"):
-        zoo.load(tmp_path / "int8-False")
+        zoo.load(tmp_path / "int8-False", precision="fp32")
     monkeypatch.setattr(cpu, "flags", lambda: AVX2_ONLY)  # 8-bit weights on a CPU where they can saturate
     with pytest.warns(RuntimeWarning, match="saturate"):
         zoo.load(tmp_path / "int8-False", precision="int8")

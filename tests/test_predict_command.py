@@ -6,9 +6,10 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 import zoo
-from zoo import predict_cli
+from zoo import predict_cli, predict_inputs
 from zoo.__main__ import main
 
 from serving_models import write_caption_model, write_images, write_models
@@ -88,7 +89,7 @@ def test_predicting_streams_a_chunk_at_a_time(models):
             read.append(i)
             yield b"a fine film .\n"
 
-    records = predict_cli.predict_stream(p, predict_cli.line_items(lines(), ("text",)), batch_size=4)
+    records = predict_cli.predict_stream(p, predict_inputs.line_items(lines(), ("text",)), batch_size=4)
     first = next(records)
     assert first["line"] == 1 and len(read) <= 4 * predict_cli.CHUNK_BATCHES + 1
 
@@ -98,14 +99,14 @@ def test_lines_that_cannot_be_read_are_error_records_in_their_place(monkeypatch,
     the format is known keep their place too. A byte-order mark is not text."""
     import io
 
-    monkeypatch.setattr(predict_cli, "MAX_LINE_BYTES", 20_000)
+    monkeypatch.setattr(predict_inputs, "MAX_LINE_BYTES", 20_000)
     raw = b"\n\xff\n" + b"x" * 30_000 + b"\n\xef\xbb\xbf{\"text\": \"fine\"}\n" + b"[" * 5_000 + b"\n\n"
-    items = list(predict_cli.line_items(predict_cli.read_lines(io.BytesIO(raw)), ("text",)))
+    items = list(predict_inputs.line_items(predict_inputs.read_lines(io.BytesIO(raw)), ("text",)))
     assert [it.line for it in items] == [1, 2, 3, 4, 5, 6]
     assert "blank" in items[0].error and "UTF-8" in items[1].error and "longer than 20,000" in items[2].error
     assert items[3].value == "fine" and items[3].error is None  # the mark at the start made no difference
     assert "not a JSON object" in items[4].error and "blank" in items[5].error
-    plain = list(predict_cli.line_items(predict_cli.read_lines(io.BytesIO(b"\n\nhello\n\n")), ("text",)))
+    plain = list(predict_inputs.line_items(predict_inputs.read_lines(io.BytesIO(b"\n\nhello\n\n")), ("text",)))
     assert [(it.line, it.value, it.error) for it in plain] == [(1, "", None), (2, "", None), (3, "hello", None),
                                                                (4, "", None)]
 
@@ -113,7 +114,8 @@ def test_lines_that_cannot_be_read_are_error_records_in_their_place(monkeypatch,
 @pytest.mark.parametrize("argv, message", [
     (["--input", "no/such/file.txt"], "no such file"),
     (["--input", "-", "--batch-size", "0"], "at least 1"),
-    (["--input", "-", "--device", "cuda"], "cuda"),
+    pytest.param(["--input", "-", "--device", "cuda"], "cuda",
+                 marks=pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is here: --device cuda is no error")),
     (["--input", "-", "--device", "not-a-device"], "--device"),
 ])
 def test_usage_errors_are_one_line_and_exit_2(models, capsys, argv, message):

@@ -95,7 +95,8 @@ def main(argv=None) -> int:
     ev.add_argument("--data", required=True, help="local dataset folder or Hub id")
     ev.add_argument("--split", default="test")
     ev.add_argument("--revision", default=None, help="branch, tag or commit, for a Hub repo")
-    ev.add_argument("--precision", choices=PRECISIONS, default="fp32", help="zoo/precision.py")
+    ev.add_argument("--precision", choices=PRECISIONS, default=None,
+                    help="zoo/precision.py (default: as the checkpoint is: fp32, or an int8 export's int8)")
     ev.add_argument("--device", default="cpu", help="cpu (default), auto, cuda, cuda:N or mps (zoo/devices.py)")
     predict_cli.add_parser(sub)
     ex = sub.add_parser("export", help="write a checkpoint's network as ONNX, in a folder zoo.load runs with onnxruntime")

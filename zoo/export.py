@@ -302,8 +302,8 @@ def to_onnx(predictor, out, precision: str = "fp32") -> Path:
         raise ValueError(f"{predictor.name!r} is already exported or set to another precision; export the "
                          "checkpoint as loaded in fp32")
     out = Path(out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise ValueError(f"{out} exists and is not empty; remove it or choose another --out")
+    if out.is_symlink() or (out.exists() and (not out.is_dir() or any(out.iterdir()))):
+        raise ValueError(f"{out} exists and is not an empty folder; remove it or choose another --out")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:

@@ -117,12 +117,14 @@ def _int8(predictor) -> None:
     predictor.runtime = "onnxruntime"
 
 
-def apply(predictor, precision: str):
-    """Set a loaded predictor to compute in `precision`; sets predictor.precision. The predictor's
-    .runtime ("torch" or "onnxruntime") says where its network runs."""
+def apply(predictor, precision: str | None):
+    """Set a loaded predictor to compute in `precision` (None: as it is, fp32 or an int8 export's int8); sets
+    predictor.precision. The predictor's .runtime ("torch" or "onnxruntime") says where its network runs."""
+    exported = (predictor.config.get("onnx") or {}).get("precision", "fp32") if predictor.runtime == "onnxruntime" else None
+    if precision is None:
+        precision = exported or "fp32"
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
-    exported = (predictor.config.get("onnx") or {}).get("precision", "fp32") if predictor.runtime == "onnxruntime" else None
     if exported == "int8" and precision != "int8":
         raise ValueError(f"{predictor.folder} holds an int8 network; load it with precision='int8' or export again")
     if precision == "bf16":

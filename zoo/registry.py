@@ -56,14 +56,15 @@ def resolve(name_or_path, revision: str | None = None, refresh: bool = False) ->
                         + f" (a Hub repo would be ORG/REPO or {hub.URI_PREFIX}ORG/REPO)")
 
 
-def load(name_or_path, revision: str | None = None, refresh: bool = False, precision: str = "fp32",
+def load(name_or_path, revision: str | None = None, refresh: bool = False, precision: str | None = None,
          device: str = "cpu"):
     """A predictor for a checkpoint folder, a bundled name or a Hub repo: `.predict(...)`, `.model`, `.config`.
-    precision: "fp32", "bf16" or "int8" (zoo/precision.py). A folder written by `python -m zoo export`
+    precision: "fp32", "bf16" or "int8" (zoo/precision.py); None: as the checkpoint is (fp32; an int8
+    export's int8). A folder written by `python -m zoo export`
     runs its network in onnxruntime (zoo/onnx_run.py); `.runtime` says which ("torch" or "onnxruntime").
     device: "cpu", "auto", "cuda", "cuda:N" or "mps" (zoo/devices.py); checkpoints are device-free, so one
     trained on a GPU loads here, and inputs follow the model to its device."""
-    if precision not in PRECISIONS:  # before any file is read: a typo is the caller's error, not the checkpoint's
+    if precision is not None and precision not in PRECISIONS:  # before any file is read: a typo is the caller's error, not the checkpoint's
         raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
     where = devices.resolve(device)  # DeviceUnavailable (a ValueError) for a device that is not here
     folder = resolve(name_or_path, revision=revision, refresh=refresh)

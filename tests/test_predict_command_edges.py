@@ -1,0 +1,116 @@
+"""python -m zoo predict at its edges: the output file is the input, strings UTF-8 cannot hold, JSON that
+Python reads but JSON does not, file names that look like globs, pipes, files that cannot be read, a long
+run of blank lines before JSON, and an int8 export loaded as it is. Each case either writes a record for
+every input (the rest go on) or refuses with one line, and nothing the user saved is lost."""
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+import zoo
+from zoo import predict_cli, predict_inputs
+from zoo.__main__ import main
+
+from serving_models import write_caption_model, write_images, write_models
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    root = write_models(tmp_path_factory.mktemp("models"), tasks=("ner", "sentiment"))
+    write_caption_model(root / "caption-lstm")
+    return root
+
+
+def _records(raw: bytes) -> list[dict]:
+    return [json.loads(line) for line in raw.decode("utf-8").splitlines()]  # strict UTF-8: no lone surrogates
+
+
+def test_an_output_that_is_the_input_is_refused_and_the_input_kept(models, tmp_path, capsys):
+    src = tmp_path / "in.txt"
+    src.write_text("good movie\nbad movie\n")
+    link = tmp_path / "link.txt"
+    link.symlink_to(src)
+    for out in (src, link):
+        assert main(["predict", str(models / "sentiment-rnn"), "--input", str(src), "--output", str(out)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert "is the input file" in err and len(err.splitlines()) == 1
+        assert src.read_text() == "good movie\nbad movie\n"
+
+
+def test_strings_utf8_cannot_hold_are_escaped_and_the_run_goes_on(models, tmp_path, capsysbinary):
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"text": "good", "id": "a\\ud800"}\n{"text": "Peter\\ud800Blackburn met EU officials"}\n'
+                   '{"text": "bad movie"}\n', encoding="utf-8")
+    for name in ("sentiment-rnn", "ner-bilstm"):
+        main(["predict", str(models / name), "--input", str(src)])
+        recs = _records(capsysbinary.readouterr().out)
+        assert [r["line"] for r in recs] == [1, 2, 3]
+        assert recs[0]["id"] == "a\ud800"  # written as the escape \ud800: JSON again, and valid UTF-8
+        assert "error" not in recs[2]
+
+
+def test_nan_infinity_and_overflowing_numbers_are_error_records_not_invalid_json(models, tmp_path, capsysbinary):
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"text": "good", "id": NaN}\n{"text": "good", "id": 1e999}\n{"text": "good", "id": -Infinity}\n'
+                   '{"text": "good", "id": 1.5}\n')
+    assert main(["predict", str(models / "sentiment-rnn"), "--input", str(src)]) == 1
+    recs = _records(capsysbinary.readouterr().out)
+    assert ["NaN" in recs[0]["error"], "too large" in recs[1]["error"], "-Infinity" in recs[2]["error"]] == [True] * 3
+    assert recs[3]["id"] == 1.5 and "positive" in recs[3]
+
+
+def test_an_answer_json_cannot_hold_becomes_an_error_record():
+    line, bad = predict_cli.json_line({"line": 7, "positive": float("nan")})
+    assert bad and json.loads(line) == {"line": 7, "error": "the answer holds NaN or an infinity, which JSON cannot"}
+
+
+def test_an_existing_file_or_folder_with_glob_characters_is_taken_literally(models, tmp_path, capsys):
+    folder = tmp_path / "shots [1]"
+    images = write_images(folder, 2)
+    assert main(["predict", str(models / "caption-lstm"), "--input", str(folder)]) == 0
+    assert len(_records(capsys.readouterr().out.encode())) == 2
+    assert main(["predict", str(models / "caption-lstm"), "--input", str(images[0])]) == 0
+    assert [Path(r["image"]).name for r in _records(capsys.readouterr().out.encode())] == ["img0.png"]
+    listing = tmp_path / "list[1].txt"
+    listing.write_text(f"{images[1]}\n")
+    assert main(["predict", str(models / "caption-lstm"), "--input", str(listing)]) == 0
+    assert len(_records(capsys.readouterr().out.encode())) == 1
+
+
+def test_a_pipe_is_read_as_a_file(models, capsys):
+    r, w = os.pipe()
+    os.write(w, b"good movie\nbad movie\n")
+    os.close(w)
+    try:
+        assert main(["predict", str(models / "sentiment-rnn"), "--input", f"/dev/fd/{r}"]) == 0  # as <(...) gives
+    finally:
+        os.close(r)
+    assert [rec["line"] for rec in _records(capsys.readouterr().out.encode())] == [1, 2]
+
+
+def test_an_image_that_cannot_be_read_is_an_error_record_in_predict_batch(models, tmp_path, monkeypatch):
+    images = write_images(tmp_path / "photos", 2)
+    p = zoo.load(models / "caption-lstm")
+    read_bytes = Path.read_bytes
+
+    def denied(self):
+        if self.name == "img1.png":
+            raise PermissionError(13, "Permission denied")
+        return read_bytes(self)
+    monkeypatch.setattr(Path, "read_bytes", denied)
+    got = p.predict_batch([str(images[0]), str(images[1])], errors="record")
+    assert isinstance(got[0], list) and "Permission denied" in got[1]["error"]
+    with pytest.raises(ValueError, match="cannot read"):
+        p.predict(str(images[1]))
+
+
+def test_json_lines_after_any_number_of_blank_lines_are_still_json(models, tmp_path, capsys):
+    src = tmp_path / "blanks.jsonl"
+    src.write_text("\n" * (predict_inputs.MAX_PENDING + 1) + '{"text": "terrible awful movie", "id": 1}\n')
+    main(["predict", str(models / "sentiment-rnn"), "--input", str(src)])
+    recs = _records(capsys.readouterr().out.encode())
+    assert len(recs) == predict_inputs.MAX_PENDING + 2
+    assert all("blank line" in r["error"] for r in recs[:-1])
+    assert recs[-1]["id"] == 1 and recs[-1]["positive"] == pytest.approx(
+        zoo.load(models / "sentiment-rnn").predict("terrible awful movie")["positive"], abs=1e-5)

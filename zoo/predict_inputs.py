@@ -1,0 +1,141 @@
+"""What python -m zoo predict reads: lines of a file or stdin (text, JSON lines, image paths) and folders or
+globs of images, each input an Item with its 1-based place, lazily, so memory stays flat on any input.
+
+A line that cannot be read (too long, not UTF-8, JSON that is not an object with the keys the task reads,
+JSON only Python accepts) is an Item with its error in its place; zoo/predict_cli.py writes it as an error
+record and goes on.
+"""
+from __future__ import annotations
+
+import glob
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+MAX_LINE_BYTES = 8_000_000  # a text is at most 200,000 characters (tasks/text.py); JSON escapes can be 6 bytes each
+MAX_PENDING = 10_000  # runs of blank lines and unreadable lines held while the format is undecided
+
+
+@dataclass
+class Item:
+    line: int                  # 1-based place in the input
+    value: object = None       # what predict_batch reads: text, token list or image path
+    error: str | None = None   # set when the line itself could not be read
+    echo: dict = field(default_factory=dict)  # fields copied into the record: "id", a caption's "image"
+
+
+def read_lines(f):
+    """A binary file's lines, each at most MAX_LINE_BYTES read into memory: a longer line is skipped through
+    and given as None (one line without a newline must not take the whole input into memory)."""
+    while line := f.readline(MAX_LINE_BYTES + 1):
+        if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
+            while (rest := f.readline(1 << 20)) and not rest.endswith(b"\n"):
+                pass
+            line = None
+        yield line
+
+
+def _decode(raw: bytes | None) -> tuple[str, str | None]:
+    """-> (text without its line ending, None) or ("", why the line cannot be read)."""
+    if raw is None:
+        return "", f"a line longer than {MAX_LINE_BYTES:,} bytes"
+    try:
+        return raw.decode("utf-8-sig").rstrip("\r\n"), None  # -sig: a byte-order mark is no part of the text
+    except UnicodeDecodeError as e:
+        return "", f"not UTF-8 text ({e.reason} at byte {e.start})"
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _finite(text: str) -> float:
+    x = float(text)
+    if math.isinf(x):
+        raise ValueError(f"{text} is too large for a JSON number")
+    return x
+
+
+def _json_item(n: int, text: str, keys: tuple[str, ...]) -> Item:
+    """One JSON line -> an Item reading the first of `keys` it has. Strict JSON: Python's NaN, Infinity and
+    numbers that overflow to infinity are refused, so every record written is JSON again."""
+    try:
+        obj = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
+    except json.JSONDecodeError as e:
+        return Item(n, error=f"not a JSON object ({e.msg} at column {e.colno})")
+    except ValueError as e:
+        return Item(n, error=f"not a JSON object ({e})")
+    except RecursionError:
+        return Item(n, error="not a JSON object (nested too deeply)")
+    if not isinstance(obj, dict):
+        return Item(n, error=f"expected a JSON object with {' or '.join(repr(k) for k in keys)}, got {type(obj).__name__}")
+    echo = {"id": obj["id"]} if "id" in obj else {}
+    for k in keys:
+        if k in obj:
+            return Item(n, obj[k], echo=echo)
+    return Item(n, error=f"the object has no {' or '.join(repr(k) for k in keys)}", echo=echo)
+
+
+def line_items(lines, keys: tuple[str, ...], fmt: str = "auto"):
+    """Lines (bytes, or None for one too long) -> Items, lazily. A line that cannot be read, or (JSON lines) is
+    not an object with one of `keys`, is an Item with its error. auto: JSON lines if the first readable
+    non-blank line starts with "{", else text; a blank line is then an error (JSON) or an empty text. Blank
+    lines wait as runs (a first line, a count), so any number of them leaves the format to the first
+    non-blank line; only past MAX_PENDING unreadable lines among them is it taken as text."""
+    pending = []  # [first line, count, error or None for blank] seen before the format is decided
+
+    def flush(fmt):
+        for first, count, err in pending:
+            for m in range(first, first + count):
+                yield Item(m, error=err or "a blank line, not a JSON object") if err or fmt == "jsonl" else Item(m, "")
+        pending.clear()
+
+    for n, raw in enumerate(lines, 1):
+        text, err = _decode(raw)
+        if fmt == "auto" and (err or not text.strip()) and len(pending) < MAX_PENDING:
+            if err is None and pending and pending[-1][2] is None:
+                pending[-1][1] += 1  # one more blank line in the run
+            else:
+                pending.append([n, 1, err])
+            continue
+        if fmt == "auto":
+            fmt = "jsonl" if text.lstrip().startswith("{") else "text"
+        yield from flush(fmt)
+        if err:
+            yield Item(n, error=err)
+        elif fmt == "jsonl":
+            yield Item(n, error="a blank line, not a JSON object") if not text.strip() else _json_item(n, text, keys)
+        else:
+            yield Item(n, text)
+    yield from flush("text" if fmt == "auto" else fmt)
+
+
+def is_glob(source: str) -> bool:
+    """A pattern, not a path: it has *, ? or [ and names nothing that exists ("photos [1]/a.jpg" is a file)."""
+    return any(ch in source for ch in "*?[") and not Path(source).expanduser().exists()
+
+
+def image_items(source: str):
+    """A folder (its images, sorted), a glob (sorted) or one image path -> Items with an image path each."""
+    path = Path(source).expanduser()
+    if path.is_dir():
+        paths = sorted(str(p) for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    elif is_glob(source):
+        paths = sorted(glob.glob(str(path), recursive=True))
+    else:
+        paths = [str(path)]
+    return [Item(n, p, echo={"image": p}) for n, p in enumerate(paths, 1)]
+
+
+def path_items(lines, fmt: str = "auto"):
+    """Lines of image paths (or JSON lines with "image") -> Items, lazily."""
+    for item in line_items(lines, ("image",), fmt):
+        if item.error is None and not isinstance(item.value, str):
+            item.error = f"an image path must be text, got {type(item.value).__name__}"
+        elif item.error is None and not item.value.strip():
+            item.error = "a blank line, not an image path"
+        if item.error is None:
+            item.echo["image"] = item.value = item.value.strip()
+        yield item
