@@ -64,6 +64,14 @@ def _header(arch: str, name: str) -> str:
     return f"**{ARCH_NAMES[arch]}** · `{name}`"
 
 
+MARKDOWN_SPECIAL = str.maketrans({ch: "\\" + ch for ch in "\\|*_~`[]<>#"})
+
+
+def md_cell(text: str) -> str:
+    """A user's word as literal text in a markdown table cell: a | would end the cell, * or _ start emphasis."""
+    return str(text).translate(MARKDOWN_SPECIAL)
+
+
 def _notice(notices: list[str]) -> str:
     return "\n\n".join(f"⚠️ {n}" for n in notices)
 

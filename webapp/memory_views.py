@@ -86,7 +86,7 @@ def distance(model_set="imdb", request: gr.Request | None = None):
         raise gr.Error(say("unknown_model", lang, name=model_set, choices=", ".join(PROBE_SETS)))
     _models(model_set, lang, PROBE_SETS)  # a missing model is a message, not an exception in the cache
     first, last = _probe(model_set)
-    head = "| model | " + " | ".join(f"k={k}" for k in first["distances"]) + " |"
+    head = f"| {say('model_col', lang)} | " + " | ".join(f"k={k}" for k in first["distances"]) + " |"
     rows = [head, "|---" * (len(first["distances"]) + 1) + "|"]
     for res, what in ((first, say("cue_first", lang)), (last, say("cue_last", lang))):
         rows += [f"| {name} ({what}) | " + " | ".join(f"{a:.0f}" for a in accs) + " |"

@@ -47,6 +47,13 @@ def _int(value, name: str, lo: int, hi: int) -> int:
     return int(value)
 
 
+def _flag(value, name: str) -> bool:
+    """Checkbox inputs: true or false only (bool("false") is True, so nothing else is guessed at)."""
+    if not isinstance(value, bool):
+        raise gr.Error(f"{name} must be true or false (got {value!r}) · {name}은(는) true 또는 false여야 합니다")
+    return value
+
+
 def shapes(timesteps=2, input_size=10, hidden_size=3, cell="rnn", bidirectional=False,
            return_sequences=False, request: gr.Request | None = None) -> str:
     """-> markdown: each tensor's shape, the weight shapes and the parameter count with its formula."""
@@ -54,10 +61,11 @@ def shapes(timesteps=2, input_size=10, hidden_size=3, cell="rnn", bidirectional=
     t = _int(timesteps, "timesteps", 1, probe.MAX_SHAPE_STEPS)
     i = _int(input_size, "input size", 1, probe.MAX_SHAPE_SIZE)
     h = _int(hidden_size, "hidden size", 1, probe.MAX_SHAPE_SIZE)
-    cell = str(cell).lower()
-    if cell not in ("rnn", "lstm"):
+    if not isinstance(cell, str) or cell.lower() not in ("rnn", "lstm"):
         raise gr.Error(f"cell must be 'rnn' or 'lstm' (got {cell!r}) · 셀은 'rnn' 또는 'lstm'이어야 합니다")
-    r = probe.layer_shapes(cell, t, i, h, bool(bidirectional), bool(return_sequences))
+    cell, bidirectional, return_sequences = cell.lower(), _flag(bidirectional, "bidirectional"), \
+        _flag(return_sequences, "return_sequences")
+    r = probe.layer_shapes(cell, t, i, h, bidirectional, return_sequences)
     fmt = lambda s: f"`{tuple(s)}`"
     rows = [(w["input"], r["input"], w["input_m"]), (w["x_t"], r["x_t"], w["x_t_m"]), (w["h_t"], r["h_t"], w["h_t_m"])]
     if r["c_t"]:

@@ -160,7 +160,7 @@ DYNAMIC = {
         "positive": "positive", "negative": "negative",
         "cue_first": "verdict first", "cue_last": "verdict last",
         "switch": "switch", "changes": "what changes", "answer": "answer on your text", "validation": "validation",
-        "real_cell": "nothing: the trained cell as it is",
+        "real_cell": "nothing: the trained cell as it is", "word": "word", "model_col": "model",
         "flips": "{n} tag(s) changed when later words arrived (struck through)",
         "note_match": "Largest difference between the note's loop and the model's encoder: {diff:.1e}.",
     },
@@ -181,7 +181,7 @@ DYNAMIC = {
         "positive": "긍정", "negative": "부정",
         "cue_first": "판단이 먼저", "cue_last": "판단이 마지막",
         "switch": "스위치", "changes": "바뀌는 것", "answer": "입력 문장에 대한 답", "validation": "검증",
-        "real_cell": "없음: 학습된 셀 그대로",
+        "real_cell": "없음: 학습된 셀 그대로", "word": "단어", "model_col": "모델",
         "flips": "뒤 단어가 들어오면서 바뀐 태그 {n}개 (취소선)",
         "note_match": "노트의 루프와 모델 인코더의 가장 큰 차이: {diff:.1e}.",
     },
@@ -192,6 +192,16 @@ def say(key: str, lang: str = "en", **fields) -> str:
     table = DYNAMIC.get(lang, DYNAMIC["en"])
     return table.get(key, DYNAMIC["en"][key]).format(**fields)
 
+
+# zoo.cells.SWITCHES (the English, which zoo owns) in Korean, for the what-if table
+SWITCHES_KO = {
+    "forget=1": "f_t를 1로 고정: c_t = c_{t-1} + i_t * g_t, 셀이 아무것도 잊지 않음",
+    "forget=0": "f_t를 0으로 고정: c_t = i_t * g_t, 셀이 이전 단계의 기억을 하나도 넘겨받지 않음",
+    "input=1": "i_t를 1로 고정: c_t = f_t * c_{t-1} + g_t, 모든 기억 후보를 그대로 기록",
+    "add": "게이트 곱 a * b를 모두 합 a + b로 바꿈: c_t = f_t + c_{t-1} + i_t + g_t, h_t = o_t + tanh(c_t); "
+           "게이트가 값을 열고 닫지 못하고 옮기기만 함",
+    "no-tanh": "셀 상태에 tanh를 쓰지 않음: h_t = o_t * c_t",
+}
 
 # What the seed note (docs/seed-note.ko.md) says about each part of the cell, shown beside its heatmap.
 CELL_NOTES = {

@@ -175,7 +175,9 @@ def shapes_tab():
             seq = gr.Checkbox(False, label=I18N("return_sequences"))
         out = gr.Markdown(shapes(), elem_id="shapes-out")
         inputs = [steps, size, hidden, cell, bi, seq]
-        gr.on([c.change for c in inputs], shapes, inputs=inputs, outputs=out, api_name="shapes")
+        # raw input (**RAW): shapes() checks each value itself, where gradio's preprocessing would answer a
+        # number sent as text with its own internal error
+        gr.on([c.change for c in inputs], shapes, inputs=inputs, outputs=out, api_name="shapes", **RAW)
         ui_why.note_panel()
 
 

@@ -15,8 +15,8 @@ from zoo import note, why
 from zoo.cells import SWITCHES
 
 from . import models, plots
-from .logic import TRACE_PARTS, _get_model, _notice, clean_text, first_words, inspectable_models, lang_of
-from .texts import RNN_ONLY, say
+from .logic import TRACE_PARTS, _get_model, _notice, clean_text, first_words, inspectable_models, lang_of, md_cell
+from .texts import RNN_ONLY, SWITCHES_KO, say
 
 MAX_STEP_WORDS = 25  # right context: one row per prefix, so rows x words cells
 
@@ -26,11 +26,11 @@ def gated_models() -> list[str]:
     return [n for n in inspectable_models() if not n.endswith("-rnn")]
 
 
-def _answer(result) -> str:
+def _answer(result, lang: str) -> str:
     if "tokens" in result:  # NER: the entities found
-        return ", ".join(f"{e['text']} ({e['type']})" for e in result["entities"]) or "–"
+        return ", ".join(f"{md_cell(e['text'])} ({e['type']})" for e in result["entities"]) or say("none_found", lang)
     best = max(result, key=result.get)
-    return f"{best} {result[best]:.2f}"
+    return f"{say(best, lang)} {result[best]:.2f}"
 
 
 def what_if(text, model_name, request: gr.Request | None = None) -> str:
@@ -53,8 +53,8 @@ def what_if(text, model_name, request: gr.Request | None = None) -> str:
         head += f" {say('validation', lang)} {recorded['metric']} |"
     rows = [head, "|---|---|---|" + ("---|" if scores else "")]
     for key, answer in answers.items():
-        what = SWITCHES.get(key, say("real_cell", lang))
-        rows.append(f"| `{key}` | {what} | {_answer(answer)} |" + (f" {scores[key]:.2f} |" if key in scores else
+        what = (SWITCHES_KO if lang == "ko" else SWITCHES).get(key, say("real_cell", lang))
+        rows.append(f"| `{key}` | {what} | {_answer(answer, lang)} |" + (f" {scores[key]:.2f} |" if key in scores else
                                                                      (" – |" if scores else "")))
     return "\n".join(rows) + ("\n\n" + _notice(notices) if notices else "")
 
@@ -89,10 +89,11 @@ def right_context(text, request: gr.Request | None = None) -> str:
             raise gr.Error(say("no_words", lang))
         final = rows[-1]
         flips = sum(tag != final[i] for row in rows[:-1] for i, tag in enumerate(row))
-        table = ["| + | " + " | ".join(words) + " |", "|---" * (len(words) + 1) + "|"]
+        shown = [md_cell(w) for w in words]
+        table = ["| + | " + " | ".join(shown) + " |", "|---" * (len(words) + 1) + "|"]
         for k, row in enumerate(rows):
             cells = [("~~" + t + "~~" if t != final[i] else t) for i, t in enumerate(row)] + [""] * (len(words) - k - 1)
-            table.append(f"| {words[k]} | " + " | ".join(cells) + " |")
+            table.append(f"| {shown[k]} | " + " | ".join(cells) + " |")
         out.append(f"**{name}** · {say('flips', lang, n=flips)}\n\n" + "\n".join(table))
     return "\n\n".join(out) + ("\n\n" + _notice(notices + more) if notices + more else "")
 
@@ -137,9 +138,9 @@ def note_loop(text, model_name="sentiment-rnn", request: gr.Request | None = Non
         raise gr.Error(say("no_words", lang)) from None
     s = r["shapes"]
     units = min(4, r["numpy"].shape[1])
-    rows = [f"| word | NumPy h[:{units}] | torch h[:{units}] |", "|---|---|---|"]
+    rows = [f"| {say('word', lang)} | NumPy h[:{units}] | torch h[:{units}] |", "|---|---|---|"]
     fmt = lambda a: np.array2string(a[:units], precision=4, suppress_small=True, separator=", ")
-    rows += [f"| {w} | `{fmt(a)}` | `{fmt(b)}` |" for w, a, b in zip(r["words"], r["numpy"], r["torch"])]
+    rows += [f"| {md_cell(w)} | `{fmt(a)}` | `{fmt(b)}` |" for w, a, b in zip(r["words"], r["numpy"], r["torch"])]
     return "\n".join([
         f"```python\n{note.NOTE_CODE}\n```",
         f"`inputs` {s['inputs']} (`{model_name}`'s word vectors) · `Wx` {s['Wx']} · `Wh` {s['Wh']} · `b` {s['b']} "

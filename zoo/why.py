@@ -23,6 +23,8 @@ def what_if(predictor, text, switches=tuple(SWITCHES)) -> dict:
     """{"none": predict(text), switch: predict(text) with the switch, ...} for an LSTM or BiLSTM predictor."""
     if predictor.config.get("arch") == "rnn":
         raise ValueError("a vanilla RNN has no gates to switch; choose an LSTM or BiLSTM model")
+    if not predictor.words(text):  # a tagger answers no words with no tags; a table of those would read as "no entities"
+        raise ValueError("the text has no words to read")
     out = {"none": predictor.predict(text)}
     for s in switches:
         with _switched(s):
