@@ -26,7 +26,7 @@ from tasks.caption_onnx import onnx_attach, onnx_graphs  # noqa: F401  (the ONNX
 from tasks.caption_data import (BOS, CAPTION_COLUMNS, EOS, MAX_TRAIN_WORDS, Vocab, batches,  # noqa: F401
                                 collate, encode_split, references)  # the task's data, caption.* as before
 from tasks.caption_metrics import score
-from zoo.batching import pad
+from zoo.batching import batch_inputs, pad
 from zoo.devices import of
 from zoo.embedding import PAD_ID, UNK_ID, Dropout
 from zoo.encoder import ARCHS, RecurrentEncoder
@@ -187,6 +187,14 @@ def make_config(arch: str, vocab: Vocab, encoder: str = image_encoder.DEFAULT, d
             "metric": "bleu4", "data": data or {}, "decode": {"beam": 1, "max_len": max_len, "alpha": 0.0}}
 
 
+def _whole(value, name: str, most: int) -> int:
+    """A decoding setting: a whole number from 1 to most (2.5, NaN, infinity, True and "3" are refused, not rounded)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not np.isfinite(value) or value != int(value) or not 1 <= value <= most:
+        raise ValueError(f"{name} must be a whole number between 1 and {most}, got {value!r}")
+    return int(value)
+
+
 class Predictor:
     """A loaded caption checkpoint. predict(image | path | 1280-d feature, beam=3) -> captions, best first."""
 
@@ -205,8 +213,14 @@ class Predictor:
                 arr = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
                 if np.iscomplexobj(arr):  # a cast to float would silently drop the imaginary part
                     raise ValueError("got complex values")
+                if arr.dtype.kind in "USV":  # numpy would read "1.5" as 1.5: text is not a number here
+                    raise ValueError(f"got {arr.dtype.kind == 'U' and 'text' or 'bytes'}")
+                if arr.dtype == object and any(isinstance(v, (str, bytes)) for v in arr.reshape(-1).tolist()):
+                    raise ValueError("got text among the numbers")
                 with np.errstate(over="ignore"):  # a value beyond float32 becomes inf, refused below
                     f = torch.as_tensor(arr.astype(np.float32)).reshape(-1)
+            except OverflowError:  # an integer beyond any float (10**400), as numbers parsed from JSON can be
+                raise ValueError("a feature vector must be numbers within float range") from None
             except (TypeError, ValueError) as e:
                 raise ValueError(f"a feature vector must be numbers (real ones): {e}") from None
             if f.numel() != self.model.cfg.feature_dim:
@@ -226,13 +240,8 @@ class Predictor:
 
     def _settings(self, beam: int | None, max_len: int | None) -> tuple[int, int]:
         """The beam width and length limit to decode with: the checkpoint's unless given; checked."""
-        beam = self.decode_cfg["beam"] if beam is None else int(beam)
-        if not 1 <= beam <= 20:
-            raise ValueError(f"beam must be between 1 and 20, got {beam}")
-        max_len = self.decode_cfg["max_len"] if max_len is None else int(max_len)
-        if not 1 <= max_len <= 100:
-            raise ValueError(f"max_len must be between 1 and 100, got {max_len}")
-        return beam, max_len
+        return (_whole(self.decode_cfg["beam"] if beam is None else beam, "beam", 20),
+                _whole(self.decode_cfg["max_len"] if max_len is None else max_len, "max_len", 100))
 
     def _captions(self, hyps: list[tuple]) -> list[dict]:
         return [{"caption": self.vocab.decode(ids), "score": round(s, 4)} for ids, s in hyps]
@@ -253,8 +262,7 @@ class Predictor:
         reads them, so the features are the same), then decoded `batch_size` at a time, answers in input order
         (the same captions as predict on each; scores within float rounding). A bad input is an error naming
         its index, or with errors="record" an {"error": message} in its place."""
-        if errors not in ("raise", "record"):
-            raise ValueError(f"errors must be 'raise' or 'record', got {errors!r}")
+        inputs = batch_inputs(inputs, batch_size, errors)
         beam, max_len = self._settings(beam, max_len)
         results: list = [None] * len(inputs)
         live, feats = [], []
@@ -266,8 +274,8 @@ class Predictor:
                 if errors == "raise":
                     raise type(e)(f"input {i}: {e}") from None
                 results[i] = {"error": str(e)}
-        for start in range(0, len(live), max(1, batch_size)):
-            chunk = live[start:start + max(1, batch_size)]
+        for start in range(0, len(live), batch_size):
+            chunk = live[start:start + batch_size]
             batch = on_model(self.model, torch.cat(feats[start:start + len(chunk)]))
             hyps = caption_decode.generate(self.model, batch, beam, max_len,
                                            self.decode_cfg["alpha"])

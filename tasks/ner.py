@@ -17,7 +17,7 @@ from tokenizers import Tokenizer
 from torch import nn
 
 from tasks.ner_data import Featurizer, arrays, batches, check_data, collate, encode_split  # noqa: F401  (ner.* as before)
-from zoo.batching import live_mask
+from zoo.batching import batch_inputs, live_mask
 from zoo.crf import CRF
 from zoo.devices import move, of
 from zoo.embedding import Dropout, EmbeddingConfig, TokenEmbedder
@@ -211,8 +211,7 @@ class Predictor:
         """predict for many texts (or token lists): one padded pass per batch of similar length, answers in
         input order, the same tags as predict on each. A bad input is an error naming its index, or with
         errors="record" an {"error": message} in its place (python -m zoo predict goes on with the rest)."""
-        if errors not in ("raise", "record"):
-            raise ValueError(f"errors must be 'raise' or 'record', got {errors!r}")
+        inputs = batch_inputs(inputs, batch_size, errors)
         toks, results = [], [{"tokens": [], "entities": []} for _ in inputs]
         for i, x in enumerate(inputs):
             try:

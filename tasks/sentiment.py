@@ -24,6 +24,7 @@ from torch import nn
 
 from tasks.sentiment_data import (Vectorizer, batches, check_data, collate, encode_split, gold_labels,  # noqa: F401
                                   held_out_validation, text_column, words)  # the task's data, sentiment.* as before
+from zoo.batching import batch_inputs
 from zoo.devices import of
 from zoo.embedding import PAD_ID, Dropout, EmbeddingConfig, TokenEmbedder
 from zoo.encoder import RecurrentEncoder
@@ -190,8 +191,7 @@ class Predictor:
         """predict for many texts: one padded pass per batch of similar length, answers in input order (equal
         to predict on each, probabilities within float rounding). A bad text is an error naming its index, or
         with errors="record" an {"error": message} in its place (python -m zoo predict goes on with the rest)."""
-        if errors not in ("raise", "record"):
-            raise ValueError(f"errors must be 'raise' or 'record', got {errors!r}")
+        texts = batch_inputs(texts, batch_size, errors)
         examples, live, results = [], [], [None] * len(texts)
         for i, text in enumerate(texts):
             try:

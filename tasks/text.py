@@ -41,14 +41,18 @@ def nfc(text: str) -> str:
     return text if unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
 
 
-def _nfc(text: str) -> tuple[str, list[int] | None]:
-    """-> (text in Unicode NFC form, offsets back: NFC index -> index in text, or None when text is NFC already).
+def _nfc(text: str) -> tuple[str, tuple[list[int], list[int]] | None]:
+    """-> (text in Unicode NFC form, offsets back: for each NFC index, the index in text where a token starting
+    there starts and where one ending there ends; None when text is NFC already).
 
     "Jose" + U+0301 (NFD, as macOS file names and some keyboards send it) has a combining accent that no
     token pattern reads as part of a word, so it split names into "Jo", "Zu", "Bjo"; NFC makes it one
     character, as in the training data. NFC changes lengths, so offsets are mapped back: both strings
     decompose (NFD) to the same characters, so a boundary in one is a boundary at the same NFD position
-    in the other."""
+    in the other. Where NFC splits one character in two (U+0958, a composition exclusion, is U+0915 U+093C),
+    or reorders combining marks ("a" U+0301 U+0323), a boundary can fall inside what the user wrote as one
+    cluster (a starter and its combining marks): a start then rounds down to the cluster's start and an end
+    up to its end, so each token covers all it came from and no span is empty."""
     normal = nfc(text)
     if normal is text:
         return text, None
@@ -57,14 +61,24 @@ def _nfc(text: str) -> tuple[str, list[int] | None]:
     for ch in text:
         starts.append(pos)
         pos += nfd_len(ch)
-    back, pos = [], 0
+    # canonical reordering moves combining marks within a cluster, never across a starter; a character whose
+    # decomposition begins with a combining mark (U+0344, U+0F73) continues the cluster before it
+    joins = [i > 0 and unicodedata.combining(unicodedata.normalize("NFD", ch)[0]) > 0 for i, ch in enumerate(text)]
+    cluster_start, cluster_end = list(range(len(text) + 1)), list(range(len(text) + 1))
+    for i in range(1, len(text)):
+        if joins[i]:
+            cluster_start[i] = cluster_start[i - 1]
+    for i in range(len(text) - 1, 0, -1):
+        if joins[i]:
+            cluster_end[i] = cluster_end[i + 1]
+    begin, end, pos = [], [], 0
     for ch in normal:
-        # the last character of text starting at or before this NFD position (canonical reordering can
-        # only move combining marks within one cluster, never across a starter)
-        back.append(bisect.bisect_right(starts, pos) - 1)
+        begin.append(cluster_start[bisect.bisect_right(starts, pos) - 1])  # the cluster this position is in
+        end.append(cluster_end[bisect.bisect_left(starts, pos)])  # the next cluster boundary at or after it
         pos += nfd_len(ch)
-    back.append(len(text))
-    return normal, back
+    begin.append(len(text))
+    end.append(len(text))
+    return normal, (begin, end)
 
 
 def tokenize(text: str) -> list[tuple[str, int, int]]:
@@ -74,7 +88,8 @@ def tokenize(text: str) -> list[tuple[str, int, int]]:
     normal, back = _nfc(text)
     if back is None:
         return [(m.group(), m.start(), m.end()) for m in _TOKEN.finditer(text)]
-    return [(m.group(), back[m.start()], back[m.end()]) for m in _TOKEN.finditer(normal)]
+    begin, end = back
+    return [(m.group(), begin[m.start()], end[m.end()]) for m in _TOKEN.finditer(normal)]
 
 
 def chunk_words(chunk: str) -> list[str]:

@@ -81,6 +81,18 @@ def test_text_in_nfd_form_is_tokenised_as_whole_words_with_offsets_into_the_orig
     assert toks[-1][2] == len(NFD)
 
 
+@pytest.mark.parametrize("text", ["\u0958\u093e\u0928\u0942\u0928 EU", "a\u0301\u0323 b", "x\u0344\u0f73 y ."])
+def test_where_nfc_splits_or_reorders_a_cluster_every_token_covers_what_it_came_from(text):
+    """U+0958 is two characters in NFC (a composition exclusion); U+0301 U+0323 swap places; U+0344 and U+0F73
+    decompose into marks that reorder across them. A token's span is never empty and holds its characters."""
+    from tasks.text import tokenize
+    toks = tokenize(text)
+    for token, start, end in toks:
+        assert 0 <= start < end <= len(text)
+        assert set(unicodedata.normalize("NFD", token)) <= set(unicodedata.normalize("NFD", text[start:end]))
+    assert toks[-1][2] == len(text)
+
+
 @pytest.mark.parametrize("name", TEXT_TASKS)
 def test_nfd_and_nfc_text_get_the_same_answer(tiny, name):
     p = zoo.load(tiny / name)

@@ -86,3 +86,39 @@ def test_caption_batches_run_batch_size_images_per_decoding_pass(models, monkeyp
     monkeypatch.setattr(caption_decode, "generate", lambda model, feats, *a: sizes.append(len(feats)) or real(model, feats, *a))
     p.predict_batch([torch.zeros(1280)] * 5, batch_size=2)
     assert sizes == [2, 2, 1]
+
+
+@pytest.mark.parametrize("name", ["ner-bilstm", "sentiment-lstm", "caption-rnn"])
+def test_any_iterable_of_inputs_is_read_and_a_single_input_or_bad_batch_size_is_refused(models, name):
+    p = zoo.load(models / name)
+    inputs = [np.ones(p.model.cfg.feature_dim), np.zeros(p.model.cfg.feature_dim)] if name.startswith("caption") \
+        else TEXTS[:3]
+    want = p.predict_batch(list(inputs))
+    assert p.predict_batch(x for x in inputs) == want  # a generator: read once, not consumed twice
+    assert p.predict_batch(tuple(inputs)) == want
+    for single in ("Peter visited Seoul .", {"Peter": 1}, 42):
+        with pytest.raises(TypeError, match="list of inputs"):
+            p.predict_batch(single)
+    for size in (0, -1, 2.5, True):
+        with pytest.raises(ValueError, match="batch_size must be a whole number"):
+            p.predict_batch(list(inputs), batch_size=size)
+
+
+@pytest.mark.parametrize("bad, message", [([10**400] * 8, "within float range"), (["1.5"] * 8, "text"),
+                                          ([2**70] * 7 + ["1"], "text among the numbers")])
+def test_feature_vectors_of_huge_integers_or_numbers_as_text_are_refused(models, bad, message):
+    p = zoo.load(models / "caption-rnn")
+    bad = bad * (p.model.cfg.feature_dim // 8)
+    with pytest.raises(ValueError, match=message):
+        p.predict(bad)
+    got = p.predict_batch([np.ones(p.model.cfg.feature_dim), bad], errors="record")
+    assert isinstance(got[0], list) and message in got[1]["error"]
+
+
+@pytest.mark.parametrize("setting", [{"beam": float("inf")}, {"max_len": np.inf}, {"beam": 2.7}, {"beam": True},
+                                     {"beam": "3"}, {"max_len": float("nan")}, {"beam": 0}])
+def test_decoding_settings_that_are_not_whole_numbers_in_range_are_refused_not_rounded(models, setting):
+    p = zoo.load(models / "caption-rnn")
+    with pytest.raises(ValueError, match="must be a whole number"):
+        p.predict(np.ones(p.model.cfg.feature_dim), **setting)
+    assert p.predict(np.ones(p.model.cfg.feature_dim), beam=np.int64(2), max_len=5.0)

@@ -8,6 +8,20 @@ import numpy as np
 import torch
 
 
+def batch_inputs(inputs, batch_size, errors: str = "raise") -> list:
+    """predict_batch's arguments checked, the same for every task: -> the inputs as a list. Any iterable of
+    inputs (a generator, a tuple, a pandas Series) is read once into a list; a single text, bytes or a dict
+    is refused rather than read a character or a key at a time; batch_size is a whole number >= 1."""
+    if errors not in ("raise", "record"):
+        raise ValueError(f"errors must be 'raise' or 'record', got {errors!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be a whole number of at least 1, got {batch_size!r}")
+    if isinstance(inputs, (str, bytes, bytearray, dict)) or not hasattr(inputs, "__iter__"):
+        raise TypeError(f"predict_batch takes a list of inputs, got {type(inputs).__name__}; "
+                        "for one input use predict")
+    return list(inputs)
+
+
 def length_batches(lengths: list[int], batch_size: int, shuffle: bool = False, seed: int = 0,
                    pool: int = 50) -> list[list[int]]:
     """Index batches. Shuffled: shuffle, sort each pool of `pool` batches by length, shuffle the batches
