@@ -259,4 +259,7 @@ class Predictor:
         names = split.features["ner_tags"].feature.names
         if names != self.labels:
             raise ValueError(f"the data's tags {names} differ from the checkpoint's {self.labels}")
-        return evaluate(self.model, encode_split(split, self.featurize), self.labels)
+        examples = encode_split(split, self.featurize)
+        if not any(e["tags"] for e in examples):
+            raise ValueError("the split has no sentences with words to score")
+        return evaluate(self.model, examples, self.labels)

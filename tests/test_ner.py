@@ -216,3 +216,13 @@ def test_bundled_ner_models_are_listed():
 def test_bundled_bilstm_tags_the_readme_sentence():
     out = zoo.load("ner-bilstm").predict("EU rejects German call to boycott British lamb .")
     assert {(e["text"], e["type"]) for e in out["entities"]} >= {("EU", "ORG"), ("German", "MISC"), ("British", "MISC")}
+
+
+def test_evaluating_a_split_of_empty_sentences_says_so(tiny_checkpoint):
+    import datasets
+    p = zoo.load(tiny_checkpoint)
+    feats = datasets.Features({"tokens": datasets.Sequence(datasets.Value("string")),
+                               "ner_tags": datasets.Sequence(datasets.ClassLabel(names=p.labels))})
+    empty = datasets.Dataset.from_dict({"tokens": [[], []], "ner_tags": [[], []]}, features=feats)
+    with pytest.raises(ValueError, match="no sentences with words"):  # was seqeval's TypeError on nothing
+        p.evaluate(empty)
