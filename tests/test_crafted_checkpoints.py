@@ -62,6 +62,10 @@ def _refused(folder, match, file="config.json", seconds=5.0):
     pytest.param(lambda c: c.update(max_len="400"), "max_len must be a whole number", id="string-max-len"),
     pytest.param(lambda c: c.update(task=["sentiment"]), "'task' as text", id="task-as-a-list"),
     pytest.param(lambda c: c.update(labels=["negative"]), "1 labels for a head of 2 outputs", id="labels-short"),
+    pytest.param(lambda c: c.update(metrics=[]), "metrics must map each split", id="metrics-a-list"),
+    pytest.param(lambda c: c.update(metrics={"test": []}), "metrics must map each split", id="split-metrics-a-list"),
+    pytest.param(lambda c: c.update(arch=["x"]), "arch must be text", id="arch-a-list"),
+    pytest.param(lambda c: c.update(parameters="many"), "parameters must be a whole number", id="parameters-text"),
 ])
 def test_a_config_beyond_its_bounds_or_of_the_wrong_type_is_refused_naming_the_bound(tiny, tmp_path, edit, match):
     folder = _copy(tiny, tmp_path)
@@ -167,3 +171,11 @@ def test_the_app_leaves_a_bad_model_folder_out_with_a_notice_and_starts(tiny, tm
         assert "ner-lstm left out" in capsys.readouterr().err
     finally:
         models.clear_cache()
+
+
+@pytest.mark.parametrize("file", ["config.json", "tokenizer.json"])
+def test_a_number_too_long_for_python_to_read_is_a_checkpoint_error_naming_the_file(tiny, tmp_path, file):
+    folder = _copy(tiny, tmp_path)
+    text = (folder / file).read_text().rstrip()
+    (folder / file).write_text(text[:-1] + ', "x": ' + "1" * 5000 + "}")  # Python refuses over 4,300 digits
+    _refused(folder, "not valid JSON", file=file)

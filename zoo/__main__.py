@@ -17,7 +17,7 @@ def _row(name: str, folder, where: str) -> tuple:
     size = sum(f.stat().st_size for f in folder.iterdir() if f.is_file())  # stat follows the cache's links
     test = cfg.get("metrics", {}).get("test", {})
     key = cfg.get("metric")
-    metric = f"{key} {test[key]:.2f}" if key in test else "-"
+    metric = f"{key} {test[key]:.2f}" if isinstance(test.get(key), (int, float)) else "-"
     return (name, cfg["task"], cfg.get("arch", "?"), f"{size / 1e6:.1f} MB", f"test {metric}", where)
 
 

@@ -108,8 +108,8 @@ def read_json(path: Path, max_bytes: int):
         raise CheckpointError(f"{path}: {size:,} bytes; the limit is {max_bytes:,}")
     try:
         value = json.loads(path.read_bytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise CheckpointError(f"{path}: not valid JSON ({e})") from None
+    except ValueError as e:  # not UTF-8, not JSON, or a number of over 4,300 digits (Python's own limit)
+        raise CheckpointError(f"{path}: not valid JSON ({str(e)[:200]})") from None
     except RecursionError:
         raise CheckpointError(f"{path}: nested more than {MAX_JSON_DEPTH} levels deep") from None
     level, depth = [value], 0

@@ -18,8 +18,8 @@ import os
 import re
 from pathlib import Path
 
-from . import card, checkpoint, integrity
-from .checkpoint import CARD, CHECKPOINT_FILES, HubUnavailable, ModelNotFound
+from . import card, checkpoint, integrity, limits
+from .checkpoint import CARD, CHECKPOINT_FILES, WEIGHTS, HubUnavailable, ModelNotFound
 
 URI_PREFIX = "hf://"
 DEFAULT_REVISION = "main"
@@ -84,9 +84,9 @@ def cached_checkpoints() -> list[tuple[str, Path]]:
         repo_id = storage.name.removeprefix("models--").replace("--", "/")
         for snap in sorted((storage / "snapshots").glob("*")):
             try:
-                checkpoint.read_config(snap)
+                limits.check_config(snap, checkpoint.read_config(snap))
             except checkpoint.CheckpointError:
-                continue  # another library's model, or an incomplete snapshot
+                continue  # another library's model, an incomplete snapshot, or a config zoo.load would refuse
             if (snap / "model.safetensors").is_file():
                 found.append((repo_id, snap))
     return found
@@ -112,6 +112,8 @@ def _corrupt_cached_files(folder: Path) -> list[str]:
         if not path.is_file() or (want and not integrity.digest_matches(path, want)):
             _purge(path)
             bad.append(name)
+    if bad:  # the snapshot is incomplete now: without its weights' link cached() no longer offers it, so the
+        (folder / WEIGHTS).unlink(missing_ok=True)  # next load downloads it again (or, offline, says to)
     return bad
 
 

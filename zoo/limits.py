@@ -78,6 +78,14 @@ def check_config(folder: Path, config: dict) -> None:
     alpha = decode.get("alpha", 0.0)
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 <= alpha <= 10:
         raise CheckpointError(f"{path}: decode.alpha must be a number from 0 to 10, got {alpha!r}")
+    for key in ("name", "arch", "metric"):  # shown by `python -m zoo list` and the model card
+        if key in config and not isinstance(config[key], str):
+            raise CheckpointError(f"{path}: {key} must be text, got {type(config[key]).__name__}")
+    if "parameters" in config:
+        _whole("parameters", config["parameters"], 0, 10**12, path)
+    metrics = config.get("metrics", {})
+    if not isinstance(metrics, dict) or not all(isinstance(m, dict) for m in metrics.values()):
+        raise CheckpointError(f"{path}: metrics must map each split to its metrics")
     for key in ("labels", "chars"):
         value = config.get(key)
         if value is not None and (not isinstance(value, list) or not all(isinstance(x, str) for x in value)):
@@ -94,8 +102,8 @@ def check_tokenizer(folder: Path, text: str) -> dict:
     path = Path(folder) / TOKENIZER
     try:
         tok = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise CheckpointError(f"{path}: not valid JSON ({e})") from None
+    except ValueError as e:  # not JSON, or a number of over 4,300 digits (Python's own limit)
+        raise CheckpointError(f"{path}: not valid JSON ({str(e)[:200]})") from None
     except RecursionError:
         raise CheckpointError(f"{path}: nested too deeply") from None
     if not isinstance(tok, dict):

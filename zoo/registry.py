@@ -112,4 +112,8 @@ def publish(folder, repo_id: str, private: bool | None = None, token: str | None
         raise ValueError(f"{repo_id!r}: not a Hub repo id (ORG/NAME)")
     if not folder.is_dir():
         raise ModelNotFound(f"no checkpoint folder {folder}")
-    return hub.upload(folder, repo_id, load(folder).config, private=private, token=token, message=message)
+    config = load(folder).config
+    if config.get("onnx"):  # its graphs are made for the CPU that exported them (int8's weight range); and the
+        # Hub repo would carry the checkpoint's files alone, which then name graphs it lacks
+        raise ValueError(f"{folder} is an ONNX export; publish the checkpoint it came from, and export where it runs")
+    return hub.upload(folder, repo_id, config, private=private, token=token, message=message)
