@@ -33,21 +33,30 @@ def text_column(split) -> str:
     return "sentence" if "sentence" in split.column_names else "text"  # SST-2 vs IMDB
 
 
+def _can_hold_out(ds, size: int, where: str = "the data") -> None:
+    rows = ds["train"].num_rows
+    if not 2 <= size <= rows - 2:
+        raise DataUnavailable(f"{where}: no validation split, and {size:,} validation texts cannot be held out of "
+                              f"{rows:,} training texts; lower --val-size or add a validation split")
+
+
 def held_out_validation(ds, size: int = 2500):
     """The validation split, or for data without one (IMDB) `size` texts of train held out: stratified by
     label, always the same ones (seed 0). Changes ds in place; -> a note for the checkpoint's data record,
     or None when the data had a validation split."""
     if "validation" in ds:
         return None
+    _can_hold_out(ds, size)
     held = ds["train"].train_test_split(test_size=size, seed=0, stratify_by_column="label")
     ds["train"], ds["validation"] = held["train"], held["test"]
     return f"{size} texts of train (train_test_split seed 0, stratified by label)"
 
 
-def check_data(ds, where: str) -> None:
+def check_data(ds, where: str, val_size: int | None = None) -> None:
     """Before a run writes anything: a train split with a text column (sentence or text) and a label that is
     two named classes or 0/1 numbers, and, without a validation split, named classes to carve one off by
-    (held_out_validation stratifies on them); DataUnavailable, one line, otherwise."""
+    (held_out_validation stratifies on them) and, given val_size, enough training texts to hold that many
+    out; DataUnavailable, one line, otherwise."""
     require(ds, where, splits=("train",), columns=("label",), one_of=("sentence", "text"), optional=("validation", "test"))
     for name in (s for s in ("train", "validation", "test") if s in ds):
         feat = ds[name].features["label"]
@@ -60,6 +69,8 @@ def check_data(ds, where: str) -> None:
     if "validation" not in ds and getattr(ds["train"].features["label"], "names", None) is None:
         raise DataUnavailable(f"{where}: no validation split, and plain-number labels cannot be split off by class; "
                               "add a validation split or name the classes (ClassLabel)")
+    if "validation" not in ds and val_size is not None:
+        _can_hold_out(ds, val_size, where)
 
 
 def gold_labels(split) -> list[int]:

@@ -17,7 +17,7 @@ import sys
 import torch
 
 from tasks import caption, image_encoder
-from zoo import cli, data, training
+from zoo import cli, data, run_flags, training
 
 
 def parse_args(argv=None):
@@ -35,7 +35,9 @@ def parse_args(argv=None):
                    help="length-normalisation exponents tried on validation after training (comma separated)")
     # patience 5: greedy validation BLEU-4 swings by up to 3.5 points between epochs, and with 3 a lucky
     # early epoch ended runs (docs/training.md)
-    return cli.parse(p, argv, caption.TASK, training.TrainConfig(epochs=15, batch_size=64, lr=5e-4, patience=5))
+    args = cli.parse(p, argv, caption.TASK, training.TrainConfig(epochs=15, batch_size=64, lr=5e-4, patience=5))
+    run_flags.caption_decoding(p, args)  # checked now, not after training (and within what zoo.load accepts)
+    return args
 
 
 @cli.script

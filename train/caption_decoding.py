@@ -17,9 +17,10 @@ import torch
 
 import zoo
 from tasks import caption
-from zoo import checkpoint, data
+from zoo import checkpoint, cli, data, run_flags
 
 
+@cli.script
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("checkpoint", help="a caption checkpoint folder (rewritten in place)")
@@ -28,18 +29,20 @@ def main(argv=None) -> int:
     p.add_argument("--alphas", default="0,0.25,0.5,0.75,1", help="length-normalisation exponents tried on validation")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
+    run_flags.caption_decoding(p, args)
+    run_flags.check(p, args)
     torch.set_num_threads(args.threads)
     pred = zoo.load(args.checkpoint)
     if pred.task != caption.TASK:
         print(f"error: {args.checkpoint} is a {pred.task} checkpoint, not a caption one", file=sys.stderr)
         return 2
-    try:
-        ds, _ = data.load(args.data)
-    except data.DataUnavailable as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    ds, _ = data.load(args.data)  # DataUnavailable: one line, exit 2 (cli.script)
+    data.require(ds, args.data, splits=("validation",), columns=caption.CAPTION_COLUMNS[:1])
     config, d = dict(pred.config), dict(pred.decode_cfg)
-    splits = {s: caption.encode_split(ds[s], pred.vocab, pred.encoder) for s in ("validation", "test") if s in ds}
+    try:  # a data set without the features or captions this task reads
+        splits = {s: caption.encode_split(ds[s], pred.vocab, pred.encoder) for s in ("validation", "test") if s in ds}
+    except (ValueError, KeyError) as e:
+        raise data.DataUnavailable(f"{args.data}: not usable for captions: {e}") from None
     config["decode"] = {**d, **caption.decode_settings(pred.model, splits["validation"], pred.vocab, args.beams,
                                                      args.alphas, d["max_len"])}
     best = config["decode"]

@@ -20,7 +20,7 @@ import torch
 
 import zoo
 from tasks import sentiment
-from zoo import checkpoint, cli, data, memory
+from zoo import checkpoint, cli, data, memory, run_flags
 
 
 @cli.script
@@ -32,6 +32,7 @@ def main(argv=None) -> int:
     p.add_argument("--words", type=int, default=80, help="words of each review read (the app's memory view reads 80)")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
+    run_flags.check(p, args)
     torch.set_num_threads(args.threads)
     ds, source = data.load(args.data)  # DataUnavailable: one line, exit 2 (cli.script)
     sentiment.held_out_validation(ds)
@@ -43,6 +44,9 @@ def main(argv=None) -> int:
             print(f"error: {folder} is a {pred.config['task']} checkpoint, not a sentiment one", file=sys.stderr)
             return 2
         long = [t for t in texts if len(pred.words(t)) >= args.words][:args.texts]
+        if not long:
+            print(f"error: no validation text of {args.data} has {args.words} words; lower --words", file=sys.stderr)
+            return 2
         band = memory.gradient_band(pred, long, args.words)
         memory_record = {"gradient": {**band, "data": source.get("hub_id") or source.get("path"),
                                       "split": "validation", "note": "first reviews with enough words, cut"}}

@@ -16,7 +16,7 @@ from __future__ import annotations
 import sys
 
 from tasks import sentiment
-from zoo import cli, data, training
+from zoo import cli, data, limits, run_flags, training
 from zoo.encoder import INITS
 
 
@@ -38,7 +38,9 @@ def parse_args(argv=None):
     p.add_argument("--min-word-freq", type=int, default=1, help="rarer training words are <unk>")
     p.add_argument("--max-vocab", type=int, default=10_000, help="keep at most N words, the most frequent (0: no cap); bounds the checkpoint size")
     p.add_argument("--val-size", type=int, default=2500, help="validation texts carved off train when the data has no validation split")
-    return cli.parse(p, argv, sentiment.TASK, training.TrainConfig(epochs=12, batch_size=64, lr=2e-3, patience=3))
+    args = cli.parse(p, argv, sentiment.TASK, training.TrainConfig(epochs=12, batch_size=64, lr=2e-3, patience=3))
+    run_flags.check(p, args, {"max_len": (*limits.TOP_SIZES["max_len"], True)})
+    return args
 
 
 @cli.script
@@ -46,7 +48,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     cfg = training.config_from_args(args)
     ds, source = data.load(args.data)
-    sentiment.check_data(ds, args.data)  # before the state folder exists: a run on the wrong data leaves nothing behind
+    sentiment.check_data(ds, args.data, args.val_size)  # before the state folder exists: a run on the wrong data leaves nothing behind
     state = cli.run_state(args, ds=ds)
     held = sentiment.held_out_validation(ds, args.val_size)  # IMDB has no validation split
     if held:

@@ -19,8 +19,8 @@ import sys
 import torch
 
 import zoo
-from tasks import sentiment
-from zoo import checkpoint, cli, data, why
+from tasks import ner, sentiment
+from zoo import checkpoint, cli, data, run_flags, why
 
 
 @cli.script
@@ -30,11 +30,14 @@ def main(argv=None) -> int:
     p.add_argument("--data", required=True, help="Hub id or local folder of the checkpoints' dataset")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
+    run_flags.check(p, args)
     torch.set_num_threads(args.threads)
     ds, _ = data.load(args.data)  # DataUnavailable: one line, exit 2 (cli.script)
     sentiment.held_out_validation(ds)  # IMDB has no validation split; a no-op where there is one
     for folder in args.checkpoints:
         pred = zoo.load(folder)
+        if pred.task in (ner.TASK, sentiment.TASK):  # the checkpoint's own task's data, or one line
+            (ner if pred.task == ner.TASK else sentiment).check_data(ds, args.data)
         try:
             scores = why.evaluate(pred, ds["validation"])
         except ValueError as e:

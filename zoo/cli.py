@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from . import data, devices, distributed, resume, training
+from . import checkpoint, data, devices, distributed, resume, run_flags, training
 from .encoder import ARCHS
 
 RECIPES = Path(__file__).parent / "recipes.json"
@@ -82,10 +82,16 @@ def parse(p: argparse.ArgumentParser, argv, task: str, defaults: training.TrainC
             p.error(f"recipe {known.recipe} sets unknown flags: {', '.join(unknown)}")
         p.set_defaults(**flags)
     args = p.parse_args(argv)
-    # a device or precision that is not there is said at once, not after the data has loaded
+    # a device or precision that is not there, or a flag out of range, is said at once, not after the data has loaded
     devices.choose_precision(args.precision, devices.resolve(args.device))
-    args.name = getattr(args, "recipe", None) or f"{task}-{args.arch}"
+    run_flags.check(p, args)
+    recipe = getattr(args, "recipe", None)
+    if recipe and args.arch != recipes()[recipe].get("arch", args.arch):
+        p.error(f"--arch {args.arch} contradicts the recipe {recipe} (arch {recipes()[recipe]['arch']}); "
+                f"drop --recipe, or pick the recipe with arch {args.arch}")
+    args.name = recipe or f"{task}-{args.arch}"
     args.out = args.out or f"runs/{args.name}"
+    run_flags.check_out(p, args.out)
     return args
 
 
@@ -110,7 +116,8 @@ def script(main: Callable[..., int]) -> Callable[..., int]:
     def run(argv=None) -> int:
         try:
             return main(argv)
-        except (data.DataUnavailable, resume.StateError, devices.DeviceUnavailable) as e:
+        except (data.DataUnavailable, resume.StateError, devices.DeviceUnavailable, checkpoint.CheckpointError,
+                checkpoint.ModelNotFound) as e:  # the last two: a checkpoint a script was given (train/what_if.py)
             print(f"error: {e}", file=sys.stderr)
             return 2
         finally:

@@ -1,0 +1,88 @@
+"""What the training commands refuse before any data loads or anything is written: flags out of range,
+an --arch that contradicts the --recipe, an --out that holds anything but a checkpoint (the run would delete
+it when it saves), decoding settings a checkpoint could not hold, and data too small to hold out a
+validation split. Each is one `error:` line and exit status 2."""
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from test_sentiment import imdb_sample, sst_sample  # noqa: F401  (fixtures: small sentiment data sets)
+
+ROOT = Path(__file__).resolve().parents[1]
+NO_DATA = "/nonexistent/data"  # a flag error must come first: had the data been read, this would be the error
+
+
+def script(name: str):
+    spec = importlib.util.spec_from_file_location(f"train_{name}", ROOT / "train" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def refused(name: str, argv: list[str], capsys) -> str:
+    with pytest.raises(SystemExit) as e:
+        script(name).main(argv)
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "Traceback" not in err
+    return [line for line in err.splitlines() if "error:" in line][-1]
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--epochs", "0"], "--epochs must be at least 1"), (["--batch-size", "-1"], "--batch-size must be at least 1"),
+    (["--lr", "nan"], "--lr must be above 0"), (["--lr", "0"], "--lr must be above 0"),
+    (["--dropout", "2"], "--dropout must be at least 0 and below 1"), (["--threads", "-1"], "--threads must be at least 0"),
+    (["--max-steps", "-1"], "--max-steps must be at least 0"), (["--hidden-size", "5000"], "at most 4096"),
+    (["--clip", "inf"], "--clip must be above 0"), (["--word-dropout", "1"], "below 1"),
+])
+def test_flags_out_of_range_are_one_error_line_before_the_data_loads(flags, message, capsys, tmp_path):
+    assert message in refused("ner", ["--data", NO_DATA, "--out", str(tmp_path / "run"), *flags], capsys)
+
+
+def test_an_arch_that_contradicts_the_recipe_is_refused(capsys, tmp_path):
+    line = refused("ner", ["--recipe", "ner-bilstm", "--arch", "rnn", "--data", NO_DATA, "--out", str(tmp_path / "r")],
+                   capsys)
+    assert "contradicts the recipe ner-bilstm" in line
+
+
+def test_an_out_folder_holding_other_files_or_a_file_is_refused_and_kept(capsys, tmp_path):
+    (tmp_path / "mine" / "sub").mkdir(parents=True)
+    (tmp_path / "mine" / "notes.txt").write_text("precious")
+    assert "holds other files (notes.txt, sub)" in refused("sentiment", ["--data", NO_DATA, "--out", str(tmp_path / "mine")],
+                                                           capsys)
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "precious" and (tmp_path / "mine" / "sub").is_dir()
+    assert "is a file" in refused("sentiment", ["--data", NO_DATA, "--out", str(tmp_path / "mine" / "notes.txt")], capsys)
+
+
+def test_a_checkpoint_folder_or_an_empty_one_is_a_fine_out(sst_sample, tmp_path, capsys):
+    train = script("sentiment")
+    argv = ["--data", str(sst_sample), "--word-dim", "8", "--hidden-size", "8", "--threads", "1", "--max-steps", "2",
+            "--epochs", "1", "--out", str(tmp_path / "run")]
+    (tmp_path / "run").mkdir()
+    assert train.main(argv) == 0  # empty
+    assert train.main(argv) == 0  # now a checkpoint folder: replaced by the new run
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["task"] == "sentiment"
+
+
+@pytest.mark.parametrize("flags, message", [(["--beams", "0"], "--beams: each value must be a whole number from 1 to 20"),
+                                            (["--beams", "abc"], "--beams takes comma-separated numbers"),
+                                            (["--alphas", "0,-1"], "--alphas: each value must be a number from 0 to 10"),
+                                            (["--max-len", "150"], "--max-len must be at least 1 and at most 100")])
+def test_caption_decoding_settings_a_checkpoint_could_not_hold_are_refused_before_training(flags, message, capsys, tmp_path):
+    assert message in refused("caption", ["--data", NO_DATA, "--out", str(tmp_path / "c"), *flags], capsys)
+
+
+def test_data_too_small_to_hold_out_validation_is_one_line_and_writes_nothing(imdb_sample, tmp_path, capsys):
+    out = tmp_path / "imdb-run"
+    assert script("sentiment").main(["--data", str(imdb_sample), "--out", str(out), "--val-size", "2500"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error:") and "2,500 validation texts cannot be held out of 300" in err[-1]
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("name", ["what_if", "caption_decoding"])
+def test_the_after_training_scripts_answer_a_missing_checkpoint_in_one_line(name, conll_sample, capsys):
+    assert script(name).main(["/nonexistent/ckpt", "--data", str(conll_sample)]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if "examples/s" not in line and line.strip()]
+    assert len(err) == 1 and err[0].startswith("error:") and "/nonexistent/ckpt" in err[0]  # datasets' bars aside

@@ -1,0 +1,77 @@
+"""What a training command's flags may be, checked when they are read: a bad value is argparse's one
+`error:` line and exit status 2 before any data loads, not a traceback after it (or, worse, a run that
+trains and then writes a checkpoint zoo.load refuses). And --out: a run writes its checkpoint there by
+replacing the folder, so it must be a new or empty folder or a checkpoint folder, never one holding
+anything else (a dataset, a user's notes).
+"""
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+from .checkpoint import CHECKPOINT_FILES
+from .limits import DECODE_SIZES, SIZES
+
+INF = math.inf
+# flag (argparse dest) -> (lowest, highest, whether the lowest itself is allowed); the model sizes are
+# zoo/limits.py's, so a run never writes a checkpoint zoo.load would refuse
+BOUNDS = {
+    "epochs": (1, INF, True), "batch_size": (1, INF, True), "lr": (0, INF, False), "weight_decay": (0, INF, True),
+    "clip": (0, INF, False), "patience": (0, INF, True), "max_steps": (0, INF, True), "threads": (0, INF, True),
+    "save_every": (0, INF, True), "dropout": (0, 1, True), "word_dropout": (0, 1, True),
+    "min_word_freq": (1, INF, True), "max_vocab": (0, SIZES["vocab_size"][1], True), "val_size": (1, INF, True),
+    "texts": (1, INF, True), "words": (1, INF, True),
+    **{k: (*SIZES[k], True) for k in ("hidden_size", "word_dim", "embed_dim", "char_filters", "casing_dim")},
+}
+RUN_FILES = {*CHECKPOINT_FILES, ".train_state"}  # what a run's own --out folder holds
+
+
+def _bad(value, lo, hi, closed) -> bool:
+    if isinstance(value, float) and not math.isfinite(value):
+        return True
+    return value < lo or (value == lo and not closed) or value > hi or (hi == 1 and value == 1)
+
+
+def check(p: argparse.ArgumentParser, args: argparse.Namespace, bounds: dict | None = None) -> None:
+    """Every flag of args named in BOUNDS (or bounds, the script's own) within its range, else p.error.
+    A range up to 1 excludes 1 (dropout, a probability of dropping everything)."""
+    for name, (lo, hi, closed) in {**BOUNDS, **(bounds or {})}.items():
+        value = getattr(args, name, None)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and _bad(value, lo, hi, closed):
+            top = "" if hi == INF else f" and {'below' if hi == 1 else 'at most'} {hi:g}"
+            p.error(f"--{name.replace('_', '-')} must be {'at least' if closed else 'above'} {lo:g}{top}, got {value}")
+
+
+def number_list(p: argparse.ArgumentParser, flag: str, text: str, lo: float, hi: float, whole: bool) -> None:
+    """A comma-separated flag (--beams 3,5,10; --alphas 0,0.5): each value a number in [lo, hi]."""
+    for part in str(text).split(","):
+        try:
+            value = float(part)
+        except ValueError:
+            p.error(f"{flag} takes comma-separated numbers, got {text!r}")
+        if not math.isfinite(value) or not lo <= value <= hi or (whole and value != int(value)):
+            p.error(f"{flag}: each value must be a {'whole number' if whole else 'number'} from {lo:g} to {hi:g}, "
+                    f"got {part.strip()!r}")
+
+
+def caption_decoding(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """--beams, --alphas and --max-len of the caption scripts, within what zoo.load accepts in a checkpoint."""
+    number_list(p, "--beams", args.beams, *DECODE_SIZES["beam"], whole=True)
+    number_list(p, "--alphas", args.alphas, 0, 10, whole=False)
+    if hasattr(args, "max_len"):
+        check(p, args, {"max_len": (*DECODE_SIZES["max_len"], True)})
+
+
+def check_out(p: argparse.ArgumentParser, out) -> None:
+    """--out: a new folder, an empty one, or one holding a checkpoint and nothing else (a run replaces it)."""
+    path = Path(out).expanduser()
+    if Path.cwd().resolve().is_relative_to(path.resolve()):  # a run swaps its --out folder for a new one
+        p.error(f"--out {out} is the current folder or holds it; choose a folder inside it")
+    if path.exists() and not path.is_dir():
+        p.error(f"--out {out} is a file; the checkpoint is a folder")
+    if path.is_dir():
+        other = sorted(q.name for q in path.iterdir() if q.name not in RUN_FILES)
+        if other:
+            p.error(f"--out {out} holds other files ({', '.join(other[:5])}{', ...' if len(other) > 5 else ''}), "
+                    "which the run would delete when it saves; choose a new or empty folder, or a checkpoint folder")
