@@ -161,8 +161,10 @@ def idle_rate(pid: int, seconds: float = 2.0) -> float:
 
 
 def load_note() -> str:
+    from zoo import cpu
     one, five, _ = os.getloadavg()
-    return f"{os.cpu_count()} CPUs, load average {one:.2f} (1 min) / {five:.2f} (5 min) when the run ended"
+    return (f"{os.cpu_count()} CPUs ({cpu.describe()}), load average {one:.2f} (1 min) / {five:.2f} (5 min) "
+            "when the run ended")
 
 
 def main(argv=None) -> int:

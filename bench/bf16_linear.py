@@ -7,6 +7,7 @@ The zoo's output layers have 2 (sentiment) and 9 (NER) outputs; the caption deco
 """
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from pathlib import Path
@@ -28,7 +29,8 @@ def us_per_call(f, n: int = 300) -> float:
     return 1e6 * (time.perf_counter() - t0) / n
 
 
-def main() -> int:
+def main(argv=None) -> int:
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args(argv)  # --help answers, runs nothing
     torch.set_num_threads(1)
     print(f"torch {torch.__version__}, 1 thread; {cpu.describe()}; zoo.precision.BF16_MIN_OUTPUTS = {BF16_MIN_OUTPUTS}")
     print("| batch | outputs | fp32 us | bf16 us | bf16 speed-up |\n|---:|---:|---:|---:|---:|")

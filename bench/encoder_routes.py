@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from zoo import cpu  # noqa: E402
 from zoo.encoder import ARCHS, RecurrentEncoder  # noqa: E402
 
 
@@ -36,6 +37,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     torch.manual_seed(0)
+    print(f"# {cpu.describe()}")
     print(f"# torch {torch.__version__}, 1 thread, batch {args.batch}, lengths {args.min_len}-{args.max_len}, "
           f"input {args.input}, hidden {args.hidden}")
     for arch in ARCHS:

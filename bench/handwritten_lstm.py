@@ -20,10 +20,13 @@ import json
 import statistics
 import sys
 import time
+from pathlib import Path
 
 import torch
 
-from peers import race  # alternating rounds, medians: the same timing as the peer benchmarks
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from zoo import cpu  # noqa: E402
+from peer_common import race  # noqa: E402  # alternating rounds, medians: the same timing as the peer benchmarks
 
 
 class HandwrittenLSTM(torch.autograd.Function):
@@ -129,7 +132,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    print(f"# torch {torch.__version__}, 1 thread, input {args.input}, hidden {args.hidden}")
+    print(f"# torch {torch.__version__}, 1 thread, input {args.input}, hidden {args.hidden}; {cpu.describe()}")
     lstm = torch.nn.LSTM(args.input, args.hidden)
     for shape in args.shapes.split(","):
         B, T = map(int, shape.split("x"))

@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
+from zoo import cpu  # noqa: E402
 from zoo.batching import length_batches  # noqa: E402
 from zoo.encoder import RecurrentEncoder  # noqa: E402
 
@@ -72,7 +73,8 @@ def main():
     p.add_argument("--batches", type=int, default=30)
     p.add_argument("--rounds", type=int, default=5)
     args = p.parse_args()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']}")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']}; "
+          f"{cpu.describe()}")
     peaks, rows = [], []
     print("| task | arch | B | I | H | FLOPs/token fwd | mode | tokens/s | GFLOP/s | % of peak "
           "| step mm (B,H)x(H,GH) GFLOP/s | % of peak | matmul share |")

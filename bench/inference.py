@@ -29,6 +29,7 @@ import pyarrow.parquet as pq  # noqa: E402
 import torch  # noqa: E402
 
 import zoo  # noqa: E402
+from zoo import cpu  # noqa: E402
 from app_latency import percentile  # noqa: E402  (one percentile for every bench script)
 from tasks import caption_decode, ner, sentiment  # noqa: E402
 
@@ -77,7 +78,8 @@ def main():
     ap.add_argument("--n1", type=int, default=100, help="batch-1 calls per model per round (captions: a quarter)")
     ap.add_argument("--n64", type=int, default=4, help="batches of 64 per model per round (captions: half)")
     args = ap.parse_args()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']}")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']}; "
+          f"{cpu.describe()}")
     work = {}
     for name in args.models:
         cap = name.startswith("caption")

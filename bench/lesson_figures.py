@@ -10,6 +10,7 @@ default sentence. The what-if table comes from each checkpoint's config.json (tr
 """
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -21,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 import zoo  # noqa: E402
 from webapp import plots  # noqa: E402
 from webapp.examples import MEMORY_EXAMPLE, WHY_EXAMPLE  # noqa: E402
-from zoo import memory, why  # noqa: E402
+from zoo import memory, note, why  # noqa: E402
 from zoo.encoder import ARCHS  # noqa: E402
 
 OUT = ROOT / "docs" / "img"
@@ -35,7 +36,8 @@ def table(result: dict) -> str:
     return "\n".join(rows)
 
 
-def main() -> int:
+def main(argv=None) -> int:
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args(argv)  # --help answers, writes nothing
     torch.set_num_threads(1)
     OUT.mkdir(parents=True, exist_ok=True)
     for prefix in ("sentiment", "imdb"):
@@ -54,8 +56,12 @@ def main() -> int:
     for a, g in profiles.items():
         band = bands[a]["quarter_ratio"] if bands[a] else float("nan")
         print(f"| `imdb-{a}` | {memory.quarter_ratio(g['ratio']):.2e} | {band:.2e} |")
-    plots.lifetimes(words, {a: memory.lifetime(p, MEMORY_EXAMPLE) for a, p in imdb.items()}).savefig(
-        OUT / "memory-lifetime.png", dpi=110)
+    lives = {a: memory.lifetime(p, MEMORY_EXAMPLE) for a, p in imdb.items()}
+    plots.lifetimes(words, lives).savefig(OUT / "memory-lifetime.png", dpi=110)
+    print("\n### memory lifetime of the first word, the memory tab's default review\n")
+    for a, life in lives.items():
+        print(f"`imdb-{a}`: " + (f"median unit {life['median'][0]:.2e}, top 10% of units {life['top_decile'][0]:.2f}"
+                                 if life["kind"] == "forget" else f"|d h_T / d h_1| {life['norm'][0]:.2e}"))
     m = why.cell_magnitudes(zoo.load("sentiment-lstm"), WHY_EXAMPLE)
     plots.cell_size(m, "sentiment-lstm").savefig(OUT / "cell-size.png", dpi=110)
     print(f"\n### cell state size on {WHY_EXAMPLE!r} (sentiment-lstm)\n\nmax |c_t| {max(m['c_max']):.2f}, "
@@ -67,6 +73,9 @@ def main() -> int:
     for n in names:
         w = zoo.load(n).config["what_if"]
         print(f"| `{n}` | {w['metric']} | " + " | ".join(f"{w['scores'][k]:.2f}" for k in keys) + " |")
+    loop = note.run(zoo.load("sentiment-rnn"), WHY_EXAMPLE)
+    print(f"\n### the note's NumPy loop on sentiment-rnn's weights, {WHY_EXAMPLE!r}\n\nlargest difference from "
+          f"the model's encoder {loop['max_abs_diff']:.1e}")
     print(f"\nfigures in {OUT.relative_to(ROOT)}/")
     return 0
 

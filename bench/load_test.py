@@ -141,6 +141,8 @@ def main(argv=None) -> int:
             "errors": sorted({r[2] for r in failed})[:5]}
     if ok_ms:
         line["mean_ms"] = round(statistics.fmean(ok_ms), 1)
+    from zoo import cpu
+    line["cpu"] = cpu.describe()
     print(json.dumps(line))
     return 1 if failed else 0
 

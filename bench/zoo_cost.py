@@ -68,6 +68,8 @@ def main():
     if args.dry_run:
         print("\n".join(shlex.join(argv(n, args.root, args.data_root)) for n in names))
         return
+    from zoo import cpu
+    print(f"# {os.cpu_count()} CPUs; {cpu.describe()}", flush=True)
     (args.root / "logs").mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     queue, running, done = list(names), {}, {}

@@ -6,7 +6,7 @@ SENTIMENT_EXAMPLES = [
     "I expected a boring film , yet it turned out to be one of the best of the year .",
     "an unfunny , overlong mess .",
 ]
-# Long reviews, the length of an IMDB review (about 230 words on average), for the IMDB models.
+# Long reviews, near an IMDB review's length (about 270 words as the models read them), for the IMDB models.
 REVIEW_EXAMPLES = [
     "I went in expecting very little from this film. The trailer made it look like a thousand other "
     "family dramas, and the first ten minutes, with the slow drive through the countryside and the long "

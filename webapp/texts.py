@@ -32,8 +32,9 @@ UI = {
         "model": "Model", "direction": "Direction (BiLSTM)", "show": "Show inside",
         "memory_intro": "The seed note's long-term dependency problem, measured on the trained models. A vanilla "
                         "RNN's only memory is h_t = tanh(W_x x_t + W_h h_{t-1} + b), so what an early word wrote "
-                        "fades step by step; the LSTM's cell state c_t = f_t * c_{t-1} + i_t * g_t carries it on "
-                        "while the forget gate stays near 1.",
+                        "fades step by step; the LSTM's cell state c_t = f_t * c_{t-1} + i_t * g_t carries it on in "
+                        "the units whose forget gates stay near 1 (the lifetime chart below: dashed, the top 10% of "
+                        "units), while most units let it go (solid, the median).",
         "task": "Models", "compare": "Compare RNN, LSTM and BiLSTM", "sentiment_models": "Models",
         "memory_note": "How much each word moves the prediction: the gradient norm of the prediction with respect to "
                        "each word's input vector, divided by the last word's, so models of different scale compare "
@@ -67,8 +68,9 @@ UI = {
         "size_note": "Why tanh before the output gate: the cell state adds up what is written, so |c_t| can grow "
                      "past 1 and keep growing; tanh(c_t), and so h_t, stay between -1 and 1.",
         "right_intro": "### Right context, word by word (NER)\nThe sentence is revealed one word at a time; each row "
-                       "is what the tagger says with only those words. The BiLSTM's backward half reads the words "
-                       "after a word, so its tags can change as they arrive.",
+                       "is what the tagger says with only those words. Earlier tags can change as later words arrive: "
+                       "in both taggers the CRF chooses the best tags for the whole sentence so far, and the "
+                       "BiLSTM's backward half also reads the words after each word.",
         "right_run": "Reveal word by word",
         "decoder_intro": "### Inside a caption decoder\nThe decoder's h, c and gates while it writes its caption, "
                          "one column per generated word, starting from the state the image gave it. caption-bilstm "
@@ -98,7 +100,8 @@ UI = {
         "model": "모델", "direction": "방향 (BiLSTM)", "show": "내부 보기",
         "memory_intro": "시드 노트의 장기 의존성 문제를 학습된 모델로 직접 잽니다. 바닐라 RNN의 기억은 "
                         "ht = tanh(Wx xt + Wh ht-1 + b) 하나뿐이라 앞 단어의 정보가 한 걸음마다 흐려지고, LSTM의 셀 상태 "
-                        "ct = ft * ct-1 + it * gt는 삭제 게이트가 1에 가까운 동안 정보를 그대로 실어 나릅니다.",
+                        "ct = ft * ct-1 + it * gt는 삭제 게이트가 1에 가까이 머무는 유닛에서 정보를 그대로 실어 나르고(아래 수명 "
+                        "차트의 점선: 상위 10% 유닛), 대부분의 유닛은 정보를 놓아 버립니다(실선: 중앙값).",
         "task": "모델 종류", "compare": "RNN, LSTM, BiLSTM 비교", "sentiment_models": "모델 종류",
         "memory_note": "각 단어가 예측을 얼마나 움직이는지: 각 단어의 입력 벡터에 대한 예측의 기울기 크기를 마지막 단어의 값으로 "
                        "나눈 것입니다(로그 눈금). 그래서 크기가 다른 모델끼리도 비교할 수 있습니다. 끝에서 앞으로 갈수록 바닐라 "
@@ -128,8 +131,8 @@ UI = {
         "size_note": "출력 게이트 앞에 tanh를 두는 이유: 셀 상태는 쓰인 값을 계속 더하므로 |ct|가 1을 넘어 계속 커질 수 "
                      "있습니다. tanh(ct)와 그래서 ht는 -1과 1 사이에 머뭅니다.",
         "right_intro": "### 오른쪽 문맥, 한 단어씩 (개체명 인식)\n문장을 한 단어씩 보여 주고, 각 행은 그때까지의 단어만 "
-                       "보고 태거가 붙인 태그입니다. BiLSTM의 뒤 방향은 뒤에 오는 단어를 읽으므로 단어가 들어올 때마다 "
-                       "태그가 바뀔 수 있습니다.",
+                       "보고 태거가 붙인 태그입니다. 뒤 단어가 들어오면 앞 단어의 태그가 바뀔 수 있습니다: 두 태거 모두 CRF가 "
+                       "지금까지의 문장 전체에 가장 좋은 태그를 고르고, BiLSTM은 뒤 방향이 각 단어 뒤의 단어도 읽기 때문입니다.",
         "right_run": "한 단어씩 보기",
         "decoder_intro": "### 캡션 디코더 안쪽\n디코더가 캡션을 쓰는 동안의 h, c와 게이트. 생성한 단어마다 한 열이고, "
                          "이미지가 준 상태에서 시작합니다. caption-bilstm은 디코더가 두 개입니다: 앞 방향(왼쪽→오른쪽)과 "

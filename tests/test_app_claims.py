@@ -1,0 +1,71 @@
+"""What the app's captions say about the trained models, checked on each view's default input with the
+bundled checkpoints (the memory and cell-size claims have theirs in tests/test_memory.py and test_why.py)."""
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # webapp/ lives at the repo root
+
+import zoo  # noqa: E402
+from webapp import why_views  # noqa: E402
+from webapp.examples import MEMORY_EXAMPLE, NER_EXAMPLES, SENTIMENT_EXAMPLES, WHY_EXAMPLE  # noqa: E402
+from zoo import cells, memory  # noqa: E402
+
+
+def bundled(*names):
+    return pytest.mark.skipif(not set(names) <= set(zoo.list_models()), reason="not bundled: " + ", ".join(names))
+
+
+@bundled("imdb-rnn", "imdb-lstm")
+def test_memory_intro_the_lstm_carries_the_first_word_in_its_top_units_while_most_let_it_go():
+    """ "carries it on in the units whose forget gates stay near 1 (dashed, the top 10%), while most units let
+    it go (solid, the median)"; the vanilla RNN's path back fades by orders of magnitude."""
+    lstm, rnn = memory.lifetime(zoo.load("imdb-lstm"), MEMORY_EXAMPLE), memory.lifetime(zoo.load("imdb-rnn"), MEMORY_EXAMPLE)
+    assert lstm["top_decile"][0] > 0.1 > lstm["median"][0]  # measured: 0.48 and 0.0
+    assert rnn["norm"][0] < 1e-3  # measured: about 1e-27
+
+
+@bundled("imdb-lstm", "imdb-bilstm")
+def test_memory_note_the_bilstms_early_words_stay_close_to_the_answer():
+    """ "The BiLSTM also reads from the end backwards, so its early words stay close to the answer." """
+    ratios = {n: memory.gradient_profile(zoo.load(n), MEMORY_EXAMPLE)["ratio"] for n in ("imdb-lstm", "imdb-bilstm")}
+    assert memory.quarter_ratio(ratios["imdb-bilstm"]) > 0.5  # measured: 2.4 (early words move it as much as late)
+    assert memory.quarter_ratio(ratios["imdb-bilstm"]) > memory.quarter_ratio(ratios["imdb-lstm"])
+
+
+@bundled("ner-lstm", "ner-bilstm")
+def test_right_intro_earlier_tags_change_as_later_words_arrive_in_both_taggers():
+    """ "Earlier tags can change as later words arrive: in both taggers the CRF chooses ..." on the default
+    sentence of the view."""
+    for name in ("ner-lstm", "ner-bilstm"):
+        words, rows = zoo.load(name).tags_by_prefix(NER_EXAMPLES[1])
+        final = rows[-1]
+        assert sum(t != final[i] for row in rows[:-1] for i, t in enumerate(row)) >= 1, name
+
+
+@bundled("sentiment-lstm", "sentiment-bilstm")
+def test_why_note_added_gates_let_the_cell_state_run_away():
+    """ "added instead, it can only shift a value, and the cell state runs away": the view's default model on
+    its default sentence, max |c_t| with every gate product replaced by a sum against the real cell."""
+    name = next(n for n in why_views.gated_models() if n.startswith("sentiment"))  # the view's default model
+    p = zoo.load(name)
+    _, batch = p.encode(WHY_EXAMPLE)
+    with torch.no_grad():
+        x = p.model.embed(batch)
+        peak = {s: float(cells.trace(p.model.encoder.rnn, x, batch["lengths"], switch=s)[2][0]["c"].abs().max())
+                for s in (None, "add")}
+    assert peak["add"] > 5 * peak[None]  # measured for sentiment-lstm: 32.5 against 2.9
+
+
+@bundled("sentiment-bilstm")
+def test_by_step_note_the_bilstms_curve_reads_left_to_right_only():
+    """ "The BiLSTM's curve uses its forward (left-to-right) direction only": its value after word k is the
+    same whatever comes after word k."""
+    p = zoo.load("sentiment-bilstm")
+    text = SENTIMENT_EXAMPLES[1]
+    curve, words = p.prob_positive_by_step(text), p.words(text)
+    for k in (3, 7, len(words) - 2):
+        assert p.prob_positive_by_step(" ".join(words[:k])) == pytest.approx(curve[:k], abs=1e-5)
+    assert p.predict(text)["positive"] != pytest.approx(curve[-1], abs=1e-3)  # the whole model reads both ways
