@@ -69,3 +69,20 @@ def test_by_step_note_the_bilstms_curve_reads_left_to_right_only():
     for k in (3, 7, len(words) - 2):
         assert p.prob_positive_by_step(" ".join(words[:k])) == pytest.approx(curve[:k], abs=1e-5)
     assert p.predict(text)["positive"] != pytest.approx(curve[-1], abs=1e-3)  # the whole model reads both ways
+
+
+@bundled("ner-rnn", "ner-lstm", "ner-bilstm")
+def test_a_taggers_gradient_follows_the_tag_it_predicts_the_crfs_not_the_top_score():
+    """The memory view's "prediction" for a tagger is its last word's tag: with a CRF that is the Viterbi
+    path's tag, which on "He met Bill Clinton" is I-PER for ner-lstm while the raw top score is B-PER."""
+    from zoo import probe
+    text = "He met Bill Clinton"
+    for name in ("ner-rnn", "ner-lstm", "ner-bilstm"):
+        p = zoo.load(name)
+        g = probe.input_gradients(p, text)
+        assert p.labels[g["tag"]] == p.predict(text)["tokens"][-1]["tag"], name
+        _, batch = p.encode(text)
+        with torch.enable_grad():
+            em = p.model(batch)
+        if name == "ner-lstm":
+            assert int(em[0, -1].argmax()) != g["tag"]  # the case that was wrong: the top score is another tag

@@ -66,14 +66,17 @@ def trace_text(predictor, text: str) -> dict:
     return {"words": words, "arch": model.encoder.arch, "directions": directions}
 
 
-def _target(out: torch.Tensor) -> tuple[torch.Tensor, str]:
+def _target(out: torch.Tensor, crf=None) -> tuple[torch.Tensor, str, int | None]:
     """The scalar whose gradient we follow: the log-probability of the predicted class of a whole-text
-    model (B, C), or the predicted tag's score at the last word of a tagger (B, T, K)."""
+    model (B, C), or the predicted tag's score at the last word of a tagger (B, T, K). A tagger with a CRF
+    predicts the Viterbi path, whose last tag need not be the word's top score, so the path's tag is taken.
+    -> (the scalar, what it is, the tag followed or None)."""
     if out.dim() == 2:
         logp = out.log_softmax(-1)[0]
-        return logp.max(), "log P(predicted class)"
+        return logp.max(), "log P(predicted class)", None
     if out.dim() == 3:
-        return out[0, -1].max(), "score of the last word's predicted tag"
+        tag = crf.decode(out.detach(), [out.size(1)])[0][-1] if crf is not None else int(out[0, -1].argmax())
+        return out[0, -1, tag], "score of the last word's predicted tag", tag
     raise TypeError(f"cannot pick a prediction from model output of shape {tuple(out.shape)}")
 
 
@@ -82,17 +85,18 @@ def input_gradients(predictor, text: str) -> dict:
 
     A vanilla RNN multiplies by W_h and tanh' at every step back in time, so the gradient from early
     words shrinks fast (vanishing gradient); the LSTM's cell state path c_t = f_t * c_{t-1} + ... lets
-    it through when f_t stays near 1. -> {"words", "norms" (list of float), "target" (what was differentiated)}.
+    it through when f_t stays near 1. -> {"words", "norms" (list of float), "target" (what was differentiated),
+    "tag" (a tagger's predicted tag id at the last word, else None)}.
     """
     model = predictor.model
     words, batch = predictor.encode(text)
     with torch.enable_grad(), Capture(model.embed, grad=True) as cap:
-        target, what = _target(model(batch))  # eval mode: no dropout noise in the gradient
+        target, what, tag = _target(model(batch), getattr(model, "crf", None))  # eval mode: no dropout noise
         # autograd.grad, not backward(): no .grad is written into the shared model's parameters,
         # so concurrent requests on one cached predictor cannot disturb each other
         (grad,) = torch.autograd.grad(target, cap.x)
     norms = grad[0].norm(dim=-1)
-    return {"words": words, "norms": norms.tolist(), "target": what}
+    return {"words": words, "norms": norms.tolist(), "target": what, "tag": tag}
 
 
 def layer_shapes(cell: str, timesteps: int, input_size: int, hidden_size: int,
