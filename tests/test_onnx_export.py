@@ -168,3 +168,36 @@ def test_an_exported_folder_with_a_damaged_network_is_a_checkpoint_error(exporte
         (bad / "config.json").write_text(json.dumps({**config, "onnx": record}))
         with pytest.raises(zoo.CheckpointError, match=message):
             zoo.load(bad)
+
+
+def test_an_exported_folder_whose_graphs_do_not_fit_its_task_is_refused_at_load(exported, models, tmp_path):
+    """A record missing the task's graph, a graph of another model (other inputs), a graph swapped in from
+    another task, an unknown precision: each a CheckpointError at load, not an error on every prediction."""
+    import shutil
+
+    bad = shutil.copytree(exported["sentiment-lstm"], tmp_path / "bad")
+    config = json.loads((bad / "config.json").read_text())
+    (bad / "config.json").write_text(json.dumps({**config, "onnx": {**config["onnx"], "graphs": {"other": "model.onnx"}}}))
+    with pytest.raises(zoo.CheckpointError, match="has no model graph"):
+        zoo.load(bad)
+    (bad / "config.json").write_text(json.dumps(config))
+    shutil.copyfile(exported["ner-lstm"] / "model.onnx", bad / "model.onnx")  # a tagger's network: other inputs
+    with pytest.raises(zoo.CheckpointError, match="model.onnx: takes .*casing"):
+        zoo.load(bad)
+    shutil.copyfile(exported["sentiment-lstm"] / "model.onnx", bad / "model.onnx")
+    (bad / "config.json").write_text(json.dumps({**config, "onnx": {**config["onnx"], "precision": "int4"}}))
+    with pytest.raises(zoo.CheckpointError, match="precision is fp32 or int8"):
+        zoo.load(bad)
+    (bad / "config.json").write_text(json.dumps(config))
+    assert zoo.load(bad).predict("a fine film")  # put back, it loads
+
+
+def test_without_the_onnx_packages_export_and_int8_say_how_to_install_them(models, monkeypatch, tmp_path):
+    import importlib.util
+    find = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in ("onnx", "onnxscript") else find(name, *a))
+    with pytest.raises(ImportError, match=r"onnx, onnxscript are not installed; pip install -e \"\.\[onnx\]\""):
+        export.to_onnx(zoo.load(models / "sentiment-rnn"), tmp_path / "x")
+    with pytest.raises(ImportError, match="onnx is not installed"):
+        from zoo import onnx_run
+        onnx_run.quantize_int8(tmp_path / "in.onnx", tmp_path / "out.onnx")

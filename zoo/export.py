@@ -273,6 +273,7 @@ def _quiet():
 def write_graphs(predictor, folder) -> dict:
     """Write each of the predictor's graphs to folder/NAME.onnx (weights inside). -> the "onnx" record
     config.json keeps: {"graphs": {name: file}, "opset", "torch"}."""
+    onnx_run.require("onnx", "onnxscript")  # the exporter's own needs, said with the install line
     model = predictor.model.eval()
     files = {}
     with _quiet(), _exportable(model), torch.no_grad():

@@ -83,6 +83,9 @@ def check_config(folder: Path, config: dict) -> None:
             raise CheckpointError(f"{path}: {key} must be text, got {type(config[key]).__name__}")
     if "parameters" in config:
         _whole("parameters", config["parameters"], 0, 10**12, path)
+    onnx = config.get("onnx")
+    if onnx is not None and (not isinstance(onnx, dict) or onnx.get("precision", "fp32") not in ("fp32", "int8")):
+        raise CheckpointError(f"{path}: its \"onnx\" record must be a mapping whose precision is fp32 or int8")
     metrics = config.get("metrics", {})
     if not isinstance(metrics, dict) or not all(isinstance(m, dict) for m in metrics.values()):
         raise CheckpointError(f"{path}: metrics must map each split to its metrics")

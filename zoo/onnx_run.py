@@ -35,6 +35,14 @@ def _ort():
     return onnxruntime
 
 
+def require(*modules: str) -> None:
+    """The onnx extra's other packages (onnx, onnxscript), as an ImportError that says how to install them."""
+    import importlib.util
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ImportError(f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not installed; {INSTALL}")
+
+
 def session(path):
     """An onnxruntime CPU session of the ONNX file at path."""
     ort = _ort()
@@ -67,6 +75,26 @@ def folder_sessions(folder: Path, record) -> dict:
         except Exception as e:  # onnxruntime's own error types (InvalidGraph, Fail, ...): one line naming the file
             raise CheckpointError(f"{path}: onnxruntime cannot load it ({type(e).__name__}: {str(e)[:200]})") from None
     return sessions
+
+
+def check_graphs(folder: Path, record: dict, sessions: dict, wanted: dict) -> None:
+    """The graphs of an exported folder fit its task before anything is predicted: every graph the task runs
+    is there (wanted: name -> (input names, output names), zoo.export.graphs), with those inputs and outputs
+    and float outputs. Else a CheckpointError naming config.json or the graph's file: a folder whose record
+    or graphs were swapped would otherwise load and then fail on every prediction."""
+    folder = Path(folder)
+    missing = sorted(set(wanted) - set(sessions))
+    if missing:
+        raise CheckpointError(f"{folder / CONFIG}: its \"onnx\" record has no {', '.join(missing)} graph(s); "
+                              f"the task runs {', '.join(sorted(wanted))}")
+    for name, (inputs, outputs) in wanted.items():
+        sess, path = sessions[name], folder / record["graphs"][name]
+        got_in, got_out = [i.name for i in sess.get_inputs()], sess.get_outputs()
+        if sorted(got_in) != sorted(inputs) or [o.name for o in got_out] != list(outputs):
+            raise CheckpointError(f"{path}: takes {', '.join(got_in)} and gives {', '.join(o.name for o in got_out)}; "
+                                  f"the {name} graph takes {', '.join(inputs)} and gives {', '.join(outputs)}")
+        if any(o.type != "tensor(float)" for o in got_out):
+            raise CheckpointError(f"{path}: its outputs are {', '.join(o.type for o in got_out)}, not float")
 
 
 def _array(t: torch.Tensor):
@@ -124,6 +152,7 @@ def quantize_int8(src, dst, lstm: bool = True) -> bool:
     saturate with full 8-bit weights (onnxruntime's advice, reduce_range), and 8 with VNNI, decided from
     this CPU's flags. -> whether the range was reduced."""
     _ort()
+    require("onnx")
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from onnxruntime.quantization.shape_inference import quant_pre_process
 

@@ -92,7 +92,11 @@ def load(name_or_path, revision: str | None = None, refresh: bool = False, preci
                               f"{config['task']} model ({type(e).__name__}: {str(e)[:200]})") from None
     predictor.name, predictor.folder, predictor.runtime = config.get("name", folder.name), folder, "torch"
     if config.get("onnx"):  # an exported folder (zoo/export.py): the network itself runs in onnxruntime
-        onnx_run.attach(model, task, onnx_run.folder_sessions(folder, config["onnx"]))
+        from .export import graphs
+        sessions = onnx_run.folder_sessions(folder, config["onnx"])
+        onnx_run.check_graphs(folder, config["onnx"], sessions,
+                              {n: (g.inputs, g.outputs) for n, g in graphs(predictor).items()})
+        onnx_run.attach(model, task, sessions)
         predictor.runtime = "onnxruntime"
     if where.type != "cpu":
         if predictor.runtime != "torch" or precision == "int8":
