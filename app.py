@@ -12,11 +12,30 @@ zoo/probe.py). Every event has an api_name, so gradio_client can call it:
 from __future__ import annotations
 
 import os
+import socket
+import sys
 
 import torch
 
-from webapp.texts import I18N
-from webapp.ui import CSS, build
+
+def server_address() -> tuple[str, int]:
+    """gradio's own GRADIO_SERVER_NAME / GRADIO_SERVER_PORT (which hosts set; unset, 127.0.0.1:7860), checked
+    before gradio is imported (it reads the port at import) and before any model loads: a bad value is one line."""
+    name, text = os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), os.environ.get("GRADIO_SERVER_PORT", "7860")
+    port = int(text) if text.strip().isdigit() else -1
+    if not 1 <= port <= 65535:
+        sys.exit(f"error: GRADIO_SERVER_PORT={text!r}: a port is a whole number from 1 to 65535")
+    try:
+        socket.getaddrinfo(name, port)
+    except (OSError, UnicodeError):
+        sys.exit(f"error: GRADIO_SERVER_NAME={name!r} is not an address here (e.g. 127.0.0.1, or 0.0.0.0 for all)")
+    return name, port
+
+
+server_address()  # a bad value stops here, before gradio and the models load (launch reads them again)
+
+from webapp.texts import I18N  # noqa: E402  (after the check: gradio reads GRADIO_SERVER_PORT when imported)
+from webapp.ui import CSS, build  # noqa: E402
 
 # Requests run CONCURRENCY at a time, each on one thread: the models are small, and extra threads per
 # request only spin against each other on a 2-core machine.
@@ -33,9 +52,8 @@ DELETE_CACHE = (600, 3600)
 def launch(**kwargs):
     """Start the server with the app's translations (gr.I18n is a launch option, not a Blocks one)."""
     # no /monitoring page: its traffic summary costs CPU on every request (see webapp.ui.build)
-    # the address is gradio's own GRADIO_SERVER_NAME / GRADIO_SERVER_PORT, which hosts set; unset, 127.0.0.1:7860
-    options = {"server_name": os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
-               "server_port": int(os.environ.get("GRADIO_SERVER_PORT", 7860)), "i18n": I18N,
+    name, port = server_address()
+    options = {"server_name": name, "server_port": port, "i18n": I18N,
                "css": CSS, "enable_monitoring": False, "max_file_size": MAX_UPLOAD,
                # gradio's own refusals of a crafted payload (a path that was not uploaded, a number where a file
                # belongs) answered {"error": null}; with this they say why. The event functions raise gr.Error

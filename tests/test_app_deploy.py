@@ -49,3 +49,15 @@ def test_without_the_variables_the_app_binds_loopback_port_7860(monkeypatch):
     monkeypatch.setenv("GRADIO_SERVER_PORT", "8080")
     app.launch()
     assert (seen["server_name"], seen["server_port"]) == ("0.0.0.0", 8080)
+
+
+def test_a_bad_server_port_or_name_is_one_line_before_any_model_loads():
+    for var, value, message in (("GRADIO_SERVER_PORT", "abc", "a port is a whole number from 1 to 65535"),
+                                ("GRADIO_SERVER_PORT", "99999", "from 1 to 65535"), ("GRADIO_SERVER_PORT", "0", "from 1"),
+                                ("GRADIO_SERVER_NAME", "bogus.invalid", "is not an address here")):
+        env = {**os.environ, var: value, "SEQZOO_MODELS_DIR": "/nonexistent"}
+        t0 = time.monotonic()
+        r = subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        lines = r.stderr.strip().splitlines()
+        assert r.returncode == 1 and len(lines) == 1 and lines[0].startswith(f"error: {var}={value!r}")
+        assert message in lines[0] and time.monotonic() - t0 < 60

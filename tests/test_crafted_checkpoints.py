@@ -173,6 +173,25 @@ def test_the_app_leaves_a_bad_model_folder_out_with_a_notice_and_starts(tiny, tm
         models.clear_cache()
 
 
+def test_the_app_tries_a_bad_model_folder_once_and_cached_models_never_wait_for_it(tiny, tmp_path, monkeypatch):
+    from webapp import models
+    root = tmp_path / "models"
+    shutil.copytree(tiny, root)
+    (root / "ner-lstm" / "model.safetensors").write_bytes(b"\x00" * 20)  # truncated: it cannot load
+    monkeypatch.setenv(models.ENV, str(root))
+    models.clear_cache()
+    calls = []
+    load = zoo.load
+    monkeypatch.setattr(zoo, "load", lambda *a, **k: calls.append(a[0]) or load(*a, **k))
+    try:
+        reasons = {models.try_load("ner-lstm")[1] for _ in range(5)}
+        assert len(reasons) == 1 and None not in reasons  # the same reason each time
+        assert calls.count(str(root / "ner-lstm")) == 1  # loaded once, not on every request
+        assert models.try_load("ner-rnn")[0] is not None and models.try_load("ner-rnn")[0] is models.load("ner-rnn")
+    finally:
+        models.clear_cache()
+
+
 @pytest.mark.parametrize("file", ["config.json", "tokenizer.json"])
 def test_a_number_too_long_for_python_to_read_is_a_checkpoint_error_naming_the_file(tiny, tmp_path, file):
     folder = _copy(tiny, tmp_path)

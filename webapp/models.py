@@ -19,7 +19,9 @@ ENV = "SEQZOO_MODELS_DIR"
 DEVICE_ENV = "SEQZOO_DEVICE"  # where the app's models run: cpu (default), auto, cuda, ... (zoo/devices.py)
 
 _cache: dict[str, object] = {}
-_lock = threading.Lock()  # queue workers run in threads: load each checkpoint once, not once per worker
+_failed: dict[str, BaseException] = {}  # a folder that did not load stays out, with its reason, until clear_cache
+_lock = threading.Lock()  # guards the dicts; a load runs under its checkpoint's own lock, so cached lookups never wait
+_loading: dict[str, threading.Lock] = {}  # queue workers run in threads: load each checkpoint once, not once per worker
 
 
 def source(name: str) -> str:
@@ -34,9 +36,24 @@ def load(name: str):
     """The predictor for name (cached), or raise zoo.ModelNotFound / zoo.CheckpointError / ValueError."""
     key = source(name)
     with _lock:
-        if key not in _cache:
-            _cache[key] = zoo.load(key, device=os.environ.get(DEVICE_ENV, "cpu"))
-        return _cache[key]
+        one = _loading.setdefault(key, threading.Lock())
+    with one:
+        with _lock:
+            if key in _failed:
+                raise _failed[key]
+            if key in _cache:
+                return _cache[key]
+        try:
+            predictor = zoo.load(key, device=os.environ.get(DEVICE_ENV, "cpu"))
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as e:  # noqa: B036  (see try_load)
+            with _lock:
+                _failed[key] = e.with_traceback(None)  # remembered: a broken folder is not reloaded on every request
+            raise
+        with _lock:
+            _cache[key] = predictor
+        return predictor
 
 
 def try_load(name: str):
@@ -90,3 +107,4 @@ def card(predictor) -> dict:
 def clear_cache() -> None:
     with _lock:
         _cache.clear()
+        _failed.clear()
