@@ -56,9 +56,10 @@ def test_a_moved_run_folder_and_moved_data_resume_but_other_data_does_not(tmp_pa
     shutil.move(str(tmp_path / "run"), str(tmp_path / "moved"))  # the run folder, state and all
     moved = Namespace(**{**vars(args), "resume": True, "out": str(tmp_path / "moved"), "data": "/elsewhere/data"})
     assert cli.run_state(moved, ds=data) == tmp_path / "moved" / cli.STATE_DIR
-    other = DatasetDict({"train": Dataset.from_dict({"x": [1, 2, 3, 4]})})
-    with pytest.raises(resume.StateError, match="data_content"):
-        cli.run_state(moved, ds=other)
+    for other in (DatasetDict({"train": Dataset.from_dict({"x": [1, 2, 3, 4]})}),
+                  DatasetDict({"train": Dataset.from_dict({"x": [1, 2, 4]})})):  # the same shape, other rows
+        with pytest.raises(resume.StateError, match="data_content"):
+            cli.run_state(moved, ds=other)
     with pytest.raises(resume.StateError, match="hidden_size: 16 then, 32 now"):
         cli.run_state(Namespace(**{**vars(moved), "hidden_size": 32}), ds=data)
 
@@ -141,3 +142,19 @@ def _flickr_like(folder, splits):
 def _run_caption(data, out):
     from train.caption import main
     return main(["--arch", "rnn", "--data", str(data), "--out", str(out), "--max-steps", "1", "--threads", "1"])
+
+
+def test_fp16s_loss_scale_is_saved_and_restored_with_the_state(tmp_path):
+    """fp16 runs (on a GPU) scale the loss; a resumed run must go on from the scale reached, not GradScaler's
+    starting 65536, or it skips other steps than the uninterrupted run and ends elsewhere."""
+    import torch
+    from zoo import training
+    model = torch.nn.Linear(3, 2)
+    opt = training.optimizer(model, 1e-3, 0.0)
+    plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max")
+    cfg, run = training.TrainConfig(), training._Progress()
+    scaler = torch.amp.GradScaler("cpu", init_scale=8192.0)
+    training._save(tmp_path, model, opt, plateau, None, run, cfg, 0.0, scaler)
+    fresh = torch.amp.GradScaler("cpu")
+    training._restore(tmp_path, model, opt, plateau, cfg, print, fresh)
+    assert fresh.get_scale() == 8192.0

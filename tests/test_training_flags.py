@@ -35,6 +35,7 @@ def refused(name: str, argv: list[str], capsys) -> str:
     (["--dropout", "2"], "--dropout must be at least 0 and below 1"), (["--threads", "-1"], "--threads must be at least 0"),
     (["--max-steps", "-1"], "--max-steps must be at least 0"), (["--hidden-size", "5000"], "at most 4096"),
     (["--clip", "inf"], "--clip must be above 0"), (["--word-dropout", "1"], "below 1"),
+    (["--patience", "0"], "--patience must be at least 1"),
 ])
 def test_flags_out_of_range_are_one_error_line_before_the_data_loads(flags, message, capsys, tmp_path):
     assert message in refused("ner", ["--data", NO_DATA, "--out", str(tmp_path / "run"), *flags], capsys)
@@ -86,3 +87,10 @@ def test_the_after_training_scripts_answer_a_missing_checkpoint_in_one_line(name
     assert script(name).main(["/nonexistent/ckpt", "--data", str(conll_sample)]) == 2
     err = [line for line in capsys.readouterr().err.splitlines() if "examples/s" not in line and line.strip()]
     assert len(err) == 1 and err[0].startswith("error:") and "/nonexistent/ckpt" in err[0]  # datasets' bars aside
+
+
+def test_fp16_on_the_cpu_is_refused_before_the_data_loads(capsys, tmp_path):
+    argv = ["--data", NO_DATA, "--out", str(tmp_path / "r"), "--precision", "fp16", "--device", "cpu"]
+    assert script("sentiment").main(argv) == 2  # cli.script's one line, from the device check at parse time
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: --precision fp16 is for GPUs; on the CPU use bf16 (native on AMX / AVX512-BF16) or fp32"]

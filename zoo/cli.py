@@ -129,11 +129,20 @@ def script(main: Callable[..., int]) -> Callable[..., int]:
 PATH_FLAGS = ("out", "data")  # where a run and its data are: not what it is (a moved folder still resumes)
 
 
+SAMPLE_ROWS = 64  # rows of each split hashed, evenly spaced: other data of the same shape differs in them
+
+
 def data_signature(ds) -> dict:
-    """What a run's data is, by content: each split's rows and features (a hash), not the path it was read from."""
+    """What a run's data is, by content: each split's rows, features (a hash) and a hash of SAMPLE_ROWS of its
+    rows spread over the split, not the path it was read from (a moved folder is the same data)."""
+    def sample(split) -> str:
+        idx = sorted({i * split.num_rows // SAMPLE_ROWS for i in range(SAMPLE_ROWS)} & set(range(split.num_rows)))
+        table = split.data.table.take(idx)  # the Arrow rows as stored: no image is decoded
+        return hashlib.sha256(json.dumps(table.to_pydict(), sort_keys=True, default=repr).encode()).hexdigest()[:16]
+
     return {name: {"rows": split.num_rows, "features": hashlib.sha256(
-        json.dumps(split.features.to_dict(), sort_keys=True, default=str).encode()).hexdigest()[:16]}
-        for name, split in sorted(ds.items())}
+        json.dumps(split.features.to_dict(), sort_keys=True, default=str).encode()).hexdigest()[:16],
+        "sample": sample(split)} for name, split in sorted(ds.items())}
 
 
 def _saved_run(record: Path) -> dict:
@@ -173,6 +182,9 @@ def run_state(args: argparse.Namespace, out=None, ds=None) -> Path:
         saved = {k: v for k, v in _saved_run(record).items() if k not in PATH_FLAGS}  # older run.json files have them
         if "data_content" not in saved:  # written before data was compared by content
             options.pop("data_content", None)
+        elif not any("sample" in s for s in saved["data_content"].values()):  # before rows were sampled too
+            options["data_content"] = {k: {f: v for f, v in s.items() if f != "sample"}
+                                       for k, s in options["data_content"].items()}
         differ = sorted(k for k in set(saved) | set(options) if saved.get(k) != options.get(k))
         if differ:
             raise resume.StateError(f"{record}: saved by a run with other flags or data ("

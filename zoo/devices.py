@@ -56,6 +56,8 @@ def choose_precision(name: str, device: torch.device) -> tuple[str, str]:
     a CPU with AMX-BF16 / AVX512-BF16; fp32 elsewhere (and on MPS)."""
     if name not in PRECISIONS:
         raise DeviceUnavailable(f"--precision {name!r}: choose one of {', '.join(PRECISIONS)}")
+    if name == "fp16" and device.type == "cpu":  # torch's CPU kernels (oneDNN's LSTM among them) lack fp16 autocast
+        raise DeviceUnavailable("--precision fp16 is for GPUs; on the CPU use bf16 (native on AMX / AVX512-BF16) or fp32")
     if name != "auto":
         return name, "asked for"
     if device.type == "cuda":

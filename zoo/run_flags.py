@@ -18,7 +18,7 @@ INF = math.inf
 # zoo/limits.py's, so a run never writes a checkpoint zoo.load would refuse
 BOUNDS = {
     "epochs": (1, INF, True), "batch_size": (1, INF, True), "lr": (0, INF, False), "weight_decay": (0, INF, True),
-    "clip": (0, INF, False), "patience": (0, INF, True), "max_steps": (0, INF, True), "threads": (0, INF, True),
+    "clip": (0, INF, False), "patience": (1, INF, True), "max_steps": (0, INF, True), "threads": (0, INF, True),
     "save_every": (0, INF, True), "dropout": (0, 1, True), "word_dropout": (0, 1, True),
     "min_word_freq": (1, INF, True), "max_vocab": (0, SIZES["vocab_size"][1], True), "val_size": (1, INF, True),
     "texts": (1, INF, True), "words": (1, INF, True),

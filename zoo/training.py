@@ -47,7 +47,8 @@ class TrainConfig:
     precision: str = "fp32"    # auto | fp32 | bf16 | fp16; fp32 by default, so a recipe trains the same model on any CPU
 
 
-# what a resumed run may change: neither changes what is computed
+# what a resumed run may change. save_every changes nothing computed; threads can change the last bits of a
+# multiply's sums, so a run resumed with other --threads continues the same training but is not bit-identical
 FREE_ON_RESUME = ("threads", "save_every")
 
 
@@ -140,12 +141,12 @@ def fit(model: torch.nn.Module, batches: Callable[[int], Iterable], validate: Ca
     plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.5, patience=1)
     run, best_state = _Progress(), None
     if state is not None and resume_run:
-        run, best_state = _restore(Path(state), model, opt, plateau, cfg, log) or (run, None)
+        run, best_state = _restore(Path(state), model, opt, plateau, cfg, log, scaler) or (run, None)
     start = time.perf_counter()
 
     def save():
         if state is not None and rank == 0:  # one writer; every rank restores from it on --resume
-            _save(Path(state), model, opt, plateau, best_state, run, cfg, start)
+            _save(Path(state), model, opt, plateau, best_state, run, cfg, start, scaler)
 
     while not run.done and run.epoch < cfg.epochs:
         epoch = run.epoch + 1
@@ -222,8 +223,10 @@ def fit(model: torch.nn.Module, batches: Callable[[int], Iterable], validate: Ca
     return summary
 
 
-def _save(folder: Path, model, opt, plateau, best_state, run: _Progress, cfg: TrainConfig, start: float) -> None:
-    progress = {**asdict(run), "seconds": run.seconds + time.perf_counter() - start}
+def _save(folder: Path, model, opt, plateau, best_state, run: _Progress, cfg: TrainConfig, start: float,
+          scaler=None) -> None:
+    progress = {**asdict(run), "seconds": run.seconds + time.perf_counter() - start,
+                "scaler": scaler.state_dict() if scaler is not None else None}  # fp16's loss scale, where it runs
     resume.save(folder, *resume.capture(model, opt, plateau, best_state, progress, asdict(cfg)))
 
 
@@ -261,7 +264,7 @@ def _check_progress(path: Path, run: _Progress, cfg: TrainConfig) -> None:
                                 "start again without --resume")
 
 
-def _restore(folder: Path, model, opt, plateau, cfg: TrainConfig, log) -> tuple[_Progress, dict | None] | None:
+def _restore(folder: Path, model, opt, plateau, cfg: TrainConfig, log, scaler=None) -> tuple[_Progress, dict | None] | None:
     """Put model, optimizer, scheduler and random generators back as saved: the progress and best weights,
     or None (and a log line) where nothing was saved."""
     found = resume.restore(folder, model, opt, plateau, asdict(cfg), FREE_ON_RESUME)
@@ -269,6 +272,8 @@ def _restore(folder: Path, model, opt, plateau, cfg: TrainConfig, log) -> tuple[
         log(f"resume: no saved state in {folder}; starting from the beginning")
         return None
     record, best_state = found
+    if scaler is not None and record.get("scaler"):
+        scaler.load_state_dict(record["scaler"])  # the loss scale reached, not GradScaler's starting one
     try:
         run = _Progress(**{f.name: record[f.name] for f in fields(_Progress)})
     except KeyError as e:
