@@ -57,13 +57,14 @@ def _nfc(text: str) -> tuple[str, tuple[list[int], list[int]] | None]:
     if normal is text:
         return text, None
     nfd_len = lambda ch: len(unicodedata.normalize("NFD", ch))  # noqa: E731
+    decomposed = [unicodedata.normalize("NFD", ch) for ch in text]
     starts, pos = [], 0  # NFD position where each character of text begins
-    for ch in text:
+    for d in decomposed:
         starts.append(pos)
-        pos += nfd_len(ch)
+        pos += len(d)
     # canonical reordering moves combining marks within a cluster, never across a starter; a character whose
     # decomposition begins with a combining mark (U+0344, U+0F73) continues the cluster before it
-    joins = [i > 0 and unicodedata.combining(unicodedata.normalize("NFD", ch)[0]) > 0 for i, ch in enumerate(text)]
+    joins = [i > 0 and unicodedata.combining(d[0]) > 0 for i, d in enumerate(decomposed)]
     cluster_start, cluster_end = list(range(len(text) + 1)), list(range(len(text) + 1))
     for i in range(1, len(text)):
         if joins[i]:

@@ -2,7 +2,6 @@
 split a cell), every string the Korean page shows in the what-if table is Korean, a text with no words is
 the same message in every view, and /shapes checks raw values itself. Tiny untrained checkpoints
 (tests/app_models.py) stand in for the zoo."""
-import os
 import re
 import sys
 from pathlib import Path
@@ -13,27 +12,13 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # webapp/ lives at the repo root
 
-from app_models import write_models  # noqa: E402
+from test_app import tiny_models  # noqa: E402,F401  (autouse: tiny checkpoints for this module too)
 from webapp import memory_views, models, why_views  # noqa: E402
 from webapp.shapes import shapes  # noqa: E402
 from webapp.texts import SWITCHES_KO  # noqa: E402
 from zoo.cells import SWITCHES  # noqa: E402
 
 KOREAN = SimpleNamespace(headers={"accept-language": "ko-KR,ko;q=0.9"})
-
-
-@pytest.fixture(scope="module", autouse=True)
-def tiny_models(tmp_path_factory):
-    root = write_models(tmp_path_factory.mktemp("models"))
-    old = os.environ.get(models.ENV)
-    os.environ[models.ENV] = str(root)
-    models.clear_cache()
-    yield root
-    if old is None:
-        os.environ.pop(models.ENV, None)
-    else:
-        os.environ[models.ENV] = old
-    models.clear_cache()
 
 
 def _cells(row: str) -> int:

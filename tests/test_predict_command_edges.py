@@ -12,14 +12,8 @@ import zoo
 from zoo import predict_cli, predict_inputs
 from zoo.__main__ import main
 
-from serving_models import write_caption_model, write_images, write_models
-
-
-@pytest.fixture(scope="module")
-def models(tmp_path_factory):
-    root = write_models(tmp_path_factory.mktemp("models"), tasks=("ner", "sentiment"))
-    write_caption_model(root / "caption-lstm")
-    return root
+from serving_models import write_images
+from test_predict_command import models  # noqa: F401  (the fixture: tiny checkpoints of every task)
 
 
 def _records(raw: bytes) -> list[dict]:

@@ -19,8 +19,9 @@ import sys
 import torch
 
 import zoo
-from tasks import ner, sentiment
+from tasks import sentiment
 from zoo import checkpoint, cli, data, run_flags, why
+from zoo.task_table import task_module
 
 
 @cli.script
@@ -36,8 +37,9 @@ def main(argv=None) -> int:
     sentiment.held_out_validation(ds)  # IMDB has no validation split; a no-op where there is one
     for folder in args.checkpoints:
         pred = zoo.load(folder)
-        if pred.task in (ner.TASK, sentiment.TASK):  # the checkpoint's own task's data, or one line
-            (ner if pred.task == ner.TASK else sentiment).check_data(ds, args.data)
+        check = getattr(task_module(pred.task), "check_data", None)  # the text tasks': their own data, or one line
+        if check:
+            check(ds, args.data)
         try:
             scores = why.evaluate(pred, ds["validation"])
         except ValueError as e:
