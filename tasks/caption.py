@@ -30,6 +30,7 @@ from zoo.batching import batch_inputs, pad
 from zoo.devices import of
 from zoo.embedding import PAD_ID, UNK_ID, Dropout
 from zoo.encoder import ARCHS, RecurrentEncoder
+from zoo.whole import whole_number
 
 TASK = "caption"
 HUB_DATA = "jxie/flickr8k"
@@ -189,10 +190,10 @@ def make_config(arch: str, vocab: Vocab, encoder: str = image_encoder.DEFAULT, d
 
 def _whole(value, name: str, most: int) -> int:
     """A decoding setting: a whole number from 1 to most (2.5, NaN, infinity, True and "3" are refused, not rounded)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not np.isfinite(value) or value != int(value) or not 1 <= value <= most:
+    n = whole_number(value, 1, most)
+    if n is None:
         raise ValueError(f"{name} must be a whole number between 1 and {most}, got {value!r}")
-    return int(value)
+    return n
 
 
 class Predictor:

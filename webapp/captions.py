@@ -16,6 +16,7 @@ import torch
 from gradio import utils as gradio_utils
 
 from tasks import image_encoder
+from zoo.whole import whole_number
 
 from . import models
 from .logic import _header, _metric_line, _notice, lang_of
@@ -78,9 +79,10 @@ def caption_upload(image, beam=3, request: gr.Request | None = None):
 
 def _beam(beam, lang: str) -> int:
     """A whole number from 1 to MAX_BEAM; an API caller's True, 2.5 or "3" is refused, not rounded."""
-    if isinstance(beam, bool) or not isinstance(beam, (int, float)) or not 1 <= beam <= MAX_BEAM or beam != int(beam):
+    n = whole_number(beam, 1, MAX_BEAM)
+    if n is None:
         raise gr.Error(say("bad_beam", lang, max=MAX_BEAM))
-    return int(beam)
+    return n
 
 
 @torch.inference_mode()  # no autograd bookkeeping at all (the predictors' no_grad still counts versions)

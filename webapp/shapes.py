@@ -4,6 +4,7 @@ from __future__ import annotations
 import gradio as gr
 
 from zoo import probe
+from zoo.whole import whole_number
 
 from .logic import lang_of
 
@@ -41,10 +42,11 @@ WORDS = {
 
 def _int(value, name: str, lo: int, hi: int) -> int:
     """Number inputs arrive as float (or junk through the API): accept whole numbers in range only."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or not lo <= value <= hi:
+    n = whole_number(value, lo, hi)
+    if n is None:
         raise gr.Error(f"{name} must be a whole number from {lo} to {hi} (got {value!r}) · "
                        f"{name}은(는) {lo}~{hi} 사이의 정수여야 합니다")
-    return int(value)
+    return n
 
 
 def _flag(value, name: str) -> bool:

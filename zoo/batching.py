@@ -7,6 +7,8 @@ from itertools import chain
 import numpy as np
 import torch
 
+from .whole import whole_number
+
 
 def batch_inputs(inputs, batch_size, errors: str = "raise") -> list:
     """predict_batch's arguments checked, the same for every task: -> the inputs as a list. Any iterable of
@@ -14,7 +16,7 @@ def batch_inputs(inputs, batch_size, errors: str = "raise") -> list:
     is refused rather than read a character or a key at a time; batch_size is a whole number >= 1."""
     if errors not in ("raise", "record"):
         raise ValueError(f"errors must be 'raise' or 'record', got {errors!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+    if whole_number(batch_size, 1, floats=False) is None:
         raise ValueError(f"batch_size must be a whole number of at least 1, got {batch_size!r}")
     if isinstance(inputs, (str, bytes, bytearray, dict)) or not hasattr(inputs, "__iter__"):
         raise TypeError(f"predict_batch takes a list of inputs, got {type(inputs).__name__}; "

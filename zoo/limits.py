@@ -18,6 +18,7 @@ from pathlib import Path
 from torch import nn
 
 from .checkpoint import CONFIG, TOKENIZER, WEIGHTS, CheckpointError
+from .whole import whole_number
 
 MAX_PARAMS = 20_000_000  # 80 MB as float32; the bundled models have at most 2.6 million
 SIZES = {  # a key anywhere under config["model"] -> (lowest, highest) whole number allowed
@@ -34,7 +35,7 @@ PRE_TOKENIZERS = ("Whitespace", "WhitespaceSplit")
 
 
 def _whole(where: str, value, lo: int, hi: int, path: Path) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
+    if whole_number(value, -math.inf, None, floats=False) is None:
         raise CheckpointError(f"{path}: {where} must be a whole number, got {value!r}")
     if not lo <= value <= hi:
         raise CheckpointError(f"{path}: {where} is {value:,}; the bound is {lo:,} to {hi:,}")

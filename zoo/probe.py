@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from .cells import GATES
+from .whole import whole_number
 
 MAX_SHAPE_SIZE = 1024   # input/hidden size bound for layer_shapes: a teaching tool, not an allocator
 MAX_SHAPE_STEPS = 200
@@ -114,7 +115,7 @@ def layer_shapes(cell: str, timesteps: int, input_size: int, hidden_size: int,
     sizes = {"timesteps": (timesteps, MAX_SHAPE_STEPS), "input_size": (input_size, MAX_SHAPE_SIZE),
              "hidden_size": (hidden_size, MAX_SHAPE_SIZE), "batch": (batch, 64)}
     for name, (v, hi) in sizes.items():
-        if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= hi:
+        if whole_number(v, 1, hi, floats=False) is None:
             raise ValueError(f"{name} must be a whole number from 1 to {hi}, got {v!r}")
     layer = (nn.LSTM if cell == "lstm" else nn.RNN)(input_size, hidden_size, batch_first=True,
                                                       bidirectional=bool(bidirectional))

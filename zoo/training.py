@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 from . import devices, distributed, resume
 from .gcfreeze import gc_frozen
 from .tensor_key import drop_weight_results
+from .whole import whole_number
 
 
 @dataclass
@@ -234,7 +235,7 @@ def _check_progress(path: Path, run: _Progress, cfg: TrainConfig) -> None:
     """The record's progress, by type and range: a hand-edited record (batch -5, epoch 99) was accepted and
     trained on from a place that does not exist."""
     def whole(v):
-        return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+        return whole_number(v, 0, floats=False) is not None
 
     def number(v):
         return isinstance(v, (int, float)) and not isinstance(v, bool) and not math.isnan(v)
