@@ -75,6 +75,8 @@ def test_by_step_table_keeps_repeated_words_apart_in_reading_order_in_any_script
     assert list(table["word"]) == ["1 the", "2 영화", "3 the", "4 " + "x" * 13 + "…"]
     labels = list(plots.by_step([f"w{i}" for i in range(12)], {"rnn": [0.5] * 12})["word"])
     assert labels[0] == "01 w0" and labels == sorted(labels)  # the chart sorts labels as text
+    long = plots.by_step([f"w{i}" for i in range(200)], {"rnn": [0.5] * 200})  # an IMDB review: positions, words on hover
+    assert list(long["word"][:2]) == [1, 2] and list(long["text"][:2]) == ["w0", "w1"]
 
 
 def test_the_card_names_the_dataset_of_a_model_trained_from_the_hub(tmp_path):
@@ -115,7 +117,7 @@ def test_ner_highlights_the_predictors_entity_offsets():
         expected = models.load(f"ner-{arch}").predict(NER_TEXT)["entities"]
         assert value["text"] == NER_TEXT
         assert value["entities"] == [{"entity": e["type"], "start": e["start"], "end": e["end"]} for e in expected]
-        assert "test f1 5" in card and "confidence" in card
+        assert "test F1 5" in card and "confidence" in card
 
 
 @pytest.mark.parametrize("bad", ["", "   \n\t", "\x00\u200b\x1b", None, 42, ["Peter"]])
@@ -136,7 +138,7 @@ def test_text_over_the_limit_is_cut_with_a_notice():
 
 def test_korean_browser_gets_korean_cards_and_errors():
     *cols, _ = logic.ner(NER_TEXT, request=korean())
-    assert "파라미터 수" in cols[1]
+    assert "파라미터 808개" in cols[1] and "바닐라 RNN" in cols[1]
     with pytest.raises(gr.Error, match="입력하세요"):
         logic.ner(" ", request=korean())
 
@@ -152,8 +154,49 @@ def test_inside_shows_lstm_gates_and_only_h_for_a_vanilla_rnn():
 
 def test_inside_limits_the_heatmaps_to_the_first_words():
     *figs, notice = logic.inside("word " * 100, "sentiment-bilstm", "backward")
-    assert f"first {logic.MAX_TRACE_WORDS} words" in notice
+    assert f"first {logic.MAX_TRACE_WORDS} words are shown here (your text has 100)" in notice
+    assert figs[0].axes[0].images[0].get_array().shape[1] == logic.MAX_TRACE_WORDS
     assert len(figs[0].axes[0].get_xticklabels()) == logic.MAX_TRACE_WORDS
+
+
+def test_a_word_count_is_not_claimed_for_a_text_already_cut_to_its_characters():
+    _, notice = memory_views.memory("word " * 200_000, "sst2")  # 1 MB: cut to 1,000 characters first
+    assert "first 1,000 were used" in notice and f"first {memory_views.MAX_MEMORY_WORDS} words are shown here." in notice
+    assert "your text has" not in notice
+
+
+def test_long_word_axes_label_every_kth_word_so_labels_never_overlap():
+    words = [f"w{i}" for i in range(80)]
+    fig, _ = memory_views.memory(" ".join(words), "sst2")
+    labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert len(labels) <= plots.MAX_WORD_TICKS and labels[:2] == ["1 w0", "3 w2"]
+
+
+def test_a_one_way_model_asked_for_its_backward_direction_says_it_has_none():
+    *figs, notice = logic.inside(NER_TEXT, "ner-lstm", "backward")
+    assert figs[0] is not None and "ner-lstm reads in one direction only" in notice
+    with pytest.raises(gr.Error, match="direction must be 'forward' or 'backward'"):
+        logic.inside(NER_TEXT, "ner-bilstm", "sideways")
+
+
+def test_the_imdb_models_say_when_they_read_only_the_first_words():
+    *_, table, notice = logic.sentiment("fine " * 450, "imdb")
+    assert "read the first 400 words; your text has 450" in notice
+    assert table["word"].max() == 400  # numbers on x past MAX_WORD_TICKS words: the chart's labels stay apart
+    *_, notice = logic.sentiment("fine " * 300, "imdb")
+    assert notice == ""
+
+
+def test_the_korean_cards_name_the_architecture_metric_and_parameters_in_korean():
+    request = SimpleNamespace(headers={"accept-language": "ko-KR,ko"})
+    cols = logic.sentiment("a witty movie", "sst2", request)
+    assert "바닐라 RNN" in cols[1] and "파라미터 " in cols[1] and "개 · 테스트 정확도" in cols[1]
+    assert "vanilla RNN" not in cols[1] and "accuracy" not in cols[1]
+    with pytest.raises(gr.Error, match="timesteps은\\(는\\) 1~200"):
+        shapes(0, 10, 3, "rnn", False, False, request=request)
+    with pytest.raises(gr.Error, match="timesteps must be a whole number from 1 to 200") as e:
+        shapes(0, 10, 3, "rnn", False, False)
+    assert "정수" not in str(e.value)
 
 
 def test_trace_text_is_what_the_fused_encoder_computes():
@@ -249,6 +292,16 @@ def test_a_task_without_models_says_so_and_the_page_still_builds(monkeypatch):
     assert notices and "sentiment-rnn" in notices[0]
     assert logic.ner(NER_TEXT)[1]  # the other tabs still work
     models.clear_cache()
+
+
+def test_every_header_and_choice_on_the_page_is_plain_text_not_a_translation_key():
+    """gr.Dataset does not translate gr.I18n labels: the sentiment examples' headers showed raw translation
+    metadata (`__i18n__{"key": "review"}`) in both languages."""
+    from webapp.ui import build
+    config = build().get_config_file()
+    datasets = [c["props"] for c in config["components"] if c["type"] == "dataset"]
+    assert datasets and all(isinstance(h, str) for d in datasets for h in d.get("headers") or [])
+    assert any(d.get("headers") == ["Review · 리뷰", "Models · 모델 종류"] for d in datasets)
 
 
 # --- the API and the page ----------------------------------------------------------------------------

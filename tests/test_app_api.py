@@ -16,7 +16,7 @@ def test_gradio_client_reaches_every_api_name(server):
     client = Client(server, verbose=False)
     out = client.predict("a witty movie", api_name="/sentiment")
     assert len(out) == 8 and "sentiment-bilstm" in out[5]
-    assert out[6]["columns"] == ["word", "P(positive)", "model"] and len(out[6]["data"]) == 3 * 3  # 3 words, 3 models
+    assert out[6]["columns"] == ["word", "P(positive)", "model", "text"] and len(out[6]["data"]) == 3 * 3  # 3 words, 3 models
     out = client.predict(NER_TEXT, api_name="/ner")
     assert len(out) == 7 and "ner-rnn" in out[1]
     out = client.predict(NER_TEXT, "ner-lstm", "forward", api_name="/inside")
@@ -28,7 +28,8 @@ def test_gradio_client_reaches_every_api_name(server):
     out = client.predict("a witty movie", "imdb", api_name="/sentiment")
     assert len(out) == 8 and "imdb-bilstm" in out[5]
     assert "forget=0" in client.predict("a witty movie", "sentiment-lstm", api_name="/what_if")
-    assert client.predict("a witty movie", "ner-bilstm", api_name="/cell_size")["type"] == "matplotlib"
+    chart, notice = client.predict("a witty movie", "ner-bilstm", api_name="/cell_size")
+    assert chart["type"] == "matplotlib" and notice == ""
     assert "ner-lstm" in client.predict(NER_TEXT, api_name="/right_context")
     assert "np.tanh" in client.predict("a witty movie", "sentiment-rnn", api_name="/note_loop")
 
@@ -58,8 +59,11 @@ def test_inside_and_memory_check_the_choices_an_api_call_sends(server):
         client.predict(NER_TEXT, 42, "forward", api_name="/inside")
     with pytest.raises(Exception, match="Unknown model"):
         client.predict("not bad at all", ["sentiment"], api_name="/memory")
-    out = client.predict(NER_TEXT, "ner-lstm", ["backward"], api_name="/inside")  # not a direction: forward
-    assert len(out) == 7 and out[0]["type"] == "matplotlib"
+    for bad in (["backward"], "sideways", 1):
+        with pytest.raises(Exception, match="direction must be 'forward' or 'backward'"):
+            client.predict(NER_TEXT, "ner-lstm", bad, api_name="/inside")
+    out = client.predict(NER_TEXT, "ner-lstm", "backward", api_name="/inside")  # a one-way model: forward, said so
+    assert len(out) == 7 and out[0]["type"] == "matplotlib" and "one direction only" in out[6]
 
 
 def test_raw_http_api_answers_like_gradio_client(server):

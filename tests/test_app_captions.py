@@ -26,14 +26,22 @@ def test_one_image_gives_each_decoder_its_captions_with_scores():
     for i, arch in enumerate(models.ARCHS):
         lines = out[2 * i].splitlines()
         assert lines and lines[0].startswith("1. ") and "(-" in lines[0]  # best first, with its log-prob score
-        assert f"caption-{arch}" in out[2 * i + 1] and "bleu4" in out[2 * i + 1]
+        assert f"caption-{arch}" in out[2 * i + 1] and "BLEU-4" in out[2 * i + 1]
+        assert len(lines) <= 3  # beam 3: the BiLSTM's two decoders propose up to 6, the three best are shown
     assert "beam 3" in out[-1] and "ms" in out[-1]
 
 
-def test_beam_one_gives_one_caption_per_direction():
+def test_beam_one_gives_one_caption_for_every_model():
     out = captions.caption(EXAMPLE, 1)
     assert len(out[0].splitlines()) == 1  # the vanilla RNN: greedy, one caption
-    assert len(out[4].splitlines()) == 2  # the BiLSTM: one from each direction, reranked together
+    assert len(out[4].splitlines()) == 1  # the BiLSTM: the best of its two directions' proposals, reranked together
+
+
+def test_a_caption_that_ran_out_of_words_says_it_is_unfinished():
+    hyps = [{"caption": " ".join(["dog"] * 20), "score": -1.0}, {"caption": "a dog runs", "score": -2.0}]
+    lines = captions._captions_markdown(hyps, 3, 20, "en").splitlines()
+    assert "cut at 20 words" in lines[0] and "cut at" not in lines[1]
+    assert "20단어에서 잘림" in captions._captions_markdown(hyps, 1, 20, "ko")
 
 
 def _write(path: Path, data: bytes) -> str:

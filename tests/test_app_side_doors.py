@@ -24,7 +24,8 @@ from test_app import NER_TEXT, server, tiny_models  # noqa: E402,F401  (the fixt
 from webapp import captions  # noqa: E402
 
 # every event by api_name. "model": runs models, so one queue group of 2 slots and raw input; the others run no
-# model: "copy" puts a tab's text into the inside tab's box, "fill" is an example filling its inputs
+# model: "copy" puts a tab's text into the inside tab's box, "fill" is an example filling its inputs, "toggle"
+# turns the direction choice on for a BiLSTM and off for the rest
 EVENTS = {
     "sentiment": "model", "sentiment_example_run": "model", "ner": "model", "ner_example_run": "model",
     "caption": "model", "caption_example_run": "model", "inside": "model", "memory": "model", "lifetime": "model",
@@ -32,6 +33,7 @@ EVENTS = {
     "inside_caption": "model", "note_loop": "model",
     "lambda": "copy", "lambda_1": "copy", "sentiment_example": "fill", "ner_example": "fill", "caption_example": "fill",
     "shapes": "shapes",  # builds one small torch layer (sizes checked by webapp.shapes)
+    "two_way": "toggle", "two_way_1": "toggle",
 }
 PUBLIC = {"/sentiment", "/ner", "/caption", "/inside", "/memory", "/lifetime", "/distance_probe", "/what_if",
           "/cell_size", "/right_context", "/inside_caption", "/note_loop", "/shapes"}
@@ -85,6 +87,9 @@ def test_every_event_is_in_the_table_and_every_model_event_in_the_one_queue_grou
             assert fn.fn.__name__ == "<lambda>" and fn.fn("x") == "x"
         elif kind == "fill":  # gr.Examples' loader: returns the example's values, unqueued, nothing run
             assert fn.fn.__name__ == "load_example" and fn.queue is False
+        elif kind == "toggle":  # reads the model's name only, runs nothing
+            assert fn.fn.__name__ == "two_way" and fn.fn("ner-bilstm")["interactive"] is True
+            assert fn.fn("ner-lstm")["interactive"] is False and fn.fn(["x"])["interactive"] is False
     assert seen == set(EVENTS)
 
 
@@ -185,8 +190,10 @@ def test_the_decoder_view_takes_its_upload_through_the_same_checks(server, monke
         event, payload = call(http, server, "inside_caption", [{"path": "/etc/passwd"}, "caption-lstm", "forward"])
         assert event == "error" and "not a file uploaded to this app" in payload["error"]  # gradio had opened it
         bomb = upload(http, server, "bomb.png", png(20_000, 20_000, bit_depth=1))
-        event, payload = call(http, server, "inside_caption", [bomb, "caption-lstm", ["backward"]])
+        event, payload = call(http, server, "inside_caption", [bomb, "caption-lstm", "backward"])
         assert event == "error" and "decompression bomb" in payload["error"]
+        event, payload = call(http, server, "inside_caption", [bomb, "caption-lstm", ["backward"]])
+        assert event == "error" and "direction must be 'forward' or 'backward'" in payload["error"]
 
 
 def test_an_image_sent_as_a_data_url_goes_through_the_same_checks():

@@ -36,8 +36,14 @@ def example_images() -> list[str]:
             if (data / n).is_file()]
 
 
-def _captions_markdown(hyps: list[dict]) -> str:
-    return "\n".join(f"{i}. {h['caption']}  <small>({h['score']:.2f})</small>" for i, h in enumerate(hyps, 1))
+def _captions_markdown(hyps: list[dict], beam: int, max_len: int, lang: str) -> str:
+    """The beam best captions, numbered, with their scores. The BiLSTM proposes up to two per beam slot (one
+    from each decoder, tasks.caption_decode.candidates); it shows its beam best, as the others do. A caption of
+    max_len words ran out of room before its <eos> (a finished one has at most max_len - 1): it says so."""
+    def cut(caption):
+        return f" <small>({say('cut_at', lang, n=max_len)})</small>" if len(caption.split()) >= max_len else ""
+    return "\n".join(f"{i}. {h['caption']}  <small>({h['score']:.2f})</small>{cut(h['caption'])}"
+                     for i, h in enumerate(hyps[:beam], 1))
 
 
 def upload(value, lang: str = "en"):
@@ -108,10 +114,11 @@ def caption(image, beam=3, request: gr.Request | None = None):
     for arch, (pred, why) in loaded.items():
         name = f"caption-{arch}"
         if pred is None:
-            out += ["", f"{_header(arch, name)}\n\n{say('missing', lang, why=why)}"]
+            out += ["", f"{_header(arch, name, lang)}\n\n{say('missing', lang, why=why)}"]
             continue
         t0 = time.perf_counter()
         hyps = pred.predict(features[pred.encoder], beam=beam)
         ms = 1000 * (time.perf_counter() - t0)
-        out += [_captions_markdown(hyps), f"{_header(arch, name)}\n\n{_metric_line(models.card(pred), lang, ms)}"]
+        out += [_captions_markdown(hyps, beam, pred.decode_cfg["max_len"], lang),
+                f"{_header(arch, name, lang)}\n\n{_metric_line(models.card(pred), lang, ms)}"]
     return (*out, _notice([say("encoded", lang, ms=encode_ms, beam=beam)]).replace("⚠️ ", ""))

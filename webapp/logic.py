@@ -11,17 +11,19 @@ import time
 import gradio as gr
 import torch
 
+from tasks.sentiment_data import words as sentiment_words
 from tasks.text import tokenize
 from zoo import probe
 from zoo.encoder import ARCH_NAMES
 
 from . import models, plots
-from .texts import RNN_ONLY, say
+from .texts import RNN_ONLY, UI, say
 
 MAX_CHARS = 1000        # sentiment / NER tabs: longer text is cut, with a notice
 MAX_REVIEW_CHARS = 3000  # the IMDB models read up to 400 words: a long review fits
 MAX_TRACE_WORDS = 40    # inside the cell: more columns than this make unreadable heatmaps
 TRACE_PARTS = ("h", "c", "i", "f", "g", "o")
+KINDS = {"h": "tanh", "c": "free", "i": "gate", "f": "gate", "g": "tanh", "o": "gate"}  # each part's colour scale
 
 
 def lang_of(request: gr.Request | None) -> str:
@@ -46,22 +48,37 @@ def clean_text(text, lang: str = "en", limit: int = MAX_CHARS) -> tuple[str, lis
     return text.strip(), notices
 
 
-def first_words(text: str, limit: int, lang: str) -> tuple[str, list[str]]:
-    """Cut text after its first `limit` words (as tasks.text.tokenize splits them)."""
+def first_words(text: str, limit: int, lang: str, cut: bool = False) -> tuple[str, list[str]]:
+    """Cut text after its first `limit` words (as tasks.text.tokenize splits them). cut: the text was already
+    cut to clean_text's length, so its word count is not the user's and the notice does not give one."""
     toks = tokenize(text)
     if len(toks) <= limit:
         return text, []
-    return text[:toks[limit - 1][2]], [say("tok_truncated", lang, limit=limit, n=len(toks))]
+    notice = say("tok_truncated_cut", lang, limit=limit) if cut else say("tok_truncated", lang, limit=limit, n=len(toks))
+    return text[:toks[limit - 1][2]], [notice]
+
+
+def checked_direction(direction, lang: str) -> str:
+    """The direction radio's value: 'forward' or 'backward' (an API caller's "sideways", 1 or None refused)."""
+    if direction not in ("forward", "backward"):
+        raise gr.Error(say("bad_direction", lang, value=direction))
+    return direction
 
 
 def _metric_line(card: dict, lang: str, ms: float) -> str:
-    test = f"{say('test', lang)} {card['metric']} {card['test']:.1f}" if card["test"] is not None else f"{say('test', lang)} –"
+    metric = say(card["metric"], lang) if card["metric"] in ("accuracy", "f1", "bleu4") else card["metric"]
+    test = f"{say('test', lang)} {metric} {card['test']:.1f}" if card["test"] is not None else f"{say('test', lang)} –"
     data = f" ({str(card['data']).rstrip('/').split('/')[-1]})" if card["data"] else ""
-    return f"{say('time', lang)} {ms:.1f} ms · {card['params']:,} {say('params', lang)} · {test}{data}"
+    return f"{say('time', lang)} {ms:.1f} ms · {say('params_n', lang, n=card['params'])} · {test}{data}"
 
 
-def _header(arch: str, name: str) -> str:
-    return f"**{ARCH_NAMES[arch]}** · `{name}`"
+def _header(arch: str, name: str, lang: str = "en") -> str:
+    return f"**{arch_name(arch, lang)}** · `{name}`"
+
+
+def arch_name(arch: str, lang: str = "en") -> str:
+    """The architecture's name as the page's column labels give it (바닐라 RNN in Korean)."""
+    return UI["ko"].get(arch, ARCH_NAMES[arch]) if lang == "ko" else ARCH_NAMES[arch]
 
 
 MARKDOWN_SPECIAL = str.maketrans({ch: "\\" + ch for ch in "\\|*_~`[]<>#"})
@@ -96,7 +113,7 @@ def sentiment(text, data="sst2", request: gr.Request | None = None):
     for arch, (pred, why) in loaded.items():
         name = f"{prefix}-{arch}"
         if pred is None:
-            out += [None, f"{_header(arch, name)}\n\n{say('missing', lang, why=why)}"]
+            out += [None, f"{_header(arch, name, lang)}\n\n{say('missing', lang, why=why)}"]
             continue
         t0 = time.perf_counter()
         try:
@@ -113,11 +130,16 @@ def sentiment(text, data="sst2", request: gr.Request | None = None):
         ms = 1000 * (time.perf_counter() - t0)
         best = max(probs, key=probs.get)
         label = {say(k, lang): v for k, v in probs.items()}
-        out += [label, f"{_header(arch, name)}\n\n{say('prediction', lang)}: **{say(best, lang)}** · "
+        out += [label, f"{_header(arch, name, lang)}\n\n{say('prediction', lang)}: **{say(best, lang)}** · "
                        f"{say('confidence', lang)} {probs[best]:.2f}\n\n{_metric_line(models.card(pred), lang, ms)}"]
     # one value per word read; a model with a max_len reads fewer words, and its line stops there
     # the three models of a set read the same words (one vocabulary recipe, one max_len)
     words = next(p for p, _ in loaded.values() if p is not None).words(text) if curves else []
+    read_limit = max(p.config.get("max_len") or 0 for p, _ in loaded.values() if p is not None)
+    if read_limit and curves and len(words) >= read_limit:
+        total = len(sentiment_words(text))  # every word of the text, as the models split it
+        if total > read_limit:
+            notices.append(say("max_len_cut", lang, limit=read_limit, n=total))
     return (*out, plots.by_step(words, curves) if curves else None, _notice(notices))
 
 
@@ -139,7 +161,7 @@ def ner(text, request: gr.Request | None = None):
     for arch, (pred, why) in loaded.items():
         name = f"ner-{arch}"
         if pred is None:
-            out += [None, f"{_header(arch, name)}\n\n{say('missing', lang, why=why)}"]
+            out += [None, f"{_header(arch, name, lang)}\n\n{say('missing', lang, why=why)}"]
             continue
         t0 = time.perf_counter()
         with torch.inference_mode():
@@ -150,7 +172,7 @@ def ner(text, request: gr.Request | None = None):
         ents = result["entities"]
         found = ", ".join(f"{e['text']} ({e['type']})" for e in ents) or say("none_found", lang)
         value = {"text": text, "entities": [{"entity": e["type"], "start": e["start"], "end": e["end"]} for e in ents]}
-        out += [value, f"{_header(arch, name)}\n\n{say('entities', lang)}: **{found}** · "
+        out += [value, f"{_header(arch, name, lang)}\n\n{say('entities', lang)}: **{found}** · "
                        f"{say('confidence', lang)} {_tag_confidence(result['tokens']):.2f}\n\n"
                        f"{_metric_line(models.card(pred), lang, ms)}"]
     return (*out, _notice(notices))
@@ -173,19 +195,19 @@ def inside(text, model_name, direction="forward", request: gr.Request | None = N
     lang = lang_of(request)
     text, notices = clean_text(text, lang)
     pred = _get_model(model_name, lang)
-    text, more = first_words(text, MAX_TRACE_WORDS, lang)
+    direction = checked_direction(direction, lang)
+    text, more = first_words(text, MAX_TRACE_WORDS, lang, cut=bool(notices))
     try:
         tr = probe.trace_text(pred, text)
     except ValueError:
         raise gr.Error(say("no_words", lang)) from None
-    direction = direction if isinstance(direction, str) and direction in tr["directions"] else "forward"
+    if direction not in tr["directions"]:
+        notices.append(say("one_direction", lang, name=model_name))
+        direction = "forward"
     parts = tr["directions"][direction]
-    kinds = {"h": "tanh", "c": "free", "i": "gate", "f": "gate", "g": "tanh", "o": "gate"}
-    titles = {"h": "hidden state h_t", "c": "cell state c_t", "i": "input gate i_t", "f": "forget gate f_t",
-              "g": "candidate g_t", "o": "output gate o_t"}
-    suffix = f" — {model_name}" + (f", {direction}" if tr["arch"] == "bilstm" else "")
-    figs = [plots.heatmap(parts[k], tr["words"], titles[k] + suffix, kinds[k]) if k in parts else None
-            for k in TRACE_PARTS]
+    suffix = f" — {model_name}" + (f", {say(direction, lang)}" if tr["arch"] == "bilstm" else "")
+    figs = [plots.heatmap(parts[k], tr["words"], say(f"title_{k}", lang) + suffix, KINDS[k], say("unit", lang))
+            if k in parts else None for k in TRACE_PARTS]
     if "c" not in parts:
         notices.append(RNN_ONLY[1] if lang == "ko" else RNN_ONLY[0])
     return (*figs, _notice(notices + more))

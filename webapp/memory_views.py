@@ -34,7 +34,7 @@ def _models(choice, lang: str, allowed=tuple(MODEL_SETS)) -> dict:
 
 def _text(text, lang: str) -> tuple[str, list[str]]:
     text, notices = clean_text(text, lang)
-    text, more = first_words(text, MAX_MEMORY_WORDS, lang)
+    text, more = first_words(text, MAX_MEMORY_WORDS, lang, cut=bool(notices))
     return text, notices + more
 
 
@@ -86,9 +86,9 @@ def distance(model_set="imdb", request: gr.Request | None = None):
         raise gr.Error(say("unknown_model", lang, name=model_set, choices=", ".join(PROBE_SETS)))
     _models(model_set, lang, PROBE_SETS)  # a missing model is a message, not an exception in the cache
     first, last = _probe(model_set)
-    head = f"| {say('model_col', lang)} | " + " | ".join(f"k={k}" for k in first["distances"]) + " |"
+    head = f"| {say('model_col', lang)} | " + " | ".join(f"k={k}" for k in first["distances"]) + " |"  # accuracy, %
     rows = [head, "|---" * (len(first["distances"]) + 1) + "|"]
     for res, what in ((first, say("cue_first", lang)), (last, say("cue_last", lang))):
-        rows += [f"| {name} ({what}) | " + " | ".join(f"{a:.0f}" for a in accs) + " |"
+        rows += [f"| {name} ({what}) | " + " | ".join(f"{a:.0f}%" for a in accs) + " |"
                  for name, accs in res["accuracy"].items()]
     return plots.distance(first, last), "\n".join(rows)

@@ -26,31 +26,42 @@ NAMES = {**ARCH_NAMES, "bilstm": ARCH_NAMES["bilstm"] + " (forward)"}  # the by-
 ENTITY_COLORS = {"PER": "#ff9e9e", "ORG": "#9ecbff", "LOC": "#a6e3a1", "MISC": "#f9e2af"}
 
 
+MAX_WORD_TICKS = 40  # about as many tilted 8-point labels as an 8-inch axis holds without overlapping
+
+
 def _word_axis(ax, words):
-    """Words under the columns; long lists tilt, long words are cut so the margins hold."""
+    """Words under the columns; long lists tilt, long words are cut so the margins hold, and past MAX_WORD_TICKS
+    words only every k-th is labelled (with its position), so the labels never run into each other."""
     tilt = len(words) > 6
-    ax.set_xticks(range(len(words)))
-    ax.set_xticklabels([w if len(w) <= 14 else w[:13] + "…" for w in words], rotation=60 if tilt else 0,
-                       ha="right" if tilt else "center", fontsize=8)
+    every = -(-len(words) // MAX_WORD_TICKS)  # ceil
+    ticks = list(range(0, len(words), every))
+    short = [w if len(w) <= 14 else w[:13] + "…" for w in words]
+    ax.set_xticks(ticks)
+    ax.set_xticklabels([short[i] if every == 1 else f"{i + 1} {short[i]}" for i in ticks],
+                       rotation=60 if tilt else 0, ha="right" if tilt else "center", fontsize=8)
 
 
-BY_STEP_X, BY_STEP_Y, BY_STEP_MODEL = "word", "P(positive)", "model"
+BY_STEP_X, BY_STEP_Y, BY_STEP_MODEL, BY_STEP_TEXT = "word", "P(positive)", "model", "text"
 
 
 def by_step(words: list[str], curves: dict[str, list[float]]) -> pd.DataFrame:
     """P(positive) after each word, one line per model, as a long table for gr.LinePlot: the browser draws
     it (and any script, Hangul included, with its own fonts), where a matplotlib figure cost ~30 ms of
-    drawing and PNG encoding per request. x labels carry the word's position, so a repeated word ("the")
-    keeps its own point; the position is zero-padded ("01 the" ... "30 back") because the plot sorts its
-    x labels as text, and padded numbers sort in reading order."""
+    drawing and PNG encoding per request. Up to MAX_WORD_TICKS words, x labels carry the word's position, so a
+    repeated word ("the") keeps its own point; the position is zero-padded ("01 the" ... "30 back") because the
+    plot sorts its x labels as text, and padded numbers sort in reading order. Longer (an IMDB review's 400
+    words, whose labels ran into a black band), x is the position as a number, which the browser labels
+    sparsely, and the word is in the hover text (BY_STEP_TEXT, the plot's tooltip)."""
     width = len(str(len(words)))
-    labels = [f"{i:0{width}d} {w if len(w) <= 14 else w[:13] + '…'}" for i, w in enumerate(words, 1)]
-    rows = [(labels[t], float(p), NAMES.get(arch, arch)) for arch, ys in curves.items() for t, p in enumerate(ys)
-            if t < len(labels)]
-    return pd.DataFrame(rows, columns=[BY_STEP_X, BY_STEP_Y, BY_STEP_MODEL])
+    short = [w if len(w) <= 14 else w[:13] + "…" for w in words]
+    labels = [f"{i:0{width}d} {w}" for i, w in enumerate(short, 1)] if len(words) <= MAX_WORD_TICKS else \
+        list(range(1, len(words) + 1))
+    rows = [(labels[t], float(p), NAMES.get(arch, arch), short[t]) for arch, ys in curves.items()
+            for t, p in enumerate(ys) if t < len(labels)]
+    return pd.DataFrame(rows, columns=[BY_STEP_X, BY_STEP_Y, BY_STEP_MODEL, BY_STEP_TEXT])
 
 
-def heatmap(matrix, words: list[str], title: str, kind: str) -> Figure:
+def heatmap(matrix, words: list[str], title: str, kind: str, ylabel: str = "unit") -> Figure:
     """matrix (T, H): one column per word, one row per hidden unit.
     kind "gate": values in (0, 1); "tanh": (-1, 1); "free": symmetric around 0 (the cell state is unbounded)."""
     data = matrix.T.numpy() if hasattr(matrix, "numpy") else matrix.T
@@ -66,7 +77,7 @@ def heatmap(matrix, words: list[str], title: str, kind: str) -> Figure:
     ax = fig.add_subplot()
     im = ax.imshow(data, aspect="auto", cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
     ax.set_title(title, fontsize=10)
-    ax.set_ylabel("unit")
+    ax.set_ylabel(ylabel)
     _word_axis(ax, words)
     fig.colorbar(im, ax=ax, pad=0.01)
     return fig
@@ -126,14 +137,17 @@ def lifetimes(words: list[str], curves: dict[str, dict]) -> Figure:
 
 
 def distance(first: dict, last: dict) -> Figure:
-    """zoo.memory.distance_probe, cue first (solid) and cue last (dashed, the control): accuracy vs words
-    between the cue and the end."""
+    """zoo.memory.distance_probe, verdict first (solid) and verdict last (dashed, the control): accuracy vs
+    words between the verdict and the end. Each model's markers differ in size and its lines in width, so equal
+    curves (an LSTM and a BiLSTM both at 100%) stay visible one over the other."""
     fig, ax = _lines_figure(3.2)
-    for result, style, what in ((first, "-", "cue first"), (last, "--", "cue last (control)")):
+    look = {"rnn": ("o", 4, 1.5), "lstm": ("s", 7, 3.0), "bilstm": ("^", 5, 1.5)}  # marker, size, line width
+    for result, style, what in ((first, "-", "verdict first · 판단이 먼저"), (last, "--", "verdict last · 판단이 마지막")):
         for name, accs in result["accuracy"].items():
             arch = name.rsplit("-", 1)[-1]
-            ax.plot(result["distances"], accs, style, color=COLORS.get(arch), marker="o",
-                    label=f"{ARCH_NAMES.get(arch, arch)}, {what}")
+            marker, size, width = look.get(arch, ("o", 5, 1.5))
+            ax.plot(result["distances"], accs, style, color=COLORS.get(arch), marker=marker, markersize=size,
+                    linewidth=width, label=f"{ARCH_NAMES.get(arch, arch)}, {what}")
     ax.axhline(50, color="grey", linewidth=0.8, linestyle=":")
     ax.set_ylim(0, 102)
     ax.set_xlabel("words of neutral text between the verdict and the end · 판단 문장과 끝 사이의 중립 단어 수")

@@ -40,33 +40,36 @@ WORDS = {
 }
 
 
-def _int(value, name: str, lo: int, hi: int) -> int:
+def _int(value, name: str, lo: int, hi: int, lang: str = "en") -> int:
     """Number inputs arrive as float (or junk through the API): accept whole numbers in range only."""
     n = whole_number(value, lo, hi)
     if n is None:
-        raise gr.Error(f"{name} must be a whole number from {lo} to {hi} (got {value!r}) · "
-                       f"{name}은(는) {lo}~{hi} 사이의 정수여야 합니다")
+        raise gr.Error(f"{name}은(는) {lo}~{hi} 사이의 정수여야 합니다 (받은 값: {value!r})" if lang == "ko" else
+                       f"{name} must be a whole number from {lo} to {hi} (got {value!r})")
     return n
 
 
-def _flag(value, name: str) -> bool:
+def _flag(value, name: str, lang: str = "en") -> bool:
     """Checkbox inputs: true or false only (bool("false") is True, so nothing else is guessed at)."""
     if not isinstance(value, bool):
-        raise gr.Error(f"{name} must be true or false (got {value!r}) · {name}은(는) true 또는 false여야 합니다")
+        raise gr.Error(f"{name}은(는) true 또는 false여야 합니다 (받은 값: {value!r})" if lang == "ko" else
+                       f"{name} must be true or false (got {value!r})")
     return value
 
 
 def shapes(timesteps=2, input_size=10, hidden_size=3, cell="rnn", bidirectional=False,
            return_sequences=False, request: gr.Request | None = None) -> str:
     """-> markdown: each tensor's shape, the weight shapes and the parameter count with its formula."""
-    w = WORDS[lang_of(request)]
-    t = _int(timesteps, "timesteps", 1, probe.MAX_SHAPE_STEPS)
-    i = _int(input_size, "input size", 1, probe.MAX_SHAPE_SIZE)
-    h = _int(hidden_size, "hidden size", 1, probe.MAX_SHAPE_SIZE)
+    lang = lang_of(request)
+    w = WORDS[lang]
+    t = _int(timesteps, "timesteps", 1, probe.MAX_SHAPE_STEPS, lang)
+    i = _int(input_size, "input size", 1, probe.MAX_SHAPE_SIZE, lang)
+    h = _int(hidden_size, "hidden size", 1, probe.MAX_SHAPE_SIZE, lang)
     if not isinstance(cell, str) or cell.lower() not in ("rnn", "lstm"):
-        raise gr.Error(f"cell must be 'rnn' or 'lstm' (got {cell!r}) · 셀은 'rnn' 또는 'lstm'이어야 합니다")
-    cell, bidirectional, return_sequences = cell.lower(), _flag(bidirectional, "bidirectional"), \
-        _flag(return_sequences, "return_sequences")
+        raise gr.Error(f"셀은 'rnn' 또는 'lstm'이어야 합니다 (받은 값: {cell!r})" if lang == "ko" else
+                       f"cell must be 'rnn' or 'lstm' (got {cell!r})")
+    cell, bidirectional, return_sequences = cell.lower(), _flag(bidirectional, "bidirectional", lang), \
+        _flag(return_sequences, "return_sequences", lang)
     r = probe.layer_shapes(cell, t, i, h, bidirectional, return_sequences)
     fmt = lambda s: f"`{tuple(s)}`"
     rows = [(w["input"], r["input"], w["input_m"]), (w["x_t"], r["x_t"], w["x_t_m"]), (w["h_t"], r["h_t"], w["h_t_m"])]

@@ -27,6 +27,7 @@ UI = {
                          "word by word. The BiLSTM is two LSTM decoders, one writing left to right and one right to "
                          "left; the caption both score best wins.",
         "caption_image": "Image (upload, webcam or an example)", "beam": "Beam width",
+        "decoder_image": "Image (upload or paste)",
         "inside_intro": "Every number below is computed step by step by `zoo.cells.trace` with the chosen "
                         "model's real weights: rows are hidden units, columns are the words.",
         "model": "Model", "direction": "Direction (BiLSTM)", "show": "Show inside",
@@ -94,13 +95,13 @@ UI = {
         "caption_intro": "이미지 하나를 넣으면 문장이 나옵니다: 이미지 특징이 디코더를 시작시키고, 디코더는 단어를 "
                          "하나씩 씁니다. BiLSTM은 왼쪽→오른쪽, 오른쪽→왼쪽으로 쓰는 두 LSTM 디코더이며, 둘이 함께 "
                          "가장 높게 평가한 캡션이 선택됩니다.",
-        "caption_image": "이미지 (업로드, 웹캠 또는 예시)", "beam": "빔 크기",
+        "caption_image": "이미지 (업로드, 웹캠 또는 예시)", "beam": "빔 크기", "decoder_image": "이미지 (업로드 또는 붙여넣기)",
         "inside_intro": "아래의 모든 값은 선택한 모델의 실제 가중치로 `zoo.cells.trace`가 한 시점씩 계산한 것입니다. "
                         "행은 은닉 유닛, 열은 단어입니다.",
         "model": "모델", "direction": "방향 (BiLSTM)", "show": "내부 보기",
         "memory_intro": "시드 노트의 장기 의존성 문제를 학습된 모델로 직접 잽니다. 바닐라 RNN의 기억은 "
-                        "ht = tanh(Wx xt + Wh ht-1 + b) 하나뿐이라 앞 단어의 정보가 한 걸음마다 흐려지고, LSTM의 셀 상태 "
-                        "ct = ft * ct-1 + it * gt는 삭제 게이트가 1에 가까이 머무는 유닛에서 정보를 그대로 실어 나르고(아래 수명 "
+                        "h_t = tanh(W_x x_t + W_h h_{t-1} + b) 하나뿐이라 앞 단어의 정보가 한 걸음마다 흐려지고, LSTM의 셀 상태 "
+                        "c_t = f_t * c_{t-1} + i_t * g_t는 삭제 게이트가 1에 가까이 머무는 유닛에서 정보를 그대로 실어 나르고(아래 수명 "
                         "차트의 점선: 상위 10% 유닛), 대부분의 유닛은 정보를 놓아 버립니다(실선: 중앙값).",
         "task": "모델 종류", "compare": "RNN, LSTM, BiLSTM 비교", "sentiment_models": "모델 종류",
         "memory_note": "각 단어가 예측을 얼마나 움직이는지: 각 단어의 입력 벡터에 대한 예측의 기울기 크기를 마지막 단어의 값으로 "
@@ -110,7 +111,7 @@ UI = {
                        "가깝습니다.",
         "lifetime_note": "각 단어에서 쓴 정보가 마지막 단어 뒤에 얼마나 남아 있는지. LSTM: 그 뒤에 온 삭제 게이트 값들의 곱(유닛마다; "
                          "1에 가까우면 유지, 0에 가까우면 삭제). 실선은 중간 유닛, 점선은 가장 오래 기억하는 상위 10% 유닛. "
-                         "바닐라 RNN: d hT / d ht의 크기, 되돌아가는 유일한 길입니다. 1e-30보다 작은 값은 1e-30에 "
+                         "바닐라 RNN: d h_T / d h_t의 크기, 되돌아가는 유일한 길입니다. 1e-30보다 작은 값은 1e-30에 "
                          "그립니다.",
         "probe_intro": "### 거리 탐침\n분명한 판단 문장(\"A brilliant movie, I loved every minute of it.\") 뒤에 중립적인 "
                        "사실 문장 k단어를 붙이고 감성을 묻습니다. 답하려면 판단을 k단어 너머까지 기억해야 합니다. 판단 문장 40개, "
@@ -128,8 +129,8 @@ UI = {
         "why_note": "마지막 열은 같은 가중치로 각 변형을 검증 데이터에서 잰 점수입니다(`python train/what_if.py`). 곱하는 "
                     "게이트는 유닛마다 있는 밸브입니다: 0이면 잠그고 1이면 엽니다. 더하면 값을 옮길 뿐 열고 닫지 못하고, "
                     "셀 상태가 걷잡을 수 없이 커집니다.",
-        "size_note": "출력 게이트 앞에 tanh를 두는 이유: 셀 상태는 쓰인 값을 계속 더하므로 |ct|가 1을 넘어 계속 커질 수 "
-                     "있습니다. tanh(ct)와 그래서 ht는 -1과 1 사이에 머뭅니다.",
+        "size_note": "출력 게이트 앞에 tanh를 두는 이유: 셀 상태는 쓰인 값을 계속 더하므로 |c_t|가 1을 넘어 계속 커질 수 "
+                     "있습니다. tanh(c_t)와 그래서 h_t는 -1과 1 사이에 머뭅니다.",
         "right_intro": "### 오른쪽 문맥, 한 단어씩 (개체명 인식)\n문장을 한 단어씩 보여 주고, 각 행은 그때까지의 단어만 "
                        "보고 태거가 붙인 태그입니다. 뒤 단어가 들어오면 앞 단어의 태그가 바뀔 수 있습니다: 두 태거 모두 CRF가 "
                        "지금까지의 문장 전체에 가장 좋은 태그를 고르고, BiLSTM은 뒤 방향이 각 단어 뒤의 단어도 읽기 때문입니다.",
@@ -142,7 +143,28 @@ UI = {
         "note_run": "노트의 루프 실행",
     },
 }
+# What the seed note (docs/seed-note.ko.md) says about each part of the cell, shown beside its heatmap.
+CELL_NOTES = {
+    "h": ("Hidden state h_t: the short-term output passed to the next step and to the output layer.",
+          "은닉 상태(h_t): 단기 출력, 다음 셀이나 출력층으로 가는 값."),
+    "c": ("Cell state c_t: the real long-term memory, a line that carries past information straight on.",
+          "셀 상태(c_t): 진짜 장기 기억, 과거 정보를 직접 전달하는 선."),
+    "i": ("Input gate i_t: what of the current input to remember (0 to 1).",
+          "입력 게이트(i_t): 지금 정보 중 뭘 기억할까? (0~1)"),
+    "f": ("Forget gate f_t: near 0 erases the old memory, near 1 keeps it whole.",
+          "삭제 게이트(f_t): 0에 가까울수록 많이 삭제, 1에 가까울수록 온전히 기억."),
+    "g": ("Candidate g_t: the new information itself that could be written (tanh, -1 to 1).",
+          "기억 후보(g_t): 기억하고 싶은 정보 자체 (tanh, -1~1)."),
+    "o": ("Output gate o_t: how much of tanh(c_t) to let out as h_t.",
+          "출력 게이트(o_t): 셀 상태에서 무엇을 얼마만큼 꺼내 출력할까?"),
+}
+for _part, (_en, _ko) in CELL_NOTES.items():  # shown beside each heatmap, in the page's language
+    UI["en"][f"cell_note_{_part}"], UI["ko"][f"cell_note_{_part}"] = _en, _ko
 I18N = gr.I18n(**UI)
+
+# Where gradio cannot translate (radio choices, an examples table's headers): both languages at once
+EXAMPLE_HEADERS = ["Review · 리뷰", "Models · 모델 종류"]
+DIRECTIONS = [("forward · 앞 방향", "forward"), ("backward · 뒤 방향", "backward")]
 
 # per-request text: say(key, lang, **fields)
 DYNAMIC = {
@@ -150,13 +172,23 @@ DYNAMIC = {
         "empty": "Please type some text first.", "not_text": "Expected text (a string), got {kind}.",
         "truncated": "Your text was longer than {limit:,} characters; only the first {limit:,} were used.",
         "tok_truncated": "Only the first {limit} words are shown here (your text has {n}).",
+        "tok_truncated_cut": "Only the first {limit} words are shown here.",
+        "max_len_cut": "These models read the first {limit} words; your text has {n}, so the rest was not read.",
+        "one_direction": "{name} reads in one direction only: there is no backward direction to show.",
+        "bad_direction": "The direction must be 'forward' or 'backward', got {value!r}.",
+        "params_n": "{n:,} parameters", "accuracy": "accuracy", "f1": "F1", "bleu4": "BLEU-4",
+        "cut_at": "cut at {n} words, unfinished",
+        "decoder_beam": "Decoded with the checkpoint's own setting, beam {beam} (the caption tab uses its slider's).",
+        "unit": "unit", "title_h": "hidden state h_t", "title_c": "cell state c_t", "title_i": "input gate i_t",
+        "title_f": "forget gate f_t", "title_g": "candidate g_t", "title_o": "output gate o_t",
+        "forward": "forward", "backward": "backward", "decoder": "decoder", "word_vectors": "word vectors of",
         "no_models": "No {task} models are available yet ({why}).",
         "no_image": "Upload an image first (or click an example).",
         "bad_image": "This file cannot be captioned: {why}",
         "bad_beam": "The beam width must be a whole number from 1 to {max}.",
         "encoded": "Image encoded once by EfficientNet-Lite0 in {ms:.0f} ms; captions by beam search (beam {beam}), best first, with their length-normalised log-probabilities.",
         "missing": "This model is not available: {why}",
-        "prediction": "Prediction", "confidence": "confidence", "time": "time", "params": "parameters",
+        "prediction": "Prediction", "confidence": "confidence", "time": "time",
         "test": "test", "entities": "entities", "none_found": "none found",
         "unknown_model": "Unknown model {name!r}; choose one of: {choices}.",
         "no_words": "The text has no words the model can read.",
@@ -171,13 +203,23 @@ DYNAMIC = {
         "empty": "먼저 텍스트를 입력하세요.", "not_text": "텍스트(문자열)가 필요합니다. 받은 값: {kind}.",
         "truncated": "텍스트가 {limit:,}자를 넘어서 앞의 {limit:,}자만 사용했습니다.",
         "tok_truncated": "여기에는 앞의 {limit}개 단어만 보입니다 (전체 {n}개).",
+        "tok_truncated_cut": "여기에는 앞의 {limit}개 단어만 보입니다.",
+        "max_len_cut": "이 모델들은 앞의 {limit}개 단어만 읽습니다. 입력은 {n}개 단어라 나머지는 읽지 않았습니다.",
+        "one_direction": "{name}은(는) 한 방향으로만 읽어서 보여 줄 뒤 방향이 없습니다.",
+        "bad_direction": "방향은 'forward' 또는 'backward'여야 합니다. 받은 값: {value!r}.",
+        "params_n": "파라미터 {n:,}개", "accuracy": "정확도", "f1": "F1", "bleu4": "BLEU-4",
+        "cut_at": "{n}단어에서 잘림, 끝나지 않음",
+        "decoder_beam": "체크포인트 자체 설정인 빔 {beam}으로 만들었습니다 (캡션 탭은 슬라이더 값을 씁니다).",
+        "unit": "유닛", "title_h": "은닉 상태 h_t", "title_c": "셀 상태 c_t", "title_i": "입력 게이트 i_t",
+        "title_f": "삭제 게이트 f_t", "title_g": "기억 후보 g_t", "title_o": "출력 게이트 o_t",
+        "forward": "앞 방향", "backward": "뒤 방향", "decoder": "디코더", "word_vectors": "단어 벡터:",
         "no_models": "아직 사용할 수 있는 {task} 모델이 없습니다 ({why}).",
         "no_image": "먼저 이미지를 올려 주세요 (또는 예시를 누르세요).",
         "bad_image": "이 파일로는 캡션을 만들 수 없습니다: {why}",
         "bad_beam": "빔 크기는 1부터 {max}까지의 정수여야 합니다.",
         "encoded": "이미지는 EfficientNet-Lite0로 한 번 인코딩({ms:.0f} ms)했고, 캡션은 빔 서치(빔 {beam})로 만들었습니다. 점수가 높은 순서이며 괄호 안은 길이로 정규화한 로그 확률입니다.",
         "missing": "이 모델을 사용할 수 없습니다: {why}",
-        "prediction": "예측", "confidence": "확신도", "time": "시간", "params": "파라미터 수",
+        "prediction": "예측", "confidence": "확신도", "time": "시간",
         "test": "테스트", "entities": "개체", "none_found": "찾지 못함",
         "unknown_model": "알 수 없는 모델 {name!r}; 다음 중에서 고르세요: {choices}.",
         "no_words": "모델이 읽을 수 있는 단어가 없습니다.",
@@ -206,20 +248,5 @@ SWITCHES_KO = {
     "no-tanh": "셀 상태에 tanh를 쓰지 않음: h_t = o_t * c_t",
 }
 
-# What the seed note (docs/seed-note.ko.md) says about each part of the cell, shown beside its heatmap.
-CELL_NOTES = {
-    "h": ("Hidden state h_t: the short-term output passed to the next step and to the output layer.",
-          "은닉 상태(ht): 단기 출력, 다음 셀이나 출력층으로 가는 값."),
-    "c": ("Cell state c_t: the real long-term memory, a line that carries past information straight on.",
-          "셀 상태(ct): 진짜 장기 기억, 과거 정보를 직접 전달하는 선."),
-    "i": ("Input gate i_t: what of the current input to remember (0 to 1).",
-          "입력 게이트: 지금 정보 중 뭘 기억할까? (0~1)"),
-    "f": ("Forget gate f_t: near 0 erases the old memory, near 1 keeps it whole.",
-          "삭제 게이트: 0에 가까울수록 많이 삭제, 1에 가까울수록 온전히 기억."),
-    "g": ("Candidate g_t: the new information itself that could be written (tanh, -1 to 1).",
-          "기억 후보(gt): 기억하고 싶은 정보 자체 (tanh, -1~1)."),
-    "o": ("Output gate o_t: how much of tanh(c_t) to let out as h_t.",
-          "출력 게이트: 셀 상태에서 무엇을 얼마만큼 꺼내 출력할까?"),
-}
 RNN_ONLY = ("A vanilla RNN has no cell state and no gates: h_t = tanh(W_x x_t + W_h h_{t-1} + b) is all of it.",
-            "바닐라 RNN에는 셀 상태와 게이트가 없습니다: ht = tanh(Wx xt + Wh ht-1 + b)가 전부입니다.")
+            "바닐라 RNN에는 셀 상태와 게이트가 없습니다: h_t = tanh(W_x x_t + W_h h_{t-1} + b)가 전부입니다.")

@@ -13,7 +13,8 @@ from . import captions, logic, memory_views, models, plots, ui_why
 from .queue import CONCURRENCY, MODELS, RAW
 from .examples import MEMORY_EXAMPLE, NER_EXAMPLES, REVIEW_EXAMPLES, SENTIMENT_EXAMPLES
 from .shapes import shapes
-from .texts import CELL_NOTES, I18N
+from .texts import DIRECTIONS, EXAMPLE_HEADERS, I18N
+
 
 MEMORY_SETS = [("long reviews (IMDB) · 긴 리뷰", "imdb"), ("short sentences (SST-2) · 짧은 문장", "sst2"),
                ("named entities (CoNLL) · 개체명", "ner")]
@@ -50,7 +51,7 @@ def sentiment_tab(inside_box):
         # drawn by the browser from a table (webapp.plots.by_step): no figure to render on the server
         chart = gr.LinePlot(x=plots.BY_STEP_X, y=plots.BY_STEP_Y, color=plots.BY_STEP_MODEL, y_lim=[0, 1],
                             color_map={plots.NAMES[a]: plots.COLORS[a] for a in models.ARCHS}, x_label_angle=-45,
-                            label=I18N("by_step"), elem_id="sentiment-chart")
+                            tooltip=[plots.BY_STEP_TEXT], label=I18N("by_step"), elem_id="sentiment-chart")
         gr.Markdown(I18N("by_step_note"))
         notice = gr.Markdown(elem_id="sentiment-notice")
         outputs = [*cols, chart, notice]
@@ -60,8 +61,12 @@ def sentiment_tab(inside_box):
             rows = [[t, "sst2"] for t in SENTIMENT_EXAMPLES] + [[t, "imdb"] for t in REVIEW_EXAMPLES]
             # an example only fills the inputs; the run after it is our own event, with the main event's input
             # checks and queue slots (gr.Examples' own run is a callable side door: preprocessed, its own slots)
-            gr.Examples(rows, inputs=[box, data], label=I18N("examples"), run_on_click=False, cache_examples=False,
-                        api_visibility="private", api_name="sentiment_example").load_input_event.then(
+            examples = gr.Examples(rows, inputs=[box, data], label=I18N("examples"), run_on_click=False,
+                                   cache_examples=False, api_visibility="private", api_name="sentiment_example")
+            # the table's column headers: gr.Dataset shows its components' gr.I18n labels untranslated, as raw
+            # translation keys, so it gets plain words in both languages, as the radio's choices do
+            examples.dataset.headers = EXAMPLE_HEADERS
+            examples.load_input_event.then(
                 logic.sentiment, inputs=[box, data], outputs=outputs, api_name="sentiment_example_run",
                 api_visibility="private", **RAW, **MODELS)  # after the main event, which keeps the name /sentiment
 
@@ -80,8 +85,10 @@ def ner_tab(inside_box):
         gr.on([run.click, box.submit], logic.ner, inputs=box, outputs=outputs, api_name="ner", **RAW, **MODELS) \
             .then(lambda t: t, box, inside_box, api_visibility="private")
         with examples_slot:  # fills the box, then our own run (see sentiment_tab)
-            gr.Examples(NER_EXAMPLES, inputs=box, label=I18N("examples"), run_on_click=False, cache_examples=False,
-                        api_visibility="private", api_name="ner_example").load_input_event.then(
+            examples = gr.Examples(NER_EXAMPLES, inputs=box, label=I18N("examples"), run_on_click=False,
+                                   cache_examples=False, api_visibility="private", api_name="ner_example")
+            examples.dataset.headers = []  # one column needs no header (and a gr.I18n one shows untranslated)
+            examples.load_input_event.then(
                 logic.ner, inputs=box, outputs=outputs, api_name="ner_example_run", api_visibility="private",
                 **RAW, **MODELS)  # after the main event, which keeps the name /ner
 
@@ -94,8 +101,9 @@ def caption_tab():
             # the event takes the upload unprocessed (**RAW, captions.upload): gradio would otherwise open, convert
             # to RGB and re-encode it before tasks.image_encoder's checks (size, bombs, decoded-size budget) run;
             # image_mode=None keeps gr.Image from converting should the event ever preprocess again
-            image = gr.Image(type="filepath", image_mode=None, sources=["upload", "webcam", "clipboard"],
-                             label=I18N("caption_image"), height=260, scale=3, elem_id="caption-image")
+            image = gr.Image(value=next(iter(captions.example_images()), None), type="filepath", image_mode=None,
+                             sources=["upload", "webcam", "clipboard"], label=I18N("caption_image"), height=260,
+                             scale=3, elem_id="caption-image")
             beam = gr.Slider(1, captions.MAX_BEAM, value=3, step=1, label=I18N("beam"), scale=1)
         examples_slot = gr.Column()
         run = gr.Button(I18N("run"), variant="primary", elem_id="caption-run")
@@ -107,9 +115,11 @@ def caption_tab():
               **MODELS)
         with examples_slot:
             if captions.example_images():  # fills the image, then our own run (see sentiment_tab)
-                gr.Examples([[p] for p in captions.example_images()], inputs=image, label=I18N("examples"),
-                            run_on_click=False, cache_examples=False, api_visibility="private",
-                            api_name="caption_example").load_input_event.then(
+                examples = gr.Examples([[p] for p in captions.example_images()], inputs=image, label=I18N("examples"),
+                                       run_on_click=False, cache_examples=False, api_visibility="private",
+                                       api_name="caption_example")
+                examples.dataset.headers = []  # as the NER examples'
+                examples.load_input_event.then(
                     captions.caption_upload, inputs=[image, beam], outputs=outputs, api_name="caption_example_run",
                     api_visibility="private", **RAW, **MODELS)
 
@@ -123,17 +133,18 @@ def inside_tab(box):
         with gr.Row():
             box.render()
             model = gr.Dropdown(choices, value=default, label=I18N("model"), scale=1, elem_id="inside-model")
-            direction = gr.Radio(["forward", "backward"], value="forward", label=I18N("direction"), scale=1)
+            direction = gr.Radio(DIRECTIONS, value="forward", label=I18N("direction"), scale=1,
+                                 interactive=bool(default and default.endswith("bilstm")), elem_id="inside-direction")
         run = gr.Button(I18N("show"), variant="primary", elem_id="inside-run")
         notice = gr.Markdown(elem_id="inside-notice")
         figs = []
         for part in logic.TRACE_PARTS:
             with gr.Row():
-                figs.append(gr.Plot(show_label=False, scale=4, elem_id=f"inside-{part}"))
-                en, ko = CELL_NOTES[part]
-                gr.Markdown(f"{en}\n\n{ko}", elem_classes=["note"])
+                figs.append(gr.Plot(label=I18N(f"cell_note_{part}"), show_label=False, scale=4, elem_id=f"inside-{part}"))
+                gr.Markdown(I18N(f"cell_note_{part}"), elem_classes=["note"])
         gr.on([run.click, box.submit], logic.inside, inputs=[box, model, direction], outputs=[*figs, notice],
               api_name="inside", **RAW, **MODELS)
+        model.change(ui_why.two_way, model, direction, api_visibility="private")
 
 
 def memory_tab():
@@ -143,9 +154,9 @@ def memory_tab():
             box = gr.Textbox(label=I18N("review"), value=MEMORY_EXAMPLE, lines=3, scale=4, elem_id="memory-text")
             model_set = gr.Radio(MEMORY_SETS, value="imdb", label=I18N("task"), scale=1, elem_id="memory-set")
         run = gr.Button(I18N("compare"), variant="primary", elem_id="memory-run")
-        chart = gr.Plot(show_label=False, elem_id="memory-chart")
+        chart = gr.Plot(label=I18N("memory_note"), show_label=False, elem_id="memory-chart")
         gr.Markdown(I18N("memory_note"))
-        life = gr.Plot(show_label=False, elem_id="memory-lifetime")
+        life = gr.Plot(label=I18N("lifetime_note"), show_label=False, elem_id="memory-lifetime")
         gr.Markdown(I18N("lifetime_note"))
         notice = gr.Markdown(elem_id="memory-notice")
         gr.on([run.click, box.submit], memory_views.memory, inputs=[box, model_set], outputs=[chart, notice],
@@ -156,7 +167,7 @@ def memory_tab():
         with gr.Row():
             probe_set = gr.Radio(MEMORY_SETS[:2], value="imdb", label=I18N("task"), scale=1, elem_id="probe-set")
             probe_run = gr.Button(I18N("probe_run"), variant="primary", scale=1, elem_id="probe-run")
-        probe_chart = gr.Plot(show_label=False, elem_id="probe-chart")
+        probe_chart = gr.Plot(label=I18N("probe_intro"), show_label=False, elem_id="probe-chart")
         probe_table = gr.Markdown(elem_id="probe-table")
         probe_run.click(memory_views.distance, inputs=probe_set, outputs=[probe_chart, probe_table],
                         api_name="distance_probe", **RAW, **MODELS)
@@ -181,7 +192,9 @@ def shapes_tab():
         ui_why.note_panel()
 
 
-CSS = ".card { font-size: 0.9em } .note { font-size: 0.9em; padding-top: 1em }"
+CSS = (".card { font-size: 0.9em } .note { font-size: 0.9em; padding-top: 1em } "
+       # the right-context table has a column per word: it scrolls sideways instead of wrapping tags letter by letter
+       ".steps table { display: block; overflow-x: auto } .steps th, .steps td { white-space: nowrap }")
 
 
 def build() -> gr.Blocks:

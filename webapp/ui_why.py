@@ -8,15 +8,19 @@ from . import captions, logic, why_views
 from .logic import lang_of
 from .examples import NER_EXAMPLES, WHY_EXAMPLE
 from .queue import MODELS, RAW
-from .texts import I18N
+from .texts import DIRECTIONS, I18N
 
 
 
 def _inside_caption(image, model_name, direction="forward", request: gr.Request | None = None):
     """The decoder view's event: the upload taken raw and checked by captions.upload (in gradio's upload folder,
     never decoded by gradio first), as the caption tab's; then why_views.inside_caption."""
-    direction = direction if isinstance(direction, str) else "forward"  # raw input: a list would not hash
     return why_views.inside_caption(captions.upload(image, lang_of(request)), model_name, direction, request)
+
+
+def two_way(name):
+    """The direction choice only means something for a BiLSTM: the other models read one way."""
+    return gr.update(interactive=isinstance(name, str) and name.endswith("bilstm"))
 
 
 def why_tab(image_example: str | None):
@@ -32,17 +36,18 @@ def why_tab(image_example: str | None):
         run = gr.Button(I18N("why_run"), variant="primary", elem_id="why-run")
         table = gr.Markdown(elem_id="why-table")
         gr.Markdown(I18N("why_note"))
-        size = gr.Plot(show_label=False, elem_id="why-size")
+        size = gr.Plot(label=I18N("size_note"), show_label=False, elem_id="why-size")
+        size_notice = gr.Markdown(elem_id="why-size-notice")
         gr.Markdown(I18N("size_note"))
         gr.on([run.click, text.submit], why_views.what_if, inputs=[text, model], outputs=table, api_name="what_if",
               **RAW, **MODELS)
-        gr.on([run.click, text.submit], why_views.cell_size, inputs=[text, model], outputs=size, api_name="cell_size",
-              **RAW, **MODELS)
+        gr.on([run.click, text.submit], why_views.cell_size, inputs=[text, model], outputs=[size, size_notice],
+              api_name="cell_size", **RAW, **MODELS)
 
         gr.Markdown(I18N("right_intro"))
         ner_text = gr.Textbox(label=I18N("sentence"), value=NER_EXAMPLES[1], elem_id="right-text")
         ner_run = gr.Button(I18N("right_run"), variant="primary", elem_id="right-run")
-        steps = gr.Markdown(elem_id="right-table")
+        steps = gr.Markdown(elem_id="right-table", elem_classes=["steps"])
         gr.on([ner_run.click, ner_text.submit], why_views.right_context, inputs=ner_text, outputs=steps,
               api_name="right_context", **RAW, **MODELS)
 
@@ -50,13 +55,16 @@ def why_tab(image_example: str | None):
         with gr.Row():
             # image_mode=None: the file reaches tasks.image_encoder's own checks undecoded
             image = gr.Image(value=image_example, type="filepath", image_mode=None, sources=["upload", "clipboard"],
-                             label=I18N("caption_image"), height=220, scale=2, elem_id="decoder-image")
+                             label=I18N("decoder_image"), height=220, scale=2, elem_id="decoder-image")
             with gr.Column(scale=1):
                 cap_model = gr.Radio(list(why_views.CAPTION_MODELS), value="caption-lstm", label=I18N("model"))
-                direction = gr.Radio(["forward", "backward"], value="forward", label=I18N("direction"))
+                direction = gr.Radio(DIRECTIONS, value="forward", label=I18N("direction"), interactive=False,
+                                     elem_id="decoder-direction")
+        cap_model.change(two_way, cap_model, direction, api_visibility="private")
         cap_run = gr.Button(I18N("show"), variant="primary", elem_id="decoder-run")
         caption = gr.Markdown(elem_id="decoder-caption")
-        figs = [gr.Plot(show_label=False, elem_id=f"decoder-{part}") for part in logic.TRACE_PARTS]
+        figs = [gr.Plot(label=I18N(f"cell_note_{part}"), show_label=False, elem_id=f"decoder-{part}")
+                for part in logic.TRACE_PARTS]
         cap_run.click(_inside_caption, inputs=[image, cap_model, direction], outputs=[*figs, caption],
                       api_name="inside_caption", **RAW, **MODELS)
 

@@ -15,10 +15,13 @@ from zoo import note, why
 from zoo.cells import SWITCHES
 
 from . import models, plots
-from .logic import TRACE_PARTS, _get_model, _notice, clean_text, first_words, inspectable_models, lang_of, md_cell
+from .logic import (KINDS, TRACE_PARTS, _get_model, _notice, checked_direction, clean_text, first_words,
+                    inspectable_models, lang_of, md_cell)
 from .texts import RNN_ONLY, SWITCHES_KO, say
 
 MAX_STEP_WORDS = 25  # right context: one row per prefix, so rows x words cells
+MAX_SIZE_WORDS = 80  # the cell state's size, word by word
+MAX_NOTE_WORDS = 12  # the note's loop prints a row per word
 
 
 def gated_models() -> list[str]:
@@ -60,14 +63,15 @@ def what_if(text, model_name, request: gr.Request | None = None) -> str:
 
 
 def cell_size(text, model_name, request: gr.Request | None = None):
-    """-> a figure: |c_t| (max and mean over units) beside max |tanh(c_t)| and max |h_t| per word."""
+    """-> a figure: |c_t| (max and mean over units) beside max |tanh(c_t)| and max |h_t| per word, and a notice
+    where the text was cut (to MAX_SIZE_WORDS words)."""
     lang = lang_of(request)
-    text, _ = clean_text(text, lang)
+    text, notices = clean_text(text, lang)
     if model_name not in gated_models():
         raise gr.Error(say("unknown_model", lang, name=model_name, choices=", ".join(gated_models()) or "-"))
-    text, _ = first_words(text, 80, lang)
+    text, more = first_words(text, MAX_SIZE_WORDS, lang, cut=bool(notices))
     try:
-        return plots.cell_size(why.cell_magnitudes(models.load(model_name), text), model_name)
+        return plots.cell_size(why.cell_magnitudes(models.load(model_name), text), model_name), _notice(notices + more)
     except ValueError:
         raise gr.Error(say("no_words", lang)) from None
 
@@ -77,7 +81,7 @@ def right_context(text, request: gr.Request | None = None) -> str:
     from the whole sentence's answer is struck through (it changed when later words arrived)."""
     lang = lang_of(request)
     text, notices = clean_text(text, lang)
-    text, more = first_words(text, MAX_STEP_WORDS, lang)
+    text, more = first_words(text, MAX_STEP_WORDS, lang, cut=bool(notices))
     out = []
     for name in ("ner-lstm", "ner-bilstm"):
         pred, why_not = models.try_load(name)
@@ -108,6 +112,7 @@ def inside_caption(image, model_name, direction="forward", request: gr.Request |
         raise gr.Error(say("no_image", lang))
     if model_name not in CAPTION_MODELS:
         raise gr.Error(say("unknown_model", lang, name=model_name, choices=", ".join(CAPTION_MODELS)))
+    direction = checked_direction(direction, lang)
     pred, why_not = models.try_load(model_name)
     if pred is None:
         raise gr.Error(say("missing", lang, why=why_not))
@@ -115,23 +120,27 @@ def inside_caption(image, model_name, direction="forward", request: gr.Request |
         tr = trace_caption(pred, image)
     except (ValueError, TypeError, OSError) as e:
         raise gr.Error(say("bad_image", lang, why=str(e))) from None
-    direction = direction if direction in tr["decoders"] else "forward"
+    notes = [say("decoder_beam", lang, beam=pred.decode_cfg["beam"])]
+    if direction not in tr["decoders"]:
+        notes.append(say("one_direction", lang, name=model_name))
+        direction = "forward"
     parts = tr["decoders"][direction]
-    kinds = {"h": "tanh", "c": "free", "i": "gate", "f": "gate", "g": "tanh", "o": "gate"}
-    figs = [plots.heatmap(parts[k], parts["words"], f"{k} — {model_name}, {direction} decoder", kinds[k])
+    figs = [plots.heatmap(parts[k], parts["words"], f"{say('title_' + k, lang)} — {model_name}, "
+                          f"{say(direction, lang)} {say('decoder', lang)}", KINDS[k], say("unit", lang))
             if k in parts else None for k in TRACE_PARTS]
-    caption = f"**{tr['caption']}**" + ("" if "c" in parts else "\n\n" + (RNN_ONLY[1] if lang == "ko" else RNN_ONLY[0]))
-    return (*figs, caption)
+    if "c" not in parts:
+        notes.append(RNN_ONLY[1] if lang == "ko" else RNN_ONLY[0])
+    return (*figs, f"**{tr['caption']}**\n\n" + "\n\n".join(notes))
 
 
 def note_loop(text, model_name="sentiment-rnn", request: gr.Request | None = None) -> str:
     """-> markdown: the seed note's NumPy loop run on a zoo RNN's weights and word vectors, beside the model."""
     lang = lang_of(request)
-    text, _ = clean_text(text, lang)
+    text, notices = clean_text(text, lang)
     rnns = [n for n in inspectable_models() if n.endswith("-rnn")]
     if model_name not in rnns:
         raise gr.Error(say("unknown_model", lang, name=model_name, choices=", ".join(rnns) or "-"))
-    text, _ = first_words(text, 12, lang)
+    text, more = first_words(text, MAX_NOTE_WORDS, lang, cut=bool(notices))
     try:
         r = note.run(_get_model(model_name, lang), text)
     except ValueError:
@@ -143,6 +152,6 @@ def note_loop(text, model_name="sentiment-rnn", request: gr.Request | None = Non
     rows += [f"| {md_cell(w)} | `{fmt(a)}` | `{fmt(b)}` |" for w, a, b in zip(r["words"], r["numpy"], r["torch"])]
     return "\n".join([
         f"```python\n{note.NOTE_CODE}\n```",
-        f"`inputs` {s['inputs']} (`{model_name}`'s word vectors) · `Wx` {s['Wx']} · `Wh` {s['Wh']} · `b` {s['b']} "
+        f"`inputs` {s['inputs']} ({say('word_vectors', lang)} `{model_name}`) · `Wx` {s['Wx']} · `Wh` {s['Wh']} · `b` {s['b']} "
         f"(= `bias_ih + bias_hh`) · `hidden_state` {s['hidden_state']}", "", *rows, "",
-        say("note_match", lang, diff=r["max_abs_diff"])])
+        say("note_match", lang, diff=r["max_abs_diff"])] + ([_notice(notices + more)] if notices + more else []))
