@@ -198,3 +198,30 @@ def test_a_number_too_long_for_python_to_read_is_a_checkpoint_error_naming_the_f
     text = (folder / file).read_text().rstrip()
     (folder / file).write_text(text[:-1] + ', "x": ' + "1" * 5000 + "}")  # Python refuses over 4,300 digits
     _refused(folder, "not valid JSON", file=file)
+
+
+@pytest.mark.parametrize("name", ["model.safetensors", "tokenizer.json", "config.json"])
+def test_a_file_linked_from_outside_the_folder_is_refused_and_a_link_inside_it_is_not(tiny, tmp_path, name):
+    folder = _copy(tiny, tmp_path)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    shutil.move(folder / name, outside / name)
+    (folder / name).symlink_to(outside / name)  # absolute; a relative ../outside/ link reads the same
+    _refused(folder, "outside the checkpoint's folder", file=name)
+    (folder / name).unlink()
+    (folder / "kept").mkdir()
+    shutil.move(outside / name, folder / "kept" / name)
+    (folder / name).symlink_to(folder / "kept" / name)
+    assert zoo.load(folder).predict("a fine movie")  # the folder's own file behind a link loads
+
+
+def test_an_exported_graph_linked_from_outside_the_folder_is_refused(tiny, tmp_path):
+    pytest.importorskip("onnxruntime")
+    from zoo import export
+    out = tmp_path / "exported"
+    export.to_onnx(zoo.load(tiny / "sentiment-lstm"), out)
+    graph = next(out.glob("*.onnx"))
+    elsewhere = tmp_path / graph.name
+    shutil.move(graph, elsewhere)
+    graph.symlink_to(elsewhere)
+    _refused(out, "outside the checkpoint's folder", file=graph.name)

@@ -121,9 +121,25 @@ def read_json(path: Path, max_bytes: int):
     return value
 
 
+def own_file(folder, name: str) -> Path | None:
+    """folder/name if it is a file of the checkpoint, None if absent. A link that leads out of the folder is a
+    CheckpointError: nothing is read from outside a checkpoint's folder (a crafted folder's model.safetensors
+    linked to ../elsewhere loaded and predicted). A Hugging Face cache snapshot's links into its own repo's
+    blobs/ are its layout and allowed (zoo.hub checks those files against their digests)."""
+    path = Path(folder) / name
+    if not path.is_file():
+        return None
+    home, real = Path(folder).resolve(), path.resolve()
+    allowed = [home] + ([home.parent.parent / "blobs"] if home.parent.name == "snapshots" else [])
+    if not any(real.is_relative_to(a) for a in allowed):
+        raise CheckpointError(f"{path}: a link to a file outside the checkpoint's folder ({real}); "
+                              "a checkpoint's files must be its own")
+    return path
+
+
 def read_config(folder) -> dict:
     path = Path(folder) / CONFIG
-    if not path.is_file():
+    if own_file(folder, CONFIG) is None:
         raise CheckpointError(f"{path}: missing; a seqzoo checkpoint is a folder with config.json and model.safetensors")
     config = read_json(path, MAX_CONFIG_BYTES)
     if not isinstance(config, dict) or config.get("format") != FORMAT or not isinstance(config.get("task"), str):
@@ -135,12 +151,12 @@ def read_text_files(folder, required=()) -> dict[str, str]:
     """The checkpoint's small text files by name; a file in `required` that is absent is an error naming it."""
     folder = Path(folder)
     for name in required:
-        if not (folder / name).is_file():
+        if own_file(folder, name) is None:
             raise CheckpointError(f"{folder / name}: missing; this task's checkpoints carry it")
     out = {}
     for name in TEXT_FILES:
-        path = folder / name
-        if not path.is_file():
+        path = own_file(folder, name)
+        if path is None:
             continue
         try:
             if path.stat().st_size > MAX_TEXT_FILE_BYTES:
@@ -152,9 +168,9 @@ def read_text_files(folder, required=()) -> dict[str, str]:
 
 
 def _weights_path(folder) -> Path:
-    path = Path(folder) / WEIGHTS
-    if not path.is_file():
-        raise CheckpointError(f"{path}: missing")
+    path = own_file(folder, WEIGHTS)
+    if path is None:
+        raise CheckpointError(f"{Path(folder) / WEIGHTS}: missing")
     return path
 
 

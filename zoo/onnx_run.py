@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from . import cpu
-from .checkpoint import CONFIG, CheckpointError
+from .checkpoint import CONFIG, CheckpointError, own_file
 
 TEXT_GRAPH = "model"  # zoo/export.py's name for a text model's one graph
 
@@ -66,7 +66,7 @@ def folder_sessions(folder: Path, record) -> dict:
     sessions = {}
     for name, file in files.items():
         path = folder / str(file)
-        if not isinstance(file, str) or not path.is_file() or path.parent != folder:
+        if not isinstance(file, str) or path.parent != folder or own_file(folder, file) is None:
             raise CheckpointError(f"{folder / CONFIG}: its \"onnx\" record names no ONNX file of the folder ({file!r})")
         try:
             sessions[name] = session(path)
