@@ -37,7 +37,7 @@ def outputs(name: str) -> list:
 
 
 def bundled() -> list[str]:
-    return [n for n in zoo.list_models() if not n.startswith("imdb-")]  # the nine bundled before IMDB joined
+    return zoo.list_models()
 
 
 if __name__ == "__main__":

@@ -13,13 +13,13 @@ RECORDED = json.loads((Path(__file__).parent / "fixtures" / "bundled_outputs.jso
 @pytest.mark.parametrize("name", sorted(RECORDED))
 def test_bundled_model_gives_the_recorded_outputs(name):
     now = bundled_outputs.outputs(name)
-    if name.startswith("sentiment"):
+    if name.startswith(("sentiment", "imdb")):  # probabilities: float rounding moves with the batch route
         assert now == pytest.approx(RECORDED[name], abs=1e-5)
     else:
         assert now == RECORDED[name]
 
 
-def test_every_bundled_model_of_before_is_still_recorded():
+def test_every_bundled_model_is_recorded():
     assert set(bundled_outputs.bundled()) == set(RECORDED)
 
 

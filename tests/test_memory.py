@@ -72,6 +72,23 @@ def test_the_probe_runs_batched_on_real_predictors(tiny):
     assert batch["positive"] == pytest.approx(preds["sentiment-rnn"].predict(text)["positive"], abs=1e-6)
 
 
+@pytest.mark.parametrize("name", ["sentiment-rnn", "sentiment-lstm", "sentiment-bilstm"])
+def test_the_input_gradients_are_the_gradients_of_each_words_own_vector(tiny, name):
+    """Computed another way than probe.input_gradients (which captures the embedder's output): each word of
+    the text is a different row of the word table, and the word vector x_t is that row, so d log P / d x_t is
+    the row's own gradient, taken here as a parameter gradient of the table."""
+    p = zoo.load(tiny / name)
+    text = "a gorgeous , witty movie ."
+    got = probe.input_gradients(p, text)["norms"]
+    _, batch = p.encode(text)
+    ids = batch["words"][0].tolist()
+    assert len(set(ids)) == len(ids) == 6  # every word its own row
+    with torch.enable_grad():
+        target = p.model(batch).log_softmax(-1)[0].max()
+        (g,) = torch.autograd.grad(target, p.model.embed.words.weight)
+    assert got == pytest.approx(g[ids].norm(dim=-1).tolist(), rel=1e-5)
+
+
 def test_the_gradient_profile_is_each_words_gradient_over_the_last_words(tiny):
     p = zoo.load(tiny / "sentiment-lstm")
     g = memory.gradient_profile(p, "a gorgeous , witty movie .")
