@@ -143,7 +143,9 @@ def test_offline_mode_loads_from_the_cache_and_names_what_is_missing(fake_hub, t
     assert zoo.load(REPO, refresh=True).folder == online.folder  # `download` offline: the cache is the answer
     with pytest.raises(zoo.HubUnavailable, match="offline mode is on") as e:
         zoo.load("seqzoo-test/never-downloaded")
-    assert "python -m zoo download seqzoo-test/never-downloaded" in str(e.value)
+    assert "python -m zoo download seqzoo-test/never-downloaded` with" in str(e.value)
+    with pytest.raises(zoo.HubUnavailable, match="download seqzoo-test/never-downloaded --revision v1.0`"):
+        zoo.load("hf://seqzoo-test/never-downloaded@v1.0")  # the command fetches the revision asked for
     assert len(fake_hub.requests) == sent
 
 
@@ -318,6 +320,22 @@ def test_cli_downloads_lists_and_reports_errors_in_one_line(fake_hub, tiny_check
 def test_manifest_matches_the_bundled_checkpoints():
     assert integrity.read_manifest(registry.BUNDLED) == integrity.build_manifest(registry.BUNDLED), \
         "zoo/checkpoints changed without `python -m zoo manifest`"
+
+
+def test_a_bundled_checkpoints_config_rewritten_by_a_script_still_loads_and_the_others_entries_stay(
+        tiny_checkpoint, tmp_path, monkeypatch):
+    """train/what_if.py and memory_profile.py rewrite config.json in place: for a bundled checkpoint that left
+    the manifest behind, and the next zoo.load refused the model."""
+    root = tmp_path / "checkpoints"
+    shutil.copytree(tiny_checkpoint, root / "ner-tiny")
+    shutil.copytree(tiny_checkpoint, root / "ner-other")
+    integrity.write_manifest(root)
+    monkeypatch.setattr(registry, "BUNDLED", root)
+    pred = zoo.load("ner-tiny")
+    other = integrity.read_manifest(root)["checkpoints"]["ner-other"]
+    registry.rewrite_config(pred, {**pred.config, "what_if": {"metric": "f1", "scores": {"real": 1.0}}})
+    assert zoo.load("ner-tiny").config["what_if"]["scores"] == {"real": 1.0}
+    assert integrity.read_manifest(root)["checkpoints"]["ner-other"] == other
 
 
 def test_bundled_checkpoint_that_differs_from_the_manifest_is_refused(tiny_checkpoint, tmp_path, monkeypatch):

@@ -17,7 +17,7 @@ import torch
 
 import zoo
 from tasks import caption
-from zoo import checkpoint, cli, data, run_flags
+from zoo import cli, data, registry, run_flags
 
 
 @cli.script
@@ -49,7 +49,7 @@ def main(argv=None) -> int:
     print(f"validation BLEU-4 by decoding: {best}", file=sys.stderr)
     config["metrics"] = {s: caption.evaluate(pred.model, split, pred.vocab, best["beam"], d["max_len"], best["alpha"])
                          for s, split in splits.items()}  # validation first, test once, at the end
-    checkpoint.rewrite(pred.folder, pred.model, config)
+    registry.rewrite_config(pred, config)
     print(json.dumps({"model": pred.name, "checkpoint": str(pred.folder), "decode": {k: best[k] for k in ("beam", "alpha")},
                       "metrics": {s: {k: v for k, v in m.items() if k != "examples"} for s, m in config["metrics"].items()}}))
     return 0

@@ -20,7 +20,7 @@ import torch
 
 import zoo
 from tasks import sentiment
-from zoo import checkpoint, cli, data, memory, run_flags
+from zoo import cli, data, memory, registry, run_flags
 
 
 @cli.script
@@ -50,9 +50,9 @@ def main(argv=None) -> int:
         band = memory.gradient_band(pred, long, args.words)
         memory_record = {"gradient": {**band, "data": source.get("hub_id") or source.get("path"),
                                       "split": "validation", "note": "first reviews with enough words, cut"}}
-        checkpoint.rewrite(pred.folder, pred.model, {**pred.config, "memory": memory_record})
+        registry.rewrite_config(pred, {**pred.config, "memory": memory_record})
         print(json.dumps({"model": pred.name, "texts": band["texts"], "words": band["words"],
-                          "quarter_ratio": round(band["quarter_ratio"], 6)}))
+                          "quarter_ratio": float(f"{band['quarter_ratio']:.3g}")}))  # 8.31e-16 is not 0.0
     return 0
 
 

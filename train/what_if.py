@@ -20,7 +20,7 @@ import torch
 
 import zoo
 from tasks import sentiment
-from zoo import checkpoint, cli, data, run_flags, why
+from zoo import cli, data, registry, run_flags, why
 from zoo.task_table import task_module
 
 
@@ -47,7 +47,7 @@ def main(argv=None) -> int:
             return 2
         metric = pred.config["metric"]
         record = {"split": "validation", "metric": metric, "scores": {k: m[metric] for k, m in scores.items()}}
-        checkpoint.rewrite(pred.folder, pred.model, {**pred.config, "what_if": record})
+        registry.rewrite_config(pred, {**pred.config, "what_if": record})
         print(json.dumps({"model": pred.name, **record}))
     return 0
 

@@ -80,6 +80,14 @@ def write_manifest(root) -> Path:
     return path
 
 
+def update_entry(root, folder) -> None:
+    """Record one checkpoint folder's files anew in root's manifest, the others' entries as they were (a bundled
+    checkpoint whose config a script rewrote on purpose: train/what_if.py, memory_profile.py)."""
+    manifest = read_manifest(root)
+    manifest["checkpoints"][Path(folder).name] = folder_entry(folder)
+    (Path(root) / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
 def read_manifest(root) -> dict:
     path = Path(root) / MANIFEST_NAME
     try:

@@ -105,6 +105,17 @@ def load(name_or_path, revision: str | None = None, refresh: bool = False, preci
     return precision_mod.apply(predictor, precision)
 
 
+def rewrite_config(predictor, config: dict) -> Path:
+    """checkpoint.rewrite for a loaded predictor's folder (a script recording a profile or the chosen decoding in
+    its config); a bundled checkpoint's manifest entry is recorded anew with it, or the next load would refuse
+    the rewritten file as changed."""
+    folder = Path(predictor.folder)
+    path = checkpoint.rewrite(folder, predictor.model, config)
+    if folder.resolve().parent == BUNDLED.resolve():
+        integrity.update_entry(BUNDLED, folder)
+    return path
+
+
 def publish(folder, repo_id: str, private: bool | None = None, token: str | None = None,
             message: str | None = None) -> str:
     """Create (or update) the Hub model repo repo_id with the checkpoint in folder; returns the commit URL.
