@@ -261,7 +261,8 @@ class Predictor:
                       errors: str = "raise") -> list[list[dict]]:
         """predict for many images (or paths, or feature vectors): images are read one at a time (as predict
         reads them, so the features are the same), then decoded `batch_size` at a time, answers in input order
-        (the same captions as predict on each; scores within float rounding). A bad input is an error naming
+        (the same captions as predict on each; scores within float rounding; in int8 a caption can move with its
+        batch, the activations being quantized per call). A bad input is an error naming
         its index, or with errors="record" an {"error": message} in its place."""
         inputs = batch_inputs(inputs, batch_size, errors)
         beam, max_len = self._settings(beam, max_len)

@@ -153,13 +153,17 @@ class Predictor:
 
     def tokens(self, text_or_tokens) -> list[tuple[str, int, int]]:
         """The words the model reads, with character offsets: [(word, start, end)]. Text is split the
-        CoNLL way (tasks.text.tokenize); a list of words is taken as is, offsets into " ".join(words)."""
+        CoNLL way (tasks.text.tokenize); a list of words is taken one word per token (stripped), offsets into
+        " ".join(words), so tags line up with the caller's tokens: a token without a visible character is a
+        ValueError naming it, not dropped (dropping it shifted every later tag against the caller's list)."""
         if isinstance(text_or_tokens, str):
             toks = tokenize(text_or_tokens)
         elif isinstance(text_or_tokens, (list, tuple)) and all(isinstance(t, str) for t in text_or_tokens):
             if len(text_or_tokens) > MAX_TOKENS:
                 raise ValueError(f"{len(text_or_tokens):,} tokens; the limit is {MAX_TOKENS:,}")
             joined = " ".join(text_or_tokens)
+            if len(joined) > MAX_CHARS:  # as for one text: the limit is on the characters read
+                raise ValueError(f"the tokens are {len(joined):,} characters joined; the limit is {MAX_CHARS:,}")
             if (joined and len(joined) <= MAX_CHARS and joined.isprintable() and "  " not in joined
                     and joined[:1] != " " and joined[-1:] != " "):
                 # the common case, checked in C: every token printable, not empty, no space at either end, so
@@ -167,12 +171,16 @@ class Predictor:
                 starts = accumulate((len(t) + 1 for t in text_or_tokens), initial=0)
                 toks = [(t, a, a + len(t)) for t, a in zip(text_or_tokens, starts)]
             else:
-                toks, pos = [], 0
-                for tok in text_or_tokens:  # offsets into " ".join(tokens)
-                    tok = check_text(tok).strip()
-                    if tok:
-                        toks.append((tok, pos, pos + len(tok)))
-                        pos += len(tok) + 1
+                toks, start = [], 0
+                for i, raw in enumerate(text_or_tokens):  # offsets into " ".join(tokens)
+                    tok = check_text(raw)  # the same length: control characters become spaces
+                    word = tok.strip()
+                    if not word:
+                        raise ValueError(f"token {i} ({raw!r}) has no visible character; a token list is one "
+                                         "word per token")
+                    lead = len(tok) - len(tok.lstrip())
+                    toks.append((word, start + lead, start + lead + len(word)))
+                    start += len(raw) + 1
         else:
             raise TypeError(f"expected text (str) or a list of token strings, got {type(text_or_tokens).__name__}")
         if len(toks) > MAX_TOKENS:
@@ -209,7 +217,8 @@ class Predictor:
 
     def predict_batch(self, inputs: list, batch_size: int = 64, scores: bool = False, errors: str = "raise") -> list[dict]:
         """predict for many texts (or token lists): one padded pass per batch of similar length, answers in
-        input order, the same tags as predict on each. A bad input is an error naming its index, or with
+        input order, the same tags as predict on each (in int8, whose activations are quantized per call, a tag can
+        move with its batch). A bad input is an error naming its index, or with
         errors="record" an {"error": message} in its place (python -m zoo predict goes on with the rest)."""
         inputs = batch_inputs(inputs, batch_size, errors)
         toks, results = [], [{"tokens": [], "entities": []} for _ in inputs]
@@ -256,6 +265,9 @@ class Predictor:
 
     def evaluate(self, split) -> dict:
         """Metrics on a datasets split with the same label names as this checkpoint."""
+        if not {"tokens", "ner_tags"} <= set(split.column_names):  # another task's data: one line, not a KeyError
+            raise ValueError(f"the split has no tokens and ner_tags columns (it has: {', '.join(split.column_names)}); "
+                             "a tagger is scored on CoNLL-style data")
         names = split.features["ner_tags"].feature.names
         if names != self.labels:
             raise ValueError(f"the data's tags {names} differ from the checkpoint's {self.labels}")

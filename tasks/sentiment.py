@@ -187,11 +187,12 @@ class Predictor:
         emoji and unknown scripts are words (mostly <unk>) and get a result."""
         return self._result(float(self.model.prob_positive(collate([{"words": self._ids(text)}]))[0]), scores)
 
-    def predict_batch(self, texts: list[str], batch_size: int = 64, scores: bool = True, errors: str = "raise") -> list[dict]:
+    def predict_batch(self, inputs: list[str], batch_size: int = 64, scores: bool = True, errors: str = "raise") -> list[dict]:
         """predict for many texts: one padded pass per batch of similar length, answers in input order (equal
-        to predict on each, probabilities within float rounding). A bad text is an error naming its index, or
+        to predict on each in fp32, probabilities within float rounding; in int8 the activations are quantized per
+        call, so an answer can move a little with its batch). A bad text is an error naming its index, or
         with errors="record" an {"error": message} in its place (python -m zoo predict goes on with the rest)."""
-        texts = batch_inputs(texts, batch_size, errors)
+        texts = batch_inputs(inputs, batch_size, errors)  # `inputs`, as every predictor names it
         examples, live, results = [], [], [None] * len(texts)
         for i, text in enumerate(texts):
             try:
@@ -215,4 +216,8 @@ class Predictor:
 
     def evaluate(self, split) -> dict:
         """{"accuracy", "macro_f1"} in % on a datasets split with a text/sentence and a label column."""
+        columns = set(split.column_names)
+        if "label" not in columns or not columns & {"sentence", "text"}:  # another task's data: one line
+            raise ValueError(f"the split has no label and sentence (or text) columns (it has: "
+                             f"{', '.join(split.column_names)}); a sentiment model is scored on SST-2- or IMDB-style data")
         return evaluate(self.model, encode_split(split, self.vectorize))

@@ -102,6 +102,17 @@ def test_any_iterable_of_inputs_is_read_and_a_single_input_or_bad_batch_size_is_
     for size in (0, -1, 2.5, True):
         with pytest.raises(ValueError, match="batch_size must be a whole number"):
             p.predict_batch(list(inputs), batch_size=size)
+    assert p.predict_batch(inputs=list(inputs)) == want  # one keyword for every task
+
+
+@pytest.mark.parametrize("name", ["ner-bilstm", "sentiment-lstm"])
+def test_a_dataframe_is_refused_with_its_column_to_pass_not_read_as_its_column_names(models, name):
+    pd = pytest.importorskip("pandas")
+    p = zoo.load(models / name)
+    table = pd.DataFrame({"text": TEXTS[:3]})
+    with pytest.raises(TypeError, match=r"pass one of its columns, such as df\['text'\]"):
+        p.predict_batch(table)
+    assert p.predict_batch(table["text"]) == p.predict_batch(TEXTS[:3])  # a column (a Series) is a list of inputs
 
 
 @pytest.mark.parametrize("bad, message", [([10**400] * 8, "within float range"), (["1.5"] * 8, "text"),

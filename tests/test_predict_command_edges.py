@@ -32,6 +32,17 @@ def test_an_output_that_is_the_input_is_refused_and_the_input_kept(models, tmp_p
         assert src.read_text() == "good movie\nbad movie\n"
 
 
+def test_a_text_file_whose_first_line_starts_with_a_brace_is_read_as_text(models, tmp_path, capsysbinary):
+    src = tmp_path / "in.txt"
+    src.write_text("{braces} are fun\nplain line\n")
+    assert main(["predict", str(models / "sentiment-rnn"), "--input", str(src)]) == 0
+    records = _records(capsysbinary.readouterr().out)
+    assert len(records) == 2 and all("error" not in r for r in records)
+    src.write_text('{"text": "good movie"}\n{"text": "bad movie"}\n')
+    assert main(["predict", str(models / "sentiment-rnn"), "--input", str(src)]) == 0
+    assert [r["line"] for r in _records(capsysbinary.readouterr().out)] == [1, 2]
+
+
 def test_strings_utf8_cannot_hold_are_escaped_and_the_run_goes_on(models, tmp_path, capsysbinary):
     src = tmp_path / "in.jsonl"
     src.write_text('{"text": "good", "id": "a\\ud800"}\n{"text": "Peter\\ud800Blackburn met EU officials"}\n'

@@ -87,18 +87,31 @@ def test_ner_featurizer_keeps_no_huge_word_in_its_cache(tiny):
     assert "Seoul" in p.featurize._cache and not any(len(w) > 64 for w in p.featurize._cache)
 
 
-@pytest.mark.parametrize("tokens", [["Peter", "Blackburn"], ["EU", "", "rejects"], [" EU", "rejects "], ["a b", "c"], [""],
-                                    ["tab\t", "x\u200b", "\u00a0"], [], ["  "], ["Seoul", "12:30", "서울"]])
-def test_ner_token_lists_get_the_same_tokens_on_the_quick_path_as_through_check_text(tiny, tokens):
-    """A token list whose tokens are all printable and unpadded skips the per-token check; the result must be
-    the per-token loop's: each token cleaned and stripped, empty ones dropped, offsets into " ".join(tokens)."""
-    p, want, pos = zoo.load(tiny / "ner-lstm"), [], 0
-    for tok in tokens:
-        tok = check_text(tok).strip()
-        if tok:
-            want.append((tok, pos, pos + len(tok)))
-            pos += len(tok) + 1
-    assert p.tokens(tokens) == want
+@pytest.mark.parametrize("tokens, words", [(["Peter", "Blackburn"], ["Peter", "Blackburn"]),
+                                           ([" EU", "rejects "], ["EU", "rejects"]), (["a b", "c"], ["a b", "c"]),
+                                           (["tab\t", "x\u200b"], ["tab", "x"]), ([], []),
+                                           (["Seoul", "12:30", "서울"], ["Seoul", "12:30", "서울"])])
+def test_ner_token_lists_give_one_word_per_token_at_its_place_in_the_joined_tokens(tiny, tokens, words):
+    """Quick path (printable, unpadded tokens) and the per-token check alike: each token stripped, its offsets
+    into " ".join(tokens), so a caller's tags line up with its own tokens."""
+    p = zoo.load(tiny / "ner-lstm")
+    got = p.tokens(tokens)
+    joined = check_text(" ".join(tokens))
+    assert [w for w, _, _ in got] == words and all(joined[a:b] == w for w, a, b in got)
+    assert len(p.predict(tokens)["tokens"]) == len(tokens)
+
+
+@pytest.mark.parametrize("tokens", [["EU", "", "rejects"], [""], ["  "], ["Seoul", "\u00a0"], ["\u200b"]])
+def test_a_token_without_a_visible_character_is_an_error_naming_it_not_dropped(tiny, tokens):
+    """Dropped, it shifted every later tag against the caller's list (6 tokens in, 4 tags out)."""
+    with pytest.raises(ValueError, match=r"token \d+ .* has no visible character"):
+        zoo.load(tiny / "ner-lstm").predict(tokens)
+
+
+def test_token_lists_are_held_to_the_same_character_limit_as_one_text(tiny):
+    from tasks.text import MAX_CHARS
+    with pytest.raises(ValueError, match="characters joined; the limit is"):
+        zoo.load(tiny / "ner-lstm").predict(["x" * 1000] * (MAX_CHARS // 1000 + 1))
 
 
 @pytest.mark.parametrize("name", ["ner-lstm", "ner-rnn"])

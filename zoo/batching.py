@@ -18,6 +18,9 @@ def batch_inputs(inputs, batch_size, errors: str = "raise") -> list:
         raise ValueError(f"errors must be 'raise' or 'record', got {errors!r}")
     if whole_number(batch_size, 1, floats=False) is None:
         raise ValueError(f"batch_size must be a whole number of at least 1, got {batch_size!r}")
+    if hasattr(inputs, "columns"):  # a DataFrame iterates over its column names, which were predicted
+        raise TypeError(f"predict_batch takes a list of inputs, got a table ({type(inputs).__name__}); "
+                        "pass one of its columns, such as df['text']")
     if isinstance(inputs, (str, bytes, bytearray, dict)) or not hasattr(inputs, "__iter__"):
         raise TypeError(f"predict_batch takes a list of inputs, got {type(inputs).__name__}; "
                         "for one input use predict")

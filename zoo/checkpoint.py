@@ -73,6 +73,7 @@ def save(folder, model: torch.nn.Module, config: dict, files: dict[str, str] | N
         (tmp / "config.json").write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         for name, text in files.items():
             (tmp / name).write_text(text, encoding="utf-8")
+        open_as_umask_allows(tmp)
         if folder.exists():  # swap in the new folder, then drop the old one
             old = folder.with_name(f".{folder.name}.old")
             shutil.rmtree(old, ignore_errors=True)
@@ -119,6 +120,29 @@ def read_json(path: Path, max_bytes: int):
             raise CheckpointError(f"{path}: nested more than {MAX_JSON_DEPTH} levels deep")
         level = [c for v in level if isinstance(v, (dict, list)) for c in (v.values() if isinstance(v, dict) else v)]
     return value
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux says it (os.umask sets it to read it, and a
+    thread writing a file meanwhile would get the wrong mode)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def open_as_umask_allows(folder: Path) -> None:
+    """A folder about to become a checkpoint, and its files, readable as the user's umask allows, like any file
+    they write: mkdtemp makes its folder 0700 and safetensors writes 0600, so a server running as another user
+    could not load what training wrote."""
+    mask = _umask()
+    for path in (folder, *Path(folder).rglob("*")):
+        os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~mask)
 
 
 def own_file(folder, name: str) -> Path | None:

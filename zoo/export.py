@@ -317,6 +317,7 @@ def to_onnx(predictor, out, precision: str = "fp32") -> Path:
         for name in (checkpoint.WEIGHTS, *checkpoint.TEXT_FILES):
             if (predictor.folder / name).is_file():
                 shutil.copyfile(predictor.folder / name, tmp / name)
+        checkpoint.open_as_umask_allows(tmp)
         if out.exists():  # an empty folder, checked above
             out.rmdir()
         os.replace(tmp, out)

@@ -93,7 +93,7 @@ def _warn_emulated_bf16() -> None:
         _warned_bf16 = True
         warnings.warn("precision='bf16' on a CPU without native bf16 (no AMX-BF16 or AVX512-BF16 in its flags: "
                       f"{', '.join(cpu.flags()) or 'none'}): torch emulates it, expect it slower than fp32",
-                      RuntimeWarning, stacklevel=3)
+                      RuntimeWarning, stacklevel=4)  # the caller of zoo.load
 
 
 def _int8(predictor) -> None:

@@ -58,6 +58,17 @@ def _finite(text: str) -> float:
     return x
 
 
+def _json_object(text: str) -> bool:
+    """Whether a line is a JSON object: how --format auto tells JSON lines from text by the first line with
+    text (a text line may start with a brace)."""
+    if not text.lstrip().startswith("{"):
+        return False
+    try:
+        return isinstance(json.loads(text), dict)
+    except (ValueError, RecursionError):
+        return False
+
+
 def _json_item(n: int, text: str, keys: tuple[str, ...]) -> Item:
     """One JSON line -> an Item reading the first of `keys` it has. Strict JSON: Python's NaN, Infinity and
     numbers that overflow to infinity are refused, so every record written is JSON again."""
@@ -101,7 +112,7 @@ def line_items(lines, keys: tuple[str, ...], fmt: str = "auto"):
                 pending.append([n, 1, err])
             continue
         if fmt == "auto":
-            fmt = "jsonl" if text.lstrip().startswith("{") else "text"
+            fmt = "jsonl" if _json_object(text) else "text"  # "{braces} are fun" is a text line
         yield from flush(fmt)
         if err:
             yield Item(n, error=err)

@@ -6,6 +6,7 @@ the checkpoint's config.json names its task, and zoo/task_table.py the module th
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import torch
@@ -30,7 +31,11 @@ def resolve(name_or_path, revision: str | None = None, refresh: bool = False) ->
     (ask the Hub for the revision's newest commit rather than use the cached copy) apply to Hub repos only."""
     from . import hub  # imports huggingface_hub only when a Hub repo is actually fetched
 
+    if not isinstance(name_or_path, (str, os.PathLike)):
+        raise TypeError(f"a model is named by a name, a folder or hf://ORG/REPO, got {type(name_or_path).__name__}")
     name = str(name_or_path)
+    if not name.strip():  # "" would be the current folder
+        raise ValueError("a model is named by a name, a folder or hf://ORG/REPO, got an empty name")
     if name.startswith(hub.URI_PREFIX):
         return hub.fetch(*hub.split_uri(name, revision), refresh=refresh)
     path = Path(name).expanduser()

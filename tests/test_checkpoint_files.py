@@ -1,0 +1,54 @@
+"""What a save or an export leaves on disk and what zoo.load and evaluate take: files readable as the user's
+umask allows, a clear error for a model named by nothing, and one line for a split of another task's data."""
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+
+import zoo
+from zoo import checkpoint
+from zoo.__main__ import main
+from app_models import write_models
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return write_models(tmp_path_factory.mktemp("models"), tasks=("ner", "sentiment"))
+
+
+def _modes(folder):
+    return {p.name: stat.S_IMODE(p.stat().st_mode) for p in (folder, *folder.iterdir())}
+
+
+def test_a_saved_checkpoint_and_an_export_are_readable_as_the_umask_allows(tiny, tmp_path):
+    """mkdtemp's 0700 folder and safetensors' 0600 file kept a server running as another user out."""
+    old = os.umask(0o022)
+    try:
+        p = zoo.load(tiny / "sentiment-lstm")
+        saved = checkpoint.save(tmp_path / "saved", p.model, {k: v for k, v in p.config.items() if k != "format"},
+                                files=checkpoint.read_text_files(p.folder))
+        modes = _modes(saved)
+        pytest.importorskip("onnxruntime")
+        from zoo import export
+        modes.update({f"export/{k}": v for k, v in _modes(export.to_onnx(p, tmp_path / "exported")).items()})
+    finally:
+        os.umask(old)
+    assert modes and all(m == (0o755 if name in ("saved", "export/exported") else 0o644) for name, m in modes.items()), modes
+
+
+@pytest.mark.parametrize("bad, error", [(None, TypeError), (123, TypeError), ("", ValueError), ("  ", ValueError)])
+def test_a_model_named_by_nothing_is_a_clear_error_not_the_current_folder(bad, error):
+    with pytest.raises(error, match="a model is named by a name, a folder or hf://ORG/REPO"):
+        zoo.load(bad)
+
+
+def test_evaluate_on_another_tasks_data_is_one_line_not_a_traceback(tiny, conll_sample, capsys):
+    assert main(["evaluate", str(tiny / "sentiment-lstm"), "--data", str(conll_sample), "--split", "validation"]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error")]  # datasets' progress aside
+    assert len(err) == 1 and "no label and sentence (or text) columns (it has: id, tokens, ner_tags)" in err[0]
+    from datasets import Dataset
+    other = Dataset.from_dict({"sentence": ["a fine film"], "label": [1]})
+    with pytest.raises(ValueError, match="no tokens and ner_tags columns"):
+        zoo.load(tiny / "ner-lstm").evaluate(other)
