@@ -35,6 +35,7 @@ from zoo.whole import whole_number
 TASK = "caption"
 HUB_DATA = "jxie/flickr8k"
 FILES = ("tokenizer.json",)  # the caption vocabulary
+PREDICT_KEYS = None  # python -m zoo predict reads image paths, a folder or a glob, not text
 CARD = ("image-to-text", "image captioning", "photo.jpg")  # also a PIL image or a 1280-d feature
 
 

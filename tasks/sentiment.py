@@ -32,6 +32,7 @@ from zoo.encoder import RecurrentEncoder
 TASK = "sentiment"
 HUB_DATA = "stanfordnlp/sst2"
 FILES = ("tokenizer.json",)  # the vocabulary
+PREDICT_KEYS = ("text",)  # python -m zoo predict: a JSON line's input (or a text line)
 CARD = ("text-classification", "sentiment classification", "A gripping, beautifully acted film.")
 LABELS = ["negative", "positive"]  # model output order; datasets name them differently (neg/pos)
 POOLS = ("final", "max")

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from .precision import PRECISIONS
 from .predict_inputs import IMAGE_SUFFIXES, Item, image_items, is_glob, line_items, path_items, read_lines
+from .task_table import task_module
 
 CHUNK_BATCHES = 8  # batches per chunk: enough to sort by length, little to hold
 FORMATS = ("auto", "text", "jsonl")
@@ -90,8 +91,8 @@ def _count_lines(path: Path) -> int:
 
 def _inputs(predictor, args):
     """-> (items, their number if known beforehand, the open file to close or None)."""
-    caption = predictor.task == "caption"
-    keys = ("tokens", "text") if predictor.task == "ner" else ("text",)
+    keys = task_module(predictor.task).PREDICT_KEYS  # the task's own: zoo names no task
+    caption = keys is None
     if args.input == "-":
         f = open(sys.stdin.fileno(), "rb", closefd=False)
         lines = read_lines(f)
