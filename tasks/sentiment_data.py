@@ -9,7 +9,7 @@ import torch
 from tokenizers import Tokenizer
 
 from tasks.text import check_text, chunk_words, nfc, split_words
-from zoo.batching import length_batches, pad
+from zoo.batching import batched, pad
 from zoo.data import DataUnavailable, require
 from zoo.embedding import UNK_ID
 from zoo.vocab import CACHED_WORD_CHARS, WordIds, build_word_tokenizer
@@ -150,5 +150,4 @@ def collate(examples: list[dict]) -> dict:
 
 
 def batches(examples: list[dict], batch_size: int, shuffle=False, seed=0):
-    for idx in length_batches([len(e["words"]) for e in examples], batch_size, shuffle, seed):
-        yield idx, collate([examples[i] for i in idx])
+    return batched(examples, collate, batch_size, shuffle, seed)

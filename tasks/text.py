@@ -10,6 +10,7 @@ import re
 import unicodedata
 
 MAX_CHARS = 200_000  # longer input is refused with a clear error instead of tying up a worker
+MAX_TOKENS = 50_000  # words in one input: more is refused (sentiment: unless the checkpoint reads only max_len)
 
 _TOKEN = re.compile(r"""
       (?:[^\W\d_]\.){2,}                    # abbreviations: U.S. U.N.

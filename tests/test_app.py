@@ -210,16 +210,6 @@ def test_trace_text_is_what_the_fused_encoder_computes():
     assert set(tr["directions"]["forward"]) == {"h", "c", "i", "f", "g", "o"}
 
 
-def test_every_event_that_runs_models_shares_one_queue_slot_group():
-    import app
-    fns = app.demo.fns.values() if isinstance(app.demo.fns, dict) else app.demo.fns
-    groups = {f.api_name: (f.concurrency_id, f.concurrency_limit) for f in fns if f.api_name}
-    for name in ("sentiment", "ner", "caption", "inside", "memory", "lifetime", "distance_probe", "what_if", "cell_size",
-                 "right_context", "inside_caption", "note_loop", "sentiment_example_run", "ner_example_run",
-                 "caption_example_run"):  # the examples' own events only fill the inputs (tests/test_app_side_doors.py)
-        assert groups[name] == ("models", 2), name
-
-
 @pytest.mark.parametrize("model_set", ["imdb", "sst2", "ner"])
 def test_memory_draws_each_models_normalised_gradient_and_lifetime_per_word(model_set):
     fig, notice = memory_views.memory("not bad at all .", model_set)
@@ -414,17 +404,10 @@ def _ink(png: bytes) -> float:
     return sum(1 for v in gray.tobytes() if v < 200) / (gray.width * gray.height)
 
 
-def bundled(task: str) -> bool:
-    import zoo
-    return {f"{task}-{a}" for a in models.ARCHS} <= set(zoo.list_models())
-
-
 @needs_chromium
 @pytest.mark.parametrize("task, text", [
-    pytest.param("ner", "EU rejects German call to boycott British lamb .", marks=pytest.mark.skipif(
-        not bundled("ner"), reason="the bundled NER models (zoo/checkpoints/ner-*) are not there yet")),
-    pytest.param("sentiment", "a gorgeous , witty , seductive movie .", marks=pytest.mark.skipif(
-        not bundled("sentiment"), reason="the bundled sentiment models (zoo/checkpoints/sentiment-*) are not there yet")),
+    pytest.param("ner", "EU rejects German call to boycott British lamb ."),
+    pytest.param("sentiment", "a gorgeous , witty , seductive movie ."),
 ])
 def test_page_with_the_bundled_models(task, text, monkeypatch):
     sync_api = pytest.importorskip("playwright.sync_api")

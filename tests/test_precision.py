@@ -110,6 +110,8 @@ def test_bf16_copies_made_under_inference_mode_serve_a_later_call_with_gradients
         p.predict_batch(TEXTS)
     _, batch = p.encode(TEXTS[2])
     p.model(batch).sum().backward()  # as zoo.probe's input gradients run afterwards on the same model
+    grads = [q.grad for q in p.model.encoder.parameters()]
+    assert grads and all(g is not None and torch.isfinite(g).all() for g in grads)
 
 
 def test_bf16_without_native_bf16_runs_but_warns_once(models, monkeypatch):

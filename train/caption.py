@@ -67,7 +67,7 @@ def main(argv=None) -> int:
     summary = training.fit(
         model, lambda epoch: caption.batches(train, cfg.batch_size, vocab.bos, vocab.eos, True,
                                              training.epoch_seed(cfg, epoch)),
-        lambda m: caption.evaluate(m, val, vocab, beam=1, max_len=args.max_len), "bleu4", cfg,
+        lambda m: caption.evaluate(m, val, vocab, beam=1, max_len=args.max_len), config["metric"], cfg,
         count=lambda b: int((b["forward"] > 0).sum()), log=cli.log, state=state, resume_run=args.resume)
 
     # beam width and length normalisation, chosen on validation (BLEU-4) with the selected weights

@@ -50,7 +50,7 @@ def main(argv=None) -> int:
 
     summary = training.fit(
         model, lambda epoch: (b for _, b in ner.batches(train, cfg.batch_size, True, training.epoch_seed(cfg, epoch))),
-        lambda m: ner.evaluate(m, val, labels), "f1", cfg, count=lambda b: int(b["lengths"].sum()),
+        lambda m: ner.evaluate(m, val, labels), config["metric"], cfg, count=lambda b: int(b["lengths"].sum()),
         log=cli.log, state=state, resume_run=args.resume)
 
     splits = {"validation": val, "test": ner.encode_split(ds["test"], featurize) if "test" in ds else None}

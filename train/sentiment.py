@@ -79,7 +79,7 @@ def main(argv=None) -> int:
         # each candidate keeps its own state, so a resumed run skips a candidate already trained
         summary = training.fit(
             model, lambda epoch: (b for _, b in sentiment.batches(train, cfg.batch_size, True, training.epoch_seed(cfg, epoch))),
-            lambda m: sentiment.evaluate(m, val), "accuracy", cfg, count=lambda b: int(b["lengths"].sum()),
+            lambda m: sentiment.evaluate(m, val), config["metric"], cfg, count=lambda b: int(b["lengths"].sum()),
             log=cli.log, state=state / pool, resume_run=args.resume)
         runs[pool] = (model, config, summary)
     # ties go to the first candidate, "final", the simpler reading

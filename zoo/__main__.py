@@ -103,7 +103,7 @@ def main(argv=None) -> int:
     ex.add_argument("model", help="bundled name (e.g. ner-bilstm), checkpoint folder or Hub repo")
     ex.add_argument("--format", choices=("onnx",), default="onnx")
     ex.add_argument("--out", required=True, help="the folder to write (must not exist, or be empty)")
-    ex.add_argument("--precision", choices=("fp32", "int8"), default="fp32",
+    ex.add_argument("--precision", choices=checkpoint.EXPORT_PRECISIONS, default="fp32",
                     help="int8: quantized by onnxruntime, for this CPU")
     ex.add_argument("--revision", default=None, help="branch, tag or commit, for a Hub repo")
     dl = sub.add_parser("download", help="fetch a checkpoint from the Hub into the cache (asks the Hub for the newest commit)")

@@ -27,6 +27,12 @@ def batch_inputs(inputs, batch_size, errors: str = "raise") -> list:
     return list(inputs)
 
 
+def batched(examples: list[dict], collate, batch_size: int, shuffle: bool = False, seed: int = 0):
+    """(indices, collate(those examples)) for each batch of similar length, by each example's "words"."""
+    for idx in length_batches([len(e["words"]) for e in examples], batch_size, shuffle, seed):
+        yield idx, collate([examples[i] for i in idx])
+
+
 def length_batches(lengths: list[int], batch_size: int, shuffle: bool = False, seed: int = 0,
                    pool: int = 50) -> list[list[int]]:
     """Index batches. Shuffled: shuffle, sort each pool of `pool` batches by length, shuffle the batches

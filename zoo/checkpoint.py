@@ -29,6 +29,7 @@ CONFIG, WEIGHTS = "config.json", "model.safetensors"
 TOKENIZER = "tokenizer.json"
 TEXT_FILES = (TOKENIZER,)  # small text files a checkpoint may carry besides config.json
 CARD = "README.md"  # the model card (zoo/card.py); for people and the Hub, never read by a predictor
+EXPORT_PRECISIONS = ("fp32", "int8")  # what an ONNX export's network may be (zoo/export.py)
 CHECKPOINT_FILES = (CONFIG, WEIGHTS, *TEXT_FILES, CARD)  # what a Hub download fetches
 
 
@@ -66,11 +67,11 @@ def save(folder, model: torch.nn.Module, config: dict, files: dict[str, str] | N
              for k, v in model.state_dict().items()}
     config = {"format": FORMAT, **config, "dtype": str(dtype or "float32").replace("torch.", ""),
               "versions": config.get("versions") or versions()}
-    files = {"README.md": card.render(config, load_as=str(folder)), **(files or {})}
+    files = {CARD: card.render(config, load_as=str(folder)), **(files or {})}
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
-        save_file(state, str(tmp / "model.safetensors"), metadata={"format": "pt"})
-        (tmp / "config.json").write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        save_file(state, str(tmp / WEIGHTS), metadata={"format": "pt"})
+        (tmp / CONFIG).write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         for name, text in files.items():
             (tmp / name).write_text(text, encoding="utf-8")
         open_as_umask_allows(tmp)

@@ -95,11 +95,8 @@ def _onnx_layer(x, h0, c0, w_ih, w_hh, b_ih, b_hh):
 
     lstm = c0 is not None
     H = w_hh.shape[1]  # read from the parameter itself: the reordered copy below has no static shape
-    if lstm:  # torch orders the gates i, f, g, o; ONNX i, o, f, g
-        def reorder(w):
-            i, f, g, o = op.Split(w, num_outputs=4, axis=0)
-            return op.Concat(i, o, f, g, axis=0)
-        w_ih, w_hh, b_ih, b_hh = reorder(w_ih), reorder(w_hh), reorder(b_ih), reorder(b_hh)
+    if lstm:
+        w_ih, w_hh, b_ih, b_hh = (_onnx_gates(op, w) for w in (w_ih, w_hh, b_ih, b_hh))
     W, R = op.Unsqueeze(w_ih, [0]), op.Unsqueeze(w_hh, [0])  # one direction: (1, gates * H, I), (1, gates * H, H)
     B = op.Unsqueeze(op.Concat(b_ih, b_hh, axis=0), [0])
     seq = op.Transpose(x, perm=[1, 0, 2])  # ONNX's default layout is time first
@@ -111,14 +108,19 @@ def _onnx_layer(x, h0, c0, w_ih, w_hh, b_ih, b_hh):
     return (y, h, c) if lstm else (y, h)
 
 
+def _onnx_gates(op, w):
+    """An LSTM weight or bias in ONNX's gate order: torch orders the gates i, f, g, o; ONNX i, o, f, g."""
+    i, f, g, o = op.Split(w, num_outputs=4, axis=0)
+    return op.Concat(i, o, f, g, axis=0)
+
+
 def _onnx_bilstm(x, lengths, w_ih, w_hh, b_ih, b_hh, w_ih_r, w_hh_r, b_ih_r, b_hh_r):
     """One ONNX LSTM node, direction bidirectional, whose sequence_lens make its backward direction start at
     each sequence's own last word: no reversal around it (a third fewer nodes in a BiLSTM tagger's graph)."""
     from onnxscript import opset18 as op
 
-    def gates(w):  # torch orders the gates i, f, g, o; ONNX i, o, f, g
-        i, f, g, o = op.Split(w, num_outputs=4, axis=0)
-        return op.Concat(i, o, f, g, axis=0)
+    def gates(w):
+        return _onnx_gates(op, w)
 
     def both(fwd, bwd):  # -> (2, ...): one slice per direction, forward first
         return op.Concat(op.Unsqueeze(fwd, [0]), op.Unsqueeze(bwd, [0]), axis=0)
@@ -297,7 +299,7 @@ def to_onnx(predictor, out, precision: str = "fp32") -> Path:
     """Write an exported checkpoint folder: the graphs (int8: quantized by onnxruntime, zoo/onnx_run.py),
     config.json with its "onnx" record, and the checkpoint's tokenizer.json and model.safetensors. Written
     to a temporary folder and renamed, like a checkpoint, so it is never half-written."""
-    if precision not in ("fp32", "int8"):
+    if precision not in checkpoint.EXPORT_PRECISIONS:
         raise ValueError(f"an ONNX export is fp32 or int8, not {precision!r} (bf16 runs on the torch runtime)")
     if getattr(predictor, "runtime", "torch") != "torch" or getattr(predictor, "precision", "fp32") != "fp32":
         raise ValueError(f"{predictor.name!r} is already exported or set to another precision; export the "

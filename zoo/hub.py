@@ -19,11 +19,11 @@ import re
 from pathlib import Path
 
 from . import card, checkpoint, integrity, limits
-from .checkpoint import CARD, CHECKPOINT_FILES, WEIGHTS, HubUnavailable, ModelNotFound
+from .checkpoint import CARD, CHECKPOINT_FILES, CONFIG, WEIGHTS, HubUnavailable, ModelNotFound
 
 URI_PREFIX = "hf://"
 DEFAULT_REVISION = "main"
-REQUIRED = ("config.json", "model.safetensors")
+REQUIRED = (CONFIG, WEIGHTS)
 # the Hub's own rule for repo ids: ORG/NAME of letters, digits, "_", "-", "."; no "--" or ".."
 _REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}")
 _TRUE = {"1", "ON", "YES", "TRUE"}
@@ -69,12 +69,12 @@ def cached(repo_id: str, revision: str | None = None) -> Path | None:
     Complete means the weights are there: a download fetches them last and records refs/<branch> after them."""
     from huggingface_hub import try_to_load_from_cache
 
-    weights = try_to_load_from_cache(repo_id, "model.safetensors", cache_dir=cache_dir(),
+    weights = try_to_load_from_cache(repo_id, WEIGHTS, cache_dir=cache_dir(),
                                      revision=revision or DEFAULT_REVISION)
     if not isinstance(weights, str):  # None, or the marker of a file known not to exist
         return None
     folder = Path(weights).parent
-    return folder if (folder / "config.json").is_file() else None
+    return folder if (folder / CONFIG).is_file() else None
 
 
 def cached_checkpoints() -> list[tuple[str, Path]]:
@@ -87,7 +87,7 @@ def cached_checkpoints() -> list[tuple[str, Path]]:
                 limits.check_config(snap, checkpoint.read_config(snap))
             except checkpoint.CheckpointError:
                 continue  # another library's model, an incomplete snapshot, or a config zoo.load would refuse
-            if (snap / "model.safetensors").is_file():
+            if (snap / WEIGHTS).is_file():
                 found.append((repo_id, snap))
     return found
 

@@ -13,7 +13,7 @@ import os
 import re
 from pathlib import Path
 
-from .checkpoint import CheckpointError
+from .checkpoint import CONFIG, CheckpointError
 
 MANIFEST_NAME = "MANIFEST.json"
 MANIFEST_FORMAT = "seqzoo-manifest/1"
@@ -70,7 +70,7 @@ def folder_entry(folder) -> dict:
 def build_manifest(root) -> dict:
     """The manifest of every checkpoint folder (a folder with config.json) under root."""
     root = Path(root)
-    folders = sorted(p for p in root.iterdir() if (p / "config.json").is_file()) if root.is_dir() else []
+    folders = sorted(p for p in root.iterdir() if (p / CONFIG).is_file()) if root.is_dir() else []
     return {"format": MANIFEST_FORMAT, "checkpoints": {p.name: folder_entry(p) for p in folders}}
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from torch import nn
 
-from .checkpoint import CONFIG, TOKENIZER, WEIGHTS, CheckpointError
+from .checkpoint import CONFIG, EXPORT_PRECISIONS, TOKENIZER, WEIGHTS, CheckpointError
 from .whole import whole_number
 
 MAX_PARAMS = 20_000_000  # 80 MB as float32; the bundled models have at most 2.6 million
@@ -28,6 +28,7 @@ SIZES = {  # a key anywhere under config["model"] -> (lowest, highest) whole num
 }
 TOP_SIZES = {"max_len": (0, 100_000)}  # sentiment: the words read (0: all)
 DECODE_SIZES = {"beam": (1, 20), "max_len": (1, 100)}  # the caption predictor's own limits on these
+DECODE_ALPHA = (0, 10)  # the length normalisation's exponent, a number
 SPECIAL_IDS = ("bos_id", "eos_id")  # token ids a config names: must be rows of the embedding
 # what zoo/vocab.py writes: lower-casing and digits -> 0; whitespace (and punctuation) splitting; a word-level model
 NORMALIZERS = ({"type": "Lowercase"}, {"type": "Replace", "pattern": {"Regex": r"\d"}, "content": "0"})
@@ -77,15 +78,16 @@ def check_config(folder: Path, config: dict) -> None:
         if key in decode:
             _whole(f"decode.{key}", decode[key], *bound, path)
     alpha = decode.get("alpha", 0.0)
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 <= alpha <= 10:
-        raise CheckpointError(f"{path}: decode.alpha must be a number from 0 to 10, got {alpha!r}")
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not DECODE_ALPHA[0] <= alpha <= DECODE_ALPHA[1]:
+        raise CheckpointError(f"{path}: decode.alpha must be a number from {DECODE_ALPHA[0]} to {DECODE_ALPHA[1]}, "
+                              f"got {alpha!r}")
     for key in ("name", "arch", "metric"):  # shown by `python -m zoo list` and the model card
         if key in config and not isinstance(config[key], str):
             raise CheckpointError(f"{path}: {key} must be text, got {type(config[key]).__name__}")
     if "parameters" in config:
         _whole("parameters", config["parameters"], 0, 10**12, path)
     onnx = config.get("onnx")
-    if onnx is not None and (not isinstance(onnx, dict) or onnx.get("precision", "fp32") not in ("fp32", "int8")):
+    if onnx is not None and (not isinstance(onnx, dict) or onnx.get("precision", "fp32") not in EXPORT_PRECISIONS):
         raise CheckpointError(f"{path}: its \"onnx\" record must be a mapping whose precision is fp32 or int8")
     metrics = config.get("metrics", {})
     if not isinstance(metrics, dict) or not all(isinstance(m, dict) for m in metrics.values()):

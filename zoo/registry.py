@@ -22,7 +22,7 @@ BUNDLED = Path(__file__).parent / "checkpoints"
 
 def list_models() -> list[str]:
     """Names of the bundled checkpoints, e.g. ['caption-bilstm', ..., 'ner-rnn', 'sentiment-bilstm', ...]."""
-    return sorted(p.name for p in BUNDLED.iterdir() if (p / "config.json").is_file()) if BUNDLED.is_dir() else []
+    return sorted(p.name for p in BUNDLED.iterdir() if (p / checkpoint.CONFIG).is_file()) if BUNDLED.is_dir() else []
 
 
 def resolve(name_or_path, revision: str | None = None, refresh: bool = False) -> Path:

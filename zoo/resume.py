@@ -13,7 +13,6 @@ leaves the previous complete state. Older tensors files are deleted only after t
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import random
@@ -25,6 +24,8 @@ import numpy as np
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
+
+from .integrity import sha256_file
 
 FORMAT = "seqzoo-train-state/1"
 RECORD = "state.json"
@@ -52,14 +53,6 @@ def _fsync_replace(tmp: Path, final: Path) -> None:
     os.replace(tmp, final)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _json_default(value):
     if isinstance(value, (np.generic, torch.Tensor)):  # a metric that is a NumPy or 0-d torch scalar
         return value.item()
@@ -75,7 +68,7 @@ def save(folder, tensors: dict[str, torch.Tensor], record: dict) -> Path:
     name = f"state-{record.get('step', 0):08d}-{uuid.uuid4().hex[:8]}.safetensors"  # never an existing name
     tmp = folder / f".{name}.tmp"
     save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp), metadata={"format": FORMAT})
-    sha = _sha256(tmp)
+    sha = sha256_file(tmp)
     _fsync_replace(tmp, folder / name)
     text = json.dumps({"format": FORMAT, **record, "tensors": {"file": name, "sha256": sha}},
                       default=_json_default, indent=1)
@@ -105,7 +98,7 @@ def load(folder) -> tuple[dict[str, torch.Tensor], dict] | None:
     tensors_path = Path(folder) / str(record["tensors"].get("file", ""))
     if not tensors_path.is_file() or tensors_path.parent != Path(folder):
         raise StateError(f"{tensors_path}: missing (named by {path})")
-    if _sha256(tensors_path) != record["tensors"].get("sha256"):
+    if sha256_file(tensors_path) != record["tensors"].get("sha256"):
         raise StateError(f"{tensors_path}: sha256 differs from the one {path} records (changed or corrupt)")
     try:
         # copies, not views of a memory-mapped file: the optimizer updates its moments in place, and a file

@@ -11,7 +11,7 @@ import math
 from pathlib import Path
 
 from .checkpoint import CHECKPOINT_FILES
-from .limits import DECODE_SIZES, SIZES
+from .limits import DECODE_ALPHA, DECODE_SIZES, SIZES
 
 INF = math.inf
 # flag (argparse dest) -> (lowest, highest, whether the lowest itself is allowed); the model sizes are
@@ -58,7 +58,7 @@ def number_list(p: argparse.ArgumentParser, flag: str, text: str, lo: float, hi:
 def caption_decoding(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """--beams, --alphas and --max-len of the caption scripts, within what zoo.load accepts in a checkpoint."""
     number_list(p, "--beams", args.beams, *DECODE_SIZES["beam"], whole=True)
-    number_list(p, "--alphas", args.alphas, 0, 10, whole=False)
+    number_list(p, "--alphas", args.alphas, *DECODE_ALPHA, whole=False)
     if hasattr(args, "max_len"):
         check(p, args, {"max_len": (*DECODE_SIZES["max_len"], True)})
 
