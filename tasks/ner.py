@@ -251,7 +251,8 @@ class Predictor:
     def _result(self, text_or_tokens, toks, ids: list[int], emissions: torch.Tensor | None, scores: bool) -> dict:
         tags = [self.labels[i] for i in ids]
         spans = entity_spans(tags)
-        text = text_or_tokens if isinstance(text_or_tokens, str) or not spans else " ".join(w for w, _, _ in toks)
+        # the string the offsets point into: the text, or the caller's tokens joined by spaces (tokens())
+        text = text_or_tokens if isinstance(text_or_tokens, str) or not spans else " ".join(text_or_tokens)
         tokens = [{"text": w, "tag": tag, "start": s, "end": e} for (w, s, e), tag in zip(toks, tags)]
         entities = [{"text": text[toks[a][1]:toks[b - 1][2]], "type": kind, "start": toks[a][1], "end": toks[b - 1][2]}
                     for kind, a, b in spans]

@@ -185,6 +185,8 @@ def test_the_imdb_models_say_when_they_read_only_the_first_words():
     assert table["word"].max() == 400  # numbers on x past MAX_WORD_TICKS words: the chart's labels stay apart
     *_, notice = logic.sentiment("fine " * 300, "imdb")
     assert notice == ""
+    *_, notice = logic.sentiment("fine " * 1000, "imdb")  # cut to 3,000 characters first: no word count claimed
+    assert "read the first 400 words; the rest was not read" in notice and "your text has" not in notice
 
 
 def test_the_korean_cards_name_the_architecture_metric_and_parameters_in_korean():
@@ -284,7 +286,7 @@ def test_a_task_without_models_says_so_and_the_page_still_builds(monkeypatch):
     models.clear_cache()
 
 
-def test_every_header_and_choice_on_the_page_is_plain_text_not_a_translation_key():
+def test_every_examples_table_header_is_plain_text_not_a_translation_key():
     """gr.Dataset does not translate gr.I18n labels: the sentiment examples' headers showed raw translation
     metadata (`__i18n__{"key": "review"}`) in both languages."""
     from webapp.ui import build

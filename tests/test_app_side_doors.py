@@ -90,6 +90,7 @@ def test_every_event_is_in_the_table_and_every_model_event_in_the_one_queue_grou
         elif kind == "toggle":  # reads the model's name only, runs nothing
             assert fn.fn.__name__ == "two_way" and fn.fn("ner-bilstm")["interactive"] is True
             assert fn.fn("ner-lstm")["interactive"] is False and fn.fn(["x"])["interactive"] is False
+            assert fn.fn("ner-lstm")["value"] == "forward"  # a greyed-out choice left on backward would stick there
     assert seen == set(EVENTS)
 
 

@@ -81,3 +81,10 @@ def test_shapes_refuses_raw_values_of_the_wrong_type_with_its_own_message(args, 
     with pytest.raises(gr.Error, match=match):
         shapes(*args)
     assert "**42**" in shapes(2, 10, 3, "RNN", False, False)  # the page's own values still work
+
+
+def test_layer_shapes_takes_numpy_whole_numbers_as_the_app_and_api_send_them():
+    import numpy as np
+    from zoo import probe
+    r = probe.layer_shapes("lstm", 2, np.int64(10), np.int64(3))
+    assert r["torch_params"] == 4 * (10 * 3 + 3 * 3 + 2 * 3)

@@ -107,8 +107,10 @@ def test_nfd_and_nfc_text_get_the_same_answer(tiny, name):
 @pytest.mark.parametrize("name", TEXT_TASKS)
 def test_lone_surrogates_are_treated_like_control_characters(tiny, name):
     p = zoo.load(tiny / name)
-    assert p.predict("Seoul \ud800 is \udfff fine .") == p.predict("Seoul \u0000 is \u0001 fine .") \
-        == p.predict("Seoul   is   fine .")  # blanked, as NUL is: the same words, the same answer
+    answers = [p.predict(t) for t in ("Seoul \ud800 is \udfff fine .", "Seoul \u0000 is \u0001 fine .", "Seoul   is   fine .")]
+    if "tokens" in answers[0]:  # the words, tags and offsets (an entity's text is the caller's own characters)
+        answers = [a["tokens"] for a in answers]
+    assert answers[0] == answers[1] == answers[2]  # blanked, as NUL is: the same words, the same answer
 
 
 def test_the_printable_fast_path_of_check_text_skips_no_control_format_or_surrogate_character():

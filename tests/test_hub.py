@@ -335,6 +335,8 @@ def test_a_bundled_checkpoints_config_rewritten_by_a_script_still_loads_and_the_
     other = integrity.read_manifest(root)["checkpoints"]["ner-other"]
     registry.rewrite_config(pred, {**pred.config, "what_if": {"metric": "f1", "scores": {"real": 1.0}}})
     assert zoo.load("ner-tiny").config["what_if"]["scores"] == {"real": 1.0}
+    card = (root / "ner-tiny" / "README.md").read_text()
+    assert 'zoo.load("ner-tiny")' in card and str(tmp_path) not in card  # the card names the model, not this machine's path
     assert integrity.read_manifest(root)["checkpoints"]["ner-other"] == other
 
 

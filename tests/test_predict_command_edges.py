@@ -41,6 +41,10 @@ def test_a_text_file_whose_first_line_starts_with_a_brace_is_read_as_text(models
     src.write_text('{"text": "good movie"}\n{"text": "bad movie"}\n')
     assert main(["predict", str(models / "sentiment-rnn"), "--input", str(src)]) == 0
     assert [r["line"] for r in _records(capsysbinary.readouterr().out)] == [1, 2]
+    src.write_text('{"text": "good movie",}\n{"text": "bad movie"}\n')  # a broken first object: still JSON lines
+    assert main(["predict", str(models / "sentiment-rnn"), "--input", str(src)]) == 1
+    first, second = _records(capsysbinary.readouterr().out)
+    assert "not a JSON object" in first["error"] and "positive" in second
 
 
 def test_strings_utf8_cannot_hold_are_escaped_and_the_run_goes_on(models, tmp_path, capsysbinary):

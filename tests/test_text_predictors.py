@@ -101,6 +101,18 @@ def test_ner_token_lists_give_one_word_per_token_at_its_place_in_the_joined_toke
     assert len(p.predict(tokens)["tokens"]) == len(tokens)
 
 
+def test_a_token_lists_entities_are_the_joined_tokens_at_their_offsets(tiny):
+    """Padded and zero-width-marked tokens move the offsets; an entity's text is cut where they point."""
+    p = zoo.load(tiny / "ner-lstm")
+    tokens = [" EU", "rejects ", "German\u200b", "call"]
+    result = p.predict(tokens)
+    joined = " ".join(tokens)
+    assert all(t["text"] == joined[t["start"]:t["end"]] for t in result["tokens"])
+    assert all(e["text"] == joined[e["start"]:e["end"]] for e in result["entities"])
+    spans = p._result(tokens, p.tokens(tokens), [p.labels.index("B-ORG"), 0, p.labels.index("B-MISC"), 0], None, False)
+    assert [e["text"] for e in spans["entities"]] == ["EU", "German"]
+
+
 @pytest.mark.parametrize("tokens", [["EU", "", "rejects"], [""], ["  "], ["Seoul", "\u00a0"], ["\u200b"]])
 def test_a_token_without_a_visible_character_is_an_error_naming_it_not_dropped(tiny, tokens):
     """Dropped, it shifted every later tag against the caller's list (6 tokens in, 4 tags out)."""

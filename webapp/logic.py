@@ -138,8 +138,9 @@ def sentiment(text, data="sst2", request: gr.Request | None = None):
     read_limit = max(p.config.get("max_len") or 0 for p, _ in loaded.values() if p is not None)
     if read_limit and curves and len(words) >= read_limit:
         total = len(sentiment_words(text))  # every word of the text, as the models split it
-        if total > read_limit:
-            notices.append(say("max_len_cut", lang, limit=read_limit, n=total))
+        if total > read_limit:  # a text clean_text cut already has more words than it counts now
+            notices.append(say("max_len_cut_cut", lang, limit=read_limit) if notices else
+                           say("max_len_cut", lang, limit=read_limit, n=total))
     return (*out, plots.by_step(words, curves) if curves else None, _notice(notices))
 
 

@@ -20,7 +20,8 @@ def _inside_caption(image, model_name, direction="forward", request: gr.Request 
 
 def two_way(name):
     """The direction choice only means something for a BiLSTM: the other models read one way."""
-    return gr.update(interactive=isinstance(name, str) and name.endswith("bilstm"))
+    two = isinstance(name, str) and name.endswith("bilstm")
+    return gr.update(interactive=two) if two else gr.update(interactive=False, value="forward")
 
 
 def why_tab(image_example: str | None):

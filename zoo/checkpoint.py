@@ -58,16 +58,17 @@ def versions() -> dict:
 
 
 def save(folder, model: torch.nn.Module, config: dict, files: dict[str, str] | None = None,
-         dtype: torch.dtype | None = torch.float16) -> Path:
+         dtype: torch.dtype | None = torch.float16, load_as: str | None = None) -> Path:
     """Write model weights (cast to dtype), config, extra text files and a model card into folder, atomically.
-    The card (README.md) is generated from the final config unless `files` brings one."""
+    The card (README.md) is generated from the final config unless `files` brings one; its loading example
+    names load_as (default: the folder's path)."""
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     state = {k: (v.to(dtype) if dtype and v.is_floating_point() else v).detach().cpu().contiguous()
              for k, v in model.state_dict().items()}
     config = {"format": FORMAT, **config, "dtype": str(dtype or "float32").replace("torch.", ""),
               "versions": config.get("versions") or versions()}
-    files = {CARD: card.render(config, load_as=str(folder)), **(files or {})}
+    files = {CARD: card.render(config, load_as=load_as or str(folder)), **(files or {})}
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
         save_file(state, str(tmp / WEIGHTS), metadata={"format": "pt"})
@@ -88,13 +89,14 @@ def save(folder, model: torch.nn.Module, config: dict, files: dict[str, str] | N
     return folder
 
 
-def rewrite(folder, model: torch.nn.Module, config: dict) -> Path:
+def rewrite(folder, model: torch.nn.Module, config: dict, load_as: str | None = None) -> Path:
     """Save a changed config.json (decoding chosen again, a profile added) beside the same weights: they are
     written back in the dtype they were stored in, so not a bit changes, and the text files are kept; the
     card is regenerated from the new config."""
     files = read_text_files(folder)
     dtype = getattr(torch, config.get("dtype", "float16"))
-    return save(folder, model, {k: v for k, v in config.items() if k not in ("format", "dtype")}, files=files, dtype=dtype)
+    return save(folder, model, {k: v for k, v in config.items() if k not in ("format", "dtype")}, files=files, dtype=dtype,
+                load_as=load_as)
 
 
 MAX_CONFIG_BYTES = 4_000_000      # config.json: the bundled ones are a few kB (history and characters included)

@@ -133,7 +133,7 @@ def fetch(repo_id: str, revision: str | None = None, refresh: bool = False) -> P
                 f"({folder}); offline mode is on, so it cannot be downloaded again now")
     if offline():
         raise HubUnavailable(f"{where}: not in the Hub cache at {cache_dir()} and offline mode is on (HF_HUB_OFFLINE); "
-                             f"run `python -m zoo download {repo_id}{'' if revision == 'main' else f' --revision {revision}'}` "
+                             f"run `python -m zoo download {repo_id}{'' if revision == DEFAULT_REVISION else f' --revision {revision}'}` "
                              "with network access first")
     return _download(repo_id, revision)
 

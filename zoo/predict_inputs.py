@@ -59,10 +59,14 @@ def _finite(text: str) -> float:
 
 
 def _json_object(text: str) -> bool:
-    """Whether a line is a JSON object: how --format auto tells JSON lines from text by the first line with
-    text (a text line may start with a brace)."""
-    if not text.lstrip().startswith("{"):
+    """Whether a line reads as JSON lines' first: how --format auto tells JSON lines from text by the first line
+    with text. An object, or a broken one that starts like one ('{"' or '{}', so it becomes that line's error
+    record, not a text); "{braces} are fun" is text."""
+    start = text.lstrip()
+    if not start.startswith("{"):
         return False
+    if start[1:].lstrip()[:1] in ('"', "}"):
+        return True
     try:
         return isinstance(json.loads(text), dict)
     except (ValueError, RecursionError):
@@ -92,7 +96,7 @@ def _json_item(n: int, text: str, keys: tuple[str, ...]) -> Item:
 def line_items(lines, keys: tuple[str, ...], fmt: str = "auto"):
     """Lines (bytes, or None for one too long) -> Items, lazily. A line that cannot be read, or (JSON lines) is
     not an object with one of `keys`, is an Item with its error. auto: JSON lines if the first readable
-    non-blank line starts with "{", else text; a blank line is then an error (JSON) or an empty text. Blank
+    non-blank line is a JSON object or starts like one (_json_object), else text; a blank line is then an error (JSON) or an empty text. Blank
     lines wait as runs (a first line, a count), so any number of them leaves the format to the first
     non-blank line; only past MAX_PENDING unreadable lines among them is it taken as text."""
     pending = []  # [first line, count, error or None for blank] seen before the format is decided

@@ -117,6 +117,7 @@ def layer_shapes(cell: str, timesteps: int, input_size: int, hidden_size: int,
     for name, (v, hi) in sizes.items():
         if whole_number(v, 1, hi, floats=False) is None:
             raise ValueError(f"{name} must be a whole number from 1 to {hi}, got {v!r}")
+    timesteps, input_size, hidden_size, batch = (int(v) for v, _ in sizes.values())  # NumPy ints as torch wants them
     layer = (nn.LSTM if cell == "lstm" else nn.RNN)(input_size, hidden_size, batch_first=True,
                                                       bidirectional=bool(bidirectional))
     with torch.no_grad():

@@ -115,8 +115,10 @@ def rewrite_config(predictor, config: dict) -> Path:
     its config); a bundled checkpoint's manifest entry is recorded anew with it, or the next load would refuse
     the rewritten file as changed."""
     folder = Path(predictor.folder)
-    path = checkpoint.rewrite(folder, predictor.model, config)
-    if folder.resolve().parent == BUNDLED.resolve():
+    bundled = folder.resolve().parent == BUNDLED.resolve()
+    # a bundled card shows zoo.load(NAME), not this machine's path to it
+    path = checkpoint.rewrite(folder, predictor.model, config, load_as=folder.name if bundled else None)
+    if bundled:
         integrity.update_entry(BUNDLED, folder)
     return path
 
