@@ -227,8 +227,11 @@ class Predictor:
             except (TypeError, ValueError) as e:
                 raise ValueError(f"a feature vector must be numbers (real ones): {e}") from None
             if f.numel() != self.model.cfg.feature_dim:
+                image_like = arr.ndim >= 2 and f.numel() > self.model.cfg.feature_dim  # (H, W, 3) pixels, say
                 raise ValueError(f"a feature vector has {self.model.cfg.feature_dim} values "
-                                 f"({self.encoder}); got {f.numel()}")
+                                 f"({self.encoder}); got {f.numel()}"
+                                 + (" in an array of shape " + str(tuple(arr.shape)) + ": for an image, pass a PIL "
+                                    "image or its path" if image_like else ""))
         elif isinstance(x, (str, Path, bytes, bytearray, dict)) or hasattr(x, "getpixel"):
             f = image_encoder.encode([x], self.encoder)[0]
         else:

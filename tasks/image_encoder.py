@@ -103,8 +103,9 @@ def load_image(image) -> Image.Image:
                 image = Image.open(io.BytesIO(bytes(image)))
         except UnidentifiedImageError:
             raise ValueError("not an image file (PIL cannot identify it)") from None
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-            raise ValueError(f"image refused as a possible decompression bomb: {e}") from None
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):  # PIL's own limit, 89.5M pixels
+            raise ValueError(f"image refused as a possible decompression bomb: it has more pixels than the limit "
+                             f"of {MAX_PIXELS:,}") from None
         except (OSError, SyntaxError, ValueError) as e:  # the header itself is cut short or corrupt
             raise ValueError(f"the image data is damaged or truncated ({e})") from None
     if not isinstance(image, Image.Image):

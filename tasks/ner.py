@@ -28,6 +28,7 @@ from tasks.text import MAX_CHARS, MAX_TOKENS, check_text, tokenize
 TASK = "ner"
 HUB_DATA = "eriktks/conll2003"
 FILES = ("tokenizer.json",)  # the word vocabulary; the character list is in config.json
+MAX_PREFIX_WORDS = 200  # tags_by_prefix: 200 rows of up to 200 words, about 2 s on one core
 PREDICT_KEYS = ("tokens", "text")  # python -m zoo predict: a JSON line's input, the first key it has (or a text line)
 CARD = ("token-classification", "named-entity recognition", "EU rejects German call to boycott British lamb .")
 
@@ -243,8 +244,12 @@ class Predictor:
         """Reveal the sentence one word at a time: -> (words, rows), row k the tags of the first k + 1 words,
         predicted with nothing after them. A left-to-right tagger's tag for a word cannot change once the
         word is read (but for the CRF's choice of the whole sequence); a BiLSTM's can, as later words arrive.
-        The last row is predict's answer for the whole sentence."""
+        The last row is predict's answer for the whole sentence. Its work grows with the square of the length,
+        so up to MAX_PREFIX_WORDS words (a ValueError beyond)."""
         words = self.words(text_or_tokens)
+        if len(words) > MAX_PREFIX_WORDS:
+            raise ValueError(f"{len(words):,} words; tags_by_prefix takes up to {MAX_PREFIX_WORDS} "
+                             "(a row per word, each as long as its prefix)")
         rows = self.predict_batch([words[:k] for k in range(1, len(words) + 1)])
         return words, [[t["tag"] for t in r["tokens"]] for r in rows]
 

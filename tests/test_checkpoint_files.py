@@ -2,6 +2,7 @@
 umask allows, a clear error for a model named by nothing, and one line for a split of another task's data."""
 from __future__ import annotations
 
+import json
 import os
 import stat
 
@@ -61,3 +62,18 @@ def test_evaluate_on_another_tasks_data_is_one_line_not_a_traceback(tiny, conll_
     other = Dataset.from_dict({"sentence": ["a fine film"], "label": [1]})
     with pytest.raises(ValueError, match="no tokens and ner_tags columns"):
         zoo.load(tiny / "ner-lstm").evaluate(other)
+
+
+def test_evaluate_says_which_folder_answered(tiny, conll_sample, capsys):
+    """A local folder named like a bundled model is found first (zoo.load's order): the line says which one ran."""
+    assert main(["evaluate", str(tiny / "ner-lstm"), "--data", str(conll_sample), "--split", "validation"]) == 0
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert line["folder"] == str(tiny / "ner-lstm") and "f1" in line["metrics"]
+
+
+def test_tags_by_prefix_refuses_a_text_whose_rows_would_grow_with_its_square(tiny):
+    from tasks import ner
+    p = zoo.load(tiny / "ner-lstm")
+    assert len(p.tags_by_prefix(["w"] * ner.MAX_PREFIX_WORDS)[1]) == ner.MAX_PREFIX_WORDS
+    with pytest.raises(ValueError, match=f"tags_by_prefix takes up to {ner.MAX_PREFIX_WORDS}"):
+        p.tags_by_prefix(["w"] * (ner.MAX_PREFIX_WORDS + 1))

@@ -90,3 +90,10 @@ def test_shrinking_before_converting_keeps_the_encoders_input_close_to_a_full_si
     assert image_encoder.load_image(buf.getvalue()).size == (1067, 800)  # shrunk 3x before anything else
     # measured: mean 0.0014, max 0.12 (one noisy pixel), of a range of 2.0
     assert float((shrunk - full).abs().mean()) < 0.01 and float((shrunk - full).abs().max()) < 0.2
+
+
+def test_a_bomb_past_pils_own_limit_gets_the_same_limit_as_any_large_image():
+    """PIL refuses 400 megapixels before our header check runs; its message named its own 178,956,970."""
+    from tasks import image_encoder
+    with pytest.raises(ValueError, match=f"decompression bomb: it has more pixels than the limit of {image_encoder.MAX_PIXELS:,}"):
+        image_encoder.load_image(png(20_000, 20_000, bit_depth=1))

@@ -133,3 +133,11 @@ def test_decoding_settings_that_are_not_whole_numbers_in_range_are_refused_not_r
     with pytest.raises(ValueError, match="must be a whole number"):
         p.predict(np.ones(p.model.cfg.feature_dim), **setting)
     assert p.predict(np.ones(p.model.cfg.feature_dim), beam=np.int64(2), max_len=5.0)
+
+
+def test_an_array_of_pixels_is_told_to_come_as_an_image_not_as_a_feature_vector(models):
+    p = zoo.load(models / "caption-rnn")
+    with pytest.raises(ValueError, match=r"in an array of shape \(32, 32, 3\): for an image, pass a PIL image or its path"):
+        p.predict(np.zeros((32, 32, 3), dtype=np.uint8))
+    with pytest.raises(ValueError, match=r"got 7$"):  # a short vector: just the count
+        p.predict(np.zeros(7))

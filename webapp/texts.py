@@ -42,7 +42,7 @@ UI = {
                        "(log scale). Going back from the end, the vanilla RNN's falls by orders of magnitude; the "
                        "LSTM's stays within reach. The dotted line and band: the same over validation reviews "
                        "(mean, 10-90%), so this one text is not the whole story. The BiLSTM also reads from the end "
-                       "backwards, so its early words stay close to the answer.",
+                       "backwards, so its early words stay close to the answer. Values under 1e-30 are drawn at 1e-30.",
         "lifetime_note": "How much of what a model wrote at each word is still there after the last word. LSTM: the "
                          "product of the forget gates that came after it, per unit (near 1 keeps, near 0 erases): "
                          "solid for the median unit, dashed for the top 10% of units, which remember longest. "
@@ -108,7 +108,7 @@ UI = {
                        "나눈 것입니다(로그 눈금). 그래서 크기가 다른 모델끼리도 비교할 수 있습니다. 끝에서 앞으로 갈수록 바닐라 "
                        "RNN은 몇 자릿수씩 떨어지고, LSTM은 닿을 만한 크기로 남습니다. 점선과 띠는 검증 리뷰 전체의 값(평균, "
                        "10-90%)이라 이 한 문장만의 이야기가 아닙니다. BiLSTM은 끝에서부터 거꾸로도 읽어서 앞 단어가 답과 "
-                       "가깝습니다.",
+                       "가깝습니다. 1e-30보다 작은 값은 1e-30에 그립니다.",
         "lifetime_note": "각 단어에서 쓴 정보가 마지막 단어 뒤에 얼마나 남아 있는지. LSTM: 그 뒤에 온 삭제 게이트 값들의 곱(유닛마다; "
                          "1에 가까우면 유지, 0에 가까우면 삭제). 실선은 중간 유닛, 점선은 가장 오래 기억하는 상위 10% 유닛. "
                          "바닐라 RNN: d h_T / d h_t의 크기, 되돌아가는 유일한 길입니다. 1e-30보다 작은 값은 1e-30에 "

@@ -44,8 +44,9 @@ def cmd_evaluate(args) -> int:
         raise data.DataUnavailable(f"no split {args.split!r} in {args.data}; have {', '.join(ds)}")
     t0 = time.perf_counter()
     metrics = predictor.evaluate(ds[args.split])
-    print(json.dumps({"model": predictor.name, "split": args.split, "metrics": metrics, "data": args.data,
-                      "examples": len(ds[args.split]), "seconds": round(time.perf_counter() - t0, 2),
+    # "folder": which checkpoint answered (a local folder named like a bundled model comes first: zoo.load's order)
+    print(json.dumps({"model": predictor.name, "folder": str(predictor.folder), "split": args.split, "metrics": metrics,
+                      "data": args.data, "examples": len(ds[args.split]), "seconds": round(time.perf_counter() - t0, 2),
                       "precision": predictor.precision, "runtime": predictor.runtime}))
     return 0
 
