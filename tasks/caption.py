@@ -26,7 +26,7 @@ from tasks.caption_onnx import onnx_attach, onnx_graphs  # noqa: F401  (the ONNX
 from tasks.caption_data import (BOS, CAPTION_COLUMNS, EOS, MAX_TRAIN_WORDS, Vocab, batches,  # noqa: F401
                                 collate, encode_split, references)  # the task's data, caption.* as before
 from tasks.caption_metrics import score
-from zoo.batching import batch_inputs, pad
+from zoo.batching import batch_inputs, pad, prepare_each
 from zoo.devices import of
 from zoo.embedding import PAD_ID, UNK_ID, Dropout
 from zoo.encoder import ARCHS, RecurrentEncoder
@@ -271,16 +271,7 @@ class Predictor:
         its index, or with errors="record" an {"error": message} in its place."""
         inputs = batch_inputs(inputs, batch_size, errors)
         beam, max_len = self._settings(beam, max_len)
-        results: list = [None] * len(inputs)
-        live, feats = [], []
-        for i, x in enumerate(inputs):
-            try:
-                feats.append(self.feature(x))
-                live.append(i)
-            except (TypeError, ValueError) as e:
-                if errors == "raise":
-                    raise type(e)(f"input {i}: {e}") from None
-                results[i] = {"error": str(e)}
+        live, feats, results = prepare_each(inputs, self.feature, errors)
         for start in range(0, len(live), batch_size):
             chunk = live[start:start + batch_size]
             batch = on_model(self.model, torch.cat(feats[start:start + len(chunk)]))

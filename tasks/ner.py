@@ -17,7 +17,7 @@ from tokenizers import Tokenizer
 from torch import nn
 
 from tasks.ner_data import Featurizer, arrays, batches, check_data, collate, encode_split  # noqa: F401  (ner.* as before)
-from zoo.batching import batch_inputs, live_mask
+from zoo.batching import batch_inputs, live_mask, prepare_each
 from zoo.crf import CRF
 from zoo.devices import move, of
 from zoo.embedding import Dropout, EmbeddingConfig, TokenEmbedder
@@ -222,16 +222,11 @@ class Predictor:
         move with its batch). A bad input is an error naming its index, or with
         errors="record" an {"error": message} in its place (python -m zoo predict goes on with the rest)."""
         inputs = batch_inputs(inputs, batch_size, errors)
-        toks, results = [], [{"tokens": [], "entities": []} for _ in inputs]
-        for i, x in enumerate(inputs):
-            try:
-                toks.append(self.tokens(x))
-            except (TypeError, ValueError) as e:
-                if errors == "raise":
-                    raise type(e)(f"input {i}: {e}") from None
-                toks.append([])
-                results[i] = {"error": str(e)}
-        worded = [i for i, t in enumerate(toks) if t]  # inputs with words
+        live, prepared, results = prepare_each(inputs, self.tokens, errors)
+        toks = dict(zip(live, prepared))
+        for i in live:
+            results[i] = {"tokens": [], "entities": []}  # an input without words; the others are tagged below
+        worded = [i for i in live if toks[i]]
         examples = [self.featurize([w for w, _, _ in toks[i]]) for i in worded]
         for idx, batch in batches(examples, batch_size):
             ids, em = self.model.tag(batch)

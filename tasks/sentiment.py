@@ -25,7 +25,7 @@ from torch import nn
 from tasks.sentiment_data import (Vectorizer, batches, check_data, collate, encode_split, gold_labels,  # noqa: F401
                                   held_out_validation, text_column, words)  # the task's data, sentiment.* as before
 from tasks.text import MAX_TOKENS
-from zoo.batching import batch_inputs
+from zoo.batching import batch_inputs, prepare_each
 from zoo.devices import of
 from zoo.embedding import PAD_ID, Dropout, EmbeddingConfig, TokenEmbedder
 from zoo.encoder import RecurrentEncoder
@@ -193,16 +193,8 @@ class Predictor:
         to predict on each in fp32, probabilities within float rounding; in int8 the activations are quantized per
         call, so an answer can move a little with its batch). A bad text is an error naming its index, or
         with errors="record" an {"error": message} in its place (python -m zoo predict goes on with the rest)."""
-        texts = batch_inputs(inputs, batch_size, errors)  # `inputs`, as every predictor names it
-        examples, live, results = [], [], [None] * len(texts)
-        for i, text in enumerate(texts):
-            try:
-                examples.append({"words": self._ids(text)})
-                live.append(i)
-            except (TypeError, ValueError) as e:
-                if errors == "raise":
-                    raise type(e)(f"text {i}: {e}") from None
-                results[i] = {"error": str(e)}
+        inputs = batch_inputs(inputs, batch_size, errors)
+        live, examples, results = prepare_each(inputs, lambda text: {"words": self._ids(text)}, errors)
         for idx, batch in batches(examples, batch_size):
             for j, p in zip(idx, self.model.prob_positive(batch).tolist()):
                 results[live[j]] = self._result(p, scores)

@@ -63,7 +63,7 @@ def test_caption_predict_batch_equals_predict_on_images_and_features(models, tmp
 def test_a_bad_input_is_an_error_naming_its_index_or_its_own_record(models, name, bad, message):
     p = zoo.load(models / name)
     good = np.zeros(1280, dtype=np.float32) if name.startswith("caption") else "Peter visited Seoul ."
-    with pytest.raises((TypeError, ValueError), match=rf"input 1: .*{message}|text 1: .*{message}"):
+    with pytest.raises((TypeError, ValueError), match=rf"input 1: .*{message}"):
         p.predict_batch([good, bad, good])
     recorded = p.predict_batch([good, bad, good], errors="record")
     assert message in recorded[1]["error"]

@@ -27,6 +27,23 @@ def batch_inputs(inputs, batch_size, errors: str = "raise") -> list:
     return list(inputs)
 
 
+def prepare_each(inputs: list, prepare, errors: str) -> tuple[list[int], list, list]:
+    """predict_batch's first pass, the same for every task: prepare(x) for each input. -> (the indices that
+    prepared, what they prepared, results: None for those, {"error": message} for the rest with errors="record").
+    With errors="raise" the first TypeError or ValueError is raised again naming its index ("input 3: ...")."""
+    live, prepared, results = [], [], [None] * len(inputs)
+    for i, x in enumerate(inputs):
+        try:
+            prepared.append(prepare(x))
+        except (TypeError, ValueError) as e:
+            if errors == "raise":
+                raise type(e)(f"input {i}: {e}") from None
+            results[i] = {"error": str(e)}
+            continue
+        live.append(i)
+    return live, prepared, results
+
+
 def batched(examples: list[dict], collate, batch_size: int, shuffle: bool = False, seed: int = 0):
     """(indices, collate(those examples)) for each batch of similar length, by each example's "words"."""
     for idx in length_batches([len(e["words"]) for e in examples], batch_size, shuffle, seed):
