@@ -17,7 +17,7 @@ from zoo import probe
 from zoo.encoder import ARCH_NAMES
 
 from . import models, plots
-from .texts import RNN_ONLY, UI, say
+from .texts import RNN_ONLY, SET_LABELS, UI, say
 
 MAX_CHARS = 1000        # sentiment / NER tabs: longer text is cut, with a notice
 MAX_REVIEW_CHARS = 3000  # the IMDB models read up to 400 words: a long review fits
@@ -93,8 +93,9 @@ def _notice(notices: list[str]) -> str:
     return "\n\n".join(f"⚠️ {n}" for n in notices)
 
 
-SENTIMENT_DATA = [("short sentences (SST-2) · 짧은 문장", "sst2"), ("long reviews (IMDB) · 긴 리뷰", "imdb")]
-SENTIMENT_MODELS = {"sst2": "sentiment", "imdb": "imdb"}  # choice -> model name prefix
+MODEL_SETS = {"sst2": "sentiment", "imdb": "imdb", "ner": "ner"}  # a tab's choice of models -> their name prefix
+SENTIMENT_MODELS = {k: MODEL_SETS[k] for k in ("sst2", "imdb")}
+SENTIMENT_DATA = [(SET_LABELS[k], k) for k in SENTIMENT_MODELS]
 
 
 def sentiment(text, data="sst2", request: gr.Request | None = None):

@@ -12,12 +12,12 @@ import gradio as gr
 from zoo import memory as mem
 from zoo.encoder import ARCHS
 
-from . import models, plots
+from . import logic, models, plots
 from .logic import _notice, clean_text, first_words, lang_of
 from .texts import say
 
 MAX_MEMORY_WORDS = 80   # long enough to see a memory fade; the validation bands are computed at this length
-MODEL_SETS = {"imdb": "imdb", "sst2": "sentiment", "ner": "ner"}  # choice -> model name prefix
+MODEL_SETS = logic.MODEL_SETS  # choice -> model name prefix
 PROBE_SETS = ("imdb", "sst2")  # the distance probe asks for a verdict: the sentiment models
 DISTANCES = (0, 10, 25, 50, 75, 100, 150, 200)  # words between the verdict and the end, in the chart
 

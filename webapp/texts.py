@@ -164,6 +164,8 @@ I18N = gr.I18n(**UI)
 
 # Where gradio cannot translate (radio choices, an examples table's headers): both languages at once
 EXAMPLE_HEADERS = ["Review · 리뷰", "Models · 모델 종류"]
+SET_LABELS = {"sst2": "short sentences (SST-2) · 짧은 문장", "imdb": "long reviews (IMDB) · 긴 리뷰",
+              "ner": "named entities (CoNLL) · 개체명"}  # the model sets a tab offers (webapp.logic.MODEL_SETS)
 DIRECTIONS = [("forward · 앞 방향", "forward"), ("backward · 뒤 방향", "backward")]
 
 # per-request text: say(key, lang, **fields)

@@ -13,11 +13,10 @@ from . import captions, logic, memory_views, models, plots, ui_why
 from .queue import CONCURRENCY, MODELS, RAW
 from .examples import MEMORY_EXAMPLE, NER_EXAMPLES, REVIEW_EXAMPLES, SENTIMENT_EXAMPLES
 from .shapes import shapes
-from .texts import DIRECTIONS, EXAMPLE_HEADERS, I18N
+from .texts import DIRECTIONS, EXAMPLE_HEADERS, I18N, SET_LABELS
 
 
-MEMORY_SETS = [("long reviews (IMDB) · 긴 리뷰", "imdb"), ("short sentences (SST-2) · 짧은 문장", "sst2"),
-               ("named entities (CoNLL) · 개체명", "ner")]
+MEMORY_SETS = [(SET_LABELS[k], k) for k in ("imdb", "sst2", "ner")]
 
 
 def _columns(task, make_output):
