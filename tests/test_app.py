@@ -159,48 +159,6 @@ def test_inside_limits_the_heatmaps_to_the_first_words():
     assert len(figs[0].axes[0].get_xticklabels()) == logic.MAX_TRACE_WORDS
 
 
-def test_a_word_count_is_not_claimed_for_a_text_already_cut_to_its_characters():
-    _, notice = memory_views.memory("word " * 200_000, "sst2")  # 1 MB: cut to 1,000 characters first
-    assert "first 1,000 were used" in notice and f"first {memory_views.MAX_MEMORY_WORDS} words are shown here." in notice
-    assert "your text has" not in notice
-
-
-def test_long_word_axes_label_every_kth_word_so_labels_never_overlap():
-    words = [f"w{i}" for i in range(80)]
-    fig, _ = memory_views.memory(" ".join(words), "sst2")
-    labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
-    assert len(labels) <= plots.MAX_WORD_TICKS and labels[:2] == ["1 w0", "3 w2"]
-
-
-def test_a_one_way_model_asked_for_its_backward_direction_says_it_has_none():
-    *figs, notice = logic.inside(NER_TEXT, "ner-lstm", "backward")
-    assert figs[0] is not None and "ner-lstm reads in one direction only" in notice
-    with pytest.raises(gr.Error, match="direction must be 'forward' or 'backward'"):
-        logic.inside(NER_TEXT, "ner-bilstm", "sideways")
-
-
-def test_the_imdb_models_say_when_they_read_only_the_first_words():
-    *_, table, notice = logic.sentiment("fine " * 450, "imdb")
-    assert "read the first 400 words; your text has 450" in notice
-    assert table["word"].max() == 400  # numbers on x past MAX_WORD_TICKS words: the chart's labels stay apart
-    *_, notice = logic.sentiment("fine " * 300, "imdb")
-    assert notice == ""
-    *_, notice = logic.sentiment("fine " * 1000, "imdb")  # cut to 3,000 characters first: no word count claimed
-    assert "read the first 400 words; the rest was not read" in notice and "your text has" not in notice
-
-
-def test_the_korean_cards_name_the_architecture_metric_and_parameters_in_korean():
-    request = SimpleNamespace(headers={"accept-language": "ko-KR,ko"})
-    cols = logic.sentiment("a witty movie", "sst2", request)
-    assert "바닐라 RNN" in cols[1] and "파라미터 " in cols[1] and "개 · 테스트 정확도" in cols[1]
-    assert "vanilla RNN" not in cols[1] and "accuracy" not in cols[1]
-    with pytest.raises(gr.Error, match="timesteps은\\(는\\) 1~200"):
-        shapes(0, 10, 3, "rnn", False, False, request=request)
-    with pytest.raises(gr.Error, match="timesteps must be a whole number from 1 to 200") as e:
-        shapes(0, 10, 3, "rnn", False, False)
-    assert "정수" not in str(e.value)
-
-
 def test_trace_text_is_what_the_fused_encoder_computes():
     pred = models.load("ner-bilstm")
     tr = probe.trace_text(pred, NER_TEXT)
@@ -284,16 +242,6 @@ def test_a_task_without_models_says_so_and_the_page_still_builds(monkeypatch):
     assert notices and "sentiment-rnn" in notices[0]
     assert logic.ner(NER_TEXT)[1]  # the other tabs still work
     models.clear_cache()
-
-
-def test_every_examples_table_header_is_plain_text_not_a_translation_key():
-    """gr.Dataset does not translate gr.I18n labels: the sentiment examples' headers showed raw translation
-    metadata (`__i18n__{"key": "review"}`) in both languages."""
-    from webapp.ui import build
-    config = build().get_config_file()
-    datasets = [c["props"] for c in config["components"] if c["type"] == "dataset"]
-    assert datasets and all(isinstance(h, str) for d in datasets for h in d.get("headers") or [])
-    assert any(d.get("headers") == ["Review · 리뷰", "Models · 모델 종류"] for d in datasets)
 
 
 # --- the API and the page ----------------------------------------------------------------------------

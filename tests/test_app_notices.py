@@ -1,0 +1,67 @@
+"""What the app says about its own limits and in Korean: notices when a text or a review is cut, word axes
+that stay readable, the direction choice of one-way models, Korean cards and errors, and table headers that
+are plain text. Tiny untrained checkpoints (tests/app_models.py) stand in for the zoo, as in test_app.py."""
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import gradio as gr
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # webapp/ lives at the repo root
+
+from test_app import NER_TEXT, tiny_models  # noqa: E402,F401  (the fixture: the app on tiny models)
+from webapp import logic, memory_views, plots  # noqa: E402
+from webapp.shapes import shapes  # noqa: E402
+
+
+def test_a_word_count_is_not_claimed_for_a_text_already_cut_to_its_characters():
+    _, notice = memory_views.memory("word " * 200_000, "sst2")  # 1 MB: cut to 1,000 characters first
+    assert "first 1,000 were used" in notice and f"first {memory_views.MAX_MEMORY_WORDS} words are shown here." in notice
+    assert "your text has" not in notice
+
+
+def test_long_word_axes_label_every_kth_word_so_labels_never_overlap():
+    words = [f"w{i}" for i in range(80)]
+    fig, _ = memory_views.memory(" ".join(words), "sst2")
+    labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert len(labels) <= plots.MAX_WORD_TICKS and labels[:2] == ["1 w0", "3 w2"]
+
+
+def test_a_one_way_model_asked_for_its_backward_direction_says_it_has_none():
+    *figs, notice = logic.inside(NER_TEXT, "ner-lstm", "backward")
+    assert figs[0] is not None and "ner-lstm reads in one direction only" in notice
+    with pytest.raises(gr.Error, match="direction must be 'forward' or 'backward'"):
+        logic.inside(NER_TEXT, "ner-bilstm", "sideways")
+
+
+def test_the_imdb_models_say_when_they_read_only_the_first_words():
+    *_, table, notice = logic.sentiment("fine " * 450, "imdb")
+    assert "read the first 400 words; your text has 450" in notice
+    assert table["word"].max() == 400  # numbers on x past MAX_WORD_TICKS words: the chart's labels stay apart
+    *_, notice = logic.sentiment("fine " * 300, "imdb")
+    assert notice == ""
+    *_, notice = logic.sentiment("fine " * 1000, "imdb")  # cut to 3,000 characters first: no word count claimed
+    assert "read the first 400 words; the rest was not read" in notice and "your text has" not in notice
+
+
+def test_the_korean_cards_name_the_architecture_metric_and_parameters_in_korean():
+    request = SimpleNamespace(headers={"accept-language": "ko-KR,ko"})
+    cols = logic.sentiment("a witty movie", "sst2", request)
+    assert "바닐라 RNN" in cols[1] and "파라미터 " in cols[1] and "개 · 테스트 정확도" in cols[1]
+    assert "vanilla RNN" not in cols[1] and "accuracy" not in cols[1]
+    with pytest.raises(gr.Error, match="timesteps은\\(는\\) 1~200"):
+        shapes(0, 10, 3, "rnn", False, False, request=request)
+    with pytest.raises(gr.Error, match="timesteps must be a whole number from 1 to 200") as e:
+        shapes(0, 10, 3, "rnn", False, False)
+    assert "정수" not in str(e.value)
+
+
+def test_every_examples_table_header_is_plain_text_not_a_translation_key():
+    """gr.Dataset does not translate gr.I18n labels: the sentiment examples' headers showed raw translation
+    metadata (`__i18n__{"key": "review"}`) in both languages."""
+    from webapp.ui import build
+    config = build().get_config_file()
+    datasets = [c["props"] for c in config["components"] if c["type"] == "dataset"]
+    assert datasets and all(isinstance(h, str) for d in datasets for h in d.get("headers") or [])
+    assert any(d.get("headers") == ["Review · 리뷰", "Models · 모델 종류"] for d in datasets)
