@@ -148,13 +148,13 @@ def test_fp16s_loss_scale_is_saved_and_restored_with_the_state(tmp_path):
     """fp16 runs (on a GPU) scale the loss; a resumed run must go on from the scale reached, not GradScaler's
     starting 65536, or it skips other steps than the uninterrupted run and ends elsewhere."""
     import torch
-    from zoo import training
+    from zoo import progress, training
     model = torch.nn.Linear(3, 2)
     opt = training.optimizer(model, 1e-3, 0.0)
     plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max")
-    cfg, run = training.TrainConfig(), training._Progress()
+    cfg, run = training.TrainConfig(), progress.Progress()
     scaler = torch.amp.GradScaler("cpu", init_scale=8192.0)
-    training._save(tmp_path, model, opt, plateau, None, run, cfg, 0.0, scaler)
+    progress.save(tmp_path, model, opt, plateau, None, run, cfg, 0.0, scaler)
     fresh = torch.amp.GradScaler("cpu")
-    training._restore(tmp_path, model, opt, plateau, cfg, print, fresh)
+    progress.restore(tmp_path, model, opt, plateau, cfg, training.FREE_ON_RESUME, print, fresh)
     assert fresh.get_scale() == 8192.0
