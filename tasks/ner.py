@@ -165,7 +165,7 @@ class Predictor:
             joined = " ".join(text_or_tokens)
             if len(joined) > MAX_CHARS:  # as for one text: the limit is on the characters read
                 raise ValueError(f"the tokens are {len(joined):,} characters joined; the limit is {MAX_CHARS:,}")
-            if (joined and len(joined) <= MAX_CHARS and joined.isprintable() and "  " not in joined
+            if (joined and joined.isprintable() and "  " not in joined
                     and joined[:1] != " " and joined[-1:] != " "):
                 # the common case, checked in C: every token printable, not empty, no space at either end, so
                 # the loop below would keep each as it is

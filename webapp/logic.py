@@ -203,13 +203,23 @@ def inside(text, model_name, direction="forward", request: gr.Request | None = N
         tr = probe.trace_text(pred, text)
     except ValueError:
         raise gr.Error(say("no_words", lang)) from None
-    if direction not in tr["directions"]:
+    bilstm = tr["arch"] == "bilstm"
+    figs = heatmaps(tr["directions"], direction, tr["words"], model_name, lang, notices,
+                    lambda d: f", {say(d, lang)}" if bilstm else "")
+    return (*figs, _notice(notices + more))
+
+
+def heatmaps(traces: dict, direction: str, words, model_name: str, lang: str, notices: list, where) -> list:
+    """The six heatmaps of one direction's trace (h, c, i, f, g, o; None where a vanilla RNN has no such part),
+    for the inside tab and the decoder view. A one-way model asked for "backward" shows forward, and notices
+    says so; a vanilla RNN's note is added too. where(direction): the title's text after the model's name."""
+    if direction not in traces:
         notices.append(say("one_direction", lang, name=model_name))
         direction = "forward"
-    parts = tr["directions"][direction]
-    suffix = f" — {model_name}" + (f", {say(direction, lang)}" if tr["arch"] == "bilstm" else "")
-    figs = [plots.heatmap(parts[k], tr["words"], say(f"title_{k}", lang) + suffix, KINDS[k], say("unit", lang))
-            if k in parts else None for k in TRACE_PARTS]
+    parts = traces[direction]
+    words = parts.get("words", words)  # a decoder's trace carries the words it wrote
+    suffix = f" — {model_name}{where(direction)}"
     if "c" not in parts:
         notices.append(RNN_ONLY[1] if lang == "ko" else RNN_ONLY[0])
-    return (*figs, _notice(notices + more))
+    return [plots.heatmap(parts[k], words, say(f"title_{k}", lang) + suffix, KINDS[k], say("unit", lang))
+            if k in parts else None for k in TRACE_PARTS]

@@ -92,7 +92,8 @@ def ner_tab(inside_box):
                 **RAW, **MODELS)  # after the main event, which keeps the name /ner
 
 
-def caption_tab():
+def caption_tab(images: list[str]):
+    """images: the example photos (captions.example_images), the first one already in the image box."""
     with gr.Tab(I18N("tab_caption"), id="caption"):
         _missing_notice("caption")
         gr.Markdown(I18N("caption_intro"))
@@ -100,7 +101,7 @@ def caption_tab():
             # the event takes the upload unprocessed (**RAW, captions.upload): gradio would otherwise open, convert
             # to RGB and re-encode it before tasks.image_encoder's checks (size, bombs, decoded-size budget) run;
             # image_mode=None keeps gr.Image from converting should the event ever preprocess again
-            image = gr.Image(value=next(iter(captions.example_images()), None), type="filepath", image_mode=None,
+            image = gr.Image(value=next(iter(images), None), type="filepath", image_mode=None,
                              sources=["upload", "webcam", "clipboard"], label=I18N("caption_image"), height=260,
                              scale=3, elem_id="caption-image")
             beam = gr.Slider(1, captions.MAX_BEAM, value=3, step=1, label=I18N("beam"), scale=1)
@@ -113,8 +114,8 @@ def caption_tab():
         gr.on([run.click], captions.caption_upload, inputs=[image, beam], outputs=outputs, api_name="caption", **RAW,
               **MODELS)
         with examples_slot:
-            if captions.example_images():  # fills the image, then our own run (see sentiment_tab)
-                examples = gr.Examples([[p] for p in captions.example_images()], inputs=image, label=I18N("examples"),
+            if images:  # fills the image, then our own run (see sentiment_tab)
+                examples = gr.Examples([[p] for p in images], inputs=image, label=I18N("examples"),
                                        run_on_click=False, cache_examples=False, api_visibility="private",
                                        api_name="caption_example")
                 examples.dataset.headers = []  # as the NER examples'
@@ -207,10 +208,11 @@ def build() -> gr.Blocks:
                                     render=False)
             sentiment_tab(inside_box)
             ner_tab(inside_box)
-            caption_tab()
+            images = captions.example_images()
+            caption_tab(images)
             inside_tab(inside_box)
             memory_tab()
-            ui_why.why_tab(next(iter(captions.example_images()), None))
+            ui_why.why_tab(next(iter(images), None))
             shapes_tab()
     # After every event gradio's queue rebuilds a pandas table of the last 10,000 events for its /monitoring
     # page: ~10 ms of CPU per request (more as the table grows) that the next request waits behind on a

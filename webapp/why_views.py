@@ -15,9 +15,9 @@ from zoo import note, why
 from zoo.cells import SWITCHES
 
 from . import models, plots
-from .logic import (KINDS, TRACE_PARTS, _get_model, _notice, checked_direction, clean_text, first_words,
-                    inspectable_models, lang_of, md_cell)
-from .texts import RNN_ONLY, SWITCHES_KO, say
+from .logic import (_get_model, _notice, checked_direction, clean_text, first_words, heatmaps, inspectable_models,
+                    lang_of, md_cell)
+from .texts import SWITCHES_KO, say
 
 MAX_STEP_WORDS = 25  # right context: one row per prefix, so rows x words cells
 MAX_SIZE_WORDS = 80  # the cell state's size, word by word
@@ -121,15 +121,8 @@ def inside_caption(image, model_name, direction="forward", request: gr.Request |
     except (ValueError, TypeError, OSError) as e:
         raise gr.Error(say("bad_image", lang, why=str(e))) from None
     notes = [say("decoder_beam", lang, beam=pred.decode_cfg["beam"])]
-    if direction not in tr["decoders"]:
-        notes.append(say("one_direction", lang, name=model_name))
-        direction = "forward"
-    parts = tr["decoders"][direction]
-    figs = [plots.heatmap(parts[k], parts["words"], f"{say('title_' + k, lang)} — {model_name}, "
-                          f"{say(direction, lang)} {say('decoder', lang)}", KINDS[k], say("unit", lang))
-            if k in parts else None for k in TRACE_PARTS]
-    if "c" not in parts:
-        notes.append(RNN_ONLY[1] if lang == "ko" else RNN_ONLY[0])
+    figs = heatmaps(tr["decoders"], direction, None, model_name, lang, notes,
+                    lambda d: f", {say(d, lang)} {say('decoder', lang)}")
     return (*figs, f"**{tr['caption']}**\n\n" + "\n\n".join(notes))
 
 
