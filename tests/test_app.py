@@ -1,5 +1,4 @@
-"""The web app: its event functions on good and bad input, the API through gradio_client, and the page
-in a real (headless) browser. Tiny untrained checkpoints (tests/app_models.py) stand in for the zoo."""
+"""The web app: its event functions on good and bad input (the page in a browser: test_app_browser.py). Tiny untrained checkpoints (tests/app_models.py) stand in for the zoo."""
 import json
 import os
 import shutil
@@ -18,7 +17,6 @@ sys.path.insert(0, str(ROOT))  # app.py and webapp/ live at the repo root, outsi
 from app_models import write_models  # noqa: E402
 from webapp import logic, memory_views, models, plots  # noqa: E402
 from webapp.shapes import shapes  # noqa: E402
-from webapp.examples import NER_EXAMPLES  # noqa: E402
 import zoo  # noqa: E402
 from zoo import probe  # noqa: E402
 
@@ -148,6 +146,8 @@ def test_inside_shows_lstm_gates_and_only_h_for_a_vanilla_rnn():
     assert all(f is not None for f in figs) and notice == ""
     *figs, notice = logic.inside(NER_TEXT, "ner-rnn")
     assert figs[0] is not None and figs[1:] == [None] * 5 and "no cell state" in notice
+    assert [u["visible"] for u in logic.gate_rows("ner-rnn")] == [False] * 5  # their rows hidden, not empty boxes
+    assert [u["visible"] for u in logic.gate_rows("ner-lstm")] == [True] * 5
     with pytest.raises(gr.Error, match="Unknown model"):
         logic.inside(NER_TEXT, "../etc/passwd")
 
@@ -244,7 +244,7 @@ def test_a_task_without_models_says_so_and_the_page_still_builds(monkeypatch):
     models.clear_cache()
 
 
-# --- the API and the page ----------------------------------------------------------------------------
+# --- the app served, for the API and browser tests ---------------------------------------------------
 
 @pytest.fixture(scope="module")
 def server(tiny_models):
@@ -256,129 +256,3 @@ def server(tiny_models):
     app.launch(server_port=port, prevent_thread_lock=True, quiet=True)
     yield f"http://127.0.0.1:{port}/"
     app.demo.close()
-
-
-CHROMIUM = Path("/usr/bin/chromium")
-BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync"]
-needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(),
-                                    reason="needs Debian's chromium: apt-get install -y chromium chromium-driver")
-SHOTS = ROOT / "test-artifacts"
-
-
-def check_tab(page, expect, task: str, text: str, shot: str):
-    """Type text in a pattern tab, press run, and find the three models' answers."""
-    names = {"ner": "Many to many: named entities", "sentiment": "Many to one: sentiment"}
-    page.get_by_role("tab", name=names[task]).click()
-    page.locator(f"#{task}-text textarea").fill(text)
-    page.locator(f"#{task}-run").click()
-    for arch in models.ARCHS:
-        expect(page.locator(f"#{task}-card-{arch}")).to_contain_text(f"{task}-{arch}")
-        expect(page.locator(f"#{task}-card-{arch}")).to_contain_text("parameters")
-    page.screenshot(path=str(SHOTS / shot), full_page=True)
-
-
-@needs_chromium
-def test_page_shows_three_models_per_tab_and_the_inside_view(server):
-    sync_api = pytest.importorskip("playwright.sync_api")
-    expect = sync_api.expect
-    SHOTS.mkdir(exist_ok=True)
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
-        page = browser.new_page(locale="en-US", viewport={"width": 1280, "height": 1100})
-        page.set_default_timeout(60_000)
-        elsewhere = []  # the page must work offline: nothing but the app's own server is asked for anything
-        page.on("request", lambda r: None if r.url.startswith((server, "data:", "blob:")) else elsewhere.append(r.url))
-        page.goto(server)
-        check_tab(page, expect, "ner", NER_TEXT, "app-ner.png")
-        for arch in models.ARCHS:
-            expect(page.locator(f"#ner-{arch}")).to_contain_text("Blackburn")
-        page.get_by_text(NER_EXAMPLES[0], exact=True).click()  # an example fills the box and runs the models
-        expect(page.locator("#ner-text textarea")).to_have_value(NER_EXAMPLES[0])
-        expect(page.locator("#ner-rnn")).to_contain_text("boycott")
-        check_tab(page, expect, "sentiment", "a gorgeous , witty movie .", "app-sentiment.png")
-        chart = page.locator("#sentiment-chart")  # drawn in the browser (vega), one line per model
-        expect(chart.locator("svg").first).to_be_visible()
-        expect(chart).to_contain_text("BiLSTM (forward)")
-        expect(chart).to_contain_text("4 witty")
-
-        page.get_by_role("tab", name="Inside the cell").click()
-        expect(page.locator("#inside-text textarea")).to_have_value("a gorgeous , witty movie .")  # current input
-        page.locator("#inside-run").click()
-        for part in logic.TRACE_PARTS:
-            expect(page.locator(f"#inside-{part} img")).to_be_visible()
-        page.screenshot(path=str(SHOTS / "app-inside.png"), full_page=True)
-
-        page.get_by_role("tab", name="Long-term memory").click()
-        page.locator("#memory-run").click()
-        for chart in ("#memory-chart", "#memory-lifetime"):
-            expect(page.locator(f"{chart} img")).to_be_visible()
-        page.locator("#probe-run").click()
-        expect(page.locator("#probe-chart img")).to_be_visible()
-        expect(page.locator("#probe-table")).to_contain_text("imdb-lstm")
-        page.screenshot(path=str(SHOTS / "app-memory.png"), full_page=True)
-        for chart in ("#memory-chart", "#memory-lifetime", "#probe-chart"):  # drawn: a real picture, not a blank
-            img = page.locator(f"{chart} img")
-            assert img.evaluate("i => i.naturalWidth") > 300 and _ink(img.screenshot()) > 0.02, chart
-
-        page.get_by_role("tab", name="Why the cell").click()
-        page.locator("#why-run").click()
-        expect(page.locator("#why-table")).to_contain_text("forget=1")
-        expect(page.locator("#why-size img")).to_be_visible()
-        page.locator("#right-run").click()
-        expect(page.locator("#right-table")).to_contain_text("ner-bilstm")
-        page.locator("#decoder-run").click()
-        for part in logic.TRACE_PARTS:
-            expect(page.locator(f"#decoder-{part} img")).to_be_visible()
-        page.screenshot(path=str(SHOTS / "app-why.png"), full_page=True)
-        assert _ink(page.locator("#why-size img").screenshot()) > 0.02
-
-        page.get_by_role("tab", name="Shapes").click()
-        page.locator("#note-run").click()
-        expect(page.locator("#note-out")).to_contain_text("Largest difference")
-        page.screenshot(path=str(SHOTS / "app-note.png"), full_page=True)
-        assert elsewhere == []
-
-        ko = browser.new_page(locale="ko-KR", viewport={"width": 1280, "height": 800})
-        ko.goto(server)
-        expect(ko.get_by_role("tab", name="Many to one: 감성 분류")).to_be_visible(timeout=60_000)
-        ko.screenshot(path=str(SHOTS / "app-ko.png"))
-        browser.close()
-
-
-def _ink(png: bytes) -> float:
-    """The share of a screenshot's pixels that are not near-white: a drawn chart has lines, labels and axes."""
-    import io
-    from PIL import Image
-    gray = Image.open(io.BytesIO(png)).convert("L")
-    return sum(1 for v in gray.tobytes() if v < 200) / (gray.width * gray.height)
-
-
-@needs_chromium
-@pytest.mark.parametrize("task, text", [
-    pytest.param("ner", "EU rejects German call to boycott British lamb ."),
-    pytest.param("sentiment", "a gorgeous , witty , seductive movie ."),
-])
-def test_page_with_the_bundled_models(task, text, monkeypatch):
-    sync_api = pytest.importorskip("playwright.sync_api")
-    from webapp.texts import I18N
-    from webapp.ui import build
-    monkeypatch.delenv(models.ENV)  # the real zoo, not the tiny test models
-    models.clear_cache()
-    demo = build()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, i18n=I18N)
-    SHOTS.mkdir(exist_ok=True)
-    try:
-        with sync_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
-            page = browser.new_page(locale="en-US", viewport={"width": 1280, "height": 1100})
-            page.set_default_timeout(60_000)
-            page.goto(f"http://127.0.0.1:{port}/")
-            check_tab(page, sync_api.expect, task, text, f"bundled-{task}.png")
-            browser.close()
-    finally:
-        demo.close()
-        models.clear_cache()

@@ -25,7 +25,8 @@ from webapp import captions  # noqa: E402
 
 # every event by api_name. "model": runs models, so one queue group of 2 slots and raw input; the others run no
 # model: "copy" puts a tab's text into the inside tab's box, "fill" is an example filling its inputs, "toggle"
-# turns the direction choice on for a BiLSTM and off for the rest
+# turns the direction choice on for a BiLSTM and off for the rest, "rows" hides the gate rows after a vanilla
+# RNN's trace
 EVENTS = {
     "sentiment": "model", "sentiment_example_run": "model", "ner": "model", "ner_example_run": "model",
     "caption": "model", "caption_example_run": "model", "inside": "model", "memory": "model", "lifetime": "model",
@@ -33,7 +34,7 @@ EVENTS = {
     "inside_caption": "model", "note_loop": "model",
     "lambda": "copy", "lambda_1": "copy", "sentiment_example": "fill", "ner_example": "fill", "caption_example": "fill",
     "shapes": "shapes",  # builds one small torch layer (sizes checked by webapp.shapes)
-    "two_way": "toggle", "two_way_1": "toggle",
+    "two_way": "toggle", "two_way_1": "toggle", "gate_rows": "rows", "gate_rows_1": "rows",
 }
 PUBLIC = {"/sentiment", "/ner", "/caption", "/inside", "/memory", "/lifetime", "/distance_probe", "/what_if",
           "/cell_size", "/right_context", "/inside_caption", "/note_loop", "/shapes"}
@@ -91,6 +92,8 @@ def test_every_event_is_in_the_table_and_every_model_event_in_the_one_queue_grou
             assert fn.fn.__name__ == "two_way" and fn.fn("ner-bilstm")["interactive"] is True
             assert fn.fn("ner-lstm")["interactive"] is False and fn.fn(["x"])["interactive"] is False
             assert fn.fn("ner-lstm")["value"] == "forward"  # a greyed-out choice left on backward would stick there
+        elif kind == "rows":  # reads the model's name only, runs nothing
+            assert fn.fn.__name__ == "gate_rows" and {u["visible"] for u in fn.fn(["x"])} == {True}
     assert seen == set(EVENTS)
 
 

@@ -209,6 +209,13 @@ def inside(text, model_name, direction="forward", request: gr.Request | None = N
     return (*figs, _notice(notices + more))
 
 
+def gate_rows(model_name) -> list:
+    """Visibility of the heatmaps after h (c, i, f, g, o), once a trace is drawn: a vanilla RNN has no cell
+    state and no gates, so their rows are hidden rather than left as empty boxes (its note says why)."""
+    gated = not (isinstance(model_name, str) and model_name.endswith("-rnn"))
+    return [gr.update(visible=gated) for _ in TRACE_PARTS[1:]]
+
+
 def heatmaps(traces: dict, direction: str, words, model_name: str, lang: str, notices: list, where) -> list:
     """The six heatmaps of one direction's trace (h, c, i, f, g, o; None where a vanilla RNN has no such part),
     for the inside tab and the decoder view. A one-way model asked for "backward" shows forward, and notices

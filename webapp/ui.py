@@ -137,13 +137,15 @@ def inside_tab(box):
                                  interactive=bool(default and default.endswith("bilstm")), elem_id="inside-direction")
         run = gr.Button(I18N("show"), variant="primary", elem_id="inside-run")
         notice = gr.Markdown(elem_id="inside-notice")
-        figs = []
+        figs, rows = [], []
         for part in logic.TRACE_PARTS:
-            with gr.Row():
+            with gr.Row(elem_id=f"inside-row-{part}") as row:
                 figs.append(gr.Plot(label=I18N(f"cell_note_{part}"), show_label=False, scale=4, elem_id=f"inside-{part}"))
                 gr.Markdown(I18N(f"cell_note_{part}"), elem_classes=["note"])
+            rows.append(row)
         gr.on([run.click, box.submit], logic.inside, inputs=[box, model, direction], outputs=[*figs, notice],
-              api_name="inside", **RAW, **MODELS)
+              api_name="inside", **RAW, **MODELS
+              ).success(logic.gate_rows, model, rows[1:], api_visibility="private")
         model.change(ui_why.two_way, model, direction, api_visibility="private")
 
 

@@ -58,7 +58,8 @@ def why_tab(image_example: str | None):
             image = gr.Image(value=image_example, type="filepath", image_mode=None, sources=["upload", "clipboard"],
                              label=I18N("decoder_image"), height=220, scale=2, elem_id="decoder-image")
             with gr.Column(scale=1):
-                cap_model = gr.Radio(list(why_views.CAPTION_MODELS), value="caption-lstm", label=I18N("model"))
+                cap_model = gr.Radio(list(why_views.CAPTION_MODELS), value="caption-lstm", label=I18N("model"),
+                                     elem_id="decoder-model")
                 direction = gr.Radio(DIRECTIONS, value="forward", label=I18N("direction"), interactive=False,
                                      elem_id="decoder-direction")
         cap_model.change(two_way, cap_model, direction, api_visibility="private")
@@ -67,7 +68,8 @@ def why_tab(image_example: str | None):
         figs = [gr.Plot(label=I18N(f"cell_note_{part}"), show_label=False, elem_id=f"decoder-{part}")
                 for part in logic.TRACE_PARTS]
         cap_run.click(_inside_caption, inputs=[image, cap_model, direction], outputs=[*figs, caption],
-                      api_name="inside_caption", **RAW, **MODELS)
+                      api_name="inside_caption", **RAW, **MODELS
+                      ).success(logic.gate_rows, cap_model, figs[1:], api_visibility="private")
 
 
 def note_panel():
