@@ -33,6 +33,7 @@ def main(argv=None) -> int:
     run_flags.check(p, args)
     torch.set_num_threads(args.threads)
     pred = zoo.load(args.checkpoint)
+    registry.require_rewritable(pred)  # an ONNX export: one line, before the work
     if pred.task != caption.TASK:
         print(f"error: {args.checkpoint} is a {pred.task} checkpoint, not a caption one", file=sys.stderr)
         return 2
@@ -43,8 +44,9 @@ def main(argv=None) -> int:
         splits = {s: caption.encode_split(ds[s], pred.vocab, pred.encoder) for s in ("validation", "test") if s in ds}
     except (ValueError, KeyError) as e:
         raise data.DataUnavailable(f"{args.data}: not usable for captions: {e}") from None
-    config["decode"] = {**d, **caption.decode_settings(pred.model, splits["validation"], pred.vocab, args.beams,
-                                                     args.alphas, d["max_len"])}
+    # the choice and its table made anew (an older table under another key would sit beside it); max_len kept
+    config["decode"] = {"max_len": d["max_len"], **caption.decode_settings(pred.model, splits["validation"], pred.vocab,
+                                                                          args.beams, args.alphas, d["max_len"])}
     best = config["decode"]
     print(f"validation BLEU-4 by decoding: {best}", file=sys.stderr)
     config["metrics"] = {s: caption.evaluate(pred.model, split, pred.vocab, best["beam"], d["max_len"], best["alpha"])

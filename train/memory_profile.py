@@ -40,6 +40,7 @@ def main(argv=None) -> int:
     texts = val[sentiment.text_column(val)]
     for folder in args.checkpoints:
         pred = zoo.load(folder)
+        registry.require_rewritable(pred)  # an ONNX export: one line, before the work
         if pred.config["task"] != sentiment.TASK:
             print(f"error: {folder} is a {pred.config['task']} checkpoint, not a sentiment one", file=sys.stderr)
             return 2

@@ -1,5 +1,5 @@
 """Score LSTM checkpoints on validation with each what-if switch (zoo.cells.SWITCHES) and record the table in
-their config.json, for the app's "What if" view.
+their config.json, for the app's "Why the cell" tab (its what-if table).
 
     python train/what_if.py zoo/checkpoints/sentiment-lstm --data ../shared/datasets/sst2
     python train/what_if.py zoo/checkpoints/ner-lstm --data ../shared/datasets/conll2003
@@ -37,6 +37,7 @@ def main(argv=None) -> int:
     sentiment.held_out_validation(ds)  # IMDB has no validation split; a no-op where there is one
     for folder in args.checkpoints:
         pred = zoo.load(folder)
+        registry.require_rewritable(pred)  # an ONNX export: one line, before the work
         check = getattr(task_module(pred.task), "check_data", None)  # the text tasks': their own data, or one line
         if check:
             check(ds, args.data)

@@ -33,6 +33,8 @@ REVIEW_EXAMPLES = [
 ]
 # The "Why the cell" tab's sentence: a negation the cell must carry ("not a bad ... rather good").
 WHY_EXAMPLE = "it is not a bad movie , in fact it is rather good ."
+# CoNLL-2003 validation: the name comes first and only the words after it say it is a person
+RIGHT_EXAMPLE = "Cunningham has already been signed as a broadcaster ."
 NER_EXAMPLES = [
     "EU rejects German call to boycott British lamb .",
     "Peter Blackburn of the European Commission met Angela Merkel in Brussels on Monday .",

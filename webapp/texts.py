@@ -71,12 +71,13 @@ UI = {
         "right_intro": "### Right context, word by word (NER)\nThe sentence is revealed one word at a time; each row "
                        "is what the tagger says with only those words. Earlier tags can change as later words arrive: "
                        "in both taggers the CRF chooses the best tags for the whole sentence so far, and the "
-                       "BiLSTM's backward half also reads the words after each word.",
+                       "BiLSTM's backward half also reads the words after each word. In the starting sentence only "
+                       "the BiLSTM finds that Cunningham is a person, and only once it has read \"signed as\".",
         "right_run": "Reveal word by word",
         "decoder_intro": "### Inside a caption decoder\nThe decoder's h, c and gates while it writes its caption, "
                          "one column per generated word, starting from the state the image gave it. caption-bilstm "
                          "has two decoders: forward (left to right) and backward (right to left).",
-        "note_intro": "### From the note: its NumPy loop on real weights\nThe seed note's five-line NumPy RNN, "
+        "note_intro": "### From the note: its NumPy loop on real weights\nThe seed note's three-line NumPy RNN loop, "
                       "run on a trained vanilla RNN's own weights and word vectors, beside the model's encoder.",
         "note_run": "Run the note's loop",
     },
@@ -133,12 +134,13 @@ UI = {
                      "있습니다. tanh(c_t)와 그래서 h_t는 -1과 1 사이에 머뭅니다.",
         "right_intro": "### 오른쪽 문맥, 한 단어씩 (개체명 인식)\n문장을 한 단어씩 보여 주고, 각 행은 그때까지의 단어만 "
                        "보고 태거가 붙인 태그입니다. 뒤 단어가 들어오면 앞 단어의 태그가 바뀔 수 있습니다: 두 태거 모두 CRF가 "
-                       "지금까지의 문장 전체에 가장 좋은 태그를 고르고, BiLSTM은 뒤 방향이 각 단어 뒤의 단어도 읽기 때문입니다.",
+                       "지금까지의 문장 전체에 가장 좋은 태그를 고르고, BiLSTM은 뒤 방향이 각 단어 뒤의 단어도 읽기 때문입니다. "
+                       "처음 문장에서 Cunningham이 사람 이름임을 알아내는 것은 BiLSTM뿐이고, 그것도 \"signed as\"를 읽은 뒤입니다.",
         "right_run": "한 단어씩 보기",
         "decoder_intro": "### 캡션 디코더 안쪽\n디코더가 캡션을 쓰는 동안의 h, c와 게이트. 생성한 단어마다 한 열이고, "
                          "이미지가 준 상태에서 시작합니다. caption-bilstm은 디코더가 두 개입니다: 앞 방향(왼쪽→오른쪽)과 "
                          "뒤 방향(오른쪽→왼쪽).",
-        "note_intro": "### 노트에서: NumPy 루프를 실제 가중치로\n시드 노트의 다섯 줄짜리 NumPy RNN을 학습된 바닐라 RNN의 "
+        "note_intro": "### 노트에서: NumPy 루프를 실제 가중치로\n시드 노트의 세 줄짜리 NumPy RNN 루프를 학습된 바닐라 RNN의 "
                       "가중치와 단어 벡터로 실행해 모델의 인코더와 나란히 봅니다.",
         "note_run": "노트의 루프 실행",
     },

@@ -6,7 +6,7 @@ import gradio as gr
 
 from . import captions, logic, why_views
 from .logic import lang_of
-from .examples import NER_EXAMPLES, WHY_EXAMPLE
+from .examples import RIGHT_EXAMPLE, WHY_EXAMPLE
 from .queue import MODELS, RAW
 from .texts import DIRECTIONS, I18N
 
@@ -46,7 +46,7 @@ def why_tab(image_example: str | None):
               api_name="cell_size", **RAW, **MODELS)
 
         gr.Markdown(I18N("right_intro"))
-        ner_text = gr.Textbox(label=I18N("sentence"), value=NER_EXAMPLES[1], elem_id="right-text")
+        ner_text = gr.Textbox(label=I18N("sentence"), value=RIGHT_EXAMPLE, elem_id="right-text")
         ner_run = gr.Button(I18N("right_run"), variant="primary", elem_id="right-run")
         steps = gr.Markdown(elem_id="right-table", elem_classes=["steps"])
         gr.on([ner_run.click, ner_text.submit], why_views.right_context, inputs=ner_text, outputs=steps,

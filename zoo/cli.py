@@ -72,6 +72,9 @@ def parse(p: argparse.ArgumentParser, argv, task: str, defaults: training.TrainC
     p.add_argument("--resume", action="store_true",
                    help=f"continue a killed run from the state saved in OUT/{STATE_DIR} (same flags); "
                         "starts from the beginning if there is none")
+    p.add_argument("--restart", action="store_true",
+                   help=f"discard a killed run's state saved in OUT/{STATE_DIR} and start again (without it, or "
+                        "--resume, a run refuses to throw that state away)")
     p.add_argument("--push-to-hub", metavar="ORG/REPO", type=hub_repo_arg, default=None,
                    help="after training, publish the checkpoint to this Hub model repo (needs HF_TOKEN)")
     known, _ = p.parse_known_args(argv)
@@ -147,7 +150,7 @@ def data_signature(ds) -> dict:
 
 def _saved_run(record: Path) -> dict:
     """run.json of a run whose state is there; missing or damaged is an error, and the state stays."""
-    keep = "; the saved state is kept: restore the file, or start again without --resume"
+    keep = "; the saved state is kept: restore the file, or start again with --restart"
     if not record.is_file():
         raise resume.StateError(f"{record}: missing beside a saved training state{keep}")
     try:
@@ -162,7 +165,9 @@ def _saved_run(record: Path) -> dict:
 def run_state(args: argparse.Namespace, out=None, ds=None) -> Path:
     """The folder where a run keeps its resumable state, OUT/.train_state: hidden inside the checkpoint
     folder, so the checkpoint.save that ends the run, which replaces that folder, drops the state with it.
-    Without --resume it is emptied, so no state of an earlier run is ever picked up. With --resume the run
+    Without --resume it is emptied, so no state of an earlier run is ever picked up, but a state with saved
+    progress is only thrown away with --restart (a forgotten --resume would lose a killed run's hours); --resume
+    on a finished checkpoint, which keeps no state, is refused rather than training it again. With --resume the run
     must be the one that saved it (run.json): the same flags but paths (--out, --data) and what may change
     (training.FREE_ON_RESUME), and data of the same content (ds: the loaded DatasetDict, data_signature), so a moved
     run or data folder resumes and a different run does not train a mix. A state with its run.json missing
@@ -178,7 +183,16 @@ def run_state(args: argparse.Namespace, out=None, ds=None) -> Path:
         options["data_content"] = data_signature(ds)
     options = json.loads(json.dumps(options, default=str))  # as it reads back from run.json
     record = folder / "run.json"
-    if args.resume and (record.is_file() or any(folder.rglob(resume.RECORD))):
+    saved_progress = folder.is_dir() and any(folder.rglob(resume.RECORD))
+    if args.resume and getattr(args, "restart", False):
+        raise resume.StateError("--resume continues a run's saved state and --restart discards it: give one")
+    if saved_progress and not args.resume and not getattr(args, "restart", False):
+        raise resume.StateError(f"{folder}: a killed run's saved progress; --resume continues it, --restart "
+                                "discards it and starts again")
+    if args.resume and not saved_progress and not record.is_file() and (Path(out or args.out) / checkpoint.CONFIG).is_file():
+        raise resume.StateError(f"{Path(out or args.out)}: a finished checkpoint and no saved state, so nothing to "
+                                "resume; without --resume the run trains again and replaces it")
+    if args.resume and (record.is_file() or saved_progress):
         saved = {k: v for k, v in _saved_run(record).items() if k not in PATH_FLAGS}  # older run.json files have them
         if "data_content" not in saved:  # written before data was compared by content
             options.pop("data_content", None)
@@ -189,7 +203,7 @@ def run_state(args: argparse.Namespace, out=None, ds=None) -> Path:
         if differ:
             raise resume.StateError(f"{record}: saved by a run with other flags or data ("
                                     + ", ".join(f"{k}: {saved.get(k)!r} then, {options.get(k)!r} now" for k in differ)
-                                    + "); resume with the same flags and data, or start again without --resume")
+                                    + "); resume with the same flags and data, or start again with --restart")
         return folder
     if distributed.is_main():
         shutil.rmtree(folder, ignore_errors=True)

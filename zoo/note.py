@@ -1,6 +1,6 @@
 """The seed note's NumPy RNN loop, run on a trained zoo RNN's own weights.
 
-The note (docs/seed-note.ko.md, "RNN 직접 구현해보기") writes a vanilla RNN as five lines of NumPy:
+The note (docs/seed-note.ko.md, "RNN 직접 구현해보기") writes a vanilla RNN as a three-line NumPy loop:
 
     for x in inputs:
         output = np.tanh(np.dot(Wx, x) + np.dot(Wh, hidden_state) + b)

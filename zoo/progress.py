@@ -70,7 +70,7 @@ def check(path: Path, run: Progress, cfg) -> None:
             wrong.append(f"{len(run.history)} epochs of history, best epoch {run.best_epoch}, for {run.epoch} epochs done")
     if wrong:
         raise resume.StateError(f"{path}: not a state training could have saved ({'; '.join(wrong[:3])}); "
-                                "start again without --resume")
+                                "start again with --restart")
 
 
 def restore(folder: Path, model, opt, plateau, cfg, free: tuple[str, ...], log, scaler=None) -> tuple[Progress, dict | None] | None:

@@ -110,10 +110,19 @@ def load(name_or_path, revision: str | None = None, refresh: bool = False, preci
     return precision_mod.apply(predictor, precision)
 
 
+def require_rewritable(predictor) -> None:
+    """What rewrite_config needs, for a script to check before its work: a checkpoint, not an ONNX export (whose
+    graphs hold the network; a rewrite keeps only the checkpoint's own files and would drop them)."""
+    if predictor.config.get("onnx"):
+        raise CheckpointError(f"{predictor.folder} is an ONNX export; run the script on the checkpoint it was "
+                              "exported from, then export that again")
+
+
 def rewrite_config(predictor, config: dict) -> Path:
     """checkpoint.rewrite for a loaded predictor's folder (a script recording a profile or the chosen decoding in
     its config); a bundled checkpoint's manifest entry is recorded anew with it, or the next load would refuse
     the rewritten file as changed."""
+    require_rewritable(predictor)
     folder = Path(predictor.folder)
     bundled = folder.resolve().parent == BUNDLED.resolve()
     # a bundled card shows zoo.load(NAME), not this machine's path to it

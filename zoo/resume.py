@@ -157,7 +157,7 @@ def restore(folder, model, opt, plateau, config: dict, free=()) -> tuple[dict, d
     if differ:
         raise StateError(f"{folder}: saved by a run with other settings ("
                          + ", ".join(f"{k} {saved.get(k)} then, {config[k]} now" for k in differ)
-                         + "); resume with the same flags, or start again without --resume")
+                         + "); resume with the same flags, or start again with --restart")
     part = {p: {k[len(p):]: v for k, v in tensors.items() if k.startswith(p)} for p in ("model.", "optim.", "best.")}
     own = model.state_dict()
     for name, weights in (("model", part["model."]), ("best", part["best."] or own)):

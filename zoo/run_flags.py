@@ -1,8 +1,8 @@
 """What a training command's flags may be, checked when they are read: a bad value is argparse's one
 `error:` line and exit status 2 before any data loads, not a traceback after it (or, worse, a run that
 trains and then writes a checkpoint zoo.load refuses). And --out: a run writes its checkpoint there by
-replacing the folder, so it must be a new or empty folder or a checkpoint folder, never one holding
-anything else (a dataset, a user's notes).
+replacing the folder, so it must be a new or empty folder or a seqzoo checkpoint's folder, never one holding
+anything else (a dataset, a user's notes) nor a bundled model's.
 """
 from __future__ import annotations
 
@@ -10,15 +10,17 @@ import argparse
 import math
 from pathlib import Path
 
-from .checkpoint import CHECKPOINT_FILES
+from .checkpoint import CHECKPOINT_FILES, CONFIG, CheckpointError, read_config
 from .limits import DECODE_ALPHA, DECODE_SIZES, SIZES
+from .registry import BUNDLED
 
 INF = math.inf
 # flag (argparse dest) -> (lowest, highest, whether the lowest itself is allowed); the model sizes are
 # zoo/limits.py's, so a run never writes a checkpoint zoo.load would refuse
 BOUNDS = {
     "epochs": (1, INF, True), "batch_size": (1, INF, True), "lr": (0, INF, False), "weight_decay": (0, INF, True),
-    "clip": (0, INF, False), "patience": (1, INF, True), "max_steps": (0, INF, True), "threads": (0, INF, True),
+    "clip": (0, INF, False), "patience": (1, INF, True), "max_steps": (0, INF, True), "threads": (0, 1024, True),
+    "seed": (0, 2**32 - 1, True),  # NumPy's seeds: one outside is its traceback after the run's folder is made
     "save_every": (0, INF, True), "dropout": (0, 1, True), "word_dropout": (0, 1, True),
     "min_word_freq": (1, INF, True), "max_vocab": (0, SIZES["vocab_size"][1], True), "val_size": (1, INF, True),
     "texts": (1, INF, True), "words": (1, INF, True),
@@ -39,7 +41,7 @@ def check(p: argparse.ArgumentParser, args: argparse.Namespace, bounds: dict | N
     for name, (lo, hi, closed) in {**BOUNDS, **(bounds or {})}.items():
         value = getattr(args, name, None)
         if isinstance(value, (int, float)) and not isinstance(value, bool) and _bad(value, lo, hi, closed):
-            top = "" if hi == INF else f" and {'below' if hi == 1 else 'at most'} {hi:g}"
+            top = "" if hi == INF else f" and {'below' if hi == 1 else 'at most'} {hi if isinstance(hi, int) else f'{hi:g}'}"
             p.error(f"--{name.replace('_', '-')} must be {'at least' if closed else 'above'} {lo:g}{top}, got {value}")
 
 
@@ -64,10 +66,15 @@ def caption_decoding(p: argparse.ArgumentParser, args: argparse.Namespace) -> No
 
 
 def check_out(p: argparse.ArgumentParser, out) -> None:
-    """--out: a new folder, an empty one, or one holding a checkpoint and nothing else (a run replaces it)."""
+    """--out: a new folder, an empty one, or one holding a seqzoo checkpoint and nothing else (a run replaces it),
+    never a bundled model's folder (its manifest entry would no longer match: bundling is a copy and
+    `python -m zoo manifest`, docs/training.md)."""
     path = Path(out).expanduser()
     if Path.cwd().resolve().is_relative_to(path.resolve()):  # a run swaps its --out folder for a new one
         p.error(f"--out {out} is the current folder or holds it; choose a folder inside it")
+    if path.resolve().is_relative_to(BUNDLED.resolve()):
+        p.error(f"--out {out} is inside the bundled models' folder; train into another folder (runs/NAME) "
+                "and copy it there to bundle it (docs/training.md)")
     if path.exists() and not path.is_dir():
         p.error(f"--out {out} is a file; the checkpoint is a folder")
     if path.is_dir():
@@ -75,3 +82,10 @@ def check_out(p: argparse.ArgumentParser, out) -> None:
         if other:
             p.error(f"--out {out} holds other files ({', '.join(other[:5])}{', ...' if len(other) > 5 else ''}), "
                     "which the run would delete when it saves; choose a new or empty folder, or a checkpoint folder")
+        kept = sorted(q.name for q in path.iterdir() if q.name in CHECKPOINT_FILES)
+        try:  # files by a checkpoint's names that are not a checkpoint's (a README.md of notes) are a user's
+            if kept:
+                read_config(path)
+        except CheckpointError:
+            p.error(f"--out {out} holds {', '.join(kept)} but no seqzoo checkpoint ({CONFIG} missing or not one); "
+                    "the run would delete them when it saves; choose a new or empty folder")
