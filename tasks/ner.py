@@ -154,11 +154,11 @@ class Predictor:
 
     def tokens(self, text_or_tokens) -> list[tuple[str, int, int]]:
         """The words the model reads, with character offsets: [(word, start, end)]. Text is split the
-        CoNLL way (tasks.text.tokenize); a list of words is taken one word per token (stripped), offsets into
+        CoNLL way (tasks.text.tokenize, conll=True); a list of words is taken one word per token (stripped), offsets into
         " ".join(words), so tags line up with the caller's tokens: a token without a visible character is a
         ValueError naming it, not dropped (dropping it shifted every later tag against the caller's list)."""
         if isinstance(text_or_tokens, str):
-            toks = tokenize(text_or_tokens)
+            toks = tokenize(text_or_tokens, conll=True)
         elif isinstance(text_or_tokens, (list, tuple)) and all(isinstance(t, str) for t in text_or_tokens):
             if len(text_or_tokens) > MAX_TOKENS:
                 raise ValueError(f"{len(text_or_tokens):,} tokens; the limit is {MAX_TOKENS:,}")
