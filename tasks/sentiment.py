@@ -181,11 +181,13 @@ class Predictor:
 
     @staticmethod
     def _result(p: float, scores: bool) -> dict:
-        return {"positive": p, "negative": 1.0 - p} if scores else {"label": LABELS[int(p > 0.5)]}
+        label = {"label": LABELS[int(p > 0.5)]}
+        return {**label, "positive": p, "negative": 1.0 - p} if scores else label
 
     def predict(self, text: str, scores: bool = True) -> dict:
-        """-> {"positive": p, "negative": 1 - p}; scores=False: {"label": "positive" | "negative"}. Punctuation,
-        emoji and unknown scripts are words (mostly <unk>) and get a result."""
+        """-> {"label": "positive" | "negative", "positive": p, "negative": 1 - p}; scores=False: the label alone
+        (every task's answer carries its label or tags; scores adds the probabilities). Punctuation, emoji and
+        unknown scripts are words (mostly <unk>) and get a result."""
         return self._result(float(self.model.prob_positive(collate([{"words": self._ids(text)}]))[0]), scores)
 
     def predict_batch(self, inputs: list[str], batch_size: int = 64, scores: bool = True, errors: str = "raise") -> list[dict]:

@@ -33,7 +33,8 @@ class Remembers:
             neg = sum(w in ("dull", "terrible", "awful", "boring", "disliked", "ugly", "worst", "dreadful", "wooden",
                             "horrible", "tedious", "bad", "poor", "hated", "disaster", "depressing", "stupid",
                             "avoid", "Avoid") for w in seen)
-            out.append({"positive": 0.5 + 0.1 * (pos > neg), "negative": 0.5 - 0.1 * (pos > neg) + 0.2 * (neg > pos)})
+            p = 0.5 + 0.1 * (pos > neg) - 0.1 * (neg > pos)  # the sentiment predictor's answer: its label, P
+            out.append({"label": "positive" if p > 0.5 else "negative", "positive": p, "negative": 1 - p})
         return out
 
 

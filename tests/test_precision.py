@@ -122,7 +122,7 @@ def test_bf16_without_native_bf16_runs_but_warns_once(models, monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         zoo.load(models / "sentiment-lstm", precision="bf16")  # once per process
-    assert set(p.predict("a fine film .")) == {"positive", "negative"}
+    assert set(p.predict("a fine film .")) == {"label", "positive", "negative"}
 
 
 def test_an_unknown_precision_is_refused_before_anything_is_read(tmp_path):

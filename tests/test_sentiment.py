@@ -206,7 +206,7 @@ def test_train_script_writes_a_checkpoint_that_zoo_load_serves(sst_sample, tmp_p
     assert cfg["model"]["pool"] == cfg["pool_selection"]["chosen"]
     assert set(line["metrics"]) == {"validation", "test"} and (out / "tokenizer.json").is_file()
     p = zoo.load(out)
-    assert set(p.predict("a wonderful film")) == {"positive", "negative"}
+    assert set(p.predict("a wonderful film")) == {"label", "positive", "negative"}
     assert p.evaluate(data.load(str(sst_sample))[0]["test"]) == cfg["metrics"]["test"]
 
 
@@ -265,7 +265,7 @@ def test_odd_input_gives_a_result_or_a_clear_error(name, one_thread):
     p = zoo.load(name)
     for text in ["...", "!?", "😀👍🎬", "정말 재미있는 영화였어요", "great " * 16_000 + "x" * 4_000]:
         r = p.predict(text)
-        assert set(r) == {"positive", "negative"} and 0 <= r["positive"] <= 1
+        assert set(r) == {"label", "positive", "negative"} and 0 <= r["positive"] <= 1
         assert abs(r["positive"] + r["negative"] - 1) < 1e-6
     for text in ["", "   \n\t "]:
         with pytest.raises(ValueError, match="no words"):

@@ -39,11 +39,13 @@ def test_ner_scores_are_each_words_tag_probabilities_from_the_same_pass(tiny):
         assert 0 < e["score"] <= 1
 
 
-def test_sentiment_predict_gives_probabilities_or_just_the_label(tiny):
+def test_sentiment_predict_gives_its_label_with_the_probabilities_or_alone(tiny):
     p = zoo.load(tiny / "sentiment-lstm")
     probs = p.predict("not bad at all .")
-    assert set(probs) == {"positive", "negative"} and probs["positive"] + probs["negative"] == pytest.approx(1)
-    assert p.predict("not bad at all .", scores=False) == {"label": max(probs, key=probs.get)}
+    assert set(probs) == {"label", "positive", "negative"} and probs["positive"] + probs["negative"] == pytest.approx(1)
+    assert probs["label"] == ("positive" if probs["positive"] > 0.5 else "negative")
+    assert p.predict("not bad at all .", scores=False) == {"label": probs["label"]}
+    assert p.predict_batch(["not bad at all ."]) == [probs]  # the same answer, batched
 
 
 @pytest.mark.parametrize("text", ["Peter visited Seoul, didn't he?", "Jose\u0301 Zu\u0301n\u0303iga 's U.S. trip cost $1,000 .",

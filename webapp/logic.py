@@ -125,7 +125,8 @@ def sentiment(text, data="sst2", request: gr.Request | None = None):
                 # a one-way model's curve ends at its prediction (tasks.sentiment.SentimentModel.
                 # prob_positive_by_step), so one pass gives both; the BiLSTM's curve is its forward half only
                 one_way = pred.config["arch"] != "bilstm"
-                probs = {"positive": curve[-1], "negative": 1 - curve[-1]} if one_way else pred.predict(text)
+                answer = {"positive": curve[-1], "negative": 1 - curve[-1]} if one_way else pred.predict(text)
+                probs = {k: answer[k] for k in ("positive", "negative")}  # the chart's two bars (not its "label")
         except ValueError:  # only punctuation the tokenizer drops, etc.
             raise gr.Error(say("no_words", lang)) from None
         ms = 1000 * (time.perf_counter() - t0)

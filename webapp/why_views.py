@@ -32,8 +32,7 @@ def gated_models() -> list[str]:
 def _answer(result, lang: str) -> str:
     if "tokens" in result:  # NER: the entities found
         return ", ".join(f"{md_cell(e['text'])} ({e['type']})" for e in result["entities"]) or say("none_found", lang)
-    best = max(result, key=result.get)
-    return f"{say(best, lang)} {result[best]:.2f}"
+    return f"{say(result['label'], lang)} {result[result['label']]:.2f}"
 
 
 def what_if(text, model_name, request: gr.Request | None = None) -> str:

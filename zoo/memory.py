@@ -134,7 +134,7 @@ def distance_probe(predictors: dict, distances=DISTANCES, order: str = "cue_firs
         for k in distances:
             pairs = probe_texts(k, order, cues)
             preds = p.predict_batch([t for t, _ in pairs], batch_size=batch_size)
-            right = sum(max(pr, key=pr.get) == label for pr, (_, label) in zip(preds, pairs))
+            right = sum(pr["label"] == label for pr, (_, label) in zip(preds, pairs))
             accs.append(round(100 * right / len(pairs), 1))
         out["accuracy"][name] = accs
     return out
