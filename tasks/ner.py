@@ -150,6 +150,7 @@ class Predictor:
     def __init__(self, model: NERModel, config: dict, files: dict[str, str]):
         self.model, self.config = model.eval(), config
         self.labels = config["labels"]
+        self._type_cols: dict[str, list[int]] = {}  # entity type -> its tags' columns (B-, I-), for the scores
         self.featurize = Featurizer(Tokenizer.from_str(files["tokenizer.json"]), config["chars"])
 
     def tokens(self, text_or_tokens) -> list[tuple[str, int, int]]:
@@ -202,9 +203,10 @@ class Predictor:
         """-> {"tokens": [{"text", "tag", "start", "end"}], "entities": [{"text", "type", "start", "end"}]}.
         scores=True adds each token's "scores" ({tag: probability}, a softmax of its emission scores: how sure
         the tagger is of each word on its own; the CRF then picks the sequence) and each entity's "score"
-        (the mean probability of its words' tags). The same answer as predict_batch([text_or_tokens]) gives,
-        without its bookkeeping for many inputs (one sentence at a time is where that shows), and on an exported
-        network without torch tensors around it."""
+        (the mean over its words of the probability of the entity's type, B- and I- together: how sure the
+        tagger is that these words are that kind of entity, whichever of the two the CRF picked for a word).
+        The same answer as predict_batch([text_or_tokens]) gives, without its bookkeeping for many inputs (one
+        sentence at a time is where that shows), and on an exported network without torch tensors around it."""
         toks = self.tokens(text_or_tokens)
         if not toks:
             return {"tokens": [], "entities": []}
@@ -260,8 +262,9 @@ class Predictor:
             probs = emissions.softmax(-1).tolist()  # (T, K)
             for t, p in zip(tokens, probs):
                 t["scores"] = dict(zip(self.labels, p))
-            for e, (_, a, b) in zip(entities, spans):
-                e["score"] = sum(probs[t][ids[t]] for t in range(a, b)) / (b - a)
+            for e, (kind, a, b) in zip(entities, spans):  # B- or I- of its type, whichever the CRF chose
+                cols = self._type_cols.setdefault(kind, [k for k, tag in enumerate(self.labels) if tag[2:] == kind])
+                e["score"] = sum(probs[t][k] for t in range(a, b) for k in cols) / (b - a)
         return {"tokens": tokens, "entities": entities}
 
     def evaluate(self, split) -> dict:

@@ -123,3 +123,32 @@ def test_json_lines_after_any_number_of_blank_lines_are_still_json(models, tmp_p
     assert all("blank line" in r["error"] for r in recs[:-1])
     assert recs[-1]["id"] == 1 and recs[-1]["positive"] == pytest.approx(
         zoo.load(models / "sentiment-rnn").predict("terrible awful movie")["positive"], abs=1e-5)
+
+
+def test_output_dash_is_standard_output_not_a_file_named_dash(models, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "in.txt").write_text("good movie\nbad movie\n")
+    assert main(["predict", str(models / "sentiment-rnn"), "--input", "in.txt", "--output", "-"]) == 0
+    assert [r["line"] for r in _records(capsys.readouterr().out.encode())] == [1, 2] and not (tmp_path / "-").exists()
+
+
+def test_tokens_given_as_a_string_are_an_error_record_not_read_as_text(models, tmp_path, capsys):
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"tokens": "EU rejects"}\n{"tokens": ["EU", "rejects"]}\n')
+    assert main(["predict", str(models / "ner-lstm"), "--input", str(src)]) == 1
+    bad, good = _records(capsys.readouterr().out.encode())
+    assert "'tokens' must be a list of words, got str" in bad["error"] and [t["text"] for t in good["tokens"]] == ["EU", "rejects"]
+
+
+def test_a_reader_that_stops_early_ends_the_run_quietly(models, tmp_path):
+    import subprocess
+    import sys
+    src = tmp_path / "in.txt"
+    src.write_text("good movie\n" * 5000)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "zoo", "predict", str(models / "sentiment-rnn"), "--input", str(src),
+                             "--progress", "off"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    assert json.loads(proc.stdout.readline())["line"] == 1
+    proc.stdout.close()  # as `| head -1` does
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141 and "error" not in err and "Traceback" not in err, err

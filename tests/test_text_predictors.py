@@ -39,6 +39,19 @@ def test_ner_scores_are_each_words_tag_probabilities_from_the_same_pass(tiny):
         assert 0 < e["score"] <= 1
 
 
+def test_an_entitys_score_is_its_types_probability_whichever_of_b_and_i_the_crf_chose(tiny):
+    p = zoo.load(tiny / "ner-lstm")
+    toks = p.tokens("South Korean games")
+    B, I = p.labels.index("B-MISC"), p.labels.index("I-MISC")
+    emissions = torch.full((3, len(p.labels)), -10.0)
+    emissions[0, B], emissions[1, I], emissions[1, B], emissions[2, p.labels.index("O")] = 5.0, 5.0, 4.0, 5.0
+    r = p._result("South Korean games", toks, [B, B, p.labels.index("O")], emissions, True)  # the CRF: B B O
+    (first, second), probs = r["entities"], emissions.softmax(-1)
+    assert (first["text"], second["text"]) == ("South", "Korean")
+    assert second["score"] == pytest.approx(float(probs[1, B] + probs[1, I]), abs=1e-6) and second["score"] > 0.99
+    # the chosen tag's own probability (B-MISC, 0.27 here) would have called a sure MISC word unsure
+
+
 def test_sentiment_predict_gives_its_label_with_the_probabilities_or_alone(tiny):
     p = zoo.load(tiny / "sentiment-lstm")
     probs = p.predict("not bad at all .")

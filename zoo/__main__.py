@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 
@@ -120,6 +121,9 @@ def main(argv=None) -> int:
     try:
         return {"list": cmd_list, "evaluate": cmd_evaluate, "download": cmd_download, "publish": cmd_publish,
                 "manifest": cmd_manifest, "predict": cmd_predict, "export": cmd_export}[args.cmd](args)
+    except BrokenPipeError:  # the reader went away (`| head`): not an error of ours, and nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the exit's own flush would raise again
+        return 141  # as a process that SIGPIPE ends (128 + 13)
     except (registry.ModelNotFound, checkpoint.CheckpointError, data.DataUnavailable, ValueError, ImportError,
             OSError) as e:  # ImportError: the onnx extra missing; OSError: an unreadable --input or --output
         print(f"error: {e}", file=sys.stderr)

@@ -36,7 +36,7 @@ def add_parser(sub) -> None:
     p = sub.add_parser("predict", help="predict a file, stdin, a folder or glob of images; JSON lines out")
     p.add_argument("model", help="bundled name, checkpoint folder (an ONNX export too) or Hub repo")
     p.add_argument("--input", required=True, help="FILE, - (stdin); captions also FOLDER or GLOB")
-    p.add_argument("--output", default=None, help="FILE (default: stdout)")
+    p.add_argument("--output", default=None, help="FILE, or - for stdout (the default)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--format", choices=FORMATS, default="auto", help="text inputs: plain lines or JSON lines")
     p.add_argument("--device", default="cpu", help="cpu (default), auto, cuda, cuda:N or mps (zoo/devices.py)")
@@ -130,6 +130,8 @@ def run(args, load) -> int:
     """The predict command; load(name, revision=..., precision=...) -> predictor (zoo.registry.load)."""
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if args.output == "-":  # as for --input: standard output
+        args.output = None
     _check_output(args)
     predictor = load(args.model, revision=args.revision, precision=args.precision, device=args.device)
     items, total, f = _inputs(predictor, args)

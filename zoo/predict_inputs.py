@@ -26,6 +26,8 @@ class Item:
     echo: dict = field(default_factory=dict)  # fields copied into the record: "id", a caption's "image"
 
 
+LIST_KEYS = ("tokens",)  # JSON keys whose value is a list of words (a tagger's tokens)
+
 def read_lines(f):
     """A binary file's lines, each at most MAX_LINE_BYTES read into memory: a longer line is skipped through
     and given as None (one line without a newline must not take the whole input into memory)."""
@@ -89,6 +91,8 @@ def _json_item(n: int, text: str, keys: tuple[str, ...]) -> Item:
     echo = {"id": obj["id"]} if "id" in obj else {}
     for k in keys:
         if k in obj:
+            if k in LIST_KEYS and not isinstance(obj[k], list):  # a string would be read as a text, not as words
+                return Item(n, error=f"{k!r} must be a list of words, got {type(obj[k]).__name__}", echo=echo)
             return Item(n, obj[k], echo=echo)
     return Item(n, error=f"the object has no {' or '.join(repr(k) for k in keys)}", echo=echo)
 
