@@ -5,7 +5,7 @@
     python -m zoo evaluate sentiment-bilstm --data ../shared/datasets/sst2 --split test
 
     p = zoo.load("sentiment-lstm")
-    p.predict("a gorgeous , witty , seductive movie .")       # {"positive": 0.98, "negative": 0.02}
+    p.predict("a gorgeous , witty , seductive movie .")       # {"label": "positive", "positive": 0.98, ...}
     p.prob_positive_by_step("not bad at all")                # P(positive) after each word
 
 Text is split the Penn Treebank way (tasks.text.tokenize: "don't" -> do n't), as SST-2 already is, and
@@ -149,7 +149,7 @@ def make_config(arch: str, vectorize: Vectorizer, embedding: dict, data: dict | 
 
 
 class Predictor:
-    """A loaded sentiment checkpoint. predict("a gorgeous , witty movie") -> {"positive": p, "negative": 1 - p}.
+    """A loaded sentiment checkpoint. predict("a gorgeous , witty movie") -> {"label", "positive": p, "negative": 1 - p}.
 
     The text predictors' one interface (NER and sentiment alike): words(text), encode(text) -> (words, batch),
     predict(text, scores=...); zoo.probe and the app use only these."""

@@ -32,8 +32,8 @@ ABBREVIATIONS = ("Mr", "Mrs", "Ms", "Dr", "St", "Jr", "Sr", "Mt", "Ft", "Gov", "
                  "Nov", "Dec", "Calif", "Fla", "Mass", "Wash")
 _CAPITAL = "A-ZÀ-ÖØ-Þ"
 _CONLL = r"""
-    | (?<!\w)(?:""" + "|".join(ABBREVIATIONS) + r""")\.   # Mr. Corp. Oct.
-    | (?<![\w.])[""" + _CAPITAL + r"""]\.(?!\w)          # an initial: J. Adams
+    | (?<!\w)(?:""" + "|".join(ABBREVIATIONS) + r""")\.(?!\s*$)   # Mr. Corp. Oct. (the text's last full stop is one)
+    | (?<![\w.])[""" + _CAPITAL + r"""]\.(?!\w)(?!\s*$)    # an initial: J. Adams (not "Plan B." at the end)
     | (?<!\w)[""" + _CAPITAL + r"""]'[""" + _CAPITAL + r"""]\w*   # O'Brien
     | (?<!\w)[A-Z]{1,3}\$                  # currencies: C$ US$ HK$
     | (?<!\w)[A-Z]+&[A-Z]+\b               # S&P AT&T

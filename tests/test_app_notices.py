@@ -21,6 +21,14 @@ def test_a_word_count_is_not_claimed_for_a_text_already_cut_to_its_characters():
     assert "your text has" not in notice
 
 
+def test_a_taggers_text_is_cut_and_counted_as_the_tagger_splits_it():
+    text = " ".join(["Mr. Smith met J. Adams ."] * 6)  # 36 words as a tagger reads it (48 in the PTB split)
+    kept, notices = logic.first_words(text, 25, "en", model="ner-lstm")
+    assert kept.endswith("Mr.") and "your text has 36" in notices[0]  # was cut inside "Mr." and counted 48
+    kept, _ = logic.first_words(text, 25, "en", model="sentiment-lstm")  # the sentiment models read the PTB split
+    assert kept.endswith("Mr")
+
+
 def test_long_word_axes_label_every_kth_word_so_labels_never_overlap():
     words = [f"w{i}" for i in range(80)]
     fig, _ = memory_views.memory(" ".join(words), "sst2")

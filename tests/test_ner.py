@@ -31,6 +31,8 @@ def test_the_taggers_split_keeps_whole_what_conll_does_and_the_ptb_split_is_unch
                                         "Louis", "--", "O'Brien", "'s", "10th", "20-year-old", "C$", "+44", ".500",
                                         "S&P", "...", "won", "."]
     assert all(text[s:e] == t for t, s, e in conll)
+    for end in ("It was signed in Dec.", "He chose Plan B."):  # the text's last full stop is its own token
+        assert [t for t, _, _ in tokenize(end, conll=True)][-2:] == [end[-4:-1].split()[-1], "."]
     # the sentiment models' vocabularies and the caption references were split the PTB way: it stays so
     assert [t for t, _, _ in tokenize("J. Adams -- Mr. Smith")] == ["J", ".", "Adams", "-", "-", "Mr", ".", "Smith"]
 

@@ -152,3 +152,15 @@ def test_a_reader_that_stops_early_ends_the_run_quietly(models, tmp_path):
     proc.stdout.close()  # as `| head -1` does
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 141 and "error" not in err and "Traceback" not in err, err
+
+
+def test_a_reader_gone_in_process_returns_141_and_leaves_the_callers_stdout(models, tmp_path, monkeypatch):
+    class Gone:  # a stdout without a file descriptor whose reader went away
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self):
+            pass
+    (tmp_path / "in.txt").write_text("good movie\n")
+    monkeypatch.setattr("sys.stdout", Gone())
+    assert main(["predict", str(models / "sentiment-rnn"), "--input", str(tmp_path / "in.txt")]) == 141

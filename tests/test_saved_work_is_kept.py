@@ -35,6 +35,15 @@ def test_a_forgotten_resume_is_refused_and_the_killed_runs_progress_kept_until_r
     assert resume.load(folder) is None and (folder / "run.json").is_file()
 
 
+def test_a_run_started_with_restart_resumes_and_how_a_run_treats_its_state_is_not_recorded(tmp_path):
+    args = Namespace(**{**vars(_args(tmp_path)), "restart": True})
+    folder = cli.run_state(args)
+    toy_fit(folder)
+    assert "restart" not in (folder / "run.json").read_text() and "resume" not in (folder / "run.json").read_text()
+    resumed = Namespace(**{**vars(args), "restart": False, "resume": True})
+    assert cli.run_state(resumed) == folder and resume.load(folder) is not None  # was: "restart: True then, False now"
+
+
 def test_resume_on_a_finished_checkpoint_is_refused_not_trained_again(tmp_path):
     out = tmp_path / "run"
     out.mkdir()
@@ -93,10 +102,12 @@ def test_what_if_refuses_an_onnx_export_and_keeps_its_graphs(tmp_path, capsys):
     pytest.importorskip("onnxruntime")
     from train.what_if import main
     from zoo.export import to_onnx
-    exported = to_onnx(zoo.load(write_models(tmp_path / "models", tasks=("sentiment",)) / "sentiment-lstm"),
-                       tmp_path / "exported")
-    before = sorted(p.name for p in exported.iterdir())
+    plain = write_models(tmp_path / "models", tasks=("sentiment",)) / "sentiment-lstm"
+    exported = to_onnx(zoo.load(plain), tmp_path / "exported")
+    before, config = sorted(p.name for p in exported.iterdir()), (plain / "config.json").read_bytes()
     write_split(tmp_path / "sst2", "validation", *make_texts(8, 0))
-    assert main([str(exported), "--data", str(tmp_path / "sst2")]) == 2
-    assert "is an ONNX export" in capsys.readouterr().err.strip().splitlines()[-1]
+    for folders in ([exported], [plain, exported]):  # listed second, it is still refused before any work
+        assert main([*map(str, folders), "--data", str(tmp_path / "sst2")]) == 2
+        assert "is an ONNX export" in capsys.readouterr().err.strip().splitlines()[-1]
     assert sorted(p.name for p in exported.iterdir()) == before and zoo.load(exported).runtime == "onnxruntime"
+    assert (plain / "config.json").read_bytes() == config

@@ -38,9 +38,10 @@ def main(argv=None) -> int:
     sentiment.held_out_validation(ds)
     val = ds["validation"]
     texts = val[sentiment.text_column(val)]
-    for folder in args.checkpoints:
-        pred = zoo.load(folder)
-        registry.require_rewritable(pred)  # an ONNX export: one line, before the work
+    preds = {folder: zoo.load(folder) for folder in args.checkpoints}
+    for pred in preds.values():
+        registry.require_rewritable(pred)  # an ONNX export: one line, before any checkpoint's work
+    for folder, pred in preds.items():
         if pred.config["task"] != sentiment.TASK:
             print(f"error: {folder} is a {pred.config['task']} checkpoint, not a sentiment one", file=sys.stderr)
             return 2

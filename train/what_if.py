@@ -35,9 +35,10 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     ds, _ = data.load(args.data)  # DataUnavailable: one line, exit 2 (cli.script)
     sentiment.held_out_validation(ds)  # IMDB has no validation split; a no-op where there is one
-    for folder in args.checkpoints:
-        pred = zoo.load(folder)
-        registry.require_rewritable(pred)  # an ONNX export: one line, before the work
+    preds = {folder: zoo.load(folder) for folder in args.checkpoints}
+    for pred in preds.values():
+        registry.require_rewritable(pred)  # an ONNX export: one line, before any checkpoint's work
+    for folder, pred in preds.items():
         check = getattr(task_module(pred.task), "check_data", None)  # the text tasks': their own data, or one line
         if check:
             check(ds, args.data)

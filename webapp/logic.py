@@ -48,10 +48,11 @@ def clean_text(text, lang: str = "en", limit: int = MAX_CHARS) -> tuple[str, lis
     return text.strip(), notices
 
 
-def first_words(text: str, limit: int, lang: str, cut: bool = False) -> tuple[str, list[str]]:
-    """Cut text after its first `limit` words (as tasks.text.tokenize splits them). cut: the text was already
-    cut to clean_text's length, so its word count is not the user's and the notice does not give one."""
-    toks = tokenize(text)
+def first_words(text: str, limit: int, lang: str, cut: bool = False, model: str | None = None) -> tuple[str, list[str]]:
+    """Cut text after its first `limit` words, as the model reads them (tasks.text.tokenize; a tagger's split for
+    a NER model). cut: the text was already cut to clean_text's length, so its word count is not the user's and
+    the notice does not give one."""
+    toks = tokenize(text, conll=isinstance(model, str) and model in models.available("ner"))
     if len(toks) <= limit:
         return text, []
     notice = say("tok_truncated_cut", lang, limit=limit) if cut else say("tok_truncated", lang, limit=limit, n=len(toks))
@@ -199,7 +200,7 @@ def inside(text, model_name, direction="forward", request: gr.Request | None = N
     text, notices = clean_text(text, lang)
     pred = _get_model(model_name, lang)
     direction = checked_direction(direction, lang)
-    text, more = first_words(text, MAX_TRACE_WORDS, lang, cut=bool(notices))
+    text, more = first_words(text, MAX_TRACE_WORDS, lang, cut=bool(notices), model=model_name)
     try:
         tr = probe.trace_text(pred, text)
     except ValueError:

@@ -68,7 +68,7 @@ def cell_size(text, model_name, request: gr.Request | None = None):
     text, notices = clean_text(text, lang)
     if model_name not in gated_models():
         raise gr.Error(say("unknown_model", lang, name=model_name, choices=", ".join(gated_models()) or "-"))
-    text, more = first_words(text, MAX_SIZE_WORDS, lang, cut=bool(notices))
+    text, more = first_words(text, MAX_SIZE_WORDS, lang, cut=bool(notices), model=model_name)
     try:
         return plots.cell_size(why.cell_magnitudes(models.load(model_name), text), model_name), _notice(notices + more)
     except ValueError:
@@ -80,7 +80,7 @@ def right_context(text, request: gr.Request | None = None) -> str:
     from the whole sentence's answer is struck through (it changed when later words arrived)."""
     lang = lang_of(request)
     text, notices = clean_text(text, lang)
-    text, more = first_words(text, MAX_STEP_WORDS, lang, cut=bool(notices))
+    text, more = first_words(text, MAX_STEP_WORDS, lang, cut=bool(notices), model="ner-bilstm")
     out = []
     for name in ("ner-lstm", "ner-bilstm"):
         pred, why_not = models.try_load(name)

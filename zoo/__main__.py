@@ -87,6 +87,23 @@ def cmd_manifest(args) -> int:
     return 0
 
 
+READER_GONE = 141  # the exit status of a process that SIGPIPE ends (128 + 13)
+
+
+def _quiet_stdout() -> None:
+    """Point standard output at /dev/null after its reader went away, so the interpreter's own flush at exit does
+    not raise again; a stdout without a file descriptor (a notebook's, a test's capture) is left as it is."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, fd)
+    finally:
+        os.close(null)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m zoo", description="The seqzoo model zoo.")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -122,8 +139,7 @@ def main(argv=None) -> int:
         return {"list": cmd_list, "evaluate": cmd_evaluate, "download": cmd_download, "publish": cmd_publish,
                 "manifest": cmd_manifest, "predict": cmd_predict, "export": cmd_export}[args.cmd](args)
     except BrokenPipeError:  # the reader went away (`| head`): not an error of ours, and nothing more to say
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the exit's own flush would raise again
-        return 141  # as a process that SIGPIPE ends (128 + 13)
+        return READER_GONE
     except (registry.ModelNotFound, checkpoint.CheckpointError, data.DataUnavailable, ValueError, ImportError,
             OSError) as e:  # ImportError: the onnx extra missing; OSError: an unreadable --input or --output
         print(f"error: {e}", file=sys.stderr)
@@ -134,4 +150,7 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    if code == READER_GONE:
+        _quiet_stdout()  # only when run as the command: a caller of main() keeps its stdout
+    sys.exit(code)

@@ -71,7 +71,7 @@ def parse(p: argparse.ArgumentParser, argv, task: str, defaults: training.TrainC
                        default=getattr(defaults, f.name), help=f"{_HELP[f.name]} (default: %(default)s)")
     p.add_argument("--resume", action="store_true",
                    help=f"continue a killed run from the state saved in OUT/{STATE_DIR} (same flags); "
-                        "starts from the beginning if there is none")
+                        "starts from the beginning if there is none, and refuses a finished checkpoint")
     p.add_argument("--restart", action="store_true",
                    help=f"discard a killed run's state saved in OUT/{STATE_DIR} and start again (without it, or "
                         "--resume, a run refuses to throw that state away)")
@@ -129,6 +129,7 @@ def script(main: Callable[..., int]) -> Callable[..., int]:
     return run
 
 
+RUN_CONTROL = ("resume", "restart")  # how a run treats its saved state: not what it trains (never compared, never recorded)
 PATH_FLAGS = ("out", "data")  # where a run and its data are: not what it is (a moved folder still resumes)
 
 
@@ -178,7 +179,7 @@ def run_state(args: argparse.Namespace, out=None, ds=None) -> Path:
         distributed.setup(devices.resolve(getattr(args, "device", "auto")))
     folder = Path(out or args.out) / STATE_DIR
     options = {k: v for k, v in vars(args).items()
-               if k not in ("resume", "push_to_hub", *PATH_FLAGS, *training.FREE_ON_RESUME)}
+               if k not in (*RUN_CONTROL, "push_to_hub", *PATH_FLAGS, *training.FREE_ON_RESUME)}
     if ds is not None:
         options["data_content"] = data_signature(ds)
     options = json.loads(json.dumps(options, default=str))  # as it reads back from run.json
@@ -232,7 +233,7 @@ def finish(args: argparse.Namespace, model, config: dict, summary: dict, evaluat
     torchrun only rank 0 does this; the other ranks are done once training is."""
     if not distributed.is_main():
         return 0
-    options = {k: v for k, v in vars(args).items() if k not in summary["config"] and k != "resume"}
+    options = {k: v for k, v in vars(args).items() if k not in summary["config"] and k not in RUN_CONTROL}
     line = training.finish(model, config, summary, evaluate, splits, args.out, files=files,
                            dtype=args.dtype, command=command_line(), options=options)
     if args.push_to_hub:

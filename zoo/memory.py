@@ -120,7 +120,7 @@ def distance_probe(predictors: dict, distances=DISTANCES, order: str = "cue_firs
                    cues: dict[str, list[str]] = CUES, batch_size: int = 64) -> dict:
     """Accuracy (%) of each model on the cues with k words of filler between the cue and the end of the text.
 
-    predictors: {name: text classifier with predict_batch(texts) -> [{label: probability}]}. With the cue
+    predictors: {name: text classifier with predict_batch(texts) -> [{"label": "positive" | "negative", ...}]}. With the cue
     first, a model must carry the verdict across k words to answer; a vanilla RNN whose memory fades falls
     to chance (50%: the cues are balanced). With the cue last (order="cue_last"), the control, every model
     reads the verdict just before answering. -> {"distances", "order", "n": cues per distance,

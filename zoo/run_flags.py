@@ -86,6 +86,6 @@ def check_out(p: argparse.ArgumentParser, out) -> None:
         try:  # files by a checkpoint's names that are not a checkpoint's (a README.md of notes) are a user's
             if kept:
                 read_config(path)
-        except CheckpointError:
+        except (CheckpointError, OSError):  # OSError: a config.json this user cannot read
             p.error(f"--out {out} holds {', '.join(kept)} but no seqzoo checkpoint ({CONFIG} missing or not one); "
                     "the run would delete them when it saves; choose a new or empty folder")
