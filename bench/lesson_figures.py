@@ -30,6 +30,19 @@ from zoo.encoder import ARCHS  # noqa: E402
 OUT = ROOT / "docs" / "img"
 DISTANCES = (0, 25, 50, 100, 150)
 CONLL = ROOT.parent / "shared" / "datasets" / "conll2003"
+# the why tab's right-context sentence and another of CoNLL-2003 validation (docs/lessons.md, section 3)
+RIGHT_SENTENCES = (RIGHT_EXAMPLE, "the $ 1.2 million Greater Milwaukee Open at the par-71 ,")
+
+
+def right_context(sentence: str) -> str:
+    """Each word's tag when ner-lstm and ner-bilstm have read up to it -> its tag in the whole sentence (words
+    tagged O both times left out)."""
+    lines = [f"\n### right context on {sentence!r}: each word's tag when first read -> in the whole sentence\n"]
+    for n in ("ner-lstm", "ner-bilstm"):
+        words, rows = zoo.load(n).tags_by_prefix(sentence)
+        lines.append(f"`{n}`: " + ", ".join(f"{w} {rows[i][i]} -> {rows[-1][i]}" for i, w in enumerate(words)
+                                             if rows[i][i] != "O" or rows[-1][i] != "O"))
+    return "\n".join(lines)
 
 
 def revisions(pred, split) -> dict:
@@ -102,11 +115,8 @@ def main(argv=None) -> int:
     for n in names:
         w = zoo.load(n).config["what_if"]
         print(f"| `{n}` | {w['metric']} | " + " | ".join(f"{w['scores'][k]:.2f}" for k in keys) + " |")
-    print(f"\n### right context on {RIGHT_EXAMPLE!r}: each word's tag when first read -> in the whole sentence\n")
-    for n in ("ner-lstm", "ner-bilstm"):
-        words, rows = zoo.load(n).tags_by_prefix(RIGHT_EXAMPLE)
-        print(f"`{n}`: " + ", ".join(f"{w} {rows[i][i]} -> {rows[-1][i]}" for i, w in enumerate(words)
-                                     if rows[i][i] != "O" or rows[-1][i] != "O"))
+    for sentence in RIGHT_SENTENCES:
+        print(right_context(sentence))
     split = data.load(args.data)[0]["validation"]
     print(f"\n### tags revised after their word, {args.data} validation (sentences up to 60 words)\n")
     print("| model | words | tags changed | wrong -> right | right -> wrong |\n|---|---|---|---|---|")
