@@ -32,24 +32,30 @@ def test_memory_intro_the_lstm_carries_the_first_word_in_its_top_units_while_mos
 
 @bundled("imdb-lstm", "imdb-bilstm")
 def test_memory_note_the_bilstms_early_words_stay_close_to_the_answer():
-    """ "The BiLSTM also reads from the end backwards, so its early words stay close to the answer." """
+    """ "A BiLSTM's early words stay close to the answer: its backward half reads them last, and the IMDB BiLSTM
+    also takes the maximum of its outputs over the whole text." """
     ratios = {n: memory.gradient_profile(zoo.load(n), MEMORY_EXAMPLE)["ratio"] for n in ("imdb-lstm", "imdb-bilstm")}
     assert memory.quarter_ratio(ratios["imdb-bilstm"]) > 0.5  # measured: 2.4 (early words move it as much as late)
     assert memory.quarter_ratio(ratios["imdb-bilstm"]) > memory.quarter_ratio(ratios["imdb-lstm"])
+    model = zoo.load("imdb-bilstm").model
+    assert model.cfg.pool == "max" and model.encoder.bidirectional
 
 
 @bundled("ner-lstm", "ner-bilstm")
 def test_right_intro_only_the_bilstm_finds_the_person_and_only_after_the_next_words():
-    """ "In the starting sentence only the BiLSTM finds that Cunningham is a person, and only once it has read
-    'signed as'." And "in both taggers the CRF chooses...": the one-way LSTM's CRF alone revises earlier tags too (on
+    """ "In the starting sentence only the BiLSTM's tag changes: it finds that Cunningham is a person once it has
+    read 'signed as'." And "in both taggers the CRF chooses...": the one-way LSTM's CRF alone revises earlier tags too (on
     a CoNLL-2003 validation sentence; docs/lessons.md section 3 shows both)."""
     words, rows = zoo.load("ner-bilstm").tags_by_prefix(RIGHT_EXAMPLE)
     first = [row[0] for row in rows]  # "Cunningham"'s tag after each prefix
     cue = words.index("as")
     assert words[0] == "Cunningham" and words[cue - 1] == "signed"
     assert "B-PER" not in first[:cue] and set(first[cue:]) == {"B-PER"}
+    assert why_views.changed_words(rows) == 1  # the caption's count: one word, not the five rows it was O in
     words, rows = zoo.load("ner-lstm").tags_by_prefix(RIGHT_EXAMPLE)
-    assert all(row[0] == "O" for row in rows)
+    assert all(row[0] == "O" for row in rows) and why_views.changed_words(rows) == 0  # "only the BiLSTM's tag changes"
+    shown = why_views.right_context(RIGHT_EXAMPLE)
+    assert "**ner-lstm** · 0 word(s) whose tag changed" in shown and "**ner-bilstm** · 1 word(s) whose tag" in shown
     words, rows = zoo.load("ner-lstm").tags_by_prefix("the $ 1.2 million Greater Milwaukee Open at the par-71 ,")
     assert sum(t != rows[-1][i] for row in rows[:-1] for i, t in enumerate(row)) >= 1
 

@@ -73,3 +73,10 @@ def test_every_examples_table_header_is_plain_text_not_a_translation_key():
     datasets = [c["props"] for c in config["components"] if c["type"] == "dataset"]
     assert datasets and all(isinstance(h, str) for d in datasets for h in d.get("headers") or [])
     assert any(d.get("headers") == ["Review · 리뷰", "Models · 모델 종류"] for d in datasets)
+
+
+def test_the_gradient_charts_title_names_the_band_only_where_one_is_drawn():
+    ratios = {"rnn": [0.1, 1.0], "lstm": [0.5, 1.0]}
+    band = {"words": 2, "p10": [-2.0, 0.0], "p90": [0.0, 0.0], "mean": [-1.0, 0.0]}
+    assert "dotted, band" not in plots.gradient_profiles(["a", "b"], ratios, {"rnn": None, "lstm": None}).axes[0].get_title()
+    assert "dotted, band" in plots.gradient_profiles(["a", "b"], ratios, {"rnn": band, "lstm": None}).axes[0].get_title()

@@ -105,8 +105,10 @@ def gradient_profiles(words: list[str], ratios: dict[str, list[float]], bands: d
         ax.plot(range(len(ys)), [max(y, 1e-30) for y in ys], color=COLORS[arch], marker=".", label=ARCH_NAMES[arch])
     ax.set_yscale("log")
     ax.set_ylabel("|d pred / d x_t| ÷ last word's")
-    ax.set_title("gradient of the prediction per word, over the last word's · 마지막 단어 대비 기울기\n"
-                 "dotted, band: mean, 10-90% over validation reviews · 점선·띠: 검증 리뷰 평균, 10-90%", fontsize=8)
+    title = "gradient of the prediction per word, over the last word's · 마지막 단어 대비 기울기"
+    if any(bands.get(arch) for arch in ratios):  # the second line only where a band is drawn
+        title += "\ndotted, band: mean, 10-90% over validation reviews · 점선·띠: 검증 리뷰 평균, 10-90%"
+    ax.set_title(title, fontsize=8)
     _word_axis(ax, words)
     ax.legend(fontsize=8)
     return fig
@@ -124,12 +126,15 @@ def lifetimes(words: list[str], curves: dict[str, dict]) -> Figure:
         name = NAMES.get(arch, arch)
         floor = lambda vs: [max(v, LIFETIME_FLOOR) for v in vs]  # noqa: E731 (a product can underflow to 0)
         if c["kind"] == "forget":
-            ax.plot(floor(c["median"]), color=COLORS[arch], marker=".", label=f"{name}: f product, median unit")
-            ax.plot(floor(c["top_decile"]), color=COLORS[arch], linestyle="--", label=f"{name}: f product, top 10% of units")
+            ax.plot(floor(c["median"]), color=COLORS[arch], marker=".",
+                    label=f"{name}: f product, median unit · 중앙값 유닛")
+            ax.plot(floor(c["top_decile"]), color=COLORS[arch], linestyle="--",
+                    label=f"{name}: f product, top 10% of units · 상위 10% 유닛")
         else:
             ax.plot(floor(c["norm"]), color=COLORS[arch], marker=".", label=f"{name}: |d h_T / d h_t|")
     ax.set_yscale("log")
-    ax.set_ylabel("share still there at the end")
+    # the forget-gate product is a share (0 to 1); the RNN's Jacobian norm is a size and can pass 1
+    ax.set_ylabel("share kept (LSTM) · |d h_T / d h_t| (RNN)", fontsize=8)
     ax.set_title("how much of each word survives to the last word · 각 단어의 정보가 끝까지 남는 정도", fontsize=9)
     _word_axis(ax, words)
     ax.legend(fontsize=7)

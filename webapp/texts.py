@@ -41,8 +41,10 @@ UI = {
                        "each word's input vector, divided by the last word's, so models of different scale compare "
                        "(log scale). Going back from the end, the vanilla RNN's falls by orders of magnitude; the "
                        "LSTM's stays within reach. The dotted line and band: the same over validation reviews "
-                       "(mean, 10-90%), so this one text is not the whole story. The BiLSTM also reads from the end "
-                       "backwards, so its early words stay close to the answer. Values under 1e-30 are drawn at 1e-30.",
+                       "(mean, 10-90%; drawn where the checkpoint recorded them), so this one text is not the whole story. A "
+                       "BiLSTM's early words stay close to the answer: its backward half reads them last, and the IMDB "
+                       "BiLSTM also takes the maximum of its outputs over the whole text, a short path from every word "
+                       "to the answer. Values under 1e-30 are drawn at 1e-30.",
         "lifetime_note": "How much of what a model wrote at each word is still there after the last word. LSTM: the "
                          "product of the forget gates that came after it, per unit (near 1 keeps, near 0 erases): "
                          "solid for the median unit, dashed for the top 10% of units, which remember longest. "
@@ -67,12 +69,12 @@ UI = {
                     "(`python train/what_if.py`). A gate that multiplies is a valve per unit: 0 closes, 1 opens; "
                     "added instead, it can only shift a value, and the cell state runs away.",
         "size_note": "Why tanh before the output gate: the cell state adds up what is written, so |c_t| can grow "
-                     "past 1 and keep growing; tanh(c_t), and so h_t, stay between -1 and 1.",
+                     "past 1; tanh(c_t), and so h_t, stay between -1 and 1.",
         "right_intro": "### Right context, word by word (NER)\nThe sentence is revealed one word at a time; each row "
-                       "is what the tagger says with only those words. Earlier tags can change as later words arrive: "
-                       "in both taggers the CRF chooses the best tags for the whole sentence so far, and the "
-                       "BiLSTM's backward half also reads the words after each word. In the starting sentence only "
-                       "the BiLSTM finds that Cunningham is a person, and only once it has read \"signed as\".",
+                       "is what the tagger says with only those words. Earlier tags can change as later words arrive, for "
+                       "two reasons: the BiLSTM's backward half reads the words after each word, and in both taggers "
+                       "the CRF chooses the best tags for the whole sentence so far. In the starting sentence only the "
+                       "BiLSTM's tag changes: it finds that Cunningham is a person once it has read \"signed as\".",
         "right_run": "Reveal word by word",
         "decoder_intro": "### Inside a caption decoder\nThe decoder's h, c and gates while it writes its caption, "
                          "one column per generated word, starting from the state the image gave it. caption-bilstm "
@@ -107,17 +109,18 @@ UI = {
         "task": "모델 종류", "compare": "RNN, LSTM, BiLSTM 비교", "sentiment_models": "모델 종류",
         "memory_note": "각 단어가 예측을 얼마나 움직이는지: 각 단어의 입력 벡터에 대한 예측의 기울기 크기를 마지막 단어의 값으로 "
                        "나눈 것입니다(로그 눈금). 그래서 크기가 다른 모델끼리도 비교할 수 있습니다. 끝에서 앞으로 갈수록 바닐라 "
-                       "RNN은 몇 자릿수씩 떨어지고, LSTM은 닿을 만한 크기로 남습니다. 점선과 띠는 검증 리뷰 전체의 값(평균, "
-                       "10-90%)이라 이 한 문장만의 이야기가 아닙니다. BiLSTM은 끝에서부터 거꾸로도 읽어서 앞 단어가 답과 "
-                       "가깝습니다. 1e-30보다 작은 값은 1e-30에 그립니다.",
+                       "RNN은 몇 자릿수씩 떨어지고, LSTM은 여전히 예측을 움직일 만한 크기로 남습니다. 점선과 띠는 검증 리뷰 200개의 "
+                       "값(평균, 10-90%; 체크포인트에 기록된 경우에만 그립니다)이라 이 한 텍스트만의 이야기가 아닙니다. "
+                       "BiLSTM에서는 앞 단어가 답과 가깝습니다: 뒤 방향이 앞 단어를 마지막에 읽고, IMDB BiLSTM은 텍스트 전체에 "
+                       "걸친 출력의 최댓값을 쓰므로 모든 단어에서 답까지의 길이 짧습니다. 1e-30보다 작은 값은 1e-30에 그립니다.",
         "lifetime_note": "각 단어에서 쓴 정보가 마지막 단어 뒤에 얼마나 남아 있는지. LSTM: 그 뒤에 온 삭제 게이트 값들의 곱(유닛마다; "
                          "1에 가까우면 유지, 0에 가까우면 삭제). 실선은 중간 유닛, 점선은 가장 오래 기억하는 상위 10% 유닛. "
                          "바닐라 RNN: d h_T / d h_t의 크기, 되돌아가는 유일한 길입니다. 1e-30보다 작은 값은 1e-30에 "
                          "그립니다.",
-        "probe_intro": "### 거리 탐침\n분명한 판단 문장(\"A brilliant movie, I loved every minute of it.\") 뒤에 중립적인 "
+        "probe_intro": "### 거리 실험\n분명한 판단 문장(\"A brilliant movie, I loved every minute of it.\") 뒤에 중립적인 "
                        "사실 문장 k단어를 붙이고 감성을 묻습니다. 답하려면 판단을 k단어 너머까지 기억해야 합니다. 판단 문장 40개, "
                        "절반이 긍정이라 50%가 우연 수준입니다. 점선은 대조군: 같은 중립 문장을 앞에, 판단을 맨 끝에 둡니다.",
-        "probe_run": "탐침 실행",
+        "probe_run": "실험 실행",
         "shapes_intro": "시드 노트의 차원 설명을 실제 torch 레이어로 확인합니다. 기본값은 노트의 "
                         "`SimpleRNN(3, input_shape=(2, 10))`입니다.",
         "timesteps": "시점 수 (timesteps)", "input_size": "입력 크기", "hidden_size": "은닉 상태 크기 (units)",
@@ -130,12 +133,13 @@ UI = {
         "why_note": "마지막 열은 같은 가중치로 각 변형을 검증 데이터에서 잰 점수입니다(`python train/what_if.py`). 곱하는 "
                     "게이트는 유닛마다 있는 밸브입니다: 0이면 잠그고 1이면 엽니다. 더하면 값을 옮길 뿐 열고 닫지 못하고, "
                     "셀 상태가 걷잡을 수 없이 커집니다.",
-        "size_note": "출력 게이트 앞에 tanh를 두는 이유: 셀 상태는 쓰인 값을 계속 더하므로 |c_t|가 1을 넘어 계속 커질 수 "
+        "size_note": "출력 게이트 앞에 tanh를 두는 이유: 셀 상태는 쓰인 값을 더해 가므로 |c_t|가 1을 넘을 수 "
                      "있습니다. tanh(c_t)와 그래서 h_t는 -1과 1 사이에 머뭅니다.",
         "right_intro": "### 오른쪽 문맥, 한 단어씩 (개체명 인식)\n문장을 한 단어씩 보여 주고, 각 행은 그때까지의 단어만 "
-                       "보고 태거가 붙인 태그입니다. 뒤 단어가 들어오면 앞 단어의 태그가 바뀔 수 있습니다: 두 태거 모두 CRF가 "
-                       "지금까지의 문장 전체에 가장 좋은 태그를 고르고, BiLSTM은 뒤 방향이 각 단어 뒤의 단어도 읽기 때문입니다. "
-                       "처음 문장에서 Cunningham이 사람 이름임을 알아내는 것은 BiLSTM뿐이고, 그것도 \"signed as\"를 읽은 뒤입니다.",
+                       "보고 태거가 붙인 태그입니다. 뒤 단어가 들어오면 앞 단어의 태그가 바뀔 수 있는데, 이유는 두 가지입니다: "
+                       "BiLSTM은 뒤 방향이 각 단어 뒤의 단어도 읽고, 두 태거 모두 CRF가 지금까지의 문장 전체에 가장 좋은 태그를 "
+                       "고릅니다. 처음 문장에서 태그가 바뀌는 것은 BiLSTM뿐입니다: \"signed as\"를 읽고 나서야 Cunningham이 사람 "
+                       "이름임을 알아냅니다.",
         "right_run": "한 단어씩 보기",
         "decoder_intro": "### 캡션 디코더 안쪽\n디코더가 캡션을 쓰는 동안의 h, c와 게이트. 생성한 단어마다 한 열이고, "
                          "이미지가 준 상태에서 시작합니다. caption-bilstm은 디코더가 두 개입니다: 앞 방향(왼쪽→오른쪽)과 "
@@ -148,7 +152,7 @@ UI = {
 # What the seed note (docs/seed-note.ko.md) says about each part of the cell, shown beside its heatmap.
 CELL_NOTES = {
     "h": ("Hidden state h_t: the short-term output passed to the next step and to the output layer.",
-          "은닉 상태(h_t): 단기 출력, 다음 셀이나 출력층으로 가는 값."),
+          "은닉 상태(h_t): 단기 출력, 다음 셀과 출력층으로 가는 값."),
     "c": ("Cell state c_t: the real long-term memory, a line that carries past information straight on.",
           "셀 상태(c_t): 진짜 장기 기억, 과거 정보를 직접 전달하는 선."),
     "i": ("Input gate i_t: what of the current input to remember (0 to 1).",
@@ -158,7 +162,7 @@ CELL_NOTES = {
     "g": ("Candidate g_t: the new information itself that could be written (tanh, -1 to 1).",
           "기억 후보(g_t): 기억하고 싶은 정보 자체 (tanh, -1~1)."),
     "o": ("Output gate o_t: how much of tanh(c_t) to let out as h_t.",
-          "출력 게이트(o_t): 셀 상태에서 무엇을 얼마만큼 꺼내 출력할까?"),
+          "출력 게이트(o_t): tanh(c_t)에서 무엇을 얼마만큼 꺼내 h_t로 내보낼까?"),
 }
 for _part, (_en, _ko) in CELL_NOTES.items():  # shown beside each heatmap, in the page's language
     UI["en"][f"cell_note_{_part}"], UI["ko"][f"cell_note_{_part}"] = _en, _ko
@@ -201,7 +205,7 @@ DYNAMIC = {
         "cue_first": "verdict first", "cue_last": "verdict last",
         "switch": "switch", "changes": "what changes", "answer": "answer on your text", "validation": "validation",
         "real_cell": "nothing: the trained cell as it is", "word": "word", "model_col": "model",
-        "flips": "{n} tag(s) changed when later words arrived (struck through)",
+        "flips": "{n} word(s) whose tag changed when later words arrived (struck through: tags the whole sentence changed)",
         "note_match": "Largest difference between the note's loop and the model's encoder: {diff:.1e}.",
     },
     "ko": {
@@ -233,7 +237,7 @@ DYNAMIC = {
         "cue_first": "판단이 먼저", "cue_last": "판단이 마지막",
         "switch": "스위치", "changes": "바뀌는 것", "answer": "입력 문장에 대한 답", "validation": "검증",
         "real_cell": "없음: 학습된 셀 그대로", "word": "단어", "model_col": "모델",
-        "flips": "뒤 단어가 들어오면서 바뀐 태그 {n}개 (취소선)",
+        "flips": "뒤 단어가 들어오면서 태그가 바뀐 단어 {n}개 (취소선: 문장 전체를 읽고 바뀐 태그)",
         "note_match": "노트의 루프와 모델 인코더의 가장 큰 차이: {diff:.1e}.",
     },
 }

@@ -75,6 +75,12 @@ def cell_size(text, model_name, request: gr.Request | None = None):
         raise gr.Error(say("no_words", lang)) from None
 
 
+def changed_words(rows: list[list[str]]) -> int:
+    """tags_by_prefix's rows -> how many words had their tag changed after they were read (a word's tag struck
+    through in five rows before it changed once is one word)."""
+    return sum(any(rows[k][i] != rows[k - 1][i] for k in range(i + 1, len(rows))) for i in range(len(rows)))
+
+
 def right_context(text, request: gr.Request | None = None) -> str:
     """-> markdown: for ner-lstm and ner-bilstm, the tags after each word is revealed; a tag that differs
     from the whole sentence's answer is struck through (it changed when later words arrived)."""
@@ -91,7 +97,7 @@ def right_context(text, request: gr.Request | None = None) -> str:
         if not words:
             raise gr.Error(say("no_words", lang))
         final = rows[-1]
-        flips = sum(tag != final[i] for row in rows[:-1] for i, tag in enumerate(row))
+        flips = changed_words(rows)
         shown = [md_cell(w) for w in words]
         table = ["| + | " + " | ".join(shown) + " |", "|---" * (len(words) + 1) + "|"]
         for k, row in enumerate(rows):
