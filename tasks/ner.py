@@ -150,7 +150,8 @@ class Predictor:
     def __init__(self, model: NERModel, config: dict, files: dict[str, str]):
         self.model, self.config = model.eval(), config
         self.labels = config["labels"]
-        self._type_cols: dict[str, list[int]] = {}  # entity type -> its tags' columns (B-, I-), for the scores
+        self._type_cols = {tag[2:]: [k for k, t in enumerate(self.labels) if t[2:] == tag[2:]]  # entity type ->
+                           for tag in self.labels if tag != "O"}  # its tags' columns (B-, I-), for the scores
         self.featurize = Featurizer(Tokenizer.from_str(files["tokenizer.json"]), config["chars"])
 
     def tokens(self, text_or_tokens) -> list[tuple[str, int, int]]:
@@ -263,8 +264,7 @@ class Predictor:
             for t, p in zip(tokens, probs):
                 t["scores"] = dict(zip(self.labels, p))
             for e, (kind, a, b) in zip(entities, spans):  # B- or I- of its type, whichever the CRF chose
-                cols = self._type_cols.setdefault(kind, [k for k, tag in enumerate(self.labels) if tag[2:] == kind])
-                e["score"] = sum(probs[t][k] for t in range(a, b) for k in cols) / (b - a)
+                e["score"] = sum(probs[t][k] for t in range(a, b) for k in self._type_cols[kind]) / (b - a)
         return {"tokens": tokens, "entities": entities}
 
     def evaluate(self, split) -> dict:

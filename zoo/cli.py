@@ -185,9 +185,10 @@ def run_state(args: argparse.Namespace, out=None, ds=None) -> Path:
     options = json.loads(json.dumps(options, default=str))  # as it reads back from run.json
     record = folder / "run.json"
     saved_progress = folder.is_dir() and any(folder.rglob(resume.RECORD))
-    if args.resume and getattr(args, "restart", False):
+    restart = getattr(args, "restart", False)
+    if args.resume and restart:
         raise resume.StateError("--resume continues a run's saved state and --restart discards it: give one")
-    if saved_progress and not args.resume and not getattr(args, "restart", False):
+    if saved_progress and not args.resume and not restart:
         raise resume.StateError(f"{folder}: a killed run's saved progress; --resume continues it, --restart "
                                 "discards it and starts again")
     if args.resume and not saved_progress and not record.is_file() and (Path(out or args.out) / checkpoint.CONFIG).is_file():
