@@ -45,13 +45,15 @@ def korean():
 # --- event functions ---------------------------------------------------------------------------------
 
 def test_sentiment_answers_in_three_columns_with_card_and_step_chart():
-    *cols, table, notice = logic.sentiment("a gorgeous , witty movie .")
+    *cols, words_chart, numbers_chart, notice = logic.sentiment("a gorgeous , witty movie .")
     labels, cards = cols[0::2], cols[1::2]
     assert len(labels) == 3 and all(abs(sum(lab.values()) - 1) < 1e-6 for lab in labels)
     for arch, card in zip(models.ARCHS, cards):
         assert f"sentiment-{arch}" in card and "ms" in card and "parameters" in card and "test accuracy 7" in card
     assert notice == ""
-    # the by-step chart's table: one line per model, one point per word, in reading order
+    # the by-step chart's table: one line per model, one point per word, in reading order, words on x
+    assert words_chart["visible"] and not numbers_chart["visible"] and numbers_chart["value"] is None
+    table = words_chart["value"]
     assert list(table["model"].unique()) == ["vanilla RNN", "LSTM", "BiLSTM (forward)"]
     for _, line in table.groupby("model"):
         assert list(line["word"]) == ["1 a", "2 gorgeous", "3 ,", "4 witty", "5 movie", "6 ."]
@@ -60,7 +62,8 @@ def test_sentiment_answers_in_three_columns_with_card_and_step_chart():
 
 def test_sentiment_labels_are_each_predictors_own_prediction():
     text = "not bad at all , but painfully dull ."
-    *cols, table, _ = logic.sentiment(text)
+    *cols, table, _, _ = logic.sentiment(text)
+    table = table["value"]
     for arch, label in zip(models.ARCHS, cols[0::2]):
         pred = models.load(f"sentiment-{arch}")
         assert label["positive"] == pytest.approx(pred.predict(text)["positive"], abs=1e-6)
@@ -74,7 +77,8 @@ def test_by_step_table_keeps_repeated_words_apart_in_reading_order_in_any_script
     labels = list(plots.by_step([f"w{i}" for i in range(12)], {"rnn": [0.5] * 12})["word"])
     assert labels[0] == "01 w0" and labels == sorted(labels)  # the chart sorts labels as text
     long = plots.by_step([f"w{i}" for i in range(200)], {"rnn": [0.5] * 200})  # an IMDB review: positions, words on hover
-    assert list(long["word"][:2]) == [1, 2] and list(long["text"][:2]) == ["w0", "w1"]
+    assert list(long["word number"][:2]) == [1, 2] and list(long["text"][:2]) == ["w0", "w1"]
+    assert "word" not in long  # its own column, drawn by its own chart: one chart's x never changes type
 
 
 def test_the_card_names_the_dataset_of_a_model_trained_from_the_hub(tmp_path):
@@ -209,7 +213,7 @@ def test_the_distance_probe_view_draws_both_orders_and_tabulates_them():
 
 def test_sentiment_runs_the_imdb_models_on_a_long_review():
     from webapp.examples import REVIEW_EXAMPLES
-    *cols, table, notice = logic.sentiment(REVIEW_EXAMPLES[0], "imdb")
+    *cols, _, _, notice = logic.sentiment(REVIEW_EXAMPLES[0], "imdb")
     assert all(f"imdb-{a}" in card for a, card in zip(models.ARCHS, cols[1::2]))
     assert notice == ""  # a review of this length is not cut
     with pytest.raises(gr.Error, match="Unknown model"):

@@ -15,8 +15,15 @@ def test_gradio_client_reaches_every_api_name(server):
     from gradio_client import Client
     client = Client(server, verbose=False)
     out = client.predict("a witty movie", api_name="/sentiment")
-    assert len(out) == 8 and "sentiment-bilstm" in out[5]
-    assert out[6]["columns"] == ["word", "P(positive)", "model", "text"] and len(out[6]["data"]) == 3 * 3  # 3 words, 3 models
+    assert len(out) == 9 and "sentiment-bilstm" in out[5]
+    # the two by-step charts (words on x; word numbers on x, for texts of more than 40 words): one shown
+    words_chart, numbers_chart = out[6], out[7]
+    assert words_chart["visible"] and not numbers_chart["visible"] and numbers_chart["value"] is None
+    table = words_chart["value"]
+    assert table["columns"] == ["word", "P(positive)", "model", "text"] and len(table["data"]) == 3 * 3  # 3 words, 3 models
+    out = client.predict("fine " * 45, api_name="/sentiment")
+    assert not out[6]["visible"] and out[7]["visible"] and out[7]["value"]["columns"][0] == "word number"
+    assert len(out[7]["value"]["data"]) == 45 * 3
     out = client.predict(NER_TEXT, api_name="/ner")
     assert len(out) == 7 and "ner-rnn" in out[1]
     out = client.predict(NER_TEXT, "ner-lstm", "forward", api_name="/inside")
@@ -26,7 +33,7 @@ def test_gradio_client_reaches_every_api_name(server):
     chart, table = client.predict("imdb", api_name="/distance_probe")
     assert chart["type"] == "matplotlib" and "imdb-bilstm" in table
     out = client.predict("a witty movie", "imdb", api_name="/sentiment")
-    assert len(out) == 8 and "imdb-bilstm" in out[5]
+    assert len(out) == 9 and "imdb-bilstm" in out[5]
     assert "forget=0" in client.predict("a witty movie", "sentiment-lstm", api_name="/what_if")
     chart, notice = client.predict("a witty movie", "ner-bilstm", api_name="/cell_size")
     assert chart["type"] == "matplotlib" and notice == ""

@@ -20,6 +20,7 @@ BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backgr
 needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(),
                                     reason="needs Debian's chromium: apt-get install -y chromium chromium-driver")
 SHOTS = ROOT / "test-artifacts"
+LONG_REVIEW = " ".join(["a long , slow film with one good scene ."] * 6)  # 60 words: more than the chart labels
 
 
 def check_tab(page, expect, task: str, text: str, shot: str):
@@ -52,11 +53,21 @@ def test_page_shows_three_models_per_tab_and_the_inside_view(server):
         page.get_by_text(NER_EXAMPLES[0], exact=True).click()  # an example fills the box and runs the models
         expect(page.locator("#ner-text textarea")).to_have_value(NER_EXAMPLES[0])
         expect(page.locator("#ner-rnn")).to_contain_text("boycott")
-        check_tab(page, expect, "sentiment", "a gorgeous , witty movie .", "app-sentiment.png")
+        check_tab(page, expect, "sentiment", LONG_REVIEW, "app-sentiment-long.png")
+        numbers = page.locator("#sentiment-chart-numbers")  # a long text: word numbers on x, words on hover
+        expect(numbers.locator("svg g.mark-line path")).to_have_count(3)
         chart = page.locator("#sentiment-chart")  # drawn in the browser (vega), one line per model
+        expect(chart).to_be_hidden()
+        # a short text after a long one: the chart draws again, one line per model (it once went blank until a
+        # reload, its x column changing type from positions to words)
+        check_tab(page, expect, "sentiment", "a gorgeous , witty movie .", "app-sentiment.png")
         expect(chart.locator("svg").first).to_be_visible()
         expect(chart).to_contain_text("BiLSTM (forward)")
         expect(chart).to_contain_text("4 witty")
+        expect(numbers).to_be_hidden()
+        lines = chart.locator("svg g.mark-line path")
+        expect(lines).to_have_count(3)
+        assert all(len(d or "") > 20 for d in lines.evaluate_all("ps => ps.map(p => p.getAttribute('d'))"))
 
         page.get_by_role("tab", name="Inside the cell").click()
         expect(page.locator("#inside-text textarea")).to_have_value("a gorgeous , witty movie .")  # current input

@@ -44,9 +44,11 @@ def test_a_one_way_model_asked_for_its_backward_direction_says_it_has_none():
 
 
 def test_the_imdb_models_say_when_they_read_only_the_first_words():
-    *_, table, notice = logic.sentiment("fine " * 450, "imdb")
+    *_, words_chart, numbers_chart, notice = logic.sentiment("fine " * 450, "imdb")
     assert "read the first 400 words; your text has 450" in notice
-    assert table["word"].max() == 400  # numbers on x past MAX_WORD_TICKS words: the chart's labels stay apart
+    # numbers on x past MAX_WORD_TICKS words, in the chart for numbers: the labels stay apart
+    assert numbers_chart["visible"] and numbers_chart["value"]["word number"].max() == 400
+    assert not words_chart["visible"] and words_chart["value"] is None
     *_, notice = logic.sentiment("fine " * 300, "imdb")
     assert notice == ""
     *_, notice = logic.sentiment("fine " * 1000, "imdb")  # cut to 3,000 characters first: no word count claimed

@@ -144,7 +144,16 @@ def sentiment(text, data="sst2", request: gr.Request | None = None):
         if total > read_limit:  # a text clean_text cut already has more words than it counts now
             notices.append(say("max_len_cut_cut", lang, limit=read_limit) if notices else
                            say("max_len_cut", lang, limit=read_limit, n=total))
-    return (*out, plots.by_step(words, curves) if curves else None, _notice(notices))
+    return (*out, *by_step_charts(words, curves), _notice(notices))
+
+
+def by_step_charts(words: list[str], curves: dict[str, list[float]]) -> tuple[dict, dict]:
+    """Updates of the sentiment tab's two by-step charts, words on x and word numbers on x (plots.by_step):
+    the one that fits the text is shown with the table, the other hidden and emptied."""
+    table = plots.by_step(words, curves) if curves else None
+    numbers = table is not None and plots.BY_STEP_N in table.columns
+    return (gr.update(value=None if numbers else table, visible=not numbers),
+            gr.update(value=table if numbers else None, visible=numbers))
 
 
 def _tag_confidence(tokens: list[dict]) -> float:

@@ -41,24 +41,26 @@ def _word_axis(ax, words):
                        rotation=60 if tilt else 0, ha="right" if tilt else "center", fontsize=8)
 
 
-BY_STEP_X, BY_STEP_Y, BY_STEP_MODEL, BY_STEP_TEXT = "word", "P(positive)", "model", "text"
+BY_STEP_X, BY_STEP_N, BY_STEP_Y, BY_STEP_MODEL, BY_STEP_TEXT = "word", "word number", "P(positive)", "model", "text"
 
 
 def by_step(words: list[str], curves: dict[str, list[float]]) -> pd.DataFrame:
     """P(positive) after each word, one line per model, as a long table for gr.LinePlot: the browser draws
     it (and any script, Hangul included, with its own fonts), where a matplotlib figure cost ~30 ms of
-    drawing and PNG encoding per request. Up to MAX_WORD_TICKS words, x labels carry the word's position, so a
-    repeated word ("the") keeps its own point; the position is zero-padded ("01 the" ... "30 back") because the
-    plot sorts its x labels as text, and padded numbers sort in reading order. Longer (an IMDB review's 400
-    words, whose labels ran into a black band), x is the position as a number, which the browser labels
-    sparsely, and the word is in the hover text (BY_STEP_TEXT, the plot's tooltip)."""
+    drawing and PNG encoding per request. Up to MAX_WORD_TICKS words, x (BY_STEP_X) is the word with its
+    position, so a repeated word ("the") keeps its own point; the position is zero-padded ("01 the" ... "30 back")
+    because the plot sorts its x labels as text, and padded numbers sort in reading order. Longer (an IMDB
+    review's 400 words, whose labels ran into a black band), x (BY_STEP_N) is the position as a number, which
+    the browser labels sparsely, and the word is in the hover text (BY_STEP_TEXT, the plot's tooltip). The two
+    kinds of x are two columns, drawn by two charts (webapp.ui): one chart handed numbers after words stayed
+    blank until the page was reloaded (the browser keeps the x axis's type from the first table it drew)."""
     width = len(str(len(words)))
     short = [w if len(w) <= 14 else w[:13] + "…" for w in words]
-    labels = [f"{i:0{width}d} {w}" for i, w in enumerate(short, 1)] if len(words) <= MAX_WORD_TICKS else \
-        list(range(1, len(words) + 1))
+    few = len(words) <= MAX_WORD_TICKS
+    labels = [f"{i:0{width}d} {w}" for i, w in enumerate(short, 1)] if few else list(range(1, len(words) + 1))
     rows = [(labels[t], float(p), NAMES.get(arch, arch), short[t]) for arch, ys in curves.items()
             for t, p in enumerate(ys) if t < len(labels)]
-    return pd.DataFrame(rows, columns=[BY_STEP_X, BY_STEP_Y, BY_STEP_MODEL, BY_STEP_TEXT])
+    return pd.DataFrame(rows, columns=[BY_STEP_X if few else BY_STEP_N, BY_STEP_Y, BY_STEP_MODEL, BY_STEP_TEXT])
 
 
 def heatmap(matrix, words: list[str], title: str, kind: str, ylabel: str = "unit") -> Figure:

@@ -48,12 +48,14 @@ def sentiment_tab(inside_box):
         run = gr.Button(I18N("run"), variant="primary", elem_id="sentiment-run")
         cols = _columns("sentiment", lambda a: gr.Label(label=I18N(a), num_top_classes=2, elem_id=f"sentiment-{a}"))
         # drawn by the browser from a table (webapp.plots.by_step): no figure to render on the server
-        chart = gr.LinePlot(x=plots.BY_STEP_X, y=plots.BY_STEP_Y, color=plots.BY_STEP_MODEL, y_lim=[0, 1],
-                            color_map={plots.NAMES[a]: plots.COLORS[a] for a in models.ARCHS}, x_label_angle=-45,
-                            tooltip=[plots.BY_STEP_TEXT], label=I18N("by_step"), elem_id="sentiment-chart")
+        # two charts, one per kind of x (words, or word numbers for a long review), one shown at a time
+        line = dict(y=plots.BY_STEP_Y, color=plots.BY_STEP_MODEL, y_lim=[0, 1], tooltip=[plots.BY_STEP_TEXT],
+                    color_map={plots.NAMES[a]: plots.COLORS[a] for a in models.ARCHS}, label=I18N("by_step"))
+        charts = [gr.LinePlot(x=plots.BY_STEP_X, x_label_angle=-45, elem_id="sentiment-chart", **line),
+                  gr.LinePlot(x=plots.BY_STEP_N, visible=False, elem_id="sentiment-chart-numbers", **line)]
         gr.Markdown(I18N("by_step_note"))
         notice = gr.Markdown(elem_id="sentiment-notice")
-        outputs = [*cols, chart, notice]
+        outputs = [*cols, *charts, notice]
         gr.on([run.click, box.submit], logic.sentiment, inputs=[box, data], outputs=outputs, api_name="sentiment", **RAW,
               **MODELS).then(lambda t: t, box, inside_box, api_visibility="private")  # "current input" of the inside tab
         with examples_slot:
