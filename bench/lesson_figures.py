@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 import zoo  # noqa: E402
 from webapp import plots  # noqa: E402
 from webapp.examples import MEMORY_EXAMPLE, RIGHT_EXAMPLE, WHY_EXAMPLE  # noqa: E402
-from zoo import data, memory, note, why  # noqa: E402
+from zoo import cells, data, memory, note, why  # noqa: E402
 from zoo.encoder import ARCHS  # noqa: E402
 
 OUT = ROOT / "docs" / "img"
@@ -108,6 +108,11 @@ def main(argv=None) -> int:
     plots.cell_size(m, "sentiment-lstm").savefig(out / "cell-size.png", dpi=110)
     print(f"\n### cell state size on {WHY_EXAMPLE!r} (sentiment-lstm)\n\nmax |c_t| {max(m['c_max']):.2f}, "
           f"max |tanh(c_t)| {max(m['tanh_c_max']):.3f}, max |h_t| {max(m['h_max']):.3f}")
+    print(f"\n### what-if switches on {WHY_EXAMPLE!r} (the why tab's default sentence)\n")
+    print("| model | " + " | ".join(["none", *cells.SWITCHES]) + " |\n|---|" + "---|" * (1 + len(cells.SWITCHES)))
+    for n in ("sentiment-lstm", "sentiment-bilstm"):
+        answers = why.what_if(zoo.load(n), WHY_EXAMPLE)
+        print(f"| `{n}` | " + " | ".join(f"{a['label']} {a[a['label']]:.2f}" for a in answers.values()) + " |")
     print("\n### what-if switches, validation scores (config.json, train/what_if.py)\n")
     names = [n for n in zoo.list_models() if "what_if" in zoo.load(n).config]
     keys = list(zoo.load(names[0]).config["what_if"]["scores"]) if names else []

@@ -11,7 +11,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # webapp/ lives at
 import zoo  # noqa: E402
 from webapp import why_views  # noqa: E402
 from webapp.examples import MEMORY_EXAMPLE, RIGHT_EXAMPLE, SENTIMENT_EXAMPLES, WHY_EXAMPLE  # noqa: E402
-from zoo import cells, memory  # noqa: E402
+from zoo import cells, memory, why  # noqa: E402
 
 
 def bundled(*names):
@@ -56,8 +56,23 @@ def test_right_intro_only_the_bilstm_finds_the_person_and_only_after_the_next_wo
     assert all(row[0] == "O" for row in rows) and why_views.changed_words(rows) == 0  # "only the BiLSTM's tag changes"
     shown = why_views.right_context(RIGHT_EXAMPLE)
     assert "**ner-lstm** · 0 word(s) whose tag changed" in shown and "**ner-bilstm** · 1 word(s) whose tag" in shown
+    assert "| Cunningham | (O) |" in shown and "~~" not in shown  # a tag later changed, in brackets (a struck "O" read as Θ)
     words, rows = zoo.load("ner-lstm").tags_by_prefix("the $ 1.2 million Greater Milwaukee Open at the par-71 ,")
     assert sum(t != rows[-1][i] for row in rows[:-1] for i, t in enumerate(row)) >= 1
+
+
+@bundled("sentiment-lstm", "sentiment-bilstm")
+def test_the_why_tabs_default_sentence_is_answered_right_by_the_trained_cells_and_wrong_when_they_never_forget():
+    """The switch table reads each variant against the real cell's answer, so the default sentence's real
+    answer is the right one (a review that ends "too long and boring" is negative) for both LSTMs, and
+    the default model (sentiment-lstm) never forgetting (forget=1) keeps the early praise: positive."""
+    for name in ("sentiment-lstm", "sentiment-bilstm"):
+        answers = why.what_if(zoo.load(name), WHY_EXAMPLE)
+        assert answers["none"]["label"] == "negative" and answers["none"]["negative"] > 0.9, name
+        assert answers["add"]["label"] == "positive", name  # a gate that only shifts: the verdict is lost
+    lstm = why.what_if(zoo.load("sentiment-lstm"), WHY_EXAMPLE)
+    assert lstm["forget=1"]["label"] == lstm["no-tanh"]["label"] == "positive"  # docs/lessons.md, section 2
+    assert why.what_if(zoo.load("sentiment-bilstm"), WHY_EXAMPLE, ["forget=1"])["forget=1"]["label"] == "negative"
 
 
 @bundled("sentiment-lstm", "sentiment-bilstm")

@@ -31,8 +31,11 @@ REVIEW_EXAMPLES = [
     "simply waiting for it to end. The final scene, which is supposed to be shocking, made half the "
     "audience laugh. I cannot recommend it; it is a dull, clumsy, forgettable waste of a good cast.",
 ]
-# The "Why the cell" tab's sentence: a negation the cell must carry ("not a bad ... rather good").
-WHY_EXAMPLE = "it is not a bad movie , in fact it is rather good ."
+# The "Why the cell" tab's sentence: praise first, the verdict last. The trained LSTMs answer it right
+# (negative); a cell that never forgets (forget=1) keeps the early praise and answers positive
+# (tests/test_app_claims.py). The earlier default, "it is not a bad movie , in fact it is rather good .",
+# was answered wrong by the real cell, so every switch's row read against a wrong answer.
+WHY_EXAMPLE = "the cast is great and the songs are fun , but the film is too long and boring ."
 # CoNLL-2003 validation: the name comes first and only the words after it say it is a person
 RIGHT_EXAMPLE = "Cunningham has already been signed as a broadcaster ."
 NER_EXAMPLES = [

@@ -205,7 +205,7 @@ DYNAMIC = {
         "cue_first": "verdict first", "cue_last": "verdict last",
         "switch": "switch", "changes": "what changes", "answer": "answer on your text", "validation": "validation",
         "real_cell": "nothing: the trained cell as it is", "word": "word", "model_col": "model",
-        "flips": "{n} word(s) whose tag changed when later words arrived (struck through: tags the whole sentence changed)",
+        "flips": "{n} word(s) whose tag changed when later words arrived (in brackets: tags the whole sentence changed)",
         "note_match": "Largest difference between the note's loop and the model's encoder: {diff:.1e}.",
     },
     "ko": {
@@ -237,7 +237,7 @@ DYNAMIC = {
         "cue_first": "판단이 먼저", "cue_last": "판단이 마지막",
         "switch": "스위치", "changes": "바뀌는 것", "answer": "입력 문장에 대한 답", "validation": "검증",
         "real_cell": "없음: 학습된 셀 그대로", "word": "단어", "model_col": "모델",
-        "flips": "뒤 단어가 들어오면서 태그가 바뀐 단어 {n}개 (취소선: 문장 전체를 읽고 바뀐 태그)",
+        "flips": "뒤 단어가 들어오면서 태그가 바뀐 단어 {n}개 (괄호 안: 문장 전체를 읽고 바뀐 태그)",
         "note_match": "노트의 루프와 모델 인코더의 가장 큰 차이: {diff:.1e}.",
     },
 }

@@ -76,14 +76,14 @@ def cell_size(text, model_name, request: gr.Request | None = None):
 
 
 def changed_words(rows: list[list[str]]) -> int:
-    """tags_by_prefix's rows -> how many words had their tag changed after they were read (a word's tag struck
-    through in five rows before it changed once is one word)."""
+    """tags_by_prefix's rows -> how many words had their tag changed after they were read (a word whose tag is
+    in brackets in five rows before it changed once is one word)."""
     return sum(any(rows[k][i] != rows[k - 1][i] for k in range(i + 1, len(rows))) for i in range(len(rows)))
 
 
 def right_context(text, request: gr.Request | None = None) -> str:
     """-> markdown: for ner-lstm and ner-bilstm, the tags after each word is revealed; a tag that differs
-    from the whole sentence's answer is struck through (it changed when later words arrived)."""
+    from the whole sentence's answer is in brackets (it changed when later words arrived)."""
     lang = lang_of(request)
     text, notices = clean_text(text, lang)
     text, more = first_words(text, MAX_STEP_WORDS, lang, cut=bool(notices), model="ner-bilstm")
@@ -101,7 +101,8 @@ def right_context(text, request: gr.Request | None = None) -> str:
         shown = [md_cell(w) for w in words]
         table = ["| + | " + " | ".join(shown) + " |", "|---" * (len(words) + 1) + "|"]
         for k, row in enumerate(rows):
-            cells = [("~~" + t + "~~" if t != final[i] else t) for i, t in enumerate(row)] + [""] * (len(words) - k - 1)
+            # in brackets, not struck through: a struck-through "O" reads as a theta
+            cells = [(f"({t})" if t != final[i] else t) for i, t in enumerate(row)] + [""] * (len(words) - k - 1)
             table.append(f"| {shown[k]} | " + " | ".join(cells) + " |")
         out.append(f"**{name}** · {say('flips', lang, n=flips)}\n\n" + "\n".join(table))
     return "\n\n".join(out) + ("\n\n" + _notice(notices + more) if notices + more else "")
