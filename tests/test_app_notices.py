@@ -44,14 +44,14 @@ def test_a_one_way_model_asked_for_its_backward_direction_says_it_has_none():
 
 
 def test_the_imdb_models_say_when_they_read_only_the_first_words():
-    *_, words_chart, numbers_chart, notice = logic.sentiment("fine " * 450, "imdb")
+    *_, words_chart, numbers_chart, notice = logic.sentiment("movie " * 450, "imdb")
     assert "read the first 400 words; your text has 450" in notice
     # numbers on x past MAX_WORD_TICKS words, in the chart for numbers: the labels stay apart
     assert numbers_chart["visible"] and numbers_chart["value"]["word number"].max() == 400
     assert not words_chart["visible"] and words_chart["value"] is None
-    *_, notice = logic.sentiment("fine " * 300, "imdb")
+    *_, notice = logic.sentiment("movie " * 300, "imdb")
     assert notice == ""
-    *_, notice = logic.sentiment("fine " * 1000, "imdb")  # cut to 3,000 characters first: no word count claimed
+    *_, notice = logic.sentiment("movie " * 1000, "imdb")  # cut to 3,000 characters first: no word count claimed
     assert "read the first 400 words; the rest was not read" in notice and "your text has" not in notice
 
 
@@ -82,3 +82,19 @@ def test_the_gradient_charts_title_names_the_band_only_where_one_is_drawn():
     band = {"words": 2, "p10": [-2.0, 0.0], "p90": [0.0, 0.0], "mean": [-1.0, 0.0]}
     assert "dotted, band" not in plots.gradient_profiles(["a", "b"], ratios, {"rnn": None, "lstm": None}).axes[0].get_title()
     assert "dotted, band" in plots.gradient_profiles(["a", "b"], ratios, {"rnn": band, "lstm": None}).axes[0].get_title()
+
+
+def test_a_text_mostly_outside_the_vocabulary_gets_a_notice_naming_its_unknown_words():
+    """Korean or emoji read as the one <unk> word: the tabs say so instead of presenting a confident-looking guess.
+    The tiny models' vocabulary is English words from their sample data, as the zoo's is."""
+    korean = "영화 정말 최고 movie"  # "movie" is a known word
+    *_, notice = logic.sentiment(korean)
+    assert "3 of the 4 words are not in the models' vocabulary" in notice and "영화, 정말, 최고:" in notice
+    *_, notice = logic.ner("영화 정말 최고 " + NER_TEXT.split()[0])  # the tiny tagger's vocabulary is another
+    assert "3 of the 4 words" in notice
+    *_, notice = logic.sentiment(korean, "sst2", SimpleNamespace(headers={"accept-language": "ko-KR,ko"}))
+    assert "단어 4개 중 3개가" in notice
+    *_, notice = logic.sentiment("영화 " * 3 + "정말 최고 좋아 너무 재미 movie")  # at most five named, each once
+    assert "8 of the 9 words" in notice and "영화, 정말, 최고, 좋아, 너무:" in notice and "재미" not in notice
+    *_, notice = logic.sentiment("영화 movie witty")  # one word in three: no notice
+    assert notice == "" and logic.sentiment("a witty movie")[-1] == "" and logic.ner(NER_TEXT)[-1] == ""

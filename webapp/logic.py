@@ -9,11 +9,13 @@ from __future__ import annotations
 import time
 
 import gradio as gr
+import numpy as np
 import torch
 
 from tasks.sentiment_data import words as sentiment_words
 from tasks.text import tokenize
 from zoo import probe
+from zoo.embedding import UNK_ID
 from zoo.encoder import ARCH_NAMES
 
 from . import models, plots
@@ -22,6 +24,7 @@ from .texts import RNN_ONLY, SET_LABELS, UI, say
 MAX_CHARS = 1000        # sentiment / NER tabs: longer text is cut, with a notice
 MAX_REVIEW_CHARS = 3000  # the IMDB models read up to 400 words: a long review fits
 MAX_TRACE_WORDS = 40    # inside the cell: more columns than this make unreadable heatmaps
+MAX_SHOWN_UNKNOWN = 5   # words named in the notice that most of a text is outside the vocabulary
 TRACE_PARTS = ("h", "c", "i", "f", "g", "o")
 KINDS = {"h": "tanh", "c": "free", "i": "gate", "f": "gate", "g": "tanh", "o": "gate"}  # each part's colour scale
 
@@ -144,7 +147,22 @@ def sentiment(text, data="sst2", request: gr.Request | None = None):
         if total > read_limit:  # a text clean_text cut already has more words than it counts now
             notices.append(say("max_len_cut_cut", lang, limit=read_limit) if notices else
                            say("max_len_cut", lang, limit=read_limit, n=total))
+    if curves:
+        notices += unknown_words(next(p for p, _ in loaded.values() if p is not None), text, lang)
     return (*out, *by_step_charts(words, curves), _notice(notices))
+
+
+def unknown_words(pred, text: str, lang: str) -> list[str]:
+    """A notice when at least half the words the models read are not in their vocabulary (Korean, emoji, a
+    foreign language): each reads as the one <unk> word, so the answer says little about the text. The
+    models of a tab share one vocabulary recipe, so one predictor's count stands for the three."""
+    words, batch = pred.encode(text)
+    ids = np.asarray(batch["words"])[0][:len(words)]
+    unknown = [w for w, i in zip(words, ids) if i == UNK_ID]
+    if not words or 2 * len(unknown) < len(words):
+        return []
+    shown = ", ".join(md_cell(w) for w in list(dict.fromkeys(unknown))[:MAX_SHOWN_UNKNOWN])
+    return [say("unknown_words", lang, n=len(unknown), total=len(words), words=shown)]
 
 
 def by_step_charts(words: list[str], curves: dict[str, list[float]]) -> tuple[dict, dict]:
@@ -188,7 +206,8 @@ def ner(text, request: gr.Request | None = None):
         out += [value, f"{_header(arch, name, lang)}\n\n{say('entities', lang)}: **{found}** · "
                        f"{say('confidence', lang)} {_tag_confidence(result['tokens']):.2f}\n\n"
                        f"{_metric_line(models.card(pred), lang, ms)}"]
-    return (*out, _notice(notices))
+    first = next(p for p, _ in loaded.values() if p is not None)
+    return (*out, _notice(notices + unknown_words(first, text, lang)))
 
 
 def inspectable_models() -> list[str]:
