@@ -161,3 +161,26 @@ def test_page_with_the_bundled_models(task, text, monkeypatch):
     finally:
         demo.close()
         models.clear_cache()
+
+
+@needs_chromium
+def test_an_empty_input_in_a_tab_with_two_views_gives_one_error_not_two(server):
+    """The why tab's what-if table and cell-size chart, and the memory tab's two charts, run on one button:
+    one error for an empty sentence, not the same message twice."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
+        page = browser.new_page(locale="en-US", viewport={"width": 1280, "height": 1100})
+        page.set_default_timeout(60_000)
+        page.goto(server)
+        for tab, box, run in (("Why the cell", "#why-text", "#why-run"), ("Long-term memory", "#memory-text", "#memory-run")):
+            page.get_by_role("tab", name=tab).click()
+            page.locator(f"{box} textarea").fill("   ")
+            page.locator(run).click()
+            toasts = page.locator('[data-testid="toast-body"]')
+            sync_api.expect(toasts.first).to_be_visible()
+            page.wait_for_timeout(1500)  # the second view's error, where there is one, comes a moment later
+            said = " ".join(toasts.all_inner_texts())  # gradio groups errors in one toast: "Error (2)", both messages
+            assert said.count("Please type some text first.") == 1, (tab, said)
+            page.reload()
+        browser.close()
