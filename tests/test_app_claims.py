@@ -116,3 +116,10 @@ def test_a_taggers_gradient_follows_the_tag_it_predicts_the_crfs_not_the_top_sco
             em = p.model(batch)
         if name == "ner-lstm":
             assert int(em[0, -1].argmax()) != g["tag"]  # the case that was wrong: the top score is another tag
+
+
+@bundled("sentiment-lstm")
+def test_the_korean_what_if_table_names_its_validation_metric_in_korean():
+    from types import SimpleNamespace
+    table = why_views.what_if(WHY_EXAMPLE, "sentiment-lstm", SimpleNamespace(headers={"accept-language": "ko-KR,ko"}))
+    assert "| 검증 정확도 |" in table.splitlines()[0] and "accuracy" not in table

@@ -69,8 +69,13 @@ def checked_direction(direction, lang: str) -> str:
     return direction
 
 
+def metric_name(metric: str, lang: str) -> str:
+    """A checkpoint's metric ("accuracy", "f1", "bleu4") in the page's language (정확도 in Korean)."""
+    return say(metric, lang) if metric in ("accuracy", "f1", "bleu4") else metric
+
+
 def _metric_line(card: dict, lang: str, ms: float) -> str:
-    metric = say(card["metric"], lang) if card["metric"] in ("accuracy", "f1", "bleu4") else card["metric"]
+    metric = metric_name(card["metric"], lang)
     test = f"{say('test', lang)} {metric} {card['test']:.1f}" if card["test"] is not None else f"{say('test', lang)} –"
     data = f" ({str(card['data']).rstrip('/').split('/')[-1]})" if card["data"] else ""
     return f"{say('time', lang)} {ms:.1f} ms · {say('params_n', lang, n=card['params'])} · {test}{data}"

@@ -154,7 +154,8 @@ def distance(first: dict, last: dict) -> Figure:
             arch = name.rsplit("-", 1)[-1]
             marker, size, width = look.get(arch, ("o", 5, 1.5))
             ax.plot(result["distances"], accs, style, color=COLORS.get(arch), marker=marker, markersize=size,
-                    linewidth=width, label=f"{ARCH_NAMES.get(arch, arch)}, {what}")
+                    linewidth=width, label=f"{ARCH_NAMES.get(arch, arch)}, {what}",
+                    clip_on=False)  # a marker at 100% is drawn whole, over the frame, not cut in half
     ax.axhline(50, color="grey", linewidth=0.8, linestyle=":")
     ax.set_ylim(0, 102)
     ax.set_xlabel("words of neutral text between the verdict and the end · 판단 문장과 끝 사이의 중립 단어 수")

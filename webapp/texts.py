@@ -224,7 +224,7 @@ DYNAMIC = {
         "bad_direction": "방향은 'forward' 또는 'backward'여야 합니다. 받은 값: {value!r}.",
         "params_n": "파라미터 {n:,}개", "accuracy": "정확도", "f1": "F1", "bleu4": "BLEU-4",
         "cut_at": "{n}단어에서 잘림, 끝나지 않음",
-        "decoder_beam": "체크포인트 자체 설정인 빔 {beam}으로 만들었습니다 (캡션 탭은 슬라이더 값을 씁니다).",
+        "decoder_beam": "체크포인트 자체 설정(빔 {beam})으로 만들었습니다 (캡션 탭은 슬라이더 값을 씁니다).",
         "unit": "유닛", "title_h": "은닉 상태 h_t", "title_c": "셀 상태 c_t", "title_i": "입력 게이트 i_t",
         "title_f": "삭제 게이트 f_t", "title_g": "기억 후보 g_t", "title_o": "출력 게이트 o_t",
         "forward": "앞 방향", "backward": "뒤 방향", "decoder": "디코더", "word_vectors": "단어 벡터:",

@@ -16,7 +16,7 @@ from zoo.cells import SWITCHES
 
 from . import models, plots
 from .logic import (_get_model, _notice, checked_direction, clean_text, first_words, heatmaps, inspectable_models,
-                    lang_of, md_cell)
+                    lang_of, md_cell, metric_name)
 from .texts import SWITCHES_KO, say
 
 MAX_STEP_WORDS = 25  # right context: one row per prefix, so rows x words cells
@@ -52,7 +52,7 @@ def what_if(text, model_name, request: gr.Request | None = None) -> str:
     scores = recorded.get("scores", {})
     head = f"| {say('switch', lang)} | {say('changes', lang)} | {say('answer', lang)} |"
     if scores:
-        head += f" {say('validation', lang)} {recorded['metric']} |"
+        head += f" {say('validation', lang)} {metric_name(recorded['metric'], lang)} |"
     rows = [head, "|---|---|---|" + ("---|" if scores else "")]
     for key, answer in answers.items():
         what = (SWITCHES_KO if lang == "ko" else SWITCHES).get(key, say("real_cell", lang))
