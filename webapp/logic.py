@@ -55,7 +55,8 @@ def first_words(text: str, limit: int, lang: str, cut: bool = False, model: str 
     """Cut text after its first `limit` words, as the model reads them (tasks.text.tokenize; a tagger's split for
     a NER model). cut: the text was already cut to clean_text's length, so its word count is not the user's and
     the notice does not give one."""
-    toks = tokenize(text, conll=isinstance(model, str) and model in models.available("ner"))
+    pred = models.try_load(model)[0] if isinstance(model, str) else None
+    toks = tokenize(text, conll=pred is not None and pred.config.get("task") == "ner")
     if len(toks) <= limit:
         return text, []
     notice = say("tok_truncated_cut", lang, limit=limit) if cut else say("tok_truncated", lang, limit=limit, n=len(toks))
@@ -246,8 +247,10 @@ def inside(text, model_name, direction="forward", request: gr.Request | None = N
 
 def gate_rows(model_name) -> list:
     """Visibility of the heatmaps after h (c, i, f, g, o), once a trace is drawn: a vanilla RNN has no cell
-    state and no gates, so their rows are hidden rather than left as empty boxes (its note says why)."""
-    gated = not (isinstance(model_name, str) and model_name.endswith("-rnn"))
+    state and no gates, so their rows are hidden rather than left as empty boxes (its note says why). The
+    checkpoint's own arch decides, not its folder's name (SEQZOO_MODELS_DIR may hold any names)."""
+    pred = models.try_load(model_name)[0] if isinstance(model_name, str) else None
+    gated = pred is None or pred.config.get("arch") != "rnn"
     return [gr.update(visible=gated) for _ in TRACE_PARTS[1:]]
 
 
