@@ -27,6 +27,7 @@ from tasks.caption_data import (BOS, CAPTION_COLUMNS, EOS, MAX_TRAIN_WORDS, Voca
                                 collate, encode_split, references)  # the task's data, caption.* as before
 from tasks.caption_metrics import score
 from zoo.batching import batch_inputs, pad, prepare_each
+from zoo.card import DATASETS
 from zoo.devices import of
 from zoo.embedding import PAD_ID, UNK_ID, Dropout
 from zoo.encoder import ARCHS, RecurrentEncoder
@@ -34,7 +35,7 @@ from zoo.limits import DECODE_SIZES
 from zoo.whole import whole_number
 
 TASK = "caption"
-HUB_DATA = "jxie/flickr8k"
+HUB_DATA = DATASETS["flickr8k"]["hub_id"]  # the default --data; zoo.card owns the ids
 FILES = ("tokenizer.json",)  # the caption vocabulary
 PREDICT_KEYS = None  # python -m zoo predict reads image paths, a folder or a glob, not text
 CARD = ("image-to-text", "image captioning", "photo.jpg")  # also a PIL image or a 1280-d feature

@@ -18,6 +18,7 @@ from torch import nn
 
 from tasks.ner_data import Featurizer, arrays, batches, check_data, collate, encode_split  # noqa: F401  (ner.* as before)
 from zoo.batching import batch_inputs, live_mask, prepare_each
+from zoo.card import DATASETS
 from zoo.crf import CRF
 from zoo.devices import move, of
 from zoo.embedding import Dropout, EmbeddingConfig, TokenEmbedder
@@ -26,7 +27,7 @@ from zoo.onnx_run import OrtForward
 from tasks.text import MAX_CHARS, MAX_TOKENS, check_text, tokenize
 
 TASK = "ner"
-HUB_DATA = "eriktks/conll2003"
+HUB_DATA = DATASETS["conll2003"]["hub_id"]  # the default --data; zoo.card owns the ids
 FILES = ("tokenizer.json",)  # the word vocabulary; the character list is in config.json
 MAX_PREFIX_WORDS = 200  # tags_by_prefix: 200 rows of up to 200 words, about 2 s on one core
 PREDICT_KEYS = ("tokens", "text")  # python -m zoo predict: a JSON line's input, the first key it has (or a text line)

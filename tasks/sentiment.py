@@ -26,12 +26,13 @@ from tasks.sentiment_data import (Vectorizer, batches, check_data, collate, enco
                                   held_out_validation, text_column, words)  # the task's data, sentiment.* as before
 from tasks.text import MAX_TOKENS
 from zoo.batching import batch_inputs, prepare_each
+from zoo.card import DATASETS
 from zoo.devices import of
 from zoo.embedding import PAD_ID, Dropout, EmbeddingConfig, TokenEmbedder
 from zoo.encoder import RecurrentEncoder
 
 TASK = "sentiment"
-HUB_DATA = "stanfordnlp/sst2"
+HUB_DATA = DATASETS["sst2"]["hub_id"]  # the default --data; zoo.card owns the ids
 FILES = ("tokenizer.json",)  # the vocabulary
 PREDICT_KEYS = ("text",)  # python -m zoo predict: a JSON line's input (or a text line)
 CARD = ("text-classification", "sentiment classification", "A gripping, beautifully acted film.")

@@ -97,6 +97,16 @@ def test_every_bundled_model_has_one_recipe_that_its_script_accepts_and_the_docs
     assert argv[0] == sys.executable and argv[argv.index("--out") + 1] == str(tmp_path / "ner-rnn")
 
 
+def test_every_recipes_dataset_is_one_the_model_cards_know():
+    """zoo.card.DATASETS owns the Hub ids (and their licences); a recipe names one of them, and each task's
+    default --data is its dataset's id there, so an id mistyped in a recipe cannot reach a model card."""
+    from tasks import caption, ner, sentiment
+    from zoo.card import DATASETS
+    ids = {d["hub_id"] for d in DATASETS.values()}
+    assert {r["data"] for r in cli.recipes().values()} <= ids
+    assert {ner.HUB_DATA, sentiment.HUB_DATA, caption.HUB_DATA} <= ids
+
+
 def test_a_flag_on_the_command_line_wins_over_the_recipe():
     from train import ner as train_ner
     args = train_ner.parse_args(["--recipe", "ner-bilstm", "--seed", "7", "--out", "elsewhere"])
