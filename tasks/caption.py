@@ -24,7 +24,7 @@ from torch import nn
 from tasks import caption_decode, image_encoder
 from tasks.caption_onnx import onnx_attach, onnx_graphs  # noqa: F401  (the ONNX export's graphs: zoo/export.py)
 from tasks.caption_data import (BOS, CAPTION_COLUMNS, EOS, MAX_TRAIN_WORDS, Vocab, batches,  # noqa: F401
-                                collate, encode_split, references)  # the task's data, caption.* as before
+                                collate, encode_split, read_as_captions, references)  # the task's data
 from tasks.caption_metrics import score
 from zoo.batching import batch_inputs, pad, prepare_each
 from zoo.card import DATASETS

@@ -2,12 +2,15 @@
 training batches (each caption forwards and backwards, for the BiLSTM's two decoders)."""
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import torch
 from tokenizers import Tokenizer
 
 from tasks import image_encoder
 from tasks.caption_metrics import ptb_tokenize
 from zoo.batching import length_batches, pad
+from zoo.data import DataUnavailable
 from zoo.vocab import WordIds, build_word_tokenizer
 
 BOS, EOS = "<bos>", "<eos>"
@@ -48,6 +51,16 @@ class Vocab:
 def references(split) -> list[list[str]]:
     cols = [split[c] for c in CAPTION_COLUMNS if c in split.column_names]
     return [[c for c in caps if c] for caps in zip(*cols)]
+
+
+@contextmanager
+def read_as_captions(source: str):
+    """Around reading a data set's captions and images: a set without the columns or features this task reads
+    is DataUnavailable, one line naming it (exit 2 from a script), not a KeyError's traceback."""
+    try:
+        yield
+    except (ValueError, KeyError) as e:
+        raise DataUnavailable(f"{source}: not usable for captions: {e}") from None
 
 
 def encode_split(split, vocab: Vocab, encoder: str = image_encoder.DEFAULT) -> dict:

@@ -306,3 +306,28 @@ def test_the_three_caption_models_are_bundled_with_their_recipe():
         cfg = zoo.load(f"caption-{arch}").config
         assert cfg["task"] == "caption" and cfg["name"] == f"caption-{arch}" and cfg["metric"] == "bleu4"
         assert cfg["decode"]["beam"] >= 1 and cfg["dtype"] == "float16" and "bleu4" in cfg["metrics"]["test"]
+
+
+def test_a_data_set_without_image_features_or_images_is_one_error_line_for_both_scripts(flickr_sample, tmp_path, capsys):
+    """train/caption.py and train/caption_decoding.py read captions alike (caption.read_as_captions): exit 2
+    and one line naming the folder, not a KeyError's traceback."""
+    from datasets import Dataset
+    from train.caption import main as train
+    from train.caption_decoding import main as redecode
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    for split in ("train", "validation", "test"):
+        ds = Dataset.from_parquet(str(flickr_sample / f"{split}.parquet")).remove_columns(["efficientnet_lite0", "image"])
+        ds.to_parquet(bare / f"{split}.parquet")
+    capsys.readouterr()  # the datasets library's progress bars
+    assert train(["--arch", "rnn", "--data", str(bare), "--out", str(tmp_path / "run"), "--epochs", "1",
+                  "--hidden-size", "8", "--embed-dim", "8", "--min-word-freq", "1", "--threads", "1"]) == 2
+    err = [e for e in capsys.readouterr().err.splitlines() if e.startswith(("error", "Traceback"))]
+    assert len(err) == 1 and f"{bare}: not usable for captions" in err[0]
+    assert not (tmp_path / "run" / "model.safetensors").exists()
+    import shutil
+    from zoo.registry import BUNDLED
+    folder = shutil.copytree(BUNDLED / "caption-rnn", tmp_path / "ck")  # a copy: the script rewrites its config
+    assert redecode([str(folder), "--data", str(bare), "--beams", "1", "--alphas", "0"]) == 2
+    err = [e for e in capsys.readouterr().err.splitlines() if e.startswith(("error", "Traceback"))]
+    assert len(err) == 1 and f"{bare}: not usable for captions" in err[0]

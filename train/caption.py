@@ -49,12 +49,10 @@ def main(argv=None) -> int:
         torch.set_num_threads(cfg.threads)
     ds, source = data.load(args.data)
     data.require(ds, args.data, splits=("train", "validation"), columns=caption.CAPTION_COLUMNS[:1])
-    try:  # a data set without the captions or features this task reads
+    with caption.read_as_captions(args.data):
         vocab = caption.Vocab.fit([c for col in caption.CAPTION_COLUMNS for c in ds["train"][col] if c],
                                   args.min_word_freq)
         splits = {s: caption.encode_split(ds[s], vocab, args.encoder) for s in ("train", "validation", "test") if s in ds}
-    except (ValueError, KeyError) as e:
-        raise data.DataUnavailable(f"{args.data}: not usable for captions: {e}") from None
     state = cli.run_state(args, ds=ds)
     train, val = splits["train"], splits["validation"]
     config = caption.make_config(args.arch, vocab, args.encoder, data=source, name=args.name, max_len=args.max_len,

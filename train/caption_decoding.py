@@ -40,10 +40,8 @@ def main(argv=None) -> int:
     ds, _ = data.load(args.data)  # DataUnavailable: one line, exit 2 (cli.script)
     data.require(ds, args.data, splits=("validation",), columns=caption.CAPTION_COLUMNS[:1])
     config, d = dict(pred.config), dict(pred.decode_cfg)
-    try:  # a data set without the features or captions this task reads
+    with caption.read_as_captions(args.data):
         splits = {s: caption.encode_split(ds[s], pred.vocab, pred.encoder) for s in ("validation", "test") if s in ds}
-    except (ValueError, KeyError) as e:
-        raise data.DataUnavailable(f"{args.data}: not usable for captions: {e}") from None
     # the choice and its table made anew (an older table under another key would sit beside it); max_len kept
     config["decode"] = {"max_len": d["max_len"], **caption.decode_settings(pred.model, splits["validation"], pred.vocab,
                                                                           args.beams, args.alphas, d["max_len"])}
