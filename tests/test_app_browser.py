@@ -67,6 +67,7 @@ def test_page_shows_three_models_per_tab_and_the_inside_view(server):
         expect(numbers).to_be_hidden()
         lines = chart.locator("svg g.mark-line path")
         expect(lines).to_have_count(3)
+        page.screenshot(path=str(SHOTS / "app-sentiment.png"), full_page=True)  # now the short text's page
         assert all(len(d or "") > 20 for d in lines.evaluate_all("ps => ps.map(p => p.getAttribute('d'))"))
 
         page.get_by_role("tab", name="Inside the cell").click()

@@ -89,12 +89,14 @@ def test_a_text_mostly_outside_the_vocabulary_gets_a_notice_naming_its_unknown_w
     The tiny models' vocabulary is English words from their sample data, as the zoo's is."""
     korean = "영화 정말 최고 movie"  # "movie" is a known word
     *_, notice = logic.sentiment(korean)
-    assert "3 of the 4 words are not in the models' vocabulary" in notice and "영화, 정말, 최고:" in notice
+    assert "Words outside the models' vocabulary" in notice and "3 of the 4 read (영화, 정말, 최고)" in notice
     *_, notice = logic.ner("영화 정말 최고 " + NER_TEXT.split()[0])  # the tiny tagger's vocabulary is another
-    assert "3 of the 4 words" in notice
+    assert "3 of the 4 read" in notice
     *_, notice = logic.sentiment(korean, "sst2", SimpleNamespace(headers={"accept-language": "ko-KR,ko"}))
-    assert "단어 4개 중 3개가" in notice
+    assert "읽은 4개 중 3개 (영화, 정말, 최고)" in notice
     *_, notice = logic.sentiment("영화 " * 3 + "정말 최고 좋아 너무 재미 movie")  # at most five named, each once
-    assert "8 of the 9 words" in notice and "영화, 정말, 최고, 좋아, 너무:" in notice and "재미" not in notice
+    assert "8 of the 9 read (영화, 정말, 최고, 좋아, 너무)" in notice and "재미" not in notice
+    *_, notice = logic.sentiment("가" * 400 + " movie " + "나" * 400)  # long words cut as on the chart's axis
+    assert f"({'가' * 13}…, {'나' * 13}…)" in notice and len(notice) < 300
     *_, notice = logic.sentiment("영화 movie witty")  # one word in three: no notice
     assert notice == "" and logic.sentiment("a witty movie")[-1] == "" and logic.ner(NER_TEXT)[-1] == ""

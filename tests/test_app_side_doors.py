@@ -26,7 +26,7 @@ from webapp import captions  # noqa: E402
 # every event by api_name. "model": runs models, so one queue group of 2 slots and raw input; the others run no
 # model: "copy" puts a tab's text into the inside tab's box, "fill" is an example filling its inputs, "toggle"
 # turns the direction choice on for a BiLSTM and off for the rest, "rows" hides the gate rows after a vanilla
-# RNN's trace
+# RNN's trace, "check" a tab's input checks before its two views run side by side
 EVENTS = {
     "sentiment": "model", "sentiment_example_run": "model", "ner": "model", "ner_example_run": "model",
     "caption": "model", "caption_example_run": "model", "inside": "model", "memory": "model", "lifetime": "model",
@@ -35,6 +35,7 @@ EVENTS = {
     "lambda": "copy", "lambda_1": "copy", "sentiment_example": "fill", "ner_example": "fill", "caption_example": "fill",
     "shapes": "shapes",  # builds one small torch layer (sizes checked by webapp.shapes)
     "two_way": "toggle", "two_way_1": "toggle", "gate_rows": "rows", "gate_rows_1": "rows",
+    "check": "check", "check_1": "check",
 }
 PUBLIC = {"/sentiment", "/ner", "/caption", "/inside", "/memory", "/lifetime", "/distance_probe", "/what_if",
           "/cell_size", "/right_context", "/inside_caption", "/note_loop", "/shapes"}
@@ -94,6 +95,10 @@ def test_every_event_is_in_the_table_and_every_model_event_in_the_one_queue_grou
             assert fn.fn("ner-lstm")["value"] == "forward"  # a greyed-out choice left on backward would stick there
         elif kind == "rows":  # reads the model's name only, runs nothing
             assert fn.fn.__name__ == "gate_rows" and {u["visible"] for u in fn.fn(["x"])} == {True}
+        elif kind == "check":  # the input checks alone, raw input: an API caller's 42 is an error, not a crash
+            assert fn.fn.__name__ == "check" and fn.preprocess is False
+            with pytest.raises(gr.Error, match="Expected text"):
+                fn.fn(42, "imdb" if fn.fn.__module__.endswith("memory_views") else "sentiment-lstm")
     assert seen == set(EVENTS)
 
 

@@ -32,7 +32,7 @@ REVIEW_EXAMPLES = [
     "audience laugh. I cannot recommend it; it is a dull, clumsy, forgettable waste of a good cast.",
 ]
 # The "Why the cell" tab's sentence: praise first, the verdict last. The trained LSTMs answer it right
-# (negative); a cell that never forgets (forget=1) keeps the early praise and answers positive
+# (negative); the LSTM's cell never forgetting (forget=1) keeps the early praise and answers positive
 # (tests/test_app_claims.py). The earlier default, "it is not a bad movie , in fact it is rather good .",
 # was answered wrong by the real cell, so every switch's row read against a wrong answer.
 WHY_EXAMPLE = "the cast is great and the songs are fun , but the film is too long and boring ."

@@ -15,7 +15,7 @@ import torch
 from tasks.sentiment_data import words as sentiment_words
 from tasks.text import tokenize
 from zoo import probe
-from zoo.embedding import UNK_ID
+from zoo.embedding import PAD_ID, UNK_ID
 from zoo.encoder import ARCH_NAMES
 
 from . import models, plots
@@ -146,7 +146,8 @@ def sentiment(text, data="sst2", request: gr.Request | None = None):
                        f"{say('confidence', lang)} {probs[best]:.2f}\n\n{_metric_line(models.card(pred), lang, ms)}"]
     # one value per word read; a model with a max_len reads fewer words, and its line stops there
     # the three models of a set read the same words (one vocabulary recipe, one max_len)
-    words = next(p for p, _ in loaded.values() if p is not None).words(text) if curves else []
+    first = next(p for p, _ in loaded.values() if p is not None)
+    words = first.words(text) if curves else []
     read_limit = max(p.config.get("max_len") or 0 for p, _ in loaded.values() if p is not None)
     if read_limit and curves and len(words) >= read_limit:
         total = len(sentiment_words(text))  # every word of the text, as the models split it
@@ -154,21 +155,28 @@ def sentiment(text, data="sst2", request: gr.Request | None = None):
             notices.append(say("max_len_cut_cut", lang, limit=read_limit) if notices else
                            say("max_len_cut", lang, limit=read_limit, n=total))
     if curves:
-        notices += unknown_words(next(p for p, _ in loaded.values() if p is not None), text, lang)
+        notices += unknown_words(first, text, lang)
     return (*out, *by_step_charts(words, curves), _notice(notices))
 
 
 def unknown_words(pred, text: str, lang: str) -> list[str]:
-    """A notice when at least half the words the models read are not in their vocabulary (Korean, emoji, a
-    foreign language): each reads as the one <unk> word, so the answer says little about the text. The
-    models of a tab share one vocabulary recipe, so one predictor's count stands for the three."""
-    words, batch = pred.encode(text)
-    ids = np.asarray(batch["words"])[0][:len(words)]
-    unknown = [w for w, i in zip(words, ids) if i == UNK_ID]
-    if not words or 2 * len(unknown) < len(words):
+    """A notice when at least half the words the models read are unknown to them (Korean, emoji, a foreign
+    script): each reads as the one <unk> word, so the answer says little about the text. A tagger also reads
+    each word's characters, so for it a word is unknown only when its characters are too ("Kishida" is a
+    name it can tag; "서울" is not). The models of a tab share one vocabulary recipe: one predictor's count
+    stands for the three."""
+    try:
+        words, batch = pred.encode(text)
+    except ValueError:  # no words: the tab's own error says so
         return []
-    shown = ", ".join(md_cell(w) for w in list(dict.fromkeys(unknown))[:MAX_SHOWN_UNKNOWN])
-    return [say("unknown_words", lang, n=len(unknown), total=len(words), words=shown)]
+    unknown = np.asarray(batch["words"])[0][:len(words)] == UNK_ID
+    if "chars" in batch:  # (1, T, L) character ids
+        unknown &= np.isin(np.asarray(batch["chars"])[0][:len(words)], (PAD_ID, UNK_ID)).all(axis=-1)
+    named = [w for w, u in zip(words, unknown) if u]
+    if 2 * len(named) < len(words):
+        return []
+    shown = [w if len(w) <= 14 else w[:13] + "…" for w in dict.fromkeys(named)][:MAX_SHOWN_UNKNOWN]
+    return [say("unknown_words", lang, n=len(named), total=len(words), words=", ".join(map(md_cell, shown)))]
 
 
 def by_step_charts(words: list[str], curves: dict[str, list[float]]) -> tuple[dict, dict]:

@@ -38,6 +38,15 @@ def _text(text, lang: str) -> tuple[str, list[str]]:
     return text, notices + more
 
 
+def check(text, model_set="imdb", request: gr.Request | None = None) -> None:
+    """The input checks of memory and lifetime, run once before the two (which then run side by side and
+    check again, as API endpoints of their own): a bad text is one error, not the same one twice."""
+    lang = lang_of(request)
+    text, _ = _text(text, lang)
+    if not next(iter(_models(model_set, lang).values())).words(text):
+        raise gr.Error(say("no_words", lang))
+
+
 def memory(text, model_set="imdb", request: gr.Request | None = None):
     """-> a figure of each model's gradient per word over its last word's (with the validation band where
     the checkpoint has one), and a notice."""

@@ -52,8 +52,8 @@ def by_step(words: list[str], curves: dict[str, list[float]]) -> pd.DataFrame:
     because the plot sorts its x labels as text, and padded numbers sort in reading order. Longer (an IMDB
     review's 400 words, whose labels ran into a black band), x (BY_STEP_N) is the position as a number, which
     the browser labels sparsely, and the word is in the hover text (BY_STEP_TEXT, the plot's tooltip). The two
-    kinds of x are two columns, drawn by two charts (webapp.ui): one chart handed numbers after words stayed
-    blank until the page was reloaded (the browser keeps the x axis's type from the first table it drew)."""
+    kinds of x are two columns, drawn by two charts (webapp.ui): one chart handed words after numbers stayed
+    blank until the page was reloaded (the browser kept the x axis's type from the table it drew before)."""
     width = len(str(len(words)))
     short = [w if len(w) <= 14 else w[:13] + "…" for w in words]
     few = len(words) <= MAX_WORD_TICKS

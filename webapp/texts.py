@@ -179,9 +179,9 @@ DYNAMIC = {
     "en": {
         "empty": "Please type some text first.", "not_text": "Expected text (a string), got {kind}.",
         "truncated": "Your text was longer than {limit:,} characters; only the first {limit:,} were used.",
-        "unknown_words": "{n} of the {total} words are not in the models' vocabulary (English words from their training "
-                         "data), for instance {words}: each reads as the same unknown word, so the answer says little "
-                         "about this text.",
+        "unknown_words": "Words outside the models' vocabulary (English, from their training data): {n} of the {total} "
+                         "read ({words}). Each reads as the same unknown word, so the answer says little about this "
+                         "text.",
         "tok_truncated": "Only the first {limit} words are shown here (your text has {n}).",
         "tok_truncated_cut": "Only the first {limit} words are shown here.",
         "max_len_cut": "These models read the first {limit} words; your text has {n}, so the rest was not read.",
@@ -214,7 +214,7 @@ DYNAMIC = {
     "ko": {
         "empty": "먼저 텍스트를 입력하세요.", "not_text": "텍스트(문자열)가 필요합니다. 받은 값: {kind}.",
         "truncated": "텍스트가 {limit:,}자를 넘어서 앞의 {limit:,}자만 사용했습니다.",
-        "unknown_words": "단어 {total}개 중 {n}개가 모델의 어휘(학습 데이터의 영어 단어)에 없습니다. 예: {words}. 이런 "
+        "unknown_words": "모델의 어휘(학습 데이터의 영어 단어)에 없는 단어: 읽은 {total}개 중 {n}개 ({words}). 이런 "
                          "단어는 모두 같은 '모르는 단어' 하나로 읽히므로, 이 글에 대한 답은 큰 의미가 없습니다.",
         "tok_truncated": "여기에는 앞의 {limit}개 단어만 보입니다 (전체 {n}개).",
         "tok_truncated_cut": "여기에는 앞의 {limit}개 단어만 보입니다.",

@@ -163,10 +163,13 @@ def memory_tab():
         life = gr.Plot(label=I18N("lifetime_note"), show_label=False, elem_id="memory-lifetime")
         gr.Markdown(I18N("lifetime_note"))
         notice = gr.Markdown(elem_id="memory-notice")
-        # the lifetime chart after the gradient chart, and only when that worked: one error for a bad text
-        gr.on([run.click, box.submit], memory_views.memory, inputs=[box, model_set], outputs=[chart, notice],
-              api_name="memory", **RAW, **MODELS).success(memory_views.lifetime, inputs=[box, model_set],
-                                                          outputs=life, api_name="lifetime", **RAW, **MODELS)
+        # the input checked once (one error for a bad text, not two), then both charts side by side
+        checked = gr.on([run.click, box.submit], memory_views.check, inputs=[box, model_set], api_visibility="private",
+                        **RAW)
+        checked.success(memory_views.memory, inputs=[box, model_set], outputs=[chart, notice], api_name="memory",
+                        **RAW, **MODELS)
+        checked.success(memory_views.lifetime, inputs=[box, model_set], outputs=life, api_name="lifetime", **RAW,
+                        **MODELS)
         gr.Markdown(I18N("probe_intro"))
         with gr.Row():
             probe_set = gr.Radio(MEMORY_SETS[:2], value="imdb", label=I18N("task"), scale=1, elem_id="probe-set")

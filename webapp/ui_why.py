@@ -40,10 +40,12 @@ def why_tab(image_example: str | None):
         size = gr.Plot(label=I18N("size_note"), show_label=False, elem_id="why-size")
         size_notice = gr.Markdown(elem_id="why-size-notice")
         gr.Markdown(I18N("size_note"))
-        # the chart after the table, and only when the table worked: a bad sentence gives one error, not two
-        gr.on([run.click, text.submit], why_views.what_if, inputs=[text, model], outputs=table, api_name="what_if",
-              **RAW, **MODELS).success(why_views.cell_size, inputs=[text, model], outputs=[size, size_notice],
-                                       api_name="cell_size", **RAW, **MODELS)
+        # the input checked once (one error for a bad sentence, not two), then both views side by side
+        checked = gr.on([run.click, text.submit], why_views.check, inputs=[text, model], api_visibility="private",
+                        **RAW)
+        checked.success(why_views.what_if, inputs=[text, model], outputs=table, api_name="what_if", **RAW, **MODELS)
+        checked.success(why_views.cell_size, inputs=[text, model], outputs=[size, size_notice], api_name="cell_size",
+                        **RAW, **MODELS)
 
         gr.Markdown(I18N("right_intro"))
         ner_text = gr.Textbox(label=I18N("sentence"), value=RIGHT_EXAMPLE, elem_id="right-text")

@@ -35,6 +35,17 @@ def _answer(result, lang: str) -> str:
     return f"{say(result['label'], lang)} {result[result['label']]:.2f}"
 
 
+def check(text, model_name, request: gr.Request | None = None) -> None:
+    """The input checks of what_if and cell_size, run once before the two (which then run side by side and
+    check again, as API endpoints of their own): a bad sentence is one error, not the same one twice."""
+    lang = lang_of(request)
+    text, _ = clean_text(text, lang)
+    if model_name not in gated_models():
+        raise gr.Error(say("unknown_model", lang, name=model_name, choices=", ".join(gated_models()) or "-"))
+    if not models.load(model_name).words(text):
+        raise gr.Error(say("no_words", lang))
+
+
 def what_if(text, model_name, request: gr.Request | None = None) -> str:
     """-> markdown: the model's answer on text with each switch, and its validation scores with each where
     the checkpoint records them (train/what_if.py)."""
