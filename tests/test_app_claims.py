@@ -137,3 +137,14 @@ def test_the_vocabulary_notice_is_for_unknown_scripts_not_for_names_a_tagger_rea
     assert tags.get("Tokyo") == "LOC"
     assert "Words outside the models' vocabulary" in logic.ner("손흥민은 서울에서 태어났다 .")[-1]
     assert "Words outside the models' vocabulary" in logic.sentiment("이 영화 정말 최고 !")[-1]
+
+
+@bundled("ner-rnn", "ner-lstm", "ner-bilstm")
+def test_a_ner_card_names_entities_as_typed_and_each_once():
+    from webapp import logic
+    *cols, _ = logic.ner("Talks in _Berlin_ and *Paris* with __Merkel__ .")
+    cards = cols[1::2]
+    assert any("\\_Berlin\\_ (LOC)" in c for c in cards), cards  # literal underscores, not italics
+    *cols, _ = logic.ner(" ".join(["John Smith works at Google in London ."] * 40))
+    for card in cols[1::2]:
+        assert card.count("John Smith (PER)") == 1 and card.count("London (LOC)") == 1, card

@@ -60,11 +60,17 @@ def test_the_korean_cards_name_the_architecture_metric_and_parameters_in_korean(
     cols = logic.sentiment("a witty movie", "sst2", request)
     assert "바닐라 RNN" in cols[1] and "파라미터 " in cols[1] and "개 · 테스트 정확도" in cols[1]
     assert "vanilla RNN" not in cols[1] and "accuracy" not in cols[1]
-    with pytest.raises(gr.Error, match="timesteps은\\(는\\) 1~200"):
+    with pytest.raises(gr.Error, match="시점 수 \\(timesteps\\): 1~200") as e:  # the field as its label names it
         shapes(0, 10, 3, "rnn", False, False, request=request)
-    with pytest.raises(gr.Error, match="timesteps must be a whole number from 1 to 200") as e:
+    assert e.value.title == "오류"  # the toast's title too, not gradio's "Error"
+    with pytest.raises(gr.Error, match="입력 크기: 1~1024"):
+        shapes(2, 5000, 3, "rnn", False, False, request=request)
+    with pytest.raises(gr.Error, match="Timesteps must be a whole number from 1 to 200") as e:
         shapes(0, 10, 3, "rnn", False, False)
-    assert "정수" not in str(e.value)
+    assert "정수" not in str(e.value) and e.value.title == "Error"
+    with pytest.raises(gr.Error) as e:
+        logic.sentiment("   ", "sst2", request)
+    assert e.value.title == "오류"
 
 
 def test_every_examples_table_header_is_plain_text_not_a_translation_key():

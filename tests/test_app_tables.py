@@ -69,12 +69,12 @@ def test_a_text_with_no_words_is_the_same_message_for_a_tagger_as_for_the_rest()
             why_views.what_if("\u200b\u0000", name)
 
 
-@pytest.mark.parametrize("args, match", [((2, 10, 3, "rnn", "false", False), "bidirectional must be true or false"),
-                                         ((2, 10, 3, "rnn", False, 1), "return_sequences must be true or false"),
-                                         (("2", 10, 3, "rnn", False, False), "timesteps must be a whole number"),
-                                         ((float("inf"), 10, 3, "rnn", False, False), "timesteps must be a whole number"),
-                                         ((2, float("nan"), 3, "rnn", False, False), "input size must be a whole number"),
-                                         ((2, 10, 1e309, "rnn", False, False), "hidden size must be a whole number"),
+@pytest.mark.parametrize("args, match", [((2, 10, 3, "rnn", "false", False), "Bidirectional must be true or false"),
+                                         ((2, 10, 3, "rnn", False, 1), "Return sequences must be true or false"),
+                                         (("2", 10, 3, "rnn", False, False), "Timesteps must be a whole number"),
+                                         ((float("inf"), 10, 3, "rnn", False, False), "Timesteps must be a whole number"),
+                                         ((2, float("nan"), 3, "rnn", False, False), "Input size must be a whole number"),
+                                         ((2, 10, 1e309, "rnn", False, False), "Hidden size \\(units\\) must be a whole number"),
                                          ((2, 10, 3, "gru", False, False), "cell must be 'rnn' or 'lstm'"),
                                          ((2, 10, 3, 7, False, False), "cell must be 'rnn' or 'lstm'")])
 def test_shapes_refuses_raw_values_of_the_wrong_type_with_its_own_message(args, match):

@@ -20,7 +20,7 @@ from zoo.whole import whole_number
 
 from . import models
 from .logic import _header, _metric_line, _notice, lang_of
-from .texts import say
+from .texts import bad_image, error, say
 
 MAX_BEAM = 10
 
@@ -56,25 +56,24 @@ def upload(value, lang: str = "en"):
     upload folder), or an image as a data: URL. A path outside gradio's upload folder is refused here too,
     so no caller can have a server file opened by naming it."""
     if value is None:
-        raise gr.Error(say("no_image", lang))
+        raise error("no_image", lang)
     if not isinstance(value, dict):
-        raise gr.Error(say("bad_image", lang, why=f"expected an uploaded image file, got {type(value).__name__}"))
+        raise bad_image(f"expected an uploaded image file, got {type(value).__name__}", lang)
     path, url = value.get("path"), value.get("url")
     if path is None and isinstance(url, str) and url.startswith("data:"):
         head, _, data = url.partition(",")
         if ";base64" not in head or len(data) > 4 * image_encoder.MAX_FILE_BYTES // 3 + 4:
-            raise gr.Error(say("bad_image", lang, why="a data: URL must be base64, at most "
-                                                      f"{image_encoder.MAX_FILE_BYTES:,} bytes"))
+            raise bad_image(f"a data: URL must be base64, at most {image_encoder.MAX_FILE_BYTES:,} bytes", lang)
         try:
             return base64.b64decode(data, validate=True)
         except (binascii.Error, ValueError):
-            raise gr.Error(say("bad_image", lang, why="the data: URL is not valid base64")) from None
+            raise bad_image("the data: URL is not valid base64", lang) from None
     if not isinstance(path, str) or not path:
-        raise gr.Error(say("no_image", lang))
+        raise error("no_image", lang)
     root = Path(gradio_utils.get_upload_folder()).resolve()
     resolved = Path(path).resolve()
     if not resolved.is_relative_to(root):
-        raise gr.Error(say("bad_image", lang, why="not a file uploaded to this app"))
+        raise bad_image("not a file uploaded to this app", lang)
     return str(resolved)
 
 
@@ -87,7 +86,7 @@ def _beam(beam, lang: str) -> int:
     """A whole number from 1 to MAX_BEAM; an API caller's True, 2.5 or "3" is refused, not rounded."""
     n = whole_number(beam, 1, MAX_BEAM)
     if n is None:
-        raise gr.Error(say("bad_beam", lang, max=MAX_BEAM))
+        raise error("bad_beam", lang, max=MAX_BEAM)
     return n
 
 
@@ -96,12 +95,12 @@ def caption(image, beam=3, request: gr.Request | None = None):
     """-> for rnn, lstm, bilstm: (captions markdown, card markdown); then a notice line."""
     lang = lang_of(request)
     if image is None or (isinstance(image, str) and not image.strip()):
-        raise gr.Error(say("no_image", lang))
+        raise error("no_image", lang)
     beam = _beam(beam, lang)
     loaded = models.for_task("caption")
     ready = [p for p, _ in loaded.values() if p is not None]
     if not ready:
-        raise gr.Error(say("no_models", lang, task="caption", why=next(iter(loaded.values()))[1]))
+        raise error("no_models", lang, task="caption", why=next(iter(loaded.values()))[1])
     features, out = {}, []
     t0 = time.perf_counter()
     try:
@@ -109,7 +108,7 @@ def caption(image, beam=3, request: gr.Request | None = None):
             if pred.encoder not in features:
                 features[pred.encoder] = pred.feature(image)
     except (ValueError, TypeError, OSError) as e:  # not an image, truncated, too large, ...
-        raise gr.Error(say("bad_image", lang, why=str(e))) from None
+        raise bad_image(str(e), lang) from None
     encode_ms = 1000 * (time.perf_counter() - t0)
     for arch, (pred, why) in loaded.items():
         name = f"caption-{arch}"

@@ -19,12 +19,13 @@ from zoo.embedding import PAD_ID, UNK_ID
 from zoo.encoder import ARCH_NAMES
 
 from . import models, plots
-from .texts import RNN_ONLY, SET_LABELS, UI, say
+from .texts import RNN_ONLY, SET_LABELS, UI, error, say
 
 MAX_CHARS = 1000        # sentiment / NER tabs: longer text is cut, with a notice
 MAX_REVIEW_CHARS = 3000  # the IMDB models read up to 400 words: a long review fits
 MAX_TRACE_WORDS = 40    # inside the cell: more columns than this make unreadable heatmaps
 MAX_SHOWN_UNKNOWN = 5   # words named in the notice that most of a text is outside the vocabulary
+MAX_CARD_ENTITIES = 12  # different entities named in a NER card; the highlighted text shows every one
 TRACE_PARTS = ("h", "c", "i", "f", "g", "o")
 KINDS = {"h": "tanh", "c": "free", "i": "gate", "f": "gate", "g": "tanh", "o": "gate"}  # each part's colour scale
 
@@ -39,9 +40,9 @@ def lang_of(request: gr.Request | None) -> str:
 def clean_text(text, lang: str = "en", limit: int = MAX_CHARS) -> tuple[str, list[str]]:
     """-> (text to use, notices). Raises gr.Error for a non-string or a text without visible characters (or None)."""
     if text is not None and not isinstance(text, str):  # an API call's 42 or ["Peter"] (see webapp.queue.RAW)
-        raise gr.Error(say("not_text", lang, kind=type(text).__name__))
+        raise error("not_text", lang, kind=type(text).__name__)
     if not text or not text.strip():
-        raise gr.Error(say("empty", lang))
+        raise error("empty", lang)
     notices = []
     if len(text) > limit:
         cut = text[:limit]
@@ -66,7 +67,7 @@ def first_words(text: str, limit: int, lang: str, cut: bool = False, model: str 
 def checked_direction(direction, lang: str) -> str:
     """The direction radio's value: 'forward' or 'backward' (an API caller's "sideways", 1 or None refused)."""
     if direction not in ("forward", "backward"):
-        raise gr.Error(say("bad_direction", lang, value=direction))
+        raise error("bad_direction", lang, value=direction)
     return direction
 
 
@@ -113,14 +114,14 @@ def sentiment(text, data="sst2", request: gr.Request | None = None):
     data: "sst2" (the models trained on short sentences) or "imdb" (on long reviews)."""
     lang = lang_of(request)
     if not isinstance(data, str) or data not in SENTIMENT_MODELS:
-        raise gr.Error(say("unknown_model", lang, name=data, choices=", ".join(SENTIMENT_MODELS)))
+        raise error("unknown_model", lang, name=data, choices=", ".join(SENTIMENT_MODELS))
     text, notices = clean_text(text, lang, MAX_REVIEW_CHARS if data == "imdb" else MAX_CHARS)
     prefix = SENTIMENT_MODELS[data]
     out, curves = [], {}
     loaded = models.for_task(prefix)
     if not any(p for p, _ in loaded.values()):
         why = next(iter(loaded.values()))[1]
-        raise gr.Error(say("no_models", lang, task="sentiment", why=why))
+        raise error("no_models", lang, task="sentiment", why=why)
     for arch, (pred, why) in loaded.items():
         name = f"{prefix}-{arch}"
         if pred is None:
@@ -138,7 +139,7 @@ def sentiment(text, data="sst2", request: gr.Request | None = None):
                 answer = {"positive": curve[-1], "negative": 1 - curve[-1]} if one_way else pred.predict(text)
                 probs = {k: answer[k] for k in ("positive", "negative")}  # the chart's two bars (not its "label")
         except ValueError:  # only punctuation the tokenizer drops, etc.
-            raise gr.Error(say("no_words", lang)) from None
+            raise error("no_words", lang) from None
         ms = 1000 * (time.perf_counter() - t0)
         best = max(probs, key=probs.get)
         label = {say(k, lang): v for k, v in probs.items()}
@@ -201,7 +202,7 @@ def ner(text, request: gr.Request | None = None):
     text, notices = clean_text(text, lang)
     loaded = models.for_task("ner")
     if not any(p for p, _ in loaded.values()):
-        raise gr.Error(say("no_models", lang, task="NER", why=next(iter(loaded.values()))[1]))
+        raise error("no_models", lang, task="NER", why=next(iter(loaded.values()))[1])
     out = []
     for arch, (pred, why) in loaded.items():
         name = f"ner-{arch}"
@@ -213,9 +214,14 @@ def ner(text, request: gr.Request | None = None):
             result = pred.predict(text, scores=True)
         ms = 1000 * (time.perf_counter() - t0)
         if not result["tokens"]:
-            raise gr.Error(say("no_words", lang))
+            raise error("no_words", lang)
         ents = result["entities"]
-        found = ", ".join(f"{e['text']} ({e['type']})" for e in ents) or say("none_found", lang)
+        # the entities as typed (md_cell: "_Berlin_" is not italics), each once: a text repeating a name
+        # does not repeat it in the card, which lists at most MAX_CARD_ENTITIES
+        unique = list(dict.fromkeys(f"{md_cell(e['text'])} ({e['type']})" for e in ents))
+        found = ", ".join(unique[:MAX_CARD_ENTITIES]) or say("none_found", lang)
+        if len(unique) > MAX_CARD_ENTITIES:
+            found += ", " + say("more_entities", lang, n=len(unique) - MAX_CARD_ENTITIES)
         value = {"text": text, "entities": [{"entity": e["type"], "start": e["start"], "end": e["end"]} for e in ents]}
         out += [value, f"{_header(arch, name, lang)}\n\n{say('entities', lang)}: **{found}** · "
                        f"{say('confidence', lang)} {_tag_confidence(result['tokens']):.2f}\n\n"
@@ -232,7 +238,7 @@ def inspectable_models() -> list[str]:
 def _get_model(name, lang: str):
     choices = inspectable_models()
     if not isinstance(name, str) or name not in choices:
-        raise gr.Error(say("unknown_model", lang, name=name, choices=", ".join(choices) or "-"))
+        raise error("unknown_model", lang, name=name, choices=", ".join(choices) or "-")
     return models.load(name)
 
 
@@ -246,7 +252,7 @@ def inside(text, model_name, direction="forward", request: gr.Request | None = N
     try:
         tr = probe.trace_text(pred, text)
     except ValueError:
-        raise gr.Error(say("no_words", lang)) from None
+        raise error("no_words", lang) from None
     bilstm = tr["arch"] == "bilstm"
     figs = heatmaps(tr["directions"], direction, tr["words"], model_name, lang, notices,
                     lambda d: f", {say(d, lang)}" if bilstm else "")

@@ -14,7 +14,7 @@ from zoo.encoder import ARCHS
 
 from . import logic, models, plots
 from .logic import _notice, clean_text, first_words, lang_of
-from .texts import say
+from .texts import error, say
 
 MAX_MEMORY_WORDS = 80   # long enough to see a memory fade; the validation bands are computed at this length
 MODEL_SETS = logic.MODEL_SETS  # choice -> model name prefix
@@ -24,11 +24,11 @@ DISTANCES = (0, 10, 25, 50, 75, 100, 150, 200)  # words between the verdict and 
 
 def _models(choice, lang: str, allowed=tuple(MODEL_SETS)) -> dict:
     if not isinstance(choice, str) or choice not in allowed:
-        raise gr.Error(say("unknown_model", lang, name=choice, choices=", ".join(allowed)))
+        raise error("unknown_model", lang, name=choice, choices=", ".join(allowed))
     loaded = {arch: models.try_load(f"{MODEL_SETS[choice]}-{arch}") for arch in ARCHS}
     missing = [why for p, why in loaded.values() if p is None]
     if missing:
-        raise gr.Error(say("missing", lang, why=missing[0]))
+        raise error("missing", lang, why=missing[0])
     return {arch: p for arch, (p, _) in loaded.items()}
 
 
@@ -44,7 +44,7 @@ def check(text, model_set="imdb", request: gr.Request | None = None) -> None:
     lang = lang_of(request)
     text, _ = _text(text, lang)
     if not next(iter(_models(model_set, lang).values())).words(text):
-        raise gr.Error(say("no_words", lang))
+        raise error("no_words", lang)
 
 
 def memory(text, model_set="imdb", request: gr.Request | None = None):
@@ -58,7 +58,7 @@ def memory(text, model_set="imdb", request: gr.Request | None = None):
         try:
             g = mem.gradient_profile(pred, text)
         except ValueError:
-            raise gr.Error(say("no_words", lang)) from None
+            raise error("no_words", lang) from None
         ratios[arch], words = g["ratio"], g["words"]
         bands[arch] = pred.config.get("memory", {}).get("gradient")
     return plots.gradient_profiles(words, ratios, bands), _notice(notices)
@@ -74,7 +74,7 @@ def lifetime(text, model_set="imdb", request: gr.Request | None = None):
         try:
             curves[arch] = mem.lifetime(pred, text)
         except ValueError:
-            raise gr.Error(say("no_words", lang)) from None
+            raise error("no_words", lang) from None
         words = curves[arch]["words"]
     return plots.lifetimes(words, curves)
 
@@ -92,7 +92,7 @@ def distance(model_set="imdb", request: gr.Request | None = None):
     last) and its table as markdown."""
     lang = lang_of(request)
     if not isinstance(model_set, str) or model_set not in PROBE_SETS:
-        raise gr.Error(say("unknown_model", lang, name=model_set, choices=", ".join(PROBE_SETS)))
+        raise error("unknown_model", lang, name=model_set, choices=", ".join(PROBE_SETS))
     _models(model_set, lang, PROBE_SETS)  # a missing model is a message, not an exception in the cache
     first, last = _probe(model_set)
     head = f"| {say('model_col', lang)} | " + " | ".join(f"k={k}" for k in first["distances"]) + " |"  # accuracy, %

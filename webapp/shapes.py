@@ -7,6 +7,7 @@ from zoo import probe
 from zoo.whole import whole_number
 
 from .logic import lang_of
+from .texts import UI, say
 
 WORDS = {
     "en": {"stage": "stage", "shape": "shape", "means": "what the numbers are",
@@ -36,24 +37,30 @@ WORDS = {
            "bias": "torch는 게이트 묶음마다 편향 벡터를 두 개(`bias_ih`, `bias_hh`) 두지만 항상 더해서만 쓰므로 "
                    "Keras의 편향 `b` 하나와 같은 역할입니다. 그래서 같은 레이어라도 torch가 "
                    "{extra:,}개({dirs}·{gates}·{h}) 더 많이 셉니다.",
-           "gates": "LSTM은 블록이 4개(i, f, g, o), 바닐라 RNN은 1개라서 {gates}를 곱합니다."},
+           "gates": "LSTM은 블록이 4개(i, f, g, o), 바닐라 RNN은 1개라서, 곱하는 블록 수는 {gates}입니다."},
 }
+
+
+def _field(key: str, lang: str) -> str:
+    """An input's name as its label on the page says it (입력 크기), for the error about it."""
+    return UI.get(lang, UI["en"]).get(key, UI["en"][key])
 
 
 def _int(value, name: str, lo: int, hi: int, lang: str = "en") -> int:
     """Number inputs arrive as float (or junk through the API): accept whole numbers in range only."""
     n = whole_number(value, lo, hi)
     if n is None:
-        raise gr.Error(f"{name}은(는) {lo}~{hi} 사이의 정수여야 합니다 (받은 값: {value!r})" if lang == "ko" else
-                       f"{name} must be a whole number from {lo} to {hi} (got {value!r})")
+        raise gr.Error(f"{_field(name, lang)}: {lo}~{hi} 사이의 정수여야 합니다 (받은 값: {value!r})" if lang == "ko" else
+                       f"{_field(name, lang)} must be a whole number from {lo} to {hi} (got {value!r})",
+                       title=say("error_title", lang))
     return n
 
 
 def _flag(value, name: str, lang: str = "en") -> bool:
     """Checkbox inputs: true or false only (bool("false") is True, so nothing else is guessed at)."""
     if not isinstance(value, bool):
-        raise gr.Error(f"{name}은(는) true 또는 false여야 합니다 (받은 값: {value!r})" if lang == "ko" else
-                       f"{name} must be true or false (got {value!r})")
+        raise gr.Error(f"{_field(name, lang)}: true 또는 false여야 합니다 (받은 값: {value!r})" if lang == "ko" else
+                       f"{_field(name, lang)} must be true or false (got {value!r})", title=say("error_title", lang))
     return value
 
 
@@ -63,11 +70,11 @@ def shapes(timesteps=2, input_size=10, hidden_size=3, cell="rnn", bidirectional=
     lang = lang_of(request)
     w = WORDS[lang]
     t = _int(timesteps, "timesteps", 1, probe.MAX_SHAPE_STEPS, lang)
-    i = _int(input_size, "input size", 1, probe.MAX_SHAPE_SIZE, lang)
-    h = _int(hidden_size, "hidden size", 1, probe.MAX_SHAPE_SIZE, lang)
+    i = _int(input_size, "input_size", 1, probe.MAX_SHAPE_SIZE, lang)
+    h = _int(hidden_size, "hidden_size", 1, probe.MAX_SHAPE_SIZE, lang)
     if not isinstance(cell, str) or cell.lower() not in ("rnn", "lstm"):
         raise gr.Error(f"셀은 'rnn' 또는 'lstm'이어야 합니다 (받은 값: {cell!r})" if lang == "ko" else
-                       f"cell must be 'rnn' or 'lstm' (got {cell!r})")
+                       f"cell must be 'rnn' or 'lstm' (got {cell!r})", title=say("error_title", lang))
     cell, bidirectional, return_sequences = cell.lower(), _flag(bidirectional, "bidirectional", lang), \
         _flag(return_sequences, "return_sequences", lang)
     r = probe.layer_shapes(cell, t, i, h, bidirectional, return_sequences)

@@ -179,6 +179,8 @@ DYNAMIC = {
     "en": {
         "empty": "Please type some text first.", "not_text": "Expected text (a string), got {kind}.",
         "truncated": "Your text was longer than {limit:,} characters; only the first {limit:,} were used.",
+        "error_title": "Error",
+        "more_entities": "and {n} more (highlighted above)",
         "unknown_words": "Words outside the models' vocabulary (English, from their training data): {n} of the {total} "
                          "read ({words}). Each reads as the same unknown word, so the answer says little about this "
                          "text.",
@@ -214,6 +216,8 @@ DYNAMIC = {
     "ko": {
         "empty": "먼저 텍스트를 입력하세요.", "not_text": "텍스트(문자열)가 필요합니다. 받은 값: {kind}.",
         "truncated": "텍스트가 {limit:,}자를 넘어서 앞의 {limit:,}자만 사용했습니다.",
+        "error_title": "오류",
+        "more_entities": "외 {n}개 (위 텍스트에 표시)",
         "unknown_words": "모델의 어휘(학습 데이터의 영어 단어)에 없는 단어: 읽은 {total}개 중 {n}개 ({words}). 이런 "
                          "단어는 모두 같은 '모르는 단어' 하나로 읽히므로, 이 글에 대한 답은 큰 의미가 없습니다.",
         "tok_truncated": "여기에는 앞의 {limit}개 단어만 보입니다 (전체 {n}개).",
@@ -251,6 +255,34 @@ DYNAMIC = {
 def say(key: str, lang: str = "en", **fields) -> str:
     table = DYNAMIC.get(lang, DYNAMIC["en"])
     return table.get(key, DYNAMIC["en"][key]).format(**fields)
+
+
+# why an image was refused (tasks.image_encoder's and webapp.captions' English reasons), said in Korean: a
+# phrase found in the reason -> the Korean sentence shown first, the English reason after it for its numbers
+IMAGE_REASONS_KO = {
+    "not an image file": "이미지 파일이 아닙니다",
+    "damaged or truncated": "이미지 데이터가 손상되었거나 잘렸습니다",
+    "decompression bomb": "픽셀 수가 한도를 넘어 압축 폭탄일 수 있는 이미지라 거부했습니다",
+    "pixels; the limit": "이미지의 픽셀 수가 한도를 넘습니다",
+    "bytes; the limit": "파일이 한도보다 큽니다",
+    "decoding it would take": "이 이미지를 풀려면 메모리가 너무 많이 듭니다",
+    "expected an uploaded image file": "업로드한 이미지 파일이 아닙니다",
+    "base64": "data: URL이 올바른 base64가 아닙니다",
+    "not a file uploaded to this app": "이 앱에 업로드된 파일이 아닙니다",
+    "no image file at": "그 경로에 이미지 파일이 없습니다",
+    "cannot read": "파일을 읽을 수 없습니다",
+}
+
+
+def bad_image(reason: str, lang: str) -> gr.Error:
+    """An image refused, its reason in the page's language (in Korean, the English after for its numbers)."""
+    said = next((ko for phrase, ko in IMAGE_REASONS_KO.items() if phrase in reason), None) if lang == "ko" else None
+    return error("bad_image", lang, why=f"{said} ({reason})" if said else reason)
+
+
+def error(key: str, lang: str = "en", **fields) -> gr.Error:
+    """say()'s message as a gr.Error, its toast's title in the page's language too (gradio's own is "Error")."""
+    return gr.Error(say(key, lang, **fields), title=say("error_title", lang))
 
 
 # zoo.cells.SWITCHES (the English, which zoo owns) in Korean, for the what-if table

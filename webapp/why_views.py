@@ -17,7 +17,7 @@ from zoo.cells import SWITCHES
 from . import models, plots
 from .logic import (_get_model, _notice, checked_direction, clean_text, first_words, heatmaps, inspectable_models,
                     lang_of, md_cell, metric_name)
-from .texts import SWITCHES_KO, say
+from .texts import SWITCHES_KO, bad_image, error, say
 
 MAX_STEP_WORDS = 25  # right context: one row per prefix, so rows x words cells
 MAX_SIZE_WORDS = 80  # the cell state's size, word by word
@@ -41,9 +41,9 @@ def check(text, model_name, request: gr.Request | None = None) -> None:
     lang = lang_of(request)
     text, _ = clean_text(text, lang)
     if model_name not in gated_models():
-        raise gr.Error(say("unknown_model", lang, name=model_name, choices=", ".join(gated_models()) or "-"))
+        raise error("unknown_model", lang, name=model_name, choices=", ".join(gated_models()) or "-")
     if not models.load(model_name).words(text):
-        raise gr.Error(say("no_words", lang))
+        raise error("no_words", lang)
 
 
 def what_if(text, model_name, request: gr.Request | None = None) -> str:
@@ -52,13 +52,13 @@ def what_if(text, model_name, request: gr.Request | None = None) -> str:
     lang = lang_of(request)
     text, notices = clean_text(text, lang)
     if model_name not in gated_models():
-        raise gr.Error(say("unknown_model", lang, name=model_name, choices=", ".join(gated_models()) or "-"))
+        raise error("unknown_model", lang, name=model_name, choices=", ".join(gated_models()) or "-")
     pred = models.load(model_name)
     try:
         with torch.inference_mode():
             answers = why.what_if(pred, text)
     except ValueError:
-        raise gr.Error(say("no_words", lang)) from None
+        raise error("no_words", lang) from None
     recorded = pred.config.get("what_if", {})
     scores = recorded.get("scores", {})
     head = f"| {say('switch', lang)} | {say('changes', lang)} | {say('answer', lang)} |"
@@ -78,12 +78,12 @@ def cell_size(text, model_name, request: gr.Request | None = None):
     lang = lang_of(request)
     text, notices = clean_text(text, lang)
     if model_name not in gated_models():
-        raise gr.Error(say("unknown_model", lang, name=model_name, choices=", ".join(gated_models()) or "-"))
+        raise error("unknown_model", lang, name=model_name, choices=", ".join(gated_models()) or "-")
     text, more = first_words(text, MAX_SIZE_WORDS, lang, cut=bool(notices), model=model_name)
     try:
         return plots.cell_size(why.cell_magnitudes(models.load(model_name), text), model_name), _notice(notices + more)
     except ValueError:
-        raise gr.Error(say("no_words", lang)) from None
+        raise error("no_words", lang) from None
 
 
 def changed_words(rows: list[list[str]]) -> int:
@@ -106,7 +106,7 @@ def right_context(text, request: gr.Request | None = None) -> str:
             continue
         words, rows = pred.tags_by_prefix(text)
         if not words:
-            raise gr.Error(say("no_words", lang))
+            raise error("no_words", lang)
         final = rows[-1]
         flips = changed_words(rows)
         shown = [md_cell(w) for w in words]
@@ -126,17 +126,17 @@ def inside_caption(image, model_name, direction="forward", request: gr.Request |
     """-> six heatmaps of the decoder writing its caption (one column per generated word), and the caption."""
     lang = lang_of(request)
     if image is None or (isinstance(image, str) and not image.strip()):
-        raise gr.Error(say("no_image", lang))
+        raise error("no_image", lang)
     if model_name not in CAPTION_MODELS:
-        raise gr.Error(say("unknown_model", lang, name=model_name, choices=", ".join(CAPTION_MODELS)))
+        raise error("unknown_model", lang, name=model_name, choices=", ".join(CAPTION_MODELS))
     direction = checked_direction(direction, lang)
     pred, why_not = models.try_load(model_name)
     if pred is None:
-        raise gr.Error(say("missing", lang, why=why_not))
+        raise error("missing", lang, why=why_not)
     try:
         tr = trace_caption(pred, image)
     except (ValueError, TypeError, OSError) as e:
-        raise gr.Error(say("bad_image", lang, why=str(e))) from None
+        raise bad_image(str(e), lang) from None
     notes = [say("decoder_beam", lang, beam=pred.decode_cfg["beam"])]
     figs = heatmaps(tr["decoders"], direction, None, model_name, lang, notes,
                     lambda d: f", {say(d, lang)} {say('decoder', lang)}")
@@ -149,12 +149,12 @@ def note_loop(text, model_name="sentiment-rnn", request: gr.Request | None = Non
     text, notices = clean_text(text, lang)
     rnns = [n for n in inspectable_models() if n.endswith("-rnn")]
     if model_name not in rnns:
-        raise gr.Error(say("unknown_model", lang, name=model_name, choices=", ".join(rnns) or "-"))
+        raise error("unknown_model", lang, name=model_name, choices=", ".join(rnns) or "-")
     text, more = first_words(text, MAX_NOTE_WORDS, lang, cut=bool(notices))
     try:
         r = note.run(_get_model(model_name, lang), text)
     except ValueError:
-        raise gr.Error(say("no_words", lang)) from None
+        raise error("no_words", lang) from None
     s = r["shapes"]
     units = min(4, r["numpy"].shape[1])
     rows = [f"| {say('word', lang)} | NumPy h[:{units}] | torch h[:{units}] |", "|---|---|---|"]
