@@ -157,7 +157,7 @@ def sentiment(text, data="sst2", request: gr.Request | None = None):
                            say("max_len_cut", lang, limit=read_limit, n=total))
     if curves:
         notices += unknown_words(first, text, lang)
-    return (*out, *by_step_charts(words, curves), _notice(notices))
+    return (*out, *by_step_charts(words, curves, lang), _notice(notices))
 
 
 def unknown_words(pred, text: str, lang: str) -> list[str]:
@@ -180,10 +180,10 @@ def unknown_words(pred, text: str, lang: str) -> list[str]:
     return [say("unknown_words", lang, n=len(named), total=len(words), words=", ".join(map(md_cell, shown)))]
 
 
-def by_step_charts(words: list[str], curves: dict[str, list[float]]) -> tuple[dict, dict]:
+def by_step_charts(words: list[str], curves: dict[str, list[float]], lang: str = "en") -> tuple[dict, dict]:
     """Updates of the sentiment tab's two by-step charts, words on x and word numbers on x (plots.by_step):
     the one that fits the text is shown with the table, the other hidden and emptied."""
-    table = plots.by_step(words, curves) if curves else None
+    table = plots.by_step(words, curves, lang) if curves else None
     numbers = table is not None and plots.BY_STEP_N in table.columns
     return (gr.update(value=None if numbers else table, visible=not numbers),
             gr.update(value=table if numbers else None, visible=numbers))

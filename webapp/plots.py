@@ -22,6 +22,7 @@ matplotlib.rcParams["font.family"] = ["DejaVu Sans", *_HANGUL]
 
 COLORS = {"rnn": "#d62728", "lstm": "#1f77b4", "bilstm": "#2ca02c"}
 NAMES = {**ARCH_NAMES, "bilstm": ARCH_NAMES["bilstm"] + " (forward)"}  # the by-step curve reads one direction
+NAMES_KO = {**NAMES, "rnn": "바닐라 RNN", "bilstm": ARCH_NAMES["bilstm"] + " (앞 방향)"}  # the by-step legend in Korean
 # Entity colours for the NER tab, also used by the legend
 ENTITY_COLORS = {"PER": "#ff9e9e", "ORG": "#9ecbff", "LOC": "#a6e3a1", "MISC": "#f9e2af"}
 
@@ -44,7 +45,7 @@ def _word_axis(ax, words):
 BY_STEP_X, BY_STEP_N, BY_STEP_Y, BY_STEP_MODEL, BY_STEP_TEXT = "word", "word number", "P(positive)", "model", "text"
 
 
-def by_step(words: list[str], curves: dict[str, list[float]]) -> pd.DataFrame:
+def by_step(words: list[str], curves: dict[str, list[float]], lang: str = "en") -> pd.DataFrame:
     """P(positive) after each word, one line per model, as a long table for gr.LinePlot: the browser draws
     it (and any script, Hangul included, with its own fonts), where a matplotlib figure cost ~30 ms of
     drawing and PNG encoding per request. Up to MAX_WORD_TICKS words, x (BY_STEP_X) is the word with its
@@ -58,7 +59,8 @@ def by_step(words: list[str], curves: dict[str, list[float]]) -> pd.DataFrame:
     short = [w if len(w) <= 14 else w[:13] + "…" for w in words]
     few = len(words) <= MAX_WORD_TICKS
     labels = [f"{i:0{width}d} {w}" for i, w in enumerate(short, 1)] if few else list(range(1, len(words) + 1))
-    rows = [(labels[t], float(p), NAMES.get(arch, arch), short[t]) for arch, ys in curves.items()
+    names = NAMES_KO if lang == "ko" else NAMES  # the legend's entries are the table's model column
+    rows = [(labels[t], float(p), names.get(arch, arch), short[t]) for arch, ys in curves.items()
             for t, p in enumerate(ys) if t < len(labels)]
     return pd.DataFrame(rows, columns=[BY_STEP_X if few else BY_STEP_N, BY_STEP_Y, BY_STEP_MODEL, BY_STEP_TEXT])
 

@@ -20,6 +20,7 @@ UI = {
         "sentence": "Sentence", "review": "Review (a sentence or a paragraph)", "run": "Run the three models",
         "examples": "Examples", **ARCH_NAMES,
         "by_step": "P(positive) after each word",
+        "by_step_x": "word", "by_step_n": "word number", "by_step_y": "P(positive)", "by_step_model": "model",
         "by_step_note": "Each curve is the model's reading so far: the prediction it would make if the text "
                         "stopped at that word. The BiLSTM's curve uses its forward (left-to-right) direction only.",
         "legend": "Entity types: **PER** person · **ORG** organisation · **LOC** place · **MISC** other names",
@@ -92,6 +93,7 @@ UI = {
         "sentence": "문장", "review": "리뷰 (한 문장 또는 한 문단)", "run": "세 모델 실행",
         "examples": "예시", **ARCH_NAMES, "rnn": "바닐라 RNN",
         "by_step": "단어마다의 P(긍정)",
+        "by_step_x": "단어", "by_step_n": "단어 번호", "by_step_y": "P(긍정)", "by_step_model": "모델",
         "by_step_note": "각 곡선은 지금까지 읽은 만큼의 판단입니다: 글이 그 단어에서 끝났다면 내렸을 예측. "
                         "BiLSTM 곡선은 앞 방향(왼쪽→오른쪽)만 사용합니다.",
         "legend": "개체 종류: **PER** 사람 · **ORG** 조직 · **LOC** 장소 · **MISC** 기타 이름",

@@ -50,9 +50,12 @@ def sentiment_tab(inside_box):
         # drawn by the browser from a table (webapp.plots.by_step): no figure to render on the server
         # two charts, one per kind of x (words, or word numbers for a long review), one shown at a time
         line = dict(y=plots.BY_STEP_Y, color=plots.BY_STEP_MODEL, y_lim=[0, 1], tooltip=[plots.BY_STEP_TEXT],
-                    color_map={plots.NAMES[a]: plots.COLORS[a] for a in models.ARCHS}, label=I18N("by_step"))
-        charts = [gr.LinePlot(x=plots.BY_STEP_X, x_label_angle=-45, elem_id="sentiment-chart", **line),
-                  gr.LinePlot(x=plots.BY_STEP_N, visible=False, elem_id="sentiment-chart-numbers", **line)]
+                    color_map={n[a]: plots.COLORS[a] for n in (plots.NAMES, plots.NAMES_KO) for a in models.ARCHS},
+                    label=I18N("by_step"), y_title=I18N("by_step_y"), color_title=I18N("by_step_model"))
+        charts = [gr.LinePlot(x=plots.BY_STEP_X, x_label_angle=-45, x_title=I18N("by_step_x"),
+                              elem_id="sentiment-chart", **line),
+                  gr.LinePlot(x=plots.BY_STEP_N, x_title=I18N("by_step_n"), visible=False,
+                              elem_id="sentiment-chart-numbers", **line)]
         gr.Markdown(I18N("by_step_note"))
         notice = gr.Markdown(elem_id="sentiment-notice")
         outputs = [*cols, *charts, notice]
