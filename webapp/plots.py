@@ -125,7 +125,7 @@ def lifetimes(words: list[str], curves: dict[str, dict]) -> Figure:
     """zoo.memory.lifetime per model: for LSTMs the forget-gate product after each word (median over units,
     solid; top decile, dashed), for the vanilla RNN the norm of d h_T / d h_t; log scale, values under
     LIFETIME_FLOOR drawn on it."""
-    fig, ax = _lines_figure()
+    fig, ax = _lines_figure(4.0)  # the legend's rows below the axes
     for arch, c in curves.items():
         name = NAMES.get(arch, arch)
         floor = lambda vs: [max(v, LIFETIME_FLOOR) for v in vs]  # noqa: E731 (a product can underflow to 0)
@@ -141,7 +141,8 @@ def lifetimes(words: list[str], curves: dict[str, dict]) -> Figure:
     ax.set_ylabel("share kept (LSTM) · |d h_T / d h_t| (RNN)", fontsize=8)
     ax.set_title("how much of each word survives to the last word · 각 단어의 정보가 끝까지 남는 정도", fontsize=9)
     _word_axis(ax, words)
-    ax.legend(fontsize=7)
+    # under the axes, not on them: inside, the box covered the LSTM's median line on the default review
+    fig.legend(loc="outside lower center", ncol=2, fontsize=7)
     return fig
 
 

@@ -26,7 +26,7 @@ UI = {
         "legend": "Entity types: **PER** person · **ORG** organisation · **LOC** place · **MISC** other names",
         "caption_intro": "One image in, a sentence out: the image's feature starts each decoder, which then writes "
                          "word by word. The BiLSTM is two LSTM decoders, one writing left to right and one right to "
-                         "left; the caption both score best wins.",
+                         "left; the caption wins that the two decoders together score best.",
         "caption_image": "Image (upload, webcam or an example)", "beam": "Beam width",
         "decoder_image": "Image (upload or paste)",
         "inside_intro": "Every number below is computed step by step by `zoo.cells.trace` with the chosen "
@@ -41,8 +41,8 @@ UI = {
         "memory_note": "How much each word moves the prediction: the gradient norm of the prediction with respect to "
                        "each word's input vector, divided by the last word's, so models of different scale compare "
                        "(log scale). Going back from the end, the vanilla RNN's falls by orders of magnitude; the "
-                       "LSTM's stays within reach. The dotted line and band: the same over validation reviews "
-                       "(mean, 10-90%; drawn where the checkpoint recorded them), so this one text is not the whole story. A "
+                       "LSTM's stays within reach. The dotted line and band: the same over 200 validation "
+                       "reviews (mean, 10-90%; drawn where the checkpoint recorded them), so this one text is not the whole story. A "
                        "BiLSTM's early words stay close to the answer: its backward half reads them last, and the IMDB "
                        "BiLSTM also takes the maximum of its outputs over the whole text, a short path from every word "
                        "to the answer. Values under 1e-30 are drawn at 1e-30.",
@@ -107,7 +107,7 @@ UI = {
         "memory_intro": "시드 노트의 장기 의존성 문제를 학습된 모델로 직접 잽니다. 바닐라 RNN의 기억은 "
                         "h_t = tanh(W_x x_t + W_h h_{t-1} + b) 하나뿐이라 앞 단어의 정보가 한 걸음마다 흐려지고, LSTM의 셀 상태 "
                         "c_t = f_t * c_{t-1} + i_t * g_t는 삭제 게이트가 1에 가까이 머무는 유닛에서 정보를 그대로 실어 나르고(아래 수명 "
-                        "차트의 점선: 상위 10% 유닛), 대부분의 유닛은 정보를 놓아 버립니다(실선: 중앙값).",
+                        "차트의 점선: 상위 10% 유닛), 대부분의 유닛은 정보를 놓아 버립니다(실선: 중앙값 유닛).",
         "task": "모델 종류", "compare": "RNN, LSTM, BiLSTM 비교", "sentiment_models": "모델 종류",
         "memory_note": "각 단어가 예측을 얼마나 움직이는지: 각 단어의 입력 벡터에 대한 예측의 기울기 크기를 마지막 단어의 값으로 "
                        "나눈 것입니다(로그 눈금). 그래서 크기가 다른 모델끼리도 비교할 수 있습니다. 끝에서 앞으로 갈수록 바닐라 "
@@ -116,7 +116,7 @@ UI = {
                        "BiLSTM에서는 앞 단어가 답과 가깝습니다: 뒤 방향이 앞 단어를 마지막에 읽고, IMDB BiLSTM은 텍스트 전체에 "
                        "걸친 출력의 최댓값을 쓰므로 모든 단어에서 답까지의 길이 짧습니다. 1e-30보다 작은 값은 1e-30에 그립니다.",
         "lifetime_note": "각 단어에서 쓴 정보가 마지막 단어 뒤에 얼마나 남아 있는지. LSTM: 그 뒤에 온 삭제 게이트 값들의 곱(유닛마다; "
-                         "1에 가까우면 유지, 0에 가까우면 삭제). 실선은 중간 유닛, 점선은 가장 오래 기억하는 상위 10% 유닛. "
+                         "1에 가까우면 유지, 0에 가까우면 삭제). 실선은 중앙값 유닛, 점선은 가장 오래 기억하는 상위 10% 유닛. "
                          "바닐라 RNN: d h_T / d h_t의 크기, 되돌아가는 유일한 길입니다. 1e-30보다 작은 값은 1e-30에 "
                          "그립니다.",
         "probe_intro": "### 거리 실험\n분명한 판단 문장(\"A brilliant movie, I loved every minute of it.\") 뒤에 중립적인 "
