@@ -156,6 +156,17 @@ def test_inside_shows_lstm_gates_and_only_h_for_a_vanilla_rnn():
         logic.inside(NER_TEXT, "../etc/passwd")
 
 
+def test_the_inside_tab_starts_with_a_tagger_for_its_starting_sentence_and_lists_the_imdb_models():
+    from webapp import ui
+    from webapp.examples import NER_EXAMPLES
+    with gr.Blocks() as demo:
+        box = gr.Textbox(value=NER_EXAMPLES[0], render=False)
+        ui.inside_tab(box)
+    dropdown = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "inside-model")
+    assert dropdown.value == "ner-lstm"  # not a sentiment model on a NER example
+    assert {"imdb-lstm", "ner-bilstm", "sentiment-rnn"} <= {c[1] for c in dropdown.choices}
+
+
 def test_inside_limits_the_heatmaps_to_the_first_words():
     *figs, notice = logic.inside("word " * 100, "sentiment-bilstm", "backward")
     assert f"first {logic.MAX_TRACE_WORDS} words are shown here (your text has 100)" in notice

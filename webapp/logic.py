@@ -231,8 +231,9 @@ def ner(text, request: gr.Request | None = None):
 
 
 def inspectable_models() -> list[str]:
-    """Models whose cells can be traced: every loadable text model."""
-    return [n for task in ("sentiment", "ner") for n in models.available(task)]
+    """Models whose cells can be traced: every loadable text model (the IMDB ones too: a review copied from
+    the sentiment tab can be traced by the models that read it there)."""
+    return [n for task in ("sentiment", "imdb", "ner") for n in models.available(task)]
 
 
 def _get_model(name, lang: str):

@@ -132,7 +132,9 @@ def caption_tab(images: list[str]):
 def inside_tab(box):
     """box: the text box, made unrendered before the pattern tabs so they can copy their input into it."""
     choices = logic.inspectable_models()
-    default = next((n for n in choices if n.endswith("-lstm")), choices[0] if choices else None)
+    # the tagger, for the box's starting sentence (a NER example)
+    default = next((n for n in choices if n == "ner-lstm"), next((n for n in choices if n.endswith("-lstm")),
+                                                                  choices[0] if choices else None))
     with gr.Tab(I18N("tab_inside"), id="inside"):
         gr.Markdown(I18N("inside_intro"))
         with gr.Row():
