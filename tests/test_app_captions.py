@@ -102,6 +102,9 @@ def test_page_uploads_an_image_and_shows_three_captions(server):
         for arch in models.ARCHS:
             sync_api.expect(page.locator(f"#caption-card-{arch}")).to_contain_text(f"caption-{arch}")
             sync_api.expect(page.locator(f"#caption-{arch} li").first).to_be_visible()  # the captions, as a list
+            # the model's name heads its column: the lists have no label and differ in length
+            card, captions_box = page.locator(f"#caption-card-{arch}").bounding_box(), page.locator(f"#caption-{arch}").bounding_box()
+            assert card["y"] < captions_box["y"], arch
         page.screenshot(path=str(SHOTS / "app-caption.png"), full_page=True)
         browser.close()
 

@@ -19,14 +19,18 @@ from .texts import DIRECTIONS, EXAMPLE_HEADERS, I18N, SET_LABELS
 MEMORY_SETS = [(SET_LABELS[k], k) for k in ("imdb", "sst2", "ner")]
 
 
-def _columns(task, make_output):
-    """Three result columns, vanilla RNN | LSTM | BiLSTM; make_output(arch) -> that column's main component."""
+def _columns(task, make_output, card_first: bool = False):
+    """Three result columns, vanilla RNN | LSTM | BiLSTM; make_output(arch) -> that column's main component.
+    Outputs in the order (main, card) per column; card_first shows the card (the model's name) on top, for
+    outputs with no label of their own (the caption lists, of different lengths)."""
     outs = []
     with gr.Row(equal_height=False):
         for arch in models.ARCHS:
             with gr.Column(min_width=220):
+                if card_first:
+                    card = gr.Markdown(elem_classes=["card"], elem_id=f"{task}-card-{arch}")
                 outs.append(make_output(arch))
-                outs.append(gr.Markdown(elem_classes=["card"], elem_id=f"{task}-card-{arch}"))
+                outs.append(card if card_first else gr.Markdown(elem_classes=["card"], elem_id=f"{task}-card-{arch}"))
     return outs
 
 
@@ -113,7 +117,7 @@ def caption_tab(images: list[str]):
         examples_slot = gr.Column()
         run = gr.Button(I18N("run"), variant="primary", elem_id="caption-run")
         cols = _columns("caption", lambda a: gr.Markdown(label=I18N(a), elem_id=f"caption-{a}",
-                                                         elem_classes=["captions"]))
+                                                         elem_classes=["captions"]), card_first=True)
         notice = gr.Markdown(elem_id="caption-notice")
         outputs = [*cols, notice]
         gr.on([run.click], captions.caption_upload, inputs=[image, beam], outputs=outputs, api_name="caption", **RAW,
