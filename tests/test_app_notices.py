@@ -88,6 +88,8 @@ def test_the_gradient_charts_title_names_the_band_only_where_one_is_drawn():
     band = {"words": 2, "p10": [-2.0, 0.0], "p90": [0.0, 0.0], "mean": [-1.0, 0.0]}
     assert "dotted, band" not in plots.gradient_profiles(["a", "b"], ratios, {"rnn": None, "lstm": None}).axes[0].get_title()
     assert "dotted, band" in plots.gradient_profiles(["a", "b"], ratios, {"rnn": band, "lstm": None}).axes[0].get_title()
+    one = plots.gradient_profiles(["a"], {"rnn": [1.0]}, {"rnn": band})  # a one-word text: no band to see, none named
+    assert "dotted, band" not in one.axes[0].get_title() and not one.axes[0].collections
 
 
 def test_a_text_mostly_outside_the_vocabulary_gets_a_notice_naming_its_unknown_words():

@@ -97,11 +97,12 @@ def gradient_profiles(words: list[str], ratios: dict[str, list[float]], bands: d
     model's config carries its profile over validation reviews (zoo.memory.gradient_band), the band between
     its 10th and 90th percentiles is drawn behind, aligned at the last word."""
     fig, ax = _lines_figure()
-    T = len(words)
+    T, drawn = len(words), False
     for arch, ys in ratios.items():
         band = bands.get(arch)
-        if band:
-            n = min(T, band["words"])
+        n = min(T, band["words"]) if band else 0
+        if n >= 2:  # a band over one word is no band: nothing would show
+            drawn = True
             xs = list(range(T - n, T))
             ax.fill_between(xs, [10 ** v for v in band["p10"][-n:]], [10 ** v for v in band["p90"][-n:]],
                             color=COLORS[arch], alpha=0.12, linewidth=0)
@@ -110,7 +111,7 @@ def gradient_profiles(words: list[str], ratios: dict[str, list[float]], bands: d
     ax.set_yscale("log")
     ax.set_ylabel("|d pred / d x_t| ÷ last word's")
     title = "gradient of the prediction per word, over the last word's · 마지막 단어 대비 기울기"
-    if any(bands.get(arch) for arch in ratios):  # the second line only where a band is drawn
+    if drawn:  # the second line only where a band is drawn
         title += "\ndotted, band: mean, 10-90% over validation reviews · 점선·띠: 검증 리뷰 평균, 10-90%"
     ax.set_title(title, fontsize=8)
     _word_axis(ax, words)
