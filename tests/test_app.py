@@ -150,8 +150,8 @@ def test_inside_shows_lstm_gates_and_only_h_for_a_vanilla_rnn():
     assert all(f is not None for f in figs) and notice == ""
     *figs, notice = logic.inside(NER_TEXT, "ner-rnn")
     assert figs[0] is not None and figs[1:] == [None] * 5 and "no cell state" in notice
-    assert [u["visible"] for u in logic.gate_rows("ner-rnn")] == [False] * 5  # their rows hidden, not empty boxes
-    assert [u["visible"] for u in logic.gate_rows("ner-lstm")] == [True] * 5
+    assert [u["visible"] for u in logic.gate_rows("ner-rnn")] == [True] + [False] * 5  # h; no empty boxes
+    assert [u["visible"] for u in logic.gate_rows("ner-lstm")] == [True] * 6
     with pytest.raises(gr.Error, match="Unknown model"):
         logic.inside(NER_TEXT, "../etc/passwd")
 

@@ -71,6 +71,7 @@ def test_page_shows_three_models_per_tab_and_the_inside_view(server):
         assert all(len(d or "") > 20 for d in lines.evaluate_all("ps => ps.map(p => p.getAttribute('d'))"))
 
         page.get_by_role("tab", name="Inside the cell").click()
+        expect(page.locator("#inside-row-h")).to_be_hidden()  # no six empty frames before the first trace
         expect(page.locator("#inside-text textarea")).to_have_value("a gorgeous , witty movie .")  # current input
         page.locator("#inside-run").click()
         for part in logic.TRACE_PARTS:

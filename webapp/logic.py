@@ -261,12 +261,13 @@ def inside(text, model_name, direction="forward", request: gr.Request | None = N
 
 
 def gate_rows(model_name) -> list:
-    """Visibility of the heatmaps after h (c, i, f, g, o), once a trace is drawn: a vanilla RNN has no cell
-    state and no gates, so their rows are hidden rather than left as empty boxes (its note says why). The
-    checkpoint's own arch decides, not its folder's name (SEQZOO_MODELS_DIR may hold any names)."""
+    """Visibility of the six heatmaps (h, c, i, f, g, o), once a trace is drawn: hidden before the first one
+    (six empty frames), h then shown, and the rest too unless a vanilla RNN drew it: it has no cell state and
+    no gates, so their rows stay hidden rather than empty boxes (its note says why). The checkpoint's own arch
+    decides, not its folder's name (SEQZOO_MODELS_DIR may hold any names)."""
     pred = models.try_load(model_name)[0] if isinstance(model_name, str) else None
     gated = pred is None or pred.config.get("arch") != "rnn"
-    return [gr.update(visible=gated) for _ in TRACE_PARTS[1:]]
+    return [gr.update(visible=True)] + [gr.update(visible=gated) for _ in TRACE_PARTS[1:]]
 
 
 def heatmaps(traces: dict, direction: str, words, model_name: str, lang: str, notices: list, where) -> list:

@@ -150,13 +150,13 @@ def inside_tab(box):
         notice = gr.Markdown(elem_id="inside-notice")
         figs, rows = [], []
         for part in logic.TRACE_PARTS:
-            with gr.Row(elem_id=f"inside-row-{part}") as row:
+            with gr.Row(visible=False, elem_id=f"inside-row-{part}") as row:  # shown by gate_rows after a trace
                 figs.append(gr.Plot(label=I18N(f"cell_note_{part}"), show_label=False, scale=4, elem_id=f"inside-{part}"))
                 gr.Markdown(I18N(f"cell_note_{part}"), elem_classes=["note"])
             rows.append(row)
         gr.on([run.click, box.submit], logic.inside, inputs=[box, model, direction], outputs=[*figs, notice],
               api_name="inside", **RAW, **MODELS
-              ).success(logic.gate_rows, model, rows[1:], api_visibility="private")
+              ).success(logic.gate_rows, model, rows, api_visibility="private")
         model.change(ui_why.two_way, model, direction, api_visibility="private")
 
 

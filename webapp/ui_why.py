@@ -67,11 +67,11 @@ def why_tab(image_example: str | None):
         cap_model.change(two_way, cap_model, direction, api_visibility="private")
         cap_run = gr.Button(I18N("show"), variant="primary", elem_id="decoder-run")
         caption = gr.Markdown(elem_id="decoder-caption")
-        figs = [gr.Plot(label=I18N(f"cell_note_{part}"), show_label=False, elem_id=f"decoder-{part}")
-                for part in logic.TRACE_PARTS]
+        figs = [gr.Plot(label=I18N(f"cell_note_{part}"), show_label=False, visible=False, elem_id=f"decoder-{part}")
+                for part in logic.TRACE_PARTS]  # shown by gate_rows after a trace
         cap_run.click(_inside_caption, inputs=[image, cap_model, direction], outputs=[*figs, caption],
                       api_name="inside_caption", **RAW, **MODELS
-                      ).success(logic.gate_rows, cap_model, figs[1:], api_visibility="private")
+                      ).success(logic.gate_rows, cap_model, figs, api_visibility="private")
 
 
 def note_panel():
