@@ -98,6 +98,7 @@ def main(argv=None) -> int:
     for a, g in profiles.items():
         band = bands[a]["quarter_ratio"] if bands[a] else float("nan")
         print(f"| `imdb-{a}` | {memory.quarter_ratio(g['ratio']):.2e} | {band:.2e} |")
+    print(f"\n`imdb-rnn`: {sum(r < 1e-30 for r in profiles['rnn']['ratio'])} words of this review under 1e-30")
     lives = {a: memory.lifetime(p, MEMORY_EXAMPLE) for a, p in imdb.items()}
     plots.lifetimes(words, lives).savefig(out / "memory-lifetime.png", dpi=110)
     print("\n### memory lifetime of the first word, the memory tab's default review\n")

@@ -122,8 +122,8 @@ def test_page_shows_three_models_per_tab_and_the_inside_view(server):
 
         ko = browser.new_page(locale="ko-KR", viewport={"width": 1280, "height": 800})
         ko.goto(server)
-        expect(ko.get_by_role("tab", name="Many to one: 감성 분류")).to_be_visible(timeout=60_000)
-        ko.get_by_role("tab", name="Many to one: 감성 분류").click()
+        expect(ko.get_by_role("tab", name="다대일 (Many to one): 감성 분류")).to_be_visible(timeout=60_000)
+        ko.get_by_role("tab", name="다대일 (Many to one): 감성 분류").click()
         ko.locator("#sentiment-run").click()  # the chart's titles and legend in Korean too
         ko_chart = ko.locator("#sentiment-chart")
         expect(ko_chart).to_contain_text("바닐라 RNN", timeout=60_000)

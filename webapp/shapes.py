@@ -18,26 +18,27 @@ WORDS = {
            "output": "outputs of every step", "output_m": "(batch, timesteps, directions × hidden)",
            "h_n": "final hidden state h_n", "h_n_m": "(directions, batch, hidden)",
            "result": "what the layer returns", "seq": "return_sequences: every step's output",
-           "last": "the last state only (forward at the end + backward at the start when bidirectional)",
+           "last": "the last state only (bidirectional: the forward state after the last word joined with the backward "
+                   "state after the first)",
            "weights": "Weights (from the torch layer)", "params": "Parameters",
            "bias": "torch keeps two bias vectors per gate block, `bias_ih` and `bias_hh`; they are only ever "
                    "added together, so they act as Keras' single `b`. That is why torch counts "
                    "{extra:,} more ({dirs}·{gates}·{h}) than Keras for the same layer.",
            "gates": "An LSTM has 4 blocks (i, f, g, o), a vanilla RNN 1, hence the factor {gates}."},
-    "ko": {"stage": "단계", "shape": "모양", "means": "숫자의 의미",
+    "ko": {"stage": "항목", "shape": "모양", "means": "숫자의 의미",
            "input": "입력 x", "input_m": "(배치, 시점 수, 입력 크기)",
            "x_t": "x_t, 한 시점의 입력", "x_t_m": "(배치, 입력 크기)",
-           "h_t": "h_t, 각 시점의 은닉 상태", "h_t_m": "(배치, 은닉 크기), 방향마다",
-           "c_t": "c_t, 각 시점의 셀 상태", "c_t_m": "(배치, 은닉 크기), LSTM만",
-           "output": "모든 시점의 출력", "output_m": "(배치, 시점 수, 방향 수 × 은닉 크기)",
-           "h_n": "마지막 은닉 상태 h_n", "h_n_m": "(방향 수, 배치, 은닉 크기)",
+           "h_t": "h_t, 각 시점의 은닉 상태", "h_t_m": "(배치, 은닉 상태 크기), 방향마다",
+           "c_t": "c_t, 각 시점의 셀 상태", "c_t_m": "(배치, 은닉 상태 크기), LSTM만",
+           "output": "모든 시점의 출력", "output_m": "(배치, 시점 수, 방향 수 × 은닉 상태 크기)",
+           "h_n": "마지막 은닉 상태 h_n", "h_n_m": "(방향 수, 배치, 은닉 상태 크기)",
            "result": "레이어가 돌려주는 값", "seq": "return_sequences: 모든 시점의 출력",
-           "last": "마지막 상태만 (양방향이면 앞 방향의 끝 + 뒤 방향의 처음)",
+           "last": "마지막 상태만 (양방향이면 앞 방향이 마지막 단어까지 읽은 상태와 뒤 방향이 첫 단어까지 읽은 상태를 이어 붙인 것)",
            "weights": "가중치 (torch 레이어에서 읽음)", "params": "파라미터 수",
            "bias": "torch는 게이트 묶음마다 편향 벡터를 두 개(`bias_ih`, `bias_hh`) 두지만 항상 더해서만 쓰므로 "
                    "Keras의 편향 `b` 하나와 같은 역할입니다. 그래서 같은 레이어라도 torch가 "
                    "{extra:,}개({dirs}·{gates}·{h}) 더 많이 셉니다.",
-           "gates": "LSTM은 블록이 4개(i, f, g, o), 바닐라 RNN은 1개라서, 곱하는 블록 수는 {gates}입니다."},
+           "gates": "LSTM은 블록이 4개(i, f, g, o), 바닐라 RNN은 1개입니다. 그래서 파라미터 수 식에 블록 수({gates})를 곱합니다."},
 }
 
 

@@ -87,12 +87,12 @@ UI = {
     "ko": {
         "title": "# seqzoo — 바닐라 RNN, LSTM, BiLSTM 나란히 보기",
         "intro": "같은 입력을 학습된 세 모델에 한꺼번에 넣습니다. 예시를 누르거나 직접 입력해 보세요.",
-        "tab_sentiment": "Many to one: 감성 분류", "tab_ner": "Many to many: 개체명 인식",
-        "tab_caption": "One to many: 이미지 캡션", "tab_inside": "셀 내부 보기",
+        "tab_sentiment": "다대일 (Many to one): 감성 분류", "tab_ner": "다대다 (Many to many): 개체명 인식",
+        "tab_caption": "일대다 (One to many): 이미지 캡션", "tab_inside": "셀 내부 보기",
         "tab_memory": "장기 기억", "tab_shapes": "텐서 모양",
         "sentence": "문장", "review": "리뷰 (한 문장 또는 한 문단)", "run": "세 모델 실행",
         "examples": "예시", **ARCH_NAMES, "rnn": "바닐라 RNN",
-        "by_step": "단어마다의 P(긍정)",
+        "by_step": "단어별 P(긍정)",
         "by_step_x": "단어", "by_step_n": "단어 번호", "by_step_y": "P(긍정)", "by_step_model": "모델",
         "by_step_note": "각 곡선은 지금까지 읽은 만큼의 판단입니다: 글이 그 단어에서 끝났다면 내렸을 예측. "
                         "BiLSTM 곡선은 앞 방향(왼쪽→오른쪽)만 사용합니다.",
@@ -105,20 +105,20 @@ UI = {
                         "행은 은닉 유닛, 열은 단어입니다.",
         "model": "모델", "direction": "방향 (BiLSTM)", "show": "내부 보기",
         "memory_intro": "시드 노트의 장기 의존성 문제를 학습된 모델로 직접 잽니다. 바닐라 RNN의 기억은 "
-                        "h_t = tanh(W_x x_t + W_h h_{t-1} + b) 하나뿐이라 앞 단어의 정보가 한 걸음마다 흐려지고, LSTM의 셀 상태 "
-                        "c_t = f_t * c_{t-1} + i_t * g_t는 삭제 게이트가 1에 가까이 머무는 유닛에서 정보를 그대로 실어 나르고(아래 수명 "
-                        "차트의 점선: 상위 10% 유닛), 대부분의 유닛은 정보를 놓아 버립니다(실선: 중앙값 유닛).",
+                        "h_t = tanh(W_x x_t + W_h h_{t-1} + b) 하나뿐이라 앞 단어의 정보가 시점마다 흐려지고, LSTM의 셀 상태 "
+                        "c_t = f_t * c_{t-1} + i_t * g_t(*는 원소곱 ⊙)는 삭제 게이트가 1에 가까이 머무는 유닛에서 정보를 그대로 실어 나르고(아래 수명 "
+                        "차트의 점선: 상위 10% 유닛), 대부분의 유닛은 정보를 잊어버립니다(실선: 중앙값 유닛).",
         "task": "모델 종류", "compare": "RNN, LSTM, BiLSTM 비교", "sentiment_models": "모델 종류",
         "memory_note": "각 단어가 예측을 얼마나 움직이는지: 각 단어의 입력 벡터에 대한 예측의 기울기 크기를 마지막 단어의 값으로 "
                        "나눈 것입니다(로그 눈금). 그래서 크기가 다른 모델끼리도 비교할 수 있습니다. 끝에서 앞으로 갈수록 바닐라 "
-                       "RNN은 몇 자릿수씩 떨어지고, LSTM은 여전히 예측을 움직일 만한 크기로 남습니다. 점선과 띠는 검증 리뷰 200개의 "
+                       "RNN은 자릿수가 수십 개 줄어들고, LSTM은 여전히 예측을 움직일 만한 크기로 남습니다. 점선과 띠는 검증 리뷰 200개의 "
                        "값(평균, 10-90%; 체크포인트에 기록된 경우에만 그립니다)이라 이 한 텍스트만의 이야기가 아닙니다. "
                        "BiLSTM에서는 앞 단어가 답과 가깝습니다: 뒤 방향이 앞 단어를 마지막에 읽고, IMDB BiLSTM은 텍스트 전체에 "
-                       "걸친 출력의 최댓값을 쓰므로 모든 단어에서 답까지의 길이 짧습니다. 1e-30보다 작은 값은 1e-30에 그립니다.",
+                       "걸친 출력의 최댓값을 쓰므로 모든 단어에서 답까지 가는 경로가 짧습니다. 1e-30보다 작은 값은 1e-30 위치에 그립니다.",
         "lifetime_note": "각 단어에서 쓴 정보가 마지막 단어 뒤에 얼마나 남아 있는지. LSTM: 그 뒤에 온 삭제 게이트 값들의 곱(유닛마다; "
                          "1에 가까우면 유지, 0에 가까우면 삭제). 실선은 중앙값 유닛, 점선은 가장 오래 기억하는 상위 10% 유닛. "
-                         "바닐라 RNN: d h_T / d h_t의 크기, 되돌아가는 유일한 길입니다. 1e-30보다 작은 값은 1e-30에 "
-                         "그립니다.",
+                         "바닐라 RNN은 셀 상태가 없어 h로 되돌아가는 길만 있습니다: d h_T / d h_t의 크기. 1e-30보다 작은 값은 "
+                         "1e-30 위치에 그립니다.",
         "probe_intro": "### 거리 실험\n분명한 판단 문장(\"A brilliant movie, I loved every minute of it.\") 뒤에 중립적인 "
                        "사실 문장 k단어를 붙이고 감성을 묻습니다. 답하려면 판단을 k단어 너머까지 기억해야 합니다. 판단 문장 40개, "
                        "절반이 긍정이라 50%가 우연 수준입니다. 점선은 대조군: 같은 중립 문장을 앞에, 판단을 맨 끝에 둡니다.",
@@ -130,14 +130,15 @@ UI = {
         "explain": "모양 보기",
         "tab_why": "셀의 설계 이유", "why_run": "스위치 바꿔 보기",
         "why_intro": "시드 노트는 LSTM이 왜 이렇게 생겼는지 설명합니다. 여기서는 학습된 가중치는 그대로 두고 셀의 한 부분만 "
-                     "바꿔서 읽기 쉬운 셀로 실행합니다: 삭제 게이트를 1 또는 0으로 고정, 입력 게이트를 1로 고정, 게이트의 "
-                     "원소곱 a * b를 덧셈 a + b로 바꾸기, 셀 상태에 tanh 빼기.",
+                     "바꿔서, 한 시점씩 풀어 쓴 셀(`zoo/cells.py`)로 실행합니다: 삭제 게이트를 1 또는 0으로 고정, 입력 게이트를 1로 "
+                     "고정, 게이트의 원소곱 a * b를 덧셈 a + b로 바꾸기, 셀 상태의 tanh 빼기. (여기서 *는 행렬곱이 아니라 "
+                     "원소곱 ⊙입니다.)",
         "why_note": "마지막 열은 같은 가중치로 각 변형을 검증 데이터에서 잰 점수입니다(`python train/what_if.py`). 곱하는 "
                     "게이트는 유닛마다 있는 밸브입니다: 0이면 잠그고 1이면 엽니다. 더하면 값을 옮길 뿐 열고 닫지 못하고, "
                     "셀 상태가 걷잡을 수 없이 커집니다.",
         "size_note": "출력 게이트 앞에 tanh를 두는 이유: 셀 상태는 쓰인 값을 더해 가므로 |c_t|가 1을 넘을 수 "
-                     "있습니다. tanh(c_t)와 그래서 h_t는 -1과 1 사이에 머뭅니다.",
-        "right_intro": "### 오른쪽 문맥, 한 단어씩 (개체명 인식)\n문장을 한 단어씩 보여 주고, 각 행은 그때까지의 단어만 "
+                     "있습니다. 그래서 tanh(c_t)도, h_t = o_t ⊙ tanh(c_t)도 -1과 1 사이에 머뭅니다.",
+        "right_intro": "### 뒤쪽(오른쪽) 문맥, 한 단어씩 (개체명 인식)\n문장을 한 단어씩 보여 주고, 각 행은 그때까지의 단어만 "
                        "보고 태거가 붙인 태그입니다. 뒤 단어가 들어오면 앞 단어의 태그가 바뀔 수 있는데, 이유는 두 가지입니다: "
                        "BiLSTM은 뒤 방향이 각 단어 뒤의 단어도 읽고, 두 태거 모두 CRF가 지금까지의 문장 전체에 가장 좋은 태그를 "
                        "고릅니다. 처음 문장에서 태그가 바뀌는 것은 BiLSTM뿐입니다: \"signed as\"를 읽고 나서야 Cunningham이 사람 "
@@ -160,7 +161,7 @@ CELL_NOTES = {
     "i": ("Input gate i_t: what of the current input to remember (0 to 1).",
           "입력 게이트(i_t): 지금 정보 중 뭘 기억할까? (0~1)"),
     "f": ("Forget gate f_t: near 0 erases the old memory, near 1 keeps it whole.",
-          "삭제 게이트(f_t): 0에 가까울수록 많이 삭제, 1에 가까울수록 온전히 기억."),
+          "삭제 게이트(망각 게이트, forget gate; f_t): 0에 가까울수록 많이 삭제, 1에 가까울수록 온전히 기억."),
     "g": ("Candidate g_t: the new information itself that could be written (tanh, -1 to 1).",
           "기억 후보(g_t): 기억하고 싶은 정보 자체 (tanh, -1~1)."),
     "o": ("Output gate o_t: how much of tanh(c_t) to let out as h_t.",
@@ -181,6 +182,7 @@ DYNAMIC = {
     "en": {
         "empty": "Please type some text first.", "not_text": "Expected text (a string), got {kind}.",
         "truncated": "Your text was longer than {limit:,} characters; only the first {limit:,} were used.",
+        "word_read": "word read",
         "error_title": "Error",
         "more_entities": "and {n} more (highlighted above)",
         "unknown_words": "Words outside the models' vocabulary (English, from their training data): {n} of the {total} "
@@ -197,7 +199,7 @@ DYNAMIC = {
         "decoder_beam": "Decoded with the checkpoint's own setting, beam {beam} (the caption tab uses its slider's).",
         "unit": "unit", "title_h": "hidden state h_t", "title_c": "cell state c_t", "title_i": "input gate i_t",
         "title_f": "forget gate f_t", "title_g": "candidate g_t", "title_o": "output gate o_t",
-        "forward": "forward", "backward": "backward", "decoder": "decoder", "word_vectors": "word vectors of",
+        "forward": "forward", "backward": "backward", "decoder": "decoder", "word_vectors": "word vectors of `{model}`",
         "no_models": "No {task} models are available yet ({why}).",
         "no_image": "Upload an image first (or click an example).",
         "bad_image": "This file cannot be captioned: {why}",
@@ -212,12 +214,14 @@ DYNAMIC = {
         "cue_first": "verdict first", "cue_last": "verdict last",
         "switch": "switch", "changes": "what changes", "answer": "answer on your text", "validation": "validation",
         "real_cell": "nothing: the trained cell as it is", "word": "word", "model_col": "model",
-        "flips": "{n} word(s) whose tag changed when later words arrived (in brackets: tags the whole sentence changed)",
+        "flips": "{n} word(s) whose tag changed when later words arrived (in brackets: a tag given at that point and "
+                 "changed once the rest of the sentence was read)",
         "note_match": "Largest difference between the note's loop and the model's encoder: {diff:.1e}.",
     },
     "ko": {
         "empty": "먼저 텍스트를 입력하세요.", "not_text": "텍스트(문자열)가 필요합니다. 받은 값: {kind}.",
         "truncated": "텍스트가 {limit:,}자를 넘어서 앞의 {limit:,}자만 사용했습니다.",
+        "word_read": "읽은 단어",
         "error_title": "오류",
         "more_entities": "외 {n}개 (위 텍스트에 표시)",
         "unknown_words": "모델의 어휘(학습 데이터의 영어 단어)에 없는 단어: 읽은 {total}개 중 {n}개 ({words}). 이런 "
@@ -233,7 +237,7 @@ DYNAMIC = {
         "decoder_beam": "체크포인트 자체 설정(빔 {beam})으로 만들었습니다 (캡션 탭은 슬라이더 값을 씁니다).",
         "unit": "유닛", "title_h": "은닉 상태 h_t", "title_c": "셀 상태 c_t", "title_i": "입력 게이트 i_t",
         "title_f": "삭제 게이트 f_t", "title_g": "기억 후보 g_t", "title_o": "출력 게이트 o_t",
-        "forward": "앞 방향", "backward": "뒤 방향", "decoder": "디코더", "word_vectors": "단어 벡터:",
+        "forward": "앞 방향", "backward": "뒤 방향", "decoder": "디코더", "word_vectors": "`{model}`의 단어 벡터",
         "no_models": "아직 사용할 수 있는 {task} 모델이 없습니다 ({why}).",
         "no_image": "먼저 이미지를 올려 주세요 (또는 예시를 누르세요).",
         "bad_image": "이 파일로는 캡션을 만들 수 없습니다: {why}",
@@ -242,13 +246,14 @@ DYNAMIC = {
         "missing": "이 모델을 사용할 수 없습니다: {why}",
         "prediction": "예측", "confidence": "확신도", "time": "시간",
         "test": "테스트", "entities": "개체", "none_found": "찾지 못함",
-        "unknown_model": "알 수 없는 모델 {name!r}; 다음 중에서 고르세요: {choices}.",
+        "unknown_model": "알 수 없는 모델입니다: {name!r}. 다음 중에서 고르세요: {choices}.",
         "no_words": "모델이 읽을 수 있는 단어가 없습니다.",
         "positive": "긍정", "negative": "부정",
         "cue_first": "판단이 먼저", "cue_last": "판단이 마지막",
         "switch": "스위치", "changes": "바뀌는 것", "answer": "입력 문장에 대한 답", "validation": "검증",
         "real_cell": "없음: 학습된 셀 그대로", "word": "단어", "model_col": "모델",
-        "flips": "뒤 단어가 들어오면서 태그가 바뀐 단어 {n}개 (괄호 안: 문장 전체를 읽고 바뀐 태그)",
+        "flips": "뒤 단어가 들어오면서 태그가 바뀐 단어 {n}개 (괄호 안: 그 시점에 붙었다가 문장을 끝까지 읽은 뒤 바뀐 "
+                 "임시 태그)",
         "note_match": "노트의 루프와 모델 인코더의 가장 큰 차이: {diff:.1e}.",
     },
 }
@@ -290,7 +295,8 @@ def error(key: str, lang: str = "en", **fields) -> gr.Error:
 # zoo.cells.SWITCHES (the English, which zoo owns) in Korean, for the what-if table
 SWITCHES_KO = {
     "forget=1": "f_t를 1로 고정: c_t = c_{t-1} + i_t * g_t, 셀이 아무것도 잊지 않음",
-    "forget=0": "f_t를 0으로 고정: c_t = i_t * g_t, 셀이 이전 단계의 기억을 하나도 넘겨받지 않음",
+    "forget=0": "f_t를 0으로 고정: c_t = i_t * g_t, 셀은 이전 시점의 기억을 넘겨받지 않음(시점 사이는 h_{t-1}로만 "
+                "이어짐)",
     "input=1": "i_t를 1로 고정: c_t = f_t * c_{t-1} + g_t, 모든 기억 후보를 그대로 기록",
     "add": "게이트 곱 a * b를 모두 합 a + b로 바꿈: c_t = f_t + c_{t-1} + i_t + g_t, h_t = o_t + tanh(c_t); "
            "게이트가 값을 열고 닫지 못하고 옮기기만 함",

@@ -110,7 +110,7 @@ def right_context(text, request: gr.Request | None = None) -> str:
         final = rows[-1]
         flips = changed_words(rows)
         shown = [md_cell(w) for w in words]
-        table = ["| + | " + " | ".join(shown) + " |", "|---" * (len(words) + 1) + "|"]
+        table = [f"| {say('word_read', lang)} | " + " | ".join(shown) + " |", "|---" * (len(words) + 1) + "|"]
         for k, row in enumerate(rows):
             # in brackets, not struck through: a struck-through "O" reads as a theta
             cells = [(f"({t})" if t != final[i] else t) for i, t in enumerate(row)] + [""] * (len(words) - k - 1)
@@ -162,6 +162,6 @@ def note_loop(text, model_name="sentiment-rnn", request: gr.Request | None = Non
     rows += [f"| {md_cell(w)} | `{fmt(a)}` | `{fmt(b)}` |" for w, a, b in zip(r["words"], r["numpy"], r["torch"])]
     return "\n".join([
         f"```python\n{note.NOTE_CODE}\n```",
-        f"`inputs` {s['inputs']} ({say('word_vectors', lang)} `{model_name}`) · `Wx` {s['Wx']} · `Wh` {s['Wh']} · `b` {s['b']} "
+        f"`inputs` {s['inputs']} ({say('word_vectors', lang, model=model_name)}) · `Wx` {s['Wx']} · `Wh` {s['Wh']} · `b` {s['b']} "
         f"(= `bias_ih + bias_hh`) · `hidden_state` {s['hidden_state']}", "", *rows, "",
         say("note_match", lang, diff=r["max_abs_diff"])] + ([_notice(notices + more)] if notices + more else []))

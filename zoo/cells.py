@@ -22,7 +22,8 @@ GATES = ("i", "f", "g", "o")
 # What-if switches: the same trained weights, one piece of the cell changed, to see why it is built as it is.
 SWITCHES = {
     "forget=1": "f_t forced to 1: c_t = c_{t-1} + i_t * g_t, the cell never forgets",
-    "forget=0": "f_t forced to 0: c_t = i_t * g_t, the cell keeps nothing from one step to the next",
+    "forget=0": "f_t forced to 0: c_t = i_t * g_t, the cell carries nothing over; only h_{t-1} still links "
+                "the steps, as in a vanilla RNN",
     "input=1": "i_t forced to 1: c_t = f_t * c_{t-1} + g_t, every candidate is written in full",
     "add": "each gate product a * b replaced by a sum a + b: c_t = f_t + c_{t-1} + i_t + g_t, "
            "h_t = o_t + tanh(c_t); a gate can then only shift a value, not open or close it",
