@@ -132,7 +132,7 @@ def load_image(image) -> Image.Image:
 def to_rgb(image: Image.Image) -> Image.Image:
     """Any mode -> RGB, transparency over white; decode_bytes counts what each step allocates (_TO_RGB)."""
     if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):  # 16-bit/float grayscale: rescale to 8 bits
-        a = np.asarray(image, dtype=np.float32)
+        a = np.array(image, dtype=np.float32)  # a copy: a float image's asarray is a read-only view of its pixels
         lo, hi = float(a.min()), float(a.max())
         a -= lo  # in place: the same numbers as (a - lo) / (hi - lo) * 255, without three more arrays
         a /= hi - lo or 1.0

@@ -210,6 +210,12 @@ def _png_claiming(width, height) -> bytes:
     return bytes(raw)
 
 
+def _tiff(image) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format="TIFF")
+    return out.getvalue()
+
+
 def _jpeg(mode="RGB", size=(64, 48)) -> bytes:
     buf = io.BytesIO()
     Image.new(mode, size, 128 if mode in ("L", "CMYK") else None).save(buf, "JPEG")
@@ -227,6 +233,7 @@ def image_predictor():
     pytest.param(lambda: Image.new("RGBA", (40, 30), (0, 0, 255, 0)), id="rgba"),
     pytest.param(lambda: _jpeg("CMYK"), id="cmyk-jpeg"),
     pytest.param(lambda: Image.new("I;16", (20, 20), 4000), id="16-bit"),
+    pytest.param(lambda: _tiff(Image.linear_gradient("L").convert("F")), id="32-bit-float-tiff"),  # was "read-only"
 ])
 def test_unusual_but_valid_images_get_a_caption(image_predictor, image):
     res = image_predictor.predict(image(), beam=2)
