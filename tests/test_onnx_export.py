@@ -171,8 +171,8 @@ def test_an_exported_folder_with_a_damaged_network_is_a_checkpoint_error(exporte
 
 
 def test_an_exported_folder_whose_graphs_do_not_fit_its_task_is_refused_at_load(exported, models, tmp_path):
-    """A record missing the task's graph, a graph of another model (other inputs), a graph swapped in from
-    another task, an unknown precision: each a CheckpointError at load, not an error on every prediction."""
+    """A record missing the task's graph, another model's graph of the same task (its digest), a graph swapped
+    in from another task (other inputs), an unknown precision: each a CheckpointError at load, not an error on every prediction."""
     import shutil
 
     bad = shutil.copytree(exported["sentiment-lstm"], tmp_path / "bad")
@@ -181,8 +181,16 @@ def test_an_exported_folder_whose_graphs_do_not_fit_its_task_is_refused_at_load(
     with pytest.raises(zoo.CheckpointError, match="has no model graph"):
         zoo.load(bad)
     (bad / "config.json").write_text(json.dumps(config))
+    shutil.copyfile(exported["sentiment-rnn"] / "model.onnx", bad / "model.onnx")  # same task, same inputs
+    with pytest.raises(zoo.CheckpointError, match="model.onnx: not the model graph this folder was exported with"):
+        zoo.load(bad)  # it loaded, and answered with the other network's numbers, before graphs had digests
+    undigested = {**config, "onnx": {k: v for k, v in config["onnx"].items() if k != "sha256"}}
+    (bad / "config.json").write_text(json.dumps(undigested))  # an export from before digests: inputs checked
     shutil.copyfile(exported["ner-lstm"] / "model.onnx", bad / "model.onnx")  # a tagger's network: other inputs
     with pytest.raises(zoo.CheckpointError, match="model.onnx: takes .*casing"):
+        zoo.load(bad)
+    (bad / "config.json").write_text(json.dumps({**config, "onnx": {**config["onnx"], "sha256": "abc"}}))
+    with pytest.raises(zoo.CheckpointError, match="sha256 is not a table"):
         zoo.load(bad)
     shutil.copyfile(exported["sentiment-lstm"] / "model.onnx", bad / "model.onnx")
     (bad / "config.json").write_text(json.dumps({**config, "onnx": {**config["onnx"], "precision": "int4"}}))

@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import checkpoint, onnx_run
+from .integrity import sha256_file
 from .onnx_ops import exportable, translations
 from .onnx_run import TEXT_GRAPH
 from .task_table import task_module
@@ -155,6 +156,9 @@ def to_onnx(predictor, out, precision: str = "fp32") -> Path:
         if precision == "int8":  # quantized for this CPU; zoo.load warns on one where that can saturate
             for file in record["graphs"].values():
                 record["reduce_range"] = onnx_run.quantize_int8(tmp / file, tmp / file)
+        # each graph's digest, as written: another model's graph of the same task has the same inputs and
+        # outputs, so only its bytes tell it apart (onnx_run.folder_sessions checks them)
+        record["sha256"] = {name: sha256_file(tmp / file) for name, file in record["graphs"].items()}
         config = {**predictor.config, "onnx": record}
         (tmp / checkpoint.CONFIG).write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         for name in (checkpoint.WEIGHTS, *checkpoint.TEXT_FILES):

@@ -19,6 +19,7 @@ import torch
 
 from . import cpu
 from .checkpoint import CONFIG, CheckpointError, own_file
+from .integrity import sha256_file
 
 TEXT_GRAPH = "model"  # zoo/export.py's name for a text model's one graph
 
@@ -63,6 +64,9 @@ def folder_sessions(folder: Path, record) -> dict:
     files = record.get("graphs") if isinstance(record, dict) else None
     if not isinstance(files, dict) or not files:
         raise CheckpointError(f"{folder / CONFIG}: its \"onnx\" record names no graphs")
+    digests = record.get("sha256", {})
+    if not isinstance(digests, dict):
+        raise CheckpointError(f"{folder / CONFIG}: its \"onnx\" record's sha256 is not a table of graph digests")
     sessions = {}
     for name, file in files.items():
         path = folder / str(file)
@@ -74,6 +78,10 @@ def folder_sessions(folder: Path, record) -> dict:
             raise
         except Exception as e:  # onnxruntime's own error types (InvalidGraph, Fail, ...): one line naming the file
             raise CheckpointError(f"{path}: onnxruntime cannot load it ({type(e).__name__}: {str(e)[:200]})") from None
+        digest = digests.get(name)  # exports before digests were recorded have none
+        if digest is not None and sha256_file(path) != digest:
+            raise CheckpointError(f"{path}: not the {name} graph this folder was exported with (its sha256 differs "
+                                  f"from config.json's); export the checkpoint again")
     return sessions
 
 
