@@ -45,3 +45,19 @@ def test_list_skips_a_cached_config_that_load_would_refuse(fake_hub, tiny_checkp
     assert [r for r, _ in hub.cached_checkpoints()] == []
     assert main(["list", "--json"]) == 0
     assert all("hub" not in json.loads(line)["where"] for line in capsys.readouterr().out.splitlines())
+
+
+def test_download_asks_the_hub_even_where_a_local_folder_has_the_repos_path(fake_hub, tiny_checkpoint, tmp_path,
+                                                                           monkeypatch, capsys):
+    """A folder ./ORG/REPO used to be "downloaded": verified and reported, with nothing fetched or cached."""
+    import shutil
+    from zoo.__main__ import main
+    upload(fake_hub, tiny_checkpoint)
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(tiny_checkpoint, tmp_path / REPO)
+    sent = len(fake_hub.requests)
+    assert main(["download", REPO]) == 0
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert len(fake_hub.requests) > sent and Path(line["folder"]).resolve() != (tmp_path / REPO).resolve()
+    assert main(["download", f"./{REPO}"]) == 0  # a path that cannot be a repo id is the folder, verified
+    assert Path(json.loads(capsys.readouterr().out.strip().splitlines()[-1])["folder"]) == Path(f"./{REPO}")

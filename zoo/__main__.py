@@ -67,7 +67,11 @@ def cmd_export(args) -> int:
 
 def cmd_download(args) -> int:
     """Fetch (or refresh) a checkpoint into the Hub cache and verify it; prints one JSON line."""
-    folder = registry.resolve(args.model, revision=args.revision, refresh=True)
+    from . import hub
+    name = args.model
+    if hub.is_repo_id(name):  # ORG/REPO is the Hub's, even where a local folder has that path ("./ORG/REPO" is one)
+        name = hub.URI_PREFIX + name
+    folder = registry.resolve(name, revision=args.revision, refresh=True)
     predictor = registry.load(folder)  # proves it loads, not just that the bytes arrived
     print(json.dumps({"model": predictor.name, "folder": str(folder),
                       "files": sorted(p.name for p in folder.iterdir() if p.is_file())}))
@@ -126,7 +130,8 @@ def main(argv=None) -> int:
                     help="int8: quantized by onnxruntime, for this CPU")
     ex.add_argument("--revision", default=None, help="branch, tag or commit, for a Hub repo")
     dl = sub.add_parser("download", help="fetch a checkpoint from the Hub into the cache (asks the Hub for the newest commit)")
-    dl.add_argument("model", help="ORG/REPO, hf://ORG/REPO[@REVISION], a bundled name or a folder")
+    dl.add_argument("model", help="ORG/REPO or hf://ORG/REPO[@REVISION] (from the Hub), or a bundled name or a "
+                                  "folder such as ./runs/x (verified only)")
     dl.add_argument("--revision", default=None, help="branch, tag or commit (default: main)")
     pub = sub.add_parser("publish", help="create or update a Hub model repo with a checkpoint and its generated card")
     pub.add_argument("checkpoint", help="checkpoint folder, e.g. runs/ner-lstm")
