@@ -208,6 +208,9 @@ class Predictor:
         self.model, self.config = model.eval(), config
         self.vocab = Vocab(Tokenizer.from_str(files["tokenizer.json"]))
         self.encoder = config.get("encoder", image_encoder.DEFAULT)
+        if not isinstance(self.encoder, str) or self.encoder not in image_encoder.ENCODERS:  # refused at load,
+            # not on every image after it (zoo.load names the config)
+            raise ValueError(f"unknown image encoder {self.encoder!r}; registered: {', '.join(image_encoder.ENCODERS)}")
         self.decode_cfg = {"beam": 3, "max_len": 20, "alpha": 0.0, **config.get("decode", {})}
 
     def feature(self, x) -> torch.Tensor:

@@ -225,3 +225,12 @@ def test_an_exported_graph_linked_from_outside_the_folder_is_refused(tiny, tmp_p
     shutil.move(graph, elsewhere)
     graph.symlink_to(elsewhere)
     _refused(out, "outside the checkpoint's folder", file=graph.name)
+
+
+@pytest.mark.parametrize("encoder", ["../../../etc/passwd", 7])
+def test_a_caption_checkpoint_naming_an_unknown_image_encoder_is_refused_at_load(tiny_captioner_folder, tmp_path, encoder):  # noqa: F811
+    """It loaded, then every image failed with the same error (exit 1 from predict, not 2 at load)."""
+    folder = tmp_path / "cap"
+    shutil.copytree(tiny_captioner_folder, folder)
+    _config(folder, lambda c: c.update({"encoder": encoder}))
+    _refused(folder, "unknown image encoder")
