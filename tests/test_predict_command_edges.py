@@ -32,6 +32,19 @@ def test_an_output_that_is_the_input_is_refused_and_the_input_kept(models, tmp_p
         assert src.read_text() == "good movie\nbad movie\n"
 
 
+def test_an_output_that_cannot_be_written_and_an_input_folder_for_text_each_name_their_flag(models, tmp_path, capsys):
+    src = tmp_path / "in.txt"
+    src.write_text("good movie\n")
+    model = str(models / "sentiment-rnn")
+    for out, said in ((tmp_path, "cannot write there (Is a directory)"),
+                      (tmp_path / "no" / "such" / "out.jsonl", "cannot write there (No such file or directory)")):
+        assert main(["predict", model, "--input", str(src), "--output", str(out)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith(f"error: --output {out}") and said in err[0], err
+    assert main(["predict", model, "--input", str(tmp_path)]) == 2  # was "no such file"
+    assert f"--input {tmp_path} is a folder; text models read a file or -" in capsys.readouterr().err
+
+
 def test_a_text_file_whose_first_line_starts_with_a_brace_is_read_as_text(models, tmp_path, capsysbinary):
     src = tmp_path / "in.txt"
     src.write_text("{braces} are fun\nplain line\n")

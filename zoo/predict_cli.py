@@ -103,7 +103,9 @@ def _inputs(predictor, args):
         if not items:
             raise ValueError(f"--input {args.input}: no images there ({', '.join(IMAGE_SUFFIXES)})")
         return items, len(items), None
-    if not path.exists() or path.is_dir():
+    if path.is_dir():  # a caption model's folders are read above
+        raise ValueError(f"--input {args.input} is a folder; text models read a file or - (standard input)")
+    if not path.exists():
         raise ValueError(f"--input {args.input}: no such file" + (", folder or glob" if caption else
                                                                     " (text models read a file or -)"))
     f = open(path, "rb")
@@ -174,7 +176,10 @@ def _write(predictor, items, args, total) -> int:
 
     sys.stdout.flush()
     # bytes, UTF-8 whatever the locale says (a stdout without a byte layer gets the same text)
-    out = open(args.output, "wb") if args.output else getattr(sys.stdout, "buffer", None) or _TextOut(sys.stdout)
+    try:
+        out = open(args.output, "wb") if args.output else getattr(sys.stdout, "buffer", None) or _TextOut(sys.stdout)
+    except OSError as e:  # a folder, a missing parent folder, no permission: name the flag, not just errno
+        raise ValueError(f"--output {args.output}: cannot write there ({e.strerror or type(e).__name__})") from None
     failed = done = 0
     bar = tqdm(total=total, unit=" inputs", file=sys.stderr, dynamic_ncols=True,
                disable={"auto": None, "on": False, "off": True}[args.progress])  # None: off unless a terminal
