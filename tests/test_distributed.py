@@ -158,6 +158,11 @@ def test_a_device_that_does_not_exist_is_refused_by_name():
     assert devices.resolve("cpu") == torch.device("cpu")
 
 
+def test_load_with_device_none_means_the_default_as_precision_none_does():
+    import zoo
+    assert zoo.load("sentiment-rnn", device=None).predict("a fine film")["label"] in ("positive", "negative")
+
+
 @needs_cuda
 def test_a_cuda_run_trains_and_its_checkpoint_loads_on_the_cpu(conll_sample, tmp_path):
     from train.ner import main

@@ -62,7 +62,7 @@ def resolve(name_or_path, revision: str | None = None, refresh: bool = False) ->
 
 
 def load(name_or_path, revision: str | None = None, refresh: bool = False, precision: str | None = None,
-         device: str = "cpu"):
+         device: str | None = "cpu"):
     """A predictor for a checkpoint folder, a bundled name or a Hub repo: `.predict(...)`, `.model`, `.config`.
     precision: "fp32", "bf16" or "int8" (zoo/precision.py); None: as the checkpoint is (fp32; an int8
     export's int8). A folder written by `python -m zoo export`
@@ -71,7 +71,8 @@ def load(name_or_path, revision: str | None = None, refresh: bool = False, preci
     trained on a GPU loads here, and inputs follow the model to its device."""
     if precision is not None and precision not in PRECISIONS:  # before any file is read: a typo is the caller's error, not the checkpoint's
         raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
-    where = devices.resolve(device)  # DeviceUnavailable (a ValueError) for a device that is not here
+    where = devices.resolve("cpu" if device is None else device)  # None: the default, as precision=None is
+    # DeviceUnavailable (a ValueError) for a device that is not here
     folder = resolve(name_or_path, revision=revision, refresh=refresh)
     config = checkpoint.read_config(folder)
     try:
