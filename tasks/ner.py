@@ -185,6 +185,9 @@ class Predictor:
                     lead = len(tok) - len(tok.lstrip())
                     toks.append((word, start + lead, start + lead + len(word)))
                     start += len(raw) + 1
+        elif isinstance(text_or_tokens, (list, tuple)):  # a list with something else than a string in it
+            i, bad = next((i, t) for i, t in enumerate(text_or_tokens) if not isinstance(t, str))
+            raise TypeError(f"a token list holds strings; token {i} is {type(bad).__name__} ({bad!r:.40})")
         else:
             raise TypeError(f"expected text (str) or a list of token strings, got {type(text_or_tokens).__name__}")
         if len(toks) > MAX_TOKENS:

@@ -173,7 +173,7 @@ def test_predict_on_odd_input_gives_a_result(tiny_checkpoint, text):
 @pytest.mark.parametrize("bad,err", [(None, TypeError), (123, TypeError), ([1, 2], TypeError),
                                      ("x" * 300_000, ValueError)])
 def test_predict_on_bad_input_raises_a_clear_error(tiny_checkpoint, bad, err):
-    with pytest.raises(err, match="expected|limit"):
+    with pytest.raises(err, match="expected|limit|token list holds strings"):
         zoo.load(tiny_checkpoint).predict(bad)
 
 
@@ -255,3 +255,8 @@ def test_evaluating_a_split_of_empty_sentences_says_so(tiny_checkpoint):
     empty = datasets.Dataset.from_dict({"tokens": [[], []], "ner_tags": [[], []]}, features=feats)
     with pytest.raises(ValueError, match="no sentences with words"):  # was seqeval's TypeError on nothing
         p.evaluate(empty)
+
+
+def test_a_token_list_with_a_non_string_names_the_token():
+    with pytest.raises(TypeError, match=r"token 1 is int \(3\)"):
+        zoo.load("ner-rnn").predict(["EU", 3])

@@ -1,6 +1,7 @@
 """zoo.load(..., precision=): bf16 autocast (warned once where the CPU lacks native bf16), int8 through
 onnxruntime's dynamic quantization, both chosen from the CPU's flags at run time, never assumed."""
 import json
+import sys
 import warnings
 
 import pytest
@@ -123,6 +124,23 @@ def test_bf16_without_native_bf16_runs_but_warns_once(models, monkeypatch):
         warnings.simplefilter("error")
         zoo.load(models / "sentiment-lstm", precision="bf16")  # once per process
     assert set(p.predict("a fine film .")) == {"label", "positive", "negative"}
+
+
+def test_the_command_prints_the_bf16_warning_as_one_line_and_leaves_warnings_as_they_were(models, monkeypatch, tmp_path,
+                                                                                          capsys):
+    src = tmp_path / "in.txt"
+    src.write_text("a fine film .\n")
+    monkeypatch.setattr(cpu, "flags", lambda: AVX2_ONLY)
+    monkeypatch.setattr(precision, "_warned_bf16", False)
+    before = warnings.formatwarning
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        # Python's own showwarning, as outside pytest (which records warnings instead of printing them)
+        warnings.showwarning = lambda m, c, f, n, file=None, line=None: sys.stderr.write(warnings.formatwarning(m, c, f, n, line))
+        assert main(["predict", str(models / "sentiment-rnn"), "--input", str(src), "--precision", "bf16"]) == 0
+    err = [line for line in capsys.readouterr().err.splitlines() if "bf16" in line or ".py:" in line]
+    assert len(err) == 1 and err[0].startswith("warning: precision='bf16' on a CPU without native bf16"), err
+    assert warnings.formatwarning is before
 
 
 def test_an_unknown_precision_is_refused_before_anything_is_read(tmp_path):

@@ -8,6 +8,7 @@ import json
 import os
 import sys
 import time
+import warnings
 
 from . import checkpoint, data, integrity, predict_cli, registry
 from .precision import PRECISIONS
@@ -140,6 +141,9 @@ def main(argv=None) -> int:
     pub.add_argument("--message", default=None, help="commit message")
     sub.add_parser("manifest", help="write zoo/checkpoints/MANIFEST.json (sha256 of every bundled file)")
     args = p.parse_args(argv)
+    # a warning (bf16 emulated, int8 saturating) as one line of its own, not Python's file path and source line;
+    # put back after, as main also runs inside other programs (tests)
+    formatwarning, warnings.formatwarning = warnings.formatwarning, lambda message, *_: f"warning: {message}\n"
     try:
         return {"list": cmd_list, "evaluate": cmd_evaluate, "download": cmd_download, "publish": cmd_publish,
                 "manifest": cmd_manifest, "predict": cmd_predict, "export": cmd_export}[args.cmd](args)
@@ -152,6 +156,8 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    finally:
+        warnings.formatwarning = formatwarning
 
 
 if __name__ == "__main__":
