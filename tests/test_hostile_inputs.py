@@ -65,7 +65,7 @@ def test_a_token_list_over_the_limit_or_with_a_non_string_is_refused(tiny):
     p = zoo.load(tiny / "ner-lstm")
     with pytest.raises(ValueError, match="limit"):
         p.predict(["a"] * 50_001)
-    with pytest.raises(TypeError, match="list of token strings"):
+    with pytest.raises(TypeError, match="token list holds strings; token 1 is int"):
         p.predict(["Seoul", 3])
 
 
