@@ -176,7 +176,7 @@ def unknown_words(pred, text: str, lang: str) -> list[str]:
     named = [w for w, u in zip(words, unknown) if u]
     if 2 * len(named) < len(words):
         return []
-    shown = [w if len(w) <= 14 else w[:13] + "…" for w in dict.fromkeys(named)][:MAX_SHOWN_UNKNOWN]
+    shown = [plots.short_word(w) for w in dict.fromkeys(named)][:MAX_SHOWN_UNKNOWN]
     return [say("unknown_words", lang, n=len(named), total=len(words), words=", ".join(map(md_cell, shown)))]
 
 

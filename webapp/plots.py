@@ -30,13 +30,18 @@ ENTITY_COLORS = {"PER": "#ff9e9e", "ORG": "#9ecbff", "LOC": "#a6e3a1", "MISC": "
 MAX_WORD_TICKS = 40  # about as many tilted 8-point labels as an 8-inch axis holds without overlapping
 
 
+def short_word(word: str) -> str:
+    """A word cut to 14 characters for a label (axis, legend, notice), so long words do not push the rest away."""
+    return word if len(word) <= 14 else word[:13] + "…"
+
+
 def _word_axis(ax, words):
     """Words under the columns; long lists tilt, long words are cut so the margins hold, and past MAX_WORD_TICKS
     words only every k-th is labelled (with its position), so the labels never run into each other."""
     tilt = len(words) > 6
     every = -(-len(words) // MAX_WORD_TICKS)  # ceil
     ticks = list(range(0, len(words), every))
-    short = [w if len(w) <= 14 else w[:13] + "…" for w in words]
+    short = [short_word(w) for w in words]
     ax.set_xticks(ticks)
     ax.set_xticklabels([short[i] if every == 1 else f"{i + 1} {short[i]}" for i in ticks],
                        rotation=60 if tilt else 0, ha="right" if tilt else "center", fontsize=8)
@@ -56,7 +61,7 @@ def by_step(words: list[str], curves: dict[str, list[float]], lang: str = "en") 
     kinds of x are two columns, drawn by two charts (webapp.ui): one chart handed words after numbers stayed
     blank until the page was reloaded (the browser kept the x axis's type from the table it drew before)."""
     width = len(str(len(words)))
-    short = [w if len(w) <= 14 else w[:13] + "…" for w in words]
+    short = [short_word(w) for w in words]
     few = len(words) <= MAX_WORD_TICKS
     labels = [f"{i:0{width}d} {w}" for i, w in enumerate(short, 1)] if few else list(range(1, len(words) + 1))
     names = NAMES_KO if lang == "ko" else NAMES  # the legend's entries are the table's model column

@@ -7,7 +7,7 @@ from zoo import probe
 from zoo.whole import whole_number
 
 from .logic import lang_of
-from .texts import UI, say
+from .texts import UI, toast
 
 WORDS = {
     "en": {"stage": "stage", "shape": "shape", "means": "what the numbers are",
@@ -51,17 +51,16 @@ def _int(value, name: str, lo: int, hi: int, lang: str = "en") -> int:
     """Number inputs arrive as float (or junk through the API): accept whole numbers in range only."""
     n = whole_number(value, lo, hi)
     if n is None:
-        raise gr.Error(f"{_field(name, lang)}: {lo}~{hi} 사이의 정수여야 합니다 (받은 값: {value!r})" if lang == "ko" else
-                       f"{_field(name, lang)} must be a whole number from {lo} to {hi} (got {value!r})",
-                       title=say("error_title", lang))
+        raise toast(f"{_field(name, lang)}: {lo}~{hi} 사이의 정수여야 합니다 (받은 값: {value!r})" if lang == "ko" else
+                    f"{_field(name, lang)} must be a whole number from {lo} to {hi} (got {value!r})", lang)
     return n
 
 
 def _flag(value, name: str, lang: str = "en") -> bool:
     """Checkbox inputs: true or false only (bool("false") is True, so nothing else is guessed at)."""
     if not isinstance(value, bool):
-        raise gr.Error(f"{_field(name, lang)}: true 또는 false여야 합니다 (받은 값: {value!r})" if lang == "ko" else
-                       f"{_field(name, lang)} must be true or false (got {value!r})", title=say("error_title", lang))
+        raise toast(f"{_field(name, lang)}: true 또는 false여야 합니다 (받은 값: {value!r})" if lang == "ko" else
+                    f"{_field(name, lang)} must be true or false (got {value!r})", lang)
     return value
 
 
@@ -74,8 +73,8 @@ def shapes(timesteps=2, input_size=10, hidden_size=3, cell="rnn", bidirectional=
     i = _int(input_size, "input_size", 1, probe.MAX_SHAPE_SIZE, lang)
     h = _int(hidden_size, "hidden_size", 1, probe.MAX_SHAPE_SIZE, lang)
     if not isinstance(cell, str) or cell.lower() not in ("rnn", "lstm"):
-        raise gr.Error(f"셀은 'rnn' 또는 'lstm'이어야 합니다 (받은 값: {cell!r})" if lang == "ko" else
-                       f"cell must be 'rnn' or 'lstm' (got {cell!r})", title=say("error_title", lang))
+        raise toast(f"셀은 'rnn' 또는 'lstm'이어야 합니다 (받은 값: {cell!r})" if lang == "ko" else
+                    f"cell must be 'rnn' or 'lstm' (got {cell!r})", lang)
     cell, bidirectional, return_sequences = cell.lower(), _flag(bidirectional, "bidirectional", lang), \
         _flag(return_sequences, "return_sequences", lang)
     r = probe.layer_shapes(cell, t, i, h, bidirectional, return_sequences)

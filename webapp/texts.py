@@ -287,9 +287,14 @@ def bad_image(reason: str, lang: str) -> gr.Error:
     return error("bad_image", lang, why=f"{said} ({reason})" if said else reason)
 
 
+def toast(message: str, lang: str = "en") -> gr.Error:
+    """A gr.Error whose toast's title is in the page's language too (gradio's own is "Error")."""
+    return gr.Error(message, title=say("error_title", lang))
+
+
 def error(key: str, lang: str = "en", **fields) -> gr.Error:
-    """say()'s message as a gr.Error, its toast's title in the page's language too (gradio's own is "Error")."""
-    return gr.Error(say(key, lang, **fields), title=say("error_title", lang))
+    """say()'s message as a gr.Error (toast)."""
+    return toast(say(key, lang, **fields), lang)
 
 
 # zoo.cells.SWITCHES (the English, which zoo owns) in Korean, for the what-if table

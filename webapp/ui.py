@@ -27,10 +27,11 @@ def _columns(task, make_output, card_first: bool = False):
     with gr.Row(equal_height=False):
         for arch in models.ARCHS:
             with gr.Column(min_width=220):
-                if card_first:
-                    card = gr.Markdown(elem_classes=["card"], elem_id=f"{task}-card-{arch}")
-                outs.append(make_output(arch))
-                outs.append(card if card_first else gr.Markdown(elem_classes=["card"], elem_id=f"{task}-card-{arch}"))
+                made = {}
+                for part in ("card", "main") if card_first else ("main", "card"):  # made in the order shown
+                    made[part] = gr.Markdown(elem_classes=["card"], elem_id=f"{task}-card-{arch}") if part == "card" \
+                        else make_output(arch)
+                outs += [made["main"], made["card"]]
     return outs
 
 

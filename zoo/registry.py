@@ -71,8 +71,8 @@ def load(name_or_path, revision: str | None = None, refresh: bool = False, preci
     trained on a GPU loads here, and inputs follow the model to its device."""
     if precision is not None and precision not in PRECISIONS:  # before any file is read: a typo is the caller's error, not the checkpoint's
         raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
-    where = devices.resolve("cpu" if device is None else device)  # None: the default, as precision=None is
-    # DeviceUnavailable (a ValueError) for a device that is not here
+    # device None: the default, as precision=None is; DeviceUnavailable (a ValueError) for one that is not here
+    where = devices.resolve("cpu" if device is None else device)
     folder = resolve(name_or_path, revision=revision, refresh=refresh)
     config = checkpoint.read_config(folder)
     try:
