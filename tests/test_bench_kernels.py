@@ -77,3 +77,13 @@ def test_rnn_steps_benchmark_times_the_tanh_and_sigmoid_forms_of_the_same_recurr
         want = enc.encode(emb, batch, lengths, outputs=False)[1]
         got = rnn_steps.tanh_encode(enc, emb, batch, lengths)[1]
     torch.testing.assert_close(got, want)
+
+
+def test_step_multiply_benchmark_written_out_lstm_steps_reach_torch_lstms_final_state():
+    """bench/step_multiply.py asserts its written-out LSTM (one sigmoid for all four gates, the cell input's rows
+    doubled) against nn.LSTM before timing it, so the two compared compute the same thing."""
+    import step_multiply
+    ms = step_multiply.lstm_layer(1, B=3, T=5, I=6, H=4, V=20)
+    assert set(ms) == {"nn.LSTM (padded)", "written-out steps"} and all(v > 0 for v in ms.values())
+    us = step_multiply.multiplies(4, 6, 4, 1)
+    assert us["float32 mm"] > 0 and len(us) >= 1
