@@ -100,15 +100,19 @@ def _json_item(n: int, text: str, keys: tuple[str, ...]) -> Item:
 def line_items(lines, keys: tuple[str, ...], fmt: str = "auto"):
     """Lines (bytes, or None for one too long) -> Items, lazily. A line that cannot be read, or (JSON lines) is
     not an object with one of `keys`, is an Item with its error. auto: JSON lines if the first readable
-    non-blank line is a JSON object or starts like one (_json_object), else text; a blank line is then an error (JSON) or an empty text. Blank
-    lines wait as runs (a first line, a count), so any number of them leaves the format to the first
-    non-blank line; only past MAX_PENDING unreadable lines among them is it taken as text."""
+    non-blank line is a JSON object or starts like one (_json_object), else text. A blank line is an empty text
+    in text, and no input at all in JSON lines (no Item: files often end with one; every record names its
+    line, so the rest keep their places). Blank lines wait as runs (a first line, a count), so any number of
+    them leaves the format to the first non-blank line; only past MAX_PENDING unreadable lines among them is
+    it taken as text."""
     pending = []  # [first line, count, error or None for blank] seen before the format is decided
 
     def flush(fmt):
         for first, count, err in pending:
+            if err is None and fmt == "jsonl":
+                continue  # blank lines: no inputs in JSON lines
             for m in range(first, first + count):
-                yield Item(m, error=err or "a blank line, not a JSON object") if err or fmt == "jsonl" else Item(m, "")
+                yield Item(m, error=err) if err else Item(m, "")
         pending.clear()
 
     for n, raw in enumerate(lines, 1):
@@ -125,7 +129,8 @@ def line_items(lines, keys: tuple[str, ...], fmt: str = "auto"):
         if err:
             yield Item(n, error=err)
         elif fmt == "jsonl":
-            yield Item(n, error="a blank line, not a JSON object") if not text.strip() else _json_item(n, text, keys)
+            if text.strip():
+                yield _json_item(n, text, keys)
         else:
             yield Item(n, text)
     yield from flush("text" if fmt == "auto" else fmt)
