@@ -147,3 +147,24 @@ def test_bundled_checkpoint_that_differs_from_the_manifest_is_refused(tiny_check
     shutil.copytree(tiny_checkpoint, root / "ner-unrecorded")
     with pytest.raises(zoo.IntegrityError, match="ner-unrecorded: not in .*MANIFEST.json; run `python -m zoo manifest`"):
         zoo.load("ner-unrecorded")
+
+
+def test_list_says_which_bundled_folders_load_would_refuse_and_why(tiny_checkpoint, tmp_path, monkeypatch, capsys):
+    """A folder copied into zoo/checkpoints without `python -m zoo manifest` was listed as bundled, then refused by
+    load; a changed file likewise. Both rows now say so; a recorded one stays plain "bundled"."""
+    from zoo.__main__ import main
+    root = tmp_path / "checkpoints"
+    shutil.copytree(tiny_checkpoint, root / "ner-tiny")
+    shutil.copytree(tiny_checkpoint, root / "ner-changed")
+    integrity.write_manifest(root)
+    shutil.copytree(tiny_checkpoint, root / "ner-unrecorded")
+    (root / "ner-changed" / "tokenizer.json").write_text("{}")
+    monkeypatch.setattr(registry, "BUNDLED", root)
+    monkeypatch.setattr("zoo.hub.cached_checkpoints", lambda: [])
+    assert main(["list", "--json"]) == 0
+    where = {r["name"]: r["where"] for r in map(json.loads, capsys.readouterr().out.splitlines())}
+    assert where["ner-tiny"] == "bundled"
+    assert where["ner-unrecorded"].startswith("bundled, load refuses it: not in ") and "python -m zoo manifest" in \
+        where["ner-unrecorded"]
+    assert where["ner-changed"] == "bundled, load refuses it: tokenizer.json: sha256 differs from the manifest " \
+        "(file changed or corrupt; if the change is intended, run `python -m zoo manifest`)"

@@ -23,8 +23,24 @@ def _row(name: str, folder, where: str) -> tuple:
     return (name, cfg["task"], cfg.get("arch", "?"), f"{size / 1e6:.1f} MB", f"test {metric}", where)
 
 
+def _bundled_row(name: str) -> tuple:
+    """A bundled folder's row; one that load would refuse (not in MANIFEST.json, a changed file, a bad config)
+    says why in its last column instead of passing for a model that loads."""
+    folder = registry.BUNDLED / name
+    try:
+        integrity.check_against_manifest(folder, registry.BUNDLED)
+        return _row(name, folder, "bundled")
+    except checkpoint.CheckpointError as e:
+        why = str(e).removeprefix(f"{folder}: ").removeprefix(f"{folder}{os.sep}")
+        try:
+            row = _row(name, folder, "")
+        except checkpoint.CheckpointError:
+            row = (name, "-", "-", "-", "-", "")
+        return (*row[:5], f"bundled, load refuses it: {why}")
+
+
 def cmd_list(args) -> int:
-    rows = [_row(name, registry.BUNDLED / name, "bundled") for name in registry.list_models()]
+    rows = [_bundled_row(name) for name in registry.list_models()]
     from . import hub
     rows += [_row(f"{hub.URI_PREFIX}{repo_id}", snap, f"hub cache @{snap.name[:8]}")
              for repo_id, snap in hub.cached_checkpoints()]
