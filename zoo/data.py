@@ -20,6 +20,18 @@ def _quiet_hub():
         hub_log.setLevel(level)
 
 
+@contextlib.contextmanager
+def _no_progress_bars(datasets):
+    """datasets' "Generating ... split" bars off, put back as they were after."""
+    was_off = datasets.are_progress_bars_disabled()
+    datasets.disable_progress_bars()
+    try:
+        yield
+    finally:
+        if not was_off:
+            datasets.enable_progress_bars()
+
+
 PARQUET_REVISION = "refs/convert/parquet"  # the Hub's own parquet export of every dataset repo
 
 
@@ -51,7 +63,8 @@ def load(data: str):
     local = Path(data).expanduser()
     if local.exists():
         try:
-            ds = datasets.load_dataset(str(local.resolve()))
+            with _no_progress_bars(datasets):  # a local folder's splits take a second: bars would only clutter
+                ds = datasets.load_dataset(str(local.resolve()))
         except Exception as e:  # a folder without loadable splits
             raise DataUnavailable(f"could not read a dataset from {local}: {type(e).__name__}: {e}") from None
         return ds, {"path": str(local), "fingerprint": {k: v._fingerprint for k, v in ds.items()}}
