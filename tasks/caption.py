@@ -13,6 +13,7 @@ halves the vocabulary's share of the weights on a 6,000-image training set.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -199,6 +200,9 @@ def _whole(value, name: str, most: int) -> int:
     return n
 
 
+DEFAULT_DECODE = {"beam": 3, "max_len": 20, "alpha": 0.0}  # for a checkpoint that records no decode settings
+
+
 class Predictor:
     """A loaded caption checkpoint. predict(image | path | 1280-d feature, beam=3) -> captions, best first."""
 
@@ -211,7 +215,12 @@ class Predictor:
         if not isinstance(self.encoder, str) or self.encoder not in image_encoder.ENCODERS:  # refused at load,
             # not on every image after it (zoo.load names the config)
             raise ValueError(f"unknown image encoder {self.encoder!r}; registered: {', '.join(image_encoder.ENCODERS)}")
-        self.decode_cfg = {"beam": 3, "max_len": 20, "alpha": 0.0, **config.get("decode", {})}
+        recorded = config.get("decode", {})
+        self.decode_cfg = {**DEFAULT_DECODE, **recorded}
+        if missing := [k for k in DEFAULT_DECODE if k not in recorded]:  # training records all three
+            warnings.warn(f"{config.get('name', 'this caption checkpoint')}: config.json records no decode "
+                          f"{', '.join(missing)}; decoding with " + ", ".join(f"{k} {self.decode_cfg[k]}" for k in missing),
+                          stacklevel=2)
 
     def feature(self, x) -> torch.Tensor:
         """An image (PIL, path, bytes) or a feature vector -> a checked (1, F) float tensor."""

@@ -183,7 +183,7 @@ def test_training_lowers_the_loss_writes_a_loadable_checkpoint_and_redecoding_ke
 
 def test_nan_or_wrong_sized_features_are_refused_clearly():
     model = tiny_model(vocab_size=12)
-    p = caption.Predictor(model, {"model": {}}, {"tokenizer.json": _tiny_tokenizer()})
+    p = caption.Predictor(model, {"model": {}, "decode": caption.DEFAULT_DECODE}, {"tokenizer.json": _tiny_tokenizer()})
     with pytest.raises(ValueError, match="NaN or infinite"):
         p.predict(np.full(1280, np.nan))
     with pytest.raises(ValueError, match="1280 values"):
@@ -224,7 +224,7 @@ def _jpeg(mode="RGB", size=(64, 48)) -> bytes:
 
 @pytest.fixture(scope="module")
 def image_predictor():
-    return caption.Predictor(tiny_model(vocab_size=12), {"model": {}}, {"tokenizer.json": _tiny_tokenizer()})
+    return caption.Predictor(tiny_model(vocab_size=12), {"model": {}, "decode": caption.DEFAULT_DECODE}, {"tokenizer.json": _tiny_tokenizer()})
 
 
 @pytest.mark.parametrize("image", [

@@ -234,3 +234,21 @@ def test_a_caption_checkpoint_naming_an_unknown_image_encoder_is_refused_at_load
     shutil.copytree(tiny_captioner_folder, folder)
     _config(folder, lambda c: c.update({"encoder": encoder}))
     _refused(folder, "unknown image encoder")
+
+
+def test_a_caption_checkpoint_without_decode_settings_says_which_defaults_it_decodes_with(tiny_captioner_folder,  # noqa: F811
+                                                                                        tmp_path):
+    """It decoded with beam 3 without a word; a full record (every trained checkpoint's) loads without a warning."""
+    import warnings
+    folder = tmp_path / "cap"
+    shutil.copytree(tiny_captioner_folder, folder)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        zoo.load(folder)
+    _config(folder, lambda c: c.update({"decode": {"beam": 2}}))
+    with pytest.warns(UserWarning, match="records no decode max_len, alpha; decoding with max_len 20, alpha 0.0"):
+        p = zoo.load(folder)
+    assert p.decode_cfg == {"beam": 2, "max_len": 20, "alpha": 0.0}
+    _config(folder, lambda c: c.pop("decode"))
+    with pytest.warns(UserWarning, match="no decode beam, max_len, alpha; decoding with beam 3, max_len 20"):
+        zoo.load(folder)

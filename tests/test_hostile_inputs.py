@@ -33,7 +33,7 @@ def tiny(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def captioner():
-    return caption.Predictor(tiny_model(vocab_size=12), {"model": {}}, {"tokenizer.json": _tiny_tokenizer()})
+    return caption.Predictor(tiny_model(vocab_size=12), {"model": {}, "decode": caption.DEFAULT_DECODE}, {"tokenizer.json": _tiny_tokenizer()})
 
 
 TEXT_TASKS = ["ner-lstm", "sentiment-bilstm"]
@@ -229,7 +229,8 @@ def test_a_malformed_checkpoint_is_a_checkpoint_error_naming_the_problem(tiny, t
 def tiny_captioner_folder(tmp_path_factory):
     from dataclasses import asdict
     model = tiny_model(vocab_size=12)
-    config = {"task": "caption", "name": "caption-tiny", "arch": "lstm", "model": asdict(model.cfg), "metric": "bleu4"}
+    config = {"task": "caption", "name": "caption-tiny", "arch": "lstm", "model": asdict(model.cfg), "metric": "bleu4",
+              "decode": {"beam": 3, "max_len": 20, "alpha": 0.0}}  # as training records it
     return checkpoint.save(tmp_path_factory.mktemp("cap") / "caption-tiny", model, config,
                            files={"tokenizer.json": _tiny_tokenizer()})
 

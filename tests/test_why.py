@@ -93,9 +93,11 @@ def test_right_context_gives_one_row_per_prefix_ending_with_predict(tiny):
 @pytest.mark.parametrize("arch", ["rnn", "lstm", "bilstm"])
 def test_the_caption_trace_has_a_column_per_generated_word_and_is_the_decoders_own_computation(tmp_path, arch):
     from dataclasses import asdict
+    from tasks import caption
     from tasks.caption_trace import trace_caption
     model = tiny_model(arch, vocab_size=12)
-    config = {"task": "caption", "name": f"caption-{arch}", "arch": arch, "model": asdict(model.cfg), "metric": "bleu4"}
+    config = {"task": "caption", "name": f"caption-{arch}", "arch": arch, "model": asdict(model.cfg), "metric": "bleu4",
+              "decode": caption.DEFAULT_DECODE}
     p = zoo.load(checkpoint.save(tmp_path / "c", model, config, files={"tokenizer.json": _tiny_tokenizer()},
                                  dtype=torch.float32))
     feature = np.random.default_rng(3).normal(0, 1, 1280)
