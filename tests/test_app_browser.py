@@ -23,12 +23,17 @@ SHOTS = ROOT / "test-artifacts"
 LONG_REVIEW = " ".join(["a long , slow film with one good scene ."] * 6)  # 60 words: more than the chart labels
 
 
-def check_tab(page, expect, task: str, text: str, shot: str):
-    """Type text in a pattern tab, press run, and find the three models' answers."""
+def check_tab(page, expect, task: str, text: str, shot: str, key: str | None = None):
+    """Type text in a pattern tab, press run (or `key` in the box), and find the three models' answers."""
     names = {"ner": "Many to many: named entities", "sentiment": "Many to one: sentiment"}
     page.get_by_role("tab", name=names[task]).click()
-    page.locator(f"#{task}-text textarea").fill(text)
-    page.locator(f"#{task}-run").click()
+    box = page.locator(f"#{task}-text textarea")
+    box.fill(text)
+    if key:  # the callers check an answer only this text gives (the tags of its words, the chart's words)
+        box.press(key)
+        expect(box).to_have_value(text)  # the key ran the models, it did not add a line
+    else:
+        page.locator(f"#{task}-run").click()
     for arch in models.ARCHS:
         expect(page.locator(f"#{task}-card-{arch}")).to_contain_text(f"{task}-{arch}")
         expect(page.locator(f"#{task}-card-{arch}")).to_contain_text("parameters")
@@ -47,7 +52,7 @@ def test_page_shows_three_models_per_tab_and_the_inside_view(server):
         elsewhere = []  # the page must work offline: nothing but the app's own server is asked for anything
         page.on("request", lambda r: None if r.url.startswith((server, "data:", "blob:")) else elsewhere.append(r.url))
         page.goto(server)
-        check_tab(page, expect, "ner", NER_TEXT, "app-ner.png")
+        check_tab(page, expect, "ner", NER_TEXT, "app-ner.png", key="Enter")  # a one-line box: Enter runs
         for arch in models.ARCHS:
             expect(page.locator(f"#ner-{arch}")).to_contain_text("Blackburn")
         page.get_by_text(NER_EXAMPLES[0], exact=True).click()  # an example fills the box and runs the models
@@ -60,7 +65,8 @@ def test_page_shows_three_models_per_tab_and_the_inside_view(server):
         expect(chart).to_be_hidden()
         # a short text after a long one: the chart draws again, one line per model (it once went blank until a
         # reload, its x column changing type from positions to words)
-        check_tab(page, expect, "sentiment", "a gorgeous , witty movie .", "app-sentiment.png")
+        expect(page.locator("#sentiment-text")).to_contain_text("Shift+Enter runs")  # a review's box: Enter is a line
+        check_tab(page, expect, "sentiment", "a gorgeous , witty movie .", "app-sentiment.png", key="Shift+Enter")
         expect(chart.locator("svg").first).to_be_visible()
         expect(chart).to_contain_text("BiLSTM (forward)")
         expect(chart).to_contain_text("4 witty")
@@ -124,6 +130,7 @@ def test_page_shows_three_models_per_tab_and_the_inside_view(server):
         ko.goto(server)
         expect(ko.get_by_role("tab", name="다대일 (Many to one): 감성 분류")).to_be_visible(timeout=60_000)
         ko.get_by_role("tab", name="다대일 (Many to one): 감성 분류").click()
+        expect(ko.locator("#sentiment-text")).to_contain_text("Shift+Enter로 실행")  # the box's hint, translated
         ko.locator("#sentiment-run").click()  # the chart's titles and legend in Korean too
         ko_chart = ko.locator("#sentiment-chart")
         expect(ko_chart).to_contain_text("바닐라 RNN", timeout=60_000)

@@ -46,7 +46,8 @@ def sentiment_tab(inside_box):
     with gr.Tab(I18N("tab_sentiment"), id="sentiment"):
         _missing_notice("sentiment")
         with gr.Row():
-            box = gr.Textbox(label=I18N("review"), lines=2, value=SENTIMENT_EXAMPLES[1], scale=4, elem_id="sentiment-text")
+            box = gr.Textbox(label=I18N("review"), info=I18N("shift_enter"), lines=2, value=SENTIMENT_EXAMPLES[1], scale=4,
+                             elem_id="sentiment-text")
             data = gr.Radio(logic.SENTIMENT_DATA, value="sst2", label=I18N("sentiment_models"), scale=1,
                             elem_id="sentiment-data")
         examples_slot = gr.Column()  # filled below, once the outputs exist; shown under the input
@@ -83,7 +84,7 @@ def sentiment_tab(inside_box):
 def ner_tab(inside_box):
     with gr.Tab(I18N("tab_ner"), id="ner"):
         _missing_notice("ner")
-        box = gr.Textbox(label=I18N("sentence"), lines=2, value=NER_EXAMPLES[1], elem_id="ner-text")
+        box = gr.Textbox(label=I18N("sentence"), value=NER_EXAMPLES[1], elem_id="ner-text")  # one line: Enter runs
         examples_slot = gr.Column()  # filled below, once the outputs exist; shown under the input
         run = gr.Button(I18N("run"), variant="primary", elem_id="ner-run")
         cols = _columns("ner", lambda a: gr.HighlightedText(label=I18N(a), color_map=plots.ENTITY_COLORS, show_legend=True,
@@ -165,7 +166,8 @@ def memory_tab():
     with gr.Tab(I18N("tab_memory"), id="memory"):
         gr.Markdown(I18N("memory_intro"))
         with gr.Row():
-            box = gr.Textbox(label=I18N("review"), value=MEMORY_EXAMPLE, lines=3, scale=4, elem_id="memory-text")
+            box = gr.Textbox(label=I18N("review"), info=I18N("shift_enter"), value=MEMORY_EXAMPLE, lines=3, scale=4,
+                             elem_id="memory-text")
             model_set = gr.Radio(MEMORY_SETS, value="imdb", label=I18N("task"), scale=1, elem_id="memory-set")
         run = gr.Button(I18N("compare"), variant="primary", elem_id="memory-run")
         chart = gr.Plot(label=I18N("memory_note"), show_label=False, elem_id="memory-chart")
