@@ -177,7 +177,7 @@ def test_on_imdb_validation_reviews_the_rnns_gradient_fades_at_least_5x_more_tha
     assert math.isfinite(bands["imdb-lstm"]["quarter_ratio"])
 
 
-def test_the_memory_profile_script_records_each_models_band_in_its_config(tmp_path, capsys):
+def test_the_memory_profile_script_records_each_models_band_in_its_config(tmp_path, conll_sample, capsys):
     import json
     import shutil
     from test_sentiment import write_split
@@ -192,6 +192,10 @@ def test_the_memory_profile_script_records_each_models_band_in_its_config(tmp_pa
     assert band["texts"] == 4 and band["words"] == 12 and len(band["mean"]) == len(band["p10"]) == 12
     assert band["mean"][-1] == pytest.approx(0.0, abs=1e-6)  # log10 of the last word's ratio, 1
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["texts"] == 4
+    # another task's data: one line (it was datasets' "Column 'text' doesn't exist", a traceback)
+    assert main([str(tmp_path / "ck"), "--data", str(conll_sample)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and "no label, sentence or text column" in err[0]
 
 
 @needs_imdb

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+import zoo.registry
+
 from test_sentiment import imdb_sample, sst_sample  # noqa: F401  (fixtures: small sentiment data sets)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,6 +69,7 @@ def test_a_checkpoint_folder_or_an_empty_one_is_a_fine_out(sst_sample, tmp_path,
 
 
 @pytest.mark.parametrize("flags, message", [(["--beams", "0"], "--beams: each value must be a whole number from 1 to 20"),
+                                            (["--beams", "3,2.0"], "--beams: each value must be a whole number"),
                                             (["--beams", "abc"], "--beams takes comma-separated numbers"),
                                             (["--alphas", "0,-1"], "--alphas: each value must be a number from 0 to 10"),
                                             (["--max-len", "150"], "--max-len must be at least 1 and at most 100")])
@@ -82,11 +85,24 @@ def test_data_too_small_to_hold_out_validation_is_one_line_and_writes_nothing(im
     assert not out.exists()
 
 
-@pytest.mark.parametrize("name", ["what_if", "caption_decoding"])
+@pytest.mark.parametrize("name", ["what_if", "caption_decoding", "memory_profile"])
 def test_the_after_training_scripts_answer_a_missing_checkpoint_in_one_line(name, conll_sample, capsys):
     assert script(name).main(["/nonexistent/ckpt", "--data", str(conll_sample)]) == 2
-    err = [line for line in capsys.readouterr().err.splitlines() if "examples/s" not in line and line.strip()]
-    assert len(err) == 1 and err[0].startswith("error:") and "/nonexistent/ckpt" in err[0]  # datasets' bars aside
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and "/nonexistent/ckpt" in err[0]
+
+
+@pytest.mark.parametrize("name", ["what_if", "caption_decoding", "memory_profile"])
+def test_the_after_training_scripts_refuse_a_bundled_models_bare_name_and_a_hub_repo(name, conll_sample, capsys):
+    """They rewrite the checkpoint in place: `caption_decoding.py caption-rnn` rewrote the bundled model and its
+    manifest entry without a word. Only a folder named as one is rewritten."""
+    before = (zoo.registry.BUNDLED / "MANIFEST.json").read_bytes()
+    for arg, said in (("caption-rnn", "copy it (cp -r zoo/checkpoints/caption-rnn runs/)"),
+                      ("some-org/some-model", "give a checkpoint folder")):
+        assert script(name).main([arg, "--data", str(conll_sample), "--threads", "0"]) == 2
+        err = capsys.readouterr().err.splitlines()
+        assert len(err) == 1 and "rewrites a checkpoint folder in place" in err[0] and said in err[0]
+    assert (zoo.registry.BUNDLED / "MANIFEST.json").read_bytes() == before
 
 
 def test_fp16_on_the_cpu_is_refused_before_the_data_loads(capsys, tmp_path):

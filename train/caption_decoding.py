@@ -13,9 +13,6 @@ import argparse
 import json
 import sys
 
-import torch
-
-import zoo
 from tasks import caption
 from zoo import cli, data, registry, run_flags
 
@@ -27,13 +24,11 @@ def main(argv=None) -> int:
     p.add_argument("--data", default=caption.HUB_DATA, help="Hub id or local folder of the dataset")
     p.add_argument("--beams", default="3,5,10", help="beam widths tried on validation")
     p.add_argument("--alphas", default="0,0.25,0.5,0.75,1", help="length-normalisation exponents tried on validation")
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (0 = default)")
     args = p.parse_args(argv)
     run_flags.caption_decoding(p, args)
     run_flags.check(p, args)
-    torch.set_num_threads(args.threads)
-    pred = zoo.load(args.checkpoint)
-    registry.require_rewritable(pred)  # an ONNX export: one line, before the work
+    pred = cli.rewritable(args.checkpoint, args.threads)
     if pred.task != caption.TASK:
         print(f"error: {args.checkpoint} is a {pred.task} checkpoint, not a caption one", file=sys.stderr)
         return 2

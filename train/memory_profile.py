@@ -16,9 +16,6 @@ import argparse
 import json
 import sys
 
-import torch
-
-import zoo
 from tasks import sentiment
 from zoo import cli, data, memory, registry, run_flags
 from zoo.card import DATASETS
@@ -31,17 +28,15 @@ def main(argv=None) -> int:
     p.add_argument("--data", default=DATASETS["imdb"]["hub_id"], help="Hub id or local folder of the long-review dataset")
     p.add_argument("--texts", type=int, default=200, help="reviews to average over")
     p.add_argument("--words", type=int, default=80, help="words of each review read (the app's memory view reads 80)")
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (0 = default)")
     args = p.parse_args(argv)
     run_flags.check(p, args)
-    torch.set_num_threads(args.threads)
+    preds = {folder: cli.rewritable(folder, args.threads) for folder in args.checkpoints}  # all, before any work
     ds, source = data.load(args.data)  # DataUnavailable: one line, exit 2 (cli.script)
+    sentiment.check_data(ds, args.data, val_size=2500)  # another task's data: one line, not a KeyError
     sentiment.held_out_validation(ds)
     val = ds["validation"]
     texts = val[sentiment.text_column(val)]
-    preds = {folder: zoo.load(folder) for folder in args.checkpoints}
-    for pred in preds.values():
-        registry.require_rewritable(pred)  # an ONNX export: one line, before any checkpoint's work
     for folder, pred in preds.items():
         if pred.config["task"] != sentiment.TASK:
             print(f"error: {folder} is a {pred.config['task']} checkpoint, not a sentiment one", file=sys.stderr)

@@ -16,9 +16,6 @@ import argparse
 import json
 import sys
 
-import torch
-
-import zoo
 from tasks import sentiment
 from zoo import cli, data, registry, run_flags, why
 from zoo.task_table import task_module
@@ -29,15 +26,12 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("checkpoints", nargs="+", help="LSTM or BiLSTM text checkpoint folders of one task (rewritten in place)")
     p.add_argument("--data", required=True, help="Hub id or local folder of the checkpoints' dataset")
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (0 = default)")
     args = p.parse_args(argv)
     run_flags.check(p, args)
-    torch.set_num_threads(args.threads)
     ds, _ = data.load(args.data)  # DataUnavailable: one line, exit 2 (cli.script)
     sentiment.held_out_validation(ds)  # IMDB has no validation split; a no-op where there is one
-    preds = {folder: zoo.load(folder) for folder in args.checkpoints}
-    for pred in preds.values():
-        registry.require_rewritable(pred)  # an ONNX export: one line, before any checkpoint's work
+    preds = {folder: cli.rewritable(folder, args.threads) for folder in args.checkpoints}  # all, before any work
     for folder, pred in preds.items():
         check = getattr(task_module(pred.task), "check_data", None)  # the text tasks': their own data, or one line
         if check:

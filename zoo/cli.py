@@ -129,6 +129,26 @@ def script(main: Callable[..., int]) -> Callable[..., int]:
     return run
 
 
+def rewritable(arg: str, threads: int = 0):
+    """A checkpoint-rewriting script's (train/caption_decoding.py, memory_profile.py, what_if.py) checkpoint
+    argument, loaded: it must name a folder, which the script rewrites in place. A bundled model's bare name is
+    refused (it changed the bundled model without a word) and so is a Hub repo (its cached copy would no longer
+    match the Hub's files); a bundled folder named by its path is rewritten, with MANIFEST.json, and said so.
+    threads: torch's CPU threads, 0 for torch's default."""
+    from . import registry
+    if threads:
+        torch.set_num_threads(threads)
+    if not Path(arg).expanduser().is_dir():
+        hint = (f"copy it (cp -r zoo/checkpoints/{arg} runs/) and name the copy, or name zoo/checkpoints/{arg} to "
+                "change the bundled model itself") if arg in registry.list_models() else "give a checkpoint folder"
+        raise checkpoint.CheckpointError(f"{arg}: this script rewrites a checkpoint folder in place; {hint}")
+    pred = registry.load(arg)
+    registry.require_rewritable(pred)  # an ONNX export: one line, before the work
+    if Path(pred.folder).resolve().parent == registry.BUNDLED.resolve():
+        log(f"note: {arg} is the bundled {pred.folder.name}: its config.json, card and MANIFEST.json entry are rewritten")
+    return pred
+
+
 RUN_CONTROL = ("resume", "restart")  # how a run treats its saved state: not what it trains (never compared, never recorded)
 PATH_FLAGS = ("out", "data")  # where a run and its data are: not what it is (a moved folder still resumes)
 

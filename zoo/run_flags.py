@@ -52,7 +52,9 @@ def number_list(p: argparse.ArgumentParser, flag: str, text: str, lo: float, hi:
             value = float(part)
         except ValueError:
             p.error(f"{flag} takes comma-separated numbers, got {text!r}")
-        if not math.isfinite(value) or not lo <= value <= hi or (whole and value != int(value)):
+        # a whole number written as one: "2.0" would pass as 2 here and then fail int() after training
+        spelled_whole = part.strip().lstrip("+").isdigit()
+        if not math.isfinite(value) or not lo <= value <= hi or (whole and not spelled_whole):
             p.error(f"{flag}: each value must be a {'whole number' if whole else 'number'} from {lo:g} to {hi:g}, "
                     f"got {part.strip()!r}")
 
