@@ -95,6 +95,40 @@ def test_a_run_killed_mid_epoch_resumes_to_the_same_weights_and_metrics(conll_sa
     assert not (out / cli.STATE_DIR).exists()  # the finished checkpoint replaced the folder, state and all
 
 
+def test_ctrl_c_ends_the_step_saves_the_state_and_a_resume_reaches_the_same_weights(conll_sample, ner_reference,
+                                                                                     tmp_path, monkeypatch, capsys):
+    """Ctrl-C printed a traceback and lost the steps since the last save (up to --save-every); now the step in
+    progress ends, the state is saved, one line says how to go on, exit 130."""
+    real = resume.crash_point
+
+    def ctrl_c_at_step_22(where, n):  # a real SIGINT, to this process, in the middle of epoch 2
+        if (where, n) == ("step", 22):
+            os.kill(os.getpid(), signal.SIGINT)
+        real(where, n)
+    monkeypatch.setattr(resume, "crash_point", ctrl_c_at_step_22)
+    out = tmp_path / "interrupted"
+    assert run_ner(conll_sample, out) == 130
+    assert capsys.readouterr().err.strip().splitlines()[-1] == ("stopped by Ctrl-C at step 22; its state is saved: "
+                                                                "rerun the same command with --resume to continue")
+    state = json.loads((out / cli.STATE_DIR / resume.RECORD).read_text())
+    assert (state["epoch"], state["batch"], state["step"]) == (1, 7, 22)  # saved at the step it stopped, not at 20
+    monkeypatch.setattr(resume, "crash_point", real)
+    assert run_ner(conll_sample, out, "--resume") == 0
+    assert_same_run(out, ner_reference)
+
+
+def test_a_second_ctrl_c_stops_at_once_and_the_handler_is_put_back():
+    from zoo import interrupt
+    before = signal.getsignal(signal.SIGINT)
+    with interrupt.deferred() as asked:
+        assert not asked()
+        os.kill(os.getpid(), signal.SIGINT)
+        assert asked()
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+    assert signal.getsignal(signal.SIGINT) is before
+
+
 def test_a_run_killed_while_saving_its_state_keeps_the_previous_state_and_resumes(conll_sample, ner_reference, tmp_path):
     out = tmp_path / "killed"
     killed("train/ner.py", [*NER_TINY, "--data", str(conll_sample), "--out", str(out)], at="save:3")
@@ -262,3 +296,21 @@ def test_weights_that_overflow_float16_stop_the_run_before_a_checkpoint_is_writt
         training.finish(model, {"metric": "f1", "name": "x", "task": "ner"}, summary, lambda split: {}, [],
                         tmp_path / "out", dtype="float16")
     assert not (tmp_path / "out").exists()
+
+
+def test_weights_float16_cannot_hold_are_one_line_and_the_finished_run_saves_in_float32_on_resume(conll_sample, tmp_path,
+                                                                                                  capsys):
+    """The advice was --dtype float32, but a resume with it was refused as other flags, so the run was lost."""
+    out = tmp_path / "huge"
+    assert run_ner(conll_sample, out, "--lr", "1e9", "--max-steps", "3", "--dtype", "float16") == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("error: weights ") and "--resume --dtype float32" in err and not (out / "config.json").exists()
+    assert run_ner(conll_sample, out, "--lr", "1e9", "--max-steps", "3", "--dtype", "float32", "--resume") == 0
+    assert "training had finished at step 3" in capsys.readouterr().err
+    assert checkpoint.read_config(out)["train"]["steps"] == 3 and load_file(out / "model.safetensors")
+
+
+def test_a_loss_gone_nan_is_one_line_saying_what_to_change(conll_sample, tmp_path, capsys):
+    assert run_ner(conll_sample, tmp_path / "nan", "--lr", "1e38", "--no-crf", "--max-steps", "30") == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if "Traceback" in line or line.startswith("error")]
+    assert len(err) == 1 and err[0].startswith("error: loss is nan") and "lower --lr" in err[0]

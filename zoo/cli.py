@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from . import checkpoint, data, devices, distributed, resume, run_flags, training
+from . import checkpoint, data, devices, distributed, interrupt, resume, run_flags, training
 from .encoder import ARCHS
 
 RECIPES = Path(__file__).parent / "recipes.json"
@@ -120,9 +120,13 @@ def script(main: Callable[..., int]) -> Callable[..., int]:
         try:
             return main(argv)
         except (data.DataUnavailable, resume.StateError, devices.DeviceUnavailable, checkpoint.CheckpointError,
-                checkpoint.ModelNotFound) as e:  # the last two: a checkpoint a script was given (train/what_if.py)
+                checkpoint.ModelNotFound,  # these two: a checkpoint a script was given (train/what_if.py)
+                FloatingPointError) as e:  # a loss gone NaN, weights float16 cannot hold: the message says what to do
             print(f"error: {e}", file=sys.stderr)
             return 2
+        except interrupt.Interrupted as e:  # Ctrl-C, at a step's end: what was saved, how to go on
+            print(str(e), file=sys.stderr)
+            return 130  # the shell's code for a run stopped by SIGINT
         finally:
             if distributed.active():
                 torch.distributed.destroy_process_group()
@@ -151,6 +155,7 @@ def rewritable(arg: str, threads: int = 0):
 
 RUN_CONTROL = ("resume", "restart")  # how a run treats its saved state: not what it trains (never compared, never recorded)
 PATH_FLAGS = ("out", "data")  # where a run and its data are: not what it is (a moved folder still resumes)
+SAVE_FLAGS = ("dtype",)  # how the result is written, not what is trained: a finished run's save may change it
 
 
 SAMPLE_ROWS = 64  # rows of each split hashed, evenly spaced: other data of the same shape differs in them
@@ -199,7 +204,7 @@ def run_state(args: argparse.Namespace, out=None, ds=None) -> Path:
         distributed.setup(devices.resolve(getattr(args, "device", "auto")))
     folder = Path(out or args.out) / STATE_DIR
     options = {k: v for k, v in vars(args).items()
-               if k not in (*RUN_CONTROL, "push_to_hub", *PATH_FLAGS, *training.FREE_ON_RESUME)}
+               if k not in (*RUN_CONTROL, "push_to_hub", *PATH_FLAGS, *SAVE_FLAGS, *training.FREE_ON_RESUME)}
     if ds is not None:
         options["data_content"] = data_signature(ds)
     options = json.loads(json.dumps(options, default=str))  # as it reads back from run.json

@@ -89,6 +89,7 @@ def restore(folder: Path, model, opt, plateau, cfg, free: tuple[str, ...], log, 
         raise resume.StateError(f"{folder}: the state record lacks {e}") from None
     check(folder / resume.RECORD, run, cfg)
     run.resumed_at_steps.append(run.step)
-    log(f"resumed from {folder}: epoch {run.epoch + 1}, batch {run.batch}, step {run.step}"
-        + ("  (training had finished)" if run.done else ""))
+    # a finished run's epoch counter has moved past its last epoch: name the step it ended at instead
+    log(f"resumed from {folder}: " + (f"training had finished at step {run.step}; scoring and saving" if run.done
+                                      else f"epoch {run.epoch + 1}, batch {run.batch}, step {run.step}"))
     return run, best_state

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from . import devices, distributed, progress, resume
+from . import devices, distributed, interrupt, progress, resume
 from .gcfreeze import gc_frozen
 from .tensor_key import drop_weight_results
 
@@ -129,70 +129,84 @@ def fit(model: torch.nn.Module, batches: Callable[[int], Iterable], validate: Ca
         if state is not None and rank == 0:  # one writer; every rank restores from it on --resume
             progress.save(Path(state), model, opt, plateau, best_state, run, cfg, start, scaler)
 
-    while not run.done and run.epoch < cfg.epochs:
-        epoch = run.epoch + 1
-        model.train()
-        epoch_batches = list(batches(epoch))
-        if size > 1:
-            epoch_batches = distributed.share(epoch_batches, rank, size)
-        if run.batch and run.batches_in_epoch != len(epoch_batches):
-            raise resume.StateError(f"{state}: epoch {epoch} had {run.batches_in_epoch} batches, now "
-                                    f"{len(epoch_batches)}: not the same data or batch size")
-        run.batches_in_epoch = len(epoch_batches)
-        bar = tqdm(total=len(epoch_batches), initial=run.batch, desc=f"epoch {epoch}/{cfg.epochs}", unit="batch",
-                   mininterval=1.0, dynamic_ncols=True, file=sys.stderr, disable=rank != 0)
-        t0 = time.perf_counter() - run.epoch_seconds
-        for batch in epoch_batches[run.batch:]:  # on resume, the batches this epoch has not yet trained on
-            if size > 1:  # each rank's dropout from (seed, step, rank): a resume replays it with no per-rank RNG state
-                torch.manual_seed(cfg.seed * 1_000_003 + run.step * size + rank)
-            batch = devices.move(batch, device)
-            with devices.autocast(device, precision):
-                loss = step_loss(batch)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"loss is {loss.item()} at step {run.step}; lower --lr")
-            opt.zero_grad(set_to_none=True)
-            (scaler.scale(loss) if scaler else loss).backward()
-            if scaler:
-                scaler.unscale_(opt)  # clip the true gradients
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
-            if scaler:
-                scaler.step(opt)
-                scaler.update()
+    def stopped(step: int) -> str:
+        saved = "; its state is saved: rerun the same command with --resume to continue" if state is not None else ""
+        return f"stopped by Ctrl-C at step {step}{saved}"
+
+    with interrupt.deferred(size == 1) as asked:  # Ctrl-C: the step in progress ends, then the state is saved
+        while not run.done and run.epoch < cfg.epochs:
+            epoch = run.epoch + 1
+            model.train()
+            epoch_batches = list(batches(epoch))
+            if size > 1:
+                epoch_batches = distributed.share(epoch_batches, rank, size)
+            if run.batch and run.batches_in_epoch != len(epoch_batches):
+                raise resume.StateError(f"{state}: epoch {epoch} had {run.batches_in_epoch} batches, now "
+                                        f"{len(epoch_batches)}: not the same data or batch size")
+            run.batches_in_epoch = len(epoch_batches)
+            bar = tqdm(total=len(epoch_batches), initial=run.batch, desc=f"epoch {epoch}/{cfg.epochs}", unit="batch",
+                       mininterval=1.0, dynamic_ncols=True, file=sys.stderr, disable=rank != 0)
+            t0 = time.perf_counter() - run.epoch_seconds
+            for batch in epoch_batches[run.batch:]:  # on resume, the batches this epoch has not yet trained on
+                if size > 1:  # each rank's dropout from (seed, step, rank): a resume replays it with no per-rank RNG state
+                    torch.manual_seed(cfg.seed * 1_000_003 + run.step * size + rank)
+                batch = devices.move(batch, device)
+                with devices.autocast(device, precision):
+                    loss = step_loss(batch)
+                if not torch.isfinite(loss):
+                    bar.close()  # the error on a line of its own, not after the bar
+                    raise FloatingPointError(f"loss is {loss.item()} at step {run.step}; lower --lr (and start again "
+                                             "with --restart where a state was saved)")
+                opt.zero_grad(set_to_none=True)
+                (scaler.scale(loss) if scaler else loss).backward()
+                if scaler:
+                    scaler.unscale_(opt)  # clip the true gradients
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+                if scaler:
+                    scaler.step(opt)
+                    scaler.update()
+                else:
+                    opt.step()
+                run.step, run.batch = run.step + 1, run.batch + 1
+                run.tokens += count(batch)
+                run.running = loss.item() if run.running is None else 0.95 * run.running + 0.05 * loss.item()
+                bar.update(1)
+                bar.set_postfix(loss=f"{run.running:.4f}", tok_s=f"{run.tokens / (time.perf_counter() - t0):,.0f}",
+                                refresh=False)
+                if cfg.max_steps and run.step >= cfg.max_steps:
+                    break
+                if cfg.save_every and run.step % cfg.save_every == 0 and run.batch < len(epoch_batches):
+                    run.epoch_seconds = time.perf_counter() - t0
+                    save()
+                resume.crash_point("step", run.step)
+                if asked():
+                    bar.close()
+                    run.epoch_seconds = time.perf_counter() - t0
+                    save()
+                    raise interrupt.Interrupted(stopped(run.step))
+            bar.close()
+            epoch_s = time.perf_counter() - t0
+            model.eval()
+            # rank 0 validates (in float32, the master weights) and every rank takes its word for it
+            metrics = distributed.broadcast(validate(model) if rank == 0 else None)
+            score = metrics[select]
+            run.history.append({"epoch": epoch, "loss": run.running, "seconds": round(epoch_s, 1),
+                                "lr": opt.param_groups[0]["lr"], "validation": metrics})
+            improved = score > run.best
+            if rank == 0:
+                log(f"epoch {epoch}: loss {run.running:.4f}  validation {select} {score:.4f}{'  (best)' if improved else ''}"
+                    f"  {epoch_s:.1f}s  {run.tokens * size / max(epoch_s, 1e-9):,.0f} tokens/s")
+            if improved:
+                run.best, run.best_epoch, run.bad = score, epoch, 0
+                best_state = copy.deepcopy(model.state_dict())
             else:
-                opt.step()
-            run.step, run.batch = run.step + 1, run.batch + 1
-            run.tokens += count(batch)
-            run.running = loss.item() if run.running is None else 0.95 * run.running + 0.05 * loss.item()
-            bar.update(1)
-            bar.set_postfix(loss=f"{run.running:.4f}", tok_s=f"{run.tokens / (time.perf_counter() - t0):,.0f}",
-                            refresh=False)
-            if cfg.max_steps and run.step >= cfg.max_steps:
-                break
-            if cfg.save_every and run.step % cfg.save_every == 0 and run.batch < len(epoch_batches):
-                run.epoch_seconds = time.perf_counter() - t0
-                save()
-            resume.crash_point("step", run.step)
-        bar.close()
-        epoch_s = time.perf_counter() - t0
-        model.eval()
-        # rank 0 validates (in float32, the master weights) and every rank takes its word for it
-        metrics = distributed.broadcast(validate(model) if rank == 0 else None)
-        score = metrics[select]
-        run.history.append({"epoch": epoch, "loss": run.running, "seconds": round(epoch_s, 1),
-                            "lr": opt.param_groups[0]["lr"], "validation": metrics})
-        improved = score > run.best
-        if rank == 0:
-            log(f"epoch {epoch}: loss {run.running:.4f}  validation {select} {score:.4f}{'  (best)' if improved else ''}"
-                f"  {epoch_s:.1f}s  {run.tokens * size / max(epoch_s, 1e-9):,.0f} tokens/s")
-        if improved:
-            run.best, run.best_epoch, run.bad = score, epoch, 0
-            best_state = copy.deepcopy(model.state_dict())
-        else:
-            run.bad += 1
-        plateau.step(score)
-        run.epoch, run.batch, run.running, run.tokens, run.epoch_seconds = epoch, 0, None, 0, 0.0
-        run.done = epoch >= cfg.epochs or run.bad >= cfg.patience or bool(cfg.max_steps and run.step >= cfg.max_steps)
-        save()
+                run.bad += 1
+            plateau.step(score)
+            run.epoch, run.batch, run.running, run.tokens, run.epoch_seconds = epoch, 0, None, 0, 0.0
+            run.done = epoch >= cfg.epochs or run.bad >= cfg.patience or bool(cfg.max_steps and run.step >= cfg.max_steps)
+            save()
+            if asked() and not run.done:  # pressed during validation: the epoch's end is saved
+                raise interrupt.Interrupted(stopped(run.step))
     model.load_state_dict(best_state)
     model.eval()
     summary = {"best_epoch": run.best_epoch, "validation": run.history[run.best_epoch - 1]["validation"],
@@ -217,7 +231,8 @@ def finish(model: torch.nn.Module, config: dict, summary: dict, evaluate: Callab
     rounded = {k: v.to(dtype).float() if v.is_floating_point() else v for k, v in model.state_dict().items()}
     overflow = [k for k, v in rounded.items() if v.is_floating_point() and not torch.isfinite(v).all()]
     if overflow:  # checkpoint.load_weights refuses such weights: fail here, before anything is written
-        raise FloatingPointError(f"weights {', '.join(overflow[:5])} overflow {dtype}; save with --dtype float32")
+        raise FloatingPointError(f"weights {', '.join(overflow[:5])} overflow {dtype}; the trained state is kept: "
+                                 "rerun the same command with --resume --dtype float32 to save them in float32")
     model.load_state_dict(rounded)
     model.eval()
     metrics = {split: evaluate(split) for split in splits}

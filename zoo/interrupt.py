@@ -1,0 +1,42 @@
+"""Ctrl-C during training: the loop finishes the step it is in, saves its state and stops, so a resumed run
+loses nothing. Stopping inside a step could save weights half updated by the optimizer beside a step count
+that has not moved, and the resumed run would no longer be the run never interrupted.
+
+    with interrupt.deferred() as asked:
+        for batch in batches:
+            ...one optimizer step...
+            if asked():
+                save(); raise interrupt.Interrupted("...")
+
+A second Ctrl-C stops at once, as Python does by default. Only the main thread of a single process defers
+(signal handlers belong to the main thread; under torchrun each process would stop at a different step).
+"""
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+
+
+class Interrupted(KeyboardInterrupt):
+    """Raised by the training loop at a safe point after Ctrl-C; its message says what was saved."""
+
+
+@contextlib.contextmanager
+def deferred(enabled: bool = True):
+    """-> a function telling whether Ctrl-C was pressed since the block began."""
+    if not enabled or threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+    pressed = []
+
+    def handler(signum, frame):
+        if pressed:  # the second press: the user wants out now
+            raise KeyboardInterrupt
+        pressed.append(signum)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield lambda: bool(pressed)
+    finally:
+        signal.signal(signal.SIGINT, previous)
