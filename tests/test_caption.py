@@ -158,6 +158,8 @@ def test_training_lowers_the_loss_writes_a_loadable_checkpoint_and_redecoding_ke
     out = tmp_path / "caption-rnn"
     assert main(["--arch", "rnn", "--data", str(flickr_sample), "--out", str(out), "--epochs", "1", "--hidden-size", "32",
                  "--embed-dim", "16", "--min-word-freq", "1", "--beams", "1,2", "--alphas", "0,1", "--threads", "1"]) == 0
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])  # the run's line: scores, not example captions
+    assert "bleu4" in line["metrics"]["test"] and "examples" not in line["metrics"]["test"]
     p = zoo.load(out)
     chosen = p.config["decode"]  # the decoding settings come from validation, every pair tried is recorded
     assert set(chosen["validation_bleu4"]) == {"beam 1, alpha 0.0", "beam 1, alpha 1.0", "beam 2, alpha 0.0", "beam 2, alpha 1.0"}

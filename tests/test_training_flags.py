@@ -56,6 +56,26 @@ def test_an_out_folder_holding_other_files_or_a_file_is_refused_and_kept(capsys,
                                                            capsys)
     assert (tmp_path / "mine" / "notes.txt").read_text() == "precious" and (tmp_path / "mine" / "sub").is_dir()
     assert "is a file" in refused("sentiment", ["--data", NO_DATA, "--out", str(tmp_path / "mine" / "notes.txt")], capsys)
+    # a folder that cannot be made: said before the data loads (it was a traceback after it)
+    under_file = tmp_path / "mine" / "notes.txt" / "sub"
+    assert "notes.txt is a file, so no folder can be made under it" in refused(
+        "sentiment", ["--data", NO_DATA, "--out", str(under_file)], capsys)
+
+
+def test_an_out_folder_refused_when_it_is_made_is_one_line(sst_sample, tmp_path, capsys, monkeypatch):
+    from pathlib import Path as P
+    real = P.mkdir
+
+    def refuse(self, *a, **k):
+        if self.name == ".train_state":
+            raise PermissionError(13, "Permission denied")
+        return real(self, *a, **k)
+    monkeypatch.setattr(P, "mkdir", refuse)
+    argv = ["--data", str(sst_sample), "--word-dim", "8", "--hidden-size", "8", "--threads", "1", "--max-steps", "2",
+            "--out", str(tmp_path / "r")]
+    assert script("sentiment").main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == f"error: --out {tmp_path / 'r'}: cannot make the folder (Permission denied)"
 
 
 def test_a_checkpoint_folder_or_an_empty_one_is_a_fine_out(sst_sample, tmp_path, capsys):
@@ -110,3 +130,15 @@ def test_fp16_on_the_cpu_is_refused_before_the_data_loads(capsys, tmp_path):
     assert script("sentiment").main(argv) == 2  # cli.script's one line, from the device check at parse time
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["error: --precision fp16 is for GPUs; on the CPU use bf16 (native on AMX / AVX512-BF16) or fp32"]
+
+
+def test_a_model_larger_than_zoo_load_takes_is_refused_before_it_trains(sst_sample, tmp_path, capsys, monkeypatch):
+    """--word-dim 4096 on SST-2 trained a 41-million-parameter model and saved a checkpoint zoo.load refused."""
+    import zoo.limits
+    monkeypatch.setattr(zoo.limits, "MAX_PARAMS", 1_000)  # the tiny model's few thousand, over a lowered bound
+    argv = ["--data", str(sst_sample), "--word-dim", "8", "--hidden-size", "8", "--threads", "1", "--max-steps", "2",
+            "--out", str(tmp_path / "big")]
+    assert script("sentiment").main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: sentiment-bilstm (") and "zoo.load takes checkpoints of up to 1,000" in err[-1]
+    assert not (tmp_path / "big" / "model.safetensors").exists()

@@ -234,7 +234,10 @@ def run_state(args: argparse.Namespace, out=None, ds=None) -> Path:
         return folder
     if distributed.is_main():
         shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir(parents=True)
+        try:
+            folder.mkdir(parents=True)
+        except OSError as e:  # checked when the flags were read; a folder can still be refused (/proc, a full disk)
+            raise resume.StateError(f"--out {Path(out or args.out)}: cannot make the folder ({e.strerror or e})") from None
         tmp = folder / ".run.json.tmp"
         tmp.write_text(json.dumps(options, indent=1, sort_keys=True) + "\n", encoding="utf-8")
         os.replace(tmp, record)
@@ -243,9 +246,15 @@ def run_state(args: argparse.Namespace, out=None, ds=None) -> Path:
 
 
 def describe(name: str, model, *facts: str) -> None:
-    """The line a run starts with: its name, parameter count and what it reads."""
+    """The line a run starts with: its name, parameter count and what it reads. A model larger than zoo.load
+    takes (zoo/limits.py) is refused here, before it trains (the flags' bounds cannot see the vocabulary)."""
+    from .limits import MAX_PARAMS
+    n = sum(p.numel() for p in model.parameters())
+    if n > MAX_PARAMS:
+        raise checkpoint.CheckpointError(f"{name}: {n:,} parameters, and zoo.load takes checkpoints of up to "
+                                         f"{MAX_PARAMS:,}; lower --hidden-size or the embedding sizes")
     if distributed.is_main():
-        log(", ".join([f"{name}: {sum(p.numel() for p in model.parameters()):,} parameters", *facts]))
+        log(", ".join([f"{name}: {n:,} parameters", *facts]))
 
 
 def command_line() -> str:

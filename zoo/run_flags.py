@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 from pathlib import Path
 
 from .checkpoint import CHECKPOINT_FILES, CONFIG, CheckpointError, read_config
@@ -79,6 +80,12 @@ def check_out(p: argparse.ArgumentParser, out) -> None:
                 "and copy it there to bundle it (docs/training.md)")
     if path.exists() and not path.is_dir():
         p.error(f"--out {out} is a file; the checkpoint is a folder")
+    if not path.exists():  # made when the data has loaded: say now if it cannot be
+        parent = next(q for q in path.absolute().parents if q.exists())
+        if not parent.is_dir():
+            p.error(f"--out {out}: {parent} is a file, so no folder can be made under it")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            p.error(f"--out {out}: no permission to make a folder in {parent}")
     if path.is_dir():
         other = sorted(q.name for q in path.iterdir() if q.name not in RUN_FILES)
         if other:
