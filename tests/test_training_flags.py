@@ -33,6 +33,7 @@ def refused(name: str, argv: list[str], capsys) -> str:
 
 @pytest.mark.parametrize("flags, message", [
     (["--epochs", "0"], "--epochs must be at least 1"), (["--batch-size", "-1"], "--batch-size must be at least 1"),
+    (["--batch-size", "100000000"], "--batch-size must be at least 1 and at most 4096"),  # was killed for memory
     (["--lr", "nan"], "--lr must be above 0"), (["--lr", "0"], "--lr must be above 0"),
     (["--dropout", "2"], "--dropout must be at least 0 and below 1"), (["--threads", "-1"], "--threads must be at least 0"),
     (["--max-steps", "-1"], "--max-steps must be at least 0"), (["--hidden-size", "5000"], "at most 4096"),
@@ -142,3 +143,18 @@ def test_a_model_larger_than_zoo_load_takes_is_refused_before_it_trains(sst_samp
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("error: sentiment-bilstm (") and "zoo.load takes checkpoints of up to 1,000" in err[-1]
     assert not (tmp_path / "big" / "model.safetensors").exists()
+
+
+def test_running_out_of_memory_is_one_line_naming_what_to_lower(sst_sample, tmp_path, capsys, monkeypatch):
+    from zoo import training
+    def no_memory(*a, **k):
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory: you tried "
+                           "to allocate 3807919200 bytes. Error code 12 (Cannot allocate memory)")
+    monkeypatch.setattr(training, "fit", no_memory)
+    argv = ["--data", str(sst_sample), "--word-dim", "8", "--hidden-size", "8", "--threads", "1", "--out", str(tmp_path / "m")]
+    assert script("sentiment").main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("error: out of memory (") and err.endswith("lower --batch-size or the model's sizes")
+    monkeypatch.setattr(training, "fit", lambda *a, **k: 1 / 0)  # any other error is a bug: its traceback stays
+    with pytest.raises(ZeroDivisionError):
+        script("sentiment").main([*argv[:-1], str(tmp_path / "m2")])

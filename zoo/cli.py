@@ -124,6 +124,12 @@ def script(main: Callable[..., int]) -> Callable[..., int]:
                 FloatingPointError) as e:  # a loss gone NaN, weights float16 cannot hold: the message says what to do
             print(f"error: {e}", file=sys.stderr)
             return 2
+        except (torch.OutOfMemoryError, RuntimeError) as e:
+            if not isinstance(e, torch.OutOfMemoryError) and "can't allocate memory" not in str(e):
+                raise  # a bug, not the machine's limit: its traceback
+            print(f"error: out of memory ({str(e).splitlines()[0][:160]}); lower --batch-size or the model's sizes",
+                  file=sys.stderr)
+            return 2
         except interrupt.Interrupted as e:  # Ctrl-C, at a step's end: what was saved, how to go on
             print(str(e), file=sys.stderr)
             return 130  # the shell's code for a run stopped by SIGINT

@@ -19,7 +19,8 @@ INF = math.inf
 # flag (argparse dest) -> (lowest, highest, whether the lowest itself is allowed); the model sizes are
 # zoo/limits.py's, so a run never writes a checkpoint zoo.load would refuse
 BOUNDS = {
-    "epochs": (1, INF, True), "batch_size": (1, INF, True), "lr": (0, INF, False), "weight_decay": (0, INF, True),
+    # a batch of more than 4,096 is most of a training set at once: memory, not speed, is what it would buy
+    "epochs": (1, INF, True), "batch_size": (1, 4096, True), "lr": (0, INF, False), "weight_decay": (0, INF, True),
     "clip": (0, INF, False), "patience": (1, INF, True), "max_steps": (0, INF, True), "threads": (0, 1024, True),
     "seed": (0, 2**32 - 1, True),  # NumPy's seeds: one outside is its traceback after the run's folder is made
     "save_every": (0, INF, True), "dropout": (0, 1, True), "word_dropout": (0, 1, True),
