@@ -34,6 +34,7 @@ def refused(name: str, argv: list[str], capsys) -> str:
 @pytest.mark.parametrize("flags, message", [
     (["--epochs", "0"], "--epochs must be at least 1"), (["--batch-size", "-1"], "--batch-size must be at least 1"),
     (["--batch-size", "100000000"], "--batch-size must be at least 1 and at most 4096"),  # was killed for memory
+    (["--resume", "--restart"], "--resume continues a run's saved state and --restart discards it"),
     (["--lr", "nan"], "--lr must be above 0"), (["--lr", "0"], "--lr must be above 0"),
     (["--dropout", "2"], "--dropout must be at least 0 and below 1"), (["--threads", "-1"], "--threads must be at least 0"),
     (["--max-steps", "-1"], "--max-steps must be at least 0"), (["--hidden-size", "5000"], "at most 4096"),
@@ -42,6 +43,12 @@ def refused(name: str, argv: list[str], capsys) -> str:
 ])
 def test_flags_out_of_range_are_one_error_line_before_the_data_loads(flags, message, capsys, tmp_path):
     assert message in refused("ner", ["--data", NO_DATA, "--out", str(tmp_path / "run"), *flags], capsys)
+
+
+def test_a_val_size_too_small_to_hold_out_is_refused_with_the_flags(capsys, tmp_path):
+    """It was "lower --val-size", once the data had loaded."""
+    assert "--val-size must be at least 2" in refused("sentiment", ["--data", NO_DATA, "--out", str(tmp_path / "r"),
+                                                                    "--val-size", "1"], capsys)
 
 
 def test_an_arch_that_contradicts_the_recipe_is_refused(capsys, tmp_path):

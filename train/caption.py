@@ -27,7 +27,8 @@ def parse_args(argv=None):
     p.add_argument("--hidden-size", type=int, default=caption.CaptionConfig.hidden_size,
                    help="decoder hidden units (per direction); bilstm: two decoders of this size")
     p.add_argument("--embed-dim", type=int, default=caption.CaptionConfig.embed_dim, help="word and image embedding size")
-    p.add_argument("--dropout", type=float, default=caption.CaptionConfig.dropout)
+    p.add_argument("--dropout", type=float, default=caption.CaptionConfig.dropout,
+                   help="dropout probability on the image's projection, the word embeddings and the decoder's outputs")
     p.add_argument("--min-word-freq", type=int, default=5, help="rarer training words are <unk>")
     p.add_argument("--beams", default="3,5,10", help="beam widths tried on validation after training (comma separated)")
     p.add_argument("--max-len", type=int, default=20, help="longest caption generated, in words")

@@ -23,7 +23,8 @@ def parse_args(argv=None):
     p.add_argument("--word-dim", type=int, default=100, help="word embedding size")
     p.add_argument("--char-filters", type=int, default=50, help="character CNN filters (0: no character CNN)")
     p.add_argument("--casing-dim", type=int, default=8, help="casing feature size (0: none)")
-    p.add_argument("--dropout", type=float, default=ner.NERConfig.dropout)
+    p.add_argument("--dropout", type=float, default=ner.NERConfig.dropout,
+                   help="dropout probability on the word features and before the output layer")
     p.add_argument("--word-dropout", type=float, default=0.05, help="probability of replacing a training word by <unk>")
     p.add_argument("--min-word-freq", type=int, default=2, help="rarer training words are <unk>")
     p.add_argument("--crf", action=argparse.BooleanOptionalAction, default=True, help="CRF output layer")

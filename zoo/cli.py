@@ -85,6 +85,8 @@ def parse(p: argparse.ArgumentParser, argv, task: str, defaults: training.TrainC
             p.error(f"recipe {known.recipe} sets unknown flags: {', '.join(unknown)}")
         p.set_defaults(**flags)
     args = p.parse_args(argv)
+    if args.resume and args.restart:  # said now, not once the data has loaded (run_state says it too)
+        p.error("--resume continues a run's saved state and --restart discards it: give one")
     # a device or precision that is not there, or a flag out of range, is said at once, not after the data has loaded
     devices.choose_precision(args.precision, devices.resolve(args.device))
     run_flags.check(p, args)

@@ -24,7 +24,7 @@ BOUNDS = {
     "clip": (0, INF, False), "patience": (1, INF, True), "max_steps": (0, INF, True), "threads": (0, 1024, True),
     "seed": (0, 2**32 - 1, True),  # NumPy's seeds: one outside is its traceback after the run's folder is made
     "save_every": (0, INF, True), "dropout": (0, 1, True), "word_dropout": (0, 1, True),
-    "min_word_freq": (1, INF, True), "max_vocab": (0, SIZES["vocab_size"][1], True), "val_size": (1, INF, True),
+    "min_word_freq": (1, INF, True), "max_vocab": (0, SIZES["vocab_size"][1], True), "val_size": (2, INF, True),
     "texts": (1, INF, True), "words": (1, INF, True),
     **{k: (*SIZES[k], True) for k in ("hidden_size", "word_dim", "embed_dim", "char_filters", "casing_dim")},
 }
