@@ -165,3 +165,18 @@ def test_running_out_of_memory_is_one_line_naming_what_to_lower(sst_sample, tmp_
     monkeypatch.setattr(training, "fit", lambda *a, **k: 1 / 0)  # any other error is a bug: its traceback stays
     with pytest.raises(ZeroDivisionError):
         script("sentiment").main([*argv[:-1], str(tmp_path / "m2")])
+
+
+def test_a_folder_of_several_datasets_is_one_error_line_not_a_page_of_log(conll_sample, sst_sample, tmp_path):
+    """--data ../shared/datasets (the parent folder) printed datasets' cast error for every file, then the error.
+    A fresh process: datasets' log handler holds the stderr of the moment it was imported."""
+    import shutil
+    import subprocess
+    import sys
+    shutil.copytree(conll_sample, tmp_path / "all" / "conll2003")
+    shutil.copytree(sst_sample, tmp_path / "all" / "sst2")
+    r = subprocess.run([sys.executable, "train/ner.py", "--data", str(tmp_path / "all"), "--out", str(tmp_path / "r"),
+                        "--threads", "1"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    err = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(err) == 1, err
+    assert err[0].startswith(f"error: could not read a dataset from {tmp_path / 'all'}") and "CastError" in err[0]

@@ -21,13 +21,16 @@ def _quiet_hub():
 
 
 @contextlib.contextmanager
-def _no_progress_bars(datasets):
-    """datasets' "Generating ... split" bars off, put back as they were after."""
-    was_off = datasets.are_progress_bars_disabled()
+def _quiet_local(datasets):
+    """datasets' "Generating ... split" bars and its log (a folder of other files logs a cast error per file,
+    dozens of lines, before the one that load raises and DataUnavailable says) off, put back as they were."""
+    was_off, level = datasets.are_progress_bars_disabled(), datasets.logging.get_verbosity()
     datasets.disable_progress_bars()
+    datasets.logging.set_verbosity(logging.CRITICAL)
     try:
         yield
     finally:
+        datasets.logging.set_verbosity(level)
         if not was_off:
             datasets.enable_progress_bars()
 
@@ -63,10 +66,12 @@ def load(data: str):
     local = Path(data).expanduser()
     if local.exists():
         try:
-            with _no_progress_bars(datasets):  # a local folder's splits take a second: bars would only clutter
+            with _quiet_local(datasets), _quiet_hub():  # a local folder's splits take a second: bars would only clutter
                 ds = datasets.load_dataset(str(local.resolve()))
         except Exception as e:  # a folder without loadable splits
-            raise DataUnavailable(f"could not read a dataset from {local}: {type(e).__name__}: {e}") from None
+            cause = e.__cause__ or e.__context__  # DatasetGenerationError says only that something went wrong
+            why = f" ({type(cause).__name__}: {str(cause).splitlines()[0][:200]})" if cause else ""
+            raise DataUnavailable(f"could not read a dataset from {local}: {type(e).__name__}: {e}{why}") from None
         return ds, {"path": str(local), "fingerprint": {k: v._fingerprint for k, v in ds.items()}}
     if data.startswith((".", "/", "~")) or data.count("/") != 1:
         raise DataUnavailable(f"no dataset folder at {data!r}; pass --data PATH to a local copy or a Hub id such as ORG/NAME")
