@@ -196,6 +196,18 @@ def _saved_run(record: Path) -> dict:
     return saved
 
 
+def _difference(key: str, then, now) -> str:
+    """One flag's change for the refusal of a resume; the data's as the splits whose content differs, not two
+    dicts of hashes."""
+    if key != "data_content" or not isinstance(then, dict) or not isinstance(now, dict):
+        return f"{key}: {then!r} then, {now!r} now"
+    splits = sorted(k for k in set(then) | set(now) if then.get(k) != now.get(k))
+    return "data: other content in " + ", ".join(
+        f"{k} ({then[k]['rows']:,} rows then, {now[k]['rows']:,} now)" if k in then and k in now
+        and isinstance(then[k], dict) and isinstance(now[k], dict) and then[k].get("rows") != now[k].get("rows")
+        else k for k in splits)
+
+
 def run_state(args: argparse.Namespace, out=None, ds=None) -> Path:
     """The folder where a run keeps its resumable state, OUT/.train_state: hidden inside the checkpoint
     folder, so the checkpoint.save that ends the run, which replaces that folder, drops the state with it.
@@ -237,7 +249,7 @@ def run_state(args: argparse.Namespace, out=None, ds=None) -> Path:
         differ = sorted(k for k in set(saved) | set(options) if saved.get(k) != options.get(k))
         if differ:
             raise resume.StateError(f"{record}: saved by a run with other flags or data ("
-                                    + ", ".join(f"{k}: {saved.get(k)!r} then, {options.get(k)!r} now" for k in differ)
+                                    + ", ".join(_difference(k, saved.get(k), options.get(k)) for k in differ)
                                     + "); resume with the same flags and data, or start again with --restart")
         return folder
     if distributed.is_main():
