@@ -92,7 +92,10 @@ def test_a_checkpoint_folder_or_an_empty_one_is_a_fine_out(sst_sample, tmp_path,
             "--epochs", "1", "--out", str(tmp_path / "run")]
     (tmp_path / "run").mkdir()
     assert train.main(argv) == 0  # empty
-    assert train.main(argv) == 0  # now a checkpoint folder: replaced by the new run
+    assert "replaces the checkpoint" not in capsys.readouterr().err
+    assert train.main(argv) == 0  # now a checkpoint folder: replaced by the new run, which says so at its start
+    assert f"note: when it ends, this run replaces the checkpoint in {tmp_path / 'run'} (sentiment-bilstm, trained on " \
+        f"{sst_sample})" in capsys.readouterr().err
     assert json.loads((tmp_path / "run" / "config.json").read_text())["task"] == "sentiment"
 
 

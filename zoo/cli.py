@@ -196,6 +196,20 @@ def _saved_run(record: Path) -> dict:
     return saved
 
 
+def _say_what_is_replaced(out: Path) -> None:
+    """A run saves by replacing its --out folder: where that holds a finished checkpoint, say which, at the start
+    (runs/sentiment-rnn trained on SST-2 is replaced by an IMDB run of the same arch, the default name being
+    TASK-ARCH)."""
+    try:
+        cfg = checkpoint.read_config(out)
+    except (checkpoint.CheckpointError, OSError):
+        return
+    data = cfg.get("data") if isinstance(cfg.get("data"), dict) else {}
+    source = data.get("hub_id") or data.get("path")
+    log(f"note: when it ends, this run replaces the checkpoint in {out} ({cfg.get('name', '?')}"
+        + (f", trained on {source}" if source else "") + ")")
+
+
 def _difference(key: str, then, now) -> str:
     """One flag's change for the refusal of a resume; the data's as the splits whose content differs, not two
     dicts of hashes."""
@@ -253,6 +267,7 @@ def run_state(args: argparse.Namespace, out=None, ds=None) -> Path:
                                     + "); resume with the same flags and data, or start again with --restart")
         return folder
     if distributed.is_main():
+        _say_what_is_replaced(Path(out or args.out))
         shutil.rmtree(folder, ignore_errors=True)
         try:
             folder.mkdir(parents=True)
