@@ -117,6 +117,37 @@ def test_ctrl_c_ends_the_step_saves_the_state_and_a_resume_reaches_the_same_weig
     assert_same_run(out, ner_reference)
 
 
+def test_ctrl_c_during_the_last_validation_still_stops_and_a_resume_ends_the_run(tmp_path):
+    """Pressed while a finished run validated, it was forgotten: sentiment trained its next candidate anyway."""
+    from zoo import interrupt
+    whole, summary = toy_fit(None)
+    calls = []
+
+    def validate(m):
+        calls.append(1)
+        if len(calls) == 3:  # the third epoch's, the last
+            os.kill(os.getpid(), signal.SIGINT)
+        return {"score": -sum(m.loss(b).item() for b in toy_batches(0))}
+    with pytest.raises(interrupt.Interrupted, match="stopped by Ctrl-C at step 15; its state is saved"):
+        training.fit(Toy(), toy_batches, validate, "score", training.TrainConfig(epochs=3, save_every=2),
+                     log=lambda s: None, state=tmp_path / "s")
+    again, summary2 = toy_fit(tmp_path / "s", resume_run=True)
+    assert summary2["history"] == summary["history"]
+    for a, b in zip(whole.state_dict().values(), again.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_ctrl_c_ignored_by_the_shell_stays_ignored():
+    from zoo import interrupt
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # as for a job a script starts with &
+    try:
+        with interrupt.deferred() as asked:
+            os.kill(os.getpid(), signal.SIGINT)
+            assert not asked() and signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def test_a_second_ctrl_c_stops_at_once_and_the_handler_is_put_back():
     from zoo import interrupt
     before = signal.getsignal(signal.SIGINT)

@@ -10,7 +10,7 @@ from argparse import Namespace
 
 import pytest
 
-from zoo import cli, resume
+from zoo import checkpoint, cli, resume
 from test_resume import NER_TINY, run_ner, run_sentiment, toy_fit
 from test_sentiment import make_texts, write_split
 
@@ -161,3 +161,20 @@ def test_fp16s_loss_scale_is_saved_and_restored_with_the_state(tmp_path):
     fresh = torch.amp.GradScaler("cpu")
     progress.restore(tmp_path, model, opt, plateau, cfg, training.FREE_ON_RESUME, print, fresh)
     assert fresh.get_scale() == 8192.0
+
+
+def test_a_state_saved_before_dtype_was_free_on_resume_still_resumes(tmp_path):
+    """run.json files written before --dtype could change on resume hold it: they were all refused
+    ("dtype: 'float32' then, None now")."""
+    args, folder = _state(tmp_path)
+    record = json.loads((folder / "run.json").read_text())
+    (folder / "run.json").write_text(json.dumps({**record, "dtype": "float32"}))
+    assert cli.run_state(Namespace(**{**vars(args), "resume": True}), ds=None) == folder
+
+
+def test_the_checkpoint_scripts_refuse_a_folder_in_the_hub_cache(tmp_path, monkeypatch):
+    snapshot = tmp_path / "cache" / "models--org--m" / "snapshots" / "abc"
+    snapshot.mkdir(parents=True)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(checkpoint.CheckpointError, match="a Hub download in the cache"):
+        cli.rewritable(str(snapshot))

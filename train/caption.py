@@ -54,12 +54,13 @@ def main(argv=None) -> int:
         vocab = caption.Vocab.fit([c for col in caption.CAPTION_COLUMNS for c in ds["train"][col] if c],
                                   args.min_word_freq)
         splits = {s: caption.encode_split(ds[s], vocab, args.encoder) for s in ("train", "validation", "test") if s in ds}
-    state = cli.run_state(args, ds=ds)
     train, val = splits["train"], splits["validation"]
     config = caption.make_config(args.arch, vocab, args.encoder, data=source, name=args.name, max_len=args.max_len,
                                  feature_dim=train["features"].shape[1], embed_dim=args.embed_dim,
                                  hidden_size=args.hidden_size, dropout=args.dropout)
     model = caption.build_model(config)
+    cli.check_size(args.name, model)
+    state = cli.run_state(args, ds=ds)  # once nothing can refuse the run: a refused one leaves nothing behind
     cli.describe(args.name, model, f"vocabulary {len(vocab):,} words",
                  f"{len(train['captions']):,} training captions of {len(train['features']):,} images")
 

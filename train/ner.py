@@ -38,7 +38,6 @@ def main(argv=None) -> int:
     training.seed_everything(args.seed)
     ds, source = data.load(args.data)
     ner.check_data(ds, args.data)  # before the state folder exists: a run on the wrong data leaves nothing behind
-    state = cli.run_state(args, ds=ds)
     labels = ds["train"].features["ner_tags"].feature.names
     featurize = ner.Featurizer.fit(ds["train"]["tokens"], args.min_word_freq)
     train, val = ner.encode_split(ds["train"], featurize), ner.encode_split(ds["validation"], featurize)
@@ -47,6 +46,8 @@ def main(argv=None) -> int:
     config = ner.make_config(args.arch, featurize, labels, embedding, data=source, name=args.name,
                              hidden_size=args.hidden_size, dropout=args.dropout, crf=args.crf)
     model = ner.build_model(config)
+    cli.check_size(args.name, model)
+    state = cli.run_state(args, ds=ds)  # once nothing can refuse the run: a refused one leaves nothing behind
     cli.describe(args.name, model, f"vocabulary {len(featurize.word_ids):,} words", f"{len(train):,} training sentences")
 
     summary = training.fit(

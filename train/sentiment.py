@@ -49,7 +49,7 @@ def main(argv=None) -> int:
     cfg = training.config_from_args(args)
     ds, source = data.load(args.data)
     sentiment.check_data(ds, args.data, args.val_size)  # before the state folder exists: a run on the wrong data leaves nothing behind
-    state = cli.run_state(args, ds=ds)
+    signature = cli.data_signature(ds)  # the data as read, before validation is held out of train
     held = sentiment.held_out_validation(ds, args.val_size)  # IMDB has no validation split
     if held:
         source["validation"] = held
@@ -67,13 +67,18 @@ def main(argv=None) -> int:
     embedding = dict(word_dim=args.word_dim, dropout=args.dropout, word_dropout=args.word_dropout)
     pools = list(sentiment.POOLS) if args.pool == "auto" and args.arch == "bilstm" else \
         ["final" if args.pool == "auto" else args.pool]
-    runs = {}
-    for pool in pools:  # same seed for each candidate, so only the pooling differs
-        training.seed_everything(args.seed)
+    def candidate(pool):
         config = sentiment.make_config(args.arch, vectorize, embedding, data=source, name=args.name,
                                        hidden_size=args.hidden_size, dropout=args.dropout, pool=pool, init=args.init,
                                        word_init=args.word_init)
-        model = sentiment.build_model(config)
+        return config, sentiment.build_model(config)
+
+    cli.check_size(args.name, candidate(pools[0])[1])  # the candidates differ in pooling only, not in size
+    state = cli.run_state(args, signature=signature)  # once nothing can refuse the run: a refused one leaves nothing
+    runs = {}
+    for pool in pools:  # same seed for each candidate, so only the pooling differs
+        training.seed_everything(args.seed)
+        config, model = candidate(pool)
         cli.describe(f"{args.name} ({pool})", model, f"vocabulary {len(vectorize.word_ids):,} words",
                      f"{len(train):,} training texts")
         # each candidate keeps its own state, so a resumed run skips a candidate already trained

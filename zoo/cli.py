@@ -129,12 +129,15 @@ def script(main: Callable[..., int]) -> Callable[..., int]:
         except (torch.OutOfMemoryError, RuntimeError) as e:
             if not isinstance(e, torch.OutOfMemoryError) and "can't allocate memory" not in str(e):
                 raise  # a bug, not the machine's limit: its traceback
-            print(f"error: out of memory ({str(e).splitlines()[0][:160]}); lower --batch-size or the model's sizes",
-                  file=sys.stderr)
+            print(f"error: out of memory ({(str(e).splitlines() or [''])[0][:160]}); lower --batch-size or the "
+                  "model's sizes (and start again with --restart where a state was saved)", file=sys.stderr)
             return 2
         except interrupt.Interrupted as e:  # Ctrl-C, at a step's end: what was saved, how to go on
             print(str(e), file=sys.stderr)
             return 130  # the shell's code for a run stopped by SIGINT
+        except KeyboardInterrupt:  # outside the training loop (loading, scoring, choosing a caption's decoding)
+            print("stopped by Ctrl-C", file=sys.stderr)
+            return 130
         finally:
             if distributed.active():
                 torch.distributed.destroy_process_group()
@@ -150,8 +153,12 @@ def rewritable(arg: str, threads: int = 0):
     from . import registry
     if threads:
         torch.set_num_threads(threads)
+    from . import hub
+    if Path(arg).expanduser().is_dir() and Path(arg).expanduser().resolve().is_relative_to(hub.cache_dir().resolve()):
+        raise checkpoint.CheckpointError(f"{arg}: a Hub download in the cache, which this script would rewrite in "
+                                         "place; copy the folder (cp -rL) and name the copy")
     if not Path(arg).expanduser().is_dir():
-        hint = (f"copy it (cp -r zoo/checkpoints/{arg} runs/) and name the copy, or name zoo/checkpoints/{arg} to "
+        hint = (f"copy it (mkdir -p runs && cp -r zoo/checkpoints/{arg} runs/) and name the copy, or name zoo/checkpoints/{arg} to "
                 "change the bundled model itself") if arg in registry.list_models() else "give a checkpoint folder"
         raise checkpoint.CheckpointError(f"{arg}: this script rewrites a checkpoint folder in place; {hint}")
     pred = registry.load(arg)
@@ -215,14 +222,18 @@ def _difference(key: str, then, now) -> str:
     dicts of hashes."""
     if key != "data_content" or not isinstance(then, dict) or not isinstance(now, dict):
         return f"{key}: {then!r} then, {now!r} now"
-    splits = sorted(k for k in set(then) | set(now) if then.get(k) != now.get(k))
-    return "data: other content in " + ", ".join(
-        f"{k} ({then[k]['rows']:,} rows then, {now[k]['rows']:,} now)" if k in then and k in now
-        and isinstance(then[k], dict) and isinstance(now[k], dict) and then[k].get("rows") != now[k].get("rows")
-        else k for k in splits)
+    def rows(split):
+        n = split.get("rows") if isinstance(split, dict) else None
+        return n if isinstance(n, int) else None
+
+    def said(k):
+        a, b = rows(then.get(k)), rows(now.get(k))
+        return f"{k} ({a:,} rows then, {b:,} now)" if a is not None and b is not None and a != b else str(k)
+    return "data: other content in " + ", ".join(said(k) for k in sorted(set(then) | set(now), key=str)
+                                                 if then.get(k) != now.get(k))
 
 
-def run_state(args: argparse.Namespace, out=None, ds=None) -> Path:
+def run_state(args: argparse.Namespace, out=None, ds=None, signature: dict | None = None) -> Path:
     """The folder where a run keeps its resumable state, OUT/.train_state: hidden inside the checkpoint
     folder, so the checkpoint.save that ends the run, which replaces that folder, drops the state with it.
     Without --resume it is emptied, so no state of an earlier run is ever picked up, but a state with saved
@@ -239,8 +250,8 @@ def run_state(args: argparse.Namespace, out=None, ds=None) -> Path:
     folder = Path(out or args.out) / STATE_DIR
     options = {k: v for k, v in vars(args).items()
                if k not in (*RUN_CONTROL, "push_to_hub", *PATH_FLAGS, *SAVE_FLAGS, *training.FREE_ON_RESUME)}
-    if ds is not None:
-        options["data_content"] = data_signature(ds)
+    if signature is not None or ds is not None:  # signature: data_signature(ds) taken before ds was changed
+        options["data_content"] = signature if signature is not None else data_signature(ds)
     options = json.loads(json.dumps(options, default=str))  # as it reads back from run.json
     record = folder / "run.json"
     saved_progress = folder.is_dir() and any(folder.rglob(resume.RECORD))
@@ -254,7 +265,8 @@ def run_state(args: argparse.Namespace, out=None, ds=None) -> Path:
         raise resume.StateError(f"{Path(out or args.out)}: a finished checkpoint and no saved state, so nothing to "
                                 "resume; without --resume the run trains again and replaces it")
     if args.resume and (record.is_file() or saved_progress):
-        saved = {k: v for k, v in _saved_run(record).items() if k not in PATH_FLAGS}  # older run.json files have them
+        saved = {k: v for k, v in _saved_run(record).items()
+                 if k not in (*PATH_FLAGS, *SAVE_FLAGS)}  # older run.json files have them
         if "data_content" not in saved:  # written before data was compared by content
             options.pop("data_content", None)
         elif not any("sample" in s for s in saved["data_content"].values()):  # before rows were sampled too
@@ -280,16 +292,20 @@ def run_state(args: argparse.Namespace, out=None, ds=None) -> Path:
     return folder
 
 
-def describe(name: str, model, *facts: str) -> None:
-    """The line a run starts with: its name, parameter count and what it reads. A model larger than zoo.load
-    takes (zoo/limits.py) is refused here, before it trains (the flags' bounds cannot see the vocabulary)."""
+def check_size(name: str, model) -> None:
+    """A model larger than zoo.load takes (zoo/limits.py) is refused before the run's state folder is made (the
+    flags' bounds cannot see the vocabulary, which the data decides)."""
     from .limits import MAX_PARAMS
     n = sum(p.numel() for p in model.parameters())
     if n > MAX_PARAMS:
         raise checkpoint.CheckpointError(f"{name}: {n:,} parameters, and zoo.load takes checkpoints of up to "
                                          f"{MAX_PARAMS:,}; lower --hidden-size or the embedding sizes")
+
+
+def describe(name: str, model, *facts: str) -> None:
+    """The line a run starts with: its name, parameter count and what it reads."""
     if distributed.is_main():
-        log(", ".join([f"{name}: {n:,} parameters", *facts]))
+        log(", ".join([f"{name}: {sum(p.numel() for p in model.parameters()):,} parameters", *facts]))
 
 
 def command_line() -> str:

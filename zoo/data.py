@@ -69,8 +69,8 @@ def load(data: str):
             with _quiet_local(datasets), _quiet_hub():  # a local folder's splits take a second: bars would only clutter
                 ds = datasets.load_dataset(str(local.resolve()))
         except Exception as e:  # a folder without loadable splits
-            cause = e.__cause__ or e.__context__  # DatasetGenerationError says only that something went wrong
-            why = f" ({type(cause).__name__}: {str(cause).splitlines()[0][:200]})" if cause else ""
+            cause = e.__cause__  # DatasetGenerationError says only that something went wrong, and raises from why
+            why = f" ({type(cause).__name__}: {(str(cause).splitlines() or [''])[0][:200]})" if cause else ""
             raise DataUnavailable(f"could not read a dataset from {local}: {type(e).__name__}: {e}{why}") from None
         return ds, {"path": str(local), "fingerprint": {k: v._fingerprint for k, v in ds.items()}}
     if data.startswith((".", "/", "~")) or data.count("/") != 1:

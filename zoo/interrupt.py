@@ -9,7 +9,8 @@ that has not moved, and the resumed run would no longer be the run never interru
                 save(); raise interrupt.Interrupted("...")
 
 A second Ctrl-C stops at once, as Python does by default. Only the main thread of a single process defers
-(signal handlers belong to the main thread; under torchrun each process would stop at a different step).
+(signal handlers belong to the main thread; under torchrun each process would stop at a different step), and
+only where Ctrl-C is not ignored (a job a shell started with &).
 """
 from __future__ import annotations
 
@@ -25,8 +26,9 @@ class Interrupted(KeyboardInterrupt):
 @contextlib.contextmanager
 def deferred(enabled: bool = True):
     """-> a function telling whether Ctrl-C was pressed since the block began."""
-    if not enabled or threading.current_thread() is not threading.main_thread():
-        yield lambda: False
+    if not enabled or threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGINT) in (signal.SIG_IGN, None):  # ignored (a job started with &), or a
+        yield lambda: False                                             # handler set outside Python: left alone
         return
     pressed = []
 

@@ -90,6 +90,6 @@ def restore(folder: Path, model, opt, plateau, cfg, free: tuple[str, ...], log, 
     check(folder / resume.RECORD, run, cfg)
     run.resumed_at_steps.append(run.step)
     # a finished run's epoch counter has moved past its last epoch: name the step it ended at instead
-    log(f"resumed from {folder}: " + (f"training had finished at step {run.step}; scoring and saving" if run.done
+    log(f"resumed from {folder}: " + (f"training had finished at step {run.step}" if run.done
                                       else f"epoch {run.epoch + 1}, batch {run.batch}, step {run.step}"))
     return run, best_state

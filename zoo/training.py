@@ -205,7 +205,7 @@ def fit(model: torch.nn.Module, batches: Callable[[int], Iterable], validate: Ca
             run.epoch, run.batch, run.running, run.tokens, run.epoch_seconds = epoch, 0, None, 0, 0.0
             run.done = epoch >= cfg.epochs or run.bad >= cfg.patience or bool(cfg.max_steps and run.step >= cfg.max_steps)
             save()
-            if asked() and not run.done:  # pressed during validation: the epoch's end is saved
+            if asked():  # pressed during validation: the epoch's end is saved (a finished run's too: --resume ends it)
                 raise interrupt.Interrupted(stopped(run.step))
     model.load_state_dict(best_state)
     model.eval()
