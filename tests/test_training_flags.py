@@ -183,3 +183,13 @@ def test_a_folder_of_several_datasets_is_one_error_line_not_a_page_of_log(conll_
     err = r.stderr.strip().splitlines()
     assert r.returncode == 2 and len(err) == 1, err
     assert err[0].startswith(f"error: could not read a dataset from {tmp_path / 'all'}") and "CastError" in err[0]
+
+
+def test_a_vocabulary_of_no_training_word_gets_a_warning_line(sst_sample, tmp_path, capsys):
+    argv = ["--data", str(sst_sample), "--word-dim", "8", "--hidden-size", "8", "--threads", "1", "--max-steps", "1",
+            "--epochs", "1", "--arch", "rnn"]
+    assert script("sentiment").main([*argv, "--out", str(tmp_path / "a")]) == 0
+    assert "warning: the vocabulary" not in capsys.readouterr().err
+    assert script("sentiment").main([*argv, "--out", str(tmp_path / "b"), "--min-word-freq", "100000000"]) == 0
+    assert "warning: the vocabulary holds no training word, so every word reads as <unk>; check --min-word-freq" \
+        in capsys.readouterr().err

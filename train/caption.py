@@ -59,6 +59,7 @@ def main(argv=None) -> int:
                                  feature_dim=train["features"].shape[1], embed_dim=args.embed_dim,
                                  hidden_size=args.hidden_size, dropout=args.dropout)
     model = caption.build_model(config)
+    cli.warn_if_no_words(vocab.tokenizer, "--min-word-freq")
     cli.check_size(args.name, model)
     state = cli.run_state(args, ds=ds)  # once nothing can refuse the run: a refused one leaves nothing behind
     cli.describe(args.name, model, f"vocabulary {len(vocab):,} words",

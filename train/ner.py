@@ -46,6 +46,7 @@ def main(argv=None) -> int:
     config = ner.make_config(args.arch, featurize, labels, embedding, data=source, name=args.name,
                              hidden_size=args.hidden_size, dropout=args.dropout, crf=args.crf)
     model = ner.build_model(config)
+    cli.warn_if_no_words(featurize.tokenizer, "--min-word-freq")
     cli.check_size(args.name, model)
     state = cli.run_state(args, ds=ds)  # once nothing can refuse the run: a refused one leaves nothing behind
     cli.describe(args.name, model, f"vocabulary {len(featurize.word_ids):,} words", f"{len(train):,} training sentences")

@@ -73,6 +73,7 @@ def main(argv=None) -> int:
                                        word_init=args.word_init)
         return config, sentiment.build_model(config)
 
+    cli.warn_if_no_words(vectorize.tokenizer, "--min-word-freq and --max-vocab")
     cli.check_size(args.name, candidate(pools[0])[1])  # the candidates differ in pooling only, not in size
     state = cli.run_state(args, signature=signature)  # once nothing can refuse the run: a refused one leaves nothing
     runs = {}

@@ -292,6 +292,13 @@ def run_state(args: argparse.Namespace, out=None, ds=None, signature: dict | Non
     return folder
 
 
+def warn_if_no_words(tokenizer, flags: str) -> None:
+    """A vocabulary of special tokens only (--min-word-freq above every count, --max-vocab 1) trains a model that
+    reads every word as <unk>: legal, but worth a line before the run's hours."""
+    if distributed.is_main() and not any(not (w.startswith("<") and w.endswith(">")) for w in tokenizer.get_vocab()):
+        log(f"warning: the vocabulary holds no training word, so every word reads as <unk>; check {flags}")
+
+
 def check_size(name: str, model) -> None:
     """A model larger than zoo.load takes (zoo/limits.py) is refused before the run's state folder is made (the
     flags' bounds cannot see the vocabulary, which the data decides)."""
