@@ -36,9 +36,8 @@ def text_column(split) -> str:
 def _can_hold_out(ds, size: int, where: str = "the data") -> None:
     rows = ds["train"].num_rows
     if not 2 <= size <= rows - 2:
-        fix = "raise --val-size to at least 2" if size < 2 else "lower --val-size"
         raise DataUnavailable(f"{where}: no validation split, and {size:,} validation texts cannot be held out of "
-                              f"{rows:,} training texts; {fix} or add a validation split")
+                              f"{rows:,} training texts; lower --val-size or add a validation split")
 
 
 def held_out_validation(ds, size: int = 2500):

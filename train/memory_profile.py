@@ -33,7 +33,7 @@ def main(argv=None) -> int:
     run_flags.check(p, args)
     preds = {folder: cli.rewritable(folder, args.threads) for folder in args.checkpoints}  # all, before any work
     ds, source = data.load(args.data)  # DataUnavailable: one line, exit 2 (cli.script)
-    sentiment.check_data(ds, args.data, val_size=2500)  # another task's data: one line, not a KeyError
+    sentiment.check_data(ds, args.data)  # another task's data: one line, not a KeyError
     sentiment.held_out_validation(ds)
     val = ds["validation"]
     texts = val[sentiment.text_column(val)]

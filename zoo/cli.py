@@ -147,23 +147,24 @@ def script(main: Callable[..., int]) -> Callable[..., int]:
 def rewritable(arg: str, threads: int = 0):
     """A checkpoint-rewriting script's (train/caption_decoding.py, memory_profile.py, what_if.py) checkpoint
     argument, loaded: it must name a folder, which the script rewrites in place. A bundled model's bare name is
-    refused (it changed the bundled model without a word) and so is a Hub repo (its cached copy would no longer
-    match the Hub's files); a bundled folder named by its path is rewritten, with MANIFEST.json, and said so.
-    threads: torch's CPU threads, 0 for torch's default."""
-    from . import registry
+    refused (it changed the bundled model without a word) and so is a Hub repo or its cached copy (which would
+    no longer match the Hub's files); a bundled folder named by its path is rewritten, with MANIFEST.json, and
+    said so. threads: torch's CPU threads, 0 for torch's default."""
+    from . import hub, registry
     if threads:
         torch.set_num_threads(threads)
-    from . import hub
-    if Path(arg).expanduser().is_dir() and Path(arg).expanduser().resolve().is_relative_to(hub.cache_dir().resolve()):
+    folder = Path(arg).expanduser()
+    if not folder.is_dir():
+        hint = (f"copy it (mkdir -p runs && cp -r zoo/checkpoints/{arg} runs/) and name the copy, or name "
+                f"zoo/checkpoints/{arg} to change the bundled model itself") if arg in registry.list_models() \
+            else "give a checkpoint folder"
+        raise checkpoint.CheckpointError(f"{arg}: this script rewrites a checkpoint folder in place; {hint}")
+    if folder.resolve().is_relative_to(hub.cache_dir().resolve()):
         raise checkpoint.CheckpointError(f"{arg}: a Hub download in the cache, which this script would rewrite in "
                                          "place; copy the folder (cp -rL) and name the copy")
-    if not Path(arg).expanduser().is_dir():
-        hint = (f"copy it (mkdir -p runs && cp -r zoo/checkpoints/{arg} runs/) and name the copy, or name zoo/checkpoints/{arg} to "
-                "change the bundled model itself") if arg in registry.list_models() else "give a checkpoint folder"
-        raise checkpoint.CheckpointError(f"{arg}: this script rewrites a checkpoint folder in place; {hint}")
     pred = registry.load(arg)
     registry.require_rewritable(pred)  # an ONNX export: one line, before the work
-    if Path(pred.folder).resolve().parent == registry.BUNDLED.resolve():
+    if registry.is_bundled(pred.folder):
         log(f"note: {arg} is the bundled {pred.folder.name}: its config.json, card and MANIFEST.json entry are rewritten")
     return pred
 
@@ -222,6 +223,7 @@ def _difference(key: str, then, now) -> str:
     dicts of hashes."""
     if key != "data_content" or not isinstance(then, dict) or not isinstance(now, dict):
         return f"{key}: {then!r} then, {now!r} now"
+
     def rows(split):
         n = split.get("rows") if isinstance(split, dict) else None
         return n if isinstance(n, int) else None
@@ -295,7 +297,7 @@ def run_state(args: argparse.Namespace, out=None, ds=None, signature: dict | Non
 def warn_if_no_words(tokenizer, flags: str) -> None:
     """A vocabulary of special tokens only (--min-word-freq above every count, --max-vocab 1) trains a model that
     reads every word as <unk>: legal, but worth a line before the run's hours."""
-    if distributed.is_main() and not any(not (w.startswith("<") and w.endswith(">")) for w in tokenizer.get_vocab()):
+    if distributed.is_main() and all(w.startswith("<") and w.endswith(">") for w in tokenizer.get_vocab()):
         log(f"warning: the vocabulary holds no training word, so every word reads as <unk>; check {flags}")
 
 

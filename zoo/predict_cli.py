@@ -7,9 +7,9 @@
 Text models read one text per line, or JSON lines with "text" (NER also "tokens", a list of words); the
 format is the first non-blank line's ({...}: JSON lines, where blank lines are no inputs), or --format.
 Caption models read image paths: a folder (its images, sorted), a glob, a single image, or a file (or -)
-of paths, one a line, relative to the current folder. Output: one JSON line per input, in input order, {"line": N, ...the predictor's
-answer} (an input's "id" is echoed), or {"line": N, "error": "..."} for an input that could not be read
-or predicted; the rest go on. N counts from 1: the line of the input file, or the image's place in a
+of paths, one a line, relative to the current folder. Output: one JSON line per input, in input order,
+{"line": N, ...the predictor's answer} (an input's "id" is echoed), or {"line": N, "error": "..."} for an
+input that could not be read or predicted; the rest go on. N counts from 1: the line of the input file, or the image's place in a
 folder or glob. Exit status: 0, 1 if any input failed, 2 for a usage error (one line on stderr).
 
 It streams: inputs are read and predicted a chunk at a time (CHUNK_BATCHES batches), and each chunk's

@@ -119,13 +119,18 @@ def require_rewritable(predictor) -> None:
                               "exported from, then export that again")
 
 
+def is_bundled(folder) -> bool:
+    """Whether a checkpoint folder is one of the bundled ones (its files are recorded in MANIFEST.json)."""
+    return Path(folder).resolve().parent == BUNDLED.resolve()
+
+
 def rewrite_config(predictor, config: dict) -> Path:
     """checkpoint.rewrite for a loaded predictor's folder (a script recording a profile or the chosen decoding in
     its config); a bundled checkpoint's manifest entry is recorded anew with it, or the next load would refuse
     the rewritten file as changed."""
     require_rewritable(predictor)
     folder = Path(predictor.folder)
-    bundled = folder.resolve().parent == BUNDLED.resolve()
+    bundled = is_bundled(folder)
     # a bundled card shows zoo.load(NAME), not this machine's path to it
     path = checkpoint.rewrite(folder, predictor.model, config, load_as=folder.name if bundled else None)
     if bundled:

@@ -144,47 +144,45 @@ def fit(model: torch.nn.Module, batches: Callable[[int], Iterable], validate: Ca
                 raise resume.StateError(f"{state}: epoch {epoch} had {run.batches_in_epoch} batches, now "
                                         f"{len(epoch_batches)}: not the same data or batch size")
             run.batches_in_epoch = len(epoch_batches)
-            bar = tqdm(total=len(epoch_batches), initial=run.batch, desc=f"epoch {epoch}/{cfg.epochs}", unit="batch",
-                       mininterval=1.0, dynamic_ncols=True, file=sys.stderr, disable=rank != 0)
-            t0 = time.perf_counter() - run.epoch_seconds
-            for batch in epoch_batches[run.batch:]:  # on resume, the batches this epoch has not yet trained on
-                if size > 1:  # each rank's dropout from (seed, step, rank): a resume replays it with no per-rank RNG state
-                    torch.manual_seed(cfg.seed * 1_000_003 + run.step * size + rank)
-                batch = devices.move(batch, device)
-                with devices.autocast(device, precision):
-                    loss = step_loss(batch)
-                if not torch.isfinite(loss):
-                    bar.close()  # the error on a line of its own, not after the bar
-                    raise FloatingPointError(f"loss is {loss.item()} at step {run.step}; lower --lr (and start again "
-                                             "with --restart where a state was saved)")
-                opt.zero_grad(set_to_none=True)
-                (scaler.scale(loss) if scaler else loss).backward()
-                if scaler:
-                    scaler.unscale_(opt)  # clip the true gradients
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
-                if scaler:
-                    scaler.step(opt)
-                    scaler.update()
-                else:
-                    opt.step()
-                run.step, run.batch = run.step + 1, run.batch + 1
-                run.tokens += count(batch)
-                run.running = loss.item() if run.running is None else 0.95 * run.running + 0.05 * loss.item()
-                bar.update(1)
-                bar.set_postfix(loss=f"{run.running:.4f}", tok_s=f"{run.tokens / (time.perf_counter() - t0):,.0f}",
-                                refresh=False)
-                if cfg.max_steps and run.step >= cfg.max_steps:
-                    break
-                if cfg.save_every and run.step % cfg.save_every == 0 and run.batch < len(epoch_batches):
-                    run.epoch_seconds = time.perf_counter() - t0
-                    save()
-                resume.crash_point("step", run.step)
-                if asked():
-                    bar.close()
-                    run.epoch_seconds = time.perf_counter() - t0
-                    save()
-                    raise interrupt.Interrupted(stopped(run.step))
-            bar.close()
+            # the bar is closed on any way out, so an error or the stop's line comes on a line of its own
+            with tqdm(total=len(epoch_batches), initial=run.batch, desc=f"epoch {epoch}/{cfg.epochs}", unit="batch",
+                      mininterval=1.0, dynamic_ncols=True, file=sys.stderr, disable=rank != 0) as bar:
+                t0 = time.perf_counter() - run.epoch_seconds
+                for batch in epoch_batches[run.batch:]:  # on resume, the batches this epoch has not yet trained on
+                    if size > 1:  # each rank's dropout from (seed, step, rank): a resume replays it, no per-rank RNG
+                        torch.manual_seed(cfg.seed * 1_000_003 + run.step * size + rank)
+                    batch = devices.move(batch, device)
+                    with devices.autocast(device, precision):
+                        loss = step_loss(batch)
+                    if not torch.isfinite(loss):
+                        raise FloatingPointError(f"loss is {loss.item()} at step {run.step}; lower --lr (and start again "
+                                                 "with --restart where a state was saved)")
+                    opt.zero_grad(set_to_none=True)
+                    (scaler.scale(loss) if scaler else loss).backward()
+                    if scaler:
+                        scaler.unscale_(opt)  # clip the true gradients
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+                    if scaler:
+                        scaler.step(opt)
+                        scaler.update()
+                    else:
+                        opt.step()
+                    run.step, run.batch = run.step + 1, run.batch + 1
+                    run.tokens += count(batch)
+                    run.running = loss.item() if run.running is None else 0.95 * run.running + 0.05 * loss.item()
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{run.running:.4f}", tok_s=f"{run.tokens / (time.perf_counter() - t0):,.0f}",
+                                    refresh=False)
+                    if cfg.max_steps and run.step >= cfg.max_steps:
+                        break
+                    if cfg.save_every and run.step % cfg.save_every == 0 and run.batch < len(epoch_batches):
+                        run.epoch_seconds = time.perf_counter() - t0
+                        save()
+                    resume.crash_point("step", run.step)
+                    if asked():
+                        run.epoch_seconds = time.perf_counter() - t0
+                        save()
+                        raise interrupt.Interrupted(stopped(run.step))
             epoch_s = time.perf_counter() - t0
             model.eval()
             # rank 0 validates (in float32, the master weights) and every rank takes its word for it
