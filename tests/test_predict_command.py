@@ -59,6 +59,15 @@ def test_json_lines_read_text_or_tokens_and_echo_ids(models, tmp_path, capsys):
     assert "got list" in recs[4]["error"] and "no 'tokens' or 'text'" in recs[5]["error"]
 
 
+def test_the_progress_bar_ends_at_the_files_line_count_when_json_lines_skip_blank_lines(models, tmp_path, capsys):
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"text": "a fine film"}\n\n{"text": "dull"}\n\n\n', encoding="utf-8")
+    rc = main(["predict", str(models / "sentiment-rnn"), "--input", str(src), "--progress", "on"])
+    out, err = capsys.readouterr()
+    assert rc == 0 and [r["line"] for r in _records(out)] == [1, 3]
+    assert "5/5" in err and "2 input(s), 0 failed" in err  # not 2/5: blank lines are read, though no inputs
+
+
 def test_captions_come_from_a_folder_a_glob_or_a_list_with_unreadable_images_as_error_records(models, tmp_path, capsys):
     images = write_images(tmp_path / "photos", 3)
     (tmp_path / "photos" / "broken.jpg").write_bytes(b"not an image at all")

@@ -114,6 +114,19 @@ def test_a_flag_on_the_command_line_wins_over_the_recipe():
     assert train_ner.parse_args(["--arch", "rnn"]).name == "ner-rnn"  # no recipe: named TASK-ARCH
 
 
+def test_a_recipe_given_another_known_dataset_says_so_and_its_own_or_an_unknown_one_does_not(capsys):
+    from train import ner as train_ner, sentiment as train_sentiment
+    train_sentiment.parse_args(["--recipe", "imdb-rnn", "--data", "../shared/datasets/sst2"])
+    note = capsys.readouterr().err
+    assert "recipe imdb-rnn is for IMDB" in note and "reads as SST-2" in note and "runs/imdb-rnn" in note
+    train_ner.parse_args(["--recipe", "ner-bilstm", "--data", "leondz/wnut_17", "--out", "runs/wnut"])
+    assert "reads as WNUT 17" in capsys.readouterr().err
+    train_sentiment.parse_args(["--recipe", "imdb-rnn", "--data", "/data/imdb/"])  # a copy of the recipe's own
+    train_sentiment.parse_args(["--recipe", "sentiment-rnn", "--data", "my_reviews"])  # nothing known to compare
+    train_sentiment.parse_args(["--data", "../shared/datasets/imdb"])  # no recipe
+    assert capsys.readouterr().err == ""
+
+
 def test_a_hub_dataset_with_a_loading_script_is_read_from_its_parquet_export(monkeypatch, capsys):
     import datasets
     calls = []

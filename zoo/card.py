@@ -50,12 +50,17 @@ def task_card(task) -> tuple:
         return None, str(task), None
 
 
+def dataset_key(source: str) -> str:
+    """A Hub id or a local folder -> the DATASETS key it reads as, by its last name (stanfordnlp/imdb and
+    ../shared/datasets/imdb are both "imdb"); unknown sources give a key DATASETS lacks."""
+    return re.sub(r"[^a-z0-9]", "", str(source).rstrip("/").rsplit("/", 1)[-1].lower())
+
+
 def dataset_info(config: dict) -> dict:
     """The DATASETS entry for the checkpoint's training data, or a neutral one naming the source as is."""
     data = config.get("data") or {}
     source = str(data.get("hub_id") or data.get("path") or "unknown")
-    key = re.sub(r"[^a-z0-9]", "", source.rstrip("/").rsplit("/", 1)[-1].lower())
-    return DATASETS.get(key) or dict(
+    return DATASETS.get(dataset_key(source)) or dict(
         hub_id=data.get("hub_id"), name=source, license="other", license_name="see-dataset-card",
         note=f"Trained on {source}: the terms of that dataset apply to these weights; see its card.")
 

@@ -96,8 +96,21 @@ def parse(p: argparse.ArgumentParser, argv, task: str, defaults: training.TrainC
                 f"drop --recipe, or pick the recipe with arch {args.arch}")
     args.name = recipe or f"{task}-{args.arch}"
     args.out = args.out or f"runs/{args.name}"
+    if recipe:
+        _say_if_other_data(recipe, args.data, args.out)
     run_flags.check_out(p, args.out)
     return args
+
+
+def _say_if_other_data(recipe: str, data: str, out: str) -> None:
+    """A note where --data reads as another known dataset than the recipe's (--recipe imdb-rnn --data .../sst2):
+    the recipe's flags still apply, and the checkpoint keeps the recipe's name, which would say IMDB."""
+    from .card import DATASETS, dataset_key
+    meant, given = dataset_key(recipes()[recipe]["data"]), dataset_key(data)
+    if given != meant and given in DATASETS and meant in DATASETS:
+        log(f"note: the recipe {recipe} is for {DATASETS[meant]['name']}, but --data {data} reads as "
+            f"{DATASETS[given]['name']}: the recipe's flags apply all the same, and the checkpoint goes to {out} "
+            f"(--out puts it elsewhere)")
 
 
 def hub_repo_arg(value: str) -> str:

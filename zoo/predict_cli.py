@@ -189,9 +189,13 @@ def _write(predictor, items, args, total) -> int:
             out.write(line)
             failed += bad
             done += 1
-            bar.update(1)
+            # the bar counts input lines, blank ones JSON lines skips included, so it ends at the file's total
+            line = rec.get("line")
+            bar.update(line - bar.n if isinstance(line, int) and line > bar.n else 1)
             if done % (args.batch_size * CHUNK_BATCHES) == 0:
                 out.flush()  # a chunk's records are out before the next chunk is read
+        if total is not None and total > bar.n:
+            bar.update(total - bar.n)  # trailing lines that were no inputs
     finally:
         bar.close()
         out.flush()
