@@ -73,6 +73,15 @@ def test_the_korean_cards_name_the_architecture_metric_and_parameters_in_korean(
     assert e.value.title == "오류"
 
 
+def test_the_memory_tabs_charts_name_the_models_in_korean_on_a_korean_page():
+    ko = SimpleNamespace(headers={"accept-language": "ko-KR,ko"})
+    text = "a dull start but a moving and funny film in the end"
+    legend = lambda fig: [t for ax in fig.axes for t in ax.get_legend_handles_labels()[1]]  # noqa: E731
+    assert "바닐라 RNN" in legend(memory_views.memory(text, "sst2", ko)[0])
+    assert any("바닐라 RNN" in t for t in legend(memory_views.lifetime(text, "sst2", ko)))
+    assert not any("바닐라" in t for t in legend(memory_views.lifetime(text, "sst2")))  # English page: English names
+
+
 def test_every_examples_table_header_is_plain_text_not_a_translation_key():
     """gr.Dataset does not translate gr.I18n labels: the sentiment examples' headers showed raw translation
     metadata (`__i18n__{"key": "review"}`) in both languages."""

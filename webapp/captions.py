@@ -100,7 +100,7 @@ def caption(image, beam=3, request: gr.Request | None = None):
     loaded = models.for_task("caption")
     ready = [p for p, _ in loaded.values() if p is not None]
     if not ready:
-        raise error("no_models", lang, task="caption", why=next(iter(loaded.values()))[1])
+        raise error("no_models", lang, task=say("task_caption", lang), why=next(iter(loaded.values()))[1])
     features, out = {}, []
     t0 = time.perf_counter()
     try:

@@ -121,7 +121,7 @@ def sentiment(text, data="sst2", request: gr.Request | None = None):
     loaded = models.for_task(prefix)
     if not any(p for p, _ in loaded.values()):
         why = next(iter(loaded.values()))[1]
-        raise error("no_models", lang, task="sentiment", why=why)
+        raise error("no_models", lang, task=say("task_sentiment", lang), why=why)
     for arch, (pred, why) in loaded.items():
         name = f"{prefix}-{arch}"
         if pred is None:
@@ -202,7 +202,7 @@ def ner(text, request: gr.Request | None = None):
     text, notices = clean_text(text, lang)
     loaded = models.for_task("ner")
     if not any(p for p, _ in loaded.values()):
-        raise error("no_models", lang, task="NER", why=next(iter(loaded.values()))[1])
+        raise error("no_models", lang, task=say("task_ner", lang), why=next(iter(loaded.values()))[1])
     out = []
     for arch, (pred, why) in loaded.items():
         name = f"ner-{arch}"
@@ -221,7 +221,7 @@ def ner(text, request: gr.Request | None = None):
         unique = list(dict.fromkeys(f"{md_cell(e['text'])} ({e['type']})" for e in ents))
         found = ", ".join(unique[:MAX_CARD_ENTITIES]) or say("none_found", lang)
         if len(unique) > MAX_CARD_ENTITIES:
-            found += ", " + say("more_entities", lang, n=len(unique) - MAX_CARD_ENTITIES)
+            found += say("more_entities", lang, n=len(unique) - MAX_CARD_ENTITIES)
         value = {"text": text, "entities": [{"entity": e["type"], "start": e["start"], "end": e["end"]} for e in ents]}
         out += [value, f"{_header(arch, name, lang)}\n\n{say('entities', lang)}: **{found}** · "
                        f"{say('confidence', lang)} {_tag_confidence(result['tokens']):.2f}\n\n"

@@ -61,7 +61,7 @@ def memory(text, model_set="imdb", request: gr.Request | None = None):
             raise error("no_words", lang) from None
         ratios[arch], words = g["ratio"], g["words"]
         bands[arch] = pred.config.get("memory", {}).get("gradient")
-    return plots.gradient_profiles(words, ratios, bands), _notice(notices)
+    return plots.gradient_profiles(words, ratios, bands, lang), _notice(notices)
 
 
 def lifetime(text, model_set="imdb", request: gr.Request | None = None):
@@ -76,7 +76,7 @@ def lifetime(text, model_set="imdb", request: gr.Request | None = None):
         except ValueError:
             raise error("no_words", lang) from None
         words = curves[arch]["words"]
-    return plots.lifetimes(words, curves)
+    return plots.lifetimes(words, curves, lang)
 
 
 @functools.lru_cache(maxsize=len(PROBE_SETS))
@@ -100,4 +100,4 @@ def distance(model_set="imdb", request: gr.Request | None = None):
     for res, what in ((first, say("cue_first", lang)), (last, say("cue_last", lang))):
         rows += [f"| {name} ({what}) | " + " | ".join(f"{a:.0f}%" for a in accs) + " |"
                  for name, accs in res["accuracy"].items()]
-    return plots.distance(first, last), "\n".join(rows)
+    return plots.distance(first, last, lang), "\n".join(rows)

@@ -25,6 +25,7 @@ matplotlib.rcParams["font.family"] = ["DejaVu Sans", *_HANGUL]
 COLORS = {"rnn": "#d62728", "lstm": "#1f77b4", "bilstm": "#2ca02c"}
 NAMES = {**ARCH_NAMES, "bilstm": ARCH_NAMES["bilstm"] + " (forward)"}  # the by-step curve reads one direction
 NAMES_KO = {**NAMES, "rnn": "바닐라 RNN", "bilstm": ARCH_NAMES["bilstm"] + " (앞 방향)"}  # the by-step legend in Korean
+ARCH_NAMES_KO = {**ARCH_NAMES, "rnn": "바닐라 RNN"}  # the memory tab's legends on a Korean page
 # Entity colours for the NER tab, also used by the legend
 ENTITY_COLORS = {"PER": "#ff9e9e", "ORG": "#9ecbff", "LOC": "#a6e3a1", "MISC": "#f9e2af"}
 
@@ -115,7 +116,8 @@ def _lines_figure(height: float = 3.4):
     return fig, fig.add_subplot()
 
 
-def gradient_profiles(words: list[str], ratios: dict[str, list[float]], bands: dict[str, dict | None]) -> Figure:
+def gradient_profiles(words: list[str], ratios: dict[str, list[float]], bands: dict[str, dict | None],
+                      lang: str = "en") -> Figure:
     """Each model's gradient norm per word over its last word's (log scale), one line per model; where a
     model's config carries its profile over validation reviews (zoo.memory.gradient_band), the band between
     its 10th and 90th percentiles is drawn behind, aligned at the last word."""
@@ -130,7 +132,8 @@ def gradient_profiles(words: list[str], ratios: dict[str, list[float]], bands: d
             ax.fill_between(xs, [10 ** v for v in band["p10"][-n:]], [10 ** v for v in band["p90"][-n:]],
                             color=COLORS[arch], alpha=0.12, linewidth=0)
             ax.plot(xs, [10 ** v for v in band["mean"][-n:]], color=COLORS[arch], linestyle=":", linewidth=1)
-        ax.plot(range(len(ys)), [max(y, 1e-30) for y in ys], color=COLORS[arch], marker=".", label=ARCH_NAMES[arch])
+        ax.plot(range(len(ys)), [max(y, 1e-30) for y in ys], color=COLORS[arch], marker=".",
+                label=(ARCH_NAMES_KO if lang == "ko" else ARCH_NAMES)[arch])
     _log_y(ax)
     ax.set_ylabel("|d pred / d x_t| ÷ last word's")
     title = "gradient of the prediction per word, over the last word's · 마지막 단어 대비 기울기"
@@ -145,13 +148,13 @@ def gradient_profiles(words: list[str], ratios: dict[str, list[float]], bands: d
 LIFETIME_FLOOR = 1e-30  # drawn there when smaller (0 has no place on a log scale)
 
 
-def lifetimes(words: list[str], curves: dict[str, dict]) -> Figure:
+def lifetimes(words: list[str], curves: dict[str, dict], lang: str = "en") -> Figure:
     """zoo.memory.lifetime per model: for LSTMs the forget-gate product after each word (median over units,
     solid; top decile, dashed), for the vanilla RNN the norm of d h_T / d h_t; log scale, values under
     LIFETIME_FLOOR drawn on it."""
     fig, ax = _lines_figure(4.0)  # the legend's rows below the axes
     for arch, c in curves.items():
-        name = NAMES.get(arch, arch)
+        name = (NAMES_KO if lang == "ko" else NAMES).get(arch, arch)
         floor = lambda vs: [max(v, LIFETIME_FLOOR) for v in vs]  # noqa: E731 (a product can underflow to 0)
         if c["kind"] == "forget":
             ax.plot(floor(c["median"]), color=COLORS[arch], marker=".",
@@ -170,24 +173,25 @@ def lifetimes(words: list[str], curves: dict[str, dict]) -> Figure:
     return fig
 
 
-def distance(first: dict, last: dict) -> Figure:
+def distance(first: dict, last: dict, lang: str = "en") -> Figure:
     """zoo.memory.distance_probe, verdict first (solid) and verdict last (dashed, the control): accuracy vs
     words between the verdict and the end. Each model's markers differ in size and its lines in width, so equal
     curves (an LSTM and a BiLSTM both at 100%) stay visible one over the other."""
     fig, ax = _lines_figure(3.2)
     look = {"rnn": ("o", 4, 1.5), "lstm": ("s", 7, 3.0), "bilstm": ("^", 5, 1.5)}  # marker, size, line width
-    for result, style, what in ((first, "-", "verdict first · 판단이 먼저"), (last, "--", "verdict last · 판단이 마지막")):
+    names = ARCH_NAMES_KO if lang == "ko" else ARCH_NAMES
+    for result, style, what in ((first, "-", "verdict first · 평가 문장이 먼저"), (last, "--", "verdict last · 평가 문장이 마지막")):
         for name, accs in result["accuracy"].items():
             arch = name.rsplit("-", 1)[-1]
             marker, size, width = look.get(arch, ("o", 5, 1.5))
             ax.plot(result["distances"], accs, style, color=COLORS.get(arch), marker=marker, markersize=size,
-                    linewidth=width, label=f"{ARCH_NAMES.get(arch, arch)}, {what}",
+                    linewidth=width, label=f"{names.get(arch, arch)}, {what}",
                     clip_on=False)  # a marker at 100% is drawn whole, over the frame, not cut in half
     ax.axhline(50, color="grey", linewidth=0.8, linestyle=":")
     ax.set_ylim(0, 102)
-    ax.set_xlabel("words of neutral text between the verdict and the end · 판단 문장과 끝 사이의 중립 단어 수")
+    ax.set_xlabel("words of neutral text between the verdict and the end · 평가 문장과 끝 사이의 중립 단어 수")
     ax.set_ylabel("accuracy (%) · 정확도")
-    ax.set_title("does the verdict survive? · 판단이 끝까지 기억될까? (50% = chance · 우연)", fontsize=9)
+    ax.set_title("does the verdict survive? · 평가가 끝까지 기억될까? (50% = chance · 우연 수준)", fontsize=9)
     ax.legend(fontsize=7, ncol=2)
     return fig
 

@@ -36,14 +36,17 @@ UI = {
         "memory_intro": "The seed note's long-term dependency problem, measured on the trained models. A vanilla "
                         "RNN's only memory is h_t = tanh(W_x x_t + W_h h_{t-1} + b), so what an early word wrote "
                         "fades step by step; the LSTM's cell state c_t = f_t * c_{t-1} + i_t * g_t carries it on in "
-                        "the units whose forget gates stay near 1 (the lifetime chart below: dashed, the top 10% of "
-                        "units), while most units let it go (solid, the median).",
+                        "the units whose forget gates stay near 1. The IMDB LSTM, trained on reviews of hundreds of "
+                        "words, still holds about half of the first word after 80 words in its top 10% of units (the "
+                        "lifetime chart below: dashed), while most units let it go (solid, the median). The SST-2 and "
+                        "CoNLL models, trained on sentences of about 20 words, keep far less: a long memory is learned "
+                        "where the data asks for one.",
         "task": "Models", "compare": "Compare RNN, LSTM and BiLSTM", "sentiment_models": "Models",
         "memory_note": "How much each word moves the prediction: the gradient norm of the prediction with respect to "
                        "each word's input vector, divided by the last word's, so models of different scale compare "
-                       "(log scale). Going back from the end, the vanilla RNN's falls by orders of magnitude; the "
-                       "LSTM's stays within reach. The dotted line and band: the same over 200 validation "
-                       "reviews (mean, 10-90%; drawn where the checkpoint recorded them), so this one text is not the whole story. A "
+                       "(log scale). Going back from the end, the vanilla RNN's falls by orders of magnitude (the "
+                       "vanishing gradient); the LSTM's stays within reach. The dotted line and band: the same over "
+                       "200 IMDB validation reviews (mean, 10-90%; drawn where the checkpoint recorded them), so this one text is not the whole story. A "
                        "BiLSTM's early words stay close to the answer: its backward half reads them last, and the IMDB "
                        "BiLSTM also takes the maximum of its outputs over the whole text, a short path from every word "
                        "to the answer. Values under 1e-30 are drawn at 1e-30.",
@@ -69,7 +72,9 @@ UI = {
                      "cell state.",
         "why_note": "The last column is each variant's score on the validation split with the same weights "
                     "(`python train/what_if.py`). A gate that multiplies is a valve per unit: 0 closes, 1 opens; "
-                    "added instead, it can only shift a value, and the cell state runs away.",
+                    "added instead, it can only shift a value, and the cell state runs away. The weights were "
+                    "trained with products, so a drop shows how much these models rely on them, not that a cell "
+                    "that adds could not be trained.",
         "size_note": "Why tanh before the output gate: the cell state adds up what is written, so |c_t| can grow "
                      "past 1; tanh(c_t), and so h_t, stay between -1 and 1.",
         "right_intro": "### Right context, word by word (NER)\nThe sentence is revealed one word at a time; each row "
@@ -96,60 +101,66 @@ UI = {
         "examples": "예시", **ARCH_NAMES, "rnn": "바닐라 RNN",
         "by_step": "단어별 P(긍정)",
         "by_step_x": "단어", "by_step_n": "단어 번호", "by_step_y": "P(긍정)", "by_step_model": "모델",
-        "by_step_note": "각 곡선은 지금까지 읽은 만큼의 판단입니다: 글이 그 단어에서 끝났다면 내렸을 예측. "
+        "by_step_note": "각 곡선은 그 단어까지 읽었을 때의 판단, 곧 글이 거기서 끝났다면 모델이 내렸을 예측입니다. "
                         "BiLSTM 곡선은 앞 방향(왼쪽→오른쪽)만 사용합니다.",
-        "legend": "개체 종류: **PER** 사람 · **ORG** 조직 · **LOC** 장소 · **MISC** 기타 이름",
-        "caption_intro": "이미지 하나를 넣으면 문장이 나옵니다: 이미지 특징이 디코더를 시작시키고, 디코더는 단어를 "
+        "legend": "개체 종류: **PER** 사람 · **ORG** 조직 · **LOC** 장소 · **MISC** 기타 고유 명사",
+        "caption_intro": "이미지 하나를 넣으면 문장이 나옵니다: 이미지 특징으로 디코더의 첫 상태를 만들고, 디코더는 단어를 "
                          "하나씩 씁니다. BiLSTM은 왼쪽→오른쪽, 오른쪽→왼쪽으로 쓰는 두 LSTM 디코더이며, 둘이 함께 "
                          "가장 높게 평가한 캡션이 선택됩니다.",
         "caption_image": "이미지 (업로드, 웹캠 또는 예시)", "beam": "빔 크기", "decoder_image": "이미지 (업로드 또는 붙여넣기)",
         "inside_intro": "아래의 모든 값은 선택한 모델의 실제 가중치로 `zoo.cells.trace`가 한 시점씩 계산한 것입니다. "
                         "행은 은닉 유닛, 열은 단어입니다.",
         "model": "모델", "direction": "방향 (BiLSTM)", "show": "내부 보기",
-        "memory_intro": "시드 노트의 장기 의존성 문제를 학습된 모델로 직접 잽니다. 바닐라 RNN의 기억은 "
+        "memory_intro": "학습 노트의 장기 의존성 문제를 학습된 모델로 직접 잽니다. 바닐라 RNN의 기억은 "
                         "h_t = tanh(W_x x_t + W_h h_{t-1} + b) 하나뿐이라 앞 단어의 정보가 시점마다 흐려지고, LSTM의 셀 상태 "
-                        "c_t = f_t * c_{t-1} + i_t * g_t(*는 원소곱 ⊙)는 삭제 게이트가 1에 가까이 머무는 유닛에서 정보를 그대로 실어 나르고(아래 수명 "
-                        "차트의 점선: 상위 10% 유닛), 대부분의 유닛은 정보를 잊어버립니다(실선: 중앙값 유닛).",
+                        "c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t는 삭제 게이트가 1에 가까이 머무는 유닛에서 정보를 실어 나릅니다. "
+                        "수백 단어짜리 리뷰로 학습한 IMDB LSTM은 80단어가 지나도 상위 10% 유닛에 첫 단어의 약 절반이 "
+                        "남아 있고(아래 수명 차트의 점선), 대부분의 유닛은 정보를 잊어버립니다(실선: 중앙값 유닛). 20단어 "
+                        "안팎의 문장으로 학습한 SST-2와 CoNLL 모델은 훨씬 적게 남깁니다: 긴 기억은 데이터가 요구할 때 "
+                        "학습됩니다.",
         "task": "모델 종류", "compare": "RNN, LSTM, BiLSTM 비교", "sentiment_models": "모델 종류",
         "memory_note": "각 단어가 예측을 얼마나 움직이는지: 각 단어의 입력 벡터에 대한 예측의 기울기 크기를 마지막 단어의 값으로 "
                        "나눈 것입니다(로그 눈금). 그래서 크기가 다른 모델끼리도 비교할 수 있습니다. 끝에서 앞으로 갈수록 바닐라 "
-                       "RNN은 자릿수가 수십 개 줄어들고, LSTM은 여전히 예측을 움직일 만한 크기로 남습니다. 점선과 띠는 검증 리뷰 200개의 "
-                       "값(평균, 10-90%; 체크포인트에 기록된 경우에만 그립니다)이라 이 한 텍스트만의 이야기가 아닙니다. "
+                       "RNN의 값은 10배, 100배, …씩 여러 자릿수 작아지고(기울기 소실), LSTM은 여전히 예측을 움직일 만한 "
+                       "크기로 남습니다. 점선과 띠는 IMDB 검증 리뷰 200개에서 잰 같은 값(평균, 10-90%; 체크포인트에 기록된 "
+                       "경우에만 그립니다)을 함께 그려, 이 텍스트 하나만으로 판단하지 않게 합니다. "
                        "BiLSTM에서는 앞 단어가 답과 가깝습니다: 뒤 방향이 앞 단어를 마지막에 읽고, IMDB BiLSTM은 텍스트 전체에 "
                        "걸친 출력의 최댓값을 쓰므로 모든 단어에서 답까지 가는 경로가 짧습니다. 1e-30보다 작은 값은 1e-30 위치에 그립니다.",
         "lifetime_note": "각 단어에서 쓴 정보가 마지막 단어 뒤에 얼마나 남아 있는지. LSTM: 그 뒤에 온 삭제 게이트 값들의 곱(유닛마다; "
                          "1에 가까우면 유지, 0에 가까우면 삭제). 실선은 중앙값 유닛, 점선은 가장 오래 기억하는 상위 10% 유닛. "
                          "바닐라 RNN은 셀 상태가 없어 h로 되돌아가는 길만 있습니다: d h_T / d h_t의 크기. 1e-30보다 작은 값은 "
                          "1e-30 위치에 그립니다.",
-        "probe_intro": "### 거리 실험\n분명한 판단 문장(\"A brilliant movie, I loved every minute of it.\") 뒤에 중립적인 "
-                       "사실 문장 k단어를 붙이고 감성을 묻습니다. 답하려면 판단을 k단어 너머까지 기억해야 합니다. 판단 문장 40개, "
-                       "절반이 긍정이라 50%가 우연 수준입니다. 점선은 대조군: 같은 중립 문장을 앞에, 판단을 맨 끝에 둡니다.",
+        "probe_intro": "### 거리 실험\n분명한 평가 문장(\"A brilliant movie, I loved every minute of it.\") 뒤에 중립적인 "
+                       "사실 문장 k단어를 붙이고 감성을 묻습니다. 답하려면 평가를 k단어 너머까지 기억해야 합니다. 평가 문장 40개, "
+                       "절반이 긍정이라 50%가 우연 수준입니다. 점선은 대조군: 같은 중립 문장을 앞에, 평가 문장을 맨 끝에 둡니다.",
         "probe_run": "실험 실행",
-        "shapes_intro": "시드 노트의 차원 설명을 실제 torch 레이어로 확인합니다. 기본값은 노트의 "
+        "shapes_intro": "학습 노트의 차원 설명을 실제 torch 레이어로 확인합니다. 기본값은 노트의 "
                         "`SimpleRNN(3, input_shape=(2, 10))`입니다.",
         "timesteps": "시점 수 (timesteps)", "input_size": "입력 크기", "hidden_size": "은닉 상태 크기 (units)",
         "cell": "셀", "bidirectional": "양방향", "return_sequences": "모든 시점 출력 (return_sequences)",
         "explain": "모양 보기",
         "tab_why": "셀의 설계 이유", "why_run": "스위치 바꿔 보기",
-        "why_intro": "시드 노트는 LSTM이 왜 이렇게 생겼는지 설명합니다. 여기서는 학습된 가중치는 그대로 두고 셀의 한 부분만 "
+        "why_intro": "학습 노트는 LSTM이 왜 이렇게 생겼는지 설명합니다. 여기서는 학습된 가중치는 그대로 두고 셀의 한 부분만 "
                      "바꿔서, 한 시점씩 풀어 쓴 셀(`zoo/cells.py`)로 실행합니다: 삭제 게이트를 1 또는 0으로 고정, 입력 게이트를 1로 "
                      "고정, 게이트의 원소곱 a * b를 덧셈 a + b로 바꾸기, 셀 상태의 tanh 빼기. (여기서 *는 행렬곱이 아니라 "
                      "원소곱 ⊙입니다.)",
         "why_note": "마지막 열은 같은 가중치로 각 변형을 검증 데이터에서 잰 점수입니다(`python train/what_if.py`). 곱하는 "
-                    "게이트는 유닛마다 있는 밸브입니다: 0이면 잠그고 1이면 엽니다. 더하면 값을 옮길 뿐 열고 닫지 못하고, "
-                    "셀 상태가 걷잡을 수 없이 커집니다.",
+                    "게이트는 유닛마다 있는 밸브입니다: 0이면 잠그고 1이면 엽니다. 더하면 값을 일정량 밀어 올리거나 내릴 뿐 "
+                    "열고 닫지 못하고, 셀 상태가 걷잡을 수 없이 커집니다. 가중치는 곱하는 셀로 학습되었으므로, 점수가 "
+                    "떨어지는 것은 이 모델들이 곱에 얼마나 기대는지를 보여 줄 뿐, 더하는 셀은 학습될 수 없다는 증거는 "
+                    "아닙니다.",
         "size_note": "출력 게이트 앞에 tanh를 두는 이유: 셀 상태는 쓰인 값을 더해 가므로 |c_t|가 1을 넘을 수 "
-                     "있습니다. 그래서 tanh(c_t)도, h_t = o_t ⊙ tanh(c_t)도 -1과 1 사이에 머뭅니다.",
+                     "있습니다. 반면 tanh(c_t)는 -1과 1 사이로 눌리고, 따라서 h_t = o_t ⊙ tanh(c_t)도 그 범위에 머뭅니다.",
         "right_intro": "### 뒤쪽(오른쪽) 문맥, 한 단어씩 (개체명 인식)\n문장을 한 단어씩 보여 주고, 각 행은 그때까지의 단어만 "
                        "보고 태거가 붙인 태그입니다. 뒤 단어가 들어오면 앞 단어의 태그가 바뀔 수 있는데, 이유는 두 가지입니다: "
-                       "BiLSTM은 뒤 방향이 각 단어 뒤의 단어도 읽고, 두 태거 모두 CRF가 지금까지의 문장 전체에 가장 좋은 태그를 "
-                       "고릅니다. 처음 문장에서 태그가 바뀌는 것은 BiLSTM뿐입니다: \"signed as\"를 읽고 나서야 Cunningham이 사람 "
+                       "BiLSTM은 뒤 방향이 각 단어 뒤의 단어도 읽고, 두 태거 모두 CRF가 지금까지 읽은 문장 전체에 대해 점수가 가장 "
+                       "높은 태그 열을 고르기 때문입니다. 기본 예문에서 태그가 바뀌는 것은 BiLSTM뿐입니다: \"signed as\"를 읽고 나서야 Cunningham이 사람 "
                        "이름임을 알아냅니다.",
         "right_run": "한 단어씩 보기",
-        "decoder_intro": "### 캡션 디코더 안쪽\n디코더가 캡션을 쓰는 동안의 h, c와 게이트. 생성한 단어마다 한 열이고, "
+        "decoder_intro": "### 캡션 디코더 내부\n디코더가 캡션을 쓰는 동안의 h, c와 게이트. 생성한 단어마다 한 열이고, "
                          "이미지가 준 상태에서 시작합니다. caption-bilstm은 디코더가 두 개입니다: 앞 방향(왼쪽→오른쪽)과 "
                          "뒤 방향(오른쪽→왼쪽).",
-        "note_intro": "### 노트에서: NumPy 루프를 실제 가중치로\n시드 노트의 세 줄짜리 NumPy RNN 루프를 학습된 바닐라 RNN의 "
+        "note_intro": "### 노트에서: NumPy 루프를 실제 가중치로\n학습 노트의 세 줄짜리 NumPy RNN 루프를 학습된 바닐라 RNN의 "
                       "가중치와 단어 벡터로 실행해 모델의 인코더와 나란히 봅니다.",
         "note_run": "노트의 루프 실행",
     },
@@ -186,7 +197,7 @@ DYNAMIC = {
         "truncated": "Your text was longer than {limit:,} characters; only the first {limit:,} were used.",
         "word_read": "word read",
         "error_title": "Error",
-        "more_entities": "and {n} more (highlighted above)",
+        "more_entities": ", and {n} more (highlighted above)",
         "unknown_words": "Words outside the models' vocabulary (English, from their training data): {n} of the {total} "
                          "read ({words}). Each reads as the same unknown word, so the answer says little about this "
                          "text.",
@@ -203,6 +214,7 @@ DYNAMIC = {
         "title_f": "forget gate f_t", "title_g": "candidate g_t", "title_o": "output gate o_t",
         "forward": "forward", "backward": "backward", "decoder": "decoder", "word_vectors": "word vectors of `{model}`",
         "no_models": "No {task} models are available yet ({why}).",
+        "task_sentiment": "sentiment", "task_ner": "NER", "task_caption": "caption",
         "no_image": "Upload an image first (or click an example).",
         "bad_image": "This file cannot be captioned: {why}",
         "bad_beam": "The beam width must be a whole number from 1 to {max}.",
@@ -225,7 +237,7 @@ DYNAMIC = {
         "truncated": "텍스트가 {limit:,}자를 넘어서 앞의 {limit:,}자만 사용했습니다.",
         "word_read": "읽은 단어",
         "error_title": "오류",
-        "more_entities": "외 {n}개 (위 텍스트에 표시)",
+        "more_entities": " 외 {n}개 (위 텍스트에 표시)",
         "unknown_words": "모델의 어휘(학습 데이터의 영어 단어)에 없는 단어: 읽은 {total}개 중 {n}개 ({words}). 이런 "
                          "단어는 모두 같은 '모르는 단어' 하나로 읽히므로, 이 글에 대한 답은 큰 의미가 없습니다.",
         "tok_truncated": "여기에는 앞의 {limit}개 단어만 보입니다 (전체 {n}개).",
@@ -235,12 +247,13 @@ DYNAMIC = {
         "one_direction": "{name}은(는) 한 방향으로만 읽어서 보여 줄 뒤 방향이 없습니다.",
         "bad_direction": "방향은 'forward' 또는 'backward'여야 합니다. 받은 값: {value!r}.",
         "params_n": "파라미터 {n:,}개", "accuracy": "정확도", "f1": "F1", "bleu4": "BLEU-4",
-        "cut_at": "{n}단어에서 잘림, 끝나지 않음",
+        "cut_at": "{n}단어에서 잘림(끝맺지 못함)",
         "decoder_beam": "체크포인트 자체 설정(빔 {beam})으로 만들었습니다 (캡션 탭은 슬라이더 값을 씁니다).",
         "unit": "유닛", "title_h": "은닉 상태 h_t", "title_c": "셀 상태 c_t", "title_i": "입력 게이트 i_t",
         "title_f": "삭제 게이트 f_t", "title_g": "기억 후보 g_t", "title_o": "출력 게이트 o_t",
         "forward": "앞 방향", "backward": "뒤 방향", "decoder": "디코더", "word_vectors": "`{model}`의 단어 벡터",
         "no_models": "아직 사용할 수 있는 {task} 모델이 없습니다 ({why}).",
+        "task_sentiment": "감성 분류", "task_ner": "개체명 인식", "task_caption": "캡션",
         "no_image": "먼저 이미지를 올려 주세요 (또는 예시를 누르세요).",
         "bad_image": "이 파일로는 캡션을 만들 수 없습니다: {why}",
         "bad_beam": "빔 크기는 1부터 {max}까지의 정수여야 합니다.",
@@ -251,7 +264,7 @@ DYNAMIC = {
         "unknown_model": "알 수 없는 모델입니다: {name!r}. 다음 중에서 고르세요: {choices}.",
         "no_words": "모델이 읽을 수 있는 단어가 없습니다.",
         "positive": "긍정", "negative": "부정",
-        "cue_first": "판단이 먼저", "cue_last": "판단이 마지막",
+        "cue_first": "평가 문장이 먼저", "cue_last": "평가 문장이 마지막",
         "switch": "스위치", "changes": "바뀌는 것", "answer": "입력 문장에 대한 답", "validation": "검증",
         "real_cell": "없음: 학습된 셀 그대로", "word": "단어", "model_col": "모델",
         "flips": "뒤 단어가 들어오면서 태그가 바뀐 단어 {n}개 (괄호 안: 그 시점에 붙었다가 문장을 끝까지 읽은 뒤 바뀐 "
@@ -301,13 +314,13 @@ def error(key: str, lang: str = "en", **fields) -> gr.Error:
 
 # zoo.cells.SWITCHES (the English, which zoo owns) in Korean, for the what-if table
 SWITCHES_KO = {
-    "forget=1": "f_t를 1로 고정: c_t = c_{t-1} + i_t * g_t, 셀이 아무것도 잊지 않음",
-    "forget=0": "f_t를 0으로 고정: c_t = i_t * g_t, 셀은 이전 시점의 기억을 넘겨받지 않음(시점 사이는 h_{t-1}로만 "
-                "이어짐)",
-    "input=1": "i_t를 1로 고정: c_t = f_t * c_{t-1} + g_t, 모든 기억 후보를 그대로 기록",
-    "add": "게이트 곱 a * b를 모두 합 a + b로 바꿈: c_t = f_t + c_{t-1} + i_t + g_t, h_t = o_t + tanh(c_t); "
-           "게이트가 값을 열고 닫지 못하고 옮기기만 함",
-    "no-tanh": "셀 상태에 tanh를 쓰지 않음: h_t = o_t * c_t",
+    "forget=1": "f_t를 1로 고정: c_t = c_{t-1} + i_t ⊙ g_t, 셀이 아무것도 잊지 않음",
+    "forget=0": "f_t를 0으로 고정: c_t = i_t ⊙ g_t, 셀은 이전 시점의 기억을 넘겨받지 않음(바닐라 RNN처럼 시점 "
+                "사이는 h_{t-1}로만 이어짐)",
+    "input=1": "i_t를 1로 고정: c_t = f_t ⊙ c_{t-1} + g_t, 모든 기억 후보를 그대로 기록",
+    "add": "게이트 곱 a ⊙ b를 모두 합 a + b로 바꿈: c_t = f_t + c_{t-1} + i_t + g_t, h_t = o_t + tanh(c_t); "
+           "게이트가 값을 열고 닫지 못하고 밀어 올리거나 내리기만 함",
+    "no-tanh": "셀 상태에 tanh를 씌우지 않음: h_t = o_t ⊙ c_t",
 }
 
 RNN_ONLY = ("A vanilla RNN has no cell state and no gates: h_t = tanh(W_x x_t + W_h h_{t-1} + b) is all of it.",
