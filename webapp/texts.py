@@ -68,13 +68,14 @@ UI = {
         "tab_why": "Why the cell", "why_run": "Flip the switches",
         "why_intro": "The seed note explains why the LSTM is built as it is. Here the same trained weights run with "
                      "one piece of the cell changed, through the readable cells: the forget gate forced to 1 or 0, "
-                     "the input gate forced to 1, every gate product a * b replaced by a + b, or no tanh on the "
-                     "cell state.",
+                     "the input or output gate forced to 1, every gate product a * b replaced by a sum a + b or by "
+                     "a matrix product that is not diagonal, or no tanh on the cell state.",
         "why_note": "The last column is each variant's score on the validation split with the same weights "
                     "(`python train/what_if.py`). A gate that multiplies is a valve per unit: 0 closes, 1 opens; "
-                    "added instead, it can only shift a value, and the cell state runs away. The weights were "
+                    "added instead, it can only shift a value, and the cell state runs away; as a matrix that is not "
+                    "diagonal, it mixes the units, so none can be opened or shut on its own. The weights were "
                     "trained with products, so a drop shows how much these models rely on them, not that a cell "
-                    "that adds could not be trained.",
+                    "built the other way could not be trained.",
         "size_note": "Why tanh before the output gate: the cell state adds up what is written, so |c_t| can grow "
                      "past 1; tanh(c_t), and so h_t, stay between -1 and 1.",
         "right_intro": "### Right context, word by word (NER)\nThe sentence is revealed one word at a time; each row "
@@ -141,14 +142,14 @@ UI = {
         "explain": "모양 보기",
         "tab_why": "셀의 설계 이유", "why_run": "스위치 바꿔 보기",
         "why_intro": "학습 노트는 LSTM이 왜 이렇게 생겼는지 설명합니다. 여기서는 학습된 가중치는 그대로 두고 셀의 한 부분만 "
-                     "바꿔서, 한 시점씩 풀어 쓴 셀(`zoo/cells.py`)로 실행합니다: 삭제 게이트를 1 또는 0으로 고정, 입력 게이트를 1로 "
-                     "고정, 게이트의 원소곱 a * b를 덧셈 a + b로 바꾸기, 셀 상태의 tanh 빼기. (여기서 *는 행렬곱이 아니라 "
-                     "원소곱 ⊙입니다.)",
+                     "바꿔서, 한 시점씩 풀어 쓴 셀(`zoo/cells.py`)로 실행합니다: 삭제 게이트를 1 또는 0으로 고정, 입력 게이트나 "
+                     "출력 게이트를 1로 고정, 게이트의 원소곱 a * b를 덧셈 a + b나 대각이 아닌 행렬곱으로 바꾸기, 셀 상태의 "
+                     "tanh 빼기. (여기서 *는 행렬곱이 아니라 원소곱 ⊙입니다.)",
         "why_note": "마지막 열은 같은 가중치로 각 변형을 검증 데이터에서 잰 점수입니다(`python train/what_if.py`). 곱하는 "
                     "게이트는 유닛마다 있는 밸브입니다: 0이면 잠그고 1이면 엽니다. 더하면 값을 일정량 밀어 올리거나 내릴 뿐 "
-                    "열고 닫지 못하고, 셀 상태가 걷잡을 수 없이 커집니다. 가중치는 곱하는 셀로 학습되었으므로, 점수가 "
-                    "떨어지는 것은 이 모델들이 곱에 얼마나 기대는지를 보여 줄 뿐, 더하는 셀은 학습될 수 없다는 증거는 "
-                    "아닙니다.",
+                    "열고 닫지 못하고, 셀 상태가 걷잡을 수 없이 커집니다. 대각이 아닌 행렬로 곱하면 유닛끼리 값이 섞여, 어느 "
+                    "유닛도 따로 열고 닫을 수 없습니다. 가중치는 원소곱 셀로 학습되었으므로, 점수가 떨어지는 것은 이 "
+                    "모델들이 원소곱에 얼마나 기대는지를 보여 줄 뿐, 다르게 만든 셀은 학습될 수 없다는 증거는 아닙니다.",
         "size_note": "출력 게이트 앞에 tanh를 두는 이유: 셀 상태는 쓰인 값을 더해 가므로 |c_t|가 1을 넘을 수 "
                      "있습니다. 반면 tanh(c_t)는 -1과 1 사이로 눌리고, 따라서 h_t = o_t ⊙ tanh(c_t)도 그 범위에 머뭅니다.",
         "right_intro": "### 뒤쪽(오른쪽) 문맥, 한 단어씩 (개체명 인식)\n문장을 한 단어씩 보여 주고, 각 행은 그때까지의 단어만 "
@@ -321,6 +322,9 @@ SWITCHES_KO = {
     "add": "게이트 곱 a ⊙ b를 모두 합 a + b로 바꿈: c_t = f_t + c_{t-1} + i_t + g_t, h_t = o_t + tanh(c_t); "
            "게이트가 값을 열고 닫지 못하고 밀어 올리거나 내리기만 함",
     "no-tanh": "셀 상태에 tanh를 씌우지 않음: h_t = o_t ⊙ c_t",
+    "output=1": "o_t를 1로 고정: h_t = tanh(c_t), 셀 상태를 매 시점 모두 내보냄",
+    "matrix": "게이트 곱 a ⊙ b를 대각이 아닌 행렬곱 (1 a^T / H) b로 바꿈: 모든 유닛이 같은 값, 곧 a · b / H를 받아 "
+              "어느 유닛도 따로 열고 닫지 못함",
 }
 
 RNN_ONLY = ("A vanilla RNN has no cell state and no gates: h_t = tanh(W_x x_t + W_h h_{t-1} + b) is all of it.",

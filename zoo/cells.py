@@ -28,12 +28,22 @@ SWITCHES = {
     "add": "each gate product a * b replaced by a sum a + b: c_t = f_t + c_{t-1} + i_t + g_t, "
            "h_t = o_t + tanh(c_t); a gate can then only shift a value, not open or close it",
     "no-tanh": "no tanh on the cell state: h_t = o_t * c_t",
+    "output=1": "o_t forced to 1: h_t = tanh(c_t), the whole cell state is let out at every step",
+    "matrix": "each gate product a * b replaced by a matrix product that is not diagonal, (1 a^T / H) b: every "
+              "unit gets the same gated average a . b / H, so no unit can be opened or shut on its own",
 }
 
 
 def rnn_cell(x, h, w_ih, w_hh, b_ih, b_hh):
     """One vanilla RNN step. x (B, I), h (B, H) -> h (B, H). torch keeps two biases; b = b_ih + b_hh."""
     return torch.tanh(x @ w_ih.T + h @ w_hh.T + b_ih + b_hh)
+
+
+def _mixed(a, b):
+    """(1 a^T / H) b for a batch: the gate a (B, H) as a matrix that is not diagonal, applied to b (B, H). Each
+    unit gets the same value, mean(a * b): a matrix product can move and mix positions, but only the diagonal
+    diag(a) b = a * b opens or shuts each one on its own (the seed note's valve per hole)."""
+    return (a * b).mean(-1, keepdim=True).expand_as(b)
 
 
 def lstm_cell(x, h, c, w_ih, w_hh, b_ih, b_hh, switch: str | None = None):
@@ -48,11 +58,15 @@ def lstm_cell(x, h, c, w_ih, w_hh, b_ih, b_hh, switch: str | None = None):
     elif switch == "add":
         c = f + c + i + g
         h = o + torch.tanh(c)
+    elif switch == "matrix":  # a gate as a full matrix rather than diag(a): it mixes the units it gates
+        c = _mixed(f, c) + _mixed(i, g)
+        h = _mixed(o, torch.tanh(c))
     else:
         if switch not in SWITCHES:
             raise ValueError(f"unknown switch {switch!r}; choose one of {', '.join(SWITCHES)}")
         f = torch.ones_like(f) if switch == "forget=1" else torch.zeros_like(f) if switch == "forget=0" else f
         i = torch.ones_like(i) if switch == "input=1" else i
+        o = torch.ones_like(o) if switch == "output=1" else o
         c = f * c + i * g
         h = o * (c if switch == "no-tanh" else torch.tanh(c))
     return h, c, {"i": i, "f": f, "g": g, "o": o}
