@@ -9,7 +9,7 @@ import stat
 import pytest
 
 import zoo
-from zoo import checkpoint
+from zoo import checkpoint, registry
 from zoo.__main__ import main
 from app_models import write_models
 
@@ -52,6 +52,18 @@ def test_an_export_is_readable_as_the_umask_allows(tiny, tmp_path):
 def test_a_model_named_by_nothing_is_a_clear_error_not_the_current_folder(bad, error):
     with pytest.raises(error, match="a model is named by a name, a folder or hf://ORG/REPO"):
         zoo.load(bad)
+
+
+def test_a_folder_here_named_like_a_bundled_model_is_said_and_one_without_a_checkpoint_is_passed_over(tiny, tmp_path,
+                                                                                                         monkeypatch):
+    import shutil
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sentiment-rnn").mkdir()  # e.g. an --out folder that holds no checkpoint
+    with pytest.warns(UserWarning, match="folder without a checkpoint; loading the bundled sentiment-rnn"):
+        assert zoo.load("sentiment-rnn").folder == registry.BUNDLED / "sentiment-rnn"
+    shutil.copytree(tiny / "sentiment-lstm", tmp_path / "sentiment-lstm")  # a checkpoint named like a bundled one
+    with pytest.warns(UserWarning, match="is loaded instead of the bundled sentiment-lstm"):
+        assert zoo.load("sentiment-lstm").folder.resolve() == (tmp_path / "sentiment-lstm").resolve()
 
 
 def test_evaluate_on_another_tasks_data_is_one_line_not_a_traceback(tiny, conll_sample, tmp_path, capsys):

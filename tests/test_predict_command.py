@@ -1,5 +1,6 @@
 """python -m zoo predict: one JSON record per input in input order, an error record for a bad line (the rest
 go on), the exit status, captions from a folder, a glob or a list of paths, and streaming."""
+import os
 import json
 import subprocess
 import sys
@@ -84,8 +85,9 @@ def test_captions_come_from_a_folder_a_glob_or_a_list_with_unreadable_images_as_
     listing = tmp_path / "list.txt"
     listing.write_text(f"{images[0]}\n{tmp_path / 'missing.png'}\n\n{images[2]}\n")
     assert main(["predict", str(models / "caption-lstm"), "--input", str(listing)]) == 1
-    recs = _records(capsys.readouterr().out)
-    assert [("error" in r) for r in recs] == [False, True, True, False] and "no image file" in recs[1]["error"]
+    recs = _records(capsys.readouterr().out)  # the blank line is no input, as in JSON lines
+    assert [(r["line"], "error" in r) for r in recs] == [(1, False), (2, True), (4, False)]
+    assert "no image file" in recs[1]["error"]
 
 
 def test_predicting_streams_a_chunk_at_a_time(models):
@@ -101,6 +103,47 @@ def test_predicting_streams_a_chunk_at_a_time(models):
     records = predict_cli.predict_stream(p, predict_inputs.line_items(lines(), ("text",)), batch_size=4)
     first = next(records)
     assert first["line"] == 1 and len(read) <= 4 * predict_cli.CHUNK_BATCHES + 1
+
+
+def test_a_pipe_is_read_into_the_same_lines_as_a_file(monkeypatch):
+    """PipeLines (stdin as a pipe or terminal) against read_lines: the same lines, an overlong one as None
+    whether it ends the input or not, the last without its newline."""
+    import io
+    import threading
+
+    monkeypatch.setattr(predict_inputs, "MAX_LINE_BYTES", 100_000)
+    for raw in (b"a\n\nb c\n" + b"x" * 150_000 + b"\n" + b"y" * 100_000 + b"\nlast", b"z" * 250_000, b"", b"\n"):
+        r, w = os.pipe()
+        writer = threading.Thread(target=lambda: (os.write(w, raw) if raw else None, os.close(w)))
+        writer.start()
+        try:
+            lines, ready = predict_inputs.lines_of(os.fdopen(r, "rb", closefd=False))
+            assert ready is not None and list(lines) == list(predict_inputs.read_lines(io.BytesIO(raw)))
+            assert ready()  # at the end: nothing to wait for
+        finally:
+            writer.join()
+            os.close(r)
+
+
+def test_piped_inputs_are_answered_as_they_arrive_not_when_a_chunk_is_full(models):
+    """A person typing, `tail -f`, a co-process: each line's record comes out before the next line is sent
+    (it waited for 8 batches' worth of lines, or the end of the input)."""
+    import queue
+    import threading
+
+    proc = subprocess.Popen([sys.executable, "-m", "zoo", "predict", str(models / "sentiment-rnn"), "--input", "-"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    out = queue.Queue()
+    threading.Thread(target=lambda: [out.put(line) for line in proc.stdout], daemon=True).start()
+    try:
+        for n, text in enumerate((b"a fine film .\n", b"dull .\n"), 1):
+            proc.stdin.write(text)
+            proc.stdin.flush()
+            assert json.loads(out.get(timeout=120))["line"] == n  # with the input still open
+        proc.stdin.close()
+        assert proc.wait(timeout=60) == 0
+    finally:
+        proc.kill()
 
 
 def test_lines_that_cannot_be_read_are_error_records_in_their_place(monkeypatch, tmp_path):

@@ -32,6 +32,40 @@ def test_an_output_that_is_the_input_is_refused_and_the_input_kept(models, tmp_p
         assert src.read_text() == "good movie\nbad movie\n"
 
 
+def test_an_output_that_is_one_of_the_images_or_any_image_is_refused_and_the_photo_kept(models, tmp_path, capsys):
+    """A caption run's folder, glob or list of paths can hold the --output; JSON lines would replace a photo."""
+    images = write_images(tmp_path / "photos", 2)
+    renamed = tmp_path / "photos" / "holiday"  # an image whatever its name
+    renamed.write_bytes(images[1].read_bytes())
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"{images[0]}\n{renamed}\n")
+    before = {p: p.read_bytes() for p in (*images, renamed)}
+    for source, out in ((tmp_path / "photos", images[0]), (str(tmp_path / "photos" / "*.png"), images[1]),
+                        (listing, renamed), (listing, tmp_path / "new.jpg")):
+        assert main(["predict", str(models / "caption-lstm"), "--input", str(source), "--output", str(out)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and f"--output {out} is an image" in err[0], err
+    assert all(p.read_bytes() == b for p, b in before.items()) and not (tmp_path / "new.jpg").exists()
+
+
+def test_a_full_disk_names_the_output_in_one_line(models, tmp_path, capsys):
+    if not os.path.exists("/dev/full"):
+        pytest.skip("needs /dev/full (Linux)")
+    src = tmp_path / "in.txt"
+    src.write_text("good movie\n")
+    assert main(["predict", str(models / "sentiment-rnn"), "--input", str(src), "--output", "/dev/full"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: --output /dev/full: cannot write (No space left on device)"], err
+
+
+def test_an_export_where_nothing_can_be_written_names_the_folder_asked_for(models, capsys):
+    if not os.path.isdir("/proc"):
+        pytest.skip("needs /proc (Linux), where no folder can be made")
+    assert main(["export", str(models / "sentiment-rnn"), "--format", "onnx", "--out", "/proc/seqzoo-export"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot write the export to /proc/seqzoo-export" in err[0] and "/proc/." not in err[0]
+
+
 def test_an_output_that_cannot_be_written_and_an_input_folder_for_text_each_name_their_flag(models, tmp_path, capsys):
     src = tmp_path / "in.txt"
     src.write_text("good movie\n")

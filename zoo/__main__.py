@@ -131,7 +131,7 @@ def main(argv=None) -> int:
     ls = sub.add_parser("list", help="the bundled models and the seqzoo checkpoints in the Hub cache")
     ls.add_argument("--json", action="store_true", help="one JSON object per line")
     ev = sub.add_parser("evaluate", help="score a model on a dataset split; prints one JSON line")
-    ev.add_argument("model", help="bundled name (e.g. ner-bilstm) or checkpoint folder")
+    ev.add_argument("model", help="bundled name (e.g. ner-bilstm), checkpoint folder or Hub repo ORG/REPO")
     ev.add_argument("--data", required=True, help="local dataset folder or Hub id")
     ev.add_argument("--split", default="test")
     ev.add_argument("--revision", default=None, help="branch, tag or commit, for a Hub repo")

@@ -149,8 +149,11 @@ def to_onnx(predictor, out, precision: str = "fp32") -> Path:
     out = Path(out)
     if out.is_symlink() or (out.exists() and (not out.is_dir() or any(out.iterdir()))):
         raise ValueError(f"{out} exists and is not an empty folder; remove it or choose another --out")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    except OSError as e:  # read-only, no permission, not a folder: the folder the user named, not our temporary one
+        raise ValueError(f"cannot write the export to {out} ({e.strerror or type(e).__name__})") from None
     try:
         record = {**write_graphs(predictor, tmp), "precision": precision}
         if precision == "int8":  # quantized for this CPU; zoo.load warns on one where that can saturate

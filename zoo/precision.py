@@ -126,7 +126,8 @@ def apply(predictor, precision: str | None):
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
     if exported == "int8" and precision != "int8":
-        raise ValueError(f"{predictor.folder} holds an int8 network; load it with precision='int8' or export again")
+        raise ValueError(f"{predictor.folder} holds an int8 network; load it with precision='int8' "
+                         "(--precision int8) or export again")
     if precision == "bf16":
         if predictor.runtime != "torch":
             raise ValueError(f"bf16 runs on the torch runtime; {predictor.folder} is an ONNX export, load the "

@@ -10,7 +10,7 @@ Caption models read image paths: a folder (its images, sorted), a glob, a single
 of paths, one a line, relative to the current folder. Output: one JSON line per input, in input order,
 {"line": N, ...the predictor's answer} (an input's "id" is echoed), or {"line": N, "error": "..."} for an
 input that could not be read or predicted; the rest go on. N counts from 1: the line of the input file, or the image's place in a
-folder or glob. Exit status: 0, 1 if any input failed, 2 for a usage error (one line on stderr).
+folder or glob. Exit status: 0, 1 if any input failed, 2 for a usage error or a failed write (one line on stderr).
 
 It streams: inputs are read and predicted a chunk at a time (CHUNK_BATCHES batches), and each chunk's
 records are written and flushed before the next chunk is read, so memory stays flat on any input length.
@@ -18,14 +18,13 @@ Within a chunk, predict_batch sorts by length, so a larger --batch-size pads lit
 """
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import sys
 from pathlib import Path
 
 from .precision import PRECISIONS
-from .predict_inputs import IMAGE_SUFFIXES, Item, image_items, is_glob, line_items, path_items, read_lines
+from .predict_inputs import IMAGE_SUFFIXES, Item, image_items, is_glob, line_items, lines_of, path_items
 from .task_table import task_module
 
 CHUNK_BATCHES = 8  # batches per chunk: enough to sort by length, little to hold
@@ -72,10 +71,17 @@ def _records(predictor, chunk: list[Item], batch_size: int) -> list[dict]:
     return out
 
 
-def predict_stream(predictor, items, batch_size: int = 64):
-    """Items -> records, lazily, CHUNK_BATCHES batches at a time (never the whole input at once)."""
-    items = iter(items)
-    while chunk := list(itertools.islice(items, max(1, batch_size) * CHUNK_BATCHES)):
+def predict_stream(predictor, items, batch_size: int = 64, ready=None):
+    """Items -> records, lazily, CHUNK_BATCHES batches at a time (never the whole input at once). ready: where
+    inputs come from a pipe, whether the next is already there (PipeLines.ready); when it is not, the inputs
+    read so far are answered at once, not held until a chunk is full."""
+    chunk, size = [], max(1, batch_size) * CHUNK_BATCHES
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size or (ready is not None and not ready()):
+            yield from _records(predictor, chunk, batch_size)
+            chunk = []
+    if chunk:
         yield from _records(predictor, chunk, batch_size)
 
 
@@ -90,32 +96,51 @@ def _count_lines(path: Path) -> int:
 
 
 def _inputs(predictor, args):
-    """-> (items, their number if known beforehand, the open file to close or None)."""
+    """-> (items, their number if known beforehand, the open file to close or None, whether the next input is
+    there: a function for a pipe, else None)."""
     keys = task_module(predictor.task).PREDICT_KEYS  # the task's own: zoo names no task
     caption = keys is None
     if args.input == "-":
         f = open(sys.stdin.fileno(), "rb", closefd=False)
-        lines = read_lines(f)
-        return (path_items(lines, args.format) if caption else line_items(lines, keys, args.format)), None, f
+        lines, ready = lines_of(f)
+        return (path_items(lines, args.format) if caption else line_items(lines, keys, args.format)), None, f, ready
     path = Path(args.input).expanduser()
     if caption and (path.is_dir() or is_glob(args.input) or path.suffix.lower() in IMAGE_SUFFIXES):
         items = image_items(args.input)  # names only, so the listing is small and gives the bar its total
         if not items:
             raise ValueError(f"--input {args.input}: no images there ({', '.join(IMAGE_SUFFIXES)})")
-        return items, len(items), None
+        return items, len(items), None, None
     if path.is_dir():  # a caption model's folders are read above
         raise ValueError(f"--input {args.input} is a folder; text models read a file or - (standard input)")
     if not path.exists():
         raise ValueError(f"--input {args.input}: no such file" + (", folder or glob" if caption else
                                                                     " (text models read a file or -)"))
     f = open(path, "rb")
-    lines = read_lines(f)
+    lines, ready = lines_of(f)
     total = _count_lines(path) if path.is_file() else None  # a pipe (<(...)) is read once, not counted first
-    return (path_items(lines, args.format) if caption else line_items(lines, keys, args.format)), total, f
+    return (path_items(lines, args.format) if caption else line_items(lines, keys, args.format)), total, f, ready
+
+
+IMAGE_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"BM", b"RIFF", b"II*\x00", b"MM\x00*")  # JPEG ... TIFF
+
+
+def _is_image(path: str) -> bool:
+    """An image's name, or an existing file that starts as an image does (whatever its name)."""
+    if Path(path).suffix.lower() in IMAGE_SUFFIXES:
+        return True
+    try:
+        with open(path, "rb") as f:
+            return f.read(4).startswith(IMAGE_SIGNATURES)
+    except OSError:  # not there (yet), a folder: nothing to lose
+        return False
 
 
 def _check_output(args) -> None:
-    """--output must not be the input: opening it for writing would empty the input before it is read."""
+    """--output must not be the input: opening it for writing would empty the input before it is read. Nor an
+    image: a caption run's folder, glob or list of paths may hold it, and JSON lines would replace the photo."""
+    if args.output and _is_image(args.output):
+        raise ValueError(f"--output {args.output} is an image; predict writes JSON lines there, which would "
+                         "replace it: name another file (e.g. captions.jsonl)")
     if not args.output or not os.path.exists(args.output):
         return
     out = os.stat(args.output)
@@ -136,9 +161,9 @@ def run(args, load) -> int:
         args.output = None
     _check_output(args)
     predictor = load(args.model, revision=args.revision, precision=args.precision, device=args.device)
-    items, total, f = _inputs(predictor, args)
+    items, total, f, ready = _inputs(predictor, args)
     try:
-        return _write(predictor, items, args, total)
+        return _write(predictor, items, args, total, ready)
     finally:
         if f is not None:
             f.close()
@@ -171,7 +196,7 @@ class _TextOut:
         self.stream.flush()
 
 
-def _write(predictor, items, args, total) -> int:
+def _write(predictor, items, args, total, ready=None) -> int:
     from tqdm import tqdm
 
     sys.stdout.flush()
@@ -180,26 +205,38 @@ def _write(predictor, items, args, total) -> int:
         out = open(args.output, "wb") if args.output else getattr(sys.stdout, "buffer", None) or _TextOut(sys.stdout)
     except OSError as e:  # a folder, a missing parent folder, no permission: name the flag, not just errno
         raise ValueError(f"--output {args.output}: cannot write there ({e.strerror or type(e).__name__})") from None
+    where = f"--output {args.output}" if args.output else "standard output"
+
+    def emit(data: bytes | None = None):  # out.write(data), or out.flush() with None
+        try:
+            out.write(data) if data is not None else out.flush()
+        except BrokenPipeError:  # the reader went away (`| head`): zoo.__main__ ends quietly
+            raise
+        except OSError as e:  # a full disk, a closed stream: say where, once
+            raise ValueError(f"{where}: cannot write ({e.strerror or type(e).__name__})") from None
+
     failed = done = 0
     bar = tqdm(total=total, unit=" inputs", file=sys.stderr, dynamic_ncols=True,
                disable={"auto": None, "on": False, "off": True}[args.progress])  # None: off unless a terminal
     try:
-        for rec in predict_stream(predictor, items, args.batch_size):
-            line, bad = json_line(rec)
-            out.write(line)
+        for rec in predict_stream(predictor, items, args.batch_size, ready):
+            data, bad = json_line(rec)
+            emit(data)
             failed += bad
             done += 1
             # the bar counts input lines, blank ones JSON lines skips included, so it ends at the file's total
-            line = rec.get("line")
-            bar.update(line - bar.n if isinstance(line, int) and line > bar.n else 1)
-            if done % (args.batch_size * CHUNK_BATCHES) == 0:
-                out.flush()  # a chunk's records are out before the next chunk is read
+            n = rec.get("line")
+            bar.update(n - bar.n if isinstance(n, int) and n > bar.n else 1)
+            if done % (args.batch_size * CHUNK_BATCHES) == 0 or (ready is not None and not ready()):
+                emit()  # a chunk's records are out before the next chunk is read, or before waiting for input
         if total is not None and total > bar.n:
             bar.update(total - bar.n)  # trailing lines that were no inputs
-    finally:
+        emit()
+    finally:  # also on Ctrl-C: the records written so far are out, each whole
         bar.close()
-        out.flush()
-        if args.output:
-            out.close()
+        try:
+            out.close() if args.output else out.flush()
+        except OSError:  # what could not be written was said above
+            pass
     print(f"{done} input(s), {failed} failed", file=sys.stderr)
     return 1 if failed else 0

@@ -10,6 +10,9 @@ from __future__ import annotations
 import glob
 import json
 import math
+import os
+import select
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +40,51 @@ def read_lines(f):
                 pass
             line = None
         yield line
+
+
+class PipeLines:
+    """The lines of a pipe or a terminal, as read_lines gives them, read with os.read so that whether the next
+    line has arrived can be told without blocking (ready): predict then answers what has come when the input
+    pauses (a person typing, `tail -f`, a co-process), rather than waiting for a whole chunk or the end."""
+
+    def __init__(self, fd: int):
+        self.fd, self.buf, self.pos, self.eof = fd, bytearray(), 0, False
+
+    def ready(self) -> bool:
+        return self.eof or self.buf.find(b"\n", self.pos) >= 0 or bool(select.select([self.fd], [], [], 0)[0])
+
+    def _fill(self) -> bool:
+        data = os.read(self.fd, 1 << 16)
+        self.eof = not data
+        del self.buf[:self.pos]  # what was given out; only the line in progress stays
+        self.pos = 0
+        self.buf += data
+        return bool(data)
+
+    def __iter__(self):
+        skipping = False  # inside a line longer than MAX_LINE_BYTES: dropped as it comes, given as None
+        while True:
+            end = self.buf.find(b"\n", self.pos)
+            if end < 0:
+                if len(self.buf) - self.pos > MAX_LINE_BYTES:
+                    skipping, self.pos = True, len(self.buf)
+                if self._fill():
+                    continue
+                if skipping or self.pos < len(self.buf):  # the last line, without a newline
+                    yield None if skipping else bytes(self.buf[self.pos:])
+                return
+            line, self.pos = bytes(self.buf[self.pos:end + 1]), end + 1
+            yield None if skipping or len(line) > MAX_LINE_BYTES + 1 else line
+            skipping = False
+
+
+def lines_of(f):
+    """-> (the lines of a binary file, a function that says whether the next line is there, or None where
+    it always is): a pipe or terminal is read as PipeLines (POSIX), anything else by read_lines."""
+    if os.name == "posix" and not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+        pipe = PipeLines(f.fileno())
+        return iter(pipe), pipe.ready
+    return read_lines(f), None
 
 
 def _decode(raw: bytes | None) -> tuple[str, str | None]:
@@ -159,7 +207,7 @@ def path_items(lines, fmt: str = "auto"):
         if item.error is None and not isinstance(item.value, str):
             item.error = f"an image path must be text, got {type(item.value).__name__}"
         elif item.error is None and not item.value.strip():
-            item.error = "a blank line, not an image path"
+            continue  # a blank line is no input, as in JSON lines (a stray one at the end is common)
         if item.error is None:
             item.echo["image"] = item.value = item.value.strip()
         yield item

@@ -7,6 +7,7 @@ the checkpoint's config.json names its task, and zoo/task_table.py the module th
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import torch
@@ -41,9 +42,16 @@ def resolve(name_or_path, revision: str | None = None, refresh: bool = False) ->
     path = Path(name).expanduser()
     tried = [f"local folder {path}"]
     local = None
-    if path.is_dir():
+    bare = "/" not in name and "\\" not in name and name not in (".", "..")
+    shadow = bare and path.is_dir() and name in list_models()  # a folder here named like a bundled model
+    if path.is_dir() and not (shadow and not (path / checkpoint.CONFIG).is_file()):
         local = path
-    elif "/" not in name and "\\" not in name and name not in (".", ".."):
+        if shadow:
+            warnings.warn(f"./{name}, a checkpoint folder here, is loaded instead of the bundled {name} "
+                          f"({BUNDLED / name} names that one)", stacklevel=3)
+    elif bare:
+        if shadow:  # no checkpoint in it: the name can only mean the bundled model
+            warnings.warn(f"./{name} is a folder without a checkpoint; loading the bundled {name}", stacklevel=3)
         tried.append(f"bundled model {name!r} (have: {', '.join(list_models()) or 'none'})")
         if name in list_models():
             local = BUNDLED / name
