@@ -33,7 +33,7 @@ def test_memory_intro_the_lstm_carries_the_first_word_in_its_top_units_while_mos
 @bundled("imdb-lstm", "sentiment-lstm", "ner-lstm")
 def test_memory_intro_about_half_is_kept_by_the_imdb_lstm_and_far_less_by_the_models_of_short_sentences():
     """ "The IMDB LSTM ... still holds about half of the first word after 80 words in its top 10% of units ...
-    The SST-2 and CoNLL models, trained on sentences of about 20 words, keep far less." (The tab offers all three
+    The SST-2 and CoNLL models, trained on texts of 9-15 words on average, keep far less." (The tab offers all three
     model sets; the caption was first written for the IMDB models alone.)"""
     top = {n: memory.lifetime(zoo.load(n), MEMORY_EXAMPLE)["top_decile"][0] for n in ("imdb-lstm", "sentiment-lstm", "ner-lstm")}
     assert 0.3 < top["imdb-lstm"] < 0.7  # measured: 0.48
@@ -48,7 +48,7 @@ def test_memory_note_on_every_model_set_the_rnns_gradient_vanishes_and_the_lstms
     q = {a: memory.quarter_ratio(memory.gradient_profile(zoo.load(f"{prefix}-{a}"), MEMORY_EXAMPLE)["ratio"])
          for a in ("rnn", "lstm")}
     assert q["rnn"] < 1e-6  # measured: 2.8e-20 (IMDB), 1.0e-9 (SST-2), 5.3e-22 (CoNLL)
-    assert q["lstm"] > 1e3 * q["rnn"]  # measured: 0.082, 0.51, 0.0032
+    assert q["lstm"] > 1e-3 and q["lstm"] > 1e3 * q["rnn"]  # within reach; measured: 0.082, 0.51, 0.0032
 
 
 @bundled("imdb-rnn", "imdb-lstm", "imdb-bilstm", "sentiment-rnn", "sentiment-lstm", "sentiment-bilstm")

@@ -107,6 +107,11 @@ def test_log_axes_label_their_decades_in_plain_text_not_mathtext():
     fig.canvas.draw()
     labels = [t.get_text() for t in fig.axes[0].get_yticklabels() if t.get_text()]
     assert "10⁻³" in labels and "10⁰" in labels and not any("$" in t for t in labels)
+    narrow = plots.gradient_profiles(["a", "b", "c"], {"rnn": [0.02, 0.05, 0.08]}, {"rnn": None})  # under a decade
+    narrow.canvas.draw()
+    low, high = narrow.axes[0].get_ylim()
+    shown = [t for t in narrow.axes[0].get_yticklabels(minor=True) if t.get_text() and low <= t.get_position()[1] <= high]
+    assert {t.get_text() for t in shown} >= {"2×10⁻²", "5×10⁻²"}  # not an axis without a number on it
 
 
 def test_a_text_mostly_outside_the_vocabulary_gets_a_notice_naming_its_unknown_words():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import warnings
 
 import pytest
 
@@ -64,6 +65,10 @@ def test_a_folder_here_named_like_a_bundled_model_is_said_and_one_without_a_chec
     shutil.copytree(tiny / "sentiment-lstm", tmp_path / "sentiment-lstm")  # a checkpoint named like a bundled one
     with pytest.warns(UserWarning, match="is loaded instead of the bundled sentiment-lstm"):
         assert zoo.load("sentiment-lstm").folder.resolve() == (tmp_path / "sentiment-lstm").resolve()
+    monkeypatch.chdir(registry.BUNDLED)  # the bundled folder itself is no folder "here" named like it
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert zoo.load("sentiment-rnn").folder == registry.BUNDLED / "sentiment-rnn"
 
 
 def test_evaluate_on_another_tasks_data_is_one_line_not_a_traceback(tiny, conll_sample, tmp_path, capsys):

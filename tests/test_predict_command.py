@@ -125,6 +125,28 @@ def test_a_pipe_is_read_into_the_same_lines_as_a_file(monkeypatch):
             os.close(r)
 
 
+def test_a_pipe_is_ready_only_when_a_line_with_text_or_the_end_has_arrived():
+    """ready() is what lets predict answer before more input comes: a blank line (no input in JSON lines) or half
+    a line must not count, or the record before it waits for the next line."""
+    r, w = os.pipe()
+    try:
+        lines, ready = predict_inputs.lines_of(os.fdopen(r, "rb", closefd=False))
+        os.write(w, b'{"text": "a"}\n\n')
+        assert ready() and next(lines) == b'{"text": "a"}\n'
+        assert not ready()  # only a blank line is there
+        os.write(w, b'{"te')
+        assert not ready()  # half a line
+        os.write(w, b'xt": "b"}\n')
+        assert ready() and next(lines) == b"\n" and next(lines) == b'{"text": "b"}\n'
+        os.close(w)
+        w = None
+        assert ready() and list(lines) == []  # the end: nothing to wait for
+    finally:
+        os.close(r)
+        if w is not None:
+            os.close(w)
+
+
 def test_piped_inputs_are_answered_as_they_arrive_not_when_a_chunk_is_full(models):
     """A person typing, `tail -f`, a co-process: each line's record comes out before the next line is sent
     (it waited for 8 batches' worth of lines, or the end of the input)."""
@@ -139,7 +161,7 @@ def test_piped_inputs_are_answered_as_they_arrive_not_when_a_chunk_is_full(model
         for n, text in enumerate((b"a fine film .\n", b"dull .\n"), 1):
             proc.stdin.write(text)
             proc.stdin.flush()
-            assert json.loads(out.get(timeout=120))["line"] == n  # with the input still open
+            assert json.loads(out.get(timeout=30))["line"] == n  # with the input still open
         proc.stdin.close()
         assert proc.wait(timeout=60) == 0
     finally:

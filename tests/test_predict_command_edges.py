@@ -48,6 +48,24 @@ def test_an_output_that_is_one_of_the_images_or_any_image_is_refused_and_the_pho
     assert all(p.read_bytes() == b for p, b in before.items()) and not (tmp_path / "new.jpg").exists()
 
 
+def test_an_output_that_is_no_regular_file_is_written_not_read_and_text_starting_like_an_image_header_is_kept(
+        models, tmp_path, capsys):
+    """The image check reads an existing --output's first bytes: /dev/stdout or a FIFO would block that read
+    forever, and "BM..." or "RIFF..." text is no bitmap or WebP."""
+    import subprocess
+    import sys
+    src = tmp_path / "in.txt"
+    src.write_text("good movie\n")
+    run = subprocess.run([sys.executable, "-m", "zoo", "predict", str(models / "sentiment-rnn"), "--input", str(src),
+                          "--output", "/dev/stdout"], capture_output=True, timeout=120)
+    assert run.returncode == 0 and json.loads(run.stdout)["line"] == 1
+    for text in ("BMI,height\n", "RIFF is a container format\n"):
+        out = tmp_path / "notes.txt"
+        out.write_text(text)
+        assert main(["predict", str(models / "sentiment-rnn"), "--input", str(src), "--output", str(out)]) == 0
+        assert json.loads(out.read_text())["line"] == 1
+
+
 def test_a_full_disk_names_the_output_in_one_line(models, tmp_path, capsys):
     if not os.path.exists("/dev/full"):
         pytest.skip("needs /dev/full (Linux)")
@@ -56,6 +74,13 @@ def test_a_full_disk_names_the_output_in_one_line(models, tmp_path, capsys):
     assert main(["predict", str(models / "sentiment-rnn"), "--input", str(src), "--output", "/dev/full"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["error: --output /dev/full: cannot write (No space left on device)"], err
+    import subprocess
+    import sys
+    with open("/dev/full", "wb") as full:  # standard output there
+        run = subprocess.run([sys.executable, "-m", "zoo", "predict", str(models / "sentiment-rnn"), "--input", str(src)],
+                             stdout=full, stderr=subprocess.PIPE, timeout=120)
+    assert run.returncode == 2
+    assert run.stderr.decode().strip().splitlines() == ["error: standard output: cannot write (No space left on device)"]
 
 
 def test_an_export_where_nothing_can_be_written_names_the_folder_asked_for(models, capsys):

@@ -118,7 +118,7 @@ def test_a_recipe_given_another_known_dataset_says_so_and_its_own_or_an_unknown_
     from train import ner as train_ner, sentiment as train_sentiment
     train_sentiment.parse_args(["--recipe", "imdb-rnn", "--data", "../shared/datasets/sst2"])
     note = capsys.readouterr().err
-    assert "recipe imdb-rnn is for IMDB" in note and "reads as SST-2" in note and "runs/imdb-rnn" in note
+    assert "recipe imdb-rnn is for IMDB" in note and "reads as SST-2" in note and "at runs/imdb-rnn is named imdb-rnn" in note
     train_ner.parse_args(["--recipe", "ner-bilstm", "--data", "leondz/wnut_17", "--out", "runs/wnut"])
     assert "reads as WNUT 17" in capsys.readouterr().err
     train_sentiment.parse_args(["--recipe", "imdb-rnn", "--data", "/data/imdb/"])  # a copy of the recipe's own

@@ -16,6 +16,8 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from zoo.encoder import ARCH_NAMES  # noqa: E402
 
+from .texts import ARCH_NAMES_KO  # noqa: E402
+
 # Words typed in Korean need a Hangul font; use one where the system has it (Debian: fonts-nanum or
 # fonts-noto-cjk), falling back glyph by glyph from DejaVu Sans. Missing fonts are simply skipped.
 _HANGUL = [f for f in ("NanumGothic", "Noto Sans CJK KR", "Noto Sans KR")
@@ -24,8 +26,7 @@ matplotlib.rcParams["font.family"] = ["DejaVu Sans", *_HANGUL]
 
 COLORS = {"rnn": "#d62728", "lstm": "#1f77b4", "bilstm": "#2ca02c"}
 NAMES = {**ARCH_NAMES, "bilstm": ARCH_NAMES["bilstm"] + " (forward)"}  # the by-step curve reads one direction
-NAMES_KO = {**NAMES, "rnn": "바닐라 RNN", "bilstm": ARCH_NAMES["bilstm"] + " (앞 방향)"}  # the by-step legend in Korean
-ARCH_NAMES_KO = {**ARCH_NAMES, "rnn": "바닐라 RNN"}  # the memory tab's legends on a Korean page
+NAMES_KO = {**ARCH_NAMES_KO, "bilstm": ARCH_NAMES["bilstm"] + " (앞 방향)"}  # the by-step legend in Korean
 # Entity colours for the NER tab, also used by the legend
 ENTITY_COLORS = {"PER": "#ff9e9e", "ORG": "#9ecbff", "LOC": "#a6e3a1", "MISC": "#f9e2af"}
 
@@ -98,17 +99,34 @@ def heatmap(matrix, words: list[str], title: str, kind: str, ylabel: str = "unit
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
+def _power(value: float) -> tuple[float, int]:
+    """value > 0 -> (mantissa in [1, 10), exponent)."""
+    e = math.floor(math.log10(value) + 1e-9)
+    return value / 10 ** e, e
+
+
 def _decade(value: float, _pos=None) -> str:
     """A log axis's label, 10⁻³, in plain text: matplotlib's own (10^{-3} in mathtext) parses each label with
     pyparsing, a quarter of the time to draw a memory-tab figure. Between decades, no label."""
-    e = math.log10(value) if value > 0 else 0.0
-    return "10" + str(round(e)).translate(_SUPERSCRIPT) if abs(e - round(e)) < 1e-6 else ""
+    if value <= 0:
+        return ""
+    m, e = _power(value)
+    return "10" + str(e).translate(_SUPERSCRIPT) if abs(m - 1) < 1e-6 else ""
 
 
 def _log_y(ax) -> None:
+    """A log y axis labelled in plain text; one spanning under about a decade and a half (a gradient ratio of
+    0.02-0.08) has one decade or none, so it labels its 2x and 5x ticks too (5×10⁻²)."""
+    def minor(value, _pos=None):
+        low, high = ax.get_ylim()
+        if value <= 0 or low <= 0 or math.log10(high / low) >= 1.5:
+            return ""
+        m, e = _power(value)
+        shown = round(m) in (2, 5) and abs(m - round(m)) < 1e-6
+        return f"{round(m)}×10{str(e).translate(_SUPERSCRIPT)}" if shown else ""
     ax.set_yscale("log")
     ax.yaxis.set_major_formatter(ticker.FuncFormatter(_decade))
-    ax.yaxis.set_minor_formatter(ticker.NullFormatter())
+    ax.yaxis.set_minor_formatter(ticker.FuncFormatter(minor))
 
 
 def _lines_figure(height: float = 3.4):

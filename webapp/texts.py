@@ -10,6 +10,8 @@ import gradio as gr
 
 from zoo.encoder import ARCH_NAMES
 
+ARCH_NAMES_KO = {**ARCH_NAMES, "rnn": "바닐라 RNN"}  # the architectures as a Korean page names them
+
 UI = {
     "en": {
         "title": "# seqzoo — vanilla RNN, LSTM and BiLSTM side by side",
@@ -39,8 +41,8 @@ UI = {
                         "the units whose forget gates stay near 1. The IMDB LSTM, trained on reviews of hundreds of "
                         "words, still holds about half of the first word after 80 words in its top 10% of units (the "
                         "lifetime chart below: dashed), while most units let it go (solid, the median). The SST-2 and "
-                        "CoNLL models, trained on sentences of about 20 words, keep far less: a long memory is learned "
-                        "where the data asks for one.",
+                        "CoNLL models, trained on texts of 9-15 words on average, keep far less: a long memory is "
+                        "learned where the data asks for one.",
         "task": "Models", "compare": "Compare RNN, LSTM and BiLSTM", "sentiment_models": "Models",
         "memory_note": "How much each word moves the prediction: the gradient norm of the prediction with respect to "
                        "each word's input vector, divided by the last word's, so models of different scale compare "
@@ -99,7 +101,7 @@ UI = {
         "tab_memory": "장기 기억", "tab_shapes": "텐서 모양",
         "sentence": "문장", "review": "리뷰 (한 문장 또는 한 문단)", "run": "세 모델 실행",
         "shift_enter": "Shift+Enter로 실행, Enter는 줄바꿈",
-        "examples": "예시", **ARCH_NAMES, "rnn": "바닐라 RNN",
+        "examples": "예시", **ARCH_NAMES_KO,
         "by_step": "단어별 P(긍정)",
         "by_step_x": "단어", "by_step_n": "단어 번호", "by_step_y": "P(긍정)", "by_step_model": "모델",
         "by_step_note": "각 곡선은 그 단어까지 읽었을 때의 판단, 곧 글이 거기서 끝났다면 모델이 내렸을 예측입니다. "
@@ -116,13 +118,13 @@ UI = {
                         "h_t = tanh(W_x x_t + W_h h_{t-1} + b) 하나뿐이라 앞 단어의 정보가 시점마다 흐려지고, LSTM의 셀 상태 "
                         "c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t는 삭제 게이트가 1에 가까이 머무는 유닛에서 정보를 실어 나릅니다. "
                         "수백 단어짜리 리뷰로 학습한 IMDB LSTM은 80단어가 지나도 상위 10% 유닛에 첫 단어의 약 절반이 "
-                        "남아 있고(아래 수명 차트의 점선), 대부분의 유닛은 정보를 잊어버립니다(실선: 중앙값 유닛). 20단어 "
-                        "안팎의 문장으로 학습한 SST-2와 CoNLL 모델은 훨씬 적게 남깁니다: 긴 기억은 데이터가 요구할 때 "
-                        "학습됩니다.",
+                        "남아 있고(아래 수명 차트의 점선), 대부분의 유닛은 정보를 잊어버립니다(실선: 중앙값 유닛). 평균 "
+                        "9-15단어의 짧은 글로 학습한 SST-2와 CoNLL 모델은 훨씬 적게 남깁니다: 긴 기억은 데이터가 요구할 "
+                        "때 학습됩니다.",
         "task": "모델 종류", "compare": "RNN, LSTM, BiLSTM 비교", "sentiment_models": "모델 종류",
         "memory_note": "각 단어가 예측을 얼마나 움직이는지: 각 단어의 입력 벡터에 대한 예측의 기울기 크기를 마지막 단어의 값으로 "
                        "나눈 것입니다(로그 눈금). 그래서 크기가 다른 모델끼리도 비교할 수 있습니다. 끝에서 앞으로 갈수록 바닐라 "
-                       "RNN의 값은 10배, 100배, …씩 여러 자릿수 작아지고(기울기 소실), LSTM은 여전히 예측을 움직일 만한 "
+                       "RNN의 값은 여러 자릿수만큼 작아지고(기울기 소실), LSTM은 여전히 예측을 움직일 만한 "
                        "크기로 남습니다. 점선과 띠는 IMDB 검증 리뷰 200개에서 잰 같은 값(평균, 10-90%; 체크포인트에 기록된 "
                        "경우에만 그립니다)을 함께 그려, 이 텍스트 하나만으로 판단하지 않게 합니다. "
                        "BiLSTM에서는 앞 단어가 답과 가깝습니다: 뒤 방향이 앞 단어를 마지막에 읽고, IMDB BiLSTM은 텍스트 전체에 "

@@ -104,13 +104,13 @@ def parse(p: argparse.ArgumentParser, argv, task: str, defaults: training.TrainC
 
 def _say_if_other_data(recipe: str, data: str, out: str) -> None:
     """A note where --data reads as another known dataset than the recipe's (--recipe imdb-rnn --data .../sst2):
-    the recipe's flags still apply, and the checkpoint keeps the recipe's name, which would say IMDB."""
+    the recipe's flags still apply, and the checkpoint keeps the recipe's name, which says IMDB."""
     from .card import DATASETS, dataset_key
     meant, given = dataset_key(recipes()[recipe]["data"]), dataset_key(data)
     if given != meant and given in DATASETS and meant in DATASETS:
         log(f"note: the recipe {recipe} is for {DATASETS[meant]['name']}, but --data {data} reads as "
-            f"{DATASETS[given]['name']}: the recipe's flags apply all the same, and the checkpoint goes to {out} "
-            f"(--out puts it elsewhere)")
+            f"{DATASETS[given]['name']}: the recipe's flags apply all the same, and the checkpoint at {out} is "
+            f"named {recipe} (its card names the data it was trained on)")
 
 
 def hub_repo_arg(value: str) -> str:

@@ -71,16 +71,19 @@ def _records(predictor, chunk: list[Item], batch_size: int) -> list[dict]:
     return out
 
 
-def predict_stream(predictor, items, batch_size: int = 64, ready=None):
+def predict_stream(predictor, items, batch_size: int = 64, ready=None, after_chunk=None):
     """Items -> records, lazily, CHUNK_BATCHES batches at a time (never the whole input at once). ready: where
     inputs come from a pipe, whether the next is already there (PipeLines.ready); when it is not, the inputs
-    read so far are answered at once, not held until a chunk is full."""
+    read so far are answered at once, not held until a chunk is full. after_chunk() runs once a chunk's
+    records are taken, before more input is read (the command flushes its output there)."""
     chunk, size = [], max(1, batch_size) * CHUNK_BATCHES
     for item in items:
         chunk.append(item)
         if len(chunk) >= size or (ready is not None and not ready()):
             yield from _records(predictor, chunk, batch_size)
             chunk = []
+            if after_chunk is not None:
+                after_chunk()
     if chunk:
         yield from _records(predictor, chunk, batch_size)
 
@@ -121,17 +124,23 @@ def _inputs(predictor, args):
     return (path_items(lines, args.format) if caption else line_items(lines, keys, args.format)), total, f, ready
 
 
-IMAGE_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"BM", b"RIFF", b"II*\x00", b"MM\x00*")  # JPEG ... TIFF
+def _starts_as_image(head: bytes) -> bool:
+    """The first 12 bytes of a JPEG, PNG, GIF, TIFF, WebP or BMP (whose reserved bytes 6-9 are 0)."""
+    return (head.startswith((b"\xff\xd8\xff", b"\x89PNG\r\n", b"GIF87a", b"GIF89a", b"II*\x00", b"MM\x00*"))
+            or (head[:4] == b"RIFF" and head[8:12] == b"WEBP") or (head[:2] == b"BM" and head[6:10] == bytes(4)))
 
 
 def _is_image(path: str) -> bool:
-    """An image's name, or an existing file that starts as an image does (whatever its name)."""
+    """An image's name, or an existing regular file that starts as an image does (whatever its name). Only
+    a regular file is opened: reading /dev/stdout or a FIFO would wait for input that never comes."""
     if Path(path).suffix.lower() in IMAGE_SUFFIXES:
         return True
+    if not os.path.isfile(path):
+        return False
     try:
         with open(path, "rb") as f:
-            return f.read(4).startswith(IMAGE_SIGNATURES)
-    except OSError:  # not there (yet), a folder: nothing to lose
+            return _starts_as_image(f.read(12))
+    except OSError:  # unreadable: then it is no photo this run could read either
         return False
 
 
@@ -207,9 +216,9 @@ def _write(predictor, items, args, total, ready=None) -> int:
         raise ValueError(f"--output {args.output}: cannot write there ({e.strerror or type(e).__name__})") from None
     where = f"--output {args.output}" if args.output else "standard output"
 
-    def emit(data: bytes | None = None):  # out.write(data), or out.flush() with None
+    def emit(data: bytes | None = None, close: bool = False):  # out.write(data), out.flush(), or out.close()
         try:
-            out.write(data) if data is not None else out.flush()
+            out.close() if close else out.write(data) if data is not None else out.flush()
         except BrokenPipeError:  # the reader went away (`| head`): zoo.__main__ ends quietly
             raise
         except OSError as e:  # a full disk, a closed stream: say where, once
@@ -219,7 +228,7 @@ def _write(predictor, items, args, total, ready=None) -> int:
     bar = tqdm(total=total, unit=" inputs", file=sys.stderr, dynamic_ncols=True,
                disable={"auto": None, "on": False, "off": True}[args.progress])  # None: off unless a terminal
     try:
-        for rec in predict_stream(predictor, items, args.batch_size, ready):
+        for rec in predict_stream(predictor, items, args.batch_size, ready, after_chunk=emit):
             data, bad = json_line(rec)
             emit(data)
             failed += bad
@@ -227,16 +236,16 @@ def _write(predictor, items, args, total, ready=None) -> int:
             # the bar counts input lines, blank ones JSON lines skips included, so it ends at the file's total
             n = rec.get("line")
             bar.update(n - bar.n if isinstance(n, int) and n > bar.n else 1)
-            if done % (args.batch_size * CHUNK_BATCHES) == 0 or (ready is not None and not ready()):
-                emit()  # a chunk's records are out before the next chunk is read, or before waiting for input
         if total is not None and total > bar.n:
             bar.update(total - bar.n)  # trailing lines that were no inputs
         emit()
+        if args.output:
+            emit(close=True)  # a write the file system only reports on closing (a quota, NFS) is an error too
     finally:  # also on Ctrl-C: the records written so far are out, each whole
         bar.close()
         try:
             out.close() if args.output else out.flush()
-        except OSError:  # what could not be written was said above
+        except OSError:  # an error is already on its way out
             pass
     print(f"{done} input(s), {failed} failed", file=sys.stderr)
     return 1 if failed else 0

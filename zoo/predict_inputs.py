@@ -43,29 +43,47 @@ def read_lines(f):
 
 
 class PipeLines:
-    """The lines of a pipe or a terminal, as read_lines gives them, read with os.read so that whether the next
-    line has arrived can be told without blocking (ready): predict then answers what has come when the input
+    """The lines of a pipe or a terminal, as read_lines gives them, read with os.read so that whether another
+    input has arrived can be told without blocking (ready): predict then answers what has come when the input
     pauses (a person typing, `tail -f`, a co-process), rather than waiting for a whole chunk or the end."""
 
     def __init__(self, fd: int):
         self.fd, self.buf, self.pos, self.eof = fd, bytearray(), 0, False
+        self.scanned = 0  # buf[pos:scanned] holds no newline: an 8 MB line is searched once, not per read
 
     def ready(self) -> bool:
-        return self.eof or self.buf.find(b"\n", self.pos) >= 0 or bool(select.select([self.fd], [], [], 0)[0])
+        """Whether the next input can be read without waiting: the end, a whole line with text (blank lines
+        are no inputs in JSON lines, and a text's blank line is answered as well after a pause), or a line
+        too long to hold (its error record). Reads what the pipe already has to tell."""
+        while True:
+            if self.eof or self._has_text_line() or len(self.buf) - self.pos > MAX_LINE_BYTES:
+                return True
+            if not select.select([self.fd], [], [], 0)[0]:
+                return False
+            self._fill()  # readable: os.read returns at once
+
+    def _has_text_line(self) -> bool:
+        start = self.pos
+        while (end := self.buf.find(b"\n", start)) >= 0:
+            if self.buf[start:end].strip():
+                return True
+            start = end + 1
+        return False
 
     def _fill(self) -> bool:
         data = os.read(self.fd, 1 << 16)
         self.eof = not data
-        del self.buf[:self.pos]  # what was given out; only the line in progress stays
-        self.pos = 0
+        del self.buf[:self.pos]  # what was given out; only the lines not yet read stay
+        self.scanned, self.pos = max(0, self.scanned - self.pos), 0
         self.buf += data
         return bool(data)
 
     def __iter__(self):
         skipping = False  # inside a line longer than MAX_LINE_BYTES: dropped as it comes, given as None
         while True:
-            end = self.buf.find(b"\n", self.pos)
+            end = self.buf.find(b"\n", max(self.pos, self.scanned))
             if end < 0:
+                self.scanned = len(self.buf)
                 if len(self.buf) - self.pos > MAX_LINE_BYTES:
                     skipping, self.pos = True, len(self.buf)
                 if self._fill():

@@ -43,15 +43,18 @@ def resolve(name_or_path, revision: str | None = None, refresh: bool = False) ->
     tried = [f"local folder {path}"]
     local = None
     bare = "/" not in name and "\\" not in name and name not in (".", "..")
-    shadow = bare and path.is_dir() and name in list_models()  # a folder here named like a bundled model
-    if path.is_dir() and not (shadow and not (path / checkpoint.CONFIG).is_file()):
+    here, bundled_name = path.is_dir(), bare and name in list_models()
+    if here and bundled_name and path.resolve() == (BUNDLED / name).resolve():
+        here = False  # the bundled folder itself (run from zoo/checkpoints): loaded as bundled, against the manifest
+    if here and bundled_name and not (path / checkpoint.CONFIG).is_file():  # a folder here named like a bundled model
+        warnings.warn(f"./{name} is a folder without a checkpoint; loading the bundled {name}", stacklevel=3)
+        here = False
+    if here:
         local = path
-        if shadow:
+        if bundled_name:
             warnings.warn(f"./{name}, a checkpoint folder here, is loaded instead of the bundled {name} "
                           f"({BUNDLED / name} names that one)", stacklevel=3)
     elif bare:
-        if shadow:  # no checkpoint in it: the name can only mean the bundled model
-            warnings.warn(f"./{name} is a folder without a checkpoint; loading the bundled {name}", stacklevel=3)
         tried.append(f"bundled model {name!r} (have: {', '.join(list_models()) or 'none'})")
         if name in list_models():
             local = BUNDLED / name
