@@ -61,6 +61,9 @@ def test_page_shows_three_models_per_tab_and_the_inside_view(server):
         check_tab(page, expect, "sentiment", LONG_REVIEW, "app-sentiment-long.png")
         numbers = page.locator("#sentiment-chart-numbers")  # a long text: word numbers on x, words on hover
         expect(numbers.locator("svg g.mark-line path")).to_have_count(3)
+        for said in ("word number", "P(positive)", "model"):  # titles, not gradio's raw "__i18n__{...}" metadata
+            expect(numbers).to_contain_text(said)
+        assert "__i18n__" not in numbers.inner_text()
         chart = page.locator("#sentiment-chart")  # drawn in the browser (vega), one line per model
         expect(chart).to_be_hidden()
         # a short text after a long one: the chart draws again, one line per model (it once went blank until a
@@ -70,6 +73,7 @@ def test_page_shows_three_models_per_tab_and_the_inside_view(server):
         expect(chart.locator("svg").first).to_be_visible()
         expect(chart).to_contain_text("BiLSTM (forward)")
         expect(chart).to_contain_text("4 witty")
+        assert "__i18n__" not in chart.inner_text() and "P(positive)" in chart.inner_text()  # shown again: titles too
         expect(numbers).to_be_hidden()
         lines = chart.locator("svg g.mark-line path")
         expect(lines).to_have_count(3)
@@ -137,6 +141,16 @@ def test_page_shows_three_models_per_tab_and_the_inside_view(server):
         for said in ("BiLSTM (앞 방향)", "P(긍정)", "모델", "단어"):
             expect(ko_chart).to_contain_text(said)
         assert "vanilla RNN" not in ko_chart.inner_text() and "P(positive)" not in ko_chart.inner_text()
+        ko.locator("#sentiment-text textarea").fill(LONG_REVIEW)  # a long review, then the short text again
+        ko.locator("#sentiment-run").click()
+        ko_numbers = ko.locator("#sentiment-chart-numbers")
+        expect(ko_numbers).to_contain_text("단어 번호", timeout=60_000)
+        ko.locator("#sentiment-text textarea").fill("a gorgeous , witty movie .")
+        ko.locator("#sentiment-run").click()
+        expect(ko_chart).to_contain_text("4 witty", timeout=60_000)
+        for said in ("P(긍정)", "모델", "단어"):
+            expect(ko_chart).to_contain_text(said)
+        assert "__i18n__" not in ko_chart.inner_text()
         ko.screenshot(path=str(SHOTS / "app-ko.png"))
         browser.close()
 

@@ -185,8 +185,12 @@ def by_step_charts(words: list[str], curves: dict[str, list[float]], lang: str =
     the one that fits the text is shown with the table, the other hidden and emptied."""
     table = plots.by_step(words, curves, lang) if curves else None
     numbers = table is not None and plots.BY_STEP_N in table.columns
-    return (gr.update(value=None if numbers else table, visible=not numbers),
-            gr.update(value=table if numbers else None, visible=numbers))
+    # the titles as plain text in the page's language with every update: a chart gradio had hidden drew its
+    # gr.I18n titles as raw "__i18n__{...}" once shown again (gradio 6.31)
+    said = UI.get(lang, UI["en"])
+    titles = dict(label=said["by_step"], y_title=said["by_step_y"], color_title=said["by_step_model"])
+    return (gr.update(value=None if numbers else table, visible=not numbers, x_title=said["by_step_x"], **titles),
+            gr.update(value=table if numbers else None, visible=numbers, x_title=said["by_step_n"], **titles))
 
 
 def _tag_confidence(tokens: list[dict]) -> float:
