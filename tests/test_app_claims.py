@@ -9,6 +9,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # webapp/ lives at the repo root
 
 import zoo  # noqa: E402
+from conftest import SHARED_DATA, needs_shared_data  # noqa: E402
 from webapp import why_views  # noqa: E402
 from webapp.examples import MEMORY_EXAMPLE, RIGHT_EXAMPLE, SENTIMENT_EXAMPLES, WHY_EXAMPLE  # noqa: E402
 from zoo import cells, memory, why  # noqa: E402
@@ -185,3 +186,27 @@ def test_a_ner_card_names_entities_as_typed_and_each_once():
     *cols, _ = logic.ner(" ".join(["John Smith works at Google in London ."] * 40))
     for card in cols[1::2]:
         assert card.count("John Smith (PER)") == 1 and card.count("London (LOC)") == 1, card
+
+
+@bundled("caption-rnn", "caption-lstm", "caption-bilstm")
+def test_caption_intro_the_default_photo_is_captioned_as_such_and_a_cat_as_what_the_models_know():
+    """The caption tab starts on a man riding, which all three caption as riding; "shown a cat or a cup, they say
+    what they know": no model says cat (they say dog, boy)."""
+    from pathlib import Path
+    from webapp import captions
+    images = {Path(p).name: p for p in captions.example_images()}
+    assert Path(captions.example_images()[0]).name == "motorcycle_left.png"
+    for arch in ("rnn", "lstm", "bilstm"):
+        model = zoo.load(f"caption-{arch}")
+        assert "riding" in model.predict(images["motorcycle_left.png"])[0]["caption"], arch
+        assert not any("cat" in h["caption"].split() for h in model.predict(images["chelsea.png"])), arch
+
+
+@needs_shared_data
+def test_caption_intro_flickr8k_is_mostly_people_and_dogs_a_dog_in_a_quarter_of_its_photos_a_cat_in_almost_none():
+    """ "6,000 training photos, mostly people and dogs (a dog in 25% of them, a cat in 0.2%)" """
+    import pandas as pd
+    df = pd.read_parquet(SHARED_DATA / "flickr8k" / "train.parquet", columns=[f"caption_{i}" for i in range(5)])
+    said = df.apply(lambda r: " ".join(r).lower(), axis=1)
+    share = {w: said.str.contains(rf"\b{w}s?\b").mean() * 100 for w in ("dog", "cat")}
+    assert len(df) == 6000 and round(share["dog"]) == 25 and round(share["cat"], 1) == 0.2, share

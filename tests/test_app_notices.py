@@ -82,6 +82,13 @@ def test_the_memory_tabs_charts_name_the_models_in_korean_on_a_korean_page():
     assert not any("바닐라" in t for t in legend(memory_views.lifetime(text, "sst2")))  # English page: English names
 
 
+def test_the_what_if_table_says_when_most_words_are_unknown_as_the_pattern_tabs_do():
+    from webapp import why_views
+    ko = SimpleNamespace(headers={"accept-language": "ko-KR,ko"})
+    assert "모델의 어휘" in why_views.what_if("정말 재미있는 영화 😀 👍", "sentiment-lstm", ko)
+    assert "vocabulary" not in why_views.what_if("a witty movie", "sentiment-lstm")  # known to the tiny models too
+
+
 def test_every_examples_table_header_is_plain_text_not_a_translation_key():
     """gr.Dataset does not translate gr.I18n labels: the sentiment examples' headers showed raw translation
     metadata (`__i18n__{"key": "review"}`) in both languages."""

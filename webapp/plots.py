@@ -153,7 +153,7 @@ def gradient_profiles(words: list[str], ratios: dict[str, list[float]], bands: d
         ax.plot(range(len(ys)), [max(y, 1e-30) for y in ys], color=COLORS[arch], marker=".",
                 label=(ARCH_NAMES_KO if lang == "ko" else ARCH_NAMES)[arch])
     _log_y(ax)
-    ax.set_ylabel("|d pred / d x_t| ÷ last word's")
+    ax.set_ylabel("|d pred / d x_t| ÷ last word's · 마지막 단어 대비")
     title = "gradient of the prediction per word, over the last word's · 마지막 단어 대비 기울기"
     if drawn:  # the second line only where a band is drawn
         title += "\ndotted, band: mean, 10-90% over validation reviews · 점선·띠: 검증 리뷰 평균, 10-90%"
@@ -183,7 +183,7 @@ def lifetimes(words: list[str], curves: dict[str, dict], lang: str = "en") -> Fi
             ax.plot(floor(c["norm"]), color=COLORS[arch], marker=".", label=f"{name}: |d h_T / d h_t|")
     _log_y(ax)
     # the forget-gate product is a share (0 to 1); the RNN's Jacobian norm is a size and can pass 1
-    ax.set_ylabel("share kept (LSTM) · |d h_T / d h_t| (RNN)", fontsize=8)
+    ax.set_ylabel("share kept (LSTM) · |d h_T / d h_t| (RNN) · 남은 정도", fontsize=8)
     ax.set_title("how much of each word survives to the last word · 각 단어의 정보가 끝까지 남는 정도", fontsize=9)
     _word_axis(ax, words)
     # under the axes, not on them: inside, the box covered the LSTM's median line on the default review
@@ -206,7 +206,8 @@ def distance(first: dict, last: dict, lang: str = "en") -> Figure:
                     linewidth=width, label=f"{names.get(arch, arch)}, {what}",
                     clip_on=False)  # a marker at 100% is drawn whole, over the frame, not cut in half
     ax.axhline(50, color="grey", linewidth=0.8, linestyle=":")
-    ax.set_ylim(0, 102)
+    ax.set_ylim(0, 106)  # headroom: lines at 100% drawn below the frame, not on it
+    ax.set_yticks(range(0, 101, 20))
     ax.set_xlabel("words of neutral text between the verdict and the end · 평가 문장과 끝 사이의 중립 단어 수")
     ax.set_ylabel("accuracy (%) · 정확도")
     ax.set_title("does the verdict survive? · 평가가 끝까지 기억될까? (50% = chance · 우연 수준)", fontsize=9)

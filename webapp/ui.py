@@ -153,8 +153,10 @@ def inside_tab(box):
         figs, rows = [], []
         for part in logic.TRACE_PARTS:
             with gr.Row(visible=False, elem_id=f"inside-row-{part}") as row:  # shown by gate_rows after a trace
-                figs.append(gr.Plot(label=I18N(f"cell_note_{part}"), show_label=False, scale=4, elem_id=f"inside-{part}"))
-                gr.Markdown(I18N(f"cell_note_{part}"), elem_classes=["note"])
+                # min widths: on a phone the note goes under its heatmap instead of squeezing both side by side
+                figs.append(gr.Plot(label=I18N(f"cell_note_{part}"), show_label=False, scale=4, min_width=480,
+                                    elem_id=f"inside-{part}"))
+                gr.Markdown(I18N(f"cell_note_{part}"), elem_classes=["note"], min_width=200)
             rows.append(row)
         gr.on([run.click, box.submit], logic.inside, inputs=[box, model, direction], outputs=[*figs, notice],
               api_name="inside", **RAW, **MODELS
@@ -187,7 +189,7 @@ def memory_tab():
             probe_set = gr.Radio(MEMORY_SETS[:2], value="imdb", label=I18N("task"), scale=1, elem_id="probe-set")
             probe_run = gr.Button(I18N("probe_run"), variant="primary", scale=1, elem_id="probe-run")
         probe_chart = gr.Plot(label=I18N("probe_intro"), show_label=False, elem_id="probe-chart")
-        probe_table = gr.Markdown(elem_id="probe-table")
+        probe_table = gr.Markdown(elem_id="probe-table", elem_classes=["steps"])  # scrolls sideways on a phone
         probe_run.click(memory_views.distance, inputs=probe_set, outputs=[probe_chart, probe_table],
                         api_name="distance_probe", **RAW, **MODELS)
 
@@ -212,8 +214,12 @@ def shapes_tab():
 
 
 CSS = (".card { font-size: 0.9em } .note { font-size: 0.9em; padding-top: 1em } "
-       # the right-context table has a column per word: it scrolls sideways instead of wrapping tags letter by letter
-       ".steps table { display: block; overflow-x: auto } .steps th, .steps td { white-space: nowrap }")
+       # the right-context and probe tables have a column per word or distance: they scroll sideways instead of
+       # wrapping their cells letter by letter on a phone; so does the what-if table, its numbers kept whole
+       ".steps table, #why-table table { display: block; overflow-x: auto } .steps th, .steps td { white-space: nowrap } "
+       "#why-table td:nth-child(n+3), #why-table th { white-space: nowrap } "
+       # Korean wraps between words, not inside them (나란히 보 / 기); other scripts are not affected
+       ".prose, .md, label, button { word-break: keep-all; overflow-wrap: break-word }")
 
 
 def build() -> gr.Blocks:

@@ -16,7 +16,7 @@ from zoo.cells import SWITCHES
 
 from . import models, plots
 from .logic import (_get_model, _notice, checked_direction, clean_text, first_words, heatmaps, inspectable_models,
-                    lang_of, md_cell, metric_name)
+                    lang_of, md_cell, metric_name, unknown_words)
 from .texts import SWITCHES_KO, bad_image, error, say
 
 MAX_STEP_WORDS = 25  # right context: one row per prefix, so rows x words cells
@@ -59,6 +59,7 @@ def what_if(text, model_name, request: gr.Request | None = None) -> str:
             answers = why.what_if(pred, text)
     except ValueError:
         raise error("no_words", lang) from None
+    notices += unknown_words(pred, text, lang)  # as the pattern tabs say: mostly <unk>, the answers say little
     recorded = pred.config.get("what_if", {})
     scores = recorded.get("scores", {})
     head = f"| {say('switch', lang)} | {say('changes', lang)} | {say('answer', lang)} |"
