@@ -36,6 +36,7 @@ EVENTS = {
     "shapes": "shapes",  # builds one small torch layer (sizes checked by webapp.shapes)
     "two_way": "toggle", "two_way_1": "toggle", "gate_rows": "rows", "gate_rows_1": "rows",
     "check": "check", "check_1": "check",
+    "clear_captions": "clear",  # a new photo empties the caption columns
 }
 PUBLIC = {"/sentiment", "/ner", "/caption", "/inside", "/memory", "/lifetime", "/distance_probe", "/what_if",
           "/cell_size", "/right_context", "/inside_caption", "/note_loop", "/shapes"}
@@ -95,6 +96,8 @@ def test_every_event_is_in_the_table_and_every_model_event_in_the_one_queue_grou
             assert fn.fn("ner-lstm")["value"] == "forward"  # a greyed-out choice left on backward would stick there
         elif kind == "rows":  # reads the model's name only, runs nothing
             assert fn.fn.__name__ == "gate_rows" and {u["visible"] for u in fn.fn(["x"])} == {True}
+        elif kind == "clear":  # empties its outputs, unqueued, reads nothing
+            assert fn.fn() == [""] * len(fn.outputs) and fn.queue is False and not fn.inputs
         elif kind == "check":  # the input checks alone, raw input: an API caller's 42 is an error, not a crash
             assert fn.fn.__name__ == "check" and fn.preprocess is False
             with pytest.raises(gr.Error, match="Expected text"):

@@ -124,6 +124,9 @@ def caption_tab(images: list[str]):
         outputs = [*cols, notice]
         gr.on([run.click], captions.caption_upload, inputs=[image, beam], outputs=outputs, api_name="caption", **RAW,
               **MODELS)
+        def clear_captions():  # a new photo clears the last one's captions: under an error badge they read as its
+            return [""] * len(outputs)
+        gr.on([image.upload, image.clear], clear_captions, outputs=outputs, api_visibility="private", queue=False)
         with examples_slot:
             if images:  # fills the image, then our own run (see sentiment_tab)
                 examples = gr.Examples([[p] for p in images], inputs=image, label=I18N("examples"),
