@@ -81,8 +81,8 @@ def serve(timeout: float = 180.0, argv: list[str] | None = None, env: dict | Non
 
 
 def image_path() -> str:
-    from webapp.captions import example_images
-    return example_images()[0]
+    from webapp.captions import example_image
+    return example_image()
 
 
 def function_call(api: str, args: tuple):

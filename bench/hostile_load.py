@@ -197,8 +197,8 @@ def client(i: int, url: str, end: float, results: list, lock: threading.Lock, ph
 
 
 def load_phase(url: str, clients: int, seconds: float) -> dict:
-    from webapp.captions import example_images
-    photo = Path(example_images()[0]).read_bytes()
+    from webapp.captions import example_image
+    photo = Path(example_image()).read_bytes()
     results, lock = [], threading.Lock()
     end = time.monotonic() + seconds
     threads = [threading.Thread(target=client, args=(i, url, end, results, lock, photo)) for i in range(clients)]

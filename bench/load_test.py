@@ -46,8 +46,8 @@ def call_args(api: str) -> tuple:
     args = CALLS[api]
     if args[0] == "EXAMPLE_IMAGE":
         from gradio_client import handle_file
-        from webapp.captions import example_images
-        args = (handle_file(example_images()[0]), *args[1:])
+        from webapp.captions import example_image
+        args = (handle_file(example_image()), *args[1:])
     return args
 
 

@@ -14,7 +14,7 @@ from test_app import server, tiny_models  # noqa: E402,F401  (the fixtures, shar
 from test_app_browser import BROWSER_ARGS, CHROMIUM, SHOTS, needs_chromium  # noqa: E402,F401
 from webapp import captions, models  # noqa: E402
 
-EXAMPLE = captions.example_images()[0]
+EXAMPLE = captions.example_image()
 
 
 def test_examples_are_photos_shipped_by_an_installed_package():

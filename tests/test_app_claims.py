@@ -189,24 +189,27 @@ def test_a_ner_card_names_entities_as_typed_and_each_once():
 
 
 @bundled("caption-rnn", "caption-lstm", "caption-bilstm")
-def test_caption_intro_the_default_photo_is_captioned_as_such_and_a_cat_as_what_the_models_know():
-    """The caption tab starts on a man riding, which all three caption as riding; "shown a cat or a cup, they say
-    what they know": no model says cat (they say dog, boy)."""
+def test_caption_intro_the_models_add_a_rider_to_the_parked_motorcycle_and_see_a_dog_or_a_child_in_the_cat_and_cup():
+    """The caption tab starts on a parked motorcycle (no one on it): "they see a man riding the parked motorcycle,
+    and a dog or a child in the cat and the cup", the scenes of their training photos."""
     from pathlib import Path
     from webapp import captions
-    images = {Path(p).name: p for p in captions.example_images()}
     assert Path(captions.example_images()[0]).name == "motorcycle_left.png"
     for arch in ("rnn", "lstm", "bilstm"):
         model = zoo.load(f"caption-{arch}")
-        assert "riding" in model.predict(images["motorcycle_left.png"])[0]["caption"], arch
-        assert not any("cat" in h["caption"].split() for h in model.predict(images["chelsea.png"])), arch
+        words = model.predict(captions.example_image("motorcycle_left.png"))[0]["caption"].split()
+        assert "man" in words and "riding" in words, (arch, words)
+        for photo, shown in (("chelsea.png", "cat"), ("coffee.png", "cup")):
+            words = model.predict(captions.example_image(photo))[0]["caption"].split()
+            assert {"dog", "boy", "girl", "child"} & set(words) and shown not in words, (arch, photo, words)
 
 
 @needs_shared_data
-def test_caption_intro_flickr8k_is_mostly_people_and_dogs_a_dog_in_a_quarter_of_its_photos_a_cat_in_almost_none():
-    """ "6,000 training photos, mostly people and dogs (a dog in 25% of them, a cat in 0.2%)" """
+def test_caption_intro_flickr8k_is_mostly_people_and_dogs_a_dog_in_a_quarter_of_its_photos_a_cat_in_15():
+    """ "6,000 training photos, mostly people and dogs (a dog in 25% of them, a cat in 15)" (by the words of their
+    five captions: "cat tails" and a toy cat counted too) """
     import pandas as pd
     df = pd.read_parquet(SHARED_DATA / "flickr8k" / "train.parquet", columns=[f"caption_{i}" for i in range(5)])
     said = df.apply(lambda r: " ".join(r).lower(), axis=1)
-    share = {w: said.str.contains(rf"\b{w}s?\b").mean() * 100 for w in ("dog", "cat")}
-    assert len(df) == 6000 and round(share["dog"]) == 25 and round(share["cat"], 1) == 0.2, share
+    assert len(df) == 6000 and round(said.str.contains(r"\bdogs?\b").mean() * 100) == 25
+    assert said.str.contains(r"\bcats?\b").sum() == 15

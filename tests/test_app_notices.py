@@ -89,6 +89,14 @@ def test_the_what_if_table_says_when_most_words_are_unknown_as_the_pattern_tabs_
     assert "vocabulary" not in why_views.what_if("a witty movie", "sentiment-lstm")  # known to the tiny models too
 
 
+def test_the_sentiment_charts_titles_come_in_the_pages_language_with_every_update():
+    """Sent as plain text: a chart gradio had hidden drew its gr.I18n titles as raw "__i18n__{...}" metadata."""
+    words, short = logic.by_step_charts(["a", "film"], {"rnn": [0.4, 0.6]}, "ko")
+    assert (words["x_title"], words["y_title"], words["color_title"], words["visible"]) == ("단어", "P(긍정)", "모델", True)
+    assert short["x_title"] == "단어 번호" and short["visible"] is False
+    assert logic.by_step_charts(["a"], {"rnn": [0.4]})[0]["y_title"] == "P(positive)"
+
+
 def test_every_examples_table_header_is_plain_text_not_a_translation_key():
     """gr.Dataset does not translate gr.I18n labels: the sentiment examples' headers showed raw translation
     metadata (`__i18n__{"key": "review"}`) in both languages."""

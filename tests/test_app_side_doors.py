@@ -144,7 +144,7 @@ def test_main_and_example_events_together_never_run_more_than_two_models_at_once
         if EVENTS.get(fn.api_name) == "model":
             monkeypatch.setattr(fn, "fn", counted(fn.fn))
     with httpx.Client(timeout=300) as http:
-        image = upload(http, server, "photo.png", Path(captions.example_images()[0]).read_bytes())
+        image = upload(http, server, "photo.png", Path(captions.example_image()).read_bytes())
         calls = [("ner", [NER_TEXT]), ("ner_example_run", [NER_TEXT]), ("sentiment", ["a witty movie", "sst2"]),
                  ("sentiment_example_run", ["a witty movie", "imdb"]), ("caption", [image, 1]),
                  ("caption_example_run", [image, 1]), ("inside", [NER_TEXT, "ner-lstm", "forward"]),
@@ -233,4 +233,4 @@ def test_uploads_have_a_size_limit_and_are_deleted_after_an_hour(server):
 @pytest.mark.parametrize("beam", [True, 2.5, "3", float("nan"), [3]])
 def test_a_beam_that_is_not_a_whole_number_is_refused_not_rounded(beam):
     with pytest.raises(gr.Error, match="beam width"):
-        captions.caption(captions.example_images()[0], beam)
+        captions.caption(captions.example_image(), beam)

@@ -27,15 +27,23 @@ MAX_BEAM = 10
 
 def example_images() -> list[str]:
     """Real photos that an installed package ships (scikit-image's sample data): no Flickr8k image is
-    bundled here, and nothing is downloaded. The first, shown at the start, is one Flickr8k's kind of scene
-    (a man riding, which all three models caption as such); the cat, the cup and the rocket come after, to
-    show what models that saw almost none of them say (the caption tab's intro)."""
+    bundled here, and nothing is downloaded. The first, shown at the start, is a parked motorcycle, which all
+    three models caption as a man riding a bike: they add the rider their training photos had (the caption
+    tab's intro says so); the cat, the cup and the rocket, which Flickr8k almost never shows, come after."""
     try:
         data = files("skimage") / "data"
     except ModuleNotFoundError:
         return []
     return [str(data / n) for n in ("motorcycle_left.png", "astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg")
             if (data / n).is_file()]
+
+
+TIMED_PHOTO = "chelsea.png"  # the photo bench/app_latency.py, load_test.py and hostile_load.py time (docs/app.md)
+
+
+def example_image(name: str = TIMED_PHOTO) -> str:
+    """One of example_images by its file name."""
+    return next(p for p in example_images() if Path(p).name == name)
 
 
 def _captions_markdown(hyps: list[dict], beam: int, max_len: int, lang: str) -> str:

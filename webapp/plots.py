@@ -153,7 +153,7 @@ def gradient_profiles(words: list[str], ratios: dict[str, list[float]], bands: d
         ax.plot(range(len(ys)), [max(y, 1e-30) for y in ys], color=COLORS[arch], marker=".",
                 label=(ARCH_NAMES_KO if lang == "ko" else ARCH_NAMES)[arch])
     _log_y(ax)
-    ax.set_ylabel("|d pred / d x_t| ÷ last word's · 마지막 단어 대비")
+    ax.set_ylabel("|d pred / d x_t| ÷ last word's · 마지막 단어 대비", fontsize=8)
     title = "gradient of the prediction per word, over the last word's · 마지막 단어 대비 기울기"
     if drawn:  # the second line only where a band is drawn
         title += "\ndotted, band: mean, 10-90% over validation reviews · 점선·띠: 검증 리뷰 평균, 10-90%"

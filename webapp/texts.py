@@ -30,8 +30,8 @@ UI = {
         "caption_intro": "One image in, a sentence out: the image's feature starts each decoder, which then writes "
                          "word by word. The BiLSTM is two LSTM decoders, one writing left to right and one right to "
                          "left; the caption wins that the two decoders together score best. The models learned from Flickr8k's "
-                         "6,000 training photos, mostly people and dogs (a dog in 25% of them, a cat in 0.2%): shown a "
-                         "cat or a cup, they say what they know.",
+                         "6,000 training photos, mostly people and dogs (a dog in 25% of them, a cat in 15): they "
+                         "see a man riding the parked motorcycle, and a dog or a child in the cat and the cup.",
         "caption_image": "Image (upload, webcam or an example)", "beam": "Beam width",
         "decoder_image": "Image (upload or paste)",
         "inside_intro": "Every number below is computed step by step by `zoo.cells.trace` with the chosen "
@@ -112,7 +112,8 @@ UI = {
         "caption_intro": "이미지 하나를 넣으면 문장이 나옵니다: 이미지 특징으로 디코더의 첫 상태를 만들고, 디코더는 단어를 "
                          "하나씩 씁니다. BiLSTM은 왼쪽→오른쪽, 오른쪽→왼쪽으로 쓰는 두 LSTM 디코더이며, 둘이 함께 "
                          "가장 높게 평가한 캡션이 선택됩니다. 모델은 Flickr8k 학습 사진 6,000장으로 배웠는데, 대부분 사람과 개의 "
-                         "사진입니다(개가 25%, 고양이는 0.2%): 고양이나 커피잔을 보여 주면 아는 것을 말합니다.",
+                         "사진입니다(개가 나오는 사진이 25%, 고양이는 15장). 그래서 세워 둔 오토바이에는 타는 사람을 "
+                         "더하고, 고양이와 컵은 개나 아이로 봅니다.",
         "caption_image": "이미지 (업로드, 웹캠 또는 예시)", "beam": "빔 크기", "decoder_image": "이미지 (업로드 또는 붙여넣기)",
         "inside_intro": "아래의 모든 값은 선택한 모델의 실제 가중치로 `zoo.cells.trace`가 한 시점씩 계산한 것입니다. "
                         "행은 은닉 유닛, 열은 단어입니다.",

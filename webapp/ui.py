@@ -122,11 +122,13 @@ def caption_tab(images: list[str]):
                                                          elem_classes=["captions"]), card_first=True)
         notice = gr.Markdown(elem_id="caption-notice")
         outputs = [*cols, notice]
-        gr.on([run.click], captions.caption_upload, inputs=[image, beam], outputs=outputs, api_name="caption", **RAW,
-              **MODELS)
+        run_event = gr.on([run.click], captions.caption_upload, inputs=[image, beam], outputs=outputs,
+                          api_name="caption", **RAW, **MODELS)
         def clear_captions():  # a new photo clears the last one's captions: under an error badge they read as its
             return [""] * len(outputs)
-        gr.on([image.upload, image.clear], clear_captions, outputs=outputs, api_visibility="private", queue=False)
+        # change: an upload, a webcam shot, a paste, a clear or an example; a run still going for the last photo
+        # is cancelled, or its captions would land under the new one
+        image.change(clear_captions, outputs=outputs, api_visibility="private", queue=False, cancels=[run_event])
         with examples_slot:
             if images:  # fills the image, then our own run (see sentiment_tab)
                 examples = gr.Examples([[p] for p in images], inputs=image, label=I18N("examples"),
@@ -159,7 +161,8 @@ def inside_tab(box):
                 # min widths: on a phone the note goes under its heatmap instead of squeezing both side by side
                 figs.append(gr.Plot(label=I18N(f"cell_note_{part}"), show_label=False, scale=4, min_width=480,
                                     elem_id=f"inside-{part}"))
-                gr.Markdown(I18N(f"cell_note_{part}"), elem_classes=["note"], min_width=200)
+                with gr.Column(scale=1, min_width=200):  # gr.Markdown takes no min width of its own (gradio 6.31)
+                    gr.Markdown(I18N(f"cell_note_{part}"), elem_classes=["note"])
             rows.append(row)
         gr.on([run.click, box.submit], logic.inside, inputs=[box, model, direction], outputs=[*figs, notice],
               api_name="inside", **RAW, **MODELS
@@ -220,9 +223,9 @@ CSS = (".card { font-size: 0.9em } .note { font-size: 0.9em; padding-top: 1em } 
        # the right-context and probe tables have a column per word or distance: they scroll sideways instead of
        # wrapping their cells letter by letter on a phone; so does the what-if table, its numbers kept whole
        ".steps table, #why-table table { display: block; overflow-x: auto } .steps th, .steps td { white-space: nowrap } "
-       "#why-table td:nth-child(n+3), #why-table th { white-space: nowrap } "
+       "#why-table td:nth-child(4), #why-table th { white-space: nowrap } "
        # Korean wraps between words, not inside them (나란히 보 / 기); other scripts are not affected
-       ".prose, .md, label, button { word-break: keep-all; overflow-wrap: break-word }")
+       ".prose, .md, .prose table, .md table, label, button { word-break: keep-all; overflow-wrap: break-word }")
 
 
 def build() -> gr.Blocks:
