@@ -1,5 +1,6 @@
 """The web app's pages in a real (headless) browser: the tiny checkpoints (tests/app_models.py) and, per
 pattern tab, the bundled models."""
+import re
 import socket
 import sys
 from pathlib import Path
@@ -213,4 +214,27 @@ def test_an_empty_input_in_a_tab_with_two_views_gives_one_error_not_two(server):
             said = " ".join(toasts.all_inner_texts())  # gradio groups errors in one toast: "Error (2)", both messages
             assert said.count("Please type some text first.") == 1, (tab, said)
             page.reload()
+        browser.close()
+
+
+@needs_chromium
+def test_a_new_photo_clears_the_last_captions_and_an_example_photo_gets_its_own(server):
+    """Under an error badge, the last photo's captions read as the new one's: a new photo clears them first,
+    and an example photo's own run, which follows its change, still shows its captions."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    expect = sync_api.expect
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
+        page = browser.new_page(locale="en-US", viewport={"width": 1280, "height": 1100})
+        page.set_default_timeout(60_000)
+        page.goto(server)
+        page.get_by_role("tab", name="One to many: image captions").click()
+        page.locator("#caption-run").click()
+        captions = page.locator("#caption-lstm")
+        scored = re.compile(r"\(-?\d+\.\d\d\)")  # a caption's score, as the list shows it
+        expect(captions).to_contain_text(scored)
+        page.locator("#caption-image button[aria-label='Remove Image']").click()
+        expect(captions).not_to_contain_text(scored)  # cleared with the photo
+        page.locator("button.gallery-item").nth(1).click()  # an example photo
+        expect(captions).to_contain_text(scored)  # its own captions, not cleared by the change that filled it
         browser.close()
