@@ -238,3 +238,25 @@ def test_a_new_photo_clears_the_last_captions_and_an_example_photo_gets_its_own(
         page.locator("button.gallery-item").nth(1).click()  # an example photo
         expect(captions).to_contain_text(scored)  # its own captions, not cleared by the change that filled it
         browser.close()
+
+
+@needs_chromium
+def test_a_notice_about_the_input_shows_under_it_above_the_answers(server):
+    """A text cut to its first characters or mostly unknown words: said where it is read before the answers
+    (it was below the chart, out of sight after a long paste)."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    expect = sync_api.expect
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
+        page = browser.new_page(locale="en-US", viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(60_000)
+        page.goto(server)
+        for task in ("sentiment", "ner"):
+            names = {"ner": "Many to many: named entities", "sentiment": "Many to one: sentiment"}
+            page.get_by_role("tab", name=names[task]).click()
+            page.locator(f"#{task}-text textarea").fill("영화 정말 최고 movie")
+            page.locator(f"#{task}-run").click()
+            notice = page.locator(f"#{task}-notice")
+            expect(notice).to_contain_text("outside the models' vocabulary")
+            assert notice.bounding_box()["y"] < page.locator(f"#{task}-card-rnn").bounding_box()["y"], task
+        browser.close()

@@ -52,6 +52,9 @@ def sentiment_tab(inside_box):
                             elem_id="sentiment-data")
         examples_slot = gr.Column()  # filled below, once the outputs exist; shown under the input
         run = gr.Button(I18N("run"), variant="primary", elem_id="sentiment-run")
+        # notices about the input (cut to its first characters, words unknown to the models) sit under it, where
+        # they are read before the answers, not below the chart
+        notice = gr.Markdown(elem_id="sentiment-notice")
         cols = _columns("sentiment", lambda a: gr.Label(label=I18N(a), num_top_classes=2, elem_id=f"sentiment-{a}"))
         # drawn by the browser from a table (webapp.plots.by_step): no figure to render on the server
         # two charts, one per kind of x (words, or word numbers for a long review), one shown at a time
@@ -63,7 +66,6 @@ def sentiment_tab(inside_box):
                   gr.LinePlot(x=plots.BY_STEP_N, x_title=I18N("by_step_n"), visible=False,
                               elem_id="sentiment-chart-numbers", **line)]
         gr.Markdown(I18N("by_step_note"))
-        notice = gr.Markdown(elem_id="sentiment-notice")
         outputs = [*cols, *charts, notice]
         gr.on([run.click, box.submit], logic.sentiment, inputs=[box, data], outputs=outputs, api_name="sentiment", **RAW,
               **MODELS).then(lambda t: t, box, inside_box, api_visibility="private")  # "current input" of the inside tab
@@ -87,10 +89,10 @@ def ner_tab(inside_box):
         box = gr.Textbox(label=I18N("sentence"), value=NER_EXAMPLES[1], elem_id="ner-text")  # one line: Enter runs
         examples_slot = gr.Column()  # filled below, once the outputs exist; shown under the input
         run = gr.Button(I18N("run"), variant="primary", elem_id="ner-run")
+        notice = gr.Markdown(elem_id="ner-notice")  # under the input, as the sentiment tab's
         cols = _columns("ner", lambda a: gr.HighlightedText(label=I18N(a), color_map=plots.ENTITY_COLORS, show_legend=True,
                                                      combine_adjacent=False, elem_id=f"ner-{a}"))
         gr.Markdown(I18N("legend"))
-        notice = gr.Markdown(elem_id="ner-notice")
         outputs = [*cols, notice]
         gr.on([run.click, box.submit], logic.ner, inputs=box, outputs=outputs, api_name="ner", **RAW, **MODELS) \
             .then(lambda t: t, box, inside_box, api_visibility="private")
