@@ -1,5 +1,6 @@
 """The web app's pages in a real (headless) browser: the tiny checkpoints (tests/app_models.py) and, per
 pattern tab, the bundled models."""
+import contextlib
 import re
 import socket
 import sys
@@ -217,17 +218,26 @@ def test_an_empty_input_in_a_tab_with_two_views_gives_one_error_not_two(server):
         browser.close()
 
 
+@contextlib.contextmanager
+def english_page(server, height: int = 1100):
+    """A page of the app in a headless Chromium, English, 1280 px wide; the browser closed after."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
+        page = browser.new_page(locale="en-US", viewport={"width": 1280, "height": height})
+        page.set_default_timeout(60_000)
+        page.goto(server)
+        try:
+            yield page, sync_api.expect
+        finally:
+            browser.close()
+
+
 @needs_chromium
 def test_a_new_photo_clears_the_last_captions_and_an_example_photo_gets_its_own(server):
     """Under an error badge, the last photo's captions read as the new one's: a new photo clears them first,
     and an example photo's own run, which follows its change, still shows its captions."""
-    sync_api = pytest.importorskip("playwright.sync_api")
-    expect = sync_api.expect
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
-        page = browser.new_page(locale="en-US", viewport={"width": 1280, "height": 1100})
-        page.set_default_timeout(60_000)
-        page.goto(server)
+    with english_page(server) as (page, expect):
         page.get_by_role("tab", name="One to many: image captions").click()
         page.locator("#caption-run").click()
         captions = page.locator("#caption-lstm")
@@ -237,26 +247,17 @@ def test_a_new_photo_clears_the_last_captions_and_an_example_photo_gets_its_own(
         expect(captions).not_to_contain_text(scored)  # cleared with the photo
         page.locator("button.gallery-item").nth(1).click()  # an example photo
         expect(captions).to_contain_text(scored)  # its own captions, not cleared by the change that filled it
-        browser.close()
-
 
 @needs_chromium
 def test_a_notice_about_the_input_shows_under_it_above_the_answers(server):
     """A text cut to its first characters or mostly unknown words: said where it is read before the answers
     (it was below the chart, out of sight after a long paste)."""
-    sync_api = pytest.importorskip("playwright.sync_api")
-    expect = sync_api.expect
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
-        page = browser.new_page(locale="en-US", viewport={"width": 1280, "height": 900})
-        page.set_default_timeout(60_000)
-        page.goto(server)
+    names = {"ner": "Many to many: named entities", "sentiment": "Many to one: sentiment"}
+    with english_page(server, height=900) as (page, expect):
         for task in ("sentiment", "ner"):
-            names = {"ner": "Many to many: named entities", "sentiment": "Many to one: sentiment"}
             page.get_by_role("tab", name=names[task]).click()
             page.locator(f"#{task}-text textarea").fill("영화 정말 최고 movie")
             page.locator(f"#{task}-run").click()
             notice = page.locator(f"#{task}-notice")
             expect(notice).to_contain_text("outside the models' vocabulary")
             assert notice.bounding_box()["y"] < page.locator(f"#{task}-card-rnn").bounding_box()["y"], task
-        browser.close()
