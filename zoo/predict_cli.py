@@ -103,10 +103,13 @@ def _inputs(predictor, args):
     there: a function for a pipe, else None)."""
     keys = task_module(predictor.task).PREDICT_KEYS  # the task's own: zoo names no task
     caption = keys is None
-    if args.input == "-":
-        f = open(sys.stdin.fileno(), "rb", closefd=False)
+
+    def from_lines(f, total):
         lines, ready = lines_of(f)
-        return (path_items(lines, args.format) if caption else line_items(lines, keys, args.format)), None, f, ready
+        return (path_items(lines, args.format) if caption else line_items(lines, keys, args.format)), total, f, ready
+
+    if args.input == "-":
+        return from_lines(open(sys.stdin.fileno(), "rb", closefd=False), None)
     path = Path(args.input).expanduser()
     if caption and (path.is_dir() or is_glob(args.input) or path.suffix.lower() in IMAGE_SUFFIXES):
         items = image_items(args.input)  # names only, so the listing is small and gives the bar its total
@@ -118,10 +121,8 @@ def _inputs(predictor, args):
     if not path.exists():
         raise ValueError(f"--input {args.input}: no such file" + (", folder or glob" if caption else
                                                                     " (text models read a file or -)"))
-    f = open(path, "rb")
-    lines, ready = lines_of(f)
     total = _count_lines(path) if path.is_file() else None  # a pipe (<(...)) is read once, not counted first
-    return (path_items(lines, args.format) if caption else line_items(lines, keys, args.format)), total, f, ready
+    return from_lines(open(path, "rb"), total)
 
 
 def _starts_as_image(head: bytes) -> bool:

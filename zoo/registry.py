@@ -44,7 +44,7 @@ def resolve(name_or_path, revision: str | None = None, refresh: bool = False) ->
     local = None
     bare = "/" not in name and "\\" not in name and name not in (".", "..")
     here, bundled_name = path.is_dir(), bare and name in list_models()
-    if here and bundled_name and path.resolve() == (BUNDLED / name).resolve():
+    if here and bundled_name and is_bundled(path):
         here = False  # the bundled folder itself (run from zoo/checkpoints): loaded as bundled, against the manifest
     if here and bundled_name and not (path / checkpoint.CONFIG).is_file():  # a folder here named like a bundled model
         warnings.warn(f"./{name} is a folder without a checkpoint; loading the bundled {name}", stacklevel=3)
@@ -56,7 +56,7 @@ def resolve(name_or_path, revision: str | None = None, refresh: bool = False) ->
                           f"({BUNDLED / name} names that one)", stacklevel=3)
     elif bare:
         tried.append(f"bundled model {name!r} (have: {', '.join(list_models()) or 'none'})")
-        if name in list_models():
+        if bundled_name:
             local = BUNDLED / name
             integrity.check_against_manifest(local, BUNDLED)
     if local is not None:
