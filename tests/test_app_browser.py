@@ -4,6 +4,7 @@ import contextlib
 import re
 import socket
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -216,6 +217,33 @@ def test_an_empty_input_in_a_tab_with_two_views_gives_one_error_not_two(server):
             assert said.count("Please type some text first.") == 1, (tab, said)
             page.reload()
         browser.close()
+
+
+def settled(page, action, path: str = "/gradio_api/run/predict", quiet_ms: int = 500, timeout_s: float = 30):
+    """Do action, then wait until the queue-less events it set off (a photo's change: two posts after an upload)
+    have answered and no more came for quiet_ms. A run clicked before then can meet the change's cancel: a person's
+    click comes hundreds of milliseconds after the photo shows, a test's in the same millisecond."""
+    pending, last = set(), [time.monotonic(), False]
+
+    def sent(request):
+        if path in request.url:
+            pending.add(request)
+            last[:] = [time.monotonic(), True]
+
+    def done(request):
+        if request in pending:
+            pending.discard(request)
+            last[0] = time.monotonic()
+    listeners = {"request": sent, "requestfinished": done, "requestfailed": done}
+    for name, fn in listeners.items():
+        page.on(name, fn)
+    action()
+    deadline = time.monotonic() + timeout_s
+    while not (last[1] and not pending and time.monotonic() - last[0] >= quiet_ms / 1000):
+        assert time.monotonic() < deadline, f"no answer to {path} within {timeout_s} s"
+        page.wait_for_timeout(50)
+    for name, fn in listeners.items():
+        page.remove_listener(name, fn)
 
 
 @contextlib.contextmanager

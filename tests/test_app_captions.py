@@ -11,7 +11,7 @@ sys.path.insert(0, str(ROOT))
 
 # the app served in-process (with tiny text models; the caption models are the bundled ones)
 from test_app import server, tiny_models  # noqa: E402,F401  (the fixtures, shared)
-from test_app_browser import BROWSER_ARGS, CHROMIUM, SHOTS, needs_chromium  # noqa: E402,F401
+from test_app_browser import BROWSER_ARGS, CHROMIUM, SHOTS, needs_chromium, settled  # noqa: E402,F401
 from webapp import captions, models  # noqa: E402
 
 EXAMPLE = captions.example_image()
@@ -97,7 +97,7 @@ def test_page_uploads_an_image_and_shows_three_captions(server):
         page.set_default_timeout(60_000)
         page.goto(server)
         page.get_by_role("tab", name="One to many: image captions").click()
-        page.locator("#caption-image input[type=file]").set_input_files(EXAMPLE)
+        settled(page, lambda: page.locator("#caption-image input[type=file]").set_input_files(EXAMPLE))
         page.locator("#caption-run").click()
         for arch in models.ARCHS:
             sync_api.expect(page.locator(f"#caption-card-{arch}")).to_contain_text(f"caption-{arch}")
