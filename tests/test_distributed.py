@@ -158,6 +158,15 @@ def test_a_device_that_does_not_exist_is_refused_by_name():
     assert devices.resolve("cpu") == torch.device("cpu")
 
 
+def test_a_bad_device_is_named_as_the_caller_asked_for_it():
+    import zoo
+    with pytest.raises(devices.DeviceUnavailable, match=r"^device='tpu': choose auto"):
+        zoo.load("sentiment-rnn", device="tpu")  # from Python: device=, not the command line's --device
+    r = subprocess.run([sys.executable, "-m", "zoo", "predict", "sentiment-rnn", "--device", "tpu", "--input", "-"],
+                       cwd=ROOT, capture_output=True, text=True, input="", timeout=300)
+    assert r.returncode == 2 and r.stderr.strip().splitlines()[-1] == "error: --device tpu: choose auto, cpu, cuda, cuda:N or mps"
+
+
 def test_load_with_device_none_means_the_default_as_precision_none_does():
     import zoo
     assert zoo.load("sentiment-rnn", device=None).predict("a fine film")["label"] in ("positive", "negative")

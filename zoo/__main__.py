@@ -10,7 +10,7 @@ import sys
 import time
 import warnings
 
-from . import checkpoint, data, integrity, predict_cli, registry
+from . import checkpoint, data, devices, integrity, predict_cli, registry
 from .precision import PRECISIONS
 
 
@@ -56,6 +56,7 @@ def cmd_list(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
+    devices.resolve(args.device)  # here, for the message to say --device (zoo.load's says device=)
     predictor = registry.load(args.model, revision=args.revision, precision=args.precision, device=args.device)
     ds, source = data.load(args.data)
     if args.split not in ds:

@@ -27,9 +27,13 @@ class DeviceUnavailable(ValueError):
     """The device or precision asked for is not there; the message says what is."""
 
 
-def resolve(name: str = "auto") -> torch.device:
-    """'auto' | 'cpu' | 'cuda' | 'cuda:N' | 'mps' -> a torch.device that exists here."""
+def resolve(name: str = "auto", flag: str = "--device") -> torch.device:
+    """'auto' | 'cpu' | 'cuda' | 'cuda:N' | 'mps' -> a torch.device that exists here. flag: how the caller asked,
+    for the message ("--device" on the command line, "device=" from Python)."""
     name = str(name).strip().lower()
+
+    def said(value: str) -> str:
+        return f"{flag}{value!r}" if flag.endswith("=") else f"{flag} {value}"
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cpu":
@@ -37,18 +41,18 @@ def resolve(name: str = "auto") -> torch.device:
     m = re.fullmatch(r"cuda(?::(\d+))?", name)
     if m:
         if not torch.cuda.is_available():
-            raise DeviceUnavailable(f"--device {name}: CUDA is not available here (torch {torch.__version__}, "
+            raise DeviceUnavailable(f"{said(name)}: CUDA is not available here (torch {torch.__version__}, "
                                     f"{'built without CUDA' if torch.version.cuda is None else 'no GPU found'}); "
-                                    f"use --device cpu or auto")
+                                    f"use {said('cpu')} or {said('auto')}")
         index = int(m.group(1) or 0)
         if index >= torch.cuda.device_count():
-            raise DeviceUnavailable(f"--device {name}: there are {torch.cuda.device_count()} CUDA device(s)")
+            raise DeviceUnavailable(f"{said(name)}: there are {torch.cuda.device_count()} CUDA device(s)")
         return torch.device("cuda", index)
     if name == "mps":
         if not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-            raise DeviceUnavailable("--device mps: Apple's Metal backend is not available here; use --device cpu")
+            raise DeviceUnavailable(f"{said('mps')}: Apple's Metal backend is not available here; use {said('cpu')}")
         return torch.device("mps")
-    raise DeviceUnavailable(f"--device {name!r}: choose auto, cpu, cuda, cuda:N or mps")
+    raise DeviceUnavailable(f"{said(name)}: choose auto, cpu, cuda, cuda:N or mps")
 
 
 def choose_precision(name: str, device: torch.device) -> tuple[str, str]:

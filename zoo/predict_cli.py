@@ -23,6 +23,7 @@ import os
 import sys
 from pathlib import Path
 
+from . import devices
 from .precision import PRECISIONS
 from .predict_inputs import IMAGE_SUFFIXES, Item, image_items, is_glob, line_items, lines_of, path_items
 from .task_table import task_module
@@ -170,6 +171,7 @@ def run(args, load) -> int:
     if args.output == "-":  # as for --input: standard output
         args.output = None
     _check_output(args)
+    devices.resolve(args.device)  # here, for the message to say --device (zoo.load's says device=)
     predictor = load(args.model, revision=args.revision, precision=args.precision, device=args.device)
     items, total, f, ready = _inputs(predictor, args)
     try:

@@ -83,7 +83,7 @@ def load(name_or_path, revision: str | None = None, refresh: bool = False, preci
     if precision is not None and precision not in PRECISIONS:  # before any file is read: a typo is the caller's error, not the checkpoint's
         raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
     # device None: the default, as precision=None is; DeviceUnavailable (a ValueError) for one that is not here
-    where = devices.resolve("cpu" if device is None else device)
+    where = devices.resolve("cpu" if device is None else device, flag="device=")
     folder = resolve(name_or_path, revision=revision, refresh=refresh)
     config = checkpoint.read_config(folder)
     try:
