@@ -247,12 +247,12 @@ def settled(page, action, path: str = "/gradio_api/run/predict", quiet_ms: int =
 
 
 @contextlib.contextmanager
-def english_page(server, height: int = 1100):
-    """A page of the app in a headless Chromium, English, 1280 px wide; the browser closed after."""
+def app_page(server, height: int = 1100, width: int = 1280, locale: str = "en-US"):
+    """A page of the app in a headless Chromium, English and 1280 px wide unless told; the browser closed after."""
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
-        page = browser.new_page(locale="en-US", viewport={"width": 1280, "height": height})
+        page = browser.new_page(locale=locale, viewport={"width": width, "height": height})
         page.set_default_timeout(60_000)
         page.goto(server)
         try:
@@ -265,7 +265,7 @@ def english_page(server, height: int = 1100):
 def test_a_new_photo_clears_the_last_captions_and_an_example_photo_gets_its_own(server):
     """Under an error badge, the last photo's captions read as the new one's: a new photo clears them first,
     and an example photo's own run, which follows its change, still shows its captions."""
-    with english_page(server) as (page, expect):
+    with app_page(server) as (page, expect):
         page.get_by_role("tab", name="One to many: image captions").click()
         page.locator("#caption-run").click()
         captions = page.locator("#caption-lstm")
@@ -281,7 +281,7 @@ def test_a_notice_about_the_input_shows_under_it_above_the_answers(server):
     """A text cut to its first characters or mostly unknown words: said where it is read before the answers
     (it was below the chart, out of sight after a long paste)."""
     names = {"ner": "Many to many: named entities", "sentiment": "Many to one: sentiment"}
-    with english_page(server, height=900) as (page, expect):
+    with app_page(server, height=900) as (page, expect):
         for task in ("sentiment", "ner"):
             page.get_by_role("tab", name=names[task]).click()
             page.locator(f"#{task}-text textarea").fill("영화 정말 최고 movie")
@@ -289,3 +289,22 @@ def test_a_notice_about_the_input_shows_under_it_above_the_answers(server):
             notice = page.locator(f"#{task}-notice")
             expect(notice).to_contain_text("outside the models' vocabulary")
             assert notice.bounding_box()["y"] < page.locator(f"#{task}-card-rnn").bounding_box()["y"], task
+
+
+@needs_chromium
+@pytest.mark.parametrize("locale", ["en-US", "ko-KR"])
+def test_on_a_phone_every_tab_is_in_sight_and_no_tab_scrolls_the_page_sideways(server, locale):
+    """390 px: gradio's default hid all but one or two tabs behind "⋯"; the tables scroll inside themselves."""
+    with app_page(server, height=844, width=390, locale=locale) as (page, expect):
+        tabs = page.get_by_role("tab")
+        expect(tabs.first).to_be_visible()
+        assert tabs.count() == 7
+        for i in range(tabs.count()):
+            tab = tabs.nth(i)
+            expect(tab).to_be_visible()
+            box = tab.bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= 390, (locale, tab.inner_text(), box)
+            tab.click()
+            page.wait_for_timeout(300)
+            wide = page.evaluate("document.documentElement.scrollWidth")
+            assert wide <= 390, (locale, tab.inner_text(), wide)

@@ -47,7 +47,7 @@ def sentiment_tab(inside_box):
         _missing_notice("sentiment")
         with gr.Row():
             box = gr.Textbox(label=I18N("review"), info=I18N("shift_enter"), lines=2, value=SENTIMENT_EXAMPLES[1], scale=4,
-                             elem_id="sentiment-text")
+                             min_width=260, elem_id="sentiment-text")  # 260: on a phone the models go underneath
             data = gr.Radio(logic.SENTIMENT_DATA, value="sst2", label=I18N("sentiment_models"), scale=1,
                             elem_id="sentiment-data")
         examples_slot = gr.Column()  # filled below, once the outputs exist; shown under the input
@@ -177,7 +177,7 @@ def memory_tab():
         gr.Markdown(I18N("memory_intro"))
         with gr.Row():
             box = gr.Textbox(label=I18N("review"), info=I18N("shift_enter"), value=MEMORY_EXAMPLE, lines=3, scale=4,
-                             elem_id="memory-text")
+                             min_width=260, elem_id="memory-text")  # as the sentiment tab's
             model_set = gr.Radio(MEMORY_SETS, value="imdb", label=I18N("task"), scale=1, elem_id="memory-set")
         run = gr.Button(I18N("compare"), variant="primary", elem_id="memory-run")
         chart = gr.Plot(label=I18N("memory_note"), show_label=False, elem_id="memory-chart")
@@ -235,7 +235,7 @@ def build() -> gr.Blocks:
     with gr.Blocks(title="seqzoo: RNN · LSTM · BiLSTM", analytics_enabled=False) as demo:
         gr.Markdown(I18N("title"))
         gr.Markdown(I18N("intro"))
-        with gr.Tabs():
+        with gr.Tabs(overflow_behavior="wrap"):  # on a phone every tab stays in sight, in two or three rows, not behind "⋯"
             # the inside tab's box exists before the pattern tabs, which send it their text ("current input")
             inside_box = gr.Textbox(label=I18N("sentence"), value=NER_EXAMPLES[0], scale=3, elem_id="inside-text",
                                     render=False)
