@@ -191,7 +191,11 @@ def test_memory_draws_each_models_normalised_gradient_and_lifetime_per_word(mode
     lines = [ln for ln in fig.axes[0].get_lines() if ln.get_marker() == "."]
     assert len(lines) == 3 and all(len(ln.get_ydata()) == 5 and ln.get_ydata()[-1] == pytest.approx(1) for ln in lines)
     life = memory_views.lifetime("not bad at all .", model_set)
-    assert len(life.axes[0].get_lines()) == 5  # RNN: one line; LSTM and BiLSTM: median and top decile
+    # a share (the LSTMs' forget-gate products, median and top decile) and a size (the RNN's |d h_T / d h_t|):
+    # two panels, the LSTMs' above; on one axis the RNN's line above the LSTMs' medians read as a longer memory
+    cells, rnn = life.axes
+    assert [len(ln.get_ydata()) for ln in cells.get_lines()] == [5] * 4 and "LSTM" in cells.get_title()
+    assert len(rnn.get_lines()) == 1 and "RNN" in rnn.get_title() and rnn.get_yscale() == cells.get_yscale() == "log"
     g = probe.input_gradients(models.load("ner-rnn"), NER_TEXT)
     assert len(g["norms"]) == len(g["words"]) == 5 and all(n >= 0 for n in g["norms"])
     assert all(p.grad is None for p in models.load("ner-rnn").model.parameters())  # shared model untouched

@@ -129,14 +129,23 @@ def test_why_note_added_gates_let_the_cell_state_run_away():
 
 @bundled("sentiment-bilstm")
 def test_by_step_note_the_bilstms_curve_reads_left_to_right_only():
-    """ "The BiLSTM's curve uses its forward (left-to-right) direction only": its value after word k is the
-    same whatever comes after word k."""
+    """ "The BiLSTM's curve is its forward (left-to-right) half alone ... need not end at the BiLSTM's answer": its
+    value after word k is the same whatever comes after word k, and on the default review it ends elsewhere."""
     p = zoo.load("sentiment-bilstm")
     text = SENTIMENT_EXAMPLES[1]
     curve, words = p.prob_positive_by_step(text), p.words(text)
     for k in (3, 7, len(words) - 2):
         assert p.prob_positive_by_step(" ".join(words[:k])) == pytest.approx(curve[:k], abs=1e-5)
     assert p.predict(text)["positive"] != pytest.approx(curve[-1], abs=1e-3)  # the whole model reads both ways
+
+
+@bundled("sentiment-rnn", "sentiment-lstm")
+def test_by_step_note_the_rnns_and_lstms_curves_end_at_their_answers():
+    """ "The RNN's and the LSTM's curves are their reading so far ... ending at its answer above", on the tab's
+    default review."""
+    for name in ("sentiment-rnn", "sentiment-lstm"):
+        p = zoo.load(name)
+        assert p.prob_positive_by_step(SENTIMENT_EXAMPLES[1])[-1] == pytest.approx(p.predict(SENTIMENT_EXAMPLES[1])["positive"], abs=1e-5)
 
 
 @bundled("ner-rnn", "ner-lstm", "ner-bilstm")
@@ -188,6 +197,21 @@ def test_a_ner_card_names_entities_as_typed_and_each_once():
         assert card.count("John Smith (PER)") == 1 and card.count("London (LOC)") == 1, card
 
 
+@bundled("ner-rnn", "ner-lstm", "ner-bilstm")
+def test_ner_legend_confidence_is_each_words_top_tag_probability_averaged_and_high_without_names():
+    """ "Confidence: each word's most likely tag's probability, averaged over the words (O, no entity, counts
+    too: a text with no names can be read with confidence)", on the tab's default sentence and on one without names."""
+    from webapp import logic
+    from webapp.examples import NER_EXAMPLES
+    for text in (NER_EXAMPLES[1], "the weather was mild and the talks went on for hours ."):
+        *cols, _ = logic.ner(text)
+        for arch, card in zip(("rnn", "lstm", "bilstm"), cols[1::2]):
+            tokens = zoo.load(f"ner-{arch}").predict(text, scores=True)["tokens"]
+            mean_top = sum(max(t["scores"].values()) for t in tokens) / len(tokens)
+            assert f"confidence {mean_top:.2f}" in card, card
+    assert "none found" in cols[1] and mean_top > 0.8  # no names, read with confidence
+
+
 @bundled("caption-rnn", "caption-lstm", "caption-bilstm")
 def test_caption_intro_the_models_add_a_rider_to_the_parked_motorcycle_and_see_a_dog_or_a_child_in_the_cat_and_cup():
     """The caption tab starts on a parked motorcycle (no one on it): "they see a man riding the parked motorcycle,
@@ -206,7 +230,7 @@ def test_caption_intro_the_models_add_a_rider_to_the_parked_motorcycle_and_see_a
 
 @needs_shared_data
 def test_caption_intro_flickr8k_is_mostly_people_and_dogs_a_dog_in_a_quarter_of_its_photos_a_cat_in_15():
-    """ "6,000 training photos, mostly people and dogs (a dog in 25% of them, a cat in 15)" (by the words of their
+    """ "6,000 training photos, mostly people and dogs (a dog in 25% of them, a cat in only 15 photos)" (by the words of their
     five captions: "cat tails" and a toy cat counted too) """
     import pandas as pd
     df = pd.read_parquet(SHARED_DATA / "flickr8k" / "train.parquet", columns=[f"caption_{i}" for i in range(5)])

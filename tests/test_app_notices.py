@@ -68,6 +68,10 @@ def test_the_korean_cards_name_the_architecture_metric_and_parameters_in_korean(
     with pytest.raises(gr.Error, match="Timesteps must be a whole number from 1 to 200") as e:
         shapes(0, 10, 3, "rnn", False, False)
     assert "정수" not in str(e.value) and e.value.title == "Error"
+    with pytest.raises(gr.Error, match=r"\(got an empty box\)"):  # a cleared number box, not Python's None
+        shapes(None, 10, 3, "rnn", False, False)
+    with pytest.raises(gr.Error, match=r"\(받은 값: 빈 칸\)"):
+        shapes(2, "", 3, "rnn", False, False, request=request)
     with pytest.raises(gr.Error) as e:
         logic.sentiment("   ", "sst2", request)
     assert e.value.title == "오류"
@@ -94,7 +98,17 @@ def test_the_sentiment_charts_titles_come_in_the_pages_language_with_every_updat
     words, short = logic.by_step_charts(["a", "film"], {"rnn": [0.4, 0.6]}, "ko")
     assert (words["x_title"], words["y_title"], words["color_title"], words["visible"]) == ("단어", "P(긍정)", "모델", True)
     assert short["x_title"] == "단어 번호" and short["visible"] is False
-    assert logic.by_step_charts(["a"], {"rnn": [0.4]})[0]["y_title"] == "P(positive)"
+    assert logic.by_step_charts(["a", "film"], {"rnn": [0.4, 0.6]})[0]["y_title"] == "P(positive)"
+
+
+def test_one_word_gets_its_answers_and_a_note_instead_of_an_empty_chart():
+    """A line chart draws one point as nothing: the charts are hidden and the notice says why."""
+    *_, words_chart, numbers_chart, notice = logic.sentiment("good", "sst2")
+    assert words_chart["visible"] is False and numbers_chart["visible"] is False
+    assert "needs two words or more" in notice
+    ko = SimpleNamespace(headers={"accept-language": "ko-KR,ko"})
+    assert "두 단어 이상" in logic.sentiment("good", "sst2", ko)[-1]
+    assert "two words" not in logic.sentiment("good film", "sst2")[-1]
 
 
 def test_every_examples_table_header_is_plain_text_not_a_translation_key():

@@ -33,6 +33,7 @@ EVENTS = {
     "distance_probe": "model", "what_if": "model", "cell_size": "model", "right_context": "model",
     "inside_caption": "model", "note_loop": "model",
     "lambda": "copy", "lambda_1": "copy", "sentiment_example": "fill", "ner_example": "fill", "caption_example": "fill",
+    "decoder_example": "fill",
     "shapes": "shapes",  # builds one small torch layer (sizes checked by webapp.shapes)
     "two_way": "toggle", "two_way_1": "toggle", "gate_rows": "rows", "gate_rows_1": "rows",
     "check": "check", "check_1": "check",

@@ -157,6 +157,8 @@ def sentiment(text, data="sst2", request: gr.Request | None = None):
                            say("max_len_cut", lang, limit=read_limit, n=total))
     if curves:
         notices += unknown_words(first, text, lang)
+    if len(words) == 1:
+        notices.append(say("one_word", lang))
     return (*out, *by_step_charts(words, curves, lang), _notice(notices))
 
 
@@ -183,13 +185,15 @@ def unknown_words(pred, text: str, lang: str) -> list[str]:
 def by_step_charts(words: list[str], curves: dict[str, list[float]], lang: str = "en") -> tuple[dict, dict]:
     """Updates of the sentiment tab's two by-step charts, words on x and word numbers on x (plots.by_step):
     the one that fits the text is shown with the table, the other hidden and emptied."""
-    table = plots.by_step(words, curves, lang) if curves else None
+    # one word is one point, which a line chart draws as nothing: no chart then (sentiment says why)
+    table = plots.by_step(words, curves, lang) if curves and len(words) > 1 else None
     numbers = table is not None and plots.BY_STEP_N in table.columns
     # the titles as plain text in the page's language with every update: a chart gradio had hidden drew its
     # gr.I18n titles as raw "__i18n__{...}" once shown again (gradio 6.31)
     said = UI.get(lang, UI["en"])
     titles = dict(label=said["by_step"], y_title=said["by_step_y"], color_title=said["by_step_model"])
-    return (gr.update(value=None if numbers else table, visible=not numbers, x_title=said["by_step_x"], **titles),
+    return (gr.update(value=None if numbers else table, visible=table is not None and not numbers,
+                      x_title=said["by_step_x"], **titles),
             gr.update(value=table if numbers else None, visible=numbers, x_title=said["by_step_n"], **titles))
 
 

@@ -168,12 +168,17 @@ LIFETIME_FLOOR = 1e-30  # drawn there when smaller (0 has no place on a log scal
 
 def lifetimes(words: list[str], curves: dict[str, dict], lang: str = "en") -> Figure:
     """zoo.memory.lifetime per model: for LSTMs the forget-gate product after each word (median over units,
-    solid; top decile, dashed), for the vanilla RNN the norm of d h_T / d h_t; log scale, values under
-    LIFETIME_FLOOR drawn on it."""
-    fig, ax = _lines_figure(4.0)  # the legend's rows below the axes
+    solid; top decile, dashed), a share of the cell kept; for the vanilla RNN the norm of d h_T / d h_t, a
+    size. Different quantities, so each in its own panel (on one axis the RNN's line above the LSTM's median
+    read as the RNN remembering more). Log scales, values under LIFETIME_FLOOR drawn on it."""
+    kinds = [k for k in ("forget", "jacobian") if any(c["kind"] == k for c in curves.values())]  # LSTMs above
+    fig = Figure(figsize=(8, 1.8 + 2.6 * len(kinds)), layout="constrained")  # the legend's rows below the axes
+    axes, last = {}, None
+    for i, kind in enumerate(kinds):
+        axes[kind] = last = fig.add_subplot(len(kinds), 1, i + 1, sharex=last)
+    floor = lambda vs: [max(v, LIFETIME_FLOOR) for v in vs]  # noqa: E731 (a product can underflow to 0)
     for arch, c in curves.items():
-        name = (NAMES_KO if lang == "ko" else NAMES).get(arch, arch)
-        floor = lambda vs: [max(v, LIFETIME_FLOOR) for v in vs]  # noqa: E731 (a product can underflow to 0)
+        name, ax = (NAMES_KO if lang == "ko" else NAMES).get(arch, arch), axes[c["kind"]]
         if c["kind"] == "forget":
             ax.plot(floor(c["median"]), color=COLORS[arch], marker=".",
                     label=f"{name}: f product, median unit · 중앙값 유닛")
@@ -181,11 +186,20 @@ def lifetimes(words: list[str], curves: dict[str, dict], lang: str = "en") -> Fi
                     label=f"{name}: f product, top 10% of units · 상위 10% 유닛")
         else:
             ax.plot(floor(c["norm"]), color=COLORS[arch], marker=".", label=f"{name}: |d h_T / d h_t|")
-    _log_y(ax)
-    # the forget-gate product is a share (0 to 1); the RNN's Jacobian norm is a size and can pass 1
-    ax.set_ylabel("share kept (LSTM) · |d h_T / d h_t| (RNN) · 남은 정도", fontsize=8)
-    ax.set_title("how much of each word survives to the last word · 각 단어의 정보가 끝까지 남는 정도", fontsize=9)
-    _word_axis(ax, words)
+    if "forget" in axes:
+        axes["forget"].set_ylabel("share of the cell kept · 셀에 남은 비율", fontsize=8)
+        axes["forget"].set_ylim(top=2)  # a share is at most 1: no decade above it
+        axes["forget"].set_title("LSTM: each word's share still in the cell at the end · "
+                                 "각 단어의 정보가 끝까지 셀에 남은 비율", fontsize=9)
+    if "jacobian" in axes:
+        axes["jacobian"].set_ylabel("|d h_T / d h_t| (a size · 크기)", fontsize=8)
+        axes["jacobian"].set_title("vanilla RNN: its only way back, a size, not a share · "
+                                   "바닐라 RNN: 되돌아가는 유일한 길, 비율이 아닌 크기", fontsize=9)
+    for ax in axes.values():
+        _log_y(ax)
+        ax.tick_params(labelbottom=False)
+    _word_axis(last, words)  # under the lowest panel
+    last.tick_params(labelbottom=True)
     # under the axes, not on them: inside, the box covered the LSTM's median line on the default review
     fig.legend(loc="outside lower center", ncol=2, fontsize=7)
     return fig

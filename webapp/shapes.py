@@ -51,8 +51,10 @@ def _int(value, name: str, lo: int, hi: int, lang: str = "en") -> int:
     """Number inputs arrive as float (or junk through the API): accept whole numbers in range only."""
     n = whole_number(value, lo, hi)
     if n is None:
-        raise toast(f"{_field(name, lang)}: {lo}~{hi} 사이의 정수여야 합니다 (받은 값: {value!r})" if lang == "ko" else
-                    f"{_field(name, lang)} must be a whole number from {lo} to {hi} (got {value!r})", lang)
+        blank = value is None or (isinstance(value, str) and not value.strip())  # a cleared box: not "None"
+        got = ("빈 칸" if lang == "ko" else "an empty box") if blank else repr(value)
+        raise toast(f"{_field(name, lang)}: {lo}~{hi} 사이의 정수여야 합니다 (받은 값: {got})" if lang == "ko" else
+                    f"{_field(name, lang)} must be a whole number from {lo} to {hi} (got {got})", lang)
     return n
 
 

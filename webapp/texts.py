@@ -24,13 +24,17 @@ UI = {
         "examples": "Examples", **ARCH_NAMES,
         "by_step": "P(positive) after each word",
         "by_step_x": "word", "by_step_n": "word number", "by_step_y": "P(positive)", "by_step_model": "model",
-        "by_step_note": "Each curve is the model's reading so far: the prediction it would make if the text "
-                        "stopped at that word. The BiLSTM's curve uses its forward (left-to-right) direction only.",
-        "legend": "Entity types: **PER** person · **ORG** organisation · **LOC** place · **MISC** other names",
+        "by_step_note": "The RNN's and the LSTM's curves are their reading so far: the prediction each would make if "
+                        "the text stopped at that word, ending at its answer above. The BiLSTM's curve is its forward "
+                        "(left-to-right) half alone: its backward half starts from the last word and has no reading "
+                        "so far, so this curve need not end at the BiLSTM's answer.",
+        "legend": "Entity types: **PER** person · **ORG** organisation · **LOC** place · **MISC** other names. "
+                  "Confidence: each word's most likely tag's probability, averaged over the words (O, no entity, "
+                  "counts too: a text with no names can be read with confidence).",
         "caption_intro": "One image in, a sentence out: the image's feature starts each decoder, which then writes "
                          "word by word. The BiLSTM is two LSTM decoders, one writing left to right and one right to "
                          "left; the caption wins that the two decoders together score best. The models learned from Flickr8k's "
-                         "6,000 training photos, mostly people and dogs (a dog in 25% of them, a cat in 15): they "
+                         "6,000 training photos, mostly people and dogs (a dog in 25% of them, a cat in only 15 photos): they "
                          "see a man riding the parked motorcycle, and a dog or a child in the cat and the cup.",
         "caption_image": "Image (upload, webcam or an example)", "beam": "Beam width",
         "decoder_image": "Image (upload or paste)",
@@ -54,11 +58,13 @@ UI = {
                        "BiLSTM's early words stay close to the answer: its backward half reads them last, and the IMDB "
                        "BiLSTM also takes the maximum of its outputs over the whole text, a short path from every word "
                        "to the answer. Values under 1e-30 are drawn at 1e-30.",
-        "lifetime_note": "How much of what a model wrote at each word is still there after the last word. LSTM: the "
-                         "product of the forget gates that came after it, per unit (near 1 keeps, near 0 erases): "
-                         "solid for the median unit, dashed for the top 10% of units, which remember longest. "
-                         "Vanilla RNN: the size of d h_T / d h_t, the only way back it has. Values under 1e-30 "
-                         "are drawn at 1e-30.",
+        "lifetime_note": "How much of what a model wrote at each word is still there after the last word. LSTM (upper "
+                         "panel): the product of the forget gates that came after it, per unit (near 1 keeps, near 0 "
+                         "erases): solid for the median unit, dashed for the top 10% of units, which remember longest. "
+                         "Vanilla RNN (lower panel): the size of d h_T / d h_t, the only way back it has. The two are "
+                         "different quantities, a share and a size, so the panels are not read against each other: "
+                         "the chart above measures all three models the same way. Values under 1e-30 are drawn at "
+                         "1e-30.",
         "probe_intro": "### Distance probe\nA clear verdict (\"A brilliant movie, I loved every minute of it.\") followed "
                        "by k words of neutral, factual text, and each model is asked for the sentiment: to answer, it "
                        "must carry the verdict across k words. 40 verdicts, half positive; 50% is chance. Dashed: "
@@ -106,9 +112,12 @@ UI = {
         "examples": "예시", **ARCH_NAMES_KO,
         "by_step": "단어별 P(긍정)",
         "by_step_x": "단어", "by_step_n": "단어 번호", "by_step_y": "P(긍정)", "by_step_model": "모델",
-        "by_step_note": "각 곡선은 그 단어까지 읽었을 때의 판단, 곧 글이 거기서 끝났다면 모델이 내렸을 예측입니다. "
-                        "BiLSTM 곡선은 앞 방향(왼쪽→오른쪽)만 사용합니다.",
-        "legend": "개체 종류: **PER** 사람 · **ORG** 조직 · **LOC** 장소 · **MISC** 기타 고유 명사",
+        "by_step_note": "RNN과 LSTM의 곡선은 그 단어까지 읽었을 때의 판단, 곧 글이 거기서 끝났다면 모델이 내렸을 예측이며, "
+                        "위의 답에서 끝납니다. BiLSTM 곡선은 앞 방향(왼쪽→오른쪽) 절반만 쓴 것입니다. 뒤 방향은 마지막 "
+                        "단어부터 읽으므로 '지금까지 읽은 판단'이 없습니다. 그래서 이 곡선의 끝은 BiLSTM의 답과 다를 수 있습니다.",
+        "legend": "개체 종류: **PER** 사람 · **ORG** 조직 · **LOC** 장소 · **MISC** 기타 고유 명사. "
+                  "확신도: 단어마다 가장 가능성 높은 태그의 확률을 단어 전체에 대해 평균한 값입니다(개체가 아님을 뜻하는 "
+                  "O도 포함하므로, 이름이 없는 문장도 높은 확신도로 읽을 수 있습니다).",
         "caption_intro": "이미지 하나를 넣으면 문장이 나옵니다: 이미지 특징으로 디코더의 첫 상태를 만들고, 디코더는 단어를 "
                          "하나씩 씁니다. BiLSTM은 왼쪽→오른쪽, 오른쪽→왼쪽으로 쓰는 두 LSTM 디코더이며, 둘이 함께 "
                          "가장 높게 평가한 캡션이 선택됩니다. 모델은 Flickr8k 학습 사진 6,000장으로 배웠는데, 대부분 사람과 개의 "
@@ -133,10 +142,11 @@ UI = {
                        "경우에만 그립니다)을 함께 그려, 이 텍스트 하나만으로 판단하지 않게 합니다. "
                        "BiLSTM에서는 앞 단어가 답과 가깝습니다: 뒤 방향이 앞 단어를 마지막에 읽고, IMDB BiLSTM은 텍스트 전체에 "
                        "걸친 출력의 최댓값을 쓰므로 모든 단어에서 답까지 가는 경로가 짧습니다. 1e-30보다 작은 값은 1e-30 위치에 그립니다.",
-        "lifetime_note": "각 단어에서 쓴 정보가 마지막 단어 뒤에 얼마나 남아 있는지. LSTM: 그 뒤에 온 삭제 게이트 값들의 곱(유닛마다; "
-                         "1에 가까우면 유지, 0에 가까우면 삭제). 실선은 중앙값 유닛, 점선은 가장 오래 기억하는 상위 10% 유닛. "
-                         "바닐라 RNN은 셀 상태가 없어 h로 되돌아가는 길만 있습니다: d h_T / d h_t의 크기. 1e-30보다 작은 값은 "
-                         "1e-30 위치에 그립니다.",
+        "lifetime_note": "각 단어에서 쓴 정보가 마지막 단어 뒤에 얼마나 남아 있는지. LSTM(위 그림): 그 뒤에 온 삭제 게이트 값들의 "
+                         "곱(유닛마다; 1에 가까우면 유지, 0에 가까우면 삭제). 실선은 중앙값 유닛, 점선은 가장 오래 기억하는 상위 "
+                         "10% 유닛. 바닐라 RNN(아래 그림)은 셀 상태가 없어 h로 되돌아가는 길만 있습니다: d h_T / d h_t의 크기. "
+                         "둘은 비율과 크기로 서로 다른 양이라 두 그림의 높이를 맞대어 비교하지 않습니다. 세 모델을 같은 방법으로 "
+                         "잰 것은 위의 기울기 그림입니다. 1e-30보다 작은 값은 1e-30 위치에 그립니다.",
         "probe_intro": "### 거리 실험\n분명한 평가 문장(\"A brilliant movie, I loved every minute of it.\") 뒤에 중립적인 "
                        "사실 문장 k단어를 붙이고 감성을 묻습니다. 답하려면 평가를 k단어 너머까지 기억해야 합니다. 평가 문장 40개, "
                        "절반이 긍정이라 50%가 우연 수준입니다. 점선은 대조군: 같은 중립 문장을 앞에, 평가 문장을 맨 끝에 둡니다.",
@@ -211,6 +221,8 @@ DYNAMIC = {
         "tok_truncated": "Only the first {limit} words are shown here (your text has {n}).",
         "tok_truncated_cut": "Only the first {limit} words are shown here.",
         "max_len_cut": "These models read the first {limit} words; your text has {n}, so the rest was not read.",
+        "one_word": "One word: the answers above are the models' reading of it; the chart of the reading word by word "
+                    "needs two words or more.",
         "max_len_cut_cut": "These models read the first {limit} words; the rest was not read.",
         "one_direction": "{name} reads in one direction only: there is no backward direction to show.",
         "bad_direction": "The direction must be 'forward' or 'backward', got {value!r}.",
@@ -250,6 +262,7 @@ DYNAMIC = {
         "tok_truncated": "여기에는 앞의 {limit}개 단어만 보입니다 (전체 {n}개).",
         "tok_truncated_cut": "여기에는 앞의 {limit}개 단어만 보입니다.",
         "max_len_cut": "이 모델들은 앞의 {limit}개 단어만 읽습니다. 입력은 {n}개 단어라 나머지는 읽지 않았습니다.",
+        "one_word": "단어가 하나뿐입니다. 위의 답은 그 한 단어를 읽은 판단이며, 단어별 판단 그래프는 두 단어 이상일 때 그립니다.",
         "max_len_cut_cut": "이 모델들은 앞의 {limit}개 단어만 읽고 나머지는 읽지 않았습니다.",
         "one_direction": "{name}은(는) 한 방향으로만 읽어서 보여 줄 뒤 방향이 없습니다.",
         "bad_direction": "방향은 'forward' 또는 'backward'여야 합니다. 받은 값: {value!r}.",

@@ -211,8 +211,10 @@ def shapes_tab():
             hidden = gr.Slider(1, 1024, value=3, step=1, label=I18N("hidden_size"))
         with gr.Row():
             cell = gr.Radio(["rnn", "lstm"], value="rnn", label=I18N("cell"))
-            bi = gr.Checkbox(False, label=I18N("bidirectional"))
-            seq = gr.Checkbox(False, label=I18N("return_sequences"))
+            # "whole" (CSS): on a phone the labels go to rows of their own, whole ("Bidirect" was cut); gradio
+            # groups a row's checkboxes in one form and sets their min width to 0 whatever min_width says
+            bi = gr.Checkbox(False, label=I18N("bidirectional"), elem_classes=["whole"])
+            seq = gr.Checkbox(False, label=I18N("return_sequences"), elem_classes=["whole"])
         out = gr.Markdown(shapes(), elem_id="shapes-out")
         inputs = [steps, size, hidden, cell, bi, seq]
         # raw input (**RAW): shapes() checks each value itself, where gradio's preprocessing would answer a
@@ -227,7 +229,12 @@ CSS = (".card { font-size: 0.9em } .note { font-size: 0.9em; padding-top: 1em } 
        ".steps table, #why-table table { display: block; overflow-x: auto } .steps th, .steps td { white-space: nowrap } "
        "#why-table td:nth-child(4), #why-table th { white-space: nowrap } "
        # Korean wraps between words, not inside them (나란히 보 / 기); other scripts are not affected
-       ".prose, .md, .prose table, .md table, label, button { word-break: keep-all; overflow-wrap: break-word }")
+       ".prose, .md, .prose table, .md table, label, button { word-break: keep-all; overflow-wrap: break-word } "
+       # on a phone a figure keeps a readable width and scrolls sideways in its box: shrunk to 320 px its word
+       # labels and legends were a few pixels tall
+       ".form > .block.whole { min-width: min(200px, 100%) !important } "
+       "@media (max-width: 640px) { .matplotlib.layout { overflow-x: auto; align-items: flex-start } "
+       ".matplotlib img { width: 600px; max-width: none; height: auto } }")  # flex-start: a centred figure's left part could not be scrolled to
 
 
 def build() -> gr.Blocks:
@@ -237,7 +244,7 @@ def build() -> gr.Blocks:
         gr.Markdown(I18N("intro"))
         with gr.Tabs(overflow_behavior="wrap"):  # on a phone every tab stays in sight, in two or three rows, not behind "⋯"
             # the inside tab's box exists before the pattern tabs, which send it their text ("current input")
-            inside_box = gr.Textbox(label=I18N("sentence"), value=NER_EXAMPLES[0], scale=3, elem_id="inside-text",
+            inside_box = gr.Textbox(label=I18N("sentence"), value=NER_EXAMPLES[0], scale=3, min_width=260, elem_id="inside-text",
                                     render=False)
             sentiment_tab(inside_box)
             ner_tab(inside_box)
@@ -245,7 +252,7 @@ def build() -> gr.Blocks:
             caption_tab(images)
             inside_tab(inside_box)
             memory_tab()
-            ui_why.why_tab(next(iter(images), None))
+            ui_why.why_tab(images)
             shapes_tab()
     # After every event gradio's queue rebuilds a pandas table of the last 10,000 events for its /monitoring
     # page: ~10 ms of CPU per request (more as the table grows) that the next request waits behind on a

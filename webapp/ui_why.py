@@ -24,15 +24,15 @@ def two_way(name):
     return gr.update(interactive=two) if two else gr.update(interactive=False, value="forward")
 
 
-def why_tab(image_example: str | None):
-    """image_example: the decoder view's starting image."""
+def why_tab(images: list[str]):
+    """images: the example photos (captions.example_images), the first the decoder view's starting image."""
     gated = why_views.gated_models()
     default = next((n for n in gated if n.startswith("sentiment")), gated[0] if gated else None)
     with gr.Tab(I18N("tab_why"), id="why"):
         gr.Markdown(I18N("why_intro"))
         with gr.Row():
-            text = gr.Textbox(label=I18N("sentence"), value=WHY_EXAMPLE,
-                              scale=3, elem_id="why-text")
+            text = gr.Textbox(label=I18N("sentence"), value=WHY_EXAMPLE, scale=3, min_width=260,
+                              elem_id="why-text")  # 260: on a phone the model choice goes underneath
             model = gr.Dropdown(gated, value=default, label=I18N("model"), scale=1, elem_id="why-model")
         run = gr.Button(I18N("why_run"), variant="primary", elem_id="why-run")
         table = gr.Markdown(elem_id="why-table")
@@ -57,13 +57,17 @@ def why_tab(image_example: str | None):
         gr.Markdown(I18N("decoder_intro"))
         with gr.Row():
             # image_mode=None: the file reaches tasks.image_encoder's own checks undecoded
-            image = gr.Image(value=image_example, type="filepath", image_mode=None, sources=["upload", "clipboard"],
+            image = gr.Image(value=next(iter(images), None), type="filepath", image_mode=None, sources=["upload", "clipboard"],
                              label=I18N("decoder_image"), height=220, scale=2, elem_id="decoder-image")
             with gr.Column(scale=1):
                 cap_model = gr.Radio(list(why_views.CAPTION_MODELS), value="caption-lstm", label=I18N("model"),
                                      elem_id="decoder-model")
                 direction = gr.Radio(DIRECTIONS, value="forward", label=I18N("direction"), interactive=False,
                                      elem_id="decoder-direction")
+        if images:  # a photo back after the box was cleared, without a reload: the caption tab's examples
+            examples = gr.Examples([[p] for p in images], inputs=image, label=I18N("examples"), run_on_click=False,
+                                   cache_examples=False, api_visibility="private", api_name="decoder_example")
+            examples.dataset.headers = []  # as the caption tab's
         cap_model.change(two_way, cap_model, direction, api_visibility="private")
         cap_run = gr.Button(I18N("show"), variant="primary", elem_id="decoder-run")
         caption = gr.Markdown(elem_id="decoder-caption")
