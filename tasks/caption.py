@@ -300,4 +300,7 @@ class Predictor:
             raise ValueError(f"the data has no reference captions ({', '.join(CAPTION_COLUMNS)})")
         d = self.decode_cfg
         data = encode_split(split, self.vocab, self.encoder)
+        bad = next((i for i, refs in enumerate(data["references"]) if not refs), None)
+        if bad is not None:  # BLEU's scorer would stop on an assert
+            raise ValueError(f"row {bad} has no reference caption (all of {', '.join(CAPTION_COLUMNS)} are empty)")
         return evaluate(self.model, data, self.vocab, d["beam"] if beam is None else beam, d["max_len"], d["alpha"])

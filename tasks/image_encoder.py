@@ -235,7 +235,13 @@ def split_features(split, name: str = DEFAULT, batch_size: int = 32) -> np.ndarr
             lambda images: {name: encode(images, name).numpy()}, input_columns="image", batched=True,
             batch_size=batch_size, new_fingerprint=hashlib.sha256(f"{split._fingerprint}/{name}/{encoder.dim}".encode()).hexdigest()[:16],
             desc=f"image features ({name})")
-    return np.asarray(split.with_format("numpy")[name], dtype=np.float32)
+    try:
+        return np.asarray(split.with_format("numpy")[name], dtype=np.float32)
+    except ValueError:  # NumPy's "inhomogeneous shape": rows of different lengths
+        sizes = [None if v is None else len(v) for v in split[name]]
+        common = max(set(sizes), key=sizes.count)
+        bad = next(i for i, n in enumerate(sizes) if n != common)
+        raise ValueError(f"row {bad}: its {name!r} feature has {sizes[bad]} values, the other rows {common}") from None
 
 
 def _raw_image_feature():

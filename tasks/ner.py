@@ -276,7 +276,16 @@ class Predictor:
         if not {"tokens", "ner_tags"} <= set(split.column_names):  # another task's data: one line, not a KeyError
             raise ValueError(f"the split has no tokens and ner_tags columns (it has: {', '.join(split.column_names)}); "
                              "a tagger is scored on CoNLL-style data")
-        names = split.features["ner_tags"].feature.names
+        names = getattr(getattr(split.features["ner_tags"], "feature", None), "names", None)
+        if not names:  # as training says it (tasks.ner_data.check_data)
+            raise ValueError("ner_tags are plain numbers; a tagger is scored on named tags (a sequence of "
+                             "ClassLabel, as in eriktks/conll2003)")
+        bad = next((i for i, (w, t) in enumerate(zip(split["tokens"], split["ner_tags"]))
+                    if w is None or t is None or len(w) != len(t)), None)
+        if bad is not None:
+            w, t = split[bad]["tokens"], split[bad]["ner_tags"]
+            raise ValueError(f"row {bad}: {'no' if w is None else len(w)} tokens and {'no' if t is None else len(t)} "
+                             "tags; each word needs its tag")
         if names != self.labels:
             raise ValueError(f"the data's tags {names} differ from the checkpoint's {self.labels}")
         examples = encode_split(split, self.featurize)

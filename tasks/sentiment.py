@@ -121,6 +121,28 @@ def score(gold: list[int], pred: list[int]) -> dict:
     return {"accuracy": round(100 * acc, 2), "macro_f1": round(100 * sum(f1s) / 2, 2)}
 
 
+def check_labelled_texts(split) -> None:
+    """The rows a score reads, checked first: texts that are text, and labels a sentiment model has (0 or 1, or
+    two named classes; -1 where hidden). ValueError naming the first bad row, not a TypeError from inside."""
+    feat, column = split.features["label"], text_column(split)
+    names = getattr(feat, "names", None)
+    if names is None and not str(getattr(feat, "dtype", "")).startswith("int"):
+        raise ValueError(f"the label column is {feat}; a sentiment model is scored on labels 0 (negative) and 1 "
+                         "(positive), or two named classes")
+    if names is not None and len(names) != 2:
+        raise ValueError(f"the labels name {len(names)} classes ({', '.join(names)}); a sentiment model has two")
+    texts = split[column]
+    bad = next((i for i, t in enumerate(texts) if not isinstance(t, str)), None)
+    if bad is not None:
+        raise ValueError(f"row {bad}: the {column} is {type(texts[bad]).__name__}, not text")
+    if names is None:
+        labels = split["label"]
+        bad = next((i for i, y in enumerate(labels) if y not in (-1, 0, 1)), None)
+        if bad is not None:
+            raise ValueError(f"row {bad}: label {labels[bad]}; a sentiment model is scored on 0 (negative) and 1 "
+                             "(positive), -1 where the label is hidden")
+
+
 def evaluate(model: SentimentModel, examples: list[dict], batch_size: int = 256) -> dict:
     gold = [e["label"] for e in examples]
     if not examples or all(g < 0 for g in gold):
@@ -216,4 +238,5 @@ class Predictor:
         if "label" not in columns or not columns & {"sentence", "text"}:  # another task's data: one line
             raise ValueError(f"the split has no label and sentence (or text) columns (it has: "
                              f"{', '.join(split.column_names)}); a sentiment model is scored on SST-2- or IMDB-style data")
+        check_labelled_texts(split)
         return evaluate(self.model, encode_split(split, self.vectorize))

@@ -238,3 +238,43 @@ def test_a_reader_gone_in_process_returns_141_and_leaves_the_callers_stdout(mode
     (tmp_path / "in.txt").write_text("good movie\n")
     monkeypatch.setattr("sys.stdout", Gone())
     assert main(["predict", str(models / "sentiment-rnn"), "--input", str(tmp_path / "in.txt")]) == 141
+
+
+def test_an_output_inside_the_models_folder_is_refused_and_the_model_kept(models, tmp_path, capsys):
+    """JSON lines over model.safetensors left a model that no longer loads; any file in its folder is refused."""
+    model = tmp_path / "mine"
+    model.mkdir()
+    for f in (models / "sentiment-rnn").iterdir():
+        (model / f.name).write_bytes(f.read_bytes())
+    before = {f.name: f.read_bytes() for f in model.iterdir()}
+    (tmp_path / "in.txt").write_text("good movie\n")
+    (tmp_path / "link").symlink_to(model / "config.json")
+    for out in (model / "model.safetensors", model / "new.jsonl", tmp_path / "link"):
+        assert main(["predict", str(model), "--input", str(tmp_path / "in.txt"), "--output", str(out)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and f"--output {out} is inside the model's folder" in err[0], err
+    assert {f.name: f.read_bytes() for f in model.iterdir()} == before
+    assert zoo.load(model).predict("good movie")["label"] in ("positive", "negative")
+
+
+def test_a_tilde_in_a_path_flag_is_the_home_folder_and_an_empty_path_is_refused(models, tmp_path, capsys, monkeypatch):
+    """Bash leaves ~ alone after '=' (--out=~/x made a folder named '~'); '' was the current folder."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "in.txt").write_text("good movie\n")
+    assert main(["predict", str(models / "sentiment-rnn"), "--input=~/in.txt", "--output=~/out.jsonl"]) == 0
+    assert len((tmp_path / "out.jsonl").read_text().splitlines()) == 1
+    assert main(["export", str(models / "sentiment-rnn"), "--out=~/exp"]) == 0
+    assert (tmp_path / "exp" / "model.onnx").is_file() and not (tmp_path / "~").exists()
+    capsys.readouterr()
+    for args in (["predict", str(models / "caption-lstm"), "--input", ""], ["export", str(models / "sentiment-rnn"),
+                 "--out", " "], ["evaluate", str(models / "sentiment-rnn"), "--data", ""]):
+        with pytest.raises(SystemExit) as e:
+            main(args)
+        assert e.value.code == 2 and "is empty: name a file or folder" in capsys.readouterr().err
+
+
+def test_a_missing_photo_is_a_usage_error_whatever_its_name(models, tmp_path, capsys):
+    for name in ("nope.png", "nope.txt"):
+        assert main(["predict", str(models / "caption-lstm"), "--input", str(tmp_path / name)]) == 2
+        assert f"--input {tmp_path / name}: no such file, folder or glob" in capsys.readouterr().err

@@ -18,6 +18,7 @@ import sys
 
 from tasks import sentiment
 from zoo import cli, data, memory, registry, run_flags
+from zoo.path_flag import path_flag
 from zoo.card import DATASETS
 
 
@@ -25,7 +26,7 @@ from zoo.card import DATASETS
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("checkpoints", nargs="+", help="sentiment checkpoint folders (rewritten in place)")
-    p.add_argument("--data", default=DATASETS["imdb"]["hub_id"], help="Hub id or local folder of the long-review dataset")
+    p.add_argument("--data", default=DATASETS["imdb"]["hub_id"], type=path_flag, help="Hub id or local folder of the long-review dataset")
     p.add_argument("--texts", type=int, default=200, help="reviews to average over")
     p.add_argument("--words", type=int, default=80, help="words of each review read (the app's memory view reads 80)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (0 = default)")

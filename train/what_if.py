@@ -18,6 +18,7 @@ import sys
 
 from tasks import sentiment
 from zoo import cli, data, registry, run_flags, why
+from zoo.path_flag import path_flag
 from zoo.task_table import task_module
 
 
@@ -25,7 +26,7 @@ from zoo.task_table import task_module
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("checkpoints", nargs="+", help="LSTM or BiLSTM text checkpoint folders of one task (rewritten in place)")
-    p.add_argument("--data", required=True, help="Hub id or local folder of the checkpoints' dataset")
+    p.add_argument("--data", required=True, type=path_flag, help="Hub id or local folder of the checkpoints' dataset")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (0 = default)")
     args = p.parse_args(argv)
     run_flags.check(p, args)

@@ -11,6 +11,7 @@ import time
 import warnings
 
 from . import checkpoint, data, devices, integrity, predict_cli, registry
+from .path_flag import path_flag
 from .precision import PRECISIONS
 
 
@@ -133,7 +134,7 @@ def main(argv=None) -> int:
     ls.add_argument("--json", action="store_true", help="one JSON object per line")
     ev = sub.add_parser("evaluate", help="score a model on a dataset split; prints one JSON line")
     ev.add_argument("model", help="bundled name (e.g. ner-bilstm), checkpoint folder or Hub repo ORG/REPO")
-    ev.add_argument("--data", required=True, help="local dataset folder or Hub id")
+    ev.add_argument("--data", required=True, type=path_flag, help="local dataset folder or Hub id")
     ev.add_argument("--split", default="test")
     ev.add_argument("--revision", default=None, help="branch, tag or commit, for a Hub repo")
     ev.add_argument("--precision", choices=PRECISIONS, default=None,
@@ -143,7 +144,7 @@ def main(argv=None) -> int:
     ex = sub.add_parser("export", help="write a checkpoint's network as ONNX, in a folder zoo.load runs with onnxruntime")
     ex.add_argument("model", help="bundled name (e.g. ner-bilstm), checkpoint folder or Hub repo")
     ex.add_argument("--format", choices=("onnx",), default="onnx")
-    ex.add_argument("--out", required=True, help="the folder to write (must not exist, or be empty)")
+    ex.add_argument("--out", required=True, type=path_flag, help="the folder to write (must not exist, or be empty)")
     ex.add_argument("--precision", choices=checkpoint.EXPORT_PRECISIONS, default="fp32",
                     help="int8: quantized by onnxruntime, for this CPU")
     ex.add_argument("--revision", default=None, help="branch, tag or commit, for a Hub repo")

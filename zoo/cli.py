@@ -28,6 +28,7 @@ import torch
 
 from . import checkpoint, data, devices, distributed, interrupt, resume, run_flags, training
 from .encoder import ARCHS
+from .path_flag import path_flag
 
 RECIPES = Path(__file__).parent / "recipes.json"
 STATE_DIR = ".train_state"
@@ -57,8 +58,8 @@ def parser(doc: str, task: str, hub_data: str, arch: str = "bilstm") -> argparse
     p.add_argument("--recipe", choices=[n for n, r in recipes().items() if r["task"] == task], default=None,
                    help="a bundled model's recipe (zoo/recipes.json): its flags become the defaults")
     p.add_argument("--arch", choices=ARCHS, default=arch, help="recurrent layer")
-    p.add_argument("--data", default=hub_data, help="Hub id or local folder of the dataset")
-    p.add_argument("--out", default=None, help="checkpoint folder (default: runs/NAME, NAME the recipe or TASK-ARCH)")
+    p.add_argument("--data", default=hub_data, type=path_flag, help="Hub id or local folder of the dataset")
+    p.add_argument("--out", default=None, type=path_flag, help="checkpoint folder (default: runs/NAME, NAME the recipe or TASK-ARCH)")
     p.add_argument("--dtype", choices=("float16", "float32"), default="float16", help="weights as saved")
     return p
 

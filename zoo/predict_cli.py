@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 
 from . import devices
+from .path_flag import path_flag
 from .precision import PRECISIONS
 from .predict_inputs import IMAGE_SUFFIXES, Item, image_items, is_glob, line_items, lines_of, path_items
 from .task_table import task_module
@@ -35,8 +36,8 @@ FORMATS = ("auto", "text", "jsonl")
 def add_parser(sub) -> None:
     p = sub.add_parser("predict", help="predict a file, stdin, a folder or glob of images; JSON lines out")
     p.add_argument("model", help="bundled name, checkpoint folder (an ONNX export too) or Hub repo")
-    p.add_argument("--input", required=True, help="FILE, - (stdin); captions also FOLDER or GLOB")
-    p.add_argument("--output", default=None, help="FILE, or - for stdout (the default)")
+    p.add_argument("--input", required=True, type=path_flag, help="FILE, - (stdin); captions also FOLDER or GLOB")
+    p.add_argument("--output", default=None, type=path_flag, help="FILE, or - for stdout (the default)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--format", choices=FORMATS, default="auto", help="text inputs: plain lines or JSON lines")
     p.add_argument("--device", default="cpu", help="cpu (default), auto, cuda, cuda:N or mps (zoo/devices.py)")
@@ -112,6 +113,8 @@ def _inputs(predictor, args):
     if args.input == "-":
         return from_lines(open(sys.stdin.fileno(), "rb", closefd=False), None)
     path = Path(args.input).expanduser()
+    if caption and not is_glob(args.input) and not path.exists():  # a missing photo too: a usage error, exit 2
+        raise ValueError(f"--input {args.input}: no such file, folder or glob")
     if caption and (path.is_dir() or is_glob(args.input) or path.suffix.lower() in IMAGE_SUFFIXES):
         items = image_items(args.input)  # names only, so the listing is small and gives the bar its total
         if not items:
@@ -164,6 +167,19 @@ def _check_output(args) -> None:
         raise ValueError(f"--output {args.output} is the input file; writing it would empty the input first")
 
 
+def _check_not_in_checkpoint(output: str | None, folder) -> None:
+    """--output inside the model's own folder would replace one of its files (model.safetensors with JSON
+    lines, the model gone) or leave a stray file a later load reads past: refused, whatever its name."""
+    if not output or folder is None:
+        return
+    home = Path(folder).resolve()
+    out = Path(output).resolve()
+    if out.parent == home or home in out.parents or any(
+            os.path.exists(output) and f.is_file() and os.path.samefile(f, output) for f in home.iterdir()):
+        raise ValueError(f"--output {output} is inside the model's folder {folder}; predict would write JSON "
+                         "lines over its files: name a file elsewhere")
+
+
 def run(args, load) -> int:
     """The predict command; load(name, revision=..., precision=...) -> predictor (zoo.registry.load)."""
     if args.batch_size < 1:
@@ -173,6 +189,7 @@ def run(args, load) -> int:
     _check_output(args)
     devices.resolve(args.device)  # here, for the message to say --device (zoo.load's says device=)
     predictor = load(args.model, revision=args.revision, precision=args.precision, device=args.device)
+    _check_not_in_checkpoint(args.output, getattr(predictor, "folder", None))
     items, total, f, ready = _inputs(predictor, args)
     try:
         return _write(predictor, items, args, total, ready)
