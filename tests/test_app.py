@@ -196,6 +196,10 @@ def test_memory_draws_each_models_normalised_gradient_and_lifetime_per_word(mode
     cells, rnn = life.axes
     assert [len(ln.get_ydata()) for ln in cells.get_lines()] == [5] * 4 and "LSTM" in cells.get_title()
     assert len(rnn.get_lines()) == 1 and "RNN" in rnn.get_title() and rnn.get_yscale() == cells.get_yscale() == "log"
+    for ax in life.axes:  # every value in sight (a limit set before the log scale once hid them all)
+        low, high = ax.get_ylim()
+        values = [v for ln in ax.get_lines() for v in ln.get_ydata()]
+        assert 0 < low <= min(values) and max(values) <= high
     g = probe.input_gradients(models.load("ner-rnn"), NER_TEXT)
     assert len(g["norms"]) == len(g["words"]) == 5 and all(n >= 0 for n in g["norms"])
     assert all(p.grad is None for p in models.load("ner-rnn").model.parameters())  # shared model untouched

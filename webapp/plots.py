@@ -188,7 +188,6 @@ def lifetimes(words: list[str], curves: dict[str, dict], lang: str = "en") -> Fi
             ax.plot(floor(c["norm"]), color=COLORS[arch], marker=".", label=f"{name}: |d h_T / d h_t|")
     if "forget" in axes:
         axes["forget"].set_ylabel("share of the cell kept · 셀에 남은 비율", fontsize=8)
-        axes["forget"].set_ylim(top=2)  # a share is at most 1: no decade above it
         axes["forget"].set_title("LSTM: each word's share still in the cell at the end · "
                                  "각 단어의 정보가 끝까지 셀에 남은 비율", fontsize=9)
     if "jacobian" in axes:
@@ -198,6 +197,8 @@ def lifetimes(words: list[str], curves: dict[str, dict], lang: str = "en") -> Fi
     for ax in axes.values():
         _log_y(ax)
         ax.tick_params(labelbottom=False)
+    if "forget" in axes:  # a share is at most 1: no decade above it (set once the log scale has its limits)
+        axes["forget"].set_ylim(axes["forget"].get_ylim()[0], 2)
     _word_axis(last, words)  # under the lowest panel
     last.tick_params(labelbottom=True)
     # under the axes, not on them: inside, the box covered the LSTM's median line on the default review
