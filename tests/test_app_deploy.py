@@ -61,3 +61,22 @@ def test_a_bad_server_port_or_name_is_one_line_before_any_model_loads():
         lines = r.stderr.strip().splitlines()
         assert r.returncode == 1 and len(lines) == 1 and lines[0].startswith(f"error: {var}={value!r}")
         assert message in lines[0] and time.monotonic() - t0 < 60
+
+
+def test_the_page_font_is_gradios_own_complete_files_so_bold_words_keep_one_font(monkeypatch):
+    """gradio's bundled Source Sans Pro SemiBold (its bold, 600) holds 55 letters: bold words mixed two fonts.
+    The app's theme serves the Regular and Bold files, local (offline) and whole (about 100 kB each; the
+    subset is 5 kB)."""
+    import re
+
+    import gradio
+    sys.path.insert(0, str(ROOT))
+    import app
+    seen = {}
+    monkeypatch.setattr(app.demo, "launch", lambda **kw: seen.update(kw))
+    app.launch()
+    css = "".join(f.stylesheet()["css"] or "" for f in seen["theme"]._font if hasattr(f, "stylesheet"))
+    urls = re.findall(r"url\('(static/fonts/[^']+)'\)", css)
+    assert urls and "SemiBold" not in css and "googleapis" not in css
+    frontend = Path(gradio.__file__).parent / "templates" / "frontend"
+    assert all((frontend / u).stat().st_size > 50_000 for u in urls), urls

@@ -91,6 +91,8 @@ def test_the_what_if_table_says_when_most_words_are_unknown_as_the_pattern_tabs_
     ko = SimpleNamespace(headers={"accept-language": "ko-KR,ko"})
     assert "모델의 어휘" in why_views.what_if("정말 재미있는 영화 😀 👍", "sentiment-lstm", ko)
     assert "vocabulary" not in why_views.what_if("a witty movie", "sentiment-lstm")  # known to the tiny models too
+    assert "모델의 어휘" in logic.inside("정말 재미있는 영화 😀 👍", "sentiment-lstm", "forward", ko)[-1]  # the inside tab too
+    assert "vocabulary" not in logic.inside("a witty movie", "sentiment-lstm")[-1]
 
 
 def test_the_sentiment_charts_titles_come_in_the_pages_language_with_every_update():

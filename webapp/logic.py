@@ -265,7 +265,8 @@ def inside(text, model_name, direction="forward", request: gr.Request | None = N
     bilstm = tr["arch"] == "bilstm"
     figs = heatmaps(tr["directions"], direction, tr["words"], model_name, lang, notices,
                     lambda d: f", {say(d, lang)}" if bilstm else "")
-    return (*figs, _notice(notices + more))
+    # as the pattern tabs say it: a trace of mostly <unk> is one word's vector over and over
+    return (*figs, _notice(notices + more + unknown_words(pred, text, lang)))
 
 
 def gate_rows(model_name) -> list:

@@ -233,10 +233,10 @@ def distance(first: dict, last: dict, lang: str = "en") -> Figure:
 def cell_size(m: dict, model_name: str) -> Figure:
     """zoo.why.cell_magnitudes: |c_t| can grow past 1 (it adds up what is written), tanh(c_t) and h_t cannot."""
     fig, ax = _lines_figure(3.2)
-    ax.plot(m["c_max"], color="#9467bd", marker=".", label="max |c_t|")
-    ax.plot(m["c_mean"], color="#9467bd", linestyle="--", label="mean |c_t|")
-    ax.plot(m["tanh_c_max"], color="#ff7f0e", marker=".", label="max |tanh(c_t)|")
-    ax.plot(m["h_max"], color="#1f77b4", marker=".", label="max |h_t| = |o_t * tanh(c_t)|")
+    ax.plot(m["c_max"], color="#9467bd", marker=".", label="max |c_t| · 최댓값")
+    ax.plot(m["c_mean"], color="#9467bd", linestyle="--", label="mean |c_t| · 평균")
+    ax.plot(m["tanh_c_max"], color="#ff7f0e", marker=".", label="max |tanh(c_t)| · 최댓값")
+    ax.plot(m["h_max"], color="#1f77b4", marker=".", label="max |h_t| = |o_t ⊙ tanh(c_t)| · 최댓값")
     ax.axhline(1, color="grey", linewidth=0.8, linestyle=":")
     ax.set_title(f"the cell state is unbounded, tanh(c_t) is not · 셀 상태는 커질 수 있고 tanh(c_t)는 -1~1 — {model_name}",
                  fontsize=9)

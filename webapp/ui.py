@@ -223,6 +223,12 @@ def shapes_tab():
         ui_why.note_panel()
 
 
+# gradio 6.31's Source Sans Pro at weight 600 (its bold) is a subset of 55 letters, so bold words mixed two fonts
+# (the "Bi" of BiLSTM, an entity's capital); its complete Bold (700) answers weight 600 instead. Local files
+# both: GoogleFont reads gradio's bundled copy where there is one, so the page still loads nothing from outside
+THEME = gr.themes.Default(font=[gr.themes.GoogleFont("Source Sans Pro", weights=(400, 700)), "ui-sans-serif",
+                                "system-ui", "sans-serif"])
+
 CSS = (".card { font-size: 0.9em } .note { font-size: 0.9em; padding-top: 1em } "
        # the right-context and probe tables have a column per word or distance: they scroll sideways instead of
        # wrapping their cells letter by letter on a phone; so does the what-if table, its numbers kept whole
