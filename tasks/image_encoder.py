@@ -85,6 +85,8 @@ def load_image(image) -> Image.Image:
     if isinstance(image, (str, Path)):
         path = Path(image).expanduser()
         try:
+            if path.is_dir():  # a folder in a list of paths (the command reads a folder given as --input)
+                raise ValueError(f"{str(path)!r} is a folder, not an image")
             if not path.is_file():
                 raise ValueError(f"no image file at {str(path)!r}")
             size = path.stat().st_size

@@ -141,7 +141,7 @@ def test_the_export_command_prints_one_json_line_and_refuses_what_it_cannot_do(m
     for argv, message in ((["sentiment-rnn", "--out", str(tmp_path / "s")], "not an empty folder"),
                           (["sentiment-rnn", "--out", str(tmp_path / "link")], "not an empty folder"),
                           (["sentiment-rnn", "--out", str(tmp_path / "b"), "--precision", "bf16"], "invalid choice"),
-                          ([str(tmp_path / "s"), "--out", str(tmp_path / "again")], "already exported")):
+                          ([str(tmp_path / "s"), "--out", str(tmp_path / "again")], f"{tmp_path / 's'} is an ONNX export")):
         rc = _exit_code(lambda: main(["export", str(models / argv[0]) if "/" not in argv[0] else argv[0], *argv[1:]]))
         err = capsys.readouterr().err
         assert rc == 2 and message in err and "Traceback" not in err

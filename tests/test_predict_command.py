@@ -83,11 +83,11 @@ def test_captions_come_from_a_folder_a_glob_or_a_list_with_unreadable_images_as_
     assert [r["line"] for r in _records(capsys.readouterr().out)] == [1, 2, 3]
 
     listing = tmp_path / "list.txt"
-    listing.write_text(f"{images[0]}\n{tmp_path / 'missing.png'}\n\n{images[2]}\n")
+    listing.write_text(f"{images[0]}\n{tmp_path / 'missing.png'}\n\n{images[2]}\n{tmp_path / 'photos'}\n")
     assert main(["predict", str(models / "caption-lstm"), "--input", str(listing)]) == 1
     recs = _records(capsys.readouterr().out)  # the blank line is no input, as in JSON lines
-    assert [(r["line"], "error" in r) for r in recs] == [(1, False), (2, True), (4, False)]
-    assert "no image file" in recs[1]["error"]
+    assert [(r["line"], "error" in r) for r in recs] == [(1, False), (2, True), (4, False), (5, True)]
+    assert "no image file" in recs[1]["error"] and "is a folder, not an image" in recs[3]["error"]
 
 
 def test_predicting_streams_a_chunk_at_a_time(models):
@@ -188,7 +188,8 @@ def test_lines_that_cannot_be_read_are_error_records_in_their_place(monkeypatch,
 
 @pytest.mark.parametrize("argv, message", [
     (["--input", "no/such/file.txt"], "no such file"),
-    (["--input", "-", "--batch-size", "0"], "at least 1"),
+    (["--input", "-", "--batch-size", "0"], "--batch-size must be from 1 to 4,096, got 0"),
+    (["--input", "-", "--batch-size", "100000"], "--batch-size must be from 1 to 4,096, got 100,000"),
     pytest.param(["--input", "-", "--device", "cuda"], "cuda",
                  marks=pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is here: --device cuda is no error")),
     (["--input", "-", "--device", "not-a-device"], "--device"),
@@ -205,3 +206,22 @@ def test_python_m_zoo_predict_reads_stdin_and_writes_stdout(models):
                          timeout=120)
     assert run.returncode == 0, run.stderr
     assert [r["line"] for r in _records(run.stdout)] == [1, 2] and "Traceback" not in run.stderr
+
+
+def test_an_image_given_where_lines_are_read_is_one_line_and_a_pipes_first_bytes_stay_its_first_line(models, tmp_path,
+                                                                                                     capsys):
+    """`cat photo.png | predict` gave an error record per "line" of the photo's bytes (1,820 for one photo)."""
+    import subprocess
+    import sys
+    photo = write_images(tmp_path, 1)[0]
+    for model, said in (("caption-lstm", "pass the image itself as --input PATH"), ("sentiment-rnn", "text models read text")):
+        r = subprocess.run([sys.executable, "-m", "zoo", "predict", str(models / model), "--input", "-"],
+                           input=photo.read_bytes(), capture_output=True, cwd=ROOT, timeout=300)
+        err = r.stderr.decode().strip().splitlines()
+        assert r.returncode == 2 and r.stdout == b"" and err == [f"error: standard input is an image; {err[0].split('; ', 1)[1]}"]
+        assert said in err[0]
+    assert main(["predict", str(models / "sentiment-rnn"), "--input", str(photo)]) == 2
+    assert f"--input {photo} is an image; text models read text" in capsys.readouterr().err
+    r = subprocess.run([sys.executable, "-m", "zoo", "predict", str(models / "sentiment-rnn"), "--input", "-"],
+                       input=b"good\nbad movie\n", capture_output=True, cwd=ROOT, timeout=300)  # the head read first
+    assert r.returncode == 0 and [json.loads(x)["line"] for x in r.stdout.splitlines()] == [1, 2]

@@ -144,8 +144,10 @@ def to_onnx(predictor, out, precision: str = "fp32") -> Path:
     if precision not in checkpoint.EXPORT_PRECISIONS:
         raise ValueError(f"an ONNX export is fp32 or int8, not {precision!r} (bf16 runs on the torch runtime)")
     if getattr(predictor, "runtime", "torch") != "torch" or getattr(predictor, "precision", "fp32") != "fp32":
-        raise ValueError(f"{predictor.name!r} is already exported or set to another precision; export the "
-                         "checkpoint as loaded in fp32")
+        what = "an ONNX export" if getattr(predictor, "runtime", "torch") != "torch" else \
+            f"loaded in {predictor.precision}"
+        raise ValueError(f"{getattr(predictor, 'folder', predictor.name)} is {what}; export the checkpoint it "
+                         "came from, loaded as it is (fp32), with --precision int8 for an int8 export")
     out = Path(out)
     if out.is_symlink() or (out.exists() and (not out.is_dir() or any(out.iterdir()))):
         raise ValueError(f"{out} exists and is not an empty folder; remove it or choose another --out")

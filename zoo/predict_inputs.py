@@ -62,6 +62,13 @@ class PipeLines:
                 return False
             self._fill()  # readable: os.read returns at once
 
+    def head(self, n: int) -> bytes:
+        """The first n bytes, read and kept for the lines; fewer where a line or the input ends first (a person
+        typing "hi" is not kept waiting for more)."""
+        while len(self.buf) - self.pos < n and b"\n" not in self.buf[self.pos:] and not self.eof:
+            self._fill()
+        return bytes(self.buf[self.pos:self.pos + n])
+
     def _has_text_line(self) -> bool:
         start = self.pos
         while (end := self.buf.find(b"\n", start)) >= 0:
@@ -96,12 +103,17 @@ class PipeLines:
             skipping = False
 
 
-def lines_of(f):
+def lines_of(f, check_head=None):
     """-> (the lines of a binary file, a function that says whether the next line is there, or None where
-    it always is): a pipe or terminal is read as PipeLines (POSIX), anything else by read_lines."""
+    it always is): a pipe or terminal is read as PipeLines (POSIX), anything else by read_lines. check_head:
+    called with the first bytes (up to 12, or the first line's) before any line is given, kept for the lines."""
     if os.name == "posix" and not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
         pipe = PipeLines(f.fileno())
+        if check_head is not None:
+            check_head(pipe.head(12))
         return iter(pipe), pipe.ready
+    if check_head is not None:
+        check_head(f.peek(12)[:12])
     return read_lines(f), None
 
 

@@ -61,7 +61,7 @@ def resolve(name_or_path, revision: str | None = None, refresh: bool = False) ->
             integrity.check_against_manifest(local, BUNDLED)
     if local is not None:
         if revision is not None:
-            raise ValueError(f"revision={revision!r} applies to Hub repos; {name!r} is {local}")
+            raise ValueError(f"a revision ({revision!r}) applies to Hub repos; {name!r} is {local}")
         return local
     if hub.is_repo_id(name):
         try:
