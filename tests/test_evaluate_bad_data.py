@@ -56,3 +56,19 @@ def test_a_sentence_whose_tokens_and_tags_differ_in_number_is_named_by_its_row(m
     assert main(["evaluate", str(models / "ner-rnn"), "--data", str(tmp_path / "d"), "--split", "test"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "row 1: 3 tokens and 2 tags; each word needs its tag" in err[0], err
+
+
+def test_a_folder_of_several_datasets_is_refused_by_name_and_splits_in_folders_of_their_own_are_one(models, tmp_path,
+                                                                                                    capsys):
+    """Two SST-2-shaped sets under one folder were merged and scored as one (their columns agree)."""
+    rows = [{"sentence": "good", "label": 1}, {"sentence": "bad", "label": 0}]
+    _data(tmp_path / "two" / "a", rows), _data(tmp_path / "two" / "b", rows)
+    assert main(["evaluate", str(models / "sentiment-rnn"), "--data", str(tmp_path / "two"), "--split", "test"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: {tmp_path / 'two'} holds the files of 2 datasets (a, b): pass one of their folders"]
+    for split in ("train", "test"):  # data/train/, data/test/: one dataset, as datasets reads it
+        (tmp_path / "one" / "data" / split).mkdir(parents=True)
+        pd.DataFrame(rows).to_parquet(tmp_path / "one" / "data" / split / "part-0.parquet")
+    (tmp_path / "one" / "dataset_infos.json").write_text("{}")  # metadata beside it is no dataset
+    assert main(["evaluate", str(models / "sentiment-rnn"), "--data", str(tmp_path / "one"), "--split", "test"]) == 0
+    assert '"examples": 2' in capsys.readouterr().out

@@ -65,6 +65,7 @@ def load(data: str):
 
     local = Path(data).expanduser()
     if local.exists():
+        _one_dataset(local)
         try:
             with _quiet_local(datasets), _quiet_hub():  # a local folder's splits take a second: bars would only clutter
                 ds = datasets.load_dataset(str(local.resolve()))
@@ -92,6 +93,31 @@ def load(data: str):
         pass
     source = {"hub_id": data, "fingerprint": {k: v._fingerprint for k, v in ds.items()}, "revision": revision}
     return ds, {**source, "export": export} if export else source
+
+
+DATA_SUFFIXES = (".parquet", ".arrow", ".csv", ".tsv", ".jsonl")  # not .json or .txt: metadata and licences
+SPLIT_FOLDERS = {"train", "training", "validation", "valid", "val", "dev", "test", "testing", "eval"}
+
+
+def _dataset_root(folder: Path) -> Path:
+    """data/train -> data: one dataset may keep each split in a folder of its own (a layout datasets reads)."""
+    while folder.name.lower() in SPLIT_FOLDERS:
+        folder = folder.parent
+    return folder
+
+
+def _one_dataset(folder: Path) -> None:
+    """A folder whose data files sit in several folders is several datasets (the parent of sst2/ and imdb/):
+    load_dataset would merge their splits when their columns agree, and scores of the mix would look like
+    one dataset's; when they disagree it fails with a cast error. One line naming them instead."""
+    if not folder.is_dir():
+        return
+    homes = sorted({_dataset_root(p.parent) for p in folder.rglob("*") if p.suffix.lower() in DATA_SUFFIXES
+                    and p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)})
+    if len(homes) > 1:
+        names = [str(h.relative_to(folder)) or "." for h in homes]
+        raise DataUnavailable(f"{folder} holds the files of {len(homes)} datasets ({', '.join(names[:5])}"
+                              f"{', ...' if len(names) > 5 else ''}): pass one of their folders")
 
 
 def require(ds, data: str, splits=(), columns=(), one_of=(), optional=("test",)) -> None:
