@@ -14,6 +14,7 @@ are computed from its `image` column with `datasets.map`, which caches them next
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 import io
 import warnings
 from collections.abc import Callable
@@ -239,11 +240,14 @@ def split_features(split, name: str = DEFAULT, batch_size: int = 32) -> np.ndarr
             desc=f"image features ({name})")
     try:
         return np.asarray(split.with_format("numpy")[name], dtype=np.float32)
-    except ValueError:  # NumPy's "inhomogeneous shape": rows of different lengths
+    except ValueError:  # NumPy's "inhomogeneous shape" where rows differ in length (or a row is missing)
         sizes = [None if v is None else len(v) for v in split[name]]
-        common = max(set(sizes), key=sizes.count)
-        bad = next(i for i, n in enumerate(sizes) if n != common)
-        raise ValueError(f"row {bad}: its {name!r} feature has {sizes[bad]} values, the other rows {common}") from None
+        common = Counter(sizes).most_common(1)[0][0]
+        bad = next((i for i, n in enumerate(sizes) if n != common), None)
+        if bad is None:  # same lengths: the values themselves (text, say), in NumPy's words
+            raise
+        got = "no values" if sizes[bad] is None else f"{sizes[bad]} values"
+        raise ValueError(f"row {bad}: its {name!r} feature has {got}, most rows {common}") from None
 
 
 def _raw_image_feature():

@@ -278,8 +278,8 @@ class Predictor:
                              "a tagger is scored on CoNLL-style data")
         names = getattr(getattr(split.features["ner_tags"], "feature", None), "names", None)
         if not names:  # as training says it (tasks.ner_data.check_data)
-            raise ValueError("ner_tags are plain numbers; a tagger is scored on named tags (a sequence of "
-                             "ClassLabel, as in eriktks/conll2003)")
+            raise ValueError(f"ner_tags are {split.features['ner_tags']}, tags without names; a tagger is scored "
+                             "on named tags (a sequence of ClassLabel, as in eriktks/conll2003)")
         bad = next((i for i, (w, t) in enumerate(zip(split["tokens"], split["ner_tags"]))
                     if w is None or t is None or len(w) != len(t)), None)
         if bad is not None:

@@ -122,25 +122,28 @@ def score(gold: list[int], pred: list[int]) -> dict:
 
 
 def check_labelled_texts(split) -> None:
-    """The rows a score reads, checked first: texts that are text, and labels a sentiment model has (0 or 1, or
-    two named classes; -1 where hidden). ValueError naming the first bad row, not a TypeError from inside."""
+    """The rows a score reads, checked first (in Arrow, not row by row in Python): texts that are text, and
+    labels a sentiment model has (0 or 1, or two named classes; -1 where hidden), none missing. ValueError
+    naming the column or the first bad row, not a TypeError from inside."""
+    import pyarrow.compute as pc
     feat, column = split.features["label"], text_column(split)
     names = getattr(feat, "names", None)
-    if names is None and not str(getattr(feat, "dtype", "")).startswith("int"):
-        raise ValueError(f"the label column is {feat}; a sentiment model is scored on labels 0 (negative) and 1 "
-                         "(positive), or two named classes")
+    if names is None and not str(getattr(feat, "dtype", "")).startswith(("int", "uint")):
+        raise ValueError(f"the label column is {feat}; a sentiment model is scored on whole-number labels 0 "
+                         "(negative) and 1 (positive), or two named classes")
     if names is not None and len(names) != 2:
         raise ValueError(f"the labels name {len(names)} classes ({', '.join(names)}); a sentiment model has two")
-    texts = split[column]
-    bad = next((i for i, t in enumerate(texts) if not isinstance(t, str)), None)
-    if bad is not None:
-        raise ValueError(f"row {bad}: the {column} is {type(texts[bad]).__name__}, not text")
+    for col, what in ((column, f"no {column}"), ("label", "no label")):
+        values = split.data.column(col)
+        if values.null_count:
+            raise ValueError(f"row {pc.index(pc.is_null(values), True).as_py()}: {what}")
     if names is None:
-        labels = split["label"]
-        bad = next((i for i, y in enumerate(labels) if y not in (-1, 0, 1)), None)
-        if bad is not None:
-            raise ValueError(f"row {bad}: label {labels[bad]}; a sentiment model is scored on 0 (negative) and 1 "
-                             "(positive), -1 where the label is hidden")
+        labels = pc.cast(split.data.column("label"), "int64")
+        outside = pc.or_(pc.less(labels, -1), pc.greater(labels, 1))
+        if pc.any(outside).as_py():
+            row = pc.index(outside, True).as_py()
+            raise ValueError(f"row {row}: label {labels[row].as_py()}; a sentiment model is scored on 0 (negative) and "
+                             "1 (positive), -1 where the label is hidden")
 
 
 def evaluate(model: SentimentModel, examples: list[dict], batch_size: int = 256) -> dict:

@@ -61,7 +61,7 @@ def check_data(ds, where: str, val_size: int | None = None) -> None:
     for name in (s for s in ("train", "validation", "test") if s in ds):
         feat = ds[name].features["label"]
         names, dtype = getattr(feat, "names", None), getattr(feat, "dtype", "")
-        if (names is not None and len(names) != 2) or (names is None and not str(dtype).startswith("int")):
+        if (names is not None and len(names) != 2) or (names is None and not str(dtype).startswith(("int", "uint"))):
             raise DataUnavailable(f"{where}: the {name} split's label is {feat}; sentiment needs two classes")
         column = ds[name].features[text_column(ds[name])]
         if getattr(column, "dtype", None) != "string":

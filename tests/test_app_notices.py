@@ -150,7 +150,7 @@ def test_a_text_mostly_outside_the_vocabulary_gets_a_notice_naming_its_unknown_w
     The tiny models' vocabulary is English words from their sample data, as the zoo's is."""
     korean = "영화 정말 최고 movie"  # "movie" is a known word
     *_, notice = logic.sentiment(korean)
-    assert "Words outside the models' vocabulary" in notice and "3 of the 4 read (영화, 정말, 최고)" in notice
+    assert "Words outside the vocabulary" in notice and "3 of the 4 read (영화, 정말, 최고)" in notice
     *_, notice = logic.ner("영화 정말 최고 " + NER_TEXT.split()[0])  # the tiny tagger's vocabulary is another
     assert "3 of the 4 read" in notice
     *_, notice = logic.sentiment(korean, "sst2", SimpleNamespace(headers={"accept-language": "ko-KR,ko"}))

@@ -21,17 +21,21 @@ CASES = {
     "sentiment-rnn": [
         ([{"sentence": "good", "label": "positive"}, {"sentence": "bad", "label": "negative"}],
          "the label column is Value("),
-        ([{"sentence": "good", "label": 1}, {"sentence": None, "label": 0}], "row 1: the sentence is NoneType, not text"),
+        ([{"sentence": "good", "label": 1}, {"sentence": None, "label": 0}], "row 1: no sentence"),
         ([{"sentence": "good", "label": 1}, {"sentence": "bad", "label": 5}], "row 1: label 5; a sentiment model"),
+        ([{"sentence": "good", "label": 1}, {"sentence": "bad", "label": None}],  # pandas: a gap makes them floats
+         "the label column is Value('float64'); a sentiment model is scored on whole-number labels"),
     ],
     "ner-rnn": [
-        ([{"tokens": ["Peter", "ran"], "ner_tags": [1, 0]}], "ner_tags are plain numbers; a tagger is scored on named"),
+        ([{"tokens": ["Peter", "ran"], "ner_tags": [1, 0]}], "tags without names; a tagger is scored on named"),
+        ([{"tokens": ["Peter", "ran"], "ner_tags": ["B-PER", "O"]}], "tags without names; a tagger is scored on named"),
     ],
     "caption-lstm": [
         ([{FEATURE: [0.1] * 1280, **{f"caption_{i}": "a dog runs" for i in range(5)}},
           {FEATURE: [0.1] * 1280, **{f"caption_{i}": None for i in range(5)}}], "row 1 has no reference caption"),
-        ([{FEATURE: [0.1] * 1280, "caption_0": "a dog"}, {FEATURE: [0.1] * 7, "caption_0": "a man"}],
-         f"row 1: its '{FEATURE}' feature has 7 values, the other rows 1280"),
+        ([{FEATURE: [0.1] * 1280, "caption_0": "a dog"}, {FEATURE: [0.1] * 7, "caption_0": "a man"},
+          {FEATURE: [0.2] * 1280, "caption_0": "a cat"}], f"row 1: its '{FEATURE}' feature has 7 values, most rows 1280"),
+        ([{FEATURE: ["0.1", "x"], "caption_0": "a dog"}], "could not convert string to float"),  # NumPy's own words
     ],
 }
 
@@ -42,6 +46,19 @@ def test_data_a_model_cannot_be_scored_on_is_one_error_line_naming_the_problem(m
     assert main(["evaluate", str(models / model), "--data", _data(tmp_path / "d", rows), "--split", "test"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and said in err[0], err
+
+
+def test_named_labels_with_one_missing_are_named_by_row_and_unsigned_labels_are_scored(models, tmp_path, capsys):
+    from datasets import ClassLabel, Dataset, Features, Value
+    for i, (feature, labels, rc) in enumerate(((ClassLabel(names=["neg", "pos"]), [1, None], 2), (Value("uint8"), [1, 0], 0))):
+        ds = Dataset.from_dict({"sentence": ["good", "bad"], "label": labels},
+                               features=Features({"sentence": Value("string"), "label": feature}))
+        (tmp_path / str(i)).mkdir()
+        ds.to_parquet(str(tmp_path / str(i) / "test.parquet"))
+        capsys.readouterr()
+        assert main(["evaluate", str(models / "sentiment-rnn"), "--data", str(tmp_path / str(i)), "--split", "test"]) == rc
+        out = capsys.readouterr()
+        assert ("row 1: no label" in out.err) if rc else '"examples": 2' in out.out, out
 
 
 def test_a_sentence_whose_tokens_and_tags_differ_in_number_is_named_by_its_row(models, tmp_path, capsys):
@@ -58,17 +75,22 @@ def test_a_sentence_whose_tokens_and_tags_differ_in_number_is_named_by_its_row(m
     assert len(err) == 1 and "row 1: 3 tokens and 2 tags; each word needs its tag" in err[0], err
 
 
-def test_a_folder_of_several_datasets_is_refused_by_name_and_splits_in_folders_of_their_own_are_one(models, tmp_path,
+def test_a_folder_of_several_datasets_is_refused_by_name_and_layouts_datasets_reads_as_one_pass(models, tmp_path,
                                                                                                     capsys):
     """Two SST-2-shaped sets under one folder were merged and scored as one (their columns agree)."""
     rows = [{"sentence": "good", "label": 1}, {"sentence": "bad", "label": 0}]
     _data(tmp_path / "two" / "a", rows), _data(tmp_path / "two" / "b", rows)
     assert main(["evaluate", str(models / "sentiment-rnn"), "--data", str(tmp_path / "two"), "--split", "test"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == [f"error: {tmp_path / 'two'} holds the files of 2 datasets (a, b): pass one of their folders"]
-    for split in ("train", "test"):  # data/train/, data/test/: one dataset, as datasets reads it
-        (tmp_path / "one" / "data" / split).mkdir(parents=True)
-        pd.DataFrame(rows).to_parquet(tmp_path / "one" / "data" / split / "part-0.parquet")
-    (tmp_path / "one" / "dataset_infos.json").write_text("{}")  # metadata beside it is no dataset
-    assert main(["evaluate", str(models / "sentiment-rnn"), "--data", str(tmp_path / "one"), "--split", "test"]) == 0
-    assert '"examples": 2' in capsys.readouterr().out
+    assert err == [f"error: {tmp_path / 'two'}: its test files sit in 2 folders, several datasets (a, b): pass one of them"]
+    # layouts datasets reads as one dataset: split folders, a Hub parquet export's config folder with a split
+    # no script reads, split-named folders, a folder itself named like a split with a stray file below
+    for i, (root, files) in enumerate((("", ["data/train/part-0", "data/test/part-0"]),
+                                       ("", ["plain_text/train/0000", "plain_text/test/0000", "plain_text/unsupervised/0000"]),
+                                       ("", ["sst2_train/x", "sst2_test/x"]), ("val", ["train", "test", "extra/notes"]))):
+        root = tmp_path / f"one{i}" / root
+        for f in files:
+            (root / f).parent.mkdir(parents=True, exist_ok=True)
+            pd.DataFrame(rows).to_parquet((root / f).with_suffix(".parquet"))
+        assert main(["evaluate", str(models / "sentiment-rnn"), "--data", str(root), "--split", "test"]) == 0, files
+        assert '"examples": 2' in capsys.readouterr().out

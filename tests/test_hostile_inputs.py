@@ -162,7 +162,7 @@ def test_empty_or_oversized_image_bytes_are_refused(captioner, image, match):
 
 
 def test_a_directory_given_as_an_image_path_is_refused(captioner, tmp_path):
-    with pytest.raises(ValueError, match="no image file"):
+    with pytest.raises(ValueError, match="is a folder, not an image"):
         captioner.predict(str(tmp_path))
 
 

@@ -222,6 +222,10 @@ def test_an_image_given_where_lines_are_read_is_one_line_and_a_pipes_first_bytes
         assert said in err[0]
     assert main(["predict", str(models / "sentiment-rnn"), "--input", str(photo)]) == 2
     assert f"--input {photo} is an image; text models read text" in capsys.readouterr().err
+    unnamed = tmp_path / "IMG_0001"  # a photo without an image's suffix: captioned, not read as a list of paths
+    unnamed.write_bytes(photo.read_bytes())
+    assert main(["predict", str(models / "caption-lstm"), "--input", str(unnamed)]) == 0
+    assert _records(capsys.readouterr().out)[0]["image"] == str(unnamed)
     r = subprocess.run([sys.executable, "-m", "zoo", "predict", str(models / "sentiment-rnn"), "--input", "-"],
                        input=b"good\nbad movie\n", capture_output=True, cwd=ROOT, timeout=300)  # the head read first
     assert r.returncode == 0 and [json.loads(x)["line"] for x in r.stdout.splitlines()] == [1, 2]

@@ -182,7 +182,7 @@ def test_a_folder_of_several_datasets_is_one_error_line_not_a_page_of_log(conll_
                         "--threads", "1"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     err = r.stderr.strip().splitlines()
     assert r.returncode == 2 and len(err) == 1, err
-    assert err[0] == f"error: {tmp_path / 'all'} holds the files of 2 datasets (conll2003, sst2): pass one of their folders"
+    assert err[0] == f"error: {tmp_path / 'all'}: its train files sit in 2 folders, several datasets (conll2003, sst2): pass one of them"
 
 
 def test_a_vocabulary_of_no_training_word_gets_a_warning_line(sst_sample, tmp_path, capsys):

@@ -29,15 +29,16 @@ UI = {
                         "(left-to-right) half alone: its backward half starts from the last word and has no reading "
                         "so far, so this curve need not end at the BiLSTM's answer.",
         "legend": "Entity types: **PER** person · **ORG** organisation · **LOC** place · **MISC** other names. "
-                  "Confidence: each word's most likely tag's probability, averaged over the words (O, no entity, "
-                  "counts too: a text with no names can be read with confidence).",
+                  "Confidence: each word's most likely tag's probability (from the word's own scores, before the CRF "
+                  "picks the tags together), averaged over the words (O, no entity, counts too: a text with no "
+                  "names can be read with confidence).",
         "caption_intro": "One image in, a sentence out: the image's feature starts each decoder, which then writes "
                          "word by word. The BiLSTM is two LSTM decoders, one writing left to right and one right to "
                          "left; the caption wins that the two decoders together score best. The models learned from Flickr8k's "
                          "6,000 training photos, mostly people and dogs (a dog in 25% of them, a cat in only 15 photos): they "
                          "see a man riding the parked motorcycle, and a dog or a child in the cat and the cup.",
         "caption_image": "Image (upload, webcam or an example)", "beam": "Beam width",
-        "decoder_image": "Image (upload or paste)",
+        "decoder_image": "Image (upload, paste or an example)",
         "inside_intro": "Every number below is computed step by step by `zoo.cells.trace` with the chosen "
                         "model's real weights: rows are hidden units, columns are the words.",
         "model": "Model", "direction": "Direction (BiLSTM)", "show": "Show inside",
@@ -63,7 +64,7 @@ UI = {
                          "erases): solid for the median unit, dashed for the top 10% of units, which remember longest. "
                          "Vanilla RNN (lower panel): the size of d h_T / d h_t, the only way back it has. The two are "
                          "different quantities, a share and a size, so the panels are not read against each other: "
-                         "the chart above measures all three models the same way. Values under 1e-30 are drawn at "
+                         "the gradient chart further up measures all three models the same way. Values under 1e-30 are drawn at "
                          "1e-30.",
         "probe_intro": "### Distance probe\nA clear verdict (\"A brilliant movie, I loved every minute of it.\") followed "
                        "by k words of neutral, factual text, and each model is asked for the sentiment: to answer, it "
@@ -116,14 +117,14 @@ UI = {
                         "위의 답에서 끝납니다. BiLSTM 곡선은 앞 방향(왼쪽→오른쪽) 절반만 쓴 것입니다. 뒤 방향은 마지막 "
                         "단어부터 읽으므로 '지금까지 읽은 판단'이 없습니다. 그래서 이 곡선의 끝은 BiLSTM의 답과 다를 수 있습니다.",
         "legend": "개체 종류: **PER** 사람 · **ORG** 조직 · **LOC** 장소 · **MISC** 기타 고유 명사. "
-                  "확신도: 단어마다 가장 가능성 높은 태그의 확률을 단어 전체에 대해 평균한 값입니다(개체가 아님을 뜻하는 "
+                  "확신도: 단어마다 가장 가능성 높은 태그의 확률(CRF가 태그를 함께 고르기 전, 그 단어 자신의 점수로 계산)을 단어 전체에 대해 평균한 값입니다(개체가 아님을 뜻하는 "
                   "O도 포함하므로, 이름이 없는 문장도 높은 확신도로 읽을 수 있습니다).",
         "caption_intro": "이미지 하나를 넣으면 문장이 나옵니다: 이미지 특징으로 디코더의 첫 상태를 만들고, 디코더는 단어를 "
                          "하나씩 씁니다. BiLSTM은 왼쪽→오른쪽, 오른쪽→왼쪽으로 쓰는 두 LSTM 디코더이며, 둘이 함께 "
                          "가장 높게 평가한 캡션이 선택됩니다. 모델은 Flickr8k 학습 사진 6,000장으로 배웠는데, 대부분 사람과 개의 "
                          "사진입니다(개가 나오는 사진이 25%, 고양이는 15장). 그래서 세워 둔 오토바이에는 타는 사람을 "
                          "더하고, 고양이와 컵은 개나 아이로 봅니다.",
-        "caption_image": "이미지 (업로드, 웹캠 또는 예시)", "beam": "빔 크기", "decoder_image": "이미지 (업로드 또는 붙여넣기)",
+        "caption_image": "이미지 (업로드, 웹캠 또는 예시)", "beam": "빔 크기", "decoder_image": "이미지 (업로드, 붙여넣기 또는 예시)",
         "inside_intro": "아래의 모든 값은 선택한 모델의 실제 가중치로 `zoo.cells.trace`가 한 시점씩 계산한 것입니다. "
                         "행은 은닉 유닛, 열은 단어입니다.",
         "model": "모델", "direction": "방향 (BiLSTM)", "show": "내부 보기",
@@ -215,13 +216,13 @@ DYNAMIC = {
         "word_read": "word read",
         "error_title": "Error",
         "more_entities": ", and {n} more (highlighted above)",
-        "unknown_words": "Words outside the models' vocabulary (English, from their training data): {n} of the {total} "
-                         "read ({words}). Each reads as the same unknown word, so the answer says little about this "
+        "unknown_words": "Words outside the vocabulary (English, from the training data): {n} of the {total} read "
+                         "({words}). Each reads as the same unknown word, so what is shown says little about this "
                          "text.",
         "tok_truncated": "Only the first {limit} words are shown here (your text has {n}).",
         "tok_truncated_cut": "Only the first {limit} words are shown here.",
         "max_len_cut": "These models read the first {limit} words; your text has {n}, so the rest was not read.",
-        "one_word": "One word: the answers above are the models' reading of it; the chart of the reading word by word "
+        "one_word": "One word: the answers below are the models' reading of it; the chart of the reading word by word "
                     "needs two words or more.",
         "max_len_cut_cut": "These models read the first {limit} words; the rest was not read.",
         "one_direction": "{name} reads in one direction only: there is no backward direction to show.",
@@ -258,11 +259,11 @@ DYNAMIC = {
         "error_title": "오류",
         "more_entities": " 외 {n}개 (위 텍스트에 표시)",
         "unknown_words": "모델의 어휘(학습 데이터의 영어 단어)에 없는 단어: 읽은 {total}개 중 {n}개 ({words}). 이런 "
-                         "단어는 모두 같은 '모르는 단어' 하나로 읽히므로, 이 글에 대한 답은 큰 의미가 없습니다.",
+                         "단어는 모두 같은 '모르는 단어' 하나로 읽히므로, 여기 보이는 결과는 이 글에 대해 큰 의미가 없습니다.",
         "tok_truncated": "여기에는 앞의 {limit}개 단어만 보입니다 (전체 {n}개).",
         "tok_truncated_cut": "여기에는 앞의 {limit}개 단어만 보입니다.",
         "max_len_cut": "이 모델들은 앞의 {limit}개 단어만 읽습니다. 입력은 {n}개 단어라 나머지는 읽지 않았습니다.",
-        "one_word": "단어가 하나뿐입니다. 위의 답은 그 한 단어를 읽은 판단이며, 단어별 판단 그래프는 두 단어 이상일 때 그립니다.",
+        "one_word": "단어가 하나뿐입니다. 아래의 답은 그 한 단어를 읽은 판단이며, 단어별 판단 그래프는 두 단어 이상일 때 그립니다.",
         "max_len_cut_cut": "이 모델들은 앞의 {limit}개 단어만 읽고 나머지는 읽지 않았습니다.",
         "one_direction": "{name}은(는) 한 방향으로만 읽어서 보여 줄 뒤 방향이 없습니다.",
         "bad_direction": "방향은 'forward' 또는 'backward'여야 합니다. 받은 값: {value!r}.",
@@ -312,6 +313,7 @@ IMAGE_REASONS_KO = {
     "base64": "data: URL이 올바른 base64가 아닙니다",
     "not a file uploaded to this app": "이 앱에 업로드된 파일이 아닙니다",
     "no image file at": "그 경로에 이미지 파일이 없습니다",
+    "is a folder, not an image": "그 경로는 이미지가 아니라 폴더입니다",
     "cannot read": "파일을 읽을 수 없습니다",
 }
 

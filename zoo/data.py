@@ -65,10 +65,13 @@ def load(data: str):
 
     local = Path(data).expanduser()
     if local.exists():
-        _one_dataset(local)
         try:
             with _quiet_local(datasets), _quiet_hub():  # a local folder's splits take a second: bars would only clutter
+                if local.is_dir():
+                    _one_dataset(datasets, local.resolve())
                 ds = datasets.load_dataset(str(local.resolve()))
+        except DataUnavailable:
+            raise
         except Exception as e:  # a folder without loadable splits
             cause = e.__cause__  # DatasetGenerationError says only that something went wrong, and raises from why
             why = f" ({type(cause).__name__}: {(str(cause).splitlines() or [''])[0][:200]})" if cause else ""
@@ -95,29 +98,22 @@ def load(data: str):
     return ds, {**source, "export": export} if export else source
 
 
-DATA_SUFFIXES = (".parquet", ".arrow", ".csv", ".tsv", ".jsonl")  # not .json or .txt: metadata and licences
-SPLIT_FOLDERS = {"train", "training", "validation", "valid", "val", "dev", "test", "testing", "eval"}
-
-
-def _dataset_root(folder: Path) -> Path:
-    """data/train -> data: one dataset may keep each split in a folder of its own (a layout datasets reads)."""
-    while folder.name.lower() in SPLIT_FOLDERS:
-        folder = folder.parent
-    return folder
-
-
-def _one_dataset(folder: Path) -> None:
-    """A folder whose data files sit in several folders is several datasets (the parent of sst2/ and imdb/):
-    load_dataset would merge their splits when their columns agree, and scores of the mix would look like
-    one dataset's; when they disagree it fails with a cast error. One line naming them instead."""
-    if not folder.is_dir():
+def _one_dataset(datasets, folder: Path) -> None:
+    """A split whose files sit in several folders is several datasets (the parent of sst2/ and imdb/):
+    load_dataset would merge them when their columns agree, and scores of the mix would read as one dataset's;
+    when they disagree it fails with a cast error. One line naming the folders instead. The files are the
+    ones datasets itself would read (its builder lists them; no data is read), so every layout it reads as one
+    dataset (split folders, a Hub parquet export's config folder, a README's configs) passes."""
+    try:
+        files = datasets.load_dataset_builder(str(folder)).config.data_files or {}
+    except Exception:  # no data files, an unreadable README: load_dataset's own error says it next
         return
-    homes = sorted({_dataset_root(p.parent) for p in folder.rglob("*") if p.suffix.lower() in DATA_SUFFIXES
-                    and p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)})
-    if len(homes) > 1:
-        names = [str(h.relative_to(folder)) or "." for h in homes]
-        raise DataUnavailable(f"{folder} holds the files of {len(homes)} datasets ({', '.join(names[:5])}"
-                              f"{', ...' if len(names) > 5 else ''}): pass one of their folders")
+    for split, paths in files.items():
+        homes = sorted({Path(str(p)).parent for p in paths})
+        if len(homes) > 1:
+            names = [os.path.relpath(h, folder) for h in homes]
+            raise DataUnavailable(f"{folder}: its {split} files sit in {len(homes)} folders, several datasets "
+                                  f"({', '.join(names[:5])}{', ...' if len(names) > 5 else ''}): pass one of them")
 
 
 def require(ds, data: str, splits=(), columns=(), one_of=(), optional=("test",)) -> None:

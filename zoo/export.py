@@ -147,7 +147,7 @@ def to_onnx(predictor, out, precision: str = "fp32") -> Path:
         what = "an ONNX export" if getattr(predictor, "runtime", "torch") != "torch" else \
             f"loaded in {predictor.precision}"
         raise ValueError(f"{getattr(predictor, 'folder', predictor.name)} is {what}; export the checkpoint it "
-                         "came from, loaded as it is (fp32), with --precision int8 for an int8 export")
+                         "came from, loaded as it is (fp32), and ask for int8 there")
     out = Path(out)
     if out.is_symlink() or (out.exists() and (not out.is_dir() or any(out.iterdir()))):
         raise ValueError(f"{out} exists and is not an empty folder; remove it or choose another --out")

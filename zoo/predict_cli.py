@@ -123,7 +123,8 @@ def _inputs(predictor, args):
     path = Path(args.input).expanduser()
     if caption and not is_glob(args.input) and not path.exists():  # a missing photo too: a usage error, exit 2
         raise ValueError(f"--input {args.input}: no such file, folder or glob")
-    if caption and (path.is_dir() or is_glob(args.input) or path.suffix.lower() in IMAGE_SUFFIXES):
+    # an image by its name, or by its first bytes (IMG_0001, photo.jfif): one image, not a list of paths
+    if caption and (path.is_dir() or is_glob(args.input) or _is_image(str(path))):
         items = image_items(args.input)  # names only, so the listing is small and gives the bar its total
         if not items:
             raise ValueError(f"--input {args.input}: no images there ({', '.join(IMAGE_SUFFIXES)})")
@@ -134,7 +135,12 @@ def _inputs(predictor, args):
         raise ValueError(f"--input {args.input}: no such file" + (", folder or glob" if caption else
                                                                     " (text models read a file or -)"))
     total = _count_lines(path) if path.is_file() else None  # a pipe (<(...)) is read once, not counted first
-    return from_lines(open(path, "rb"), total)
+    f = open(path, "rb")
+    try:
+        return from_lines(f, total)
+    except BaseException:  # refused (an image where lines are read): closed here, the caller never gets it
+        f.close()
+        raise
 
 
 def _starts_as_image(head: bytes) -> bool:
