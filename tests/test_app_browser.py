@@ -308,3 +308,12 @@ def test_on_a_phone_every_tab_is_in_sight_and_no_tab_scrolls_the_page_sideways(s
             page.wait_for_timeout(300)
             wide = page.evaluate("document.documentElement.scrollWidth")
             assert wide <= 390, (locale, tab.inner_text(), wide)
+        if locale == "en-US":  # a figure keeps a readable 600 px and scrolls in its own box, from its left edge
+            tabs.nth(4).click()
+            page.locator("#memory-run").click()
+            image = page.locator("#memory-chart img")
+            expect(image).to_be_visible()
+            box = page.evaluate("""(() => { const b = document.querySelector('#memory-chart .matplotlib');
+                return [b.querySelector('img').clientWidth, b.scrollWidth, b.clientWidth, b.scrollLeft,
+                        document.documentElement.scrollWidth]; })()""")
+            assert box[0] == 600 and box[1] == 600 > box[2] and box[3] == 0 and box[4] <= 390, box
