@@ -1,10 +1,8 @@
 """The web app's pages in a real (headless) browser: the tiny checkpoints (tests/app_models.py) and, per
 pattern tab, the bundled models."""
-import contextlib
 import re
 import socket
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -12,17 +10,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # app.py and webapp/ live at the repo root, outside the installed packages
 
+from browser_page import BROWSER_ARGS, CHROMIUM, SHOTS, app_page, needs_chromium  # noqa: E402,F401
 from test_app import NER_TEXT, server, tiny_models  # noqa: E402,F401  (the fixtures, shared)
 from webapp import logic, models  # noqa: E402
 from webapp.examples import NER_EXAMPLES  # noqa: E402
 
 
-CHROMIUM = Path("/usr/bin/chromium")
-BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync"]
-needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(),
-                                    reason="needs Debian's chromium: apt-get install -y chromium chromium-driver")
-SHOTS = ROOT / "test-artifacts"
 LONG_REVIEW = " ".join(["a long , slow film with one good scene ."] * 6)  # 60 words: more than the chart labels
 
 
@@ -219,48 +212,6 @@ def test_an_empty_input_in_a_tab_with_two_views_gives_one_error_not_two(server):
         browser.close()
 
 
-def settled(page, action, path: str = "/gradio_api/run/predict", quiet_ms: int = 500, timeout_s: float = 30):
-    """Do action, then wait until the queue-less events it set off (a photo's change: two posts after an upload)
-    have answered and no more came for quiet_ms. A run clicked before then can meet the change's cancel: a person's
-    click comes hundreds of milliseconds after the photo shows, a test's in the same millisecond."""
-    pending, last = set(), [time.monotonic(), False]
-
-    def sent(request):
-        if path in request.url:
-            pending.add(request)
-            last[:] = [time.monotonic(), True]
-
-    def done(request):
-        if request in pending:
-            pending.discard(request)
-            last[0] = time.monotonic()
-    listeners = {"request": sent, "requestfinished": done, "requestfailed": done}
-    for name, fn in listeners.items():
-        page.on(name, fn)
-    action()
-    deadline = time.monotonic() + timeout_s
-    while not (last[1] and not pending and time.monotonic() - last[0] >= quiet_ms / 1000):
-        assert time.monotonic() < deadline, f"no answer to {path} within {timeout_s} s"
-        page.wait_for_timeout(50)
-    for name, fn in listeners.items():
-        page.remove_listener(name, fn)
-
-
-@contextlib.contextmanager
-def app_page(server, height: int = 1100, width: int = 1280, locale: str = "en-US"):
-    """A page of the app in a headless Chromium, English and 1280 px wide unless told; the browser closed after."""
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
-        page = browser.new_page(locale=locale, viewport={"width": width, "height": height})
-        page.set_default_timeout(60_000)
-        page.goto(server)
-        try:
-            yield page, sync_api.expect
-        finally:
-            browser.close()
-
-
 @needs_chromium
 def test_a_new_photo_clears_the_last_captions_and_an_example_photo_gets_its_own(server):
     """Under an error badge, the last photo's captions read as the new one's: a new photo clears them first,
@@ -289,31 +240,3 @@ def test_a_notice_about_the_input_shows_under_it_above_the_answers(server):
             notice = page.locator(f"#{task}-notice")
             expect(notice).to_contain_text("outside the vocabulary")
             assert notice.bounding_box()["y"] < page.locator(f"#{task}-card-rnn").bounding_box()["y"], task
-
-
-@needs_chromium
-@pytest.mark.parametrize("locale", ["en-US", "ko-KR"])
-def test_on_a_phone_every_tab_is_in_sight_and_no_tab_scrolls_the_page_sideways(server, locale):
-    """390 px: gradio's default hid all but one or two tabs behind "⋯"; the tables scroll inside themselves."""
-    with app_page(server, height=844, width=390, locale=locale) as (page, expect):
-        tabs = page.get_by_role("tab")
-        expect(tabs.first).to_be_visible()
-        assert tabs.count() == 7
-        for i in range(tabs.count()):
-            tab = tabs.nth(i)
-            expect(tab).to_be_visible()
-            box = tab.bounding_box()
-            assert box["x"] >= 0 and box["x"] + box["width"] <= 390, (locale, tab.inner_text(), box)
-            tab.click()
-            page.wait_for_timeout(300)
-            wide = page.evaluate("document.documentElement.scrollWidth")
-            assert wide <= 390, (locale, tab.inner_text(), wide)
-        if locale == "en-US":  # a figure keeps a readable 600 px and scrolls in its own box, from its left edge
-            tabs.nth(4).click()
-            page.locator("#memory-run").click()
-            image = page.locator("#memory-chart img")
-            expect(image).to_be_visible()
-            box = page.evaluate("""(() => { const b = document.querySelector('#memory-chart .matplotlib');
-                return [b.querySelector('img').clientWidth, b.scrollWidth, b.clientWidth, b.scrollLeft,
-                        document.documentElement.scrollWidth]; })()""")
-            assert box[0] == 600 and box[1] == 600 > box[2] and box[3] == 0 and box[4] <= 390, box

@@ -11,7 +11,7 @@ sys.path.insert(0, str(ROOT))
 
 # the app served in-process (with tiny text models; the caption models are the bundled ones)
 from test_app import server, tiny_models  # noqa: E402,F401  (the fixtures, shared)
-from test_app_browser import BROWSER_ARGS, CHROMIUM, SHOTS, needs_chromium, settled  # noqa: E402,F401
+from browser_page import BROWSER_ARGS, CHROMIUM, SHOTS, needs_chromium, settled  # noqa: E402,F401
 from webapp import captions, models  # noqa: E402
 
 EXAMPLE = captions.example_image()

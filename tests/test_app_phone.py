@@ -1,0 +1,39 @@
+"""The app on a phone's screen (390 px), in English and Korean, in a real headless browser."""
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from browser_page import app_page, needs_chromium  # noqa: E402
+from test_app import server, tiny_models  # noqa: E402,F401  (the fixtures, shared)
+
+
+@needs_chromium
+@pytest.mark.parametrize("locale", ["en-US", "ko-KR"])
+def test_on_a_phone_every_tab_is_in_sight_and_no_tab_scrolls_the_page_sideways(server, locale):
+    """390 px: gradio's default hid all but one or two tabs behind "⋯"; the tables scroll inside themselves."""
+    with app_page(server, height=844, width=390, locale=locale) as (page, expect):
+        tabs = page.get_by_role("tab")
+        expect(tabs.first).to_be_visible()
+        assert tabs.count() == 7
+        for i in range(tabs.count()):
+            tab = tabs.nth(i)
+            expect(tab).to_be_visible()
+            box = tab.bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= 390, (locale, tab.inner_text(), box)
+            tab.click()
+            page.wait_for_timeout(300)
+            wide = page.evaluate("document.documentElement.scrollWidth")
+            assert wide <= 390, (locale, tab.inner_text(), wide)
+        if locale == "en-US":  # a figure keeps a readable 600 px and scrolls in its own box, from its left edge
+            tabs.nth(4).click()
+            page.locator("#memory-run").click()
+            image = page.locator("#memory-chart img")
+            expect(image).to_be_visible()
+            box = page.evaluate("""(() => { const b = document.querySelector('#memory-chart .matplotlib');
+                return [b.querySelector('img').clientWidth, b.scrollWidth, b.clientWidth, b.scrollLeft,
+                        document.documentElement.scrollWidth]; })()""")
+            assert box[0] == 600 and box[1] == 600 > box[2] and box[3] == 0 and box[4] <= 390, box
