@@ -16,7 +16,7 @@ from seqeval.metrics import classification_report
 from tokenizers import Tokenizer
 from torch import nn
 
-from tasks.ner_data import Featurizer, arrays, batches, check_data, collate, encode_split  # noqa: F401  (ner.* as before)
+from tasks.ner_data import Featurizer, arrays, batches, check_data, collate, encode_split, row_problem  # noqa: F401  (ner.* as before)
 from zoo.batching import batch_inputs, live_mask, prepare_each
 from zoo.card import DATASETS
 from zoo.crf import CRF
@@ -280,12 +280,9 @@ class Predictor:
         if not names:  # as training says it (tasks.ner_data.check_data)
             raise ValueError(f"ner_tags are {split.features['ner_tags']}, tags without names; a tagger is scored "
                              "on named tags (a sequence of ClassLabel, as in eriktks/conll2003)")
-        bad = next((i for i, (w, t) in enumerate(zip(split["tokens"], split["ner_tags"]))
-                    if w is None or t is None or len(w) != len(t)), None)
-        if bad is not None:
-            w, t = split[bad]["tokens"], split[bad]["ner_tags"]
-            raise ValueError(f"row {bad}: {'no' if w is None else len(w)} tokens and {'no' if t is None else len(t)} "
-                             "tags; each word needs its tag")
+        problem = row_problem(split, len(names))
+        if problem:
+            raise ValueError(problem)
         if names != self.labels:
             raise ValueError(f"the data's tags {names} differ from the checkpoint's {self.labels}")
         examples = encode_split(split, self.featurize)

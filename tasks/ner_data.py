@@ -105,6 +105,25 @@ def batches(examples: list[dict], batch_size: int, shuffle=False, seed=0):
     return batched(examples, collate, batch_size, shuffle, seed)
 
 
+def row_problem(split, n_tags: int) -> str | None:
+    """The first row a tagger cannot read, said in words (None when every row is fine): tokens or tags missing,
+    their numbers differing, a tag id outside the tag names. In Arrow, not row by row in Python."""
+    import pyarrow.compute as pc
+    toks, tags = split.data.column("tokens"), split.data.column("ner_tags")
+    missing = pc.or_(pc.is_null(toks), pc.is_null(tags))
+    differ = pc.fill_null(pc.not_equal(pc.list_value_length(toks), pc.list_value_length(tags)), True)
+    bad = pc.or_(missing, differ)
+    if pc.any(bad).as_py():
+        row = pc.index(bad, True).as_py()
+        w, t = toks[row].as_py(), tags[row].as_py()
+        return f"row {row}: {'no' if w is None else len(w)} tokens and {'no' if t is None else len(t)} tags; each word needs its tag"
+    flat = pc.list_flatten(tags)
+    if len(flat) and (pc.min(flat).as_py() < 0 or pc.max(flat).as_py() >= n_tags):
+        row = next(i for i, t in enumerate(tags.to_pylist()) if any(x < 0 or x >= n_tags for x in t))
+        return f"row {row}: tag id {next(x for x in tags[row].as_py() if x < 0 or x >= n_tags)}; the tags are 0 to {n_tags - 1}"
+    return None
+
+
 def check_data(ds, where: str) -> None:
     """Before a run writes anything: train and validation splits with tokens and named tags (ner_tags a
     sequence of ClassLabel, as in eriktks/conll2003); DataUnavailable, one line, otherwise."""
@@ -117,3 +136,7 @@ def check_data(ds, where: str) -> None:
     other = [s for s, n in names.items() if n != names["train"]]
     if other:
         raise DataUnavailable(f"{where}: the {', '.join(other)} split names its tags differently from train")
+    for split, tag_names in names.items():
+        problem = row_problem(ds[split], len(tag_names))
+        if problem:
+            raise DataUnavailable(f"{where}: the {split} split's {problem}")

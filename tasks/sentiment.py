@@ -23,7 +23,7 @@ from tokenizers import Tokenizer
 from torch import nn
 
 from tasks.sentiment_data import (Vectorizer, batches, check_data, collate, encode_split, gold_labels,  # noqa: F401
-                                  held_out_validation, text_column, words)  # the task's data, sentiment.* as before
+                                  held_out_validation, row_problem, text_column, words)  # the task's data, sentiment.* as before
 from tasks.text import MAX_TOKENS
 from zoo.batching import batch_inputs, prepare_each
 from zoo.card import DATASETS
@@ -121,31 +121,6 @@ def score(gold: list[int], pred: list[int]) -> dict:
     return {"accuracy": round(100 * acc, 2), "macro_f1": round(100 * sum(f1s) / 2, 2)}
 
 
-def check_labelled_texts(split) -> None:
-    """The rows a score reads, checked first (in Arrow, not row by row in Python): texts that are text, and
-    labels a sentiment model has (0 or 1, or two named classes; -1 where hidden), none missing. ValueError
-    naming the column or the first bad row, not a TypeError from inside."""
-    import pyarrow.compute as pc
-    feat, column = split.features["label"], text_column(split)
-    names = getattr(feat, "names", None)
-    if names is None and not str(getattr(feat, "dtype", "")).startswith(("int", "uint")):
-        raise ValueError(f"the label column is {feat}; a sentiment model is scored on whole-number labels 0 "
-                         "(negative) and 1 (positive), or two named classes")
-    if names is not None and len(names) != 2:
-        raise ValueError(f"the labels name {len(names)} classes ({', '.join(names)}); a sentiment model has two")
-    for col, what in ((column, f"no {column}"), ("label", "no label")):
-        values = split.data.column(col)
-        if values.null_count:
-            raise ValueError(f"row {pc.index(pc.is_null(values), True).as_py()}: {what}")
-    if names is None:
-        labels = pc.cast(split.data.column("label"), "int64")
-        outside = pc.or_(pc.less(labels, -1), pc.greater(labels, 1))
-        if pc.any(outside).as_py():
-            row = pc.index(outside, True).as_py()
-            raise ValueError(f"row {row}: label {labels[row].as_py()}; a sentiment model is scored on 0 (negative) and "
-                             "1 (positive), -1 where the label is hidden")
-
-
 def evaluate(model: SentimentModel, examples: list[dict], batch_size: int = 256) -> dict:
     gold = [e["label"] for e in examples]
     if not examples or all(g < 0 for g in gold):
@@ -241,5 +216,7 @@ class Predictor:
         if "label" not in columns or not columns & {"sentence", "text"}:  # another task's data: one line
             raise ValueError(f"the split has no label and sentence (or text) columns (it has: "
                              f"{', '.join(split.column_names)}); a sentiment model is scored on SST-2- or IMDB-style data")
-        check_labelled_texts(split)
+        problem = row_problem(split, hidden_ok=True)
+        if problem:
+            raise ValueError(problem)
         return evaluate(self.model, encode_split(split, self.vectorize))

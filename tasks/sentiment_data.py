@@ -52,6 +52,31 @@ def held_out_validation(ds, size: int = 2500):
     return f"{size} texts of train (train_test_split seed 0, stratified by label)"
 
 
+def row_problem(split, hidden_ok: bool) -> str | None:
+    """What a score or a run cannot read in a split, said in words (None when it is fine): a label that is no
+    whole number, a text or label missing, a label other than 0 and 1 (-1, hidden, where hidden_ok: SST-2's test
+    split). In Arrow, not row by row in Python."""
+    import pyarrow.compute as pc
+    feat, column = split.features["label"], text_column(split)
+    names = getattr(feat, "names", None)
+    if names is None and not str(getattr(feat, "dtype", "")).startswith(("int", "uint")):
+        return (f"label column is {feat}; a sentiment model is scored on whole-number labels 0 (negative) and 1 "
+                "(positive), or two named classes")
+    if names is not None and len(names) != 2:
+        return f"labels name {len(names)} classes ({', '.join(names)}); a sentiment model has two"
+    for col, what in ((column, f"no {column}"), ("label", "no label")):
+        values = split.data.column(col)
+        if values.null_count:
+            return f"row {pc.index(pc.is_null(values), True).as_py()}: {what}"
+    labels = pc.cast(split.data.column("label"), "int64")
+    outside = pc.or_(pc.less(labels, -1 if hidden_ok else 0), pc.greater(labels, 1))
+    if pc.any(outside).as_py():
+        row = pc.index(outside, True).as_py()
+        return (f"row {row}: label {labels[row].as_py()}; a sentiment model has 0 (negative) and 1 (positive)"
+                + (", -1 where the label is hidden" if hidden_ok else ""))
+    return None
+
+
 def check_data(ds, where: str, val_size: int | None = None) -> None:
     """Before a run writes anything: a train split with a text column (sentence or text) and a label that is
     two named classes or 0/1 numbers, and, without a validation split, named classes to carve one off by
@@ -64,8 +89,11 @@ def check_data(ds, where: str, val_size: int | None = None) -> None:
         if (names is not None and len(names) != 2) or (names is None and not str(dtype).startswith(("int", "uint"))):
             raise DataUnavailable(f"{where}: the {name} split's label is {feat}; sentiment needs two classes")
         column = ds[name].features[text_column(ds[name])]
-        if getattr(column, "dtype", None) != "string":
+        if getattr(column, "dtype", None) not in ("string", "large_string"):  # pandas writes large_string
             raise DataUnavailable(f"{where}: the {name} split's {text_column(ds[name])} column is not text ({column})")
+        problem = row_problem(ds[name], hidden_ok=name == "test")  # SST-2's Hub copy hides its test labels (-1)
+        if problem:
+            raise DataUnavailable(f"{where}: the {name} split's {problem}")
     if "validation" not in ds and getattr(ds["train"].features["label"], "names", None) is None:
         raise DataUnavailable(f"{where}: no validation split, and plain-number labels cannot be split off by class; "
                               "add a validation split or name the classes (ClassLabel)")

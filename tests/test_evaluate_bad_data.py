@@ -20,11 +20,11 @@ def _data(folder, rows: list[dict]):
 CASES = {
     "sentiment-rnn": [
         ([{"sentence": "good", "label": "positive"}, {"sentence": "bad", "label": "negative"}],
-         "the label column is Value("),
+         "label column is Value("),
         ([{"sentence": "good", "label": 1}, {"sentence": None, "label": 0}], "row 1: no sentence"),
         ([{"sentence": "good", "label": 1}, {"sentence": "bad", "label": 5}], "row 1: label 5; a sentiment model"),
         ([{"sentence": "good", "label": 1}, {"sentence": "bad", "label": None}],  # pandas: a gap makes them floats
-         "the label column is Value('float64'); a sentiment model is scored on whole-number labels"),
+         "label column is Value('float64'); a sentiment model is scored on whole-number labels"),
     ],
     "ner-rnn": [
         ([{"tokens": ["Peter", "ran"], "ner_tags": [1, 0]}], "tags without names; a tagger is scored on named"),

@@ -95,7 +95,7 @@ def test_a_hand_edited_state_record_is_refused(tmp_path, monkeypatch, edit, matc
     assert toy_fit(tmp_path / "s", resume_run=True)[1]["resumed_at_steps"] == [6]
 
 
-def _conll_like(folder, tags_as_numbers=False, splits=("train", "validation")):
+def _conll_like(folder, tags_as_numbers=False, splits=("train", "validation"), spoil=None):
     from datasets import ClassLabel, Dataset, Features, Sequence, Value
     from conftest import NER_LABELS, ner_sentences
     tag = Value("int64") if tags_as_numbers else ClassLabel(names=NER_LABELS)
@@ -103,14 +103,29 @@ def _conll_like(folder, tags_as_numbers=False, splits=("train", "validation")):
     folder.mkdir()
     for split in splits:
         rows = ner_sentences(20)
+        if spoil and split == "train" and spoil != "tag 42":
+            rows[3] = spoil(rows[3])
         Dataset.from_dict({"tokens": [r[0] for r in rows], "ner_tags": [r[1] for r in rows]},
                           features=features).to_parquet(folder / f"{split}.parquet")
+    if spoil == "tag 42":  # a tag id past the names: datasets will not write one, so pyarrow does, metadata kept
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+        table = pq.read_table(folder / "train.parquet")
+        tags = table.column("ner_tags").to_pylist()
+        tags[3] = [42] * len(tags[3])
+        table = table.set_column(1, "ner_tags", pa.array(tags, table.schema.field("ner_tags").type))
+        pq.write_table(table, folder / "train.parquet")
     return folder
 
 
 @pytest.mark.parametrize("script,make,match", [
     ("ner", lambda d: _conll_like(d, tags_as_numbers=True), "ner_tags are plain numbers"),
     ("ner", lambda d: _conll_like(d, splits=("train",)), "no validation split"),
+    # a row with a tag short, or a tag id past the names: trained silently or a traceback mid-run
+    ("ner", lambda d: _conll_like(d, spoil=lambda r: (r[0], r[1][:-1])), "the train split's row 3: "),
+    ("ner", lambda d: _conll_like(d, spoil="tag 42"), "row 3: tag id 42; the tags are 0 to 8"),
+    ("sentiment", lambda d: _sst_like(d, ("train", "validation"), spoil=(3, "label", -1)), "row 3: label -1; "),
+    ("sentiment", lambda d: _sst_like(d, ("train", "validation"), spoil=(5, "sentence", None)), "row 5: no sentence"),
     ("ner", lambda d: _sst_like(d, ("train", "validation")), "has no tokens, ner_tags column"),
     ("sentiment", lambda d: _conll_like(d), "has no label, sentence or text column"),
     ("sentiment", lambda d: _sst_like(d, ("validation",)), "no train split"),
@@ -126,10 +141,17 @@ def test_a_training_script_on_the_wrong_data_says_so_in_one_line_and_writes_noth
     assert not out.exists()  # no .train_state left behind
 
 
-def _sst_like(folder, splits):
+def _sst_like(folder, splits, spoil=None):
     folder.mkdir()
     for i, split in enumerate(splits):
         write_split(folder, split, *make_texts(40, seed=i))
+    if spoil:  # (row, column, value) in the train split
+        import pandas as pd
+        df = pd.read_parquet(folder / "train.parquet")
+        df[spoil[1]] = df[spoil[1]].astype(object)
+        df.at[spoil[0], spoil[1]] = spoil[2]
+        df[spoil[1]] = df[spoil[1]].astype("Int64") if spoil[1] == "label" else df[spoil[1]]
+        df.to_parquet(folder / "train.parquet")
     return folder
 
 

@@ -136,6 +136,18 @@ def test_the_after_training_scripts_refuse_a_bundled_models_bare_name_and_a_hub_
     assert (zoo.registry.BUNDLED / "MANIFEST.json").read_bytes() == before
 
 
+def test_what_if_refuses_a_caption_checkpoint_whose_decoder_the_switches_do_not_reach(conll_sample, capsys, tmp_path):
+    """It had recorded the same BLEU under every switch into the caption model's config.json."""
+    import shutil
+    shutil.copytree(zoo.registry.BUNDLED / "caption-rnn", tmp_path / "cap")
+    before = (tmp_path / "cap" / "config.json").read_bytes()
+    assert script("what_if").main([str(tmp_path / "cap"), "--data", str(conll_sample)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"error: {tmp_path / 'cap'} is a caption checkpoint; the what-if switches are for the text "
+                   "models' LSTM and BiLSTM encoders (sentiment, NER)"]
+    assert (tmp_path / "cap" / "config.json").read_bytes() == before
+
+
 def test_fp16_on_the_cpu_is_refused_before_the_data_loads(capsys, tmp_path):
     argv = ["--data", NO_DATA, "--out", str(tmp_path / "r"), "--precision", "fp16", "--device", "cpu"]
     assert script("sentiment").main(argv) == 2  # cli.script's one line, from the device check at parse time

@@ -33,6 +33,11 @@ def main(argv=None) -> int:
     ds, _ = data.load(args.data)  # DataUnavailable: one line, exit 2 (cli.script)
     sentiment.held_out_validation(ds)  # IMDB has no validation split; a no-op where there is one
     preds = {folder: cli.rewritable(folder, args.threads) for folder in args.checkpoints}  # all, before any work
+    for folder, pred in preds.items():  # the switches live in the text encoders' cells, not a caption decoder's
+        if pred.task not in ("sentiment", "ner"):
+            print(f"error: {folder} is a {pred.task} checkpoint; the what-if switches are for the text models' "
+                  "LSTM and BiLSTM encoders (sentiment, NER)", file=sys.stderr)
+            return 2
     for folder, pred in preds.items():
         check = getattr(task_module(pred.task), "check_data", None)  # the text tasks': their own data, or one line
         if check:
