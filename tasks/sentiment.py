@@ -23,7 +23,7 @@ from tokenizers import Tokenizer
 from torch import nn
 
 from tasks.sentiment_data import (Vectorizer, batches, check_data, collate, encode_split, gold_labels,  # noqa: F401
-                                  held_out_validation, row_problem, text_column, words)  # the task's data, sentiment.* as before
+                                  held_out_validation, row_problem, text_column, validation_of, words)  # the task's data, sentiment.* as before
 from tasks.text import MAX_TOKENS
 from zoo.batching import batch_inputs, prepare_each
 from zoo.card import DATASETS

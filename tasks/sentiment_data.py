@@ -52,6 +52,18 @@ def held_out_validation(ds, size: int = 2500):
     return f"{size} texts of train (train_test_split seed 0, stratified by label)"
 
 
+def validation_of(ds, config: dict):
+    """The validation split a checkpoint was selected on: the data's own, or the same texts of train its run
+    held out (its recorded --val-size, 2,500 unless told), for a script that scores it after training. ds is
+    not changed, so checkpoints with different sizes can be scored from one load."""
+    if "validation" in ds:
+        return ds["validation"]
+    size = ((config.get("train") or {}).get("options") or {}).get("val_size") or 2500
+    held = {"train": ds["train"]}
+    held_out_validation(held, size)
+    return held["validation"]
+
+
 def row_problem(split, hidden_ok: bool) -> str | None:
     """What a score or a run cannot read in a split, said in words (None when it is fine): a label that is no
     whole number, a text or label missing, a label other than 0 and 1 (-1, hidden, where hidden_ok: SST-2's test

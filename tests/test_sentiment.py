@@ -302,3 +302,21 @@ def test_cli_evaluate_prints_one_json_line_with_accuracy_and_macro_f1():
     out = json.loads(lines[0])
     assert out["model"] == "sentiment-lstm" and out["examples"] == 1821
     assert set(out["metrics"]) == {"accuracy", "macro_f1"} and out["metrics"]["accuracy"] >= 83.0
+
+
+def test_scripts_after_training_score_the_validation_texts_the_checkpoints_run_held_out():
+    """what_if.py and memory_profile.py held out 2,500 texts whatever the run had held out (--val-size 200 left
+    2,300 of them training texts, scored as validation)."""
+    texts, labels = make_texts(60, seed=3)
+    ds = datasets.DatasetDict({"train": datasets.Dataset.from_dict(
+        {"text": texts, "label": labels},
+        features=datasets.Features({"text": datasets.Value("string"), "label": datasets.ClassLabel(names=["neg", "pos"])}))})
+    config = {"train": {"options": {"val_size": 10}}}
+    val = sentiment.validation_of(ds, config)
+    held = datasets.DatasetDict({"train": ds["train"]})
+    sentiment.held_out_validation(held, 10)  # what train/sentiment.py --val-size 10 held out
+    assert val["text"] == held["validation"]["text"] and len(val) == 10 and set(ds) == {"train"}  # ds unchanged
+    with pytest.raises(Exception, match="2,500"):  # a checkpoint that records none: training's default
+        sentiment.validation_of(ds, {})
+    with_val = datasets.DatasetDict({**ds, "validation": ds["train"].select(range(5))})
+    assert len(sentiment.validation_of(with_val, config)) == 5  # the data's own split, where it has one

@@ -35,16 +35,17 @@ def main(argv=None) -> int:
     preds = {folder: cli.rewritable(folder, args.threads) for folder in args.checkpoints}  # all, before any work
     ds, source = data.load(args.data)  # DataUnavailable: one line, exit 2 (cli.script)
     sentiment.check_data(ds, args.data)  # another task's data: one line, not a KeyError
-    sentiment.held_out_validation(ds)
-    val = ds["validation"]
-    texts = val[sentiment.text_column(val)]
     for folder, pred in preds.items():
         if pred.config["task"] != sentiment.TASK:
             print(f"error: {folder} is a {pred.config['task']} checkpoint, not a sentiment one", file=sys.stderr)
             return 2
-        long = [t for t in texts if len(pred.words(t)) >= args.words][:args.texts]
+        val = sentiment.validation_of(ds, pred.config)  # the texts its run held out, by its own --val-size
+        long = [t for t in val[sentiment.text_column(val)] if len(pred.words(t)) >= args.words][:args.texts]
         if not long:
-            print(f"error: no validation text of {args.data} has {args.words} words; lower --words", file=sys.stderr)
+            reads = pred.vectorize.max_len
+            print(f"error: no validation text of {args.data} has {args.words} words as {folder} reads them"
+                  + (f" (it reads the first {reads})" if reads and reads < args.words else "") + "; lower --words",
+                  file=sys.stderr)
             return 2
         band = memory.gradient_band(pred, long, args.words)
         memory_record = {"gradient": {**band, "data": source.get("hub_id") or source.get("path"),

@@ -31,7 +31,6 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     run_flags.check(p, args)
     ds, _ = data.load(args.data)  # DataUnavailable: one line, exit 2 (cli.script)
-    sentiment.held_out_validation(ds)  # IMDB has no validation split; a no-op where there is one
     preds = {folder: cli.rewritable(folder, args.threads) for folder in args.checkpoints}  # all, before any work
     for folder, pred in preds.items():  # the switches live in the text encoders' cells, not a caption decoder's
         if pred.task not in ("sentiment", "ner"):
@@ -42,8 +41,10 @@ def main(argv=None) -> int:
         check = getattr(task_module(pred.task), "check_data", None)  # the text tasks': their own data, or one line
         if check:
             check(ds, args.data)
+        # IMDB has no validation split: the texts this checkpoint's run held out, by its own --val-size
+        val = sentiment.validation_of(ds, pred.config) if pred.task == "sentiment" else ds["validation"]
         try:
-            scores = why.evaluate(pred, ds["validation"])
+            scores = why.evaluate(pred, val)
         except ValueError as e:
             print(f"error: {folder}: {e}", file=sys.stderr)
             return 2
