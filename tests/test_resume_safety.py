@@ -131,6 +131,9 @@ def _conll_like(folder, tags_as_numbers=False, splits=("train", "validation"), s
     ("sentiment", lambda d: _sst_like(d, ("validation",)), "no train split"),
     ("caption", lambda d: _flickr_like(d, ("train",)), "no validation split"),
     ("caption", lambda d: _conll_like(d), "has no caption_0 column"),
+    # features of another size than the encoder gives a photo: the checkpoint trained, then failed on every photo
+    ("caption", lambda d: _flickr_like(d, ("train", "validation"), dim=512),
+     "its 'efficientnet_lite0' column has 512-d features; the efficientnet_lite0 encoder gives 1280-d ones"),
 ])
 def test_a_training_script_on_the_wrong_data_says_so_in_one_line_and_writes_nothing(tmp_path, capsys, script, make, match):
     data = make(tmp_path / "data")
@@ -155,12 +158,12 @@ def _sst_like(folder, splits, spoil=None):
     return folder
 
 
-def _flickr_like(folder, splits):
+def _flickr_like(folder, splits, dim=1280):
     from datasets import Dataset
     folder.mkdir()
     for split in splits:
         Dataset.from_dict({**{f"caption_{i}": ["a dog runs ."] * 4 for i in range(5)},
-                           "efficientnet_lite0": [[0.5] * 1280] * 4}).to_parquet(folder / f"{split}.parquet")
+                           "efficientnet_lite0": [[0.5] * dim] * 4}).to_parquet(folder / f"{split}.parquet")
     return folder
 
 

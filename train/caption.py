@@ -22,8 +22,9 @@ from zoo import cli, data, run_flags, training
 
 def parse_args(argv=None):
     p = cli.parser(__doc__, caption.TASK, caption.HUB_DATA, arch="lstm")
-    p.add_argument("--encoder", default=image_encoder.DEFAULT,
-                   help="image encoder name: a precomputed feature column of the data, or computed from its images")
+    p.add_argument("--encoder", default=image_encoder.DEFAULT, choices=sorted(image_encoder.ENCODERS),
+                   help="registered image encoder (tasks.image_encoder.register_encoder): the data's feature "
+                        "column of that name, else computed from its images; a checkpoint reads photos through it")
     p.add_argument("--hidden-size", type=int, default=caption.CaptionConfig.hidden_size,
                    help="decoder hidden units (per direction); bilstm: two decoders of this size")
     p.add_argument("--embed-dim", type=int, default=caption.CaptionConfig.embed_dim, help="word and image embedding size")
@@ -55,6 +56,10 @@ def main(argv=None) -> int:
                                   args.min_word_freq)
         splits = {s: caption.encode_split(ds[s], vocab, args.encoder) for s in ("train", "validation", "test") if s in ds}
     train, val = splits["train"], splits["validation"]
+    dim = getattr(image_encoder.ENCODERS[args.encoder], "dim", None)
+    if dim is not None and train["features"].shape[1] != dim:  # photos would reach the model at another size
+        raise data.DataUnavailable(f"{args.data}: its {args.encoder!r} column has {train['features'].shape[1]}-d "
+                                   f"features; the {args.encoder} encoder gives {dim}-d ones to a photo")
     config = caption.make_config(args.arch, vocab, args.encoder, data=source, name=args.name, max_len=args.max_len,
                                  feature_dim=train["features"].shape[1], embed_dim=args.embed_dim,
                                  hidden_size=args.hidden_size, dropout=args.dropout)
