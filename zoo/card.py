@@ -121,8 +121,9 @@ def render(config: dict, load_as: str) -> str:
         lines += ["", f"Model selection used the validation split only ({config.get('metric', '?')}); "
                       "the test split was scored once, at the end.", ""]
     on_hub = load_as.startswith("hf://")
-    # a card written next to the weights names that folder; say too how a bundled copy of it is loaded
-    note = f"  # this folder; a bundled copy: zoo.load({json.dumps(name)})" if not on_hub and "/" in load_as else ""
+    # a card written next to the weights names that folder (a run's name can be a bundled model's too: saying
+    # zoo.load(NAME) here would point a user's run at the bundled model)
+    note = "  # this folder" if not on_hub and "/" in load_as else ""
     lines += ["## Use", "", "```python", "import zoo", "", f"model = zoo.load({json.dumps(load_as)}){note}"]
     if example:
         lines.append(f"model.predict({json.dumps(example)})")

@@ -59,7 +59,9 @@ def parser(doc: str, task: str, hub_data: str, arch: str = "bilstm") -> argparse
                    help="a bundled model's recipe (zoo/recipes.json): its flags become the defaults")
     p.add_argument("--arch", choices=ARCHS, default=arch, help="recurrent layer")
     p.add_argument("--data", default=hub_data, type=path_flag, help="Hub id or local folder of the dataset")
-    p.add_argument("--out", default=None, type=path_flag, help="checkpoint folder (default: runs/NAME, NAME the recipe or TASK-ARCH)")
+    # %(default).0s prints nothing, and keeps the help formatter from adding "(default: None)" after the real one
+    p.add_argument("--out", default=None, type=path_flag,
+                   help="checkpoint folder (default: runs/NAME, NAME the recipe or TASK-ARCH)%(default).0s")
     p.add_argument("--dtype", choices=("float16", "float32"), default="float16", help="weights as saved")
     return p
 
