@@ -94,3 +94,13 @@ def test_a_folder_of_several_datasets_is_refused_by_name_and_layouts_datasets_re
             pd.DataFrame(rows).to_parquet((root / f).with_suffix(".parquet"))
         assert main(["evaluate", str(models / "sentiment-rnn"), "--data", str(root), "--split", "test"]) == 0, files
         assert '"examples": 2' in capsys.readouterr().out
+
+
+def test_a_split_with_no_rows_is_named(models, tmp_path, capsys):
+    """datasets said only "BatchSize must be greater than 0" (ArrowInvalid) for an empty split."""
+    (tmp_path / "d").mkdir()
+    pd.DataFrame({"sentence": ["good"], "label": [1]}).to_parquet(tmp_path / "d" / "train.parquet")
+    pd.DataFrame({"sentence": pd.Series([], dtype=str), "label": pd.Series([], dtype=int)}).to_parquet(
+        tmp_path / "d" / "test.parquet")
+    assert main(["evaluate", str(models / "sentiment-rnn"), "--data", str(tmp_path / "d"), "--split", "test"]) == 2
+    assert capsys.readouterr().err.strip() == f"error: {tmp_path / 'd'}: its test split has no rows (test.parquet)"

@@ -109,11 +109,23 @@ def _one_dataset(datasets, folder: Path) -> None:
     except Exception:  # no data files, an unreadable README: load_dataset's own error says it next
         return
     for split, paths in files.items():
+        empty = [p for p in paths if str(p).endswith(".parquet") and _parquet_rows(str(p)) == 0]
+        if empty and len(empty) == len(paths):  # datasets says only "BatchSize must be greater than 0"
+            raise DataUnavailable(f"{folder}: its {split} split has no rows ({os.path.relpath(str(empty[0]), folder)})")
         homes = sorted({Path(str(p)).parent for p in paths})
         if len(homes) > 1:
             names = [os.path.relpath(h, folder) for h in homes]
             raise DataUnavailable(f"{folder}: its {split} files sit in {len(homes)} folders, several datasets "
                                   f"({', '.join(names[:5])}{', ...' if len(names) > 5 else ''}): pass one of them")
+
+
+def _parquet_rows(path: str) -> int | None:
+    """A parquet file's row count from its footer (nothing else read); None where it cannot be read."""
+    try:
+        import pyarrow.parquet as pq
+        return pq.ParquetFile(path).metadata.num_rows
+    except Exception:  # load_dataset's own error says it next
+        return None
 
 
 def require(ds, data: str, splits=(), columns=(), one_of=(), optional=("test",)) -> None:
