@@ -134,6 +134,8 @@ def _conll_like(folder, tags_as_numbers=False, splits=("train", "validation"), s
     # features of another size than the encoder gives a photo: the checkpoint trained, then failed on every photo
     ("caption", lambda d: _flickr_like(d, ("train", "validation"), dim=512),
      "its 'efficientnet_lite0' column has 512-d features; the efficientnet_lite0 encoder gives 1280-d ones"),
+    ("caption", lambda d: _flickr_like(d, ("train", "validation"), nan_row=2),  # was "loss is nan ... lower --lr"
+     "the train split's row 2: its 'efficientnet_lite0' features hold NaN or an infinity"),
 ])
 def test_a_training_script_on_the_wrong_data_says_so_in_one_line_and_writes_nothing(tmp_path, capsys, script, make, match):
     data = make(tmp_path / "data")
@@ -158,12 +160,15 @@ def _sst_like(folder, splits, spoil=None):
     return folder
 
 
-def _flickr_like(folder, splits, dim=1280):
+def _flickr_like(folder, splits, dim=1280, nan_row=None):
     from datasets import Dataset
     folder.mkdir()
     for split in splits:
+        features = [[0.5] * dim for _ in range(4)]
+        if nan_row is not None and split == "train":
+            features[nan_row][7] = float("nan")
         Dataset.from_dict({**{f"caption_{i}": ["a dog runs ."] * 4 for i in range(5)},
-                           "efficientnet_lite0": [[0.5] * dim] * 4}).to_parquet(folder / f"{split}.parquet")
+                           "efficientnet_lite0": features}).to_parquet(folder / f"{split}.parquet")
     return folder
 
 

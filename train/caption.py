@@ -56,6 +56,11 @@ def main(argv=None) -> int:
                                   args.min_word_freq)
         splits = {s: caption.encode_split(ds[s], vocab, args.encoder) for s in ("train", "validation", "test") if s in ds}
     train, val = splits["train"], splits["validation"]
+    for name, split in splits.items():  # NaN features made the first loss NaN, said as "lower --lr"
+        bad = (~torch.isfinite(split["features"]).all(dim=1)).nonzero()
+        if len(bad):
+            raise data.DataUnavailable(f"{args.data}: the {name} split's row {int(bad[0])}: its {args.encoder!r} "
+                                       "features hold NaN or an infinity")
     dim = getattr(image_encoder.ENCODERS[args.encoder], "dim", None)
     if dim is not None and train["features"].shape[1] != dim:  # photos would reach the model at another size
         raise data.DataUnavailable(f"{args.data}: its {args.encoder!r} column has {train['features'].shape[1]}-d "
