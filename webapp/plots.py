@@ -196,11 +196,11 @@ def lifetimes(words: list[str], curves: dict[str, dict], lang: str = "en") -> Fi
                                    "바닐라 RNN: 되돌아가는 유일한 길, 비율이 아닌 크기", fontsize=9)
     for ax in axes.values():
         _log_y(ax)
-        ax.tick_params(labelbottom=False)
+        if ax is not last:  # the shared word axis is labelled under the lowest panel only
+            ax.tick_params(labelbottom=False)
     if "forget" in axes:  # a share is at most 1: no decade above it (set once the log scale has its limits)
         axes["forget"].set_ylim(axes["forget"].get_ylim()[0], 2)
-    _word_axis(last, words)  # under the lowest panel
-    last.tick_params(labelbottom=True)
+    _word_axis(last, words)
     # under the axes, not on them: inside, the box covered the LSTM's median line on the default review
     fig.legend(loc="outside lower center", ncol=2, fontsize=7)
     return fig

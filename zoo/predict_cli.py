@@ -187,9 +187,9 @@ def _check_not_in_checkpoint(output: str | None, folder) -> None:
     if not output or folder is None:
         return
     home = Path(folder).resolve()
-    out = Path(output).resolve()
-    if out.parent == home or home in out.parents or any(
-            os.path.exists(output) and f.is_file() and os.path.samefile(f, output) for f in home.iterdir()):
+    # under the folder by path, or one of its files by another name (a link to it; a Hub snapshot's blobs)
+    if home in Path(output).resolve().parents or (os.path.exists(output) and any(
+            f.is_file() and os.path.samefile(f, output) for f in home.iterdir())):
         raise ValueError(f"--output {output} is inside the model's folder {folder}; predict would write JSON "
                          "lines over its files: name a file elsewhere")
 
