@@ -296,6 +296,20 @@ def test_resume_with_other_flags_is_one_error_line(conll_sample, tmp_path, capsy
     assert err.startswith("error: ") and "hidden_size: 8 then, 16 now" in err
 
 
+def test_resuming_another_scripts_state_names_both_runs_and_counts_the_rest(tmp_path):
+    ner = Namespace(name="ner-lstm", data="d", hidden_size=16, lr=0.01, resume=False, push_to_hub=None,
+                    **{f"ner_flag_{i}": i for i in range(12)})
+    cli.run_state(ner, tmp_path / "out")
+    sentiment = Namespace(name="sentiment-lstm", data="d", hidden_size=150, lr=0.001, resume=True, push_to_hub=None,
+                          **{f"pool_flag_{i}": i for i in range(3)})
+    with pytest.raises(resume.StateError) as e:
+        cli.run_state(sentiment, tmp_path / "out")
+    said = str(e.value)
+    assert "saved by the run ner-lstm, not sentiment-lstm (" in said
+    assert said.count(" then, ") == cli.SHOWN_DIFFERENCES and "and 12 more" in said  # 2 + 12 + 3 differ, name aside
+    assert said.endswith("start again with --restart")
+
+
 def _ner_args(data, tmp_path):
     from train.ner import parse_args
     return parse_args([*NER_TINY, "--data", str(data), "--out", str(tmp_path / "out")])

@@ -63,6 +63,33 @@ def test_fit_flushes_denormals_to_zero_while_it_trains_and_keeps_them_after():
     assert float(tiny_number * 1.0) > 0  # and not after: inference keeps every tiny number
 
 
+def test_fit_says_when_and_why_it_stops_before_the_last_epoch():
+    scores = iter([0.5, 0.4, 0.3, 0.9, 0.9])
+    lines = []
+    cfg = training.TrainConfig(epochs=5, patience=2, threads=0)
+    summary = training.fit(Tiny(), lambda epoch: [torch.randn(4, 2)], lambda m: {"score": next(scores)}, "score",
+                           cfg, log=lines.append)
+    assert summary["best_epoch"] == 1 and len(summary["history"]) == 3
+    assert lines[-1] == "stopping after epoch 3 of 5: no better validation score in 2 epochs (--patience); keeping epoch 1"
+
+    lines.clear()
+    cfg = training.TrainConfig(epochs=5, patience=5, threads=0, max_steps=2)
+    training.fit(Tiny(), lambda epoch: [torch.randn(4, 2)], lambda m: {"score": 1.0}, "score", cfg, log=lines.append)
+    assert lines[-1] == "stopping after epoch 2 of 5: --max-steps 2 reached; keeping epoch 1"
+
+    lines.clear()  # a run that uses all its epochs says nothing more
+    training.fit(Tiny(), lambda epoch: [torch.randn(4, 2)], lambda m: {"score": 1.0}, "score",
+                 training.TrainConfig(epochs=2, threads=0), log=lines.append)
+    assert not any(line.startswith("stopping") for line in lines)
+
+
+def test_the_recorded_command_leaves_out_resume_and_restart(monkeypatch):
+    monkeypatch.setattr("sys.argv", ["train/ner.py", "--recipe", "ner-rnn", "--resume", "--out", "my run", "--rest"])
+    assert cli.command_line() == "python train/ner.py --recipe ner-rnn --out 'my run'"
+    monkeypatch.setattr("sys.argv", ["train/ner.py", "--recipe", "ner-rnn", "--resu", "--restart"])
+    assert cli.command_line() == "python train/ner.py --recipe ner-rnn"
+
+
 def test_a_script_turns_user_errors_into_one_line_and_exit_2(capsys):
     @cli.script
     def main(argv=None):

@@ -187,6 +187,7 @@ def rewritable(arg: str, threads: int = 0):
 
 RUN_CONTROL = ("resume", "restart")  # how a run treats its saved state: not what it trains (never compared, never recorded)
 PATH_FLAGS = ("out", "data")  # where a run and its data are: not what it is (a moved folder still resumes)
+SHOWN_DIFFERENCES = 5  # a resume's refusal names this many changed flags, then counts the rest
 SAVE_FLAGS = ("dtype",)  # how the result is written, not what is trained: a finished run's save may change it
 
 
@@ -292,8 +293,12 @@ def run_state(args: argparse.Namespace, out=None, ds=None, signature: dict | Non
                                        for k, s in options["data_content"].items()}
         differ = sorted(k for k in set(saved) | set(options) if saved.get(k) != options.get(k))
         if differ:
-            raise resume.StateError(f"{record}: saved by a run with other flags or data ("
-                                    + ", ".join(_difference(k, saved.get(k), options.get(k)) for k in differ)
+            said = [_difference(k, saved.get(k), options.get(k)) for k in differ if k != "name"]
+            if len(said) > SHOWN_DIFFERENCES:  # another script's or recipe's state differs in most flags
+                said = said[:SHOWN_DIFFERENCES] + [f"and {len(said) - SHOWN_DIFFERENCES} more"]
+            whose = (f"saved by the run {saved.get('name')}, not {options.get('name')} ("
+                     if "name" in differ else "saved by a run with other flags or data (")
+            raise resume.StateError(f"{record}: {whose}" + ", ".join(said)
                                     + "); resume with the same flags and data, or start again with --restart")
         return folder
     if distributed.is_main():
@@ -334,7 +339,11 @@ def describe(name: str, model, *facts: str) -> None:
 
 
 def command_line() -> str:
-    return " ".join(shlex.quote(a) for a in ["python", *sys.argv])
+    """The command that made a checkpoint, as its card shows it to rerun: without --resume / --restart (or the
+    prefixes argparse takes for them), which say how a run treated its saved state, not what it trained."""
+    control = [f"--{flag}" for flag in RUN_CONTROL]
+    kept = [a for a in sys.argv if not (len(a) > 4 and any(c.startswith(a) for c in control))]
+    return " ".join(shlex.quote(a) for a in ["python", *kept])
 
 
 def finish(args: argparse.Namespace, model, config: dict, summary: dict, evaluate: Callable[[str], dict],

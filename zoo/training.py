@@ -202,6 +202,10 @@ def fit(model: torch.nn.Module, batches: Callable[[int], Iterable], validate: Ca
             plateau.step(score)
             run.epoch, run.batch, run.running, run.tokens, run.epoch_seconds = epoch, 0, None, 0, 0.0
             run.done = epoch >= cfg.epochs or run.bad >= cfg.patience or bool(cfg.max_steps and run.step >= cfg.max_steps)
+            if rank == 0 and run.done and epoch < cfg.epochs:  # say why it ends before --epochs, and what is kept
+                why_stop = (f"--max-steps {cfg.max_steps} reached" if cfg.max_steps and run.step >= cfg.max_steps
+                            else f"no better validation {select} in {cfg.patience} epochs (--patience)")
+                log(f"stopping after epoch {epoch} of {cfg.epochs}: {why_stop}; keeping epoch {run.best_epoch}")
             save()
             if asked():  # pressed during validation: the epoch's end is saved (a finished run's too: --resume ends it)
                 raise interrupt.Interrupted(stopped(run.step))
