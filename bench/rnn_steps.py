@@ -1,11 +1,12 @@
-"""Why the vanilla RNN's steps route carries sigmoid(2z) rather than tanh(z) (zoo/encoder.py, _rnn_steps): a step
-h = tanh(x_t + h W) in place against g = sigmoid(u_t + g 4W), in place and out of place (a fresh (n, H) each
-step, as _last_states steps), the same (n, H) x (H, H) multiply-add each way; H = 150 (the sentiment RNN's),
-300 steps, by rows n, interleaved round by round, one thread. Then the bundled sentiment RNN's predict_batch at
-64 on SST-2 validation with each form (the tanh form patched in, as the route was before). Prints us per step,
-ms per pass and the ratios, and the CPU: torch's tanh and sigmoid kernels differ most between CPUs. Last, the
-bundled vanilla RNNs' answers on the steps route against torch's own kernel (SST-2 and CoNLL-2003 validation,
-300 IMDB test reviews, seed 0).
+"""The vanilla RNN's steps route (zoo/encoder.py, _rnn_steps) in its two forms, which CPU takes which
+(zoo.cpu.rnn_step_form): a step h = tanh(x_t + h W) in place against g = sigmoid(u_t + g 4W), in place and out of
+place (a fresh (n, H) each step, as _last_states steps), the same (n, H) x (H, H) multiply-add each way; H = 150
+(the sentiment RNN's), 300 steps, by rows n, interleaved round by round, one thread. Then the bundled sentiment
+RNN's predict_batch at 64 on SST-2 validation in each form (the encoder's step_form set), and that pass in its
+parts (text to ids, batches, the network, the answers) in the form this CPU takes. Prints us per step, ms
+per pass and the ratios, and the CPU: torch's tanh and sigmoid kernels differ most between CPUs (tanh is the
+faster on AVX-512, the sigmoid form on AVX2). Last, the bundled vanilla RNNs' answers on the steps route against
+torch's own kernel (SST-2 and CoNLL-2003 validation, 300 IMDB test reviews, seed 0).
 
     OMP_NUM_THREADS=1 python bench/rnn_steps.py [--rounds 9]
 """
@@ -14,7 +15,6 @@ from __future__ import annotations
 import argparse
 import random
 import sys
-import types
 from pathlib import Path
 
 import torch
@@ -24,9 +24,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import zoo  # noqa: E402
+from tasks.sentiment_data import batches  # noqa: E402
 from zoo import cpu, data  # noqa: E402
-from zoo.encoder import _zero_if_empty, at_last_word, layer_params  # noqa: E402
-from zoo.tensor_key import kept  # noqa: E402
+from zoo.batching import prepare_each  # noqa: E402
 from peer_common import race  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "datasets"
@@ -50,16 +50,24 @@ def sigmoid_steps_fresh(x, w):  # each step's state out of place, as _last_state
         g = torch.addmm(o, g, w).sigmoid_()
 
 
-def tanh_encode(self, embed, batch, lengths, outputs=True):
-    """RecurrentEncoder.encode's steps route as it was before the sigmoid form (one layer, final state only, as
-    the bundled sentiment RNN reads it; rows that ended keep stepping): tanh(z), z from the plain weights."""
-    w_ih, w_hh, b_ih, b_hh = layer_params(self.rnn, 0)
-    z = embed.project(batch, w_ih, b_ih, b_hh)  # (T, B, H)
-    w = kept(self, "_bench_w_hh_t", [w_hh], lambda: w_hh.t().contiguous())
-    h = z[0].tanh_()
-    for o in z[1:].unbind(0):
-        h = o.addmm_(h, w).tanh_()
-    return None, _zero_if_empty(at_last_word(z.transpose(0, 1), lengths), lengths)
+def in_form(name: str, form: str):
+    """A bundled model whose vanilla RNN takes the steps route in `form`."""
+    p = zoo.load(name)
+    p.model.encoder.step_form = form
+    return p
+
+
+def pass_parts(p, texts: list[str], rounds: int) -> dict[str, float]:
+    """predict_batch's pass in its parts, each timed alone (median seconds): the texts to ids, the length-sorted
+    batches, the network on them, the answers made from the probabilities."""
+    _, examples, _ = prepare_each(texts, lambda text: {"words": p._ids(text)}, "raise")
+    done = list(batches(examples, 64))
+    probs = [0.5] * len(texts)
+    with torch.no_grad():
+        return race({"text to ids": lambda: prepare_each(texts, lambda text: {"words": p._ids(text)}, "raise"),
+                     "batches": lambda: list(batches(examples, 64)),
+                     "network": lambda: [p.model.prob_positive(b).tolist() for _, b in done],
+                     "answers": lambda: [p._result(x, True) for x in probs]}, rounds)
 
 
 def main(argv=None) -> int:
@@ -83,15 +91,17 @@ def main(argv=None) -> int:
     print(f"\nthe nonlinearity alone, in place on (64, {H}): tanh {1e4 * med['tanh']:.1f} us, sigmoid "
           f"{1e4 * med['sigmoid']:.1f} us, {med['tanh'] / med['sigmoid']:.2f}x")
     texts = list(data.load(str(DATA / "sst2"))[0]["validation"]["sentence"])
-    old, new = zoo.load("sentiment-rnn"), zoo.load("sentiment-rnn")
-    old.model.encoder.encode = types.MethodType(tanh_encode, old.model.encoder)
-    a, b = old.predict_batch(texts), new.predict_batch(texts)
+    tanh, sigmoid = in_form("sentiment-rnn", "tanh"), in_form("sentiment-rnn", "sigmoid")
+    a, b = tanh.predict_batch(texts), sigmoid.predict_batch(texts)
     assert [r["positive"] > 0.5 for r in a] == [r["positive"] > 0.5 for r in b]
     gap = max(abs(x["positive"] - y["positive"]) for x, y in zip(a, b))
-    med = race({"tanh": lambda: old.predict_batch(texts), "sigmoid": lambda: new.predict_batch(texts)}, args.rounds)
+    med = race({"tanh": lambda: tanh.predict_batch(texts), "sigmoid": lambda: sigmoid.predict_batch(texts)}, args.rounds)
     print(f"\nsentiment-rnn predict_batch at 64, SST-2 validation ({len(texts)} texts): tanh(z) {1e3 * med['tanh']:.1f} ms, "
           f"sigmoid(2z) {1e3 * med['sigmoid']:.1f} ms, {med['tanh'] / med['sigmoid']:.2f}x; the same labels, "
-          f"probabilities within {gap:.1e}")
+          f"probabilities within {gap:.1e}; this CPU takes the {cpu.rnn_step_form()} form")
+    print(f"that pass in parts ({cpu.rnn_step_form()} form): " + ", ".join(
+        f"{k} {1e3 * v:.1f} ms" for k, v in pass_parts(in_form("sentiment-rnn", cpu.rnn_step_form()), texts,
+                                                          args.rounds).items()))
     print("\nthe steps route against torch's own kernel (the packed route), predict_batch at 64:")
     conll = [list(t) for t in data.load(str(DATA / "conll2003"))[0]["validation"]["tokens"] if t]
     imdb = list(data.load(str(DATA / "imdb"))[0]["test"]["text"])

@@ -58,10 +58,8 @@ def test_denormals_benchmark_prints_one_row_per_starting_weight_recipe(capsys):
 
 def test_rnn_steps_benchmark_times_the_tanh_and_sigmoid_forms_of_the_same_recurrence():
     """bench/rnn_steps.py: its tanh loop and sigmoid loop (with the sigmoid form's scaled weights) reach the same
-    states, and its old tanh route gives the encoder's final states."""
+    states, and the bundled model it times in each form takes that form."""
     import rnn_steps
-    from zoo.embedding import EmbeddingConfig, TokenEmbedder
-    from zoo.encoder import RecurrentEncoder
     torch.manual_seed(0)
     x, w = torch.randn(9, 3, 5), torch.randn(5, 5) * 0.3
     h, u = x.clone(), 2 * x - 2 * w.sum(0)  # h w = 2 g w - 1 w: the shift, from step 1 on
@@ -69,14 +67,11 @@ def test_rnn_steps_benchmark_times_the_tanh_and_sigmoid_forms_of_the_same_recurr
     rnn_steps.tanh_steps(h, w)
     rnn_steps.sigmoid_steps(u, 4 * w)
     torch.testing.assert_close(h, 2 * u - 1)  # every step's state
-    emb = TokenEmbedder(EmbeddingConfig(vocab_size=30, word_dim=4)).eval()
-    enc = RecurrentEncoder("rnn", 4, 6).eval()
-    batch = {"words": torch.tensor([[5, 7, 9, 2], [3, 8, 0, 0], [4, 0, 0, 0]])}
-    lengths = torch.tensor([4, 2, 1])
-    with torch.no_grad():
-        want = enc.encode(emb, batch, lengths, outputs=False)[1]
-        got = rnn_steps.tanh_encode(enc, emb, batch, lengths)[1]
-    torch.testing.assert_close(got, want)
+    for form in ("tanh", "sigmoid"):
+        p = rnn_steps.in_form("sentiment-rnn", form)
+        assert p.model.encoder.step_form == form
+        p.predict_batch(["a fine film", "dull"])
+        assert list(p.model.encoder.__dict__["_steps_copies"]) == [(0, form)]  # the route ran in that form
 
 
 def test_step_multiply_benchmark_written_out_lstm_steps_reach_torch_lstms_final_state():

@@ -137,10 +137,15 @@ def test_bf16_where_onednn_builds_no_bf16_lstm_runs_the_lstm_without_onednn_and_
         assert torch.backends.mkldnn.enabled  # where oneDNN can, it stays on
 
 
-def test_auto_precision_follows_the_cpus_own_flags():
+def test_auto_precision_follows_the_cpus_own_flags(monkeypatch):
     from zoo import cpu
     chosen, why = devices.choose_precision("auto", torch.device("cpu"))
-    assert chosen == ("bf16" if cpu.native_bf16() else "fp32") and why
+    assert chosen == ("bf16" if cpu.bf16_pays() else "fp32") and why
+    for flags, want, said in [(("avx2",), "fp32", "no native bf16"), (("avx512f", "avx512_bf16"), "fp32", "no AMX"),
+                              (("avx512f", "avx512_bf16", "amx_bf16"), "bf16", "AMX")]:
+        monkeypatch.setattr(cpu, "flags", lambda flags=flags: flags)
+        chosen, why = devices.choose_precision("auto", torch.device("cpu"))
+        assert chosen == want and said in why
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")

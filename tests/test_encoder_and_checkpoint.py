@@ -5,8 +5,15 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from zoo import checkpoint
+from zoo import checkpoint, cpu
 from zoo.encoder import ARCHS, RecurrentEncoder
+
+
+@pytest.fixture(params=cpu.STEP_FORMS)
+def step_form(request, monkeypatch):
+    """Each form of the vanilla RNN's steps route, whichever this CPU takes (zoo.cpu.rnn_step_form)."""
+    monkeypatch.setattr(cpu, "rnn_step_form", lambda: request.param)
+    return request.param
 
 
 @pytest.mark.parametrize("arch", ARCHS)
@@ -44,9 +51,10 @@ def test_the_padded_training_route_equals_the_packed_route_in_values_and_gradien
 
 
 @pytest.mark.parametrize("layers", [1, 2])
-def test_the_rnn_steps_inference_route_equals_the_packed_route(layers):
+def test_the_rnn_steps_inference_route_equals_the_packed_route(layers, step_form):
     torch.manual_seed(0)
     enc = RecurrentEncoder("rnn", input_size=6, hidden_size=5, num_layers=layers).eval()
+    assert enc.step_form == step_form
     for x, lengths in [(torch.randn(4, 9, 6), torch.tensor([9, 3, 6, 1])), (torch.randn(1, 7, 6), torch.tensor([7])),
                        (torch.randn(6, 11, 6), torch.tensor([9, 9, 6, 3, 3, 1]))]:  # longest first: live rows only
         with torch.no_grad():
@@ -61,7 +69,7 @@ def test_the_rnn_steps_inference_route_equals_the_packed_route(layers):
 
 @pytest.mark.parametrize("layers", [1, 2])
 @pytest.mark.parametrize("arch", ARCHS)
-def test_a_reader_of_the_final_state_alone_gets_the_same_final_state_on_every_route(arch, layers):
+def test_a_reader_of_the_final_state_alone_gets_the_same_final_state_on_every_route(arch, layers, step_form):
     """outputs=False (many-to-one) skips zeroing and unpacking the outputs: None for them, the same final state
     (and, training, the same gradients) on every route the architecture has."""
     torch.manual_seed(0)
@@ -103,6 +111,27 @@ def test_the_cpu_runs_batches_padded_or_on_the_rnn_steps_route_and_one_sentence_
             enc(x, lengths)
         enc.train()(x, lengths)  # training mode without gradients: dropout between layers, as padded applies it
     assert taken == ["padded", inference, "packed", "padded", "padded"]
+
+
+def test_the_rnn_step_form_follows_torchs_kernel_level(monkeypatch):
+    """tanh where torch runs AVX-512 kernels (its tanh is faster than its sigmoid there), the sigmoid form
+    elsewhere (AVX2's tanh costs 3x its sigmoid): bench/rnn_steps.py measures both on any CPU."""
+    for level, form in [("AVX512", "tanh"), ("AVX2", "sigmoid"), ("DEFAULT", "sigmoid")]:
+        monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda level=level: level)
+        assert cpu.rnn_step_form() == form and RecurrentEncoder("rnn", 3, 4).step_form == form
+
+
+def test_switching_the_step_form_remakes_the_kept_weights_and_tables():
+    from zoo.embedding import EmbeddingConfig, TokenEmbedder
+    torch.manual_seed(0)
+    emb = TokenEmbedder(EmbeddingConfig(vocab_size=30, word_dim=4)).eval()
+    enc = RecurrentEncoder("rnn", 4, 6).eval()
+    batch, lengths = {"words": torch.tensor([[5, 7, 9, 2], [3, 8, 0, 0]])}, torch.tensor([4, 2])
+    with torch.no_grad():
+        want = enc(emb(batch), lengths, route="packed")[1]
+        for form in cpu.STEP_FORMS * 2:  # each form after the other's weights and tables were kept
+            enc.step_form = form
+            torch.testing.assert_close(enc.encode(emb, batch, lengths, outputs=False)[1], want)
 
 
 def test_architectures_differ_only_in_the_recurrent_layer():
@@ -277,7 +306,7 @@ def test_the_embedders_projected_tables_equal_projecting_its_output_and_follow_e
 
 
 @pytest.mark.parametrize("arch, layers", [("rnn", 1), ("rnn", 2), ("lstm", 1), ("bilstm", 1)])
-def test_encode_from_the_embedder_equals_the_encoder_on_the_embedders_output(arch, layers):
+def test_encode_from_the_embedder_equals_the_encoder_on_the_embedders_output(arch, layers, step_form):
     from zoo.embedding import EmbeddingConfig, TokenEmbedder
     torch.manual_seed(0)
     emb = TokenEmbedder(EmbeddingConfig(vocab_size=40, word_dim=4, n_chars=12, char_dim=6, char_filters=7,

@@ -16,6 +16,7 @@ from serving_models import write_caption_model, write_models
 
 AVX2_ONLY = ("avx2",)
 SAPPHIRE_RAPIDS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "avx512_vnni", "avx_vnni", "amx_int8")
+NO_AMX = ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "avx_vnni")  # a Xeon whose host hides AMX
 TEXTS = ["Peter visited Seoul .", "EU rejects German call to boycott British lamb .", "not bad at all ."]
 
 
@@ -29,9 +30,11 @@ def models(tmp_path_factory):
 def test_the_cpu_flags_come_from_this_machine_and_decide_bf16_and_vnni(monkeypatch):
     assert set(cpu.flags()) <= set(cpu.FLAGS) and "flags:" in cpu.describe()
     monkeypatch.setattr(cpu, "flags", lambda: AVX2_ONLY)
-    assert not cpu.native_bf16() and not cpu.has_vnni()
+    assert not cpu.native_bf16() and not cpu.bf16_pays() and not cpu.has_vnni()
+    monkeypatch.setattr(cpu, "flags", lambda: NO_AMX)
+    assert cpu.native_bf16() and not cpu.bf16_pays() and cpu.has_vnni()  # bf16 in hardware, measured slower
     monkeypatch.setattr(cpu, "flags", lambda: SAPPHIRE_RAPIDS)
-    assert cpu.native_bf16() and cpu.has_vnni()
+    assert cpu.native_bf16() and cpu.bf16_pays() and cpu.has_vnni()
 
 
 @pytest.mark.parametrize("name", ["ner-bilstm", "sentiment-lstm", "caption-lstm"])
@@ -126,6 +129,19 @@ def test_bf16_without_native_bf16_runs_but_warns_once(models, monkeypatch):
     assert set(p.predict("a fine film .")) == {"label", "positive", "negative"}
 
 
+def test_bf16_on_avx512_bf16_without_amx_runs_but_warns_that_it_measured_slower(models, monkeypatch):
+    monkeypatch.setattr(cpu, "flags", lambda: NO_AMX)
+    monkeypatch.setattr(precision, "_warned_bf16", False)
+    with pytest.warns(RuntimeWarning, match="AVX512-BF16 but no AMX .*measured slower than fp32"):
+        p = zoo.load(models / "sentiment-rnn", precision="bf16")
+    assert set(p.predict("a fine film .")) == {"label", "positive", "negative"}
+    monkeypatch.setattr(cpu, "flags", lambda: SAPPHIRE_RAPIDS)
+    monkeypatch.setattr(precision, "_warned_bf16", False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        zoo.load(models / "sentiment-rnn", precision="bf16")  # with AMX: no warning
+
+
 def test_the_command_prints_the_bf16_warning_as_one_line_and_leaves_warnings_as_they_were(models, monkeypatch, tmp_path,
                                                                                           capsys):
     src = tmp_path / "in.txt"
@@ -216,7 +232,8 @@ def test_precisions_that_a_runtime_cannot_take_are_clear_errors(models, tmp_path
     assert "bf16 runs on the torch runtime" in capsys.readouterr().err
 
 
-def test_evaluate_takes_precision_and_reports_it(models, conll_sample, capsys):
+def test_evaluate_takes_precision_and_reports_it(models, conll_sample, capsys, monkeypatch):
+    monkeypatch.setattr(cpu, "flags", lambda: SAPPHIRE_RAPIDS)  # no warning on any CPU (its own test is above)
     assert main(["evaluate", str(models / "ner-lstm"), "--data", str(conll_sample), "--split", "test",
                  "--precision", "bf16"]) == 0
     line = json.loads(capsys.readouterr().out)

@@ -56,8 +56,8 @@ def resolve(name: str = "auto", flag: str = "--device") -> torch.device:
 
 
 def choose_precision(name: str, device: torch.device) -> tuple[str, str]:
-    """-> (fp32 | bf16 | fp16, why). auto takes bf16 only where it is native: on CUDA that supports it, or on
-    a CPU with AMX-BF16 / AVX512-BF16; fp32 elsewhere (and on MPS)."""
+    """-> (fp32 | bf16 | fp16, why). auto takes bf16 only where it pays: on CUDA that supports it, or on a CPU
+    with AMX (zoo.cpu.bf16_pays: AVX512-BF16 alone measured slower than fp32); fp32 elsewhere (and on MPS)."""
     if name not in PRECISIONS:
         raise DeviceUnavailable(f"--precision {name!r}: choose one of {', '.join(PRECISIONS)}")
     if name == "fp16" and device.type == "cpu":  # torch's CPU kernels (oneDNN's LSTM among them) lack fp16 autocast
@@ -69,8 +69,10 @@ def choose_precision(name: str, device: torch.device) -> tuple[str, str]:
             return "bf16", f"{torch.cuda.get_device_name(device)} computes bf16 natively"
         return "fp32", f"{torch.cuda.get_device_name(device)} has no native bf16"
     if device.type == "cpu":
+        if cpu.bf16_pays():
+            return "bf16", f"this CPU has AMX ({', '.join(f for f in cpu.flags() if 'bf16' in f)})"
         if cpu.native_bf16():
-            return "bf16", f"this CPU has native bf16 ({', '.join(f for f in cpu.flags() if 'bf16' in f)})"
+            return "fp32", "this CPU has AVX512-BF16 but no AMX: bf16 measured slower than fp32 there"
         return "fp32", "this CPU has no native bf16 (no AMX-BF16 or AVX512-BF16): emulated bf16 is slower"
     return "fp32", f"no mixed precision on {device.type}"
 

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from . import cells
+from . import cells, cpu
 from .batching import live_mask
 from .tensor_key import KeepsWeightResults, kept
 
@@ -68,7 +68,7 @@ def at_last_word(out: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
 
 
 def _last_states(u, w, first, segments) -> torch.Tensor:
-    """The steps route's last layer read for its final states alone, (B, H), its rows longest first: each step's
+    """The sigmoid form's last layer read for its final states alone, (B, H), its rows longest first: each step's
     g out of place (a fresh (n, H): at 64 rows 1.16-1.27x faster a step than writing it into u on an
     AVX2 CPU, bench/rnn_steps.py), and each row's h = 2g - 1 taken at the end of the segment where its sequence ends."""
     final = u.new_empty(u.shape[1:])
@@ -98,6 +98,7 @@ class RecurrentEncoder(KeepsWeightResults):
         if init not in INITS:
             raise ValueError(f"unknown init {init!r}; choose one of {', '.join(INITS)}")
         self.arch = arch
+        self.step_form = cpu.rnn_step_form()  # the steps route's nonlinearity on this CPU (zoo.cpu)
         self.bidirectional = arch == "bilstm"
         layer = nn.RNN if arch == "rnn" else nn.LSTM
         self.rnn = layer(input_size, hidden_size, num_layers, batch_first=True,
@@ -154,6 +155,9 @@ class RecurrentEncoder(KeepsWeightResults):
         words = batch["words"]
         route = self._route(words.size(0), words.device)
         if route == "steps" and getattr(_what_if, "switch", None) is None:
+            if self.step_form == "tanh":  # the layer's own weights: the tables follow them
+                w_ih, _, b_ih, b_hh = layer_params(self.rnn, 0)
+                return self._rnn_steps(embed.project(batch, w_ih, b_ih, b_hh), lengths, outputs)
             w_in, b_in, _, _ = self._steps_weights(0)
             return self._rnn_steps(embed.project(batch, w_in, b_in, key=layer_params(self.rnn, 0)), lengths, outputs)
         return self(embed(batch), lengths, route=route, outputs=outputs)
@@ -204,15 +208,15 @@ class RecurrentEncoder(KeepsWeightResults):
         return (inp, final) if outputs else (None, _zero_if_empty(final, lengths))
 
     def _rnn_steps(self, u, lengths, outputs=True):
-        """The vanilla RNN's inference route on the CPU, from its first layer's input projections in the sigmoid
-        form u (T, B, H) (_steps_weights: all steps' in one multiply, or looked up: encode), consumed in place.
-        tanh(z) = 2 sigmoid(2z) - 1, so the state is carried as g = sigmoid(2z) = (h + 1) / 2: one (B, H) x (H, H)
-        multiply-add into each step's row and a sigmoid, in place, and h = 2g - 1 once at the end. torch's
-        sigmoid is 3x faster than its tanh on an AVX2 CPU; the numbers are the packed route's within float
-        rounding (the same tags and labels for the bundled models; both in bench/rnn_steps.py). Where the rows
-        come longest first, as predict_batch's batches do, a step computes only the rows still inside their
-        sequence (a prefix); otherwise every row. Outputs past a sequence's end are then zeroed, as padding
-        reads 0 there, unless no one reads the outputs."""
+        """The vanilla RNN's inference route on the CPU, from its first layer's input projections u (T, B, H)
+        (_steps_weights: all steps' in one multiply, or looked up: encode), consumed in place: one (B, H) x (H, H)
+        multiply-add into each step's row and a nonlinearity, in place. In the step form this CPU takes
+        (zoo.cpu.rnn_step_form), either tanh itself or, since tanh(z) = 2 sigmoid(2z) - 1, a sigmoid carrying
+        g = sigmoid(2z) = (h + 1) / 2, with h = 2g - 1 made once at the end. Either gives the packed route's
+        numbers within float rounding (the same tags and labels for the bundled models; bench/rnn_steps.py).
+        Where the rows come longest first, as predict_batch's batches do, a step computes only the rows still
+        inside their sequence (a prefix); otherwise every row. Outputs past a sequence's end are then zeroed,
+        as padding reads 0 there, unless no one reads the outputs."""
         T, B = u.shape[:2]
         lens = lengths.tolist()
         # steps [t0, t1) during which the first n rows are live: one segment per distinct length
@@ -220,43 +224,50 @@ class RecurrentEncoder(KeepsWeightResults):
         if longest_first:
             up, ends = lens[::-1], sorted(set(lens))
             segments = [(start, end, B - bisect.bisect_left(up, end)) for start, end in zip([0] + ends, ends)]
-        out, last = u, self.rnn.num_layers - 1
+        out, last, sigmoid = u, self.rnn.num_layers - 1, self.step_form == "sigmoid"
+        act = torch.Tensor.sigmoid_ if sigmoid else torch.Tensor.tanh_
         for layer in range(self.rnn.num_layers):
             if layer:
                 out = self._projected(out, layer)
             _, _, w, first = self._steps_weights(layer)
-            if layer == last and not outputs and longest_first:
+            if sigmoid and layer == last and not outputs and longest_first:
                 return None, _last_states(out, w, first, segments)
-            g = out[0].add_(first).sigmoid_()  # the state after step 0, from h = 0 (g = 1/2)
+            g = act(out[0].add_(first) if sigmoid else out[0])  # the state after step 0, from h = 0
             for t0, t1, n in segments:
                 g = g[:n]
                 for o in out[max(t0, 1):t1, :n].unbind(0):  # the segment's rows, made in one call
-                    g = o.addmm_(g, w).sigmoid_()  # (n, H)
+                    g = act(o.addmm_(g, w))  # (n, H)
             if outputs or layer < last:
                 live = live_mask(lengths.to(out.device), T).t()[..., None].to(out.dtype)  # (T, B, 1)
-                out.mul_(2 * live).sub_(live)  # h = 2g - 1, and 0 at padding
+                if sigmoid:
+                    out.mul_(2 * live).sub_(live)  # h = 2g - 1, and 0 at padding
+                else:
+                    out.mul_(live)
         out = out.transpose(0, 1)  # (B, T, H)
         final = at_last_word(out, lengths)
         if outputs:
             return out, final
-        return None, _zero_if_empty(final.mul_(2).sub_(1), lengths)  # the last layer's g, read at the last words
+        return None, _zero_if_empty(final.mul_(2).sub_(1) if sigmoid else final, lengths)  # the last words' h
 
     def _steps_weights(self, layer):
-        """A layer's weights in the steps route's sigmoid form: with h = 2g - 1, 2z = 2 (x W_ih^T + b_ih + b_hh)
-        + (2g - 1) 2 W_hh^T = x (2 W_ih^T) + 2 (b_ih + b_hh - W_hh 1) + g (4 W_hh^T). -> (2 W_ih, the bias
-        2 (b_ih + b_hh - W_hh 1), 4 W_hh^T contiguous (a step's multiply-add is 20% faster than on a transposed
-        view), 2 W_hh 1: what step 0, from h = 0, adds back); made once and again when a weight changes."""
+        """A layer's weights in the steps route's form (step_form), made once and again when a weight changes.
+        tanh: (W_ih, b_ih + b_hh, W_hh^T contiguous (a step's multiply-add is 20% faster than on a transposed
+        view), None). sigmoid: with h = 2g - 1, 2z = 2 (x W_ih^T + b_ih + b_hh) + (2g - 1) 2 W_hh^T =
+        x (2 W_ih^T) + 2 (b_ih + b_hh - W_hh 1) + g (4 W_hh^T). -> (2 W_ih, the bias 2 (b_ih + b_hh - W_hh 1),
+        4 W_hh^T contiguous, 2 W_hh 1: what step 0, from h = 0, adds back)."""
         params = layer_params(self.rnn, layer)
         w_ih, w_hh, b_ih, b_hh = params
 
         def make():
+            if self.step_form == "tanh":
+                return w_ih, b_ih + b_hh, w_hh.t().contiguous(), None
             ones_w = w_hh.sum(1)  # (H,): W_hh 1, what h = -1 everywhere would add
             return 2 * w_ih, 2 * (b_ih + b_hh - ones_w), (4 * w_hh).t().contiguous(), 2 * ones_w
-        return kept(self, "_steps_copies", params, make, slot=layer)
+        return kept(self, "_steps_copies", params, make, slot=(layer, self.step_form))
 
     def _projected(self, x, layer):
-        """x (T, B, I) -> every step's input projection of one layer in the steps route's sigmoid form
-        (_steps_weights), (T, B, H): one multiply for all steps."""
+        """x (T, B, I) -> every step's input projection of one layer in the steps route's form (_steps_weights),
+        (T, B, H): one multiply for all steps."""
         w_in, b_in, _, _ = self._steps_weights(layer)
         T, B, _ = x.shape
         return torch.addmm(b_in, x.reshape(T * B, -1), w_in.t()).view(T, B, -1)
