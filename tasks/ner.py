@@ -16,7 +16,7 @@ from seqeval.metrics import classification_report
 from tokenizers import Tokenizer
 from torch import nn
 
-from tasks.ner_data import Featurizer, arrays, batches, check_data, collate, encode_split, row_problem  # noqa: F401  (ner.* as before)
+from tasks.ner_data import Featurizer, arrays, batches, check_data, collate, encode_split, row_problem, tag_names  # noqa: F401  (ner.* as before)
 from zoo.batching import batch_inputs, live_mask, prepare_each
 from zoo.card import DATASETS
 from zoo.crf import CRF
@@ -276,10 +276,7 @@ class Predictor:
         if not {"tokens", "ner_tags"} <= set(split.column_names):  # another task's data: one line, not a KeyError
             raise ValueError(f"the split has no tokens and ner_tags columns (it has: {', '.join(split.column_names)}); "
                              "a tagger is scored on CoNLL-style data")
-        names = getattr(getattr(split.features["ner_tags"], "feature", None), "names", None)
-        if not names:  # as training says it (tasks.ner_data.check_data)
-            raise ValueError(f"ner_tags are {split.features['ner_tags']}, tags without names; a tagger is scored "
-                             "on named tags (a sequence of ClassLabel, as in eriktks/conll2003)")
+        names = tag_names(split)  # ValueError, as training says it
         problem = row_problem(split, len(names))
         if problem:
             raise ValueError(problem)

@@ -124,19 +124,31 @@ def row_problem(split, n_tags: int) -> str | None:
     return None
 
 
+def tag_names(split) -> list[str]:
+    """A split's tag names, for training and scoring alike; ValueError where its ner_tags have none (plain
+    numbers or strings, not a sequence of ClassLabel as in eriktks/conll2003)."""
+    names = getattr(getattr(split.features["ner_tags"], "feature", None), "names", None)
+    if not names:
+        raise ValueError(f"ner_tags are {split.features['ner_tags']}, tags without names (plain numbers or "
+                         "strings); a tagger needs named tags, a sequence of ClassLabel as in eriktks/conll2003")
+    return names
+
+
 def check_data(ds, where: str) -> None:
-    """Before a run writes anything: train and validation splits with tokens and named tags (ner_tags a
-    sequence of ClassLabel, as in eriktks/conll2003); DataUnavailable, one line, otherwise."""
+    """Before a run writes anything: train and validation splits with tokens and named tags (tag_names);
+    DataUnavailable, one line, otherwise."""
     require(ds, where, splits=("train", "validation"), columns=("tokens", "ner_tags"))
-    names = {s: getattr(getattr(ds[s].features["ner_tags"], "feature", None), "names", None)
-             for s in ("train", "validation", "test") if s in ds}
-    if not names["train"]:
-        raise DataUnavailable(f"{where}: ner_tags are plain numbers; a tagger needs the tag names "
-                              f"(a sequence of ClassLabel, as in eriktks/conll2003)")
+    names = {}
+    for s in ("train", "validation", "test"):
+        if s in ds:
+            try:
+                names[s] = tag_names(ds[s])
+            except ValueError as e:
+                raise DataUnavailable(f"{where}: the {s} split's {e}") from None
     other = [s for s, n in names.items() if n != names["train"]]
     if other:
         raise DataUnavailable(f"{where}: the {', '.join(other)} split names its tags differently from train")
-    for split, tag_names in names.items():
-        problem = row_problem(ds[split], len(tag_names))
+    for split, split_names in names.items():
+        problem = row_problem(ds[split], len(split_names))
         if problem:
             raise DataUnavailable(f"{where}: the {split} split's {problem}")

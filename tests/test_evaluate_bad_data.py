@@ -25,10 +25,11 @@ CASES = {
         ([{"sentence": "good", "label": 1}, {"sentence": "bad", "label": 5}], "row 1: label 5; a sentiment model"),
         ([{"sentence": "good", "label": 1}, {"sentence": "bad", "label": None}],  # pandas: a gap makes them floats
          "label column is Value('float64'); a sentiment model is scored on whole-number labels"),
+        ([{"sentence": 3, "label": 1}, {"sentence": 4, "label": 0}], "sentence column is not text (Value('int64'))"),
     ],
     "ner-rnn": [
-        ([{"tokens": ["Peter", "ran"], "ner_tags": [1, 0]}], "tags without names; a tagger is scored on named"),
-        ([{"tokens": ["Peter", "ran"], "ner_tags": ["B-PER", "O"]}], "tags without names; a tagger is scored on named"),
+        ([{"tokens": ["Peter", "ran"], "ner_tags": [1, 0]}], "tags without names (plain numbers or strings); a tagger needs named tags"),
+        ([{"tokens": ["Peter", "ran"], "ner_tags": ["B-PER", "O"]}], "tags without names (plain numbers or strings); a tagger needs named tags"),
     ],
     "caption-lstm": [
         ([{FEATURE: [0.1] * 1280, **{f"caption_{i}": "a dog runs" for i in range(5)}},

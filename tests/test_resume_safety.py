@@ -119,7 +119,7 @@ def _conll_like(folder, tags_as_numbers=False, splits=("train", "validation"), s
 
 
 @pytest.mark.parametrize("script,make,match", [
-    ("ner", lambda d: _conll_like(d, tags_as_numbers=True), "ner_tags are plain numbers"),
+    ("ner", lambda d: _conll_like(d, tags_as_numbers=True), "the train split's ner_tags are "),
     ("ner", lambda d: _conll_like(d, splits=("train",)), "no validation split"),
     # a row with a tag short, or a tag id past the names: trained silently or a traceback mid-run
     ("ner", lambda d: _conll_like(d, spoil=lambda r: (r[0], r[1][:-1])), "the train split's row 3: "),
