@@ -49,8 +49,8 @@ DATA = ROOT.parent / "shared" / "datasets"
 def runtimes(name: str, tmp: Path) -> dict:
     """The bundled model three or four ways: torch fp32, its ONNX export in onnxruntime, int8 (onnxruntime's
     dynamic quantization, what zoo.load(precision="int8") builds), and bf16 (zoo.load(precision="bf16"))
-    only where the CPU has AMX-BF16 or AVX512-BF16: elsewhere torch emulates it, slower than fp32, and
-    zoo.load warns so."""
+    only where the CPU has AMX-BF16 or AVX512-BF16 (elsewhere torch emulates it, slower than fp32; zoo.load
+    warns there, and also with AVX512-BF16 alone, where it measured slower than fp32: shown all the same)."""
     out = {"fp32": zoo.load(name),
            "onnxruntime": zoo.load(to_onnx(zoo.load(name), tmp / name)),
            "int8": zoo.load(name, precision="int8")}

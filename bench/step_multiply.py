@@ -5,7 +5,7 @@ packed-weight GEMM (`torch.ops.mkl._mkl_linear`, the weight packed once) and fbg
 weight quantized once; the route `torch.ao.quantization.quantize_dynamic` took, deprecated in torch 2.13). Then
 a whole LSTM layer at inference (64 rows x 20 steps, input 100): torch's nn.LSTM against a written-out step loop
 that looks up each word's input projection from a projected table and runs one multiply-add and one sigmoid per
-step (tanh(z) = 2 sigmoid(2z) - 1), as the vanilla RNN's steps route does (zoo/encoder.py). Prints us per call
+step (tanh(z) = 2 sigmoid(2z) - 1), as the vanilla RNN's steps route does in its sigmoid form (zoo/encoder.py). Prints us per call
 (and GFLOP/s), the ratios against float32 mm, and the CPU. Interleaved rounds, one thread.
 
     OMP_NUM_THREADS=1 python bench/step_multiply.py [--rounds 9]

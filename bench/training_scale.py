@@ -9,7 +9,7 @@ one process, or the same under `torchrun --nproc_per_node=2` (gloo, one thread e
 tokens/s of the training steps that the script logs (all ranks together), not data loading or validation.
 Configurations run in turn, `--rounds` times, alternating, so drift on the machine hits them alike; the
 table gives the best round and each ratio against fp32 on one process. The CPU's flags are printed first:
-bf16 only pays where they include amx_bf16 or avx512_bf16.
+bf16 paid where they include amx_bf16, not with avx512_bf16 alone (docs/training.md).
 """
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ def _path_score(crf, em, path) -> float:
     s = crf.start[path[0]] + em[0, path[0]] + crf.end[path[-1]]
     for t in range(1, len(path)):
         s = s + crf.transitions[path[t - 1], path[t]] + em[t, path[t]]
-    return float(s)
+    return float(s.detach())
 
 
 def _torch_viterbi(crf, emissions, mask):

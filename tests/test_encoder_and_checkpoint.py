@@ -134,6 +134,22 @@ def test_switching_the_step_form_remakes_the_kept_weights_and_tables():
             torch.testing.assert_close(enc.encode(emb, batch, lengths, outputs=False)[1], want)
 
 
+def test_an_encoder_that_kept_weight_results_can_still_be_deep_copied(step_form):
+    """Some kept copies carry autograd history back to the weights, so a deepcopy of a model that had run the
+    steps route failed ("Only Tensors created explicitly by the user ... support the deepcopy protocol"): a
+    copy now leaves the kept results behind and makes its own."""
+    import copy
+    enc = RecurrentEncoder("rnn", 4, 6).eval()
+    x, lengths = torch.randn(2, 3, 4), torch.tensor([3, 2])
+    with torch.no_grad():
+        want = enc(x, lengths, route="steps")[1]
+    assert "_steps_copies" in enc.__dict__
+    twin = copy.deepcopy(enc)
+    assert "_steps_copies" not in twin.__dict__ and "_steps_copies" in enc.__dict__
+    with torch.no_grad():
+        torch.testing.assert_close(twin(x, lengths, route="steps")[1], want)
+
+
 def test_architectures_differ_only_in_the_recurrent_layer():
     kinds = {arch: type(RecurrentEncoder(arch, 4, 4).rnn).__name__ for arch in ARCHS}
     assert kinds == {"rnn": "RNN", "lstm": "LSTM", "bilstm": "LSTM"}

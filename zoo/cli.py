@@ -39,7 +39,7 @@ _HELP = {"epochs": "maximum number of epochs", "batch_size": "sentences per batc
          "threads": "torch CPU threads (0 = default)",
          "save_every": "save the resumable training state every N steps, and at each epoch end (0 = epoch ends only)",
          "device": "auto, cpu, cuda, cuda:N or mps (auto: CUDA where there is one)",
-         "precision": "auto, fp32, bf16 or fp16 (autocast; auto: bf16 where the device has it natively)"}
+         "precision": "auto, fp32, bf16 or fp16 (autocast; auto: bf16 on CUDA with bf16 or a CPU with AMX)"}
 
 
 def recipes() -> dict[str, dict]:
@@ -293,13 +293,14 @@ def run_state(args: argparse.Namespace, out=None, ds=None, signature: dict | Non
                                        for k, s in options["data_content"].items()}
         differ = sorted(k for k in set(saved) | set(options) if saved.get(k) != options.get(k))
         if differ:
-            said = [_difference(k, saved.get(k), options.get(k)) for k in differ if k != "name"]
-            if len(said) > SHOWN_DIFFERENCES:  # another script's or recipe's state differs in most flags
+            named = "name" in differ and bool(saved.get("name"))  # another script's or recipe's run
+            said = [_difference(k, saved.get(k), options.get(k)) for k in differ if not (named and k == "name")]
+            if len(said) > SHOWN_DIFFERENCES:  # such a state differs in most flags
                 said = said[:SHOWN_DIFFERENCES] + [f"and {len(said) - SHOWN_DIFFERENCES} more"]
-            whose = (f"saved by the run {saved.get('name')}, not {options.get('name')} ("
-                     if "name" in differ else "saved by a run with other flags or data (")
-            raise resume.StateError(f"{record}: {whose}" + ", ".join(said)
-                                    + "); resume with the same flags and data, or start again with --restart")
+            whose = f"saved by the run {saved['name']}, not {options.get('name')}" if named else \
+                "saved by a run with other flags or data"
+            raise resume.StateError(f"{record}: {whose}" + (f" ({', '.join(said)})" if said else "")
+                                    + "; resume with the same flags and data, or start again with --restart")
         return folder
     if distributed.is_main():
         _say_what_is_replaced(Path(out or args.out))

@@ -1,12 +1,12 @@
 """Where a model runs and in what precision, chosen once per command and said out loud.
 
     --device auto|cpu|cuda|cuda:N|mps       auto: CUDA where there is one, else the CPU
-    --precision auto|fp32|bf16|fp16         auto: bf16 where the device computes it natively, else fp32
+    --precision auto|fp32|bf16|fp16         auto: bf16 where it pays (CUDA with bf16, a CPU with AMX), else fp32
 
 Mixed precision is torch.autocast over float32 master weights (fp16 adds a GradScaler, since its small
 range underflows gradients); checkpoints are saved from CPU tensors either way, so a GPU-trained one loads
-anywhere. Whether a CPU has native bf16 (AMX-BF16 or AVX512-BF16) is read from its flags at run time
-(zoo/cpu.py): on an AVX2-only CPU bf16 is emulated and slower than fp32, so auto stays fp32 there.
+anywhere. Whether a CPU has AMX is read from its flags at run time (zoo/cpu.py): on an AVX2-only CPU bf16 is
+emulated, and with AVX512-BF16 alone it measured slower than fp32 too, so auto stays fp32 on both.
 """
 from __future__ import annotations
 

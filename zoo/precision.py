@@ -7,10 +7,11 @@
 bf16: the recurrent and Linear layers run under torch.autocast(bfloat16) and hand float32 back, so what is
 summed along a sentence (the CRF's Viterbi scores, beam search's log-probs) stays in float32. The encoder
 takes its padded route (the same numbers in float32), because autocast covers torch's LSTM/RNN kernel on a
-padded tensor but not on a packed sequence. bf16 only pays where the CPU computes it natively (AMX-BF16 or
-AVX512-BF16); elsewhere torch emulates it, slower than float32. Which CPU this is is read from its flags
-at run time, never assumed: without native bf16 it runs anyway, with one warning per process, so a command
-line or test written on one machine still works on another (docs/serving.md has the measured cost).
+padded tensor but not on a packed sequence. bf16 only pays where the CPU has AMX (zoo.cpu.bf16_pays);
+without native bf16 torch emulates it, and with AVX512-BF16 alone it measured slower than float32 too. Which
+CPU this is is read from its flags at run time, never assumed: without AMX it runs anyway, with one warning
+per process, so a command line or test written on one machine still works on another (docs/serving.md and
+docs/benchmarks.md have the measured cost).
 
 int8: torch's own dynamic quantization (torch.ao.quantization.quantize_dynamic) is deprecated in favour of
 torchao, and torchao quantizes Linear layers, not LSTMs. onnxruntime's dynamic quantization is maintained,

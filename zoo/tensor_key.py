@@ -55,6 +55,12 @@ class KeepsWeightResults(nn.Module):
         self.drop_weight_results()
         return super()._load_from_state_dict(*args, **kwargs)
 
+    def __getstate__(self):
+        """What copy.deepcopy (and pickling) copies: not the kept results, some of which carry autograd history
+        back to the weights (bf16 copies, for gradients through them) and cannot be deep-copied; a copy makes
+        its own."""
+        return {k: v for k, v in super().__getstate__().items() if k not in self.WEIGHT_RESULTS}
+
 
 def drop_weight_results(model: nn.Module) -> None:
     """What every KeepsWeightResults module of model keeps, dropped (after an optimizer step)."""
