@@ -18,6 +18,15 @@ from zoo import cli, data, registry, run_flags
 from zoo.path_flag import path_flag
 
 
+def scored_on(config: dict, validation: dict) -> bool:
+    """Whether an encoded validation split is the one a checkpoint's metrics came from: its first rows'
+    references are those recorded beside the checkpoint's example captions (whitespace and case aside). A
+    checkpoint without recorded examples passes."""
+    recorded = [e.get("references") for e in ((config.get("metrics") or {}).get("validation") or {}).get("examples") or []]
+    said = lambda refs: [" ".join(str(r).lower().split()) for r in refs or []]  # noqa: E731
+    return all(said(refs) == said(now[:len(refs or [])]) for refs, now in zip(recorded, validation["references"]))
+
+
 @cli.script
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -38,6 +47,10 @@ def main(argv=None) -> int:
     config, d = dict(pred.config), dict(pred.decode_cfg)
     with caption.read_as_captions(args.data):
         splits = {s: caption.encode_split(ds[s], pred.vocab, pred.encoder) for s in ("validation", "test") if s in ds}
+    if not scored_on(pred.config, splits["validation"]):  # the card would give other data's scores as its own
+        raise data.DataUnavailable(
+            f"{args.data}: its validation split is not the one {args.checkpoint} was scored on (the references of "
+            "the first examples in its config.json differ); give the data it was trained on, or train on this data")
     # the choice and its table made anew (an older table under another key would sit beside it); max_len kept
     config["decode"] = {"max_len": d["max_len"], **caption.decode_settings(pred.model, splits["validation"], pred.vocab,
                                                                           args.beams, args.alphas, d["max_len"])}
