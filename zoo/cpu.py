@@ -50,7 +50,7 @@ STEP_FORMS = ("tanh", "sigmoid")
 def rnn_step_form() -> str:
     """How the vanilla RNN's steps route (zoo/encoder.py) computes h = tanh(z) on this CPU: "tanh" itself, or
     "sigmoid", carrying g = sigmoid(2z) = (h + 1) / 2. torch's tanh kernel is vectorized for AVX-512 and beats
-    its sigmoid there (0.79-0.82x its time on 64 x 150, a pass of the SST-2 RNN 1.02-1.04x faster), but costs 3.2-3.4x
+    its sigmoid there (0.78-0.82x its time on 64 x 150, a pass of the SST-2 RNN 1.09-1.10x faster), but costs 3.2-3.4x
     its sigmoid on AVX2 (bench/rnn_steps.py prints both on any CPU); read from torch's kernel level, so one
     machine always takes one form."""
     return "tanh" if torch.backends.cpu.get_cpu_capability() == "AVX512" else "sigmoid"
