@@ -35,7 +35,7 @@ def native_bf16() -> bool:
 def bf16_pays() -> bool:
     """Whether bf16 is expected faster than float32 here: with AMX tiles. AVX512-BF16 alone multiplies bf16 in
     hardware too, but measured slower than float32 on a 2-core Xeon without AMX (training 0.71-0.78x in
-    docs/training.md, serving 0.30-0.95x in docs/benchmarks.md), the conversions around each small multiply costing more than it saves."""
+    docs/training.md, serving 0.30-0.94x in docs/benchmarks.md), the conversions around each small multiply costing more than it saves."""
     return "amx_bf16" in flags()
 
 
