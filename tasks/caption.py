@@ -147,7 +147,7 @@ def evaluate(model: CaptionModel, data: dict, vocab: Vocab, beam: int = 3, max_l
     hyps = caption_features(model, data["features"], beam, max_len, alpha)
     texts = [vocab.decode(h[0][0]) for h in hyps]
     return {**score(data["references"], texts, cider=cider), "beam": beam, "alpha": alpha,
-            "mean_length": round(float(np.mean([len(t.split()) for t in texts])), 2),
+            "mean_length": round(float(np.mean([len(t.split()) for t in texts])), 2), "images": len(texts),
             "examples": [{"caption": t, "references": r[:2]} for t, r in zip(texts[:3], data["references"][:3])]}
 
 

@@ -125,12 +125,18 @@ def row_problem(split, n_tags: int) -> str | None:
 
 
 def tag_names(split) -> list[str]:
-    """A split's tag names, for training and scoring alike; ValueError where its ner_tags have none (plain
-    numbers or strings, not a sequence of ClassLabel as in eriktks/conll2003)."""
-    names = getattr(getattr(split.features["ner_tags"], "feature", None), "names", None)
+    """A split's tag names, for training and scoring alike; ValueError where its ner_tags are not a sequence of
+    ClassLabel (tag ids with their names, as in eriktks/conll2003): one value a row, plain numbers, or strings."""
+    feat = split.features["ner_tags"]
+    inner = getattr(feat, "feature", None)
+    if inner is None:
+        raise ValueError(f"ner_tags are {feat}, one value a row; a tagger needs a list of tags a sentence, one per word")
+    names = getattr(inner, "names", None)
     if not names:
-        raise ValueError(f"ner_tags are {split.features['ner_tags']}, tags without names (plain numbers or "
-                         "strings); a tagger needs named tags, a sequence of ClassLabel as in eriktks/conll2003")
+        kind = "tag strings" if getattr(inner, "dtype", None) in ("string", "large_string") else "plain numbers"
+        raise ValueError(f"ner_tags are {feat}, {kind} without the list of tag names; a tagger needs a sequence of "
+                         "ClassLabel (tag ids with their names, as in eriktks/conll2003): datasets' cast_column "
+                         "to List(ClassLabel(names=[...])) makes one")
     return names
 
 

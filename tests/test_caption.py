@@ -184,16 +184,19 @@ def test_training_lowers_the_loss_writes_a_loadable_checkpoint_and_redecoding_ke
 
     # on other data the card would give that data's scores as the checkpoint's own: refused, nothing rewritten
     from datasets import Dataset
-    other = tmp_path / "other"
-    other.mkdir()
-    for split in ("train", "validation", "test"):
-        ds = Dataset.from_parquet(str(flickr_sample / f"{split}.parquet"))
-        (ds.select(range(len(ds) - 1, -1, -1)) if split == "validation" else ds).to_parquet(other / f"{split}.parquet")
     config = (out / "config.json").read_bytes()
-    capsys.readouterr()
-    assert redecode([str(out), "--data", str(other), "--beams", "1", "--alphas", "0"]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert err[-1].startswith("error: ") and "is not the one" in err[-1] and (out / "config.json").read_bytes() == config
+    for name, change, said in [("reversed", lambda ds: ds.select(range(len(ds) - 1, -1, -1)), "references of the first"),
+                               ("short", lambda ds: ds.select(range(len(ds) - 1)), "images, and the checkpoint was scored on")]:
+        other = tmp_path / name  # the validation split's rows in another order, or its first rows alone
+        other.mkdir()
+        for split in ("train", "validation", "test"):
+            ds = Dataset.from_parquet(str(flickr_sample / f"{split}.parquet"))
+            (change(ds) if split == "validation" else ds).to_parquet(other / f"{split}.parquet")
+        capsys.readouterr()
+        assert redecode([str(out), "--data", str(other), "--beams", "1", "--alphas", "0"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err[-1].startswith("error: ") and "not the data" in err[-1] and said in err[-1], err[-1]
+        assert (out / "config.json").read_bytes() == config
 
 
 def test_nan_or_wrong_sized_features_are_refused_clearly():

@@ -28,8 +28,9 @@ CASES = {
         ([{"sentence": 3, "label": 1}, {"sentence": 4, "label": 0}], "sentence column is not text (Value('int64'))"),
     ],
     "ner-rnn": [
-        ([{"tokens": ["Peter", "ran"], "ner_tags": [1, 0]}], "tags without names (plain numbers or strings); a tagger needs named tags"),
-        ([{"tokens": ["Peter", "ran"], "ner_tags": ["B-PER", "O"]}], "tags without names (plain numbers or strings); a tagger needs named tags"),
+        ([{"tokens": ["Peter", "ran"], "ner_tags": [1, 0]}], "plain numbers without the list of tag names; a tagger needs"),
+        ([{"tokens": ["Peter", "ran"], "ner_tags": ["B-PER", "O"]}], "tag strings without the list of tag names"),
+        ([{"tokens": ["Peter", "ran"], "ner_tags": 1}], "one value a row; a tagger needs a list of tags a sentence"),
     ],
     "caption-lstm": [
         ([{FEATURE: [0.1] * 1280, **{f"caption_{i}": "a dog runs" for i in range(5)}},

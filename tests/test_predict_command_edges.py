@@ -278,3 +278,19 @@ def test_a_missing_photo_is_a_usage_error_whatever_its_name(models, tmp_path, ca
     for name in ("nope.png", "nope.txt"):
         assert main(["predict", str(models / "caption-lstm"), "--input", str(tmp_path / name)]) == 2
         assert f"--input {tmp_path / name}: no such file, folder or glob" in capsys.readouterr().err
+
+
+def test_predict_and_evaluate_take_threads_and_refuse_a_bad_count(tmp_path, capsys):
+    import torch
+    src = tmp_path / "in.txt"
+    src.write_text("a fine film .\n")
+    before = torch.get_num_threads()
+    try:
+        assert main(["predict", "sentiment-rnn", "--input", str(src), "--threads", "1"]) == 0
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    for bad in ("-1", "two", "5000"):
+        with pytest.raises(SystemExit) as e:
+            main(["evaluate", "sentiment-rnn", "--data", str(tmp_path), "--threads", bad])
+        assert e.value.code == 2 and "--threads" in capsys.readouterr().err

@@ -75,7 +75,13 @@ def test_fit_says_when_and_why_it_stops_before_the_last_epoch():
     lines.clear()
     cfg = training.TrainConfig(epochs=5, patience=5, threads=0, max_steps=2)
     training.fit(Tiny(), lambda epoch: [torch.randn(4, 2)], lambda m: {"score": 1.0}, "score", cfg, log=lines.append)
-    assert lines[-1] == "stopping after epoch 2 of 5: --max-steps 2 reached; keeping epoch 1"
+    assert lines[-1] == "stopping at step 2 (--max-steps), in epoch 2 of 5; keeping epoch 1"
+
+    lines.clear()
+    scores = iter([0.5, 0.4])
+    training.fit(Tiny(), lambda epoch: [torch.randn(4, 2)], lambda m: {"score": next(scores)}, "score",
+                 training.TrainConfig(epochs=5, patience=1, threads=0), log=lines.append)
+    assert lines[-1] == "stopping after epoch 2 of 5: no better validation score in 1 epoch (--patience); keeping epoch 1"
 
     lines.clear()  # a run that uses all its epochs says nothing more
     training.fit(Tiny(), lambda epoch: [torch.randn(4, 2)], lambda m: {"score": 1.0}, "score",

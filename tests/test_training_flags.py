@@ -99,6 +99,24 @@ def test_a_checkpoint_folder_or_an_empty_one_is_a_fine_out(sst_sample, tmp_path,
     assert json.loads((tmp_path / "run" / "config.json").read_text())["task"] == "sentiment"
 
 
+def test_a_run_over_another_tasks_checkpoint_is_refused_unless_restart(sst_sample, conll_sample, tmp_path, capsys):
+    """train/ner.py --out on a finished sentiment checkpoint replaced it at its end, with only a note."""
+    out = tmp_path / "run"
+    assert script("sentiment").main(["--data", str(sst_sample), "--word-dim", "8", "--hidden-size", "8", "--threads",
+                                     "1", "--max-steps", "2", "--epochs", "1", "--out", str(out)]) == 0
+    before = (out / "config.json").read_bytes()
+    ner = ["--data", str(conll_sample), "--hidden-size", "8", "--threads", "1", "--max-steps", "2", "--epochs", "1",
+           "--out", str(out)]
+    capsys.readouterr()
+    assert script("ner").main(ner) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == (f"error: {out}: holds the finished sentiment checkpoint sentiment-bilstm, which this ner run "
+                       "would replace when it ends; give it another --out, or --restart to replace it")
+    assert (out / "config.json").read_bytes() == before and not (out / ".train_state").exists()
+    assert script("ner").main([*ner, "--restart"]) == 0
+    assert json.loads((out / "config.json").read_text())["task"] == "ner"
+
+
 @pytest.mark.parametrize("flags, message", [(["--beams", "0"], "--beams: each value must be a whole number from 1 to 20"),
                                             (["--beams", "3,2.0"], "--beams: each value must be a whole number"),
                                             (["--beams", "abc"], "--beams takes comma-separated numbers"),

@@ -12,6 +12,7 @@ is written to --out.
 """
 from __future__ import annotations
 
+import json
 import sys
 
 import torch
@@ -83,7 +84,7 @@ def main(argv=None) -> int:
 
     # beam width and length normalisation, chosen on validation (BLEU-4) with the selected weights
     config["decode"].update(caption.decode_settings(model, val, vocab, args.beams, args.alphas, args.max_len))
-    cli.log(f"validation BLEU-4 by decoding: {config['decode']}")
+    cli.log(f"validation BLEU-4 by decoding: {json.dumps(config['decode'])}")
     d = config["decode"]
     return cli.finish(args, model, config, summary,
                       lambda split: caption.evaluate(model, splits[split], vocab, d["beam"], d["max_len"], d["alpha"]),

@@ -18,13 +18,21 @@ from zoo import cli, data, registry, run_flags
 from zoo.path_flag import path_flag
 
 
-def scored_on(config: dict, validation: dict) -> bool:
-    """Whether an encoded validation split is the one a checkpoint's metrics came from: its first rows'
-    references are those recorded beside the checkpoint's example captions (whitespace and case aside). A
-    checkpoint without recorded examples passes."""
-    recorded = [e.get("references") for e in ((config.get("metrics") or {}).get("validation") or {}).get("examples") or []]
+def other_data(config: dict, splits: dict) -> str | None:
+    """Why encoded splits are not those a checkpoint's metrics came from, or None: a split's image count
+    differs from the one recorded with its metrics, or the validation split's first references are not those
+    recorded beside the example captions (whitespace and case aside). What a checkpoint does not record
+    (counts before they were kept) is not compared."""
+    metrics = config.get("metrics") or {}
+    for name, split in splits.items():
+        n = (metrics.get(name) or {}).get("images")
+        if isinstance(n, int) and n != len(split["references"]):
+            return f"its {name} split has {len(split['references']):,} images, and the checkpoint was scored on {n:,}"
+    recorded = [e.get("references") for e in (metrics.get("validation") or {}).get("examples") or []]
     said = lambda refs: [" ".join(str(r).lower().split()) for r in refs or []]  # noqa: E731
-    return all(said(refs) == said(now[:len(refs or [])]) for refs, now in zip(recorded, validation["references"]))
+    if not all(said(refs) == said(now[:len(refs or [])]) for refs, now in zip(recorded, splits["validation"]["references"])):
+        return "the references of the first examples in its config.json differ from its validation split's"
+    return None
 
 
 @cli.script
@@ -47,15 +55,15 @@ def main(argv=None) -> int:
     config, d = dict(pred.config), dict(pred.decode_cfg)
     with caption.read_as_captions(args.data):
         splits = {s: caption.encode_split(ds[s], pred.vocab, pred.encoder) for s in ("validation", "test") if s in ds}
-    if not scored_on(pred.config, splits["validation"]):  # the card would give other data's scores as its own
-        raise data.DataUnavailable(
-            f"{args.data}: its validation split is not the one {args.checkpoint} was scored on (the references of "
-            "the first examples in its config.json differ); give the data it was trained on, or train on this data")
+    why = other_data(pred.config, splits)
+    if why:  # the card would give other data's scores as its own
+        raise data.DataUnavailable(f"{args.data}: not the data {args.checkpoint} was scored on ({why}); give the data "
+                                   "it was trained on, or train on this data")
     # the choice and its table made anew (an older table under another key would sit beside it); max_len kept
     config["decode"] = {"max_len": d["max_len"], **caption.decode_settings(pred.model, splits["validation"], pred.vocab,
                                                                           args.beams, args.alphas, d["max_len"])}
     best = config["decode"]
-    print(f"validation BLEU-4 by decoding: {best}", file=sys.stderr)
+    print(f"validation BLEU-4 by decoding: {json.dumps(best)}", file=sys.stderr)
     config["metrics"] = {s: caption.evaluate(pred.model, split, pred.vocab, best["beam"], d["max_len"], best["alpha"])
                          for s, split in splits.items()}  # validation first, test once, at the end
     registry.rewrite_config(pred, config)

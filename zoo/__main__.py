@@ -58,6 +58,7 @@ def cmd_list(args) -> int:
 
 def cmd_evaluate(args) -> int:
     devices.resolve(args.device)  # here, for the message to say --device (zoo.load's says device=)
+    devices.use_threads(args.threads)
     predictor = registry.load(args.model, revision=args.revision, precision=args.precision, device=args.device)
     ds, source = data.load(args.data)
     if args.split not in ds:
@@ -140,6 +141,7 @@ def main(argv=None) -> int:
     ev.add_argument("--precision", choices=PRECISIONS, default=None,
                     help="zoo/precision.py (default: as the checkpoint is: fp32, or an int8 export's int8)")
     ev.add_argument("--device", default="cpu", help="cpu (default), auto, cuda, cuda:N or mps (zoo/devices.py)")
+    ev.add_argument("--threads", type=devices.threads_flag, default=0, help="torch CPU threads (0 = torch's default)")
     predict_cli.add_parser(sub)
     ex = sub.add_parser("export", help="write a checkpoint's network as ONNX, in a folder zoo.load runs with onnxruntime")
     ex.add_argument("model", help="bundled name (e.g. ner-bilstm), checkpoint folder or Hub repo")

@@ -38,7 +38,7 @@ DATASETS = {
         note="Flickr8k (Hodosh et al. 2013) is distributed for research use only; the photos belong to their "
              "Flickr owners. These weights are derived from its captions: use them for research only."),
 }
-SETTINGS = ("beam", "alpha", "mean_length")  # numbers stored beside caption metrics that are not metrics
+SETTINGS = ("beam", "alpha", "mean_length", "images")  # numbers stored beside caption metrics that are not metrics
 
 
 def task_card(task) -> tuple:

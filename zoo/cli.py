@@ -221,6 +221,22 @@ def _saved_run(record: Path) -> dict:
     return saved
 
 
+def _refuse_another_tasks_checkpoint(args: argparse.Namespace, out: Path) -> None:
+    """A fresh run whose --out holds a finished checkpoint of another task (an NER run over a sentiment model)
+    would replace it when it ends: refused unless --restart says so. Another run of the same task there (the
+    same recipe again, another --arch) replaces it with a note (_say_what_is_replaced)."""
+    try:
+        cfg = checkpoint.read_config(out)
+    except (checkpoint.CheckpointError, OSError):
+        return
+    recipe, name = getattr(args, "recipe", None), getattr(args, "name", None)
+    task = recipes()[recipe]["task"] if recipe else name and name.rsplit("-", 1)[0]
+    if task and cfg.get("task") not in (None, task) and not getattr(args, "restart", False):
+        raise resume.StateError(f"{out}: holds the finished {cfg.get('task')} checkpoint {cfg.get('name', '?')}, "
+                                f"which this {task} run would replace when it ends; give it another --out, or "
+                                "--restart to replace it")
+
+
 def _say_what_is_replaced(out: Path) -> None:
     """A run saves by replacing its --out folder: where that holds a finished checkpoint, say which, at the start
     (runs/sentiment-rnn trained on SST-2 is replaced by an IMDB run of the same arch, the default name being
@@ -299,9 +315,11 @@ def run_state(args: argparse.Namespace, out=None, ds=None, signature: dict | Non
                 said = said[:SHOWN_DIFFERENCES] + [f"and {len(said) - SHOWN_DIFFERENCES} more"]
             whose = f"saved by the run {saved['name']}, not {options.get('name')}" if named else \
                 "saved by a run with other flags or data"
-            raise resume.StateError(f"{record}: {whose}" + (f" ({', '.join(said)})" if said else "")
-                                    + "; resume with the same flags and data, or start again with --restart")
+            advice = (f"give this run another --out, or --restart to discard {saved['name']}'s saved state" if named
+                      else "resume with the same flags and data, or start again with --restart")
+            raise resume.StateError(f"{record}: {whose}" + (f" ({', '.join(said)})" if said else "") + f"; {advice}")
         return folder
+    _refuse_another_tasks_checkpoint(args, Path(out or args.out))
     if distributed.is_main():
         _say_what_is_replaced(Path(out or args.out))
         shutil.rmtree(folder, ignore_errors=True)

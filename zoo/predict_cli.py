@@ -48,6 +48,7 @@ def add_parser(sub) -> None:
     p.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
                    help="tqdm bar on stderr (auto: when stderr is a terminal)")
     p.add_argument("--revision", default=None, help="branch, tag or commit, for a Hub repo")
+    p.add_argument("--threads", type=devices.threads_flag, default=0, help="torch CPU threads (0 = torch's default)")
 
 
 def _records(predictor, chunk: list[Item], batch_size: int) -> list[dict]:
@@ -202,6 +203,7 @@ def run(args, load) -> int:
         args.output = None
     _check_output(args)
     devices.resolve(args.device)  # here, for the message to say --device (zoo.load's says device=)
+    devices.use_threads(args.threads)
     predictor = load(args.model, revision=args.revision, precision=args.precision, device=args.device)
     _check_not_in_checkpoint(args.output, getattr(predictor, "folder", None))
     items, total, f, ready = _inputs(predictor, args)

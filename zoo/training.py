@@ -203,9 +203,12 @@ def fit(model: torch.nn.Module, batches: Callable[[int], Iterable], validate: Ca
             run.epoch, run.batch, run.running, run.tokens, run.epoch_seconds = epoch, 0, None, 0, 0.0
             run.done = epoch >= cfg.epochs or run.bad >= cfg.patience or bool(cfg.max_steps and run.step >= cfg.max_steps)
             if rank == 0 and run.done and epoch < cfg.epochs:  # say why it ends before --epochs, and what is kept
-                why_stop = (f"--max-steps {cfg.max_steps} reached" if cfg.max_steps and run.step >= cfg.max_steps
-                            else f"no better validation {select} in {cfg.patience} epochs (--patience)")
-                log(f"stopping after epoch {epoch} of {cfg.epochs}: {why_stop}; keeping epoch {run.best_epoch}")
+                if cfg.max_steps and run.step >= cfg.max_steps:  # the epoch may have been cut short
+                    said = f"stopping at step {run.step} (--max-steps), in epoch {epoch} of {cfg.epochs}"
+                else:
+                    said = (f"stopping after epoch {epoch} of {cfg.epochs}: no better validation {select} in "
+                            f"{cfg.patience} epoch{'s' * (cfg.patience != 1)} (--patience)")
+                log(f"{said}; keeping epoch {run.best_epoch}")
             save()
             if asked():  # pressed during validation: the epoch's end is saved (a finished run's too: --resume ends it)
                 raise interrupt.Interrupted(stopped(run.step))
