@@ -185,13 +185,20 @@ def test_training_lowers_the_loss_writes_a_loadable_checkpoint_and_redecoding_ke
     # on other data the card would give that data's scores as the checkpoint's own: refused, nothing rewritten
     from datasets import Dataset
     config = (out / "config.json").read_bytes()
-    for name, change, said in [("reversed", lambda ds: ds.select(range(len(ds) - 1, -1, -1)), "references of the first"),
-                               ("short", lambda ds: ds.select(range(len(ds) - 1)), "images, and the checkpoint was scored on")]:
-        other = tmp_path / name  # the validation split's rows in another order, or its first rows alone
+    reverse, cut = lambda ds: ds.select(range(len(ds) - 1, -1, -1)), lambda ds: ds.select(range(len(ds) - 1))
+    for name, changed, change, said in [
+            ("reversed", "validation", reverse, "references of the first validation examples"),
+            ("reversed-test", "test", reverse, "references of the first test examples"),
+            ("short", "validation", cut, "images, and the checkpoint was scored on"),
+            ("no-test", "test", None, "it has no test split, which the checkpoint was scored on")]:
+        other = tmp_path / name  # a split's rows in another order, its first rows alone, or no such split
         other.mkdir()
         for split in ("train", "validation", "test"):
             ds = Dataset.from_parquet(str(flickr_sample / f"{split}.parquet"))
-            (change(ds) if split == "validation" else ds).to_parquet(other / f"{split}.parquet")
+            if split != changed:
+                ds.to_parquet(other / f"{split}.parquet")
+            elif change:
+                change(ds).to_parquet(other / f"{split}.parquet")
         capsys.readouterr()
         assert redecode([str(out), "--data", str(other), "--beams", "1", "--alphas", "0"]) == 2
         err = capsys.readouterr().err.strip().splitlines()

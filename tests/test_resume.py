@@ -307,9 +307,10 @@ def test_resuming_another_scripts_state_names_both_runs_and_counts_the_rest(tmp_
     said = str(e.value)
     assert "saved by the run ner-lstm, not sentiment-lstm (" in said
     assert said.count(" then, ") == cli.SHOWN_DIFFERENCES and "and 12 more" in said  # 2 + 12 + 3 differ, name aside
-    assert said.endswith("give this run another --out, or --restart to discard ner-lstm's saved state")
+    assert said.endswith("resume with that run's flags (its --recipe or --arch), give this run another --out, or "
+                         "--restart to discard ner-lstm's saved state")
     renamed = Namespace(**{**vars(ner), "name": "ner-lstm-2", "resume": True})  # the name alone differs
-    with pytest.raises(resume.StateError, match=r"saved by the run ner-lstm, not ner-lstm-2; give this run another --out"):
+    with pytest.raises(resume.StateError, match=r"saved by the run ner-lstm, not ner-lstm-2; resume with that run's flags"):
         cli.run_state(renamed, tmp_path / "out")
 
 

@@ -18,20 +18,24 @@ from zoo import cli, data, registry, run_flags
 from zoo.path_flag import path_flag
 
 
-def other_data(config: dict, splits: dict) -> str | None:
-    """Why encoded splits are not those a checkpoint's metrics came from, or None: a split's image count
-    differs from the one recorded with its metrics, or the validation split's first references are not those
-    recorded beside the example captions (whitespace and case aside). What a checkpoint does not record
-    (counts before they were kept) is not compared."""
-    metrics = config.get("metrics") or {}
-    for name, split in splits.items():
-        n = (metrics.get(name) or {}).get("images")
-        if isinstance(n, int) and n != len(split["references"]):
-            return f"its {name} split has {len(split['references']):,} images, and the checkpoint was scored on {n:,}"
-    recorded = [e.get("references") for e in (metrics.get("validation") or {}).get("examples") or []]
-    said = lambda refs: [" ".join(str(r).lower().split()) for r in refs or []]  # noqa: E731
-    if not all(said(refs) == said(now[:len(refs or [])]) for refs, now in zip(recorded, splits["validation"]["references"])):
-        return "the references of the first examples in its config.json differ from its validation split's"
+def other_data(config: dict, refs: dict[str, list[list[str]]]) -> str | None:
+    """Why splits (name -> each image's reference captions) are not those a checkpoint's metrics came from, or
+    None: a split it was scored on is missing, a split's image count differs from the one recorded with its
+    metrics, or a split's first references are not those recorded beside its example captions (whitespace
+    and case aside). What a checkpoint does not record (counts, before they were kept) is not compared."""
+    said = lambda rs: [" ".join(str(r).lower().split()) for r in rs or []]  # noqa: E731
+    for name, metrics in (config.get("metrics") or {}).items():
+        if not isinstance(metrics, dict) or name not in ("validation", "test"):
+            continue
+        if name not in refs:
+            return f"it has no {name} split, which the checkpoint was scored on"
+        n = metrics.get("images")
+        if isinstance(n, int) and n != len(refs[name]):
+            return f"its {name} split has {len(refs[name]):,} images, and the checkpoint was scored on {n:,}"
+        recorded = [e.get("references") for e in metrics.get("examples") or [] if isinstance(e, dict)]
+        if len(refs[name]) < len(recorded) or any(said(r) != said(now[:len(r or [])])
+                                                  for r, now in zip(recorded, refs[name])):
+            return f"the references of the first {name} examples in its config.json differ from its {name} split's"
     return None
 
 
@@ -54,11 +58,12 @@ def main(argv=None) -> int:
     data.require(ds, args.data, splits=("validation",), columns=caption.CAPTION_COLUMNS[:1])
     config, d = dict(pred.config), dict(pred.decode_cfg)
     with caption.read_as_captions(args.data):
+        # before any image feature is computed: the card would give other data's scores as its own
+        why = other_data(pred.config, {s: caption.references(ds[s]) for s in ("validation", "test") if s in ds})
+        if why:
+            raise data.DataUnavailable(f"{args.data}: not the data {args.checkpoint} was scored on ({why}); give "
+                                       "the data it was trained on, or train on this data")
         splits = {s: caption.encode_split(ds[s], pred.vocab, pred.encoder) for s in ("validation", "test") if s in ds}
-    why = other_data(pred.config, splits)
-    if why:  # the card would give other data's scores as its own
-        raise data.DataUnavailable(f"{args.data}: not the data {args.checkpoint} was scored on ({why}); give the data "
-                                   "it was trained on, or train on this data")
     # the choice and its table made anew (an older table under another key would sit beside it); max_len kept
     config["decode"] = {"max_len": d["max_len"], **caption.decode_settings(pred.model, splits["validation"], pred.vocab,
                                                                           args.beams, args.alphas, d["max_len"])}

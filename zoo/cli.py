@@ -102,6 +102,7 @@ def parse(p: argparse.ArgumentParser, argv, task: str, defaults: training.TrainC
     if recipe:
         _say_if_other_data(recipe, args.data, args.out)
     run_flags.check_out(p, args.out)
+    _refuse_another_tasks_checkpoint(task, Path(args.out), args.restart)  # before the data loads
     return args
 
 
@@ -221,17 +222,15 @@ def _saved_run(record: Path) -> dict:
     return saved
 
 
-def _refuse_another_tasks_checkpoint(args: argparse.Namespace, out: Path) -> None:
-    """A fresh run whose --out holds a finished checkpoint of another task (an NER run over a sentiment model)
-    would replace it when it ends: refused unless --restart says so. Another run of the same task there (the
-    same recipe again, another --arch) replaces it with a note (_say_what_is_replaced)."""
+def _refuse_another_tasks_checkpoint(task: str, out: Path, restart: bool) -> None:
+    """A run whose --out holds a finished checkpoint of another task (an NER run over a sentiment model) would
+    replace it when it ends: refused unless --restart says so, when the flags are read. Another run of the
+    same task there (the same recipe again, another --arch) replaces it with a note (_say_what_is_replaced)."""
     try:
         cfg = checkpoint.read_config(out)
     except (checkpoint.CheckpointError, OSError):
         return
-    recipe, name = getattr(args, "recipe", None), getattr(args, "name", None)
-    task = recipes()[recipe]["task"] if recipe else name and name.rsplit("-", 1)[0]
-    if task and cfg.get("task") not in (None, task) and not getattr(args, "restart", False):
+    if cfg.get("task") not in (None, task) and not restart:
         raise resume.StateError(f"{out}: holds the finished {cfg.get('task')} checkpoint {cfg.get('name', '?')}, "
                                 f"which this {task} run would replace when it ends; give it another --out, or "
                                 "--restart to replace it")
@@ -315,11 +314,11 @@ def run_state(args: argparse.Namespace, out=None, ds=None, signature: dict | Non
                 said = said[:SHOWN_DIFFERENCES] + [f"and {len(said) - SHOWN_DIFFERENCES} more"]
             whose = f"saved by the run {saved['name']}, not {options.get('name')}" if named else \
                 "saved by a run with other flags or data"
-            advice = (f"give this run another --out, or --restart to discard {saved['name']}'s saved state" if named
+            advice = (f"resume with that run's flags (its --recipe or --arch), give this run another --out, or "
+                      f"--restart to discard {saved['name']}'s saved state" if named
                       else "resume with the same flags and data, or start again with --restart")
             raise resume.StateError(f"{record}: {whose}" + (f" ({', '.join(said)})" if said else "") + f"; {advice}")
         return folder
-    _refuse_another_tasks_checkpoint(args, Path(out or args.out))
     if distributed.is_main():
         _say_what_is_replaced(Path(out or args.out))
         shutil.rmtree(folder, ignore_errors=True)
