@@ -224,13 +224,19 @@ def encode(images, name: str = DEFAULT) -> torch.Tensor:
     return get_encoder(name)([load_image(im) for im in images]).float()
 
 
+def require_features(split, name: str = DEFAULT) -> None:
+    """ValueError where a split has neither the feature column `name` nor images to compute it from (checked
+    before anything is computed)."""
+    if name not in split.column_names and "image" not in split.column_names:
+        raise ValueError(f"the data has neither a {name!r} feature column nor an 'image' column")
+
+
 def split_features(split, name: str = DEFAULT, batch_size: int = 32) -> np.ndarray:
     """(rows, dim) float32 features of a datasets split: its precomputed column `name` where it has one,
     else computed from its `image` column with datasets.map (cached under a fingerprint of the split and
     the encoder name, so the second run reads the cache)."""
+    require_features(split, name)
     if name not in split.column_names:
-        if "image" not in split.column_names:
-            raise ValueError(f"the data has neither a {name!r} feature column nor an 'image' column")
         if any(im is None for im in split.cast_column("image", _raw_image_feature())["image"]):
             raise ValueError(f"the data has no {name!r} feature column and some rows have no image to compute it from")
         encoder = get_encoder(name)

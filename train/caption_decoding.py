@@ -13,7 +13,7 @@ import argparse
 import json
 import sys
 
-from tasks import caption
+from tasks import caption, image_encoder
 from zoo import cli, data, registry, run_flags
 from zoo.path_flag import path_flag
 
@@ -58,6 +58,9 @@ def main(argv=None) -> int:
     data.require(ds, args.data, splits=("validation",), columns=caption.CAPTION_COLUMNS[:1])
     config, d = dict(pred.config), dict(pred.decode_cfg)
     with caption.read_as_captions(args.data):
+        for s in ("validation", "test"):
+            if s in ds:  # what the data lacks first, then whether it is the checkpoint's
+                image_encoder.require_features(ds[s], pred.encoder)
         # before any image feature is computed: the card would give other data's scores as its own
         why = other_data(pred.config, {s: caption.references(ds[s]) for s in ("validation", "test") if s in ds})
         if why:
