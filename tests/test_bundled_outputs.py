@@ -29,6 +29,23 @@ def test_the_whole_zoo_stays_under_its_40_mb_budget():
     assert total <= 40_000_000, f"the bundled zoo is {total / 1e6:.1f} MB"
 
 
+def test_every_bundled_card_loads_its_model_by_name():
+    """Three cards, rewritten by a script given the folder's path, showed zoo.load("zoo/checkpoints/ner-rnn"),
+    a path that works only from the repository's root."""
+    from zoo import registry
+    for name in registry.list_models():
+        card = (registry.BUNDLED / name / "README.md").read_text(encoding="utf-8")
+        assert f'model = zoo.load("{name}")' in card and f"python -m zoo evaluate {name} " in card, name
+
+
+def test_caption_models_record_how_many_images_their_scores_cover():
+    """train/caption_decoding.py refuses data whose split sizes differ from these (a cut copy of Flickr8k)."""
+    import zoo
+    for arch in ("rnn", "lstm", "bilstm"):
+        metrics = zoo.load(f"caption-{arch}").config["metrics"]
+        assert metrics["validation"]["images"] == metrics["test"]["images"] == 1000
+
+
 def test_the_zoo_lists_twelve_models_three_per_pattern_and_data():
     import zoo
     names = zoo.list_models()
