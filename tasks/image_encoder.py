@@ -14,9 +14,9 @@ are computed from its `image` column with `datasets.map`, which caches them next
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
 import io
 import warnings
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 

@@ -66,8 +66,8 @@ def validation_of(ds, config: dict):
 
 def row_problem(split, hidden_ok: bool) -> str | None:
     """What a score or a run cannot read in a split, said in words (None when it is fine): a label that is no
-    whole number, a text column that is not text, a text or label missing, a label other than 0 and 1 (-1, hidden, where hidden_ok: SST-2's test
-    split). In Arrow, not row by row in Python."""
+    whole number, a text column that is not text, a text or label missing, a label other than 0 and 1 (-1,
+    hidden, where hidden_ok: SST-2's test split). In Arrow, not row by row in Python."""
     import pyarrow.compute as pc
     feat, column = split.features["label"], text_column(split)
     names = getattr(feat, "names", None)

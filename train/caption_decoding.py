@@ -57,16 +57,16 @@ def main(argv=None) -> int:
     ds, _ = data.load(args.data)  # DataUnavailable: one line, exit 2 (cli.script)
     data.require(ds, args.data, splits=("validation",), columns=caption.CAPTION_COLUMNS[:1])
     config, d = dict(pred.config), dict(pred.decode_cfg)
+    scored = [s for s in ("validation", "test") if s in ds]
     with caption.read_as_captions(args.data):
-        for s in ("validation", "test"):
-            if s in ds:  # what the data lacks first, then whether it is the checkpoint's
-                image_encoder.require_features(ds[s], pred.encoder)
+        for s in scored:  # what the data lacks first, then whether it is the checkpoint's
+            image_encoder.require_features(ds[s], pred.encoder)
         # before any image feature is computed: the card would give other data's scores as its own
-        why = other_data(pred.config, {s: caption.references(ds[s]) for s in ("validation", "test") if s in ds})
+        why = other_data(pred.config, {s: caption.references(ds[s]) for s in scored})
         if why:
             raise data.DataUnavailable(f"{args.data}: not the data {args.checkpoint} was scored on ({why}); give "
                                        "the data it was trained on, or train on this data")
-        splits = {s: caption.encode_split(ds[s], pred.vocab, pred.encoder) for s in ("validation", "test") if s in ds}
+        splits = {s: caption.encode_split(ds[s], pred.vocab, pred.encoder) for s in scored}
     # the choice and its table made anew (an older table under another key would sit beside it); max_len kept
     config["decode"] = {"max_len": d["max_len"], **caption.decode_settings(pred.model, splits["validation"], pred.vocab,
                                                                           args.beams, args.alphas, d["max_len"])}

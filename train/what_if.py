@@ -37,10 +37,11 @@ def main(argv=None) -> int:
             print(f"error: {folder} is a {pred.task} checkpoint; the what-if switches are for the text models' "
                   "LSTM and BiLSTM encoders (sentiment, NER)", file=sys.stderr)
             return 2
-    for folder, pred in preds.items():
-        check = getattr(task_module(pred.task), "check_data", None)  # the text tasks': their own data, or one line
+    for task in dict.fromkeys(pred.task for pred in preds.values()):  # once a task, before any scoring
+        check = getattr(task_module(task), "check_data", None)  # the text tasks': their own data, or one line
         if check:
             check(ds, args.data)
+    for folder, pred in preds.items():
         # IMDB has no validation split: the texts this checkpoint's run held out, by its own --val-size
         val = sentiment.validation_of(ds, pred.config) if pred.task == "sentiment" else ds["validation"]
         try:

@@ -10,7 +10,7 @@ import sys
 import time
 import warnings
 
-from . import checkpoint, data, devices, integrity, predict_cli, registry
+from . import checkpoint, data, devices, integrity, predict_cli, registry, run_flags
 from .path_flag import path_flag
 from .precision import PRECISIONS
 
@@ -141,7 +141,7 @@ def main(argv=None) -> int:
     ev.add_argument("--precision", choices=PRECISIONS, default=None,
                     help="zoo/precision.py (default: as the checkpoint is: fp32, or an int8 export's int8)")
     ev.add_argument("--device", default="cpu", help="cpu (default), auto, cuda, cuda:N or mps (zoo/devices.py)")
-    ev.add_argument("--threads", type=devices.threads_flag, default=0, help="torch CPU threads (0 = torch's default)")
+    ev.add_argument("--threads", type=run_flags.threads, default=0, help="torch CPU threads (0 = torch's default)")
     predict_cli.add_parser(sub)
     ex = sub.add_parser("export", help="write a checkpoint's network as ONNX, in a folder zoo.load runs with onnxruntime")
     ex.add_argument("model", help="bundled name (e.g. ner-bilstm), checkpoint folder or Hub repo")

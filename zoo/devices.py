@@ -149,19 +149,7 @@ def move(batch, device: torch.device):
     return batch
 
 
-def threads_flag(value: str) -> int:
-    """argparse type of the commands' --threads (predict, evaluate): torch's CPU threads, 0 for torch's own
-    choice, as the training scripts take it."""
-    import argparse
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
-    if not 0 <= n <= 1024:
-        raise argparse.ArgumentTypeError(f"{n} threads: give 0 (torch's default) to 1024")
-    return n
-
-
 def use_threads(n: int) -> None:
+    """The commands' --threads: torch's CPU threads, 0 leaving torch's own choice."""
     if n:
         torch.set_num_threads(n)

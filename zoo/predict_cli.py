@@ -23,7 +23,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import devices
+from . import devices, run_flags
 from .path_flag import path_flag
 from .precision import PRECISIONS
 from .predict_inputs import IMAGE_SUFFIXES, Item, image_items, is_glob, line_items, lines_of, path_items
@@ -48,7 +48,7 @@ def add_parser(sub) -> None:
     p.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
                    help="tqdm bar on stderr (auto: when stderr is a terminal)")
     p.add_argument("--revision", default=None, help="branch, tag or commit, for a Hub repo")
-    p.add_argument("--threads", type=devices.threads_flag, default=0, help="torch CPU threads (0 = torch's default)")
+    p.add_argument("--threads", type=run_flags.threads, default=0, help="torch CPU threads (0 = torch's default)")
 
 
 def _records(predictor, chunk: list[Item], batch_size: int) -> list[dict]:

@@ -47,6 +47,19 @@ def check(p: argparse.ArgumentParser, args: argparse.Namespace, bounds: dict | N
             p.error(f"--{name.replace('_', '-')} must be {'at least' if closed else 'above'} {lo:g}{top}, got {value}")
 
 
+def threads(value: str) -> int:
+    """argparse type of the commands' --threads (predict, evaluate), in the training scripts' bounds (BOUNDS):
+    torch's CPU threads, 0 for torch's own choice."""
+    lo, hi, _ = BOUNDS["threads"]
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if not lo <= n <= hi:
+        raise argparse.ArgumentTypeError(f"{n} threads: give {lo} (torch's default) to {hi}")
+    return n
+
+
 def number_list(p: argparse.ArgumentParser, flag: str, text: str, lo: float, hi: float, whole: bool) -> None:
     """A comma-separated flag (--beams 3,5,10; --alphas 0,0.5): each value a number in [lo, hi]."""
     for part in str(text).split(","):
