@@ -58,7 +58,10 @@ def launch(**kwargs):
                # gradio's own refusals of a crafted payload (a path that was not uploaded, a number where a file
                # belongs) answered {"error": null}; with this they say why. The event functions raise gr.Error
                # with their own messages either way, and tracebacks stay in the server's log
-               "show_error": True}
+               "show_error": True,
+               # no "Runs" page: gradio 6 keeps each call's inputs in the browser and lists them there, with the
+               # app's translated labels as raw keys (__I18N__{...}) and its own words in English on a Korean page
+               "run_history": False}
     demo.delete_cache = demo.delete_cache or DELETE_CACHE
     return demo.launch(**{**options, **kwargs})
 

@@ -84,6 +84,8 @@ def load_image(image) -> Image.Image:
     if isinstance(image, dict) and ("bytes" in image or "path" in image):
         image = image.get("bytes") or image.get("path")
     if isinstance(image, (str, Path)):
+        if not str(image).strip():  # Path("") is the current folder
+            raise ValueError("the image path is empty")
         path = Path(image).expanduser()
         try:
             if path.is_dir():  # a folder in a list of paths (the command reads a folder given as --input)

@@ -109,14 +109,16 @@ def test_page_uploads_an_image_and_shows_three_captions(server):
         browser.close()
 
 
-@pytest.mark.parametrize("make,said", [
-    (lambda d: _write(d / "notes.png", b"this is not an image"), "이미지 파일이 아닙니다 (not an image file"),
-    (lambda d: _write(d / "cut.png", Path(EXAMPLE).read_bytes()[:2000]), "이미지 데이터가 손상되었거나 잘렸습니다"),
-    (lambda d: str(d / "missing.png"), "그 경로에 이미지 파일이 없습니다"),
+@pytest.mark.parametrize("make,said,english", [
+    (lambda d: _write(d / "notes.png", b"this is not an image"), "이미지 파일이 아닙니다", False),  # nothing to add
+    (lambda d: _write(d / "cut.png", Path(EXAMPLE).read_bytes()[:2000]), "이미지 데이터가 손상되었거나 잘렸습니다", None),
+    (lambda d: str(d / "missing.png"), "그 경로에 이미지 파일이 없습니다", True),  # the path, after it
 ])
-def test_a_refused_image_is_explained_in_korean_on_a_korean_page(tmp_path, make, said):
+def test_a_refused_image_is_explained_in_korean_on_a_korean_page(tmp_path, make, said, english):
     from types import SimpleNamespace
     korean = SimpleNamespace(headers={"accept-language": "ko-KR,ko"})
     with pytest.raises(gr.Error) as e:
         captions.caption(make(tmp_path), 3, korean)
     assert "이 파일로는 캡션을 만들 수 없습니다: " + said in str(e.value) and e.value.title == "오류"
+    if english is not None:  # the English reason follows only where it carries numbers or a path
+        assert e.value.message.endswith(")" if english else said), e.value.message

@@ -31,6 +31,8 @@ def test_the_app_answers_on_the_port_gradio_server_port_names(tmp_path):
                 time.sleep(0.5)
         assert answer is not None and answer.status_code == 200, proc.stderr.read() if proc.poll() is not None else ""
         assert "/ner" in answer.text
+        config = httpx.get(f"http://127.0.0.1:{port}/config", timeout=5).json()
+        assert config["run_history"] is False  # no Runs page of raw translation keys, no typed texts kept
     finally:
         proc.kill()
         proc.wait()

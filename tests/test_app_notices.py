@@ -1,6 +1,7 @@
 """What the app says about its own limits and in Korean: notices when a text or a review is cut, word axes
 that stay readable, the direction choice of one-way models, Korean cards and errors, and table headers that
 are plain text. Tiny untrained checkpoints (tests/app_models.py) stand in for the zoo, as in test_app.py."""
+import copy
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -161,3 +162,13 @@ def test_a_text_mostly_outside_the_vocabulary_gets_a_notice_naming_its_unknown_w
     assert f"({'가' * 13}…, {'나' * 13}…)" in notice and len(notice) < 300
     *_, notice = logic.sentiment("영화 movie witty")  # one word in three: no notice
     assert notice == "" and logic.sentiment("a witty movie")[-1] == "" and logic.ner(NER_TEXT)[-1] == ""
+
+
+def test_a_hangul_font_installed_after_matplotlibs_font_cache_was_written_is_still_used():
+    from matplotlib import font_manager
+    on_disk = [p for p in font_manager.findSystemFonts() if any(s in Path(p).name for s in plots.HANGUL_FONTS.values())]
+    if not on_disk:
+        pytest.skip("no Hangul font on this system (Debian: fonts-nanum)")
+    stale = copy.copy(font_manager.fontManager)  # as if its cache was written before the font came
+    stale.ttflist = [e for e in font_manager.fontManager.ttflist if e.name not in plots.HANGUL_FONTS]
+    assert plots.hangul_fonts(stale), "the font files on disk should have been found and added"

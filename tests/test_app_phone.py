@@ -37,3 +37,16 @@ def test_on_a_phone_every_tab_is_in_sight_and_no_tab_scrolls_the_page_sideways(s
                 return [b.querySelector('img').clientWidth, b.scrollWidth, b.clientWidth, b.scrollLeft,
                         document.documentElement.scrollWidth]; })()""")
             assert box[0] == 600 and box[1] == 600 > box[2] and box[3] == 0 and box[4] <= 390, box
+
+
+@needs_chromium
+def test_on_a_phone_the_what_if_tables_formulas_keep_a_readable_column_and_the_table_scrolls_in_its_box(server):
+    """Squeezed to ~90 px the column of formulas wrapped a word or two a line, rows 250 px tall."""
+    with app_page(server, height=844, width=390) as (page, expect):
+        page.get_by_role("tab").nth(5).click()
+        page.locator("#why-run").click()
+        cell = page.locator("#why-table td:nth-child(2)").first
+        expect(cell).to_be_visible()
+        em = page.evaluate("parseFloat(getComputedStyle(document.querySelector('#why-table td')).fontSize)")
+        assert cell.bounding_box()["width"] >= 14 * em - 1, (cell.bounding_box(), em)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390

@@ -88,3 +88,11 @@ def test_layer_shapes_takes_numpy_whole_numbers_as_the_app_and_api_send_them():
     from zoo import probe
     r = probe.layer_shapes("lstm", 2, np.int64(10), np.int64(3))
     assert r["torch_params"] == 4 * (10 * 3 + 3 * 3 + 2 * 3)
+
+
+def test_the_note_loops_notices_are_paragraphs_of_their_own_not_glued_to_the_sentence_before():
+    md = why_views.note_loop("x " * 3000, "sentiment-rnn")
+    lines = md.splitlines()
+    notices = [i for i, line in enumerate(lines) if line.startswith("⚠️")]
+    assert len(notices) == 2, md[-400:]  # the characters cut, then the words shown
+    assert all(lines[i - 1] == "" for i in notices)

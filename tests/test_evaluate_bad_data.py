@@ -106,3 +106,11 @@ def test_a_split_with_no_rows_is_named(models, tmp_path, capsys):
         tmp_path / "d" / "test.parquet")
     assert main(["evaluate", str(models / "sentiment-rnn"), "--data", str(tmp_path / "d"), "--split", "test"]) == 2
     assert capsys.readouterr().err.strip() == f"error: {tmp_path / 'd'}: its test split has no rows (test.parquet)"
+
+
+def test_one_parquet_file_given_as_data_is_refused_saying_a_folder_is_wanted(models, tmp_path, capsys):
+    """datasets said "Couldn't find any data file at" the file, which was there."""
+    pd.DataFrame({"sentence": ["good"], "label": [1]}).to_parquet(tmp_path / "test.parquet")
+    assert main(["evaluate", str(models / "sentiment-rnn"), "--data", str(tmp_path / "test.parquet")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: {tmp_path / 'test.parquet'} is one file; give the dataset's folder"), err

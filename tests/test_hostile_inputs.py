@@ -164,6 +164,9 @@ def test_empty_or_oversized_image_bytes_are_refused(captioner, image, match):
 def test_a_directory_given_as_an_image_path_is_refused(captioner, tmp_path):
     with pytest.raises(ValueError, match="is a folder, not an image"):
         captioner.predict(str(tmp_path))
+    for empty in ("", "  "):  # not the current folder, which Path("") is
+        with pytest.raises(ValueError, match="the image path is empty"):
+            captioner.predict(empty)
 
 
 def test_a_real_decompression_bomb_is_refused_before_decoding(captioner, tmp_path):

@@ -104,6 +104,8 @@ def test_cli_downloads_lists_and_reports_errors_in_one_line(fake_hub, tiny_check
     assert main(["download", "seqzoo-test/no-such-model"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error: ") and "no such model repo" in err
+    assert main(["download", str(tiny_checkpoint)]) == 0  # a folder: verified, and said that nothing was fetched
+    assert "is a local folder: nothing downloaded" in capsys.readouterr().err
 
 
 def test_manifest_matches_the_bundled_checkpoints():

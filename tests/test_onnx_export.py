@@ -10,6 +10,7 @@ import zoo
 from tasks import ner, sentiment
 from zoo import checkpoint, export
 from zoo.__main__ import main
+from zoo.registry import BUNDLED
 
 from app_models import SENTIMENT_TEXTS
 from serving_models import write_caption_model, write_models
@@ -141,11 +142,12 @@ def test_the_export_command_prints_one_json_line_and_refuses_what_it_cannot_do(m
     for argv, message in ((["sentiment-rnn", "--out", str(tmp_path / "s")], "not an empty folder"),
                           (["sentiment-rnn", "--out", str(tmp_path / "link")], "not an empty folder"),
                           (["sentiment-rnn", "--out", str(tmp_path / "b"), "--precision", "bf16"], "invalid choice"),
-                          ([str(tmp_path / "s"), "--out", str(tmp_path / "again")], f"{tmp_path / 's'} is an ONNX export")):
+                          ([str(tmp_path / "s"), "--out", str(tmp_path / "again")], f"{tmp_path / 's'} is already an ONNX export"),
+                          (["sentiment-rnn", "--out", str(BUNDLED / "new-export")], "inside the bundled models' folder")):
         rc = _exit_code(lambda: main(["export", str(models / argv[0]) if "/" not in argv[0] else argv[0], *argv[1:]]))
         err = capsys.readouterr().err
         assert rc == 2 and message in err and "Traceback" not in err
-    assert not (tmp_path / "again").exists()
+    assert not (tmp_path / "again").exists() and not (BUNDLED / "new-export").exists()
 
 
 def _exit_code(fn) -> int:

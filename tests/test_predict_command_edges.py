@@ -81,6 +81,10 @@ def test_a_full_disk_names_the_output_in_one_line(models, tmp_path, capsys):
                              stdout=full, stderr=subprocess.PIPE, timeout=120)
     assert run.returncode == 2
     assert run.stderr.decode().strip().splitlines() == ["error: standard output: cannot write (No space left on device)"]
+    with open("/dev/full", "wb") as full:  # the other commands' result lines say it the same way
+        run = subprocess.run([sys.executable, "-m", "zoo", "list"], stdout=full, stderr=subprocess.PIPE, timeout=120)
+    assert run.returncode == 2
+    assert run.stderr.decode().strip().splitlines() == ["error: standard output: cannot write (No space left on device)"]
 
 
 def test_an_export_where_nothing_can_be_written_names_the_folder_asked_for(models, capsys):
@@ -271,7 +275,7 @@ def test_a_tilde_in_a_path_flag_is_the_home_folder_and_an_empty_path_is_refused(
                  "--out", " "], ["evaluate", str(models / "sentiment-rnn"), "--data", ""]):
         with pytest.raises(SystemExit) as e:
             main(args)
-        assert e.value.code == 2 and "is empty: name a file or folder" in capsys.readouterr().err
+        assert e.value.code == 2 and "is empty: give a path" in capsys.readouterr().err
 
 
 def test_a_missing_photo_is_a_usage_error_whatever_its_name(models, tmp_path, capsys):

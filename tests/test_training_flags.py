@@ -147,7 +147,8 @@ def test_the_after_training_scripts_refuse_a_bundled_models_bare_name_and_a_hub_
     manifest entry without a word. Only a folder named as one is rewritten."""
     before = (zoo.registry.BUNDLED / "MANIFEST.json").read_bytes()
     for arg, said in (("caption-rnn", "copy it (mkdir -p runs && cp -r zoo/checkpoints/caption-rnn runs/)"),
-                      ("some-org/some-model", "give a checkpoint folder")):
+                      ("some-org/some-model", "give a checkpoint folder"),
+                      ("runs/no-such-run", "there is no such folder")):
         assert script(name).main([arg, "--data", str(conll_sample), "--threads", "0"]) == 2
         err = capsys.readouterr().err.splitlines()
         assert len(err) == 1 and "rewrites a checkpoint folder in place" in err[0] and said in err[0]

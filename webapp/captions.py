@@ -29,7 +29,8 @@ def example_images() -> list[str]:
     """Real photos that an installed package ships (scikit-image's sample data): no Flickr8k image is
     bundled here, and nothing is downloaded. The first, shown at the start, is a parked motorcycle, which all
     three models caption as a man riding a bike: they add the rider their training photos had (the caption
-    tab's intro says so); the cat, the cup and the rocket, which Flickr8k almost never shows, come after."""
+    tab's intro says so); a portrait of an astronaut, then the cat, the cup and the rocket, which Flickr8k almost
+    never shows, come after."""
     try:
         data = files("skimage") / "data"
     except ModuleNotFoundError:

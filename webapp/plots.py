@@ -18,11 +18,28 @@ from zoo.encoder import ARCH_NAMES  # noqa: E402
 
 from .texts import ARCH_NAMES_KO  # noqa: E402
 
-# Words typed in Korean need a Hangul font; use one where the system has it (Debian: fonts-nanum or
-# fonts-noto-cjk), falling back glyph by glyph from DejaVu Sans. Missing fonts are simply skipped.
-_HANGUL = [f for f in ("NanumGothic", "Noto Sans CJK KR", "Noto Sans KR")
-           if any(e.name == f for e in font_manager.fontManager.ttflist)]
-matplotlib.rcParams["font.family"] = ["DejaVu Sans", *_HANGUL]
+HANGUL_FONTS = {"NanumGothic": "NanumGothic.", "Noto Sans CJK KR": "NotoSansCJK", "Noto Sans KR": "NotoSansKR"}
+
+
+def hangul_fonts(manager=font_manager.fontManager) -> list[str]:
+    """The Hangul fonts (Debian: fonts-nanum or fonts-noto-cjk) matplotlib can draw with, which the figures' font
+    list falls back to glyph by glyph after DejaVu Sans; none where the system has none. matplotlib lists fonts
+    from a cache written the first time it ran, so a font installed after that is not in it: where the cache
+    has none of these, the system's font files are looked through once (20 ms) and any found are added."""
+    def known():
+        names = {e.name for e in manager.ttflist}
+        return [f for f in HANGUL_FONTS if f in names]
+    if not known():
+        for path in font_manager.findSystemFonts():
+            if any(stem in path.rsplit("/", 1)[-1] for stem in HANGUL_FONTS.values()):
+                try:
+                    manager.addfont(path)
+                except Exception:  # an unreadable font file: the others may do
+                    pass
+    return known()
+
+
+matplotlib.rcParams["font.family"] = ["DejaVu Sans", *hangul_fonts()]  # Korean words and labels need Hangul
 
 COLORS = {"rnn": "#d62728", "lstm": "#1f77b4", "bilstm": "#2ca02c"}
 NAMES = {**ARCH_NAMES, "bilstm": ARCH_NAMES["bilstm"] + " (forward)"}  # the by-step curve reads one direction

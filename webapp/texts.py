@@ -301,7 +301,8 @@ def say(key: str, lang: str = "en", **fields) -> str:
 
 
 # why an image was refused (tasks.image_encoder's and webapp.captions' English reasons), said in Korean: a
-# phrase found in the reason -> the Korean sentence shown first, the English reason after it for its numbers
+# phrase found in the reason -> the Korean sentence, with the English reason after it where that carries
+# numbers or a path (bad_image); a reason without them is said in Korean alone
 IMAGE_REASONS_KO = {
     "not an image file": "이미지 파일이 아닙니다",
     "damaged or truncated": "이미지 데이터가 손상되었거나 잘렸습니다",
@@ -321,7 +322,9 @@ IMAGE_REASONS_KO = {
 def bad_image(reason: str, lang: str) -> gr.Error:
     """An image refused, its reason in the page's language (in Korean, the English after for its numbers)."""
     said = next((ko for phrase, ko in IMAGE_REASONS_KO.items() if phrase in reason), None) if lang == "ko" else None
-    return error("bad_image", lang, why=f"{said} ({reason})" if said else reason)
+    if said and any(c.isdigit() or c in "/\\" for c in reason):  # its numbers or path, which the Korean leaves out
+        said = f"{said} ({reason})"
+    return error("bad_image", lang, why=said or reason)
 
 
 def toast(message: str, lang: str = "en") -> gr.Error:

@@ -234,6 +234,8 @@ CSS = (".card { font-size: 0.9em } .note { font-size: 0.9em; padding-top: 1em } 
        # wrapping their cells letter by letter on a phone; so does the what-if table, its numbers kept whole
        ".steps table, #why-table table { display: block; overflow-x: auto } .steps th, .steps td { white-space: nowrap } "
        "#why-table td:nth-child(4), #why-table th { white-space: nowrap } "
+       # its formulas wrap in a column of at least 14em (on a phone ~90 px wide, a few words a line, rows 250 px tall)
+       "#why-table td:nth-child(2) { min-width: 14em } "
        # Korean wraps between words, not inside them (나란히 보 / 기); other scripts are not affected
        ".prose, .md, .prose table, .md table, label, button { word-break: keep-all; overflow-wrap: break-word } "
        # on a phone a figure keeps a readable width and scrolls sideways in its box: shrunk to 320 px its word

@@ -165,4 +165,4 @@ def note_loop(text, model_name="sentiment-rnn", request: gr.Request | None = Non
         f"```python\n{note.NOTE_CODE}\n```",
         f"`inputs` {s['inputs']} ({say('word_vectors', lang, model=model_name)}) · `Wx` {s['Wx']} · `Wh` {s['Wh']} · `b` {s['b']} "
         f"(= `bias_ih + bias_hh`) · `hidden_state` {s['hidden_state']}", "", *rows, "",
-        say("note_match", lang, diff=r["max_abs_diff"])] + ([_notice(notices + more)] if notices + more else []))
+        say("note_match", lang, diff=r["max_abs_diff"])] + (["", _notice(notices + more)] if notices + more else []))

@@ -40,6 +40,17 @@ def _bundled_row(name: str) -> tuple:
         return (*row[:5], f"bundled, load refuses it: {why}")
 
 
+def _print(line: str) -> None:
+    """A result line on standard output; a write that fails (a full disk, a closed stream) says where, as
+    predict's does, rather than a bare errno."""
+    try:
+        print(line, flush=True)
+    except BrokenPipeError:  # the reader went away: main ends quietly
+        raise
+    except OSError as e:
+        raise ValueError(f"standard output: cannot write ({e.strerror or type(e).__name__})") from None
+
+
 def cmd_list(args) -> int:
     rows = [_bundled_row(name) for name in registry.list_models()]
     from . import hub
@@ -48,11 +59,11 @@ def cmd_list(args) -> int:
     if args.json:
         keys = ("name", "task", "arch", "size", "metric", "where")
         for r in rows:
-            print(json.dumps(dict(zip(keys, r))))
+            _print(json.dumps(dict(zip(keys, r))))
         return 0
     widths = [max(len(str(r[i])) for r in rows + [("name", "task", "arch", "size", "metric", "where")]) for i in range(6)]
     for r in [("name", "task", "arch", "size", "metric", "where"), *rows]:
-        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip())
+        _print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip())
     return 0
 
 
@@ -66,7 +77,7 @@ def cmd_evaluate(args) -> int:
     t0 = time.perf_counter()
     metrics = predictor.evaluate(ds[args.split])
     # "folder": which checkpoint answered (a local folder named like a bundled model comes first: zoo.load's order)
-    print(json.dumps({"model": predictor.name, "folder": str(predictor.folder), "split": args.split, "metrics": metrics,
+    _print(json.dumps({"model": predictor.name, "folder": str(predictor.folder), "split": args.split, "metrics": metrics,
                       "data": args.data, "examples": len(ds[args.split]), "seconds": round(time.perf_counter() - t0, 2),
                       "precision": predictor.precision, "runtime": predictor.runtime}))
     return 0
@@ -80,7 +91,7 @@ def cmd_export(args) -> int:
     """Write an ONNX export of a checkpoint (zoo/export.py); prints one JSON line."""
     from . import export
     out = export.to_onnx(registry.load(args.model, revision=args.revision), args.out, precision=args.precision)
-    print(json.dumps({"model": args.model, "format": args.format, "precision": args.precision, "out": str(out),
+    _print(json.dumps({"model": args.model, "format": args.format, "precision": args.precision, "out": str(out),
                       "files": sorted(p.name for p in out.iterdir())}))
     return 0
 
@@ -93,21 +104,24 @@ def cmd_download(args) -> int:
         name = hub.URI_PREFIX + name
     folder = registry.resolve(name, revision=args.revision, refresh=True)
     predictor = registry.load(folder)  # proves it loads, not just that the bytes arrived
-    print(json.dumps({"model": predictor.name, "folder": str(folder),
+    if not name.startswith(hub.URI_PREFIX):  # a bundled name or a folder: there was nothing to fetch
+        where = "is bundled with seqzoo" if registry.is_bundled(folder) else "is a local folder"
+        print(f"note: {args.model} {where}: nothing downloaded; its files were checked and it loads", file=sys.stderr)
+    _print(json.dumps({"model": predictor.name, "folder": str(folder),
                       "files": sorted(p.name for p in folder.iterdir() if p.is_file())}))
     return 0
 
 
 def cmd_publish(args) -> int:
     url = registry.publish(args.checkpoint, args.repo_id, private=args.private or None, message=args.message)
-    print(json.dumps({"checkpoint": args.checkpoint, "repo_id": args.repo_id, "commit": url}))
+    _print(json.dumps({"checkpoint": args.checkpoint, "repo_id": args.repo_id, "commit": url}))
     return 0
 
 
 def cmd_manifest(args) -> int:
     """Record the sha256 of every bundled checkpoint file; run after adding or replacing a bundled checkpoint."""
     path = integrity.write_manifest(registry.BUNDLED)
-    print(json.dumps({"manifest": str(path), "checkpoints": sorted(integrity.read_manifest(registry.BUNDLED)["checkpoints"])}))
+    _print(json.dumps({"manifest": str(path), "checkpoints": sorted(integrity.read_manifest(registry.BUNDLED)["checkpoints"])}))
     return 0
 
 
@@ -130,13 +144,13 @@ def _quiet_stdout() -> None:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m zoo", description="The seqzoo model zoo.")
-    sub = p.add_subparsers(dest="cmd", required=True)
+    sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND")  # "required: COMMAND", not "cmd"
     ls = sub.add_parser("list", help="the bundled models and the seqzoo checkpoints in the Hub cache")
     ls.add_argument("--json", action="store_true", help="one JSON object per line")
     ev = sub.add_parser("evaluate", help="score a model on a dataset split; prints one JSON line")
     ev.add_argument("model", help="bundled name (e.g. ner-bilstm), checkpoint folder or Hub repo ORG/REPO")
     ev.add_argument("--data", required=True, type=path_flag, help="local dataset folder or Hub id")
-    ev.add_argument("--split", default="test")
+    ev.add_argument("--split", default="test", help="the split to score (default: test)")
     ev.add_argument("--revision", default=None, help="branch, tag or commit, for a Hub repo")
     ev.add_argument("--precision", choices=PRECISIONS, default=None,
                     help="zoo/precision.py (default: as the checkpoint is: fp32, or an int8 export's int8)")

@@ -174,7 +174,7 @@ def rewritable(arg: str, threads: int = 0):
     if not folder.is_dir():
         hint = (f"copy it (mkdir -p runs && cp -r zoo/checkpoints/{arg} runs/) and name the copy, or name "
                 f"zoo/checkpoints/{arg} to change the bundled model itself") if arg in registry.list_models() \
-            else "give a checkpoint folder"
+            else "give a checkpoint folder" + ("" if folder.exists() else " (there is no such folder)")
         raise checkpoint.CheckpointError(f"{arg}: this script rewrites a checkpoint folder in place; {hint}")
     if folder.resolve().is_relative_to(hub.cache_dir().resolve()):
         raise checkpoint.CheckpointError(f"{arg}: a Hub download in the cache, which this script would rewrite in "

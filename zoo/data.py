@@ -64,12 +64,18 @@ def load(data: str):
     import datasets
 
     local = Path(data).expanduser()
+    if local.is_file():  # datasets reads a folder's splits; one file gave "Couldn't find any data file at" it
+        raise DataUnavailable(f"{local} is one file; give the dataset's folder (its splits' parquet files, e.g. "
+                              "../shared/datasets/sst2) or a Hub id such as ORG/NAME")
     if local.exists():
         try:
             with _quiet_local(datasets), _quiet_hub():  # a local folder's splits take a second: bars would only clutter
-                if local.is_dir():
-                    _one_dataset(datasets, local.resolve())
-                ds = datasets.load_dataset(str(local.resolve()))
+                builder = _one_dataset(datasets, local.resolve()) if local.is_dir() else None
+                if builder is None:
+                    ds = datasets.load_dataset(str(local.resolve()))
+                else:  # what load_dataset does, on the builder whose files were just listed (not listed again)
+                    builder.download_and_prepare()
+                    ds = builder.as_dataset()
         except DataUnavailable:
             raise
         except Exception as e:  # a folder without loadable splits
@@ -98,16 +104,18 @@ def load(data: str):
     return ds, {**source, "export": export} if export else source
 
 
-def _one_dataset(datasets, folder: Path) -> None:
+def _one_dataset(datasets, folder: Path):
     """A split whose files sit in several folders is several datasets (the parent of sst2/ and imdb/):
     load_dataset would merge them when their columns agree, and scores of the mix would read as one dataset's;
     when they disagree it fails with a cast error. One line naming the folders instead. The files are the
     ones datasets itself would read (its builder lists them; no data is read), so every layout it reads as one
-    dataset (split folders, a Hub parquet export's config folder, a README's configs) passes."""
+    dataset (split folders, a Hub parquet export's config folder, a README's configs) passes. -> the builder,
+    to read the data from; None where it cannot be made (load_dataset's own error says why next)."""
     try:
-        files = datasets.load_dataset_builder(str(folder)).config.data_files or {}
-    except Exception:  # no data files, an unreadable README: load_dataset's own error says it next
-        return
+        builder = datasets.load_dataset_builder(str(folder))
+        files = builder.config.data_files or {}
+    except Exception:  # no data files, an unreadable README
+        return None
     for split, paths in files.items():
         empty = [p for p in paths if str(p).endswith(".parquet") and _parquet_rows(str(p)) == 0]
         if empty and len(empty) == len(paths):  # datasets says only "BatchSize must be greater than 0"
@@ -117,6 +125,7 @@ def _one_dataset(datasets, folder: Path) -> None:
             names = [os.path.relpath(h, folder) for h in homes]
             raise DataUnavailable(f"{folder}: its {split} files sit in {len(homes)} folders, several datasets "
                                   f"({', '.join(names[:5])}{', ...' if len(names) > 5 else ''}): pass one of them")
+    return builder
 
 
 def _parquet_rows(path: str) -> int | None:

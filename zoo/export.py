@@ -34,6 +34,7 @@ from . import checkpoint, onnx_run
 from .integrity import sha256_file
 from .onnx_ops import exportable, translations
 from .onnx_run import TEXT_GRAPH
+from .registry import BUNDLED
 from .task_table import task_module
 
 OPSET = 18
@@ -143,12 +144,16 @@ def to_onnx(predictor, out, precision: str = "fp32") -> Path:
     to a temporary folder and renamed, like a checkpoint, so it is never half-written."""
     if precision not in checkpoint.EXPORT_PRECISIONS:
         raise ValueError(f"an ONNX export is fp32 or int8, not {precision!r} (bf16 runs on the torch runtime)")
-    if getattr(predictor, "runtime", "torch") != "torch" or getattr(predictor, "precision", "fp32") != "fp32":
-        what = "an ONNX export" if getattr(predictor, "runtime", "torch") != "torch" else \
-            f"loaded in {predictor.precision}"
-        raise ValueError(f"{getattr(predictor, 'folder', predictor.name)} is {what}; export the checkpoint it "
-                         "came from, loaded as it is (fp32), and ask for int8 there")
+    where = getattr(predictor, "folder", predictor.name)
+    if getattr(predictor, "runtime", "torch") != "torch":
+        raise ValueError(f"{where} is already an ONNX export; export the checkpoint it came from")
+    if getattr(predictor, "precision", "fp32") != "fp32":
+        raise ValueError(f"{where} is loaded in {predictor.precision}; export it loaded as it is (fp32), and ask "
+                         "the export for int8 (precision='int8', --precision int8)")
     out = Path(out)
+    if out.absolute().resolve().is_relative_to(BUNDLED.resolve()):
+        raise ValueError(f"{out} is inside the bundled models' folder, where an export would list as a bundled model "
+                         "missing from MANIFEST.json; choose another --out")
     if out.is_symlink() or (out.exists() and (not out.is_dir() or any(out.iterdir()))):
         raise ValueError(f"{out} exists and is not an empty folder; remove it or choose another --out")
     try:

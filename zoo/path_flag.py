@@ -10,5 +10,5 @@ import os
 
 def path_flag(text: str) -> str:
     if not text.strip():
-        raise argparse.ArgumentTypeError("is empty: name a file or folder")
+        raise argparse.ArgumentTypeError("is empty: give a path")
     return os.path.expanduser(text)
