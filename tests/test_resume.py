@@ -20,7 +20,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from zoo import checkpoint, cli, resume, training
+from zoo import checkpoint, resume, same_run, training
 from test_sentiment import make_texts, write_split
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,13 +86,13 @@ def test_same_seed_and_data_give_a_bit_identical_weights_file(conll_sample, ner_
 def test_a_run_killed_mid_epoch_resumes_to_the_same_weights_and_metrics(conll_sample, ner_reference, tmp_path):
     out = tmp_path / "killed"
     killed("train/ner.py", [*NER_TINY, "--data", str(conll_sample), "--out", str(out)], at="step:22")
-    state = json.loads((out / cli.STATE_DIR / resume.RECORD).read_text())
+    state = json.loads((out / same_run.STATE_DIR / resume.RECORD).read_text())
     assert (state["epoch"], state["batch"], state["step"]) == (1, 5, 20)  # the last save: epoch 2, 5 batches in
     assert not (out / "model.safetensors").exists()
     assert run_ner(conll_sample, out, "--resume") == 0
     assert json.loads((out / "config.json").read_text())["train"]["resumed_at_steps"] == [20]
     assert_same_run(out, ner_reference)
-    assert not (out / cli.STATE_DIR).exists()  # the finished checkpoint replaced the folder, state and all
+    assert not (out / same_run.STATE_DIR).exists()  # the finished checkpoint replaced the folder, state and all
 
 
 def test_ctrl_c_ends_the_step_saves_the_state_and_a_resume_reaches_the_same_weights(conll_sample, ner_reference,
@@ -110,7 +110,7 @@ def test_ctrl_c_ends_the_step_saves_the_state_and_a_resume_reaches_the_same_weig
     assert run_ner(conll_sample, out) == 130
     assert capsys.readouterr().err.strip().splitlines()[-1] == ("stopped by Ctrl-C at step 22; its state is saved: "
                                                                 "rerun the same command with --resume to continue")
-    state = json.loads((out / cli.STATE_DIR / resume.RECORD).read_text())
+    state = json.loads((out / same_run.STATE_DIR / resume.RECORD).read_text())
     assert (state["epoch"], state["batch"], state["step"]) == (1, 7, 22)  # saved at the step it stopped, not at 20
     monkeypatch.setattr(resume, "crash_point", real)
     assert run_ner(conll_sample, out, "--resume") == 0
@@ -163,7 +163,7 @@ def test_a_second_ctrl_c_stops_at_once_and_the_handler_is_put_back():
 def test_a_run_killed_while_saving_its_state_keeps_the_previous_state_and_resumes(conll_sample, ner_reference, tmp_path):
     out = tmp_path / "killed"
     killed("train/ner.py", [*NER_TINY, "--data", str(conll_sample), "--out", str(out)], at="save:3")
-    folder = out / cli.STATE_DIR
+    folder = out / same_run.STATE_DIR
     # killed after writing the step-12 state under temporary names, before state.json was renamed over
     assert (folder / f".{resume.RECORD}.tmp").is_file()
     tensors, record = resume.load(folder)
@@ -180,8 +180,8 @@ def test_a_sentiment_run_killed_in_its_second_pooling_candidate_resumes_to_the_s
     out = tmp_path / "killed"
     # saves 1-6 belong to the "final" candidate (2 epochs of 25 steps), 7-8 to "max": killed in its step-20 save
     killed("train/sentiment.py", [*SENTIMENT_TINY, "--data", str(tmp_path / "sst"), "--out", str(out)], at="save:8")
-    assert resume.load(out / cli.STATE_DIR / "final")[1]["done"]
-    assert resume.load(out / cli.STATE_DIR / "max")[1]["step"] == 10
+    assert resume.load(out / same_run.STATE_DIR / "final")[1]["done"]
+    assert resume.load(out / same_run.STATE_DIR / "max")[1]["step"] == 10
     assert run_sentiment(tmp_path / "sst", out, "--resume") == 0
     assert_same_run(out, tmp_path / "uninterrupted")
     pools = json.loads((out / "config.json").read_text())["pool_selection"]["validation_accuracy"]
@@ -281,16 +281,16 @@ def test_resuming_a_finished_fit_returns_its_result_without_training(tmp_path):
 
 def test_a_fresh_run_empties_old_state_and_a_resume_needs_the_same_flags(tmp_path):
     args = Namespace(data="d", hidden_size=16, lr=0.01, threads=1, save_every=4, resume=False, push_to_hub=None)
-    folder = cli.run_state(args, tmp_path / "out")
+    folder = same_run.state_folder(args, tmp_path / "out")
     (folder / "stale").mkdir()
-    assert not (cli.run_state(args, tmp_path / "out") / "stale").exists()
-    assert cli.run_state(Namespace(**{**vars(args), "resume": True, "threads": 2}), tmp_path / "out") == folder
+    assert not (same_run.state_folder(args, tmp_path / "out") / "stale").exists()
+    assert same_run.state_folder(Namespace(**{**vars(args), "resume": True, "threads": 2}), tmp_path / "out") == folder
     with pytest.raises(resume.StateError, match="hidden_size: 16 then, 32 now"):
-        cli.run_state(Namespace(**{**vars(args), "resume": True, "hidden_size": 32}), tmp_path / "out")
+        same_run.state_folder(Namespace(**{**vars(args), "resume": True, "hidden_size": 32}), tmp_path / "out")
 
 
 def test_resume_with_other_flags_is_one_error_line(conll_sample, tmp_path, capsys):
-    cli.run_state(Namespace(**{**vars(_ner_args(conll_sample, tmp_path)), "hidden_size": 8}), tmp_path / "out")
+    same_run.state_folder(Namespace(**{**vars(_ner_args(conll_sample, tmp_path)), "hidden_size": 8}), tmp_path / "out")
     assert run_ner(conll_sample, tmp_path / "out", "--resume") == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith("error: ") and "hidden_size: 8 then, 16 now" in err
@@ -299,19 +299,19 @@ def test_resume_with_other_flags_is_one_error_line(conll_sample, tmp_path, capsy
 def test_resuming_another_scripts_state_names_both_runs_and_counts_the_rest(tmp_path):
     ner = Namespace(name="ner-lstm", data="d", hidden_size=16, lr=0.01, resume=False, push_to_hub=None,
                     **{f"ner_flag_{i}": i for i in range(12)})
-    cli.run_state(ner, tmp_path / "out")
+    same_run.state_folder(ner, tmp_path / "out")
     sentiment = Namespace(name="sentiment-lstm", data="d", hidden_size=150, lr=0.001, resume=True, push_to_hub=None,
                           **{f"pool_flag_{i}": i for i in range(3)})
     with pytest.raises(resume.StateError) as e:
-        cli.run_state(sentiment, tmp_path / "out")
+        same_run.state_folder(sentiment, tmp_path / "out")
     said = str(e.value)
     assert "saved by the run ner-lstm, not sentiment-lstm (" in said
-    assert said.count(" then, ") == cli.SHOWN_DIFFERENCES and "and 12 more" in said  # 2 + 12 + 3 differ, name aside
+    assert said.count(" then, ") == same_run.SHOWN_DIFFERENCES and "and 12 more" in said  # 2 + 12 + 3 differ, name aside
     assert said.endswith("resume with that run's flags (its --recipe or --arch), give this run another --out, or "
                          "--restart to discard ner-lstm's saved state")
     renamed = Namespace(**{**vars(ner), "name": "ner-lstm-2", "resume": True})  # the name alone differs
     with pytest.raises(resume.StateError, match=r"saved by the run ner-lstm, not ner-lstm-2; resume with that run's flags"):
-        cli.run_state(renamed, tmp_path / "out")
+        same_run.state_folder(renamed, tmp_path / "out")
 
 
 def _ner_args(data, tmp_path):

@@ -10,7 +10,7 @@ from argparse import Namespace
 
 import pytest
 
-from zoo import checkpoint, cli, resume
+from zoo import checkpoint, cli, resume, same_run
 from test_resume import NER_TINY, run_ner, run_sentiment, toy_fit
 from test_sentiment import make_texts, write_split
 
@@ -19,7 +19,7 @@ def _state(tmp_path, out="run", ds=None):
     """A run's state folder as a run leaves it: run.json, then a complete saved state."""
     args = Namespace(data=str(tmp_path / "data"), hidden_size=16, lr=0.01, threads=1, save_every=4, resume=False,
                      push_to_hub=None, out=str(tmp_path / out))
-    folder = cli.run_state(args, ds=ds)
+    folder = same_run.state_folder(args, ds=ds)
     toy_fit(folder)
     return args, folder
 
@@ -31,14 +31,14 @@ def test_resume_with_run_json_missing_or_damaged_is_an_error_that_keeps_the_stat
     damage(folder)
     before = sorted(p.name for p in folder.iterdir())
     with pytest.raises(resume.StateError, match="run.json: .*the saved state is kept"):
-        cli.run_state(Namespace(**{**vars(args), "resume": True}))
+        same_run.state_folder(Namespace(**{**vars(args), "resume": True}))
     assert sorted(p.name for p in folder.iterdir()) == before and resume.load(folder) is not None
 
 
 def test_the_script_keeps_the_state_and_says_so_in_one_line(conll_sample, tmp_path, capsys):
     out = tmp_path / "out"
     from train.ner import parse_args
-    folder = cli.run_state(parse_args([*NER_TINY, "--data", str(conll_sample), "--out", str(out)]))
+    folder = same_run.state_folder(parse_args([*NER_TINY, "--data", str(conll_sample), "--out", str(out)]))
     toy_fit(folder)
     (folder / "run.json").unlink()
     capsys.readouterr()  # the toy run's progress bars
@@ -55,16 +55,16 @@ def test_a_moved_run_folder_and_moved_data_resume_but_other_data_does_not(tmp_pa
     args, folder = _state(tmp_path, ds=data)
     shutil.move(str(tmp_path / "run"), str(tmp_path / "moved"))  # the run folder, state and all
     moved = Namespace(**{**vars(args), "resume": True, "out": str(tmp_path / "moved"), "data": "/elsewhere/data"})
-    assert cli.run_state(moved, ds=data) == tmp_path / "moved" / cli.STATE_DIR
+    assert same_run.state_folder(moved, ds=data) == tmp_path / "moved" / same_run.STATE_DIR
     for other, said in ((DatasetDict({"train": Dataset.from_dict({"x": [1, 2, 3, 4]})}),
                          r"data: other content in train \(3 rows then, 4 now\)\);"),
                         (DatasetDict({"train": Dataset.from_dict({"x": [1, 2, 4]})}),  # the same shape, other rows
                          r"data: other content in train\);")):
         with pytest.raises(resume.StateError, match=said) as e:
-            cli.run_state(moved, ds=other)
+            same_run.state_folder(moved, ds=other)
         assert "sample" not in str(e.value)  # not the two dicts of hashes it once printed
     with pytest.raises(resume.StateError, match="hidden_size: 16 then, 32 now"):
-        cli.run_state(Namespace(**{**vars(moved), "hidden_size": 32}), ds=data)
+        same_run.state_folder(Namespace(**{**vars(moved), "hidden_size": 32}), ds=data)
 
 
 @pytest.mark.parametrize("edit,match", [
@@ -199,7 +199,7 @@ def test_a_state_saved_before_dtype_was_free_on_resume_still_resumes(tmp_path):
     args, folder = _state(tmp_path)
     record = json.loads((folder / "run.json").read_text())
     (folder / "run.json").write_text(json.dumps({**record, "dtype": "float32"}))
-    assert cli.run_state(Namespace(**{**vars(args), "resume": True}), ds=None) == folder
+    assert same_run.state_folder(Namespace(**{**vars(args), "resume": True}), ds=None) == folder
 
 
 def test_the_checkpoint_scripts_refuse_a_folder_in_the_hub_cache(tmp_path, monkeypatch):

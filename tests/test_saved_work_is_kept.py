@@ -13,7 +13,7 @@ import zoo
 from app_models import write_models
 from test_resume import NER_TINY, run_ner, toy_fit
 from test_sentiment import make_texts, write_split
-from zoo import checkpoint, cli, registry, resume
+from zoo import checkpoint, registry, resume, same_run
 
 
 def _args(tmp_path, **extra):
@@ -23,25 +23,25 @@ def _args(tmp_path, **extra):
 
 def test_a_forgotten_resume_is_refused_and_the_killed_runs_progress_kept_until_restart(tmp_path):
     args = _args(tmp_path)
-    folder = cli.run_state(args)
+    folder = same_run.state_folder(args)
     toy_fit(folder)  # a run killed after saving its progress
     with pytest.raises(resume.StateError, match="--resume continues it, --restart discards it"):
-        cli.run_state(args)
+        same_run.state_folder(args)
     assert resume.load(folder) is not None
     with pytest.raises(resume.StateError, match="give one"):
-        cli.run_state(Namespace(**{**vars(args), "resume": True, "restart": True}))
-    assert cli.run_state(Namespace(**{**vars(args), "resume": True})) == folder and resume.load(folder) is not None
-    cli.run_state(Namespace(**{**vars(args), "restart": True}))
+        same_run.state_folder(Namespace(**{**vars(args), "resume": True, "restart": True}))
+    assert same_run.state_folder(Namespace(**{**vars(args), "resume": True})) == folder and resume.load(folder) is not None
+    same_run.state_folder(Namespace(**{**vars(args), "restart": True}))
     assert resume.load(folder) is None and (folder / "run.json").is_file()
 
 
 def test_a_run_started_with_restart_resumes_and_how_a_run_treats_its_state_is_not_recorded(tmp_path):
     args = Namespace(**{**vars(_args(tmp_path)), "restart": True})
-    folder = cli.run_state(args)
+    folder = same_run.state_folder(args)
     toy_fit(folder)
     assert "restart" not in (folder / "run.json").read_text() and "resume" not in (folder / "run.json").read_text()
     resumed = Namespace(**{**vars(args), "restart": False, "resume": True})
-    assert cli.run_state(resumed) == folder and resume.load(folder) is not None  # was: "restart: True then, False now"
+    assert same_run.state_folder(resumed) == folder and resume.load(folder) is not None  # was: "restart: True then, False now"
 
 
 def test_resume_on_a_finished_checkpoint_is_refused_not_trained_again(tmp_path):
@@ -49,14 +49,14 @@ def test_resume_on_a_finished_checkpoint_is_refused_not_trained_again(tmp_path):
     out.mkdir()
     (out / checkpoint.CONFIG).write_text("{}")  # what a finished run leaves: the checkpoint, no state
     with pytest.raises(resume.StateError, match="a finished checkpoint and no saved state, so nothing to resume"):
-        cli.run_state(Namespace(**{**vars(_args(tmp_path)), "resume": True}))
+        same_run.state_folder(Namespace(**{**vars(_args(tmp_path)), "resume": True}))
     assert (out / checkpoint.CONFIG).read_text() == "{}"
 
 
 def test_the_script_refuses_to_wipe_saved_progress_in_one_line(conll_sample, tmp_path, capsys):
     out = tmp_path / "out"
     from train.ner import parse_args
-    folder = cli.run_state(parse_args([*NER_TINY, "--data", str(conll_sample), "--out", str(out)]))
+    folder = same_run.state_folder(parse_args([*NER_TINY, "--data", str(conll_sample), "--out", str(out)]))
     toy_fit(folder)
     capsys.readouterr()
     assert run_ner(conll_sample, out) == 2  # was 0: the state emptied without a word

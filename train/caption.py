@@ -18,7 +18,7 @@ import sys
 import torch
 
 from tasks import caption, image_encoder
-from zoo import cli, data, run_flags, training
+from zoo import cli, data, run_flags, same_run, training
 
 
 def parse_args(argv=None):
@@ -72,7 +72,7 @@ def main(argv=None) -> int:
     model = caption.build_model(config)
     cli.warn_if_no_words(vocab.tokenizer, "--min-word-freq")
     cli.check_size(args.name, model)
-    state = cli.run_state(args, ds=ds)  # once nothing can refuse the run: a refused one leaves nothing behind
+    state = same_run.state_folder(args, ds=ds)  # once nothing can refuse the run: a refused one leaves nothing behind
     cli.describe(args.name, model, f"vocabulary {len(vocab):,} words",
                  f"{len(train['captions']):,} training captions of {len(train['features']):,} images")
 

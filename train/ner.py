@@ -14,7 +14,7 @@ import argparse
 import sys
 
 from tasks import ner
-from zoo import cli, data, training
+from zoo import cli, data, same_run, training
 
 
 def parse_args(argv=None):
@@ -48,7 +48,7 @@ def main(argv=None) -> int:
     model = ner.build_model(config)
     cli.warn_if_no_words(featurize.tokenizer, "--min-word-freq")
     cli.check_size(args.name, model)
-    state = cli.run_state(args, ds=ds)  # once nothing can refuse the run: a refused one leaves nothing behind
+    state = same_run.state_folder(args, ds=ds)  # once nothing can refuse the run: a refused one leaves nothing behind
     cli.describe(args.name, model, f"vocabulary {len(featurize.word_ids):,} words", f"{len(train):,} training sentences")
 
     summary = training.fit(

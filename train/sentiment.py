@@ -16,7 +16,7 @@ from __future__ import annotations
 import sys
 
 from tasks import sentiment
-from zoo import cli, data, limits, run_flags, training
+from zoo import cli, data, limits, run_flags, same_run, training
 from zoo.encoder import INITS
 
 
@@ -49,7 +49,7 @@ def main(argv=None) -> int:
     cfg = training.config_from_args(args)
     ds, source = data.load(args.data)
     sentiment.check_data(ds, args.data, args.val_size)  # before the state folder exists: a run on the wrong data leaves nothing behind
-    signature = cli.data_signature(ds)  # the data as read, before validation is held out of train
+    signature = same_run.data_signature(ds)  # the data as read, before validation is held out of train
     held = sentiment.held_out_validation(ds, args.val_size)  # IMDB has no validation split
     if held:
         source["validation"] = held
@@ -75,7 +75,7 @@ def main(argv=None) -> int:
 
     cli.warn_if_no_words(vectorize.tokenizer, "--min-word-freq and --max-vocab")
     cli.check_size(args.name, candidate(pools[0])[1])  # the candidates differ in pooling only, not in size
-    state = cli.run_state(args, signature=signature)  # once nothing can refuse the run: a refused one leaves nothing
+    state = same_run.state_folder(args, signature=signature)  # once nothing can refuse the run: a refused one leaves nothing
     runs = {}
     for pool in pools:  # same seed for each candidate, so only the pooling differs
         training.seed_everything(args.seed)

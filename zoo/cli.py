@@ -1,5 +1,5 @@
-"""The command line that every train/*.py script shares: flags, recipes, the run's state folder, errors,
-and the JSON line a run ends with. The training loop itself is zoo/training.py and knows nothing of this.
+"""The command line that every train/*.py script shares: flags, recipes, errors, and the JSON line a run ends
+with (whether a saved state is this run's: zoo/same_run.py). The training loop itself is zoo/training.py and knows nothing of this.
 
     p = cli.parser(__doc__, ner.TASK, ner.HUB_DATA)       # --recipe --arch --data --out --dtype
     p.add_argument("--hidden-size", ...)                    # the task's own flags
@@ -14,11 +14,8 @@ from __future__ import annotations
 
 import argparse
 import functools
-import hashlib
 import json
-import os
 import shlex
-import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import fields
@@ -26,12 +23,11 @@ from pathlib import Path
 
 import torch
 
-from . import checkpoint, data, devices, distributed, interrupt, resume, run_flags, training
+from . import checkpoint, data, devices, distributed, interrupt, resume, run_flags, same_run, training
 from .encoder import ARCHS
 from .path_flag import path_flag
 
 RECIPES = Path(__file__).parent / "recipes.json"
-STATE_DIR = ".train_state"
 _HELP = {"epochs": "maximum number of epochs", "batch_size": "sentences per batch", "lr": "Adam learning rate",
          "weight_decay": "Adam weight decay", "clip": "gradient norm clip",
          "patience": "epochs without validation improvement before stopping",
@@ -73,10 +69,10 @@ def parse(p: argparse.ArgumentParser, argv, task: str, defaults: training.TrainC
         p.add_argument("--" + f.name.replace("_", "-"), type=type(getattr(defaults, f.name)),
                        default=getattr(defaults, f.name), help=f"{_HELP[f.name]} (default: %(default)s)")
     p.add_argument("--resume", action="store_true",
-                   help=f"continue a killed run from the state saved in OUT/{STATE_DIR} (same flags); "
+                   help=f"continue a killed run from the state saved in OUT/{same_run.STATE_DIR} (same flags); "
                         "starts from the beginning if there is none, and refuses a finished checkpoint")
     p.add_argument("--restart", action="store_true",
-                   help=f"discard a killed run's state saved in OUT/{STATE_DIR} and start again (without it, or "
+                   help=f"discard a killed run's state saved in OUT/{same_run.STATE_DIR} and start again (without it, or "
                         "--resume, a run refuses to throw that state away)")
     p.add_argument("--push-to-hub", metavar="ORG/REPO", type=hub_repo_arg, default=None,
                    help="after training, publish the checkpoint to this Hub model repo (needs HF_TOKEN)")
@@ -88,7 +84,7 @@ def parse(p: argparse.ArgumentParser, argv, task: str, defaults: training.TrainC
             p.error(f"recipe {known.recipe} sets unknown flags: {', '.join(unknown)}")
         p.set_defaults(**flags)
     args = p.parse_args(argv)
-    if args.resume and args.restart:  # said now, not once the data has loaded (run_state says it too)
+    if args.resume and args.restart:  # said now, not once the data has loaded (same_run.state_folder says it too)
         p.error("--resume continues a run's saved state and --restart discards it: give one")
     # a device or precision that is not there, or a flag out of range, is said at once, not after the data has loaded
     devices.choose_precision(args.precision, devices.resolve(args.device))
@@ -102,7 +98,7 @@ def parse(p: argparse.ArgumentParser, argv, task: str, defaults: training.TrainC
     if recipe:
         _say_if_other_data(recipe, args.data, args.out)
     run_flags.check_out(p, args.out)
-    _refuse_another_tasks_checkpoint(task, Path(args.out), args.restart)  # before the data loads
+    same_run.refuse_another_tasks_checkpoint(task, Path(args.out), args.restart)  # before the data loads
     return args
 
 
@@ -186,153 +182,6 @@ def rewritable(arg: str, threads: int = 0):
     return pred
 
 
-RUN_CONTROL = ("resume", "restart")  # how a run treats its saved state: not what it trains (never compared, never recorded)
-PATH_FLAGS = ("out", "data")  # where a run and its data are: not what it is (a moved folder still resumes)
-SHOWN_DIFFERENCES = 5  # a resume's refusal names this many changed flags, then counts the rest
-SAVE_FLAGS = ("dtype",)  # how the result is written, not what is trained: a finished run's save may change it
-
-
-SAMPLE_ROWS = 64  # rows of each split hashed, evenly spaced: other data of the same shape differs in them
-
-
-def data_signature(ds) -> dict:
-    """What a run's data is, by content: each split's rows, features (a hash) and a hash of SAMPLE_ROWS of its
-    rows spread over the split, not the path it was read from (a moved folder is the same data)."""
-    def sample(split) -> str:
-        idx = sorted({i * split.num_rows // SAMPLE_ROWS for i in range(SAMPLE_ROWS)} & set(range(split.num_rows)))
-        table = split.data.table.take(idx)  # the Arrow rows as stored: no image is decoded
-        return hashlib.sha256(json.dumps(table.to_pydict(), sort_keys=True, default=repr).encode()).hexdigest()[:16]
-
-    return {name: {"rows": split.num_rows, "features": hashlib.sha256(
-        json.dumps(split.features.to_dict(), sort_keys=True, default=str).encode()).hexdigest()[:16],
-        "sample": sample(split)} for name, split in sorted(ds.items())}
-
-
-def _saved_run(record: Path) -> dict:
-    """run.json of a run whose state is there; missing or damaged is an error, and the state stays."""
-    keep = "; the saved state is kept: restore the file, or start again with --restart"
-    if not record.is_file():
-        raise resume.StateError(f"{record}: missing beside a saved training state{keep}")
-    try:
-        saved = json.loads(record.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
-        raise resume.StateError(f"{record}: not valid JSON ({str(e)[:100]}){keep}") from None
-    if not isinstance(saved, dict):
-        raise resume.StateError(f"{record}: not a record of a run's flags{keep}")
-    return saved
-
-
-def _refuse_another_tasks_checkpoint(task: str, out: Path, restart: bool) -> None:
-    """A run whose --out holds a finished checkpoint of another task (an NER run over a sentiment model) would
-    replace it when it ends: refused unless --restart says so, when the flags are read. Another run of the
-    same task there (the same recipe again, another --arch) replaces it with a note (_say_what_is_replaced)."""
-    try:
-        cfg = checkpoint.read_config(out)
-    except (checkpoint.CheckpointError, OSError):
-        return
-    if cfg.get("task") not in (None, task) and not restart:
-        raise resume.StateError(f"{out}: holds the finished {cfg.get('task')} checkpoint {cfg.get('name', '?')}, "
-                                f"which this {task} run would replace when it ends; give it another --out, or "
-                                "--restart to replace it")
-
-
-def _say_what_is_replaced(out: Path) -> None:
-    """A run saves by replacing its --out folder: where that holds a finished checkpoint, say which, at the start
-    (runs/sentiment-rnn trained on SST-2 is replaced by an IMDB run of the same arch, the default name being
-    TASK-ARCH)."""
-    try:
-        cfg = checkpoint.read_config(out)
-    except (checkpoint.CheckpointError, OSError):
-        return
-    data = cfg.get("data") if isinstance(cfg.get("data"), dict) else {}
-    source = data.get("hub_id") or data.get("path")
-    log(f"note: when it ends, this run replaces the checkpoint in {out} ({cfg.get('name', '?')}"
-        + (f", trained on {source}" if source else "") + ")")
-
-
-def _difference(key: str, then, now) -> str:
-    """One flag's change for the refusal of a resume; the data's as the splits whose content differs, not two
-    dicts of hashes."""
-    if key != "data_content" or not isinstance(then, dict) or not isinstance(now, dict):
-        return f"{key}: {then!r} then, {now!r} now"
-
-    def rows(split):
-        n = split.get("rows") if isinstance(split, dict) else None
-        return n if isinstance(n, int) else None
-
-    def said(k):
-        a, b = rows(then.get(k)), rows(now.get(k))
-        return f"{k} ({a:,} rows then, {b:,} now)" if a is not None and b is not None and a != b else str(k)
-    return "data: other content in " + ", ".join(said(k) for k in sorted(set(then) | set(now), key=str)
-                                                 if then.get(k) != now.get(k))
-
-
-def run_state(args: argparse.Namespace, out=None, ds=None, signature: dict | None = None) -> Path:
-    """The folder where a run keeps its resumable state, OUT/.train_state: hidden inside the checkpoint
-    folder, so the checkpoint.save that ends the run, which replaces that folder, drops the state with it.
-    Without --resume it is emptied, so no state of an earlier run is ever picked up, but a state with saved
-    progress is only thrown away with --restart (a forgotten --resume would lose a killed run's hours); --resume
-    on a finished checkpoint, which keeps no state, is refused rather than training it again. With --resume the run
-    must be the one that saved it (run.json): the same flags but paths (--out, --data) and what may change
-    (training.FREE_ON_RESUME), and data of the same content (ds: the loaded DatasetDict, data_signature), so a moved
-    run or data folder resumes and a different run does not train a mix. A state with its run.json missing
-    or damaged is an error that keeps the state, never emptied. Call it once the data has loaded and been
-    checked, so a run that cannot start leaves nothing behind. Under torchrun it joins the process group
-    first; rank 0 alone writes, the others wait for it."""
-    if distributed.world()[1] > 1:
-        distributed.setup(devices.resolve(getattr(args, "device", "auto")))
-    folder = Path(out or args.out) / STATE_DIR
-    options = {k: v for k, v in vars(args).items()
-               if k not in (*RUN_CONTROL, "push_to_hub", *PATH_FLAGS, *SAVE_FLAGS, *training.FREE_ON_RESUME)}
-    if signature is not None or ds is not None:  # signature: data_signature(ds) taken before ds was changed
-        options["data_content"] = signature if signature is not None else data_signature(ds)
-    options = json.loads(json.dumps(options, default=str))  # as it reads back from run.json
-    record = folder / "run.json"
-    saved_progress = folder.is_dir() and any(folder.rglob(resume.RECORD))
-    restart = getattr(args, "restart", False)
-    if args.resume and restart:
-        raise resume.StateError("--resume continues a run's saved state and --restart discards it: give one")
-    if saved_progress and not args.resume and not restart:
-        raise resume.StateError(f"{folder}: a killed run's saved progress; --resume continues it, --restart "
-                                "discards it and starts again")
-    if args.resume and not saved_progress and not record.is_file() and (Path(out or args.out) / checkpoint.CONFIG).is_file():
-        raise resume.StateError(f"{Path(out or args.out)}: a finished checkpoint and no saved state, so nothing to "
-                                "resume; without --resume the run trains again and replaces it")
-    if args.resume and (record.is_file() or saved_progress):
-        saved = {k: v for k, v in _saved_run(record).items()
-                 if k not in (*PATH_FLAGS, *SAVE_FLAGS)}  # older run.json files have them
-        if "data_content" not in saved:  # written before data was compared by content
-            options.pop("data_content", None)
-        elif not any("sample" in s for s in saved["data_content"].values()):  # before rows were sampled too
-            options["data_content"] = {k: {f: v for f, v in s.items() if f != "sample"}
-                                       for k, s in options["data_content"].items()}
-        differ = sorted(k for k in set(saved) | set(options) if saved.get(k) != options.get(k))
-        if differ:
-            named = "name" in differ and bool(saved.get("name"))  # another script's or recipe's run
-            said = [_difference(k, saved.get(k), options.get(k)) for k in differ if not (named and k == "name")]
-            if len(said) > SHOWN_DIFFERENCES:  # such a state differs in most flags
-                said = said[:SHOWN_DIFFERENCES] + [f"and {len(said) - SHOWN_DIFFERENCES} more"]
-            whose = f"saved by the run {saved['name']}, not {options.get('name')}" if named else \
-                "saved by a run with other flags or data"
-            advice = (f"resume with that run's flags (its --recipe or --arch), give this run another --out, or "
-                      f"--restart to discard {saved['name']}'s saved state" if named
-                      else "resume with the same flags and data, or start again with --restart")
-            raise resume.StateError(f"{record}: {whose}" + (f" ({', '.join(said)})" if said else "") + f"; {advice}")
-        return folder
-    if distributed.is_main():
-        _say_what_is_replaced(Path(out or args.out))
-        shutil.rmtree(folder, ignore_errors=True)
-        try:
-            folder.mkdir(parents=True)
-        except OSError as e:  # checked when the flags were read; a folder can still be refused (/proc, a full disk)
-            raise resume.StateError(f"--out {Path(out or args.out)}: cannot make the folder ({e.strerror or e})") from None
-        tmp = folder / ".run.json.tmp"
-        tmp.write_text(json.dumps(options, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-        os.replace(tmp, record)
-    distributed.barrier()
-    return folder
-
-
 def warn_if_no_words(tokenizer, flags: str) -> None:
     """A vocabulary of special tokens only (--min-word-freq above every count, --max-vocab 1) trains a model that
     reads every word as <unk>: legal, but worth a line before the run's hours."""
@@ -359,7 +208,7 @@ def describe(name: str, model, *facts: str) -> None:
 def command_line() -> str:
     """The command that made a checkpoint, as its card shows it to rerun: without --resume / --restart (or the
     prefixes argparse takes for them), which say how a run treated its saved state, not what it trained."""
-    control = [f"--{flag}" for flag in RUN_CONTROL]
+    control = [f"--{flag}" for flag in same_run.RUN_CONTROL]
     kept = [a for a in sys.argv if not (len(a) > 4 and any(c.startswith(a) for c in control))]
     return " ".join(shlex.quote(a) for a in ["python", *kept])
 
@@ -371,7 +220,7 @@ def finish(args: argparse.Namespace, model, config: dict, summary: dict, evaluat
     torchrun only rank 0 does this; the other ranks are done once training is."""
     if not distributed.is_main():
         return 0
-    options = {k: v for k, v in vars(args).items() if k not in summary["config"] and k not in RUN_CONTROL}
+    options = {k: v for k, v in vars(args).items() if k not in summary["config"] and k not in same_run.RUN_CONTROL}
     line = training.finish(model, config, summary, evaluate, splits, args.out, files=files,
                            dtype=args.dtype, command=command_line(), options=options)
     if args.push_to_hub:
