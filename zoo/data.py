@@ -4,8 +4,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import socket
 import sys
 from pathlib import Path
+from urllib.parse import urlparse
 
 
 @contextlib.contextmanager
@@ -52,6 +54,35 @@ def _load_from_hub(datasets, data: str):
     return datasets.load_dataset(data, revision=PARQUET_REVISION), PARQUET_REVISION
 
 
+def _unresolved_hub_host() -> str | None:
+    """The Hub's host name where it does not resolve (no network): `datasets` would retry for about 25 s before
+    failing. None where it resolves, or where a proxy resolves names instead."""
+    if any(os.environ.get(k) for k in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return None
+    from huggingface_hub import constants
+    host = urlparse(constants.ENDPOINT).hostname
+    try:
+        socket.getaddrinfo(host, 443)
+    except (OSError, UnicodeError):
+        return host
+    return None
+
+
+@contextlib.contextmanager
+def _offline(on: bool):
+    """`datasets` and huggingface_hub in offline mode inside the block (where the Hub cannot be reached): a copy
+    in the datasets cache loads at once, and anything else fails at once, not after retries."""
+    import datasets
+    from huggingface_hub import constants
+    before = datasets.config.HF_HUB_OFFLINE, constants.HF_HUB_OFFLINE
+    if on:
+        datasets.config.HF_HUB_OFFLINE = constants.HF_HUB_OFFLINE = True
+    try:
+        yield
+    finally:
+        datasets.config.HF_HUB_OFFLINE, constants.HF_HUB_OFFLINE = before
+
+
 class DataUnavailable(RuntimeError):
     """The dataset could not be loaded; the message says what to do, in one line."""
 
@@ -86,20 +117,26 @@ def load(data: str):
     if data.startswith((".", "/", "~")) or data.count("/") != 1:
         raise DataUnavailable(f"no dataset folder at {data!r}; pass --data PATH to a local copy or a Hub id such as ORG/NAME")
     print(f"loading {data} from the Hugging Face Hub...", file=sys.stderr, flush=True)  # before any network wait
+    unreachable = _unresolved_hub_host()
     try:
-        with _quiet_hub():
+        with _quiet_hub(), _offline(bool(unreachable)):
             ds, export = _load_from_hub(datasets, data)
     except Exception as e:  # offline, unknown repo, hub error: all end the same way for a user
         why = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+        if unreachable:  # offline mode's own words ("Couldn't reach ... (OfflineModeIsEnabled)") would mislead
+            none_cached = "couldn't reach" in why.lower() or "offline" in why.lower()
+            why = f"{unreachable} does not resolve (no network?)" + (
+                ", and no copy was found in the datasets cache" if none_cached else f"; {why}")
         offline = " (offline mode is on)" if os.environ.get("HF_HUB_OFFLINE") or os.environ.get("HF_DATASETS_OFFLINE") else ""
         raise DataUnavailable(f"could not load {data!r} from the Hugging Face Hub{offline}: {why}. "
                               f"Pass --data PATH to a local copy (e.g. ../shared/datasets/...)") from None
     revision = None
-    try:  # the commit the data came from, so a checkpoint names exactly what it was trained on
-        from huggingface_hub import HfApi
-        revision = HfApi().dataset_info(data, revision=export).sha
-    except Exception:
-        pass
+    if not unreachable:  # else a copy from the cache, whose commit is not known without the Hub
+        try:  # the commit the data came from, so a checkpoint names exactly what it was trained on
+            from huggingface_hub import HfApi
+            revision = HfApi().dataset_info(data, revision=export).sha
+        except Exception:
+            pass
     source = {"hub_id": data, "fingerprint": {k: v._fingerprint for k, v in ds.items()}, "revision": revision}
     return ds, {**source, "export": export} if export else source
 
