@@ -52,3 +52,17 @@ def test_the_zoo_lists_twelve_models_three_per_pattern_and_data():
     assert len(names) == 12
     for prefix in ("ner", "sentiment", "imdb", "caption"):
         assert {f"{prefix}-{a}" for a in ("rnn", "lstm", "bilstm")} <= set(names)
+
+
+def test_the_readmes_results_table_is_each_bundled_models_recorded_test_score():
+    """README "Results at a glance": each row's value is the test metric in the model's config.json (which the
+    tests of each task measure again on the data)."""
+    import re
+
+    import zoo
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `([a-z]+-[a-z]+)` \| [^|]+ \| [^|]+ \| ([0-9.]+) \|$", readme, flags=re.M)
+    assert sorted(name for name, _ in rows) == zoo.list_models()
+    for name, value in rows:
+        cfg = zoo.load(name).config
+        assert value == f"{cfg['metrics']['test'][cfg['metric']]:.2f}", name

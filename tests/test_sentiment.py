@@ -251,12 +251,20 @@ def test_bundled_bilstm_meets_its_sst2_test_target(one_thread):
     assert metrics["accuracy"] >= 84.0, metrics
 
 
-@needs("imdb-lstm")
+@needs_sst2
+@pytest.mark.parametrize("name", ["sentiment-rnn", "sentiment-lstm", "sentiment-bilstm"])
+def test_bundled_sst2_models_reproduce_their_recorded_test_scores(name, one_thread):
+    ds, _ = data.load(str(DATA / "sst2"))
+    p = zoo.load(name)
+    assert p.evaluate(ds["test"]) == p.config["metrics"]["test"]  # the numbers the README and docs/results.md quote
+
+
 @pytest.mark.skipif(not (DATA / "imdb").is_dir(), reason="../shared/datasets/imdb is absent")
-def test_bundled_imdb_lstm_reproduces_its_recorded_test_score(one_thread):
+@pytest.mark.parametrize("name", ["imdb-rnn", "imdb-lstm", "imdb-bilstm"])
+def test_bundled_imdb_models_reproduce_their_recorded_test_scores(name, one_thread):
     ds, _ = data.load(str(DATA / "imdb"))
-    p = zoo.load("imdb-lstm")
-    assert p.evaluate(ds["test"]) == p.config["metrics"]["test"]  # the number docs/results.md quotes
+    p = zoo.load(name)
+    assert p.evaluate(ds["test"]) == p.config["metrics"]["test"]  # the numbers the README and docs/results.md quote
 
 
 @needs("sentiment-lstm", "sentiment-bilstm")

@@ -55,13 +55,33 @@ def test_unknown_switches_and_switching_a_vanilla_rnn_are_refused(tiny):
 
 
 @pytest.mark.parametrize("name", ["sentiment-lstm", "ner-bilstm"])
-def test_forcing_nothing_gives_the_models_own_output_exactly(tiny, name):
-    p = zoo.load(tiny / name)
-    text = "Peter visited Seoul , not a bad city ."
-    answers = why.what_if(p, text)
-    assert answers["none"] == p.predict(text) and set(answers) == {"none", *cells.SWITCHES}
-    with what_if(None):
-        assert p.predict(text) == answers["none"]
+def test_the_what_if_table_has_the_models_own_answer_and_one_per_switch(tiny, name):
+    answers = why.what_if(zoo.load(tiny / name), "Peter visited Seoul , not a bad city .")
+    assert set(answers) == {"none", *cells.SWITCHES}
+
+
+@pytest.mark.parametrize("name", ["sentiment-lstm", "sentiment-bilstm", "imdb-lstm", "imdb-bilstm", "ner-lstm",
+                                  "ner-bilstm"])
+def test_the_readable_cells_with_nothing_forced_answer_as_the_trained_models_fused_kernels(name, monkeypatch):
+    """The switches run through the readable cells (zoo.cells): unforced, those give each bundled model's own
+    answers, so a switch's row differs from the model's by the switch alone (docs/lessons.md)."""
+    from zoo.encoder import RecurrentEncoder
+    p = zoo.load(name)
+    texts = ["the cast is great and the songs are fun , but the film is too long and boring .",
+             "EU rejects German call to boycott British lamb .", "Peter Blackburn visited Seoul , not a bad city ."]
+    fused = [p.predict(t, scores=True) for t in texts]
+
+    def readable(self, x, lengths, route=None, outputs=True):
+        out, final = self._cells(x, lengths, None)  # every step through zoo.cells.lstm_cell, nothing forced
+        return (out if outputs else None), final
+    monkeypatch.setattr(RecurrentEncoder, "forward", readable)
+    for t, f, a in zip(texts, fused, [p.predict(t, scores=True) for t in texts]):
+        if "label" in f:
+            assert a["label"] == f["label"] and abs(a["positive"] - f["positive"]) < 1e-5, (name, t)
+        else:
+            assert [x["tag"] for x in a["tokens"]] == [x["tag"] for x in f["tokens"]], (name, t)
+            assert max(abs(x["scores"][k] - y["scores"][k]) for x, y in zip(a["tokens"], f["tokens"])
+                       for k in x["scores"]) < 1e-5, (name, t)
 
 
 def test_a_switch_holds_only_inside_its_block_and_its_thread(tiny):

@@ -23,6 +23,7 @@ from .logic import _header, _metric_line, _notice, lang_of
 from .texts import bad_image, error, say
 
 MAX_BEAM = 10
+DEFAULT_BEAM = 3  # the caption tab's beam width when it opens
 
 
 def example_images() -> list[str]:
@@ -88,7 +89,7 @@ def upload(value, lang: str = "en"):
     return str(resolved)
 
 
-def caption_upload(image, beam=3, request: gr.Request | None = None):
+def caption_upload(image, beam=DEFAULT_BEAM, request: gr.Request | None = None):
     """The caption event as the app serves it (raw input, see upload); caption does the rest."""
     return caption(upload(image, lang_of(request)), beam, request)
 
@@ -102,7 +103,7 @@ def _beam(beam, lang: str) -> int:
 
 
 @torch.inference_mode()  # no autograd bookkeeping at all (the predictors' no_grad still counts versions)
-def caption(image, beam=3, request: gr.Request | None = None):
+def caption(image, beam=DEFAULT_BEAM, request: gr.Request | None = None):
     """-> for rnn, lstm, bilstm: (captions markdown, card markdown); then a notice line."""
     lang = lang_of(request)
     if image is None or (isinstance(image, str) and not image.strip()):

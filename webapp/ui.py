@@ -117,7 +117,7 @@ def caption_tab(images: list[str]):
             image = gr.Image(value=next(iter(images), None), type="filepath", image_mode=None,
                              sources=["upload", "webcam", "clipboard"], label=I18N("caption_image"), height=260,
                              scale=3, elem_id="caption-image")
-            beam = gr.Slider(1, captions.MAX_BEAM, value=3, step=1, label=I18N("beam"), scale=1)
+            beam = gr.Slider(1, captions.MAX_BEAM, value=captions.DEFAULT_BEAM, step=1, label=I18N("beam"), scale=1)
         examples_slot = gr.Column()
         run = gr.Button(I18N("run"), variant="primary", elem_id="caption-run")
         cols = _columns("caption", lambda a: gr.Markdown(label=I18N(a), elem_id=f"caption-{a}",
