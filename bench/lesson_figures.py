@@ -98,12 +98,13 @@ def main(argv=None) -> int:
     for a, g in profiles.items():
         band = bands[a]["quarter_ratio"] if bands[a] else float("nan")
         print(f"| `imdb-{a}` | {memory.quarter_ratio(g['ratio']):.2e} | {band:.2e} |")
-    print(f"\n`imdb-rnn`: {sum(r < 1e-30 for r in profiles['rnn']['ratio'])} words of this review under 1e-30")
+    print(f"\n`imdb-rnn`: its first word's gradient {profiles['rnn']['ratio'][0]:.2e} of its last word's, its smallest "
+          f"{min(profiles['rnn']['ratio']):.2e}")
     lives = {a: memory.lifetime(p, MEMORY_EXAMPLE) for a, p in imdb.items()}
     plots.lifetimes(words, lives).savefig(out / "memory-lifetime.png", dpi=110)
     print("\n### memory lifetime of the first word, the memory tab's default review\n")
     for a, life in lives.items():
-        print(f"`imdb-{a}`: " + (f"median unit {life['median'][0]:.2e}, top 10% of units {life['top_decile'][0]:.2f}"
+        print(f"`imdb-{a}`: " + (f"median unit {life['median'][0]:.2e}, 90th-percentile unit {life['top_decile'][0]:.2f}"
                                  if life["kind"] == "forget" else f"|d h_T / d h_1| {life['norm'][0]:.2e}"))
     m = why.cell_magnitudes(zoo.load("sentiment-lstm"), WHY_EXAMPLE)
     plots.cell_size(m, "sentiment-lstm").savefig(out / "cell-size.png", dpi=110)

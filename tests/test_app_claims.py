@@ -24,8 +24,8 @@ def bundled(*names):
 
 @bundled("imdb-rnn", "imdb-lstm")
 def test_memory_intro_the_lstm_carries_the_first_word_in_its_top_units_while_most_let_it_go():
-    """ "carries it on in the units whose forget gates stay near 1 (dashed, the top 10%), while most units let
-    it go (solid, the median)"; the vanilla RNN's path back fades by orders of magnitude."""
+    """ "carries it on in the units whose forget gates stay near 1 (dashed, the 90th-percentile unit), while most
+    units let it go (solid, the median)"; the vanilla RNN's path back fades by orders of magnitude."""
     lstm, rnn = memory.lifetime(zoo.load("imdb-lstm"), MEMORY_EXAMPLE), memory.lifetime(zoo.load("imdb-rnn"), MEMORY_EXAMPLE)
     assert lstm["top_decile"][0] > 0.1 > lstm["median"][0]  # measured: 0.48 and 0.0
     assert rnn["norm"][0] < 1e-3  # measured: about 1e-27
@@ -33,7 +33,7 @@ def test_memory_intro_the_lstm_carries_the_first_word_in_its_top_units_while_mos
 
 @bundled("imdb-lstm", "sentiment-lstm", "ner-lstm")
 def test_memory_intro_about_half_is_kept_by_the_imdb_lstm_and_far_less_by_the_models_of_short_sentences():
-    """ "The IMDB LSTM ... still holds about half of the first word after 80 words in its top 10% of units ...
+    """ "The IMDB LSTM ... still holds about half of the first word after 80 words in one unit in ten ...
     The SST-2 and CoNLL models, trained on texts of 9-15 words on average, keep far less." (The tab offers all three
     model sets; the caption was first written for the IMDB models alone.)"""
     top = {n: memory.lifetime(zoo.load(n), MEMORY_EXAMPLE)["top_decile"][0] for n in ("imdb-lstm", "sentiment-lstm", "ner-lstm")}

@@ -98,6 +98,6 @@ def distance(model_set="imdb", request: gr.Request | None = None):
     head = f"| {say('model_col', lang)} | " + " | ".join(f"k={k}" for k in first["distances"]) + " |"  # accuracy, %
     rows = [head, "|---" * (len(first["distances"]) + 1) + "|"]
     for res, what in ((first, say("cue_first", lang)), (last, say("cue_last", lang))):
-        rows += [f"| {name} ({what}) | " + " | ".join(f"{a:.0f}%" for a in accs) + " |"
+        rows += [f"| {name} ({what}) | " + " | ".join(f"{a:g}%" for a in accs) + " |"
                  for name, accs in res["accuracy"].items()]
     return plots.distance(first, last, lang), "\n".join(rows)

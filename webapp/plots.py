@@ -93,7 +93,7 @@ def by_step(words: list[str], curves: dict[str, list[float]], lang: str = "en") 
 
 def heatmap(matrix, words: list[str], title: str, kind: str, ylabel: str = "unit") -> Figure:
     """matrix (T, H): one column per word, one row per hidden unit.
-    kind "gate": values in (0, 1); "tanh": (-1, 1); "free": symmetric around 0 (the cell state is unbounded)."""
+    kind "gate": values in (0, 1); "tanh": (-1, 1); "free": symmetric around 0 (the cell state can grow past 1)."""
     data = matrix.T.numpy() if hasattr(matrix, "numpy") else matrix.T
     if kind == "gate":
         cmap, vmin, vmax = "viridis", 0.0, 1.0
@@ -200,7 +200,7 @@ def lifetimes(words: list[str], curves: dict[str, dict], lang: str = "en") -> Fi
             ax.plot(floor(c["median"]), color=COLORS[arch], marker=".",
                     label=f"{name}: f product, median unit · 중앙값 유닛")
             ax.plot(floor(c["top_decile"]), color=COLORS[arch], linestyle="--",
-                    label=f"{name}: f product, top 10% of units · 상위 10% 유닛")
+                    label=f"{name}: f product, 90th-percentile unit · 90번째 백분위 유닛")
         else:
             ax.plot(floor(c["norm"]), color=COLORS[arch], marker=".", label=f"{name}: |d h_T / d h_t|")
     if "forget" in axes:
@@ -255,7 +255,7 @@ def cell_size(m: dict, model_name: str) -> Figure:
     ax.plot(m["tanh_c_max"], color="#ff7f0e", marker=".", label="max |tanh(c_t)| · 최댓값")
     ax.plot(m["h_max"], color="#1f77b4", marker=".", label="max |h_t| = |o_t ⊙ tanh(c_t)| · 최댓값")
     ax.axhline(1, color="grey", linewidth=0.8, linestyle=":")
-    ax.set_title(f"the cell state is unbounded, tanh(c_t) is not · 셀 상태는 커질 수 있고 tanh(c_t)는 -1~1 — {model_name}",
+    ax.set_title(f"the cell state can grow, tanh(c_t) cannot · 셀 상태는 커질 수 있고 tanh(c_t)는 -1~1 — {model_name}",
                  fontsize=9)
     _word_axis(ax, m["words"])
     ax.legend(fontsize=7)

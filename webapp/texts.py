@@ -46,8 +46,9 @@ UI = {
                         "RNN's only memory is h_t = tanh(W_x x_t + W_h h_{t-1} + b), so what an early word wrote "
                         "fades step by step; the LSTM's cell state c_t = f_t * c_{t-1} + i_t * g_t carries it on in "
                         "the units whose forget gates stay near 1. The IMDB LSTM, trained on reviews of hundreds of "
-                        "words, still holds about half of the first word after 80 words in its top 10% of units (the "
-                        "lifetime chart below: dashed), while most units let it go (solid, the median). The SST-2 and "
+                        "words, still holds about half of the first word after 80 words in one unit in ten (the "
+                        "lifetime chart below: dashed, the 90th-percentile unit), while most units let it go (solid, "
+                        "the median). The SST-2 and "
                         "CoNLL models, trained on texts of 9-15 words on average, keep far less: a long memory is "
                         "learned where the data asks for one.",
         "task": "Models", "compare": "Compare RNN, LSTM and BiLSTM", "sentiment_models": "Models",
@@ -61,7 +62,8 @@ UI = {
                        "to the answer. Values under 1e-30 are drawn at 1e-30.",
         "lifetime_note": "How much of what a model wrote at each word is still there after the last word. LSTM (upper "
                          "panel): the product of the forget gates that came after it, per unit (near 1 keeps, near 0 "
-                         "erases): solid for the median unit, dashed for the top 10% of units, which remember longest. "
+                         "erases): solid for the median unit, dashed for the 90th-percentile unit (one unit in ten keeps at least "
+                         "that much). "
                          "Vanilla RNN (lower panel): the size of d h_T / d h_t, the only way back it has. The two are "
                          "different quantities, a share and a size, so the panels are not read against each other: "
                          "the gradient chart further up measures all three models the same way. Values under 1e-30 are drawn at "
@@ -131,8 +133,8 @@ UI = {
         "memory_intro": "학습 노트의 장기 의존성 문제를 학습된 모델로 직접 잽니다. 바닐라 RNN의 기억은 "
                         "h_t = tanh(W_x x_t + W_h h_{t-1} + b) 하나뿐이라 앞 단어의 정보가 시점마다 흐려지고, LSTM의 셀 상태 "
                         "c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t는 삭제 게이트가 1에 가까이 머무는 유닛에서 정보를 실어 나릅니다. "
-                        "수백 단어짜리 리뷰로 학습한 IMDB LSTM은 80단어가 지나도 상위 10% 유닛에 첫 단어의 약 절반이 "
-                        "남아 있고(아래 수명 차트의 점선), 대부분의 유닛은 정보를 잊어버립니다(실선: 중앙값 유닛). 평균 "
+                        "수백 단어짜리 리뷰로 학습한 IMDB LSTM은 80단어가 지나도 유닛 10개 중 1개에 첫 단어의 약 절반이 "
+                        "남아 있고(아래 수명 차트의 점선: 90번째 백분위 유닛), 대부분의 유닛은 정보를 잊어버립니다(실선: 중앙값 유닛). 평균 "
                         "9-15단어의 짧은 글로 학습한 SST-2와 CoNLL 모델은 훨씬 적게 남깁니다: 긴 기억은 데이터가 요구할 "
                         "때 학습됩니다.",
         "task": "모델 종류", "compare": "RNN, LSTM, BiLSTM 비교", "sentiment_models": "모델 종류",
@@ -144,8 +146,8 @@ UI = {
                        "BiLSTM에서는 앞 단어가 답과 가깝습니다: 뒤 방향이 앞 단어를 마지막에 읽고, IMDB BiLSTM은 텍스트 전체에 "
                        "걸친 출력의 최댓값을 쓰므로 모든 단어에서 답까지 가는 경로가 짧습니다. 1e-30보다 작은 값은 1e-30 위치에 그립니다.",
         "lifetime_note": "각 단어에서 쓴 정보가 마지막 단어 뒤에 얼마나 남아 있는지. LSTM(위 그림): 그 뒤에 온 삭제 게이트 값들의 "
-                         "곱(유닛마다; 1에 가까우면 유지, 0에 가까우면 삭제). 실선은 중앙값 유닛, 점선은 가장 오래 기억하는 상위 "
-                         "10% 유닛. 바닐라 RNN(아래 그림)은 셀 상태가 없어 h로 되돌아가는 길만 있습니다: d h_T / d h_t의 크기. "
+                         "곱(유닛마다; 1에 가까우면 유지, 0에 가까우면 삭제). 실선은 중앙값 유닛, 점선은 90번째 백분위 유닛(유닛 10개 중 "
+                         "1개는 적어도 이만큼 유지). 바닐라 RNN(아래 그림)은 셀 상태가 없어 h로 되돌아가는 길만 있습니다: d h_T / d h_t의 크기. "
                          "둘은 비율과 크기로 서로 다른 양이라 두 그림의 높이를 맞대어 비교하지 않습니다. 세 모델을 같은 방법으로 "
                          "잰 것은 위의 기울기 그림입니다. 1e-30보다 작은 값은 1e-30 위치에 그립니다.",
         "probe_intro": "### 거리 실험\n분명한 평가 문장(\"A brilliant movie, I loved every minute of it.\") 뒤에 중립적인 "

@@ -96,7 +96,9 @@ def input_gradients(predictor, text: str) -> dict:
         # autograd.grad, not backward(): no .grad is written into the shared model's parameters,
         # so concurrent requests on one cached predictor cannot disturb each other
         (grad,) = torch.autograd.grad(target, cap.x)
-    norms = grad[0].norm(dim=-1)
+    # the norm in float64: the RNN's early words have entries near 1e-29, whose squares underflow float32, so a
+    # float32 norm read them as exactly 0 though float32 holds the entries themselves (the true norm: ~1e-28)
+    norms = grad[0].double().norm(dim=-1)
     return {"words": words, "norms": norms.tolist(), "target": what, "tag": tag}
 
 

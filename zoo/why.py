@@ -3,9 +3,9 @@
     from zoo import why
     p = zoo.load("sentiment-lstm")
     why.what_if(p, "not a bad movie at all .")    # the prediction with each switch: forget=1, forget=0, ...
-    why.cell_magnitudes(p, "not a bad movie ...")  # |c_t| grows without bound where tanh(c_t) and h_t stay in (-1, 1)
+    why.cell_magnitudes(p, "not a bad movie ...")  # |c_t| grows past 1 where tanh(c_t) and h_t stay in (-1, 1)
 
-The seed note asks why the cell state goes through tanh before the output gate (c_t can grow without bound),
+The seed note asks why the cell state goes through tanh before the output gate (c_t can grow: |c_t| < |c_{t-1}| + 1, so up to t after t words),
 and why a gate multiplies element-wise (a valve per unit) rather than adds. The switches (zoo.cells.SWITCHES)
 run the same trained weights with one piece of the cell changed, through the readable cells
 (zoo.encoder.what_if), so any predictor's own predict() answers for the changed cell.
