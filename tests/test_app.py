@@ -246,6 +246,15 @@ def test_shapes_reconcile_the_seed_notes_42_with_torchs_two_biases():
     r = probe.layer_shapes("lstm", 10, 5, 128, bidirectional=True, return_sequences=True)
     assert r["output"] == r["result"] == (1, 10, 256) and r["keras_params"] == 2 * 4 * 128 * (5 + 128 + 1)
     assert r["weights"]["weight_ih_l0_reverse"] == (512, 5)
+    assert r["y"] == (1, 10, 1) and r["head_params"] == 257  # the note's "y: 1", per step: many to many
+
+
+def test_shapes_end_in_the_notes_one_unit_output_layer_and_name_the_zoos_two_unit_head_truly():
+    md = shapes(2, 10, 3, "rnn", False, False)
+    assert "| output layer y | `(1, 1)` |" in md and "(3 + 1)·1 = **4**" in md
+    head = zoo.load("sentiment-rnn").model.head  # "302 for sentiment-rnn's D = 150"
+    assert "`nn.Linear(D, 2)`" in md and "302 for `sentiment-rnn`'s D = 150" in md
+    assert (head.in_features, head.out_features, sum(p.numel() for p in head.parameters())) == (150, 2, 302)
 
 
 @pytest.mark.parametrize("args", [(10**6, 10, 3), (2, 0, 3), (2, 10, 3.5), (2, "10", 3), (2, 10, True)])

@@ -24,7 +24,14 @@ WORDS = {
            "bias": "torch keeps two bias vectors per gate block, `bias_ih` and `bias_hh`; they are only ever "
                    "added together, so they act as Keras' single `b`. That is why torch counts "
                    "{extra:,} more ({dirs}·{gates}·{h}) than Keras for the same layer.",
-           "gates": "An LSTM has 4 blocks (i, f, g, o), a vanilla RNN 1, hence the factor {gates}."},
+           "gates": "An LSTM has 4 blocks (i, f, g, o), a vanilla RNN 1, hence the factor {gates}.",
+           "y": "output layer y", "y_m": "the note's binary task, \"y: 1\": `Dense(1, activation=\"sigmoid\")` on what "
+                                       "the layer returns ({per})", "y_step": "one per step: many to many",
+           "y_once": "one for the sequence: many to one",
+           "head": "the output layer: {formula} = **{n:,}** (a weight per input and a bias)",
+           "zoo_head": "The zoo's sentiment models end in 2 softmax units instead, `nn.Linear(D, 2)` on what their "
+                       "recurrent layer returns (2·(D + 1) parameters: 302 for `sentiment-rnn`'s D = 150): the same "
+                       "decision, one more row of weights."},
     "ko": {"stage": "항목", "shape": "모양", "means": "숫자의 의미",
            "input": "입력 x", "input_m": "(배치, 시점 수, 입력 크기)",
            "x_t": "x_t, 한 시점의 입력", "x_t_m": "(배치, 입력 크기)",
@@ -38,7 +45,12 @@ WORDS = {
            "bias": "torch는 게이트 묶음마다 편향 벡터를 두 개(`bias_ih`, `bias_hh`) 두지만 항상 더해서만 쓰므로 "
                    "Keras의 편향 `b` 하나와 같은 역할입니다. 그래서 같은 레이어라도 torch가 "
                    "{extra:,}개({dirs}·{gates}·{h}) 더 많이 셉니다.",
-           "gates": "LSTM은 블록이 4개(i, f, g, o), 바닐라 RNN은 1개입니다. 그래서 파라미터 수 식에 블록 수({gates})를 곱합니다."},
+           "gates": "LSTM은 블록이 4개(i, f, g, o), 바닐라 RNN은 1개입니다. 그래서 파라미터 수 식에 블록 수({gates})를 곱합니다.",
+           "y": "출력층 y", "y_m": "노트의 이진 분류 \"y: 1\": 레이어가 돌려준 값에 `Dense(1, activation=\"sigmoid\")` "
+                                  "({per})", "y_step": "시점마다 하나: 다대다", "y_once": "시퀀스 전체에 하나: 다대일",
+           "head": "출력층: {formula} = **{n:,}** (입력마다 가중치 하나와 편향 하나)",
+           "zoo_head": "seqzoo의 감성 모델은 대신 softmax 유닛 2개로 끝납니다. 순환 레이어가 돌려준 값에 `nn.Linear(D, 2)` "
+                       "(파라미터 2·(D + 1)개: `sentiment-rnn`의 D = 150이면 302개): 같은 판단을 가중치 한 줄 더 써서 합니다."},
 }
 
 
@@ -85,7 +97,8 @@ def shapes(timesteps=2, input_size=10, hidden_size=3, cell="rnn", bidirectional=
     if r["c_t"]:
         rows.append((w["c_t"], r["c_t"], w["c_t_m"]))
     rows += [(w["output"], r["output"], w["output_m"]), (w["h_n"], r["h_n"], w["h_n_m"]),
-             (f"**{w['result']}**", r["result"], w["seq"] if return_sequences else w["last"])]
+             (f"**{w['result']}**", r["result"], w["seq"] if return_sequences else w["last"]),
+             (w["y"], r["y"], w["y_m"].format(per=w["y_step"] if return_sequences else w["y_once"]))]
     table = [f"| {w['stage']} | {w['shape']} | {w['means']} |", "|---|---|---|"]
     table += [f"| {a} | {fmt(b)} | {c} |" for a, b, c in rows]
     weights = "\n".join(f"- `{name}`: {fmt(s)}" for name, s in r["weights"].items())
@@ -99,5 +112,6 @@ def shapes(timesteps=2, input_size=10, hidden_size=3, cell="rnn", bidirectional=
         f"### {w['params']}",
         f"- Keras: {r['keras_formula']} = **{r['keras_params']:,}**",
         f"- torch: {r['torch_formula']} = **{r['torch_params']:,}** (`sum(p.numel() for p in layer.parameters())`)",
+        f"- {w['head'].format(formula=r['head_formula'], n=r['head_params'])}",
         "", w["bias"].format(extra=extra, dirs=r["dirs"], gates=r["gates"], h=h),
-        w["gates"].format(gates=r["gates"]), "", f"**{w['weights']}**", "", weights])
+        w["gates"].format(gates=r["gates"]), "", w["zoo_head"], "", f"**{w['weights']}**", "", weights])

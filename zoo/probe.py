@@ -132,11 +132,17 @@ def layer_shapes(cell: str, timesteps: int, input_size: int, hidden_size: int,
     keras_count = torch_count - dirs * gates * hidden_size  # one bias vector instead of two
     # without return_sequences a layer gives its final state: for a BiLSTM, forward at the end + backward at the start
     result = out if return_sequences else torch.cat(list(h_n), dim=-1)
+    # the note's output layer for a binary task, "y: 1": one sigmoid unit on what the layer returns (per step
+    # with return_sequences, many to many; once for the whole sequence without, many to one)
+    head = nn.Linear(result.size(-1), 1)
+    with torch.no_grad():
+        y = torch.sigmoid(head(result))
     return {
         "cell": cell, "dirs": dirs, "gates": gates, "input": tuple(x.shape), "x_t": (batch, input_size),
         "h_t": (batch, hidden_size), "c_t": (batch, hidden_size) if cell == "lstm" else None,
         "output": tuple(out.shape), "h_n": tuple(h_n.shape), "c_n": tuple(c_n.shape) if c_n is not None else None,
-        "result": tuple(result.shape), "weights": params, "torch_params": torch_count, "keras_params": keras_count,
+        "result": tuple(result.shape), "y": tuple(y.shape), "head_params": sum(p.numel() for p in head.parameters()),
+        "head_formula": f"({result.size(-1)} + 1)·1", "weights": params, "torch_params": torch_count, "keras_params": keras_count,
         "torch_formula": f"{dirs}·{gates}·{hidden_size}·({input_size} + {hidden_size} + 2)",
         "keras_formula": f"{dirs}·{gates}·{hidden_size}·({input_size} + {hidden_size} + 1)",
     }
