@@ -43,7 +43,7 @@ def test_on_a_phone_every_tab_is_in_sight_and_no_tab_scrolls_the_page_sideways(s
 def test_on_a_phone_the_what_if_tables_formulas_keep_a_readable_column_and_the_table_scrolls_in_its_box(server):
     """Squeezed to ~90 px the column of formulas wrapped a word or two a line, rows 250 px tall."""
     with app_page(server, height=844, width=390) as (page, expect):
-        page.get_by_role("tab").nth(5).click()
+        page.get_by_role("tab", name="Why the cell").click()
         page.locator("#why-run").click()
         cell = page.locator("#why-table td:nth-child(2)").first
         expect(cell).to_be_visible()

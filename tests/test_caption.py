@@ -328,19 +328,22 @@ def test_bundled_caption_lstm_meets_its_bleu4_target_on_the_test_split():
     p = zoo.load("caption-lstm")
     m = p.evaluate(ds["test"].remove_columns("image"))
     assert m["bleu4"] >= 17.0 and m["bleu1"] >= 58.0, m
-    assert m["bleu4"] == p.config["metrics"]["test"]["bleu4"]  # and its recorded score is what it measures
     image = ds["test"][0]["image"]  # the bundled model also captions a real photo end to end
     assert len(p.predict(image)[0]["caption"].split()) >= 3
 
 
 @needs_shared_data
-@pytest.mark.parametrize("name", ["caption-rnn", "caption-bilstm"])
+@pytest.mark.parametrize("name", ["caption-rnn", "caption-lstm", "caption-bilstm"])
 def test_bundled_caption_models_reproduce_their_recorded_test_scores(name):
+    """The README's BLEU-4 and the rest, measured again: the same images and decoding, the scores within 0.1
+    (another CPU's rounding can change a beam's choice, so one caption of 1,000)."""
     ds, _ = data.load(str(FLICKR))
     p = zoo.load(name)
     measured, recorded = p.evaluate(ds["test"].remove_columns("image")), p.config["metrics"]["test"]
-    numbers = lambda m: {k: v for k, v in m.items() if isinstance(v, (int, float))}  # not the example captions
-    assert numbers(measured) == numbers(recorded) and "bleu4" in numbers(recorded)  # the README's BLEU-4
+    exact = ("images", "beam", "alpha")
+    assert {k: measured[k] for k in exact} == {k: recorded[k] for k in exact}
+    scores = [k for k, v in recorded.items() if isinstance(v, float) and k not in exact]
+    assert "bleu4" in scores and all(abs(measured[k] - recorded[k]) <= 0.1 for k in scores), (measured, recorded)
 
 
 def test_the_three_caption_models_are_bundled_with_their_recipe():

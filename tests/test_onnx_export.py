@@ -2,6 +2,7 @@
 same tags, labels and captions as the torch model, scores within 1e-4, at any batch size and length."""
 import json
 import random
+import warnings
 
 import pytest
 import torch
@@ -148,6 +149,12 @@ def test_the_export_command_prints_one_json_line_and_refuses_what_it_cannot_do(m
         err = capsys.readouterr().err
         assert rc == 2 and message in err and "Traceback" not in err
     assert not (tmp_path / "again").exists() and not (BUNDLED / "new-export").exists()
+    with warnings.catch_warnings():  # bf16 on a CPU without AMX warns that it is slow; not what is tested here
+        warnings.simplefilter("ignore")
+        bf16 = zoo.load(models / "sentiment-rnn", precision="bf16")
+    with pytest.raises(ValueError, match=r"is loaded in bf16; export it loaded as it is \(fp32\): an export is fp32 or int8"):
+        export.to_onnx(bf16, tmp_path / "bf16")
+    assert not (tmp_path / "bf16").exists()
 
 
 def _exit_code(fn) -> int:

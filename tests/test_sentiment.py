@@ -243,28 +243,30 @@ def test_unreachable_hub_is_a_loading_line_then_one_error_line_without_traceback
 
 # --- bundled checkpoints ----------------------------------------------------------------------------------
 
-@needs("sentiment-bilstm")
-@needs_sst2
-def test_bundled_bilstm_meets_its_sst2_test_target(one_thread):
-    ds, _ = data.load(str(DATA / "sst2"))
-    metrics = zoo.load("sentiment-bilstm").evaluate(ds["test"])
-    assert metrics["accuracy"] >= 84.0, metrics
+def _reproduces_recorded_test_scores(name: str, data_name: str) -> dict:
+    """A bundled model's test metrics measured again equal the recorded ones (the README's and docs/results.md's),
+    give or take one text, which another CPU's rounding may flip."""
+    ds, _ = data.load(str(DATA / data_name))
+    p = zoo.load(name)
+    measured, recorded = p.evaluate(ds["test"]), p.config["metrics"]["test"]
+    one_text = 100 / len(ds["test"]) + 0.005  # points, and the 2-decimal rounding
+    assert set(measured) == set(recorded) and all(abs(measured[k] - recorded[k]) <= one_text for k in recorded), \
+        (name, measured, recorded)
+    return measured
 
 
 @needs_sst2
 @pytest.mark.parametrize("name", ["sentiment-rnn", "sentiment-lstm", "sentiment-bilstm"])
 def test_bundled_sst2_models_reproduce_their_recorded_test_scores(name, one_thread):
-    ds, _ = data.load(str(DATA / "sst2"))
-    p = zoo.load(name)
-    assert p.evaluate(ds["test"]) == p.config["metrics"]["test"]  # the numbers the README and docs/results.md quote
+    measured = _reproduces_recorded_test_scores(name, "sst2")
+    if name == "sentiment-bilstm":
+        assert measured["accuracy"] >= 84.0  # its target (docs/results.md)
 
 
 @pytest.mark.skipif(not (DATA / "imdb").is_dir(), reason="../shared/datasets/imdb is absent")
 @pytest.mark.parametrize("name", ["imdb-rnn", "imdb-lstm", "imdb-bilstm"])
 def test_bundled_imdb_models_reproduce_their_recorded_test_scores(name, one_thread):
-    ds, _ = data.load(str(DATA / "imdb"))
-    p = zoo.load(name)
-    assert p.evaluate(ds["test"]) == p.config["metrics"]["test"]  # the numbers the README and docs/results.md quote
+    _reproduces_recorded_test_scores(name, "imdb")
 
 
 @needs("sentiment-lstm", "sentiment-bilstm")

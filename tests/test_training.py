@@ -179,35 +179,58 @@ def test_a_hub_dataset_with_a_loading_script_is_read_from_its_parquet_export(mon
     assert err.startswith("loading eriktks/conll2003 from the Hugging Face Hub...") and "parquet export" in err
 
 
-def test_where_the_hub_does_not_resolve_data_loads_in_offline_mode_at_once_from_the_cache_or_fails(monkeypatch):
-    """datasets retried an unreachable Hub for about 25 s before its error; a cached copy still loads."""
+def _no_dns(monkeypatch, proxy: str | None = None):
+    """The Hub's host does not resolve, as on a machine without a network; no proxy unless given."""
     import socket
-
-    import datasets
-    import huggingface_hub.constants
-    for proxy in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"):
-        monkeypatch.delenv(proxy, raising=False)
+    for var in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY",
+                "no_proxy", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"):
+        monkeypatch.delenv(var, raising=False)
+    if proxy:
+        monkeypatch.setenv("HTTPS_PROXY", proxy)
 
     def no_dns(host, *args, **kw):
         raise socket.gaierror(-2, "Name or service not known")
     monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+
+
+def test_where_the_hub_does_not_resolve_an_uncached_dataset_fails_at_once_saying_so(monkeypatch):
+    """datasets retried an unreachable Hub for about 25 s, then said "Couldn't reach"."""
+    import time
+
+    import datasets
+    import huggingface_hub.constants
+    _no_dns(monkeypatch)
     before = datasets.config.HF_HUB_OFFLINE, huggingface_hub.constants.HF_HUB_OFFLINE
+    t0 = time.monotonic()
+    with pytest.raises(data.DataUnavailable, match="does not resolve .no network.., and no copy was found"):
+        data.load("nobody/not-cached-anywhere")  # the real datasets code, in offline mode
+    assert time.monotonic() - t0 < 10
+    assert (datasets.config.HF_HUB_OFFLINE, huggingface_hub.constants.HF_HUB_OFFLINE) == before
+
+
+def test_where_the_hub_does_not_resolve_a_cached_copy_is_read_in_offline_mode(monkeypatch):
+    import datasets
+    import huggingface_hub.constants
+    _no_dns(monkeypatch)
     seen = []
 
-    def cached(path, revision=None, **kw):  # a copy in the datasets cache, read in offline mode
+    def cached(path, revision=None, **kw):  # a copy in the datasets cache
         seen.append((datasets.config.HF_HUB_OFFLINE, huggingface_hub.constants.HF_HUB_OFFLINE))
         return datasets.DatasetDict({"train": datasets.Dataset.from_dict({"sentence": ["ok"], "label": [1]})})
     monkeypatch.setattr(datasets, "load_dataset", cached)
     ds, source = data.load("nobody/cached")
     assert seen == [(True, True)] and ds["train"]["sentence"] == ["ok"] and source["revision"] is None
-    assert (datasets.config.HF_HUB_OFFLINE, huggingface_hub.constants.HF_HUB_OFFLINE) == before
 
-    def not_cached(path, revision=None, **kw):
-        raise ConnectionError(f"Couldn't reach '{path}' on the Hub (OfflineModeIsEnabled)")
-    monkeypatch.setattr(datasets, "load_dataset", not_cached)
-    with pytest.raises(data.DataUnavailable, match="does not resolve .no network.., and no copy was found"):
-        data.load("nobody/not-cached")
-    assert (datasets.config.HF_HUB_OFFLINE, huggingface_hub.constants.HF_HUB_OFFLINE) == before
+
+def test_a_proxy_for_the_hubs_scheme_resolves_names_itself_so_loading_stays_online(monkeypatch):
+    import datasets
+    _no_dns(monkeypatch, proxy="http://proxy.example:3128")
+    seen = []
+    monkeypatch.setattr(datasets, "load_dataset", lambda path, revision=None, **kw: seen.append(
+        datasets.config.HF_HUB_OFFLINE) or datasets.DatasetDict({"train": datasets.Dataset.from_dict({"x": [1]})}))
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", False)
+    data.load("nobody/through-a-proxy")
+    assert seen == [False]
 
 
 def test_other_hub_errors_are_not_retried(monkeypatch):

@@ -55,7 +55,7 @@ def test_unknown_switches_and_switching_a_vanilla_rnn_are_refused(tiny):
 
 
 @pytest.mark.parametrize("name", ["sentiment-lstm", "ner-bilstm"])
-def test_the_what_if_table_has_the_models_own_answer_and_one_per_switch(tiny, name):
+def test_the_what_if_table_has_a_nothing_forced_row_and_one_per_switch(tiny, name):
     answers = why.what_if(zoo.load(tiny / name), "Peter visited Seoul , not a bad city .")
     assert set(answers) == {"none", *cells.SWITCHES}
 

@@ -185,7 +185,7 @@ LIFETIME_FLOOR = 1e-30  # drawn there when smaller (0 has no place on a log scal
 
 def lifetimes(words: list[str], curves: dict[str, dict], lang: str = "en") -> Figure:
     """zoo.memory.lifetime per model: for LSTMs the forget-gate product after each word (median over units,
-    solid; top decile, dashed), a share of the cell kept; for the vanilla RNN the norm of d h_T / d h_t, a
+    solid; the 90th-percentile unit, dashed), a share of the cell kept; for the vanilla RNN the norm of d h_T / d h_t, a
     size. Different quantities, so each in its own panel (on one axis the RNN's line above the LSTM's median
     read as the RNN remembering more). Log scales, values under LIFETIME_FLOOR drawn on it."""
     kinds = [k for k in ("forget", "jacobian") if any(c["kind"] == k for c in curves.values())]  # LSTMs above

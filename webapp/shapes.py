@@ -29,9 +29,9 @@ WORDS = {
                                        "the layer returns ({per})", "y_step": "one per step: many to many",
            "y_once": "one for the sequence: many to one",
            "head": "the output layer: {formula} = **{n:,}** (a weight per input and a bias)",
-           "zoo_head": "The zoo's sentiment models end in 2 softmax units instead, `nn.Linear(D, 2)` on what their "
-                       "recurrent layer returns (2·(D + 1) parameters: 302 for `sentiment-rnn`'s D = 150): the same "
-                       "decision, one more row of weights."},
+           "zoo_head": "The zoo's sentiment models end in 2 softmax units instead, `nn.Linear(D, 2)` on the recurrent "
+                       "layer's final state (or, for some, the maximum of its outputs over the text) (2·(D + 1) "
+                       "parameters: 302 for `sentiment-rnn`'s D = 150): the same decision, one more row of weights."},
     "ko": {"stage": "항목", "shape": "모양", "means": "숫자의 의미",
            "input": "입력 x", "input_m": "(배치, 시점 수, 입력 크기)",
            "x_t": "x_t, 한 시점의 입력", "x_t_m": "(배치, 입력 크기)",
@@ -49,8 +49,9 @@ WORDS = {
            "y": "출력층 y", "y_m": "노트의 이진 분류 \"y: 1\": 레이어가 돌려준 값에 `Dense(1, activation=\"sigmoid\")` "
                                   "({per})", "y_step": "시점마다 하나: 다대다", "y_once": "시퀀스 전체에 하나: 다대일",
            "head": "출력층: {formula} = **{n:,}** (입력마다 가중치 하나와 편향 하나)",
-           "zoo_head": "seqzoo의 감성 모델은 대신 softmax 유닛 2개로 끝납니다. 순환 레이어가 돌려준 값에 `nn.Linear(D, 2)` "
-                       "(파라미터 2·(D + 1)개: `sentiment-rnn`의 D = 150이면 302개): 같은 판단을 가중치 한 줄 더 써서 합니다."},
+           "zoo_head": "seqzoo의 감성 모델은 대신 softmax 유닛 2개로 끝납니다. 순환 레이어의 마지막 상태(일부 모델은 "
+                       "텍스트 전체에 걸친 출력의 최댓값)에 `nn.Linear(D, 2)` (파라미터 2·(D + 1)개: `sentiment-rnn`의 "
+                       "D = 150이면 302개): 같은 판단을 가중치 한 줄 더 써서 합니다."},
 }
 
 

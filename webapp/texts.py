@@ -322,7 +322,8 @@ IMAGE_REASONS_KO = {
 
 
 def bad_image(reason: str, lang: str) -> gr.Error:
-    """An image refused, its reason in the page's language (in Korean, the English after for its numbers)."""
+    """An image refused, its reason in the page's language (in Korean, the English after it where that carries
+    numbers or a path)."""
     said = next((ko for phrase, ko in IMAGE_REASONS_KO.items() if phrase in reason), None) if lang == "ko" else None
     if said and any(c.isdigit() or c in "/\\" for c in reason):  # its numbers or path, which the Korean leaves out
         said = f"{said} ({reason})"

@@ -7,6 +7,7 @@ import os
 import socket
 import sys
 from pathlib import Path
+import urllib.request
 from urllib.parse import urlparse
 
 
@@ -56,11 +57,12 @@ def _load_from_hub(datasets, data: str):
 
 def _unresolved_hub_host() -> str | None:
     """The Hub's host name where it does not resolve (no network): `datasets` would retry for about 25 s before
-    failing. None where it resolves, or where a proxy resolves names instead."""
-    if any(os.environ.get(k) for k in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
-        return None
+    failing. None where it resolves, or where a proxy for the endpoint's scheme resolves names instead."""
     from huggingface_hub import constants
-    host = urlparse(constants.ENDPOINT).hostname
+    url = urlparse(constants.ENDPOINT)
+    host, proxies = url.hostname, urllib.request.getproxies()
+    if (proxies.get(url.scheme) or proxies.get("all")) and not urllib.request.proxy_bypass(host or ""):
+        return None
     try:
         socket.getaddrinfo(host, 443)
     except (OSError, UnicodeError):

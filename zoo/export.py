@@ -34,7 +34,6 @@ from . import checkpoint, onnx_run
 from .integrity import sha256_file
 from .onnx_ops import exportable, translations
 from .onnx_run import TEXT_GRAPH
-from .registry import BUNDLED
 from .task_table import task_module
 
 OPSET = 18
@@ -148,12 +147,9 @@ def to_onnx(predictor, out, precision: str = "fp32") -> Path:
     if getattr(predictor, "runtime", "torch") != "torch":
         raise ValueError(f"{where} is already an ONNX export; export the checkpoint it came from")
     if getattr(predictor, "precision", "fp32") != "fp32":
-        raise ValueError(f"{where} is loaded in {predictor.precision}; export it loaded as it is (fp32), and ask "
-                         "the export for int8 (precision='int8', --precision int8)")
+        raise ValueError(f"{where} is loaded in {predictor.precision}; export it loaded as it is (fp32): an export "
+                         "is fp32 or int8 (precision='int8', --precision int8)")
     out = Path(out)
-    if out.absolute().resolve().is_relative_to(BUNDLED.resolve()):
-        raise ValueError(f"{out} is inside the bundled models' folder, where an export would list as a bundled model "
-                         "missing from MANIFEST.json; choose another --out")
     if out.is_symlink() or (out.exists() and (not out.is_dir() or any(out.iterdir()))):
         raise ValueError(f"{out} exists and is not an empty folder; remove it or choose another --out")
     try:

@@ -182,8 +182,8 @@ def lifetime(predictor, text: str) -> dict:
     LSTM: c_T = f_T * c_{T-1} + ..., so of what was written into the cell at step t, the share left in c_T
     is the product of the forget gates f_{t+1} ... f_T, per unit (the cell path's own gradient, d c_T /
     d c_t along it): the note's "forget gate near 1 keeps, near 0 erases" as one number per word and unit.
-    Summarised over units as the median and the top decile (90th percentile): most units vs. the units
-    that remember longest. Vanilla RNN: no cell, so the matching figure is the norm of the Jacobian
+    Summarised over units as the median and the 90th percentile ("top_decile": one unit in ten keeps at least
+    that much): most units vs. the ones that remember longest. Vanilla RNN: no cell, so the matching figure is the norm of the Jacobian
     product d h_T / d h_t = prod diag(1 - h_s^2) W_h (largest singular value), which is all the path back
     there is. -> {"words", "arch", "kind": "forget"|"jacobian", and "median", "top_decile" (LSTM) or "norm" (RNN)}."""
     tr = probe.trace_text(predictor, text)

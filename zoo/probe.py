@@ -98,7 +98,7 @@ def input_gradients(predictor, text: str) -> dict:
         (grad,) = torch.autograd.grad(target, cap.x)
     # the norm in float64: the RNN's early words have entries near 1e-29, whose squares underflow float32, so a
     # float32 norm read them as exactly 0 though float32 holds the entries themselves (the true norm: ~1e-28)
-    norms = grad[0].double().norm(dim=-1)
+    norms = grad[0].to("cpu", torch.float64).norm(dim=-1)  # on the CPU: some devices (mps) have no float64
     return {"words": words, "norms": norms.tolist(), "target": what, "tag": tag}
 
 

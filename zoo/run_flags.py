@@ -14,6 +14,7 @@ from pathlib import Path
 from .checkpoint import CHECKPOINT_FILES, CONFIG, CheckpointError, read_config
 from .limits import DECODE_ALPHA, DECODE_SIZES, SIZES
 from .registry import BUNDLED
+from .same_run import STATE_DIR
 
 INF = math.inf
 # flag (argparse dest) -> (lowest, highest, whether the lowest itself is allowed); the model sizes are
@@ -28,7 +29,7 @@ BOUNDS = {
     "texts": (1, INF, True), "words": (1, INF, True),
     **{k: (*SIZES[k], True) for k in ("hidden_size", "word_dim", "embed_dim", "char_filters", "casing_dim")},
 }
-RUN_FILES = {*CHECKPOINT_FILES, ".train_state"}  # what a run's own --out folder holds
+RUN_FILES = {*CHECKPOINT_FILES, STATE_DIR}  # what a run's own --out folder holds
 
 
 def _bad(value, lo, hi, closed) -> bool:

@@ -18,12 +18,12 @@ from pathlib import Path
 from . import checkpoint, devices, distributed, resume, training
 
 STATE_DIR = ".train_state"
-RUN_CONTROL = ("resume", "restart")  # how a run treats its saved state: not what it trains (never compared, never recorded)
-PATH_FLAGS = ("out", "data")  # where a run and its data are: not what it is (a moved folder still resumes)
+# flags that say nothing of what a run trains, so a resume never compares them
+RUN_CONTROL = ("resume", "restart")  # how a run treats its saved state (never recorded either)
+PATH_FLAGS = ("out", "data")  # where a run and its data are, not what they are (a moved folder still resumes)
+SAVE_FLAGS = ("dtype",)  # how the result is written: a finished run's save may change it
+PUBLISH_FLAGS = ("push_to_hub",)  # where the result goes afterwards
 SHOWN_DIFFERENCES = 5  # a resume's refusal names this many changed flags, then counts the rest
-SAVE_FLAGS = ("dtype",)  # how the result is written, not what is trained: a finished run's save may change it
-
-
 SAMPLE_ROWS = 64  # rows of each split hashed, evenly spaced: other data of the same shape differs in them
 
 
@@ -79,7 +79,7 @@ def _say_what_is_replaced(out: Path) -> None:
     data = cfg.get("data") if isinstance(cfg.get("data"), dict) else {}
     source = data.get("hub_id") or data.get("path")
     print(f"note: when it ends, this run replaces the checkpoint in {out} ({cfg.get('name', '?')}"
-        + (f", trained on {source}" if source else "") + ")", file=sys.stderr)
+          + (f", trained on {source}" if source else "") + ")", file=sys.stderr)
 
 
 def _difference(key: str, then, now) -> str:
@@ -113,9 +113,10 @@ def state_folder(args: argparse.Namespace, out=None, ds=None, signature: dict | 
     first; rank 0 alone writes, the others wait for it."""
     if distributed.world()[1] > 1:
         distributed.setup(devices.resolve(getattr(args, "device", "auto")))
-    folder = Path(out or args.out) / STATE_DIR
+    out = Path(out or args.out)
+    folder = out / STATE_DIR
     options = {k: v for k, v in vars(args).items()
-               if k not in (*RUN_CONTROL, "push_to_hub", *PATH_FLAGS, *SAVE_FLAGS, *training.FREE_ON_RESUME)}
+               if k not in (*RUN_CONTROL, *PUBLISH_FLAGS, *PATH_FLAGS, *SAVE_FLAGS, *training.FREE_ON_RESUME)}
     if signature is not None or ds is not None:  # signature: data_signature(ds) taken before ds was changed
         options["data_content"] = signature if signature is not None else data_signature(ds)
     options = json.loads(json.dumps(options, default=str))  # as it reads back from run.json
@@ -127,8 +128,8 @@ def state_folder(args: argparse.Namespace, out=None, ds=None, signature: dict | 
     if saved_progress and not args.resume and not restart:
         raise resume.StateError(f"{folder}: a killed run's saved progress; --resume continues it, --restart "
                                 "discards it and starts again")
-    if args.resume and not saved_progress and not record.is_file() and (Path(out or args.out) / checkpoint.CONFIG).is_file():
-        raise resume.StateError(f"{Path(out or args.out)}: a finished checkpoint and no saved state, so nothing to "
+    if args.resume and not saved_progress and not record.is_file() and (out / checkpoint.CONFIG).is_file():
+        raise resume.StateError(f"{out}: a finished checkpoint and no saved state, so nothing to "
                                 "resume; without --resume the run trains again and replaces it")
     if args.resume and (record.is_file() or saved_progress):
         saved = {k: v for k, v in _saved_run(record).items()
@@ -152,12 +153,12 @@ def state_folder(args: argparse.Namespace, out=None, ds=None, signature: dict | 
             raise resume.StateError(f"{record}: {whose}" + (f" ({', '.join(said)})" if said else "") + f"; {advice}")
         return folder
     if distributed.is_main():
-        _say_what_is_replaced(Path(out or args.out))
+        _say_what_is_replaced(out)
         shutil.rmtree(folder, ignore_errors=True)
         try:
             folder.mkdir(parents=True)
         except OSError as e:  # checked when the flags were read; a folder can still be refused (/proc, a full disk)
-            raise resume.StateError(f"--out {Path(out or args.out)}: cannot make the folder ({e.strerror or e})") from None
+            raise resume.StateError(f"--out {out}: cannot make the folder ({e.strerror or e})") from None
         tmp = folder / ".run.json.tmp"
         tmp.write_text(json.dumps(options, indent=1, sort_keys=True) + "\n", encoding="utf-8")
         os.replace(tmp, record)
