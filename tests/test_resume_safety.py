@@ -202,6 +202,26 @@ def test_a_state_saved_before_dtype_was_free_on_resume_still_resumes(tmp_path):
     assert same_run.state_folder(Namespace(**{**vars(args), "resume": True}), ds=None) == folder
 
 
+def test_a_state_saved_by_another_number_of_processes_is_refused_naming_it(tmp_path, monkeypatch):
+    """A 2-process run's state resumed in one process said "resumed", then "epoch 1 had 526 batches, now 1053";
+    at an epoch's end it resumed silently, half the run at batch 64 and half at 128 a step."""
+    args, folder = _state(tmp_path)  # one process
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setattr(same_run.distributed, "setup", lambda device: None)  # no process group for a check
+    with pytest.raises(resume.StateError, match=r"processes: 1 then, 2 now"):
+        same_run.state_folder(Namespace(**{**vars(args), "resume": True}))
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    assert same_run.state_folder(Namespace(**{**vars(args), "resume": True})) == folder
+
+
+def test_a_state_saved_before_the_process_count_was_recorded_still_resumes(tmp_path):
+    args, folder = _state(tmp_path)
+    record = json.loads((folder / "run.json").read_text())
+    del record["processes"]
+    (folder / "run.json").write_text(json.dumps(record))
+    assert same_run.state_folder(Namespace(**{**vars(args), "resume": True})) == folder
+
+
 def test_the_checkpoint_scripts_refuse_a_folder_in_the_hub_cache(tmp_path, monkeypatch):
     snapshot = tmp_path / "cache" / "models--org--m" / "snapshots" / "abc"
     snapshot.mkdir(parents=True)

@@ -119,6 +119,7 @@ def state_folder(args: argparse.Namespace, out=None, ds=None, signature: dict | 
                if k not in (*RUN_CONTROL, *PUBLISH_FLAGS, *PATH_FLAGS, *SAVE_FLAGS, *training.FREE_ON_RESUME)}
     if signature is not None or ds is not None:  # signature: data_signature(ds) taken before ds was changed
         options["data_content"] = signature if signature is not None else data_signature(ds)
+    options["processes"] = distributed.world()[1]  # each step's batch is this many batches: another count trains another run
     options = json.loads(json.dumps(options, default=str))  # as it reads back from run.json
     record = folder / "run.json"
     saved_progress = folder.is_dir() and any(folder.rglob(resume.RECORD))
@@ -134,6 +135,8 @@ def state_folder(args: argparse.Namespace, out=None, ds=None, signature: dict | 
     if args.resume and (record.is_file() or saved_progress):
         saved = {k: v for k, v in _saved_run(record).items()
                  if k not in (*PATH_FLAGS, *SAVE_FLAGS)}  # older run.json files have them
+        if "processes" not in saved:  # written before the process count was recorded
+            options.pop("processes")
         if "data_content" not in saved:  # written before data was compared by content
             options.pop("data_content", None)
         elif not any("sample" in s for s in saved["data_content"].values()):  # before rows were sampled too
