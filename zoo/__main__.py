@@ -9,7 +9,6 @@ import os
 import sys
 import time
 import warnings
-from pathlib import Path
 
 from . import checkpoint, data, devices, integrity, predict_cli, registry, run_flags
 from .path_flag import path_flag
@@ -91,7 +90,7 @@ def cmd_predict(args) -> int:
 def cmd_export(args) -> int:
     """Write an ONNX export of a checkpoint (zoo/export.py); prints one JSON line."""
     from . import export
-    if Path(args.out).resolve().is_relative_to(registry.BUNDLED.resolve()):  # refused as training's --out is
+    if registry.inside_bundled(args.out):  # refused as training's --out is
         raise ValueError(f"--out {args.out} is inside the bundled models' folder, where an export would list as a "
                          "bundled model missing from MANIFEST.json; choose another folder")
     out = export.to_onnx(registry.load(args.model, revision=args.revision), args.out, precision=args.precision)

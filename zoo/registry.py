@@ -135,6 +135,12 @@ def is_bundled(folder) -> bool:
     return Path(folder).resolve().parent == BUNDLED.resolve()
 
 
+def inside_bundled(path) -> bool:
+    """Whether a path is in the bundled models' folder, where no command writes a new folder: it would list as a
+    bundled model missing from MANIFEST.json (bundling is a copy and `python -m zoo manifest`)."""
+    return Path(path).expanduser().resolve().is_relative_to(BUNDLED.resolve())
+
+
 def rewrite_config(predictor, config: dict) -> Path:
     """checkpoint.rewrite for a loaded predictor's folder (a script recording a profile or the chosen decoding in
     its config); a bundled checkpoint's manifest entry is recorded anew with it, or the next load would refuse

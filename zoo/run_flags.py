@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .checkpoint import CHECKPOINT_FILES, CONFIG, CheckpointError, read_config
 from .limits import DECODE_ALPHA, DECODE_SIZES, SIZES
-from .registry import BUNDLED
+from .registry import inside_bundled
 from .same_run import STATE_DIR
 
 INF = math.inf
@@ -90,7 +90,7 @@ def check_out(p: argparse.ArgumentParser, out) -> None:
     path = Path(out).expanduser()
     if Path.cwd().resolve().is_relative_to(path.resolve()):  # a run swaps its --out folder for a new one
         p.error(f"--out {out} is the current folder or holds it; choose a folder inside it")
-    if path.resolve().is_relative_to(BUNDLED.resolve()):
+    if inside_bundled(path):
         p.error(f"--out {out} is inside the bundled models' folder; train into another folder (runs/NAME) "
                 "and copy it there to bundle it (docs/training.md)")
     if path.exists() and not path.is_dir():
