@@ -228,6 +228,34 @@ def test_a_new_photo_clears_the_last_captions_and_an_example_photo_gets_its_own(
         expect(captions).to_contain_text(scored)  # its own captions, not cleared by the change that filled it
 
 @needs_chromium
+def test_after_an_error_the_last_answers_are_gone_not_left_under_the_error_badges(server):
+    """A text the models refuse left the last text's answers on the page, under gradio's "Error" badges, where
+    they read as the answers to the text that failed; the error itself is the toast."""
+    names = {"ner": "Many to many: named entities", "sentiment": "Many to one: sentiment"}
+    with app_page(server) as (page, expect):
+        for task in ("ner", "sentiment"):
+            page.get_by_role("tab", name=names[task]).click()
+            card = page.locator(f"#{task}-card-lstm")
+            page.locator(f"#{task}-text textarea").fill(NER_TEXT)
+            page.locator(f"#{task}-run").click()
+            expect(card).to_contain_text("parameters")
+            page.locator(f"#{task}-text textarea").fill("   ")
+            page.locator(f"#{task}-run").click()
+            expect(page.locator('[data-testid="toast-body"]').first).to_contain_text("Please type some text first.")
+            expect(card).not_to_contain_text("parameters")
+            expect(page.locator(f"#{task}-lstm")).not_to_contain_text("Blackburn" if task == "ner" else "positive")
+            page.reload()
+        page.get_by_role("tab", name="Why the cell").click()  # a view in two parts, after a check of its input
+        page.locator("#why-run").click()
+        table = page.locator("#why-table")
+        expect(table).to_contain_text("answer on your text")
+        page.locator("#why-text textarea").fill("   ")
+        page.locator("#why-run").click()
+        expect(page.locator('[data-testid="toast-body"]').first).to_be_visible()
+        expect(table).not_to_contain_text("answer on your text")
+
+
+@needs_chromium
 def test_a_notice_about_the_input_shows_under_it_above_the_answers(server):
     """A text cut to its first characters or mostly unknown words: said where it is read before the answers
     (it was below the chart, out of sight after a long paste)."""

@@ -26,7 +26,8 @@ from webapp import captions  # noqa: E402
 # every event by api_name. "model": runs models, so one queue group of 2 slots and raw input; the others run no
 # model: "copy" puts a tab's text into the inside tab's box, "fill" is an example filling its inputs, "toggle"
 # turns the direction choice on for a BiLSTM and off for the rest, "rows" hides the gate rows after a vanilla
-# RNN's trace, "check" a tab's input checks before its two views run side by side
+# RNN's trace, "check" a tab's input checks before its two views run side by side; every "model" and "check"
+# event is followed on failure by a clear_after_failure (webapp.queue.clears_on_failure), kind "cleared"
 EVENTS = {
     "sentiment": "model", "sentiment_example_run": "model", "ner": "model", "ner_example_run": "model",
     "caption": "model", "caption_example_run": "model", "inside": "model", "memory": "model", "lifetime": "model",
@@ -77,9 +78,16 @@ def test_the_api_names_the_app_lists_are_exactly_the_expected_ones(server):
 
 
 def test_every_event_is_in_the_table_and_every_model_event_in_the_one_queue_group_with_raw_input():
-    seen = set()
-    for fn in _fns():
+    seen, cleared = set(), set()
+    fns = _fns()
+    for fn in fns:
         if fn.fn is None:  # front-end only (js), runs nothing on the server
+            continue
+        if re.fullmatch(r"clear_after_failure(_\d+)?", fn.api_name):  # empties what the failed event answered before
+            assert fn.trigger_only_on_failure and fn.queue is False and not fn.inputs and fn.api_visibility == "private"
+            values = fn.fn() if len(fn.outputs) > 1 else [fn.fn()]
+            assert all(v is None or v == {"__type__": "update", "visible": False} for v in values), fn.api_name
+            cleared.add(fns[fn.trigger_after].api_name)
             continue
         kind = EVENTS.get(fn.api_name)
         assert kind, f"/{fn.api_name} ({fn.fn.__name__}) is not in the table: a new way in; add it, with its checks"
@@ -104,6 +112,7 @@ def test_every_event_is_in_the_table_and_every_model_event_in_the_one_queue_grou
             with pytest.raises(gr.Error, match="Expected text"):
                 fn.fn(42, "imdb" if fn.fn.__module__.endswith("memory_views") else "sentiment-lstm")
     assert seen == set(EVENTS)
+    assert cleared == {name for name, kind in EVENTS.items() if kind in ("model", "check")}
 
 
 def test_example_runs_check_their_input_like_the_main_event_and_the_old_side_doors_are_gone(server):

@@ -14,7 +14,7 @@ import zoo
 from conftest import NER_LABELS, ner_sentences
 from fakehub import FakeHub
 from tasks import ner
-from zoo import checkpoint, hub, integrity
+from zoo import checkpoint, hub, integrity, registry
 
 ROOT = Path(__file__).resolve().parents[1]
 REPO = "seqzoo-test/ner-tiny"
@@ -209,6 +209,18 @@ def test_unreachable_hub_is_a_clear_error_without_long_retries(tmp_path, monkeyp
         zoo.load(f"hf://{REPO}")
     assert url in str(e.value) and "HF_HUB_OFFLINE=1" in str(e.value)
     assert time.monotonic() - start < 10
+
+
+def test_a_push_that_cannot_reach_the_hub_does_not_suggest_offline_mode(tmp_path, monkeypatch, tiny_checkpoint):
+    """Offline mode is a way on for a download (the cache), not for an upload: the hint said to set it."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{s.getsockname()[1]}"
+    point_hf_at(monkeypatch, url, tmp_path / "hf")
+    monkeypatch.setenv("HF_TOKEN", "hf_fake_write_token")
+    with pytest.raises(zoo.HubUnavailable, match="publishing to Hub repo .*could not reach the Hub") as e:
+        registry.publish(tiny_checkpoint, REPO)
+    assert "HF_ENDPOINT" in str(e.value) and "OFFLINE" not in str(e.value)
 
 
 def test_plain_load_keeps_its_commit_while_refresh_and_revision_choose_one(fake_hub, tiny_checkpoint):

@@ -117,6 +117,33 @@ def test_ctrl_c_ends_the_step_saves_the_state_and_a_resume_reaches_the_same_weig
     assert_same_run(out, ner_reference)
 
 
+def test_ctrl_c_during_the_final_scoring_says_the_state_is_kept_and_a_resume_finishes_the_same_run(
+        conll_sample, ner_reference, tmp_path, monkeypatch, capsys):
+    """It said only "stopped by Ctrl-C", though the finished training's state was saved and --resume goes on
+    from there; once the checkpoint is written, it names the checkpoint (and how to push it, if asked)."""
+    real = training.finish
+
+    def ctrl_c(*a, **k):  # Ctrl-C while the best epoch's weights are scored
+        raise KeyboardInterrupt
+    monkeypatch.setattr(training, "finish", ctrl_c)
+    out = tmp_path / "scoring"
+    assert run_ner(conll_sample, out) == 130
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "stopped by Ctrl-C; training is done and its state is saved: rerun the same command with --resume to go on "
+        "without training again")
+    monkeypatch.setattr(training, "finish", real)
+    assert run_ner(conll_sample, out, "--resume") == 0
+    assert_same_run(out, ner_reference)
+
+    from zoo import cli, registry
+    monkeypatch.setattr(registry, "publish", ctrl_c)  # Ctrl-C while the written checkpoint is pushed
+    monkeypatch.setattr(cli, "hub_repo_arg", lambda v: v)  # no token or Hub needed to get there
+    assert run_ner(conll_sample, tmp_path / "pushing", "--max-steps", "2", "--push-to-hub", "me/model") == 130
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"stopped by Ctrl-C; the checkpoint is saved in {tmp_path / 'pushing'}; push it with: python -m zoo publish "
+        f"{tmp_path / 'pushing'} --repo-id me/model")
+
+
 def test_ctrl_c_during_the_last_validation_still_stops_and_a_resume_ends_the_run(tmp_path):
     """Pressed while a finished run validated, it was forgotten: sentiment trained its next candidate anyway."""
     from zoo import interrupt

@@ -1,5 +1,6 @@
 """The shared training machinery: batching, the loop's housekeeping, the scripts' error handling."""
 import gc
+import signal
 
 import pytest
 import torch
@@ -94,6 +95,41 @@ def test_the_recorded_command_leaves_out_resume_and_restart(monkeypatch):
     assert cli.command_line() == "python train/ner.py --recipe ner-rnn --out 'my run'"
     monkeypatch.setattr("sys.argv", ["train/ner.py", "--recipe", "ner-rnn", "--resu", "--restart"])
     assert cli.command_line() == "python train/ner.py --recipe ner-rnn"
+
+
+def test_a_torchrun_runs_recorded_command_is_a_torchrun_command_with_its_process_count(monkeypatch):
+    """The card told how to rerun a two-process run as one process: another batch order, another run."""
+    monkeypatch.setattr("sys.argv", ["train/ner.py", "--recipe", "ner-rnn"])
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    assert cli.command_line() == "torchrun --nproc-per-node 2 train/ner.py --recipe ner-rnn"
+    monkeypatch.setenv("WORLD_SIZE", "4")  # two machines of two
+    assert cli.command_line() == "torchrun --nnodes 2 --nproc-per-node 2 train/ner.py --recipe ner-rnn"
+
+
+def test_under_torchrun_one_rank_says_a_run_was_stopped(monkeypatch, capsys):
+    """Every rank got Ctrl-C and every rank said so."""
+    @cli.script
+    def stopped(argv=None):
+        raise KeyboardInterrupt
+    for rank, said in (("1", ""), ("0", "stopped by Ctrl-C\n")):
+        monkeypatch.setenv("RANK", rank)
+        assert stopped([]) == 130
+        assert capsys.readouterr().err == said
+
+
+def test_a_script_stopped_by_ctrl_c_ignores_a_further_one_while_it_exits(capsys):
+    """A second Ctrl-C just after the stop line printed Python's traceback. Only the program's own run (no argv)
+    does this: a caller passing argv, as the tests do, keeps its handler."""
+    @cli.script
+    def stopped(argv=None):
+        raise KeyboardInterrupt
+    before = signal.getsignal(signal.SIGINT)
+    try:
+        assert stopped([]) == 130 and signal.getsignal(signal.SIGINT) is before
+        assert stopped() == 130 and signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 def test_a_script_turns_user_errors_into_one_line_and_exit_2(capsys):

@@ -10,7 +10,7 @@ import os
 import gradio as gr
 
 from . import captions, logic, memory_views, models, plots, ui_why
-from .queue import CONCURRENCY, MODELS, RAW
+from .queue import CONCURRENCY, MODELS, RAW, clears_on_failure
 from .examples import MEMORY_EXAMPLE, NER_EXAMPLES, REVIEW_EXAMPLES, SENTIMENT_EXAMPLES
 from .shapes import shapes
 from .texts import DIRECTIONS, EXAMPLE_HEADERS, I18N, SET_LABELS
@@ -67,8 +67,9 @@ def sentiment_tab(inside_box):
                               elem_id="sentiment-chart-numbers", **line)]
         gr.Markdown(I18N("by_step_note"))
         outputs = [*cols, *charts, notice]
-        gr.on([run.click, box.submit], logic.sentiment, inputs=[box, data], outputs=outputs, api_name="sentiment", **RAW,
-              **MODELS).then(lambda t: t, box, inside_box, api_visibility="private")  # "current input" of the inside tab
+        clears_on_failure(gr.on([run.click, box.submit], logic.sentiment, inputs=[box, data], outputs=outputs,
+                                api_name="sentiment", **RAW, **MODELS), outputs
+                          ).then(lambda t: t, box, inside_box, api_visibility="private")  # "current input" of the inside tab
         with examples_slot:
             rows = [[t, "sst2"] for t in SENTIMENT_EXAMPLES] + [[t, "imdb"] for t in REVIEW_EXAMPLES]
             # an example only fills the inputs; the run after it is our own event, with the main event's input
@@ -78,9 +79,9 @@ def sentiment_tab(inside_box):
             # the table's column headers: gr.Dataset shows its components' gr.I18n labels untranslated, as raw
             # translation keys, so it gets plain words in both languages, as the radio's choices do
             examples.dataset.headers = EXAMPLE_HEADERS
-            examples.load_input_event.then(
+            clears_on_failure(examples.load_input_event.then(
                 logic.sentiment, inputs=[box, data], outputs=outputs, api_name="sentiment_example_run",
-                api_visibility="private", **RAW, **MODELS)  # after the main event, which keeps the name /sentiment
+                api_visibility="private", **RAW, **MODELS), outputs)  # after the main event, which keeps the name /sentiment
 
 
 def ner_tab(inside_box):
@@ -94,15 +95,15 @@ def ner_tab(inside_box):
                                                      combine_adjacent=False, elem_id=f"ner-{a}"))
         gr.Markdown(I18N("legend"))
         outputs = [*cols, notice]
-        gr.on([run.click, box.submit], logic.ner, inputs=box, outputs=outputs, api_name="ner", **RAW, **MODELS) \
-            .then(lambda t: t, box, inside_box, api_visibility="private")
+        clears_on_failure(gr.on([run.click, box.submit], logic.ner, inputs=box, outputs=outputs, api_name="ner", **RAW,
+                                **MODELS), outputs).then(lambda t: t, box, inside_box, api_visibility="private")
         with examples_slot:  # fills the box, then our own run (see sentiment_tab)
             examples = gr.Examples(NER_EXAMPLES, inputs=box, label=I18N("examples"), run_on_click=False,
                                    cache_examples=False, api_visibility="private", api_name="ner_example")
             examples.dataset.headers = []  # one column needs no header (and a gr.I18n one shows untranslated)
-            examples.load_input_event.then(
+            clears_on_failure(examples.load_input_event.then(
                 logic.ner, inputs=box, outputs=outputs, api_name="ner_example_run", api_visibility="private",
-                **RAW, **MODELS)  # after the main event, which keeps the name /ner
+                **RAW, **MODELS), outputs)  # after the main event, which keeps the name /ner
 
 
 def caption_tab(images: list[str]):
@@ -124,8 +125,8 @@ def caption_tab(images: list[str]):
                                                          elem_classes=["captions"]), card_first=True)
         notice = gr.Markdown(elem_id="caption-notice")
         outputs = [*cols, notice]
-        run_event = gr.on([run.click], captions.caption_upload, inputs=[image, beam], outputs=outputs,
-                          api_name="caption", **RAW, **MODELS)
+        run_event = clears_on_failure(gr.on([run.click], captions.caption_upload, inputs=[image, beam], outputs=outputs,
+                                            api_name="caption", **RAW, **MODELS), outputs)
         def clear_captions():  # a new photo clears the last one's captions: under an error badge they read as its
             return [""] * len(outputs)
         # change: an upload, a webcam shot, a paste, a clear or an example; a run still going for the last photo
@@ -137,9 +138,9 @@ def caption_tab(images: list[str]):
                                        run_on_click=False, cache_examples=False, api_visibility="private",
                                        api_name="caption_example")
                 examples.dataset.headers = []  # as the NER examples'
-                examples.load_input_event.then(
+                clears_on_failure(examples.load_input_event.then(
                     captions.caption_upload, inputs=[image, beam], outputs=outputs, api_name="caption_example_run",
-                    api_visibility="private", **RAW, **MODELS)
+                    api_visibility="private", **RAW, **MODELS), outputs)
 
 
 def inside_tab(box):
@@ -166,9 +167,9 @@ def inside_tab(box):
                 with gr.Column(scale=1, min_width=200):  # gr.Markdown takes no min width of its own (gradio 6.31)
                     gr.Markdown(I18N(f"cell_note_{part}"), elem_classes=["note"])
             rows.append(row)
-        gr.on([run.click, box.submit], logic.inside, inputs=[box, model, direction], outputs=[*figs, notice],
-              api_name="inside", **RAW, **MODELS
-              ).success(logic.gate_rows, model, rows, api_visibility="private")
+        clears_on_failure(gr.on([run.click, box.submit], logic.inside, inputs=[box, model, direction],
+                                outputs=[*figs, notice], api_name="inside", **RAW, **MODELS), [*figs, notice], hide=rows
+                          ).success(logic.gate_rows, model, rows, api_visibility="private")
         model.change(ui_why.two_way, model, direction, api_visibility="private")
 
 
@@ -186,20 +187,20 @@ def memory_tab():
         gr.Markdown(I18N("lifetime_note"))
         notice = gr.Markdown(elem_id="memory-notice")
         # the input checked once (one error for a bad text, not two), then both charts side by side
-        checked = gr.on([run.click, box.submit], memory_views.check, inputs=[box, model_set], api_visibility="private",
-                        **RAW)
-        checked.success(memory_views.memory, inputs=[box, model_set], outputs=[chart, notice], api_name="memory",
-                        **RAW, **MODELS)
-        checked.success(memory_views.lifetime, inputs=[box, model_set], outputs=life, api_name="lifetime", **RAW,
-                        **MODELS)
+        checked = clears_on_failure(gr.on([run.click, box.submit], memory_views.check, inputs=[box, model_set],
+                                          api_visibility="private", **RAW), [chart, notice, life])
+        clears_on_failure(checked.success(memory_views.memory, inputs=[box, model_set], outputs=[chart, notice],
+                                          api_name="memory", **RAW, **MODELS), [chart, notice])
+        clears_on_failure(checked.success(memory_views.lifetime, inputs=[box, model_set], outputs=life,
+                                          api_name="lifetime", **RAW, **MODELS), [life])
         gr.Markdown(I18N("probe_intro"))
         with gr.Row():
             probe_set = gr.Radio(MEMORY_SETS[:2], value="imdb", label=I18N("task"), scale=1, elem_id="probe-set")
             probe_run = gr.Button(I18N("probe_run"), variant="primary", scale=1, elem_id="probe-run")
         probe_chart = gr.Plot(label=I18N("probe_intro"), show_label=False, elem_id="probe-chart")
         probe_table = gr.Markdown(elem_id="probe-table", elem_classes=["steps"])  # scrolls sideways on a phone
-        probe_run.click(memory_views.distance, inputs=probe_set, outputs=[probe_chart, probe_table],
-                        api_name="distance_probe", **RAW, **MODELS)
+        clears_on_failure(probe_run.click(memory_views.distance, inputs=probe_set, outputs=[probe_chart, probe_table],
+                                          api_name="distance_probe", **RAW, **MODELS), [probe_chart, probe_table])
 
 
 def shapes_tab():

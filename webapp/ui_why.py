@@ -7,7 +7,7 @@ import gradio as gr
 from . import captions, logic, why_views
 from .logic import lang_of
 from .examples import RIGHT_EXAMPLE, WHY_EXAMPLE
-from .queue import MODELS, RAW
+from .queue import MODELS, RAW, clears_on_failure
 from .texts import DIRECTIONS, I18N
 
 
@@ -41,18 +41,19 @@ def why_tab(images: list[str]):
         size_notice = gr.Markdown(elem_id="why-size-notice")
         gr.Markdown(I18N("size_note"))
         # the input checked once (one error for a bad sentence, not two), then both views side by side
-        checked = gr.on([run.click, text.submit], why_views.check, inputs=[text, model], api_visibility="private",
-                        **RAW)
-        checked.success(why_views.what_if, inputs=[text, model], outputs=table, api_name="what_if", **RAW, **MODELS)
-        checked.success(why_views.cell_size, inputs=[text, model], outputs=[size, size_notice], api_name="cell_size",
-                        **RAW, **MODELS)
+        checked = clears_on_failure(gr.on([run.click, text.submit], why_views.check, inputs=[text, model],
+                                          api_visibility="private", **RAW), [table, size, size_notice])
+        clears_on_failure(checked.success(why_views.what_if, inputs=[text, model], outputs=table, api_name="what_if",
+                                          **RAW, **MODELS), [table])
+        clears_on_failure(checked.success(why_views.cell_size, inputs=[text, model], outputs=[size, size_notice],
+                                          api_name="cell_size", **RAW, **MODELS), [size, size_notice])
 
         gr.Markdown(I18N("right_intro"))
         ner_text = gr.Textbox(label=I18N("sentence"), value=RIGHT_EXAMPLE, elem_id="right-text")
         ner_run = gr.Button(I18N("right_run"), variant="primary", elem_id="right-run")
         steps = gr.Markdown(elem_id="right-table", elem_classes=["steps"])
-        gr.on([ner_run.click, ner_text.submit], why_views.right_context, inputs=ner_text, outputs=steps,
-              api_name="right_context", **RAW, **MODELS)
+        clears_on_failure(gr.on([ner_run.click, ner_text.submit], why_views.right_context, inputs=ner_text,
+                                outputs=steps, api_name="right_context", **RAW, **MODELS), [steps])
 
         gr.Markdown(I18N("decoder_intro"))
         with gr.Row():
@@ -73,9 +74,9 @@ def why_tab(images: list[str]):
         caption = gr.Markdown(elem_id="decoder-caption")
         figs = [gr.Plot(label=I18N(f"cell_note_{part}"), show_label=False, visible=False, elem_id=f"decoder-{part}")
                 for part in logic.TRACE_PARTS]  # shown by gate_rows after a trace
-        cap_run.click(_inside_caption, inputs=[image, cap_model, direction], outputs=[*figs, caption],
-                      api_name="inside_caption", **RAW, **MODELS
-                      ).success(logic.gate_rows, cap_model, figs, api_visibility="private")
+        clears_on_failure(cap_run.click(_inside_caption, inputs=[image, cap_model, direction], outputs=[*figs, caption],
+                                        api_name="inside_caption", **RAW, **MODELS), [caption], hide=figs
+                          ).success(logic.gate_rows, cap_model, figs, api_visibility="private")
 
 
 def note_panel():
@@ -88,5 +89,5 @@ def note_panel():
         model = gr.Dropdown(rnns, value=rnns[0] if rnns else None, label=I18N("model"), scale=1, elem_id="note-model")
     run = gr.Button(I18N("note_run"), variant="primary", elem_id="note-run")
     out = gr.Markdown(elem_id="note-out")
-    gr.on([run.click, text.submit], why_views.note_loop, inputs=[text, model], outputs=out, api_name="note_loop", **RAW,
-          **MODELS)
+    clears_on_failure(gr.on([run.click, text.submit], why_views.note_loop, inputs=[text, model], outputs=out,
+                            api_name="note_loop", **RAW, **MODELS), [out])

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import os
 import shlex
 import sys
 from collections.abc import Callable
@@ -132,6 +133,7 @@ def script(main: Callable[..., int]) -> Callable[..., int]:
     there or not usable, a --resume state from another run) prints one line and returns 2, no traceback."""
     @functools.wraps(main)
     def run(argv=None) -> int:
+        interrupt.keep(None)  # nothing kept yet (a test's earlier run in this process set it)
         try:
             return main(argv)
         except (data.DataUnavailable, resume.StateError, devices.DeviceUnavailable, checkpoint.CheckpointError,
@@ -145,12 +147,14 @@ def script(main: Callable[..., int]) -> Callable[..., int]:
             print(f"error: out of memory ({(str(e).splitlines() or [''])[0][:160]}); lower --batch-size or the "
                   "model's sizes (and start again with --restart where a state was saved)", file=sys.stderr)
             return 2
-        except interrupt.Interrupted as e:  # Ctrl-C, at a step's end: what was saved, how to go on
-            print(str(e), file=sys.stderr)
+        except KeyboardInterrupt as e:
+            if argv is None:  # the program itself (a caller passing argv, a test, keeps its own handler)
+                interrupt.ignore_from_now()
+            if distributed.is_main():  # under torchrun every rank is stopped; one says so
+                # at a step's end (Interrupted): what was saved; elsewhere (loading, scoring, a caption's decoding
+                # search, any moment under torchrun): what the run kept, if anything
+                print(str(e) if isinstance(e, interrupt.Interrupted) else interrupt.stop_line(), file=sys.stderr)
             return 130  # the shell's code for a run stopped by SIGINT
-        except KeyboardInterrupt:  # outside the training loop (loading, scoring, choosing a caption's decoding)
-            print("stopped by Ctrl-C", file=sys.stderr)
-            return 130
         finally:
             if distributed.active():
                 torch.distributed.destroy_process_group()
@@ -210,7 +214,11 @@ def command_line() -> str:
     prefixes argparse takes for them), which say how a run treated its saved state, not what it trained."""
     control = [f"--{flag}" for flag in same_run.RUN_CONTROL]
     kept = [a for a in sys.argv if not (len(a) > 4 and any(c.startswith(a) for c in control))]
-    return " ".join(shlex.quote(a) for a in ["python", *kept])
+    _, size, _ = distributed.world()
+    per_node = int(os.environ.get("LOCAL_WORLD_SIZE", size))
+    launcher = ["python"] if size == 1 else \
+        ["torchrun", *(["--nnodes", str(size // per_node)] if per_node < size else []), "--nproc-per-node", str(per_node)]
+    return " ".join(shlex.quote(a) for a in [*launcher, *kept])
 
 
 def finish(args: argparse.Namespace, model, config: dict, summary: dict, evaluate: Callable[[str], dict],
@@ -223,6 +231,8 @@ def finish(args: argparse.Namespace, model, config: dict, summary: dict, evaluat
     options = {k: v for k, v in vars(args).items() if k not in summary["config"] and k not in same_run.RUN_CONTROL}
     line = training.finish(model, config, summary, evaluate, splits, args.out, files=files,
                            dtype=args.dtype, command=command_line(), options=options)
+    interrupt.keep(f"the checkpoint is saved in {args.out}" + (
+        f"; push it with: python -m zoo publish {args.out} --repo-id {args.push_to_hub}" if args.push_to_hub else ""))
     if args.push_to_hub:
         from . import checkpoint, registry
         try:

@@ -199,8 +199,9 @@ def _transport_errors() -> tuple[type[BaseException], ...]:
     return tuple(found)
 
 
-def _hub_error(e: BaseException, where: str) -> Exception:
-    """One zoo error, in one line, for whatever went wrong talking to the Hub."""
+def _hub_error(e: BaseException, where: str, reading: bool = True) -> Exception:
+    """One zoo error, in one line, for whatever went wrong talking to the Hub (reading: fetching, where
+    offline mode and the cache are a way on; not an upload)."""
     from huggingface_hub.utils import (EntryNotFoundError, GatedRepoError, HfHubHTTPError, LocalEntryNotFoundError,
                                        OfflineModeIsEnabled, RepositoryNotFoundError, RevisionNotFoundError)
     why = (str(e).strip().splitlines() or [""])[0][:200] or type(e).__name__
@@ -221,7 +222,7 @@ def _hub_error(e: BaseException, where: str) -> Exception:
     if isinstance(e, HfHubHTTPError) and e.response is not None:
         return HubUnavailable(f"{where}: the Hub answered HTTP {e.response.status_code} ({why})")
     return HubUnavailable(f"{where}: could not reach the Hub ({type(e).__name__}: {why}); check the network and "
-                          f"HF_ENDPOINT, or set HF_HUB_OFFLINE=1 to use cached models only")
+                          "HF_ENDPOINT" + (", or set HF_HUB_OFFLINE=1 to use cached models only" if reading else ""))
 
 
 def upload(folder, repo_id: str, config: dict, private: bool | None = None, token: str | None = None,
@@ -246,5 +247,5 @@ def upload(folder, repo_id: str, config: dict, private: bool | None = None, toke
         commit = api.create_commit(repo_id, ops, commit_message=message or
                                    f"Upload {config.get('name', folder.name)} ({config['task']}, {config.get('arch')})")
     except _transport_errors() as e:
-        raise _hub_error(e, f"publishing to Hub repo {repo_id} at {api.endpoint}") from None
+        raise _hub_error(e, f"publishing to Hub repo {repo_id} at {api.endpoint}", reading=False) from None
     return commit.commit_url

@@ -18,9 +18,27 @@ import contextlib
 import signal
 import threading
 
+_kept: list[str] = []  # what a Ctrl-C outside the loop's safe points leaves behind (loading, scoring, under torchrun)
+
 
 class Interrupted(KeyboardInterrupt):
     """Raised by the training loop at a safe point after Ctrl-C; its message says what was saved."""
+
+
+def keep(what: str | None) -> None:
+    """Record what is on disk now and how to go on from it (None: nothing), for stop_line."""
+    _kept[:] = [what] if what else []
+
+
+def stop_line() -> str:
+    """The line a Ctrl-C at any other moment prints: it says what the run kept, where it kept anything."""
+    return "stopped by Ctrl-C" + (f"; {_kept[0]}" if _kept else "")
+
+
+def ignore_from_now() -> None:
+    """A program that is stopping: a further Ctrl-C while it exits would only print a traceback."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 @contextlib.contextmanager

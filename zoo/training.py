@@ -121,13 +121,22 @@ def fit(model: torch.nn.Module, batches: Callable[[int], Iterable], validate: Ca
     plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.5, patience=1)
     run, best_state = progress.Progress(), None
     if state is not None and resume_run:
-        run, best_state = progress.restore(Path(state), model, opt, plateau, cfg, FREE_ON_RESUME, log, scaler) \
-            or (run, None)
+        run, best_state = progress.restore(Path(state), model, opt, plateau, cfg, FREE_ON_RESUME,
+                                           log if rank == 0 else (lambda s: None), scaler) or (run, None)
     start = time.perf_counter()
+
+    def kept():  # what a Ctrl-C the loop cannot defer (under torchrun, or after it) leaves: interrupt.stop_line
+        if state is not None and (run.step or run.done):
+            interrupt.keep("training is done and its state is saved: rerun the same command with --resume to go on "
+                           "without training again" if run.done else f"the state saved at step {run.step} is kept: "
+                           "rerun the same command with --resume to continue from there")
+    interrupt.keep(None)
+    kept()
 
     def save():
         if state is not None and rank == 0:  # one writer; every rank restores from it on --resume
             progress.save(Path(state), model, opt, plateau, best_state, run, cfg, start, scaler)
+            kept()
 
     def stopped(step: int) -> str:
         saved = "; its state is saved: rerun the same command with --resume to continue" if state is not None else ""
