@@ -97,3 +97,15 @@ def test_api_errors_come_back_as_messages(server):
         client.predict(NER_TEXT, "no-such-model", "forward", api_name="/inside")
     with pytest.raises(Exception, match="maximum|whole number"):
         client.predict(10**9, 10, 3, "rnn", False, False, api_name="/shapes")
+
+
+def test_bad_input_is_an_answer_not_a_traceback_in_the_server_log(server, capfd):
+    """Each empty text wrote gradio's ~30-line traceback of the app's own message to the log, 73 in one trial,
+    where a real fault's would be lost; a fault that is no bad input still prints its traceback."""
+    from gradio_client import Client
+    client = Client(server, verbose=False)
+    capfd.readouterr()
+    for api, args in (("/sentiment", ("   ",)), ("/ner", ("",)), ("/what_if", ("a film", "no-such-model"))):
+        with pytest.raises(Exception):
+            client.predict(*args, api_name=api)
+    assert "Traceback" not in capfd.readouterr().err

@@ -256,6 +256,21 @@ def test_after_an_error_the_last_answers_are_gone_not_left_under_the_error_badge
 
 
 @needs_chromium
+def test_a_new_photo_in_the_decoder_view_hides_the_last_ones_caption_and_heatmaps(server):
+    """They stayed under the new photo (or a broken one), where they read as its own, until the next run."""
+    with app_page(server) as (page, expect):
+        page.get_by_role("tab", name="Why the cell").click()
+        page.locator("#decoder-run").click()
+        expect(page.locator("#decoder-h img")).to_be_visible()
+        caption = page.locator("#decoder-caption").inner_text()
+        assert caption.strip()
+        page.locator("#decoder-image button[aria-label='Remove Image']").click()
+        for part in logic.TRACE_PARTS:
+            expect(page.locator(f"#decoder-{part}")).to_be_hidden()
+        expect(page.locator("#decoder-caption")).not_to_contain_text(caption.strip())
+
+
+@needs_chromium
 def test_a_notice_about_the_input_shows_under_it_above_the_answers(server):
     """A text cut to its first characters or mostly unknown words: said where it is read before the answers
     (it was below the chart, out of sight after a long paste)."""

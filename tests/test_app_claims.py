@@ -173,11 +173,12 @@ def test_the_korean_what_if_table_names_its_validation_metric_in_korean():
     assert "| 검증 정확도 |" in table.splitlines()[0] and "accuracy" not in table
 
 
-@bundled("ner-bilstm", "sentiment-lstm")
+@bundled("ner-lstm", "ner-bilstm", "sentiment-rnn", "sentiment-lstm", "sentiment-bilstm")
 def test_the_vocabulary_notice_is_for_unknown_scripts_not_for_names_a_tagger_reads_by_their_letters():
     """A tagger reads each word's characters as well: names it has never seen ("Kishida") are its job, and no
-    notice says its answer says little; a Korean sentence gets the notice in both tabs."""
-    from webapp import logic
+    notice says its answer says little; a Korean sentence gets the notice in both tabs, and in the memory chart
+    and the right-context tables (first, above the tables), which had looked as meaningful as on English."""
+    from webapp import logic, memory_views
     names = "Yoon Suk-yeol met Kishida Fumio in Tokyo ."
     *_, notice = logic.ner(names)
     assert notice == ""
@@ -185,6 +186,10 @@ def test_the_vocabulary_notice_is_for_unknown_scripts_not_for_names_a_tagger_rea
     assert tags.get("Tokyo") == "LOC"
     assert "Words outside the vocabulary" in logic.ner("손흥민은 서울에서 태어났다 .")[-1]
     assert "Words outside the vocabulary" in logic.sentiment("이 영화 정말 최고 !")[-1]
+    assert "Words outside the vocabulary" in memory_views.memory("이 영화 정말 최고 !", "sst2")[-1]
+    assert "Words outside the vocabulary" not in memory_views.memory(SENTIMENT_EXAMPLES[0], "sst2")[-1]
+    assert why_views.right_context("손흥민은 서울에서 태어났다 .").startswith("⚠️ Words outside the vocabulary")
+    assert "outside the vocabulary" not in why_views.right_context(names)
 
 
 @bundled("ner-rnn", "ner-lstm", "ner-bilstm")

@@ -26,8 +26,8 @@ from webapp import captions  # noqa: E402
 # every event by api_name. "model": runs models, so one queue group of 2 slots and raw input; the others run no
 # model: "copy" puts a tab's text into the inside tab's box, "fill" is an example filling its inputs, "toggle"
 # turns the direction choice on for a BiLSTM and off for the rest, "rows" hides the gate rows after a vanilla
-# RNN's trace, "check" a tab's input checks before its two views run side by side; every "model" and "check"
-# event is followed on failure by a clear_after_failure (webapp.queue.clears_on_failure), kind "cleared"
+# RNN's trace, "check" a tab's input checks before its two views run side by side; every "model", "check" and
+# "shapes" event is followed on failure by a clear_after_failure (webapp.queue.clears_on_failure)
 EVENTS = {
     "sentiment": "model", "sentiment_example_run": "model", "ner": "model", "ner_example_run": "model",
     "caption": "model", "caption_example_run": "model", "inside": "model", "memory": "model", "lifetime": "model",
@@ -39,6 +39,7 @@ EVENTS = {
     "two_way": "toggle", "two_way_1": "toggle", "gate_rows": "rows", "gate_rows_1": "rows",
     "check": "check", "check_1": "check",
     "clear_captions": "clear",  # a new photo empties the caption columns
+    "hide_trace": "hide",  # a new photo empties the decoder view
 }
 PUBLIC = {"/sentiment", "/ner", "/caption", "/inside", "/memory", "/lifetime", "/distance_probe", "/what_if",
           "/cell_size", "/right_context", "/inside_caption", "/note_loop", "/shapes"}
@@ -107,12 +108,15 @@ def test_every_event_is_in_the_table_and_every_model_event_in_the_one_queue_grou
             assert fn.fn.__name__ == "gate_rows" and {u["visible"] for u in fn.fn(["x"])} == {True}
         elif kind == "clear":  # empties its outputs, unqueued, reads nothing
             assert fn.fn() == [""] * len(fn.outputs) and fn.queue is False and not fn.inputs
+        elif kind == "hide":  # the decoder view's caption emptied, its heatmaps hidden: unqueued, reads nothing
+            assert fn.fn()[0] == "" and all(u == {"__type__": "update", "visible": False} for u in fn.fn()[1:])
+            assert fn.queue is False and not fn.inputs and len(fn.fn()) == len(fn.outputs)
         elif kind == "check":  # the input checks alone, raw input: an API caller's 42 is an error, not a crash
             assert fn.fn.__name__ == "check" and fn.preprocess is False
             with pytest.raises(gr.Error, match="Expected text"):
                 fn.fn(42, "imdb" if fn.fn.__module__.endswith("memory_views") else "sentiment-lstm")
     assert seen == set(EVENTS)
-    assert cleared == {name for name, kind in EVENTS.items() if kind in ("model", "check")}
+    assert cleared == {name for name, kind in EVENTS.items() if kind in ("model", "check", "shapes")}
 
 
 def test_example_runs_check_their_input_like_the_main_event_and_the_old_side_doors_are_gone(server):

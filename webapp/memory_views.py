@@ -13,7 +13,7 @@ from zoo import memory as mem
 from zoo.encoder import ARCHS
 
 from . import logic, models, plots
-from .logic import _notice, clean_text, first_words, lang_of
+from .logic import _notice, clean_text, first_words, lang_of, unknown_words
 from .texts import error, say
 
 MAX_MEMORY_WORDS = 80   # long enough to see a memory fade; the validation bands are computed at this length
@@ -61,6 +61,7 @@ def memory(text, model_set="imdb", request: gr.Request | None = None):
             raise error("no_words", lang) from None
         ratios[arch], words = g["ratio"], g["words"]
         bands[arch] = pred.config.get("memory", {}).get("gradient")
+    notices += unknown_words(next(iter(preds.values())), text, lang)  # mostly <unk>: the chart says little
     return plots.gradient_profiles(words, ratios, bands, lang), _notice(notices)
 
 

@@ -331,8 +331,10 @@ def bad_image(reason: str, lang: str) -> gr.Error:
 
 
 def toast(message: str, lang: str = "en") -> gr.Error:
-    """A gr.Error whose toast's title is in the page's language too (gradio's own is "Error")."""
-    return gr.Error(message, title=say("error_title", lang))
+    """A gr.Error whose toast's title is in the page's language too (gradio's own is "Error"). Its traceback is
+    not printed: these are the app's answers to bad input, and a server log of one traceback per empty text hid
+    the real faults, which still print theirs."""
+    return gr.Error(message, title=say("error_title", lang), print_exception=False)
 
 
 def error(key: str, lang: str = "en", **fields) -> gr.Error:

@@ -220,7 +220,8 @@ def shapes_tab():
         inputs = [steps, size, hidden, cell, bi, seq]
         # raw input (**RAW): shapes() checks each value itself, where gradio's preprocessing would answer a
         # number sent as text with its own internal error
-        gr.on([c.change for c in inputs], shapes, inputs=inputs, outputs=out, api_name="shapes", **RAW)
+        clears_on_failure(gr.on([c.change for c in inputs], shapes, inputs=inputs, outputs=out, api_name="shapes", **RAW),
+                          [out])
         ui_why.note_panel()
 
 

@@ -18,6 +18,11 @@ def _inside_caption(image, model_name, direction="forward", request: gr.Request 
     return why_views.inside_caption(captions.upload(image, lang_of(request)), model_name, direction, request)
 
 
+def hide_trace():
+    """The decoder view emptied: its caption, and its heatmaps hidden."""
+    return ["", *[gr.update(visible=False)] * len(logic.TRACE_PARTS)]
+
+
 def two_way(name):
     """The direction choice only means something for a BiLSTM: the other models read one way."""
     two = isinstance(name, str) and name.endswith("bilstm")
@@ -74,9 +79,13 @@ def why_tab(images: list[str]):
         caption = gr.Markdown(elem_id="decoder-caption")
         figs = [gr.Plot(label=I18N(f"cell_note_{part}"), show_label=False, visible=False, elem_id=f"decoder-{part}")
                 for part in logic.TRACE_PARTS]  # shown by gate_rows after a trace
-        clears_on_failure(cap_run.click(_inside_caption, inputs=[image, cap_model, direction], outputs=[*figs, caption],
-                                        api_name="inside_caption", **RAW, **MODELS), [caption], hide=figs
-                          ).success(logic.gate_rows, cap_model, figs, api_visibility="private")
+        traced = clears_on_failure(cap_run.click(_inside_caption, inputs=[image, cap_model, direction],
+                                                 outputs=[*figs, caption], api_name="inside_caption", **RAW, **MODELS),
+                                   [caption], hide=figs)
+        traced.success(logic.gate_rows, cap_model, figs, api_visibility="private")
+        # a new photo (an upload, a paste, a clear, an example) hides the last one's caption and heatmaps, which
+        # under it read as its own, as the caption tab's columns do; a trace still going for the last one is cancelled
+        image.change(hide_trace, outputs=[caption, *figs], api_visibility="private", queue=False, cancels=[traced])
 
 
 def note_panel():

@@ -99,7 +99,7 @@ def right_context(text, request: gr.Request | None = None) -> str:
     lang = lang_of(request)
     text, notices = clean_text(text, lang)
     text, more = first_words(text, MAX_STEP_WORDS, lang, cut=bool(notices), model="ner-bilstm")
-    out = []
+    notices, out = notices + more, []
     for name in ("ner-lstm", "ner-bilstm"):
         pred, why_not = models.try_load(name)
         if pred is None:
@@ -108,6 +108,8 @@ def right_context(text, request: gr.Request | None = None) -> str:
         words, rows = pred.tags_by_prefix(text)
         if not words:
             raise error("no_words", lang)
+        if name == "ner-bilstm":  # the two taggers read the same words (one vocabulary recipe)
+            notices += unknown_words(pred, text, lang)
         final = rows[-1]
         flips = changed_words(rows)
         shown = [md_cell(w) for w in words]
@@ -117,7 +119,8 @@ def right_context(text, request: gr.Request | None = None) -> str:
             cells = [(f"({t})" if t != final[i] else t) for i, t in enumerate(row)] + [""] * (len(words) - k - 1)
             table.append(f"| {shown[k]} | " + " | ".join(cells) + " |")
         out.append(f"**{name}** · {say('flips', lang, n=flips)}\n\n" + "\n".join(table))
-    return "\n\n".join(out) + ("\n\n" + _notice(notices + more) if notices + more else "")
+    # the notices first, above the tables (which can be wider than the page), as the pattern tabs show theirs
+    return "\n\n".join(([_notice(notices)] if notices else []) + out)
 
 
 CAPTION_MODELS = ("caption-rnn", "caption-lstm", "caption-bilstm")
