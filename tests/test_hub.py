@@ -211,6 +211,19 @@ def test_unreachable_hub_is_a_clear_error_without_long_retries(tmp_path, monkeyp
     assert time.monotonic() - start < 10
 
 
+def test_a_hub_that_takes_the_connection_and_never_answers_is_an_error_not_a_hang(tmp_path, monkeypatch):
+    """A listening socket that never answers (a broken proxy): the load waited with no end."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # the kernel completes the connection; nobody reads the request or answers it
+        point_hf_at(monkeypatch, f"http://127.0.0.1:{silent.getsockname()[1]}", tmp_path / "hf")
+        monkeypatch.setattr(hub, "API_TIMEOUT", 1)
+        start = time.monotonic()
+        with pytest.raises(zoo.HubUnavailable, match="could not reach the Hub .*Timeout"):
+            zoo.load(f"hf://{REPO}")
+        assert time.monotonic() - start < 10
+
+
 def test_a_push_that_cannot_reach_the_hub_does_not_suggest_offline_mode(tmp_path, monkeypatch, tiny_checkpoint):
     """Offline mode is a way on for a download (the cache), not for an upload: the hint said to set it."""
     with socket.socket() as s:

@@ -82,8 +82,10 @@ def test_push_to_hub_publishes_at_the_end_of_training(fake_hub, conll_sample, tm
     assert main(["--arch", "rnn", "--data", str(conll_sample), "--out", str(tmp_path / "run"), "--epochs", "1",
                  "--max-steps", "2", "--hidden-size", "8", "--word-dim", "8", "--char-filters", "4",
                  "--dtype", "float32", "--push-to-hub", "seqzoo-test/trained"]) == 0
-    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    said = capsys.readouterr()
+    line = json.loads(said.out.strip().splitlines()[-1])
     assert line["hub"].startswith(f"{fake_hub.url}/seqzoo-test/trained/commit/")
+    assert f"publishing {tmp_path / 'run'} to Hub repo seqzoo-test/trained" in said.err  # what it waits on, if it waits
     pushed = fake_hub.files("seqzoo-test/trained")
     assert pushed["config.json"] == (tmp_path / "run" / "config.json").read_bytes()
     assert json.loads(pushed["config.json"])["train"]["options"]["push_to_hub"] == "seqzoo-test/trained"

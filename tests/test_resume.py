@@ -155,7 +155,8 @@ def test_ctrl_c_during_the_last_validation_still_stops_and_a_resume_ends_the_run
         if len(calls) == 3:  # the third epoch's, the last
             os.kill(os.getpid(), signal.SIGINT)
         return {"score": -sum(m.loss(b).item() for b in toy_batches(0))}
-    with pytest.raises(interrupt.Interrupted, match="stopped by Ctrl-C at step 15; its state is saved"):
+    # the last validation: training is done, and --resume only scores and saves (it said "to continue")
+    with pytest.raises(interrupt.Interrupted, match="stopped by Ctrl-C; training is done and its state is saved"):
         training.fit(Toy(), toy_batches, validate, "score", training.TrainConfig(epochs=3, save_every=2),
                      log=lambda s: None, state=tmp_path / "s")
     again, summary2 = toy_fit(tmp_path / "s", resume_run=True)
@@ -185,6 +186,41 @@ def test_a_second_ctrl_c_stops_at_once_and_the_handler_is_put_back():
         with pytest.raises(KeyboardInterrupt):
             os.kill(os.getpid(), signal.SIGINT)
     assert signal.getsignal(signal.SIGINT) is before
+
+
+CTRL_C_AT_FIRST_IMPORT = """
+import importlib.abc, os, runpy, signal, sys
+class CtrlC(importlib.abc.MetaPathFinder):  # Ctrl-C as the script starts importing torch or tasks
+    def find_spec(self, name, path, target=None):
+        if name in ("torch", "tasks"):
+            os.kill(os.getpid(), signal.SIGINT)
+sys.meta_path.insert(0, CtrlC())
+sys.argv = [sys.argv[1]]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+@pytest.mark.parametrize("script", ["ner", "sentiment", "caption", "caption_decoding", "memory_profile", "what_if"])
+def test_ctrl_c_while_a_script_imports_is_one_line_not_a_traceback(script):
+    """The first 2-4 s of every run (torch, datasets, sklearn importing) answered Ctrl-C with a 40-line traceback."""
+    r = subprocess.run([sys.executable, "-c", CTRL_C_AT_FIRST_IMPORT, f"train/{script}.py"], cwd=ROOT,
+                       capture_output=True, text=True, timeout=120)
+    assert (r.returncode, r.stderr) == (130, "stopped by Ctrl-C\n")
+
+
+def test_a_save_cut_by_a_second_ctrl_c_leaves_the_previous_state_and_no_half_written_files(tmp_path, monkeypatch):
+    """A second Ctrl-C during the save the first one started left a 12 MB .tmp beside the state."""
+    resume.save(tmp_path, {"w": torch.zeros(3)}, {"step": 4})
+    before = sorted(p.name for p in tmp_path.iterdir())
+
+    def ctrl_c(where, n):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(resume, "crash_point", ctrl_c)  # after the tensors and the record are written, before the swap
+    with pytest.raises(KeyboardInterrupt):
+        resume.save(tmp_path, {"w": torch.ones(3)}, {"step": 8})
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    tensors, record = resume.load(tmp_path)
+    assert record["step"] == 4 and torch.equal(tensors["w"], torch.zeros(3))
 
 
 def test_a_run_killed_while_saving_its_state_keeps_the_previous_state_and_resumes(conll_sample, ner_reference, tmp_path):

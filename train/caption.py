@@ -15,6 +15,11 @@ from __future__ import annotations
 import json
 import sys
 
+from zoo import interrupt
+
+if __name__ == "__main__":
+    interrupt.quiet_while_starting()  # Ctrl-C while the imports below load (2-4 s): one line, not a traceback
+
 import torch
 
 from tasks import caption, image_encoder

@@ -16,6 +16,11 @@ import argparse
 import json
 import sys
 
+from zoo import interrupt
+
+if __name__ == "__main__":
+    interrupt.quiet_while_starting()  # Ctrl-C while the imports below load (2-4 s): one line, not a traceback
+
 from tasks import sentiment
 from zoo import cli, data, memory, registry, run_flags
 from zoo.path_flag import path_flag

@@ -13,6 +13,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+from zoo import interrupt
+
+if __name__ == "__main__":
+    interrupt.quiet_while_starting()  # Ctrl-C while the imports below load (2-4 s): one line, not a traceback
+
 from tasks import ner
 from zoo import cli, data, same_run, training
 

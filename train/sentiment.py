@@ -15,6 +15,11 @@ from __future__ import annotations
 
 import sys
 
+from zoo import interrupt
+
+if __name__ == "__main__":
+    interrupt.quiet_while_starting()  # Ctrl-C while the imports below load (2-4 s): one line, not a traceback
+
 from tasks import sentiment
 from zoo import cli, data, limits, run_flags, same_run, training
 from zoo.encoder import INITS

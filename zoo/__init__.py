@@ -5,8 +5,21 @@
     ner = zoo.load("ner-bilstm")      # a checkpoint folder, a bundled name, or a Hub repo ("hf://ORG/REPO")
     ner.predict("EU rejects German call to boycott British lamb .")
 """
-from .checkpoint import CheckpointError, HubUnavailable, ModelNotFound
-from .integrity import IntegrityError
-from .registry import list_models, load
+import importlib
+
+# name -> the module that owns it, imported on first use: `import zoo` (and `from zoo import interrupt`, which a
+# training script calls before anything else) stays free of torch until something needs it
+_OWNERS = {"list_models": "registry", "load": "registry", "CheckpointError": "checkpoint",
+           "HubUnavailable": "checkpoint", "ModelNotFound": "checkpoint", "IntegrityError": "integrity"}
 
 __all__ = ["list_models", "load", "CheckpointError", "IntegrityError", "ModelNotFound", "HubUnavailable"]
+
+
+def __getattr__(name: str):
+    if name in _OWNERS:
+        return getattr(importlib.import_module(f".{_OWNERS[name]}", __name__), name)
+    raise AttributeError(f"module 'zoo' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted([*globals(), *_OWNERS])

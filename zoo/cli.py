@@ -133,6 +133,7 @@ def script(main: Callable[..., int]) -> Callable[..., int]:
     there or not usable, a --resume state from another run) prints one line and returns 2, no traceback."""
     @functools.wraps(main)
     def run(argv=None) -> int:
+        interrupt.started()  # Ctrl-C is Python's again (interrupt.quiet_while_starting)
         interrupt.keep(None)  # nothing kept yet (a test's earlier run in this process set it)
         try:
             return main(argv)
@@ -235,6 +236,7 @@ def finish(args: argparse.Namespace, model, config: dict, summary: dict, evaluat
         f"; push it with: python -m zoo publish {args.out} --repo-id {args.push_to_hub}" if args.push_to_hub else ""))
     if args.push_to_hub:
         from . import checkpoint, registry
+        log(f"publishing {args.out} to Hub repo {args.push_to_hub} (Ctrl-C stops it; the checkpoint stays)")
         try:
             line["hub"] = registry.publish(args.out, args.push_to_hub)
         except (checkpoint.ModelNotFound, checkpoint.CheckpointError, ValueError) as e:

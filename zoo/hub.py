@@ -27,6 +27,9 @@ REQUIRED = (CONFIG, WEIGHTS)
 # the Hub's own rule for repo ids: ORG/NAME of letters, digits, "_", "-", "."; no "--" or ".."
 _REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}")
 _TRUE = {"1", "ON", "YES", "TRUE"}
+# seconds the Hub may keep one answer waiting (connect, each read): huggingface_hub's API calls have none, so an
+# endpoint that took the connection and never answered (a broken proxy) hung a load with no end
+API_TIMEOUT = 60
 
 
 def is_repo_id(name: str) -> bool:
@@ -144,7 +147,8 @@ def _download(repo_id: str, revision: str) -> Path:
     hub = endpoint()
     where = f"Hub repo {repo_id}@{revision} at {hub}"
     try:  # one request: the commit the revision names now, and each file's size and digest
-        info = HfApi(endpoint=hub, library_name="seqzoo").model_info(repo_id, revision=revision, files_metadata=True)
+        info = HfApi(endpoint=hub, library_name="seqzoo").model_info(repo_id, revision=revision, files_metadata=True,
+                                                                     timeout=API_TIMEOUT)
     except _transport_errors() as e:
         raise _hub_error(e, where) from None
     files = {s.rfilename: s for s in info.siblings or ()}

@@ -15,7 +15,9 @@ only where Ctrl-C is not ignored (a job a shell started with &).
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
+import sys
 import threading
 
 _kept: list[str] = []  # what a Ctrl-C outside the loop's safe points leaves behind (loading, scoring, under torchrun)
@@ -60,3 +62,23 @@ def deferred(enabled: bool = True):
         yield lambda: bool(pressed)
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def _exit_quietly(signum, frame):
+    if os.environ.get("RANK", "0") == "0":  # under torchrun every rank gets Ctrl-C; one says so
+        print("stopped by Ctrl-C", file=sys.stderr)
+    raise SystemExit(130)
+
+
+def quiet_while_starting() -> None:
+    """A training script's first call, before its imports (torch and the data libraries, 2-4 s): Ctrl-C there
+    exits with one line and 130 rather than an import's 40-line traceback. started() (cli.script, as main
+    begins) gives Ctrl-C back to Python. Left alone where Ctrl-C is ignored or handled by someone else."""
+    if threading.current_thread() is threading.main_thread() and \
+            signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _exit_quietly)
+
+
+def started() -> None:
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is _exit_quietly:
+        signal.signal(signal.SIGINT, signal.default_int_handler)

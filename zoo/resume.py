@@ -67,15 +67,22 @@ def save(folder, tensors: dict[str, torch.Tensor], record: dict) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     name = f"state-{record.get('step', 0):08d}-{uuid.uuid4().hex[:8]}.safetensors"  # never an existing name
     tmp = folder / f".{name}.tmp"
-    save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp), metadata={"format": FORMAT})
-    sha = sha256_file(tmp)
-    _fsync_replace(tmp, folder / name)
-    text = json.dumps({"format": FORMAT, **record, "tensors": {"file": name, "sha256": sha}},
-                      default=_json_default, indent=1)
     tmp_record = folder / f".{RECORD}.tmp"
-    tmp_record.write_text(text + "\n", encoding="utf-8")
-    crash_point("save", _saves)
-    _fsync_replace(tmp_record, folder / RECORD)
+    try:
+        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp), metadata={"format": FORMAT})
+        sha = sha256_file(tmp)
+        _fsync_replace(tmp, folder / name)
+        text = json.dumps({"format": FORMAT, **record, "tensors": {"file": name, "sha256": sha}},
+                          default=_json_default, indent=1)
+        tmp_record.write_text(text + "\n", encoding="utf-8")
+        crash_point("save", _saves)
+        _fsync_replace(tmp_record, folder / RECORD)
+    except BaseException:  # a second Ctrl-C, a full disk: the previous state stays whole, and nothing half-written
+        record_path = folder / RECORD
+        named = record_path.is_file() and name in record_path.read_text(encoding="utf-8")
+        for part in (tmp, tmp_record) if named else (tmp, tmp_record, folder / name):
+            part.unlink(missing_ok=True)
+        raise
     # only now is the previous state no longer needed; also drop the temporary files of a killed save
     for old in [*folder.glob("state-*.safetensors"), *folder.glob(".state-*.tmp")]:
         if old.name != name:
