@@ -95,6 +95,9 @@ def test_the_recorded_command_leaves_out_resume_and_restart(monkeypatch):
     assert cli.command_line() == "python train/ner.py --recipe ner-rnn --out 'my run'"
     monkeypatch.setattr("sys.argv", ["train/ner.py", "--recipe", "ner-rnn", "--resu", "--restart"])
     assert cli.command_line() == "python train/ner.py --recipe ner-rnn"
+    for push in (["--push-to-hub", "me/ner"], ["--push-to-hub=me/ner"], ["--push", "me/ner"]):  # nor where it went
+        monkeypatch.setattr("sys.argv", ["train/ner.py", *push, "--recipe", "ner-rnn"])
+        assert cli.command_line() == "python train/ner.py --recipe ner-rnn"
 
 
 def test_a_torchrun_runs_recorded_command_is_a_torchrun_command_with_its_process_count(monkeypatch):

@@ -212,9 +212,19 @@ def describe(name: str, model, *facts: str) -> None:
 
 def command_line() -> str:
     """The command that made a checkpoint, as its card shows it to rerun: without --resume / --restart (or the
-    prefixes argparse takes for them), which say how a run treated its saved state, not what it trained."""
-    control = [f"--{flag}" for flag in same_run.RUN_CONTROL]
-    kept = [a for a in sys.argv if not (len(a) > 4 and any(c.startswith(a) for c in control))]
+    prefixes argparse takes for them), which say how a run treated its saved state, not what it trained, and
+    without --push-to-hub and its repo (a rerun copied from the card would publish into the author's repo)."""
+    def named(arg: str, flags) -> bool:
+        return len(arg) > 4 and any(f"--{f.replace('_', '-')}".startswith(arg.split("=")[0]) for f in flags)
+    kept, skip = [], False
+    for a in sys.argv:
+        if skip or named(a, same_run.RUN_CONTROL):
+            skip = False
+            continue
+        if named(a, same_run.PUBLISH_FLAGS):
+            skip = "=" not in a  # --push-to-hub ORG/REPO: its value is the next word
+            continue
+        kept.append(a)
     _, size, _ = distributed.world()
     per_node = int(os.environ.get("LOCAL_WORLD_SIZE", size))
     launcher = ["python"] if size == 1 else \
