@@ -39,7 +39,7 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 import zoo  # noqa: E402
-from zoo import cpu  # noqa: E402
+from zoo import cpu, registry  # noqa: E402
 
 torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 DATA = ROOT.parent / "shared" / "datasets"
@@ -57,7 +57,7 @@ def ref(name: str) -> str:
     """The bundled name, or its folder while its files differ from MANIFEST.json (a checkpoint being
     rewritten by another change): the same weights, loaded without the manifest check."""
     try:
-        zoo.registry.resolve(name)
+        registry.resolve(name)
         return name
     except zoo.IntegrityError:
         return str(Path("zoo") / "checkpoints" / name)

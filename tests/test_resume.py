@@ -129,8 +129,8 @@ def test_ctrl_c_during_the_final_scoring_says_the_state_is_kept_and_a_resume_fin
     out = tmp_path / "scoring"
     assert run_ner(conll_sample, out) == 130
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
-        "stopped by Ctrl-C; training is done and its state is saved: rerun the same command with --resume to go on "
-        "without training again")
+        "stopped by Ctrl-C; this training is done and its state is saved: rerun the same command with --resume to go "
+        "on from there")
     monkeypatch.setattr(training, "finish", real)
     assert run_ner(conll_sample, out, "--resume") == 0
     assert_same_run(out, ner_reference)
@@ -156,7 +156,7 @@ def test_ctrl_c_during_the_last_validation_still_stops_and_a_resume_ends_the_run
             os.kill(os.getpid(), signal.SIGINT)
         return {"score": -sum(m.loss(b).item() for b in toy_batches(0))}
     # the last validation: training is done, and --resume only scores and saves (it said "to continue")
-    with pytest.raises(interrupt.Interrupted, match="stopped by Ctrl-C; training is done and its state is saved"):
+    with pytest.raises(interrupt.Interrupted, match="stopped by Ctrl-C; this training is done and its state is saved"):
         training.fit(Toy(), toy_batches, validate, "score", training.TrainConfig(epochs=3, save_every=2),
                      log=lambda s: None, state=tmp_path / "s")
     again, summary2 = toy_fit(tmp_path / "s", resume_run=True)
@@ -249,6 +249,25 @@ def test_a_sentiment_run_killed_in_its_second_pooling_candidate_resumes_to_the_s
     assert_same_run(out, tmp_path / "uninterrupted")
     pools = json.loads((out / "config.json").read_text())["pool_selection"]["validation_accuracy"]
     assert pools == json.loads((tmp_path / "uninterrupted" / "config.json").read_text())["pool_selection"]["validation_accuracy"]
+
+
+def test_ctrl_c_between_two_pooling_candidates_does_not_promise_that_resume_trains_nothing(tmp_path, monkeypatch,
+                                                                                           capsys):
+    """The first candidate done, the BiLSTM's second still to train: the line said --resume would go on "without
+    training again", and it trains the second."""
+    for i, (name, n) in enumerate((("train", 400), ("validation", 80), ("test", 80))):
+        write_split(tmp_path / "sst", name, *make_texts(n, seed=i))
+    real, calls = training.seed_everything, []
+
+    def ctrl_c_at_the_second(seed):  # train/sentiment.py seeds each candidate before building it
+        calls.append(seed)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        real(seed)
+    monkeypatch.setattr(training, "seed_everything", ctrl_c_at_the_second)
+    assert run_sentiment(tmp_path / "sst", tmp_path / "run") == 130
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert line.startswith("stopped by Ctrl-C; this training is done") and "without training" not in line
 
 
 # --- the state itself: checked before use, safetensors and JSON only -----------------------------------------
@@ -397,6 +416,27 @@ def test_a_checkpoint_save_that_fails_midway_leaves_the_previous_checkpoint(tmp_
     assert {p.name: p.read_bytes() for p in (tmp_path / "c").iterdir()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c"]  # no temporary folder left behind
     checkpoint.load_weights(tmp_path / "c", torch.nn.Linear(2, 2))
+
+
+def test_ctrl_c_while_a_checkpoint_is_swapped_in_waits_for_the_swap(tmp_path, monkeypatch):
+    """Pressed between the two renames it left nothing at the folder (the state gone with the old one, the new
+    checkpoint removed as a temporary folder): a --resume then trained from scratch without a word."""
+    checkpoint.save(tmp_path / "c", torch.nn.Linear(2, 2), {"task": "ner"})
+    real, renames = os.replace, []
+
+    def ctrl_c_after_the_first(a, b):
+        real(a, b)
+        renames.append(b)
+        if len(renames) == 1:
+            os.kill(os.getpid(), signal.SIGINT)
+    monkeypatch.setattr(checkpoint.os, "replace", ctrl_c_after_the_first)
+    new = torch.nn.Linear(2, 2)
+    with pytest.raises(KeyboardInterrupt):
+        checkpoint.save(tmp_path / "c", new, {"task": "ner"})
+    assert len(renames) == 2  # the swap finished, then Ctrl-C was honoured
+    loaded = torch.nn.Linear(2, 2)
+    checkpoint.load_weights(tmp_path / "c", loaded)
+    torch.testing.assert_close(loaded.weight, new.weight.half().float())
 
 
 def test_weights_that_overflow_float16_stop_the_run_before_a_checkpoint_is_written(tmp_path):

@@ -95,7 +95,7 @@ def test_the_recorded_command_leaves_out_resume_and_restart(monkeypatch):
     assert cli.command_line() == "python train/ner.py --recipe ner-rnn --out 'my run'"
     monkeypatch.setattr("sys.argv", ["train/ner.py", "--recipe", "ner-rnn", "--resu", "--restart"])
     assert cli.command_line() == "python train/ner.py --recipe ner-rnn"
-    for push in (["--push-to-hub", "me/ner"], ["--push-to-hub=me/ner"], ["--push", "me/ner"]):  # nor where it went
+    for push in (["--push-to-hub", "me/ner"], ["--push-to-hub=me/ner"], ["--push", "me/ner"], ["--pu", "me/ner"]):
         monkeypatch.setattr("sys.argv", ["train/ner.py", *push, "--recipe", "ner-rnn"])
         assert cli.command_line() == "python train/ner.py --recipe ner-rnn"
 
@@ -337,3 +337,16 @@ def test_the_zoos_optimizer_drops_kept_results_after_each_step_even_in_eval_mode
         m.__dict__.pop("_tables", None)
         m.__dict__.pop("_steps_copies", None)
     assert p.predict_batch(texts) == fresh.predict_batch(texts) != before
+
+
+def test_zoo_imports_without_torch_and_its_submodules_stay_reachable_as_attributes():
+    """A training script's first line (from zoo import interrupt) must not wait for torch; code written for the
+    eager package (import zoo, then zoo.registry...) still works."""
+    import subprocess
+    import sys
+    code = ("import sys, zoo; from zoo import interrupt; assert 'torch' not in sys.modules; "
+            "assert zoo.registry.BUNDLED.is_dir() and zoo.ModelNotFound is zoo.checkpoint.ModelNotFound; "
+            "assert 'load' in dir(zoo)\n"
+            "try: zoo.no_such_thing\nexcept AttributeError: pass\nelse: raise SystemExit('no error')")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr

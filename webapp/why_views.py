@@ -99,7 +99,7 @@ def right_context(text, request: gr.Request | None = None) -> str:
     lang = lang_of(request)
     text, notices = clean_text(text, lang)
     text, more = first_words(text, MAX_STEP_WORDS, lang, cut=bool(notices), model="ner-bilstm")
-    notices, out = notices + more, []
+    notices, out, told = notices + more, [], False
     for name in ("ner-lstm", "ner-bilstm"):
         pred, why_not = models.try_load(name)
         if pred is None:
@@ -108,8 +108,8 @@ def right_context(text, request: gr.Request | None = None) -> str:
         words, rows = pred.tags_by_prefix(text)
         if not words:
             raise error("no_words", lang)
-        if name == "ner-bilstm":  # the two taggers read the same words (one vocabulary recipe)
-            notices += unknown_words(pred, text, lang)
+        if not told:  # once, from the first tagger that loaded: the two read the same words (one vocabulary recipe)
+            notices, told = notices + unknown_words(pred, text, lang), True
         final = rows[-1]
         flips = changed_words(rows)
         shown = [md_cell(w) for w in words]

@@ -22,7 +22,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from . import card
+from . import card, interrupt
 
 FORMAT = "seqzoo/1"
 CONFIG, WEIGHTS = "config.json", "model.safetensors"
@@ -76,14 +76,14 @@ def save(folder, model: torch.nn.Module, config: dict, files: dict[str, str] | N
         for name, text in files.items():
             (tmp / name).write_text(text, encoding="utf-8")
         open_as_umask_allows(tmp)
-        if folder.exists():  # swap in the new folder, then drop the old one
-            old = folder.with_name(f".{folder.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(folder, old)
+        old = folder.with_name(f".{folder.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        with interrupt.held():  # Ctrl-C between the two renames would leave nothing at folder
+            if folder.exists():  # swap in the new folder, then drop the old one (a training state with it)
+                os.replace(folder, old)
             os.replace(tmp, folder)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, folder)
+            interrupt.keep(f"the checkpoint is saved in {folder}")
+        shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return folder

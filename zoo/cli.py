@@ -215,7 +215,8 @@ def command_line() -> str:
     prefixes argparse takes for them), which say how a run treated its saved state, not what it trained, and
     without --push-to-hub and its repo (a rerun copied from the card would publish into the author's repo)."""
     def named(arg: str, flags) -> bool:
-        return len(arg) > 4 and any(f"--{f.replace('_', '-')}".startswith(arg.split("=")[0]) for f in flags)
+        flag = arg.split("=")[0]  # argparse takes any unambiguous prefix: --pu is --push-to-hub
+        return len(flag) > 3 and any(f"--{f.replace('_', '-')}".startswith(flag) for f in flags)
     kept, skip = [], False
     for a in sys.argv:
         if skip or named(a, same_run.RUN_CONTROL):
@@ -242,8 +243,9 @@ def finish(args: argparse.Namespace, model, config: dict, summary: dict, evaluat
     options = {k: v for k, v in vars(args).items() if k not in summary["config"] and k not in same_run.RUN_CONTROL}
     line = training.finish(model, config, summary, evaluate, splits, args.out, files=files,
                            dtype=args.dtype, command=command_line(), options=options)
+    out = shlex.quote(str(args.out))
     interrupt.keep(f"the checkpoint is saved in {args.out}" + (
-        f"; push it with: python -m zoo publish {args.out} --repo-id {args.push_to_hub}" if args.push_to_hub else ""))
+        f"; push it with: python -m zoo publish {out} --repo-id {args.push_to_hub}" if args.push_to_hub else ""))
     if args.push_to_hub:
         from . import checkpoint, registry
         log(f"publishing {args.out} to Hub repo {args.push_to_hub} (Ctrl-C stops it; the checkpoint stays)")
@@ -252,7 +254,7 @@ def finish(args: argparse.Namespace, model, config: dict, summary: dict, evaluat
         except (checkpoint.ModelNotFound, checkpoint.CheckpointError, ValueError) as e:
             # the checkpoint is saved: report it, say how to retry the push, and fail like any script error
             print(json.dumps({**line, "hub": None}))
-            log(f"error: {e}. The checkpoint is saved; retry with: python -m zoo publish {args.out} "
+            log(f"error: {e}. The checkpoint is saved; retry with: python -m zoo publish {out} "
                 f"--repo-id {args.push_to_hub}")
             return 2
     print(json.dumps(line))

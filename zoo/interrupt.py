@@ -11,6 +11,9 @@ that has not moved, and the resumed run would no longer be the run never interru
 A second Ctrl-C stops at once, as Python does by default. Only the main thread of a single process defers
 (signal handlers belong to the main thread; under torchrun each process would stop at a different step), and
 only where Ctrl-C is not ignored (a job a shell started with &).
+
+Elsewhere a run stops at once, and says what it kept (keep, stop_line: a saved state, the checkpoint); while a
+script imports, one line (quiet_while_starting); across a folder swap, after it (held).
 """
 from __future__ import annotations
 
@@ -25,6 +28,16 @@ _kept: list[str] = []  # what a Ctrl-C outside the loop's safe points leaves beh
 
 class Interrupted(KeyboardInterrupt):
     """Raised by the training loop at a safe point after Ctrl-C; its message says what was saved."""
+
+
+@contextlib.contextmanager
+def held():
+    """Ctrl-C held off across a few lines that must not be cut in two (a checkpoint folder swapped in), then
+    honoured; a second press still stops at once."""
+    with deferred() as asked:
+        yield
+    if asked():
+        raise KeyboardInterrupt
 
 
 def keep(what: str | None) -> None:
@@ -80,5 +93,6 @@ def quiet_while_starting() -> None:
 
 
 def started() -> None:
+    """Ctrl-C back to Python's own handler once a script's main begins (after quiet_while_starting)."""
     if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is _exit_quietly:
         signal.signal(signal.SIGINT, signal.default_int_handler)

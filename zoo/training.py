@@ -127,11 +127,11 @@ def fit(model: torch.nn.Module, batches: Callable[[int], Iterable], validate: Ca
 
     def kept():  # what a Ctrl-C the loop cannot defer (under torchrun, or after it) leaves: interrupt.stop_line
         if state is not None and (run.step or run.done):
-            interrupt.keep("training is done and its state is saved: rerun the same command with --resume to go on "
-                           "without training again" if run.done else f"the state saved at step {run.step} is kept: "
+            # "this training": a sentiment BiLSTM's recipe trains a second candidate after it, which --resume then trains
+            interrupt.keep("this training is done and its state is saved: rerun the same command with --resume to go "
+                           "on from there" if run.done else f"the state saved at step {run.step} is kept: "
                            "rerun the same command with --resume to continue from there")
-    interrupt.keep(None)
-    kept()
+    kept()  # (a state restored by --resume; cli.script starts each run with nothing kept)
 
     def save():
         if state is not None and rank == 0:  # one writer; every rank restores from it on --resume
