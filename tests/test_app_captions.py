@@ -122,3 +122,19 @@ def test_a_refused_image_is_explained_in_korean_on_a_korean_page(tmp_path, make,
     assert "이 파일로는 캡션을 만들 수 없습니다: " + said in str(e.value) and e.value.title == "오류"
     if english is not None:  # the English reason follows only where it carries numbers or a path
         assert e.value.message.endswith(")" if english else said), e.value.message
+
+
+@pytest.mark.parametrize("size,said", [
+    ((8000, 8000, 1), "이미지가 8000x8000 = 64,000,000픽셀로 한도 50,000,000픽셀을 넘습니다"),
+    ((20_000, 20_000, 1), "픽셀 수가 한도 50,000,000을 넘어 압축 폭탄일 수 있는 이미지라 거부했습니다"),
+    ((7000, 7000, 16), "7000x7000 이미지를 풀려면 메모리가 "),
+])
+def test_an_image_over_a_limit_is_refused_in_korean_with_its_numbers_alone(tmp_path, size, said):
+    """The Korean sentence was followed by the whole English one, for its numbers: four lines of toast on a phone."""
+    from types import SimpleNamespace
+    from png_samples import png
+    w, h, depth = size
+    with pytest.raises(gr.Error) as e:
+        captions.caption(_write(tmp_path / "big.png", png(w, h, bit_depth=depth)), 3,
+                         SimpleNamespace(headers={"accept-language": "ko-KR,ko"}))
+    assert said in e.value.message and not any(w in e.value.message for w in ("image", "limit", "pixels")), e.value.message

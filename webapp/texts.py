@@ -6,6 +6,8 @@ from the request's Accept-Language header (see webapp.logic.lang_of).
 """
 from __future__ import annotations
 
+import re
+
 import gradio as gr
 
 from zoo.encoder import ARCH_NAMES
@@ -308,10 +310,6 @@ def say(key: str, lang: str = "en", **fields) -> str:
 IMAGE_REASONS_KO = {
     "not an image file": "이미지 파일이 아닙니다",
     "damaged or truncated": "이미지 데이터가 손상되었거나 잘렸습니다",
-    "decompression bomb": "픽셀 수가 한도를 넘어 압축 폭탄일 수 있는 이미지라 거부했습니다",
-    "pixels; the limit": "이미지의 픽셀 수가 한도를 넘습니다",
-    "bytes; the limit": "파일이 한도보다 큽니다",
-    "decoding it would take": "이 이미지를 풀려면 메모리가 너무 많이 듭니다",
     "expected an uploaded image file": "업로드한 이미지 파일이 아닙니다",
     "base64": "data: URL이 올바른 base64가 아닙니다",
     "not a file uploaded to this app": "이 앱에 업로드된 파일이 아닙니다",
@@ -321,12 +319,30 @@ IMAGE_REASONS_KO = {
 }
 
 
+# the refusals that carry numbers (tasks.image_encoder's limits), in Korean with their numbers: a 30000x30000 PNG
+# said its Korean sentence and then the whole English one, four lines of toast on a phone
+IMAGE_NUMBERS_KO = {
+    r"image is ([\d,]+) bytes; the limit is ([\d,]+)": "파일이 {0}바이트로 한도 {1}바이트보다 큽니다",
+    r"decompression bomb: it has more pixels than the limit of ([\d,]+)":
+        "픽셀 수가 한도 {0}을 넘어 압축 폭탄일 수 있는 이미지라 거부했습니다",
+    r"image is (\d+x\d+) = ([\d,]+) pixels; the limit is ([\d,]+)": "이미지가 {0} = {1}픽셀로 한도 {2}픽셀을 넘습니다",
+    r"image is (\d+x\d+) \S+: decoding it would take ([\d,]+) MiB; the limit is ([\d,]+) MiB":
+        "{0} 이미지를 풀려면 메모리가 {1} MiB 들어 한도 {2} MiB를 넘습니다",
+}
+
+
 def bad_image(reason: str, lang: str) -> gr.Error:
-    """An image refused, its reason in the page's language (in Korean, the English after it where that carries
-    numbers or a path)."""
-    said = next((ko for phrase, ko in IMAGE_REASONS_KO.items() if phrase in reason), None) if lang == "ko" else None
-    if said and any(c.isdigit() or c in "/\\" for c in reason):  # its numbers or path, which the Korean leaves out
-        said = f"{said} ({reason})"
+    """An image refused, its reason in the page's language (in Korean: with its numbers where it has them, else
+    the English after the Korean where that carries a path)."""
+    said = None
+    if lang == "ko":
+        found = next((m for m in (re.search(rx, reason) for rx in IMAGE_NUMBERS_KO) if m), None)
+        if found:
+            said = IMAGE_NUMBERS_KO[found.re.pattern].format(*found.groups())
+        else:
+            said = next((ko for phrase, ko in IMAGE_REASONS_KO.items() if phrase in reason), None)
+            if said and any(c.isdigit() or c in "/\\" for c in reason):  # a path (or a number) the Korean leaves out
+                said = f"{said} ({reason})"
     return error("bad_image", lang, why=said or reason)
 
 
