@@ -244,10 +244,9 @@ def finish(args: argparse.Namespace, model, config: dict, summary: dict, evaluat
     line = training.finish(model, config, summary, evaluate, splits, args.out, files=files,
                            dtype=args.dtype, command=command_line(), options=options)
     out = shlex.quote(str(args.out))
-    interrupt.keep(f"the checkpoint is saved in {args.out}" + (
-        f"; push it with: python -m zoo publish {out} --repo-id {args.push_to_hub}" if args.push_to_hub else ""))
     if args.push_to_hub:
         from . import checkpoint, registry
+        interrupt.add(f"push it with: python -m zoo publish {out} --repo-id {args.push_to_hub}")  # after checkpoint.save's
         log(f"publishing {args.out} to Hub repo {args.push_to_hub} (Ctrl-C stops it; the checkpoint stays)")
         try:
             line["hub"] = registry.publish(args.out, args.push_to_hub)

@@ -45,21 +45,31 @@ def keep(what: str | None) -> None:
     _kept[:] = [what] if what else []
 
 
+def add(more: str) -> None:
+    """One more thing to say after what is kept (how to push the checkpoint just saved)."""
+    if _kept:
+        _kept[0] += f"; {more}"
+
+
 def stop_line() -> str:
     """The line a Ctrl-C at any other moment prints: it says what the run kept, where it kept anything."""
     return "stopped by Ctrl-C" + (f"; {_kept[0]}" if _kept else "")
 
 
+def _main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()  # where signal handlers are set
+
+
 def ignore_from_now() -> None:
     """A program that is stopping: a further Ctrl-C while it exits would only print a traceback."""
-    if threading.current_thread() is threading.main_thread():
+    if _main_thread():
         signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 @contextlib.contextmanager
 def deferred(enabled: bool = True):
     """-> a function telling whether Ctrl-C was pressed since the block began."""
-    if not enabled or threading.current_thread() is not threading.main_thread() or \
+    if not enabled or not _main_thread() or \
             signal.getsignal(signal.SIGINT) in (signal.SIG_IGN, None):  # ignored (a job started with &), or a
         yield lambda: False                                             # handler set outside Python: left alone
         return
@@ -87,12 +97,11 @@ def quiet_while_starting() -> None:
     """A training script's first call, before its imports (torch and the data libraries, 2-4 s): Ctrl-C there
     exits with one line and 130 rather than an import's 40-line traceback. started() (cli.script, as main
     begins) gives Ctrl-C back to Python. Left alone where Ctrl-C is ignored or handled by someone else."""
-    if threading.current_thread() is threading.main_thread() and \
-            signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+    if _main_thread() and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, _exit_quietly)
 
 
 def started() -> None:
     """Ctrl-C back to Python's own handler once a script's main begins (after quiet_while_starting)."""
-    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is _exit_quietly:
+    if _main_thread() and signal.getsignal(signal.SIGINT) is _exit_quietly:
         signal.signal(signal.SIGINT, signal.default_int_handler)

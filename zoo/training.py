@@ -139,7 +139,7 @@ def fit(model: torch.nn.Module, batches: Callable[[int], Iterable], validate: Ca
             kept()
 
     def stopped(step: int) -> str:
-        if state is not None and run.done:  # pressed during the last validation: --resume only scores and saves
+        if state is not None and run.done:  # pressed during the last validation: a finished training's state (kept)
             return interrupt.stop_line()
         saved = "; its state is saved: rerun the same command with --resume to continue" if state is not None else ""
         return f"stopped by Ctrl-C at step {step}{saved}"
