@@ -96,6 +96,17 @@ def test_the_what_if_table_says_when_most_words_are_unknown_as_the_pattern_tabs_
     assert "vocabulary" not in logic.inside("a witty movie", "sentiment-lstm")[-1]
 
 
+def test_the_what_if_view_says_a_text_was_cut_to_its_characters_once_not_under_both_of_its_answers():
+    from webapp import why_views
+    text = "a witty movie " * 100  # 1,400 characters, 300 words: cut to 1,000 characters, the chart to its words
+    table = why_views.what_if(text, "sentiment-lstm")
+    _, chart_notice = why_views.cell_size(text, "sentiment-lstm")
+    assert "first 1,000 were used" in table and "first 1,000 were used" not in chart_notice
+    assert f"first {why_views.MAX_SIZE_WORDS} words are shown here." in chart_notice
+    long_words = " ".join(["incomprehensibilities"] * 60)  # 1,300 characters but 47 words after the cut: no word cut
+    assert "first 1,000 were used" in why_views.cell_size(long_words, "sentiment-lstm")[1]
+
+
 def test_the_sentiment_charts_titles_come_in_the_pages_language_with_every_update():
     """Sent as plain text: a chart gradio had hidden drew its gr.I18n titles as raw "__i18n__{...}" metadata."""
     words, short = logic.by_step_charts(["a", "film"], {"rnn": [0.4, 0.6]}, "ko")

@@ -236,6 +236,28 @@ def test_a_push_that_cannot_reach_the_hub_does_not_suggest_offline_mode(tmp_path
     assert "HF_ENDPOINT" in str(e.value) and "OFFLINE" not in str(e.value)
 
 
+def test_a_push_to_a_hub_that_takes_the_connection_and_never_answers_is_an_error_not_a_hang(tmp_path, monkeypatch,
+                                                                                            tiny_checkpoint):
+    """huggingface_hub's create_repo / create_commit take no timeout: the push waited with no end."""
+    from huggingface_hub.utils import get_session
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # the kernel completes the connection; nobody reads the request or answers it
+        point_hf_at(monkeypatch, f"http://127.0.0.1:{silent.getsockname()[1]}", tmp_path / "hf")
+        monkeypatch.setenv("HF_TOKEN", "hf_fake_write_token")
+        monkeypatch.setattr(hub, "UPLOAD_TIMEOUT", 1)
+        start = time.monotonic()
+        with pytest.raises(zoo.HubUnavailable, match="publishing to Hub repo .*could not reach the Hub .*Timeout"):
+            registry.publish(tiny_checkpoint, REPO)
+        assert time.monotonic() - start < 10
+    # outside the push, huggingface_hub's client is as it was: a request of the user's own waits as they set it
+    session = get_session()
+    request = session.build_request("GET", "http://127.0.0.1:1/")
+    for hook in session.event_hooks["request"]:
+        hook(request)
+    assert request.extensions["timeout"] == {"connect": None, "read": None, "write": None, "pool": None}
+
+
 def test_plain_load_keeps_its_commit_while_refresh_and_revision_choose_one(fake_hub, tiny_checkpoint):
     first = upload(fake_hub, tiny_checkpoint)
     assert zoo.load(f"hf://{REPO}").name == "ner-tiny"

@@ -318,6 +318,43 @@ def test_resuming_restores_the_dropout_generator_and_the_place_in_the_batch_orde
         assert torch.equal(a, b)
 
 
+def test_a_state_record_is_strict_json_and_a_best_not_yet_scored_reads_back_as_minus_infinity(tmp_path, monkeypatch):
+    # stopped at step 3, before the first validation: the run's best (and the LR scheduler's) is still -inf,
+    # which json.dumps writes as -Infinity, not JSON (jq, a browser's JSON.parse refuse it)
+    whole, summary = toy_fit(None)
+
+    class Crash(Exception):
+        pass
+
+    def crash(where, n):
+        if (where, n) == ("step", 3):  # the last state: step 2, in epoch 1
+            raise Crash
+    monkeypatch.setattr(resume, "crash_point", crash)
+    with pytest.raises(Crash):
+        toy_fit(tmp_path / "s")
+    monkeypatch.undo()
+
+    def refuse(constant):
+        raise ValueError(f"{constant} is not JSON")
+    record = json.loads((tmp_path / "s" / resume.RECORD).read_text(), parse_constant=refuse)
+    assert record["step"] == 2 and record["best"] == {"float": "-inf"} and record["scheduler"]["best"] == {"float": "-inf"}
+    assert resume.load(tmp_path / "s")[1]["best"] == float("-inf")
+    resumed, summary2 = toy_fit(tmp_path / "s", resume_run=True)
+    assert summary2["resumed_at_steps"] == [2] and summary2["history"] == summary["history"]
+    for a, b in zip(whole.state_dict().values(), resumed.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_a_state_written_with_minus_infinity_before_the_strict_form_still_resumes(tmp_path, monkeypatch):
+    toy_fit(tmp_path / "s", epochs=1)
+    path = tmp_path / "s" / resume.RECORD
+    record = json.loads(path.read_text())
+    record["scheduler"]["mode_worse"] = float("-inf")  # as json.dumps wrote it: -Infinity
+    path.write_text(json.dumps(record))
+    assert "-Infinity" in path.read_text()
+    assert resume.load(tmp_path / "s")[1]["scheduler"]["mode_worse"] == float("-inf")
+
+
 def test_a_state_is_safetensors_and_json_only_and_records_every_random_generator(tmp_path):
     toy_fit(tmp_path / "s")
     files = sorted(p.name for p in (tmp_path / "s").iterdir())

@@ -75,14 +75,15 @@ def what_if(text, model_name, request: gr.Request | None = None) -> str:
 
 def cell_size(text, model_name, request: gr.Request | None = None):
     """-> a figure: |c_t| (max and mean over units) beside max |tanh(c_t)| and max |h_t| per word, and a notice
-    where the text was cut (to MAX_SIZE_WORDS words)."""
+    where the text was cut (to MAX_SIZE_WORDS words). A text cut to its characters too says only its words here:
+    the what-if table above, run on the same text, says the characters."""
     lang = lang_of(request)
     text, notices = clean_text(text, lang)
     if model_name not in gated_models():
         raise error("unknown_model", lang, name=model_name, choices=", ".join(gated_models()) or "-")
     text, more = first_words(text, MAX_SIZE_WORDS, lang, cut=bool(notices), model=model_name)
     try:
-        return plots.cell_size(why.cell_magnitudes(models.load(model_name), text), model_name), _notice(notices + more)
+        return plots.cell_size(why.cell_magnitudes(models.load(model_name), text), model_name), _notice(more or notices)
     except ValueError:
         raise error("no_words", lang) from None
 

@@ -13,9 +13,11 @@ names it. Only JSON, Markdown and safetensors files are fetched: nothing from a 
 """
 from __future__ import annotations
 
+import contextvars
 import importlib
 import os
 import re
+from contextlib import contextmanager
 from pathlib import Path
 
 from . import card, checkpoint, integrity, limits
@@ -30,6 +32,10 @@ _TRUE = {"1", "ON", "YES", "TRUE"}
 # seconds the Hub may keep one answer waiting (connect, each read): huggingface_hub's API calls have none, so an
 # endpoint that took the connection and never answered (a broken proxy) hung a load with no end
 API_TIMEOUT = 60
+# the same for each request of an upload, whose calls (create_repo, create_commit) take no timeout argument:
+# bounded through the request hook below, for this upload's own requests only (_UPLOAD_LIMIT is per context)
+UPLOAD_TIMEOUT = 120
+_UPLOAD_LIMIT: contextvars.ContextVar[float | None] = contextvars.ContextVar("seqzoo_upload_limit", default=None)
 
 
 def is_repo_id(name: str) -> bool:
@@ -229,6 +235,35 @@ def _hub_error(e: BaseException, where: str, reading: bool = True) -> Exception:
                           "HF_ENDPOINT" + (", or set HF_HUB_OFFLINE=1 to use cached models only" if reading else ""))
 
 
+def _bound_timeout(request) -> None:
+    """huggingface_hub's client's request hook: inside _bounded_requests, a request's timeouts that are None
+    (huggingface_hub's default: wait without end) become the limit; elsewhere nothing changes."""
+    limit = _UPLOAD_LIMIT.get()
+    if limit is not None:
+        timeout = request.extensions.get("timeout") or {}
+        request.extensions = {**request.extensions, "timeout": {
+            k: limit if timeout.get(k) is None else timeout[k] for k in ("connect", "read", "write", "pool")}}
+
+
+@contextmanager
+def _bounded_requests(seconds: float):
+    """Requests made through huggingface_hub's shared client in this block wait at most `seconds` for each
+    step (connect, a read, a write). The client keeps the user's own settings (a proxy, certificates): only a
+    hook that does nothing outside such a block is added to it. (huggingface_hub makes a new client after a
+    failed connection; a request on it is unbounded, so a Hub that refuses and then goes silent can still hang.)"""
+    from huggingface_hub.utils import get_session
+
+    session = get_session()
+    hooks = session.event_hooks
+    if _bound_timeout not in hooks["request"]:
+        session.event_hooks = {**hooks, "request": [*hooks["request"], _bound_timeout]}
+    token = _UPLOAD_LIMIT.set(seconds)
+    try:
+        yield
+    finally:
+        _UPLOAD_LIMIT.reset(token)
+
+
 def upload(folder, repo_id: str, config: dict, private: bool | None = None, token: str | None = None,
            message: str | None = None) -> str:
     """Create (or update) the Hub model repo repo_id with the checkpoint files in folder and a model card
@@ -247,9 +282,10 @@ def upload(folder, repo_id: str, config: dict, private: bool | None = None, toke
     ops.append(CommitOperationAdd(path_in_repo=CARD, path_or_fileobj=card.render(config, f"{URI_PREFIX}{repo_id}").encode()))
     api = HfApi(endpoint=endpoint(), token=token, library_name="seqzoo")
     try:
-        api.create_repo(repo_id, private=private, exist_ok=True)
-        commit = api.create_commit(repo_id, ops, commit_message=message or
-                                   f"Upload {config.get('name', folder.name)} ({config['task']}, {config.get('arch')})")
+        with _bounded_requests(UPLOAD_TIMEOUT):
+            api.create_repo(repo_id, private=private, exist_ok=True)
+            commit = api.create_commit(repo_id, ops, commit_message=message or
+                                       f"Upload {config.get('name', folder.name)} ({config['task']}, {config.get('arch')})")
     except _transport_errors() as e:
         raise _hub_error(e, f"publishing to Hub repo {repo_id} at {api.endpoint}", reading=False) from None
     return commit.commit_url

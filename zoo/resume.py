@@ -6,7 +6,9 @@
                                    the name and sha256 of the tensors file below; written last
       state-STEP-TOKEN.safetensors model.*, optim.*, best.* (best weights so far), rng.torch, rng.cuda.N
 
-Tensors go to safetensors and everything else to JSON, so reading a state never unpickles anything.
+Tensors go to safetensors and everything else to JSON, so reading a state never unpickles anything. The
+JSON is strict (RFC 8259), readable by jq or a browser: a float that is not finite (a run's starting best,
+-inf, and the LR scheduler's) is written {"float": "-inf"} and read back as the float.
 Each save writes new files under temporary names and renames them into place (os.replace is atomic),
 and state.json, the record that names the tensors file, is renamed last: a process killed at any point
 leaves the previous complete state. Older tensors files are deleted only after the new state.json is in.
@@ -14,6 +16,7 @@ leaves the previous complete state. Older tensors files are deleted only after t
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import signal
@@ -53,10 +56,28 @@ def _fsync_replace(tmp: Path, final: Path) -> None:
     os.replace(tmp, final)
 
 
-def _json_default(value):
+NONFINITE = "float"  # the key of a float JSON has no number for: {"float": "inf" | "-inf" | "nan"}
+
+
+def _strict(value):
+    """value with every float that is not finite as {NONFINITE: repr}, for json.dumps(allow_nan=False)."""
     if isinstance(value, (np.generic, torch.Tensor)):  # a metric that is a NumPy or 0-d torch scalar
-        return value.item()
-    raise TypeError(f"{type(value).__name__} is not JSON-able")
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return {NONFINITE: repr(value)}
+    if isinstance(value, dict):
+        return {k: _strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict(v) for v in value]
+    return value
+
+
+def _read_nonfinite(obj: dict):
+    """json.loads' object_hook: {NONFINITE: "-inf"} -> -inf (a state written before this form has -Infinity,
+    which Python's json reads as it is)."""
+    if len(obj) == 1 and obj.get(NONFINITE) in ("inf", "-inf", "nan"):
+        return float(obj[NONFINITE])
+    return obj
 
 
 def save(folder, tensors: dict[str, torch.Tensor], record: dict) -> Path:
@@ -72,8 +93,8 @@ def save(folder, tensors: dict[str, torch.Tensor], record: dict) -> Path:
         save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp), metadata={"format": FORMAT})
         sha = sha256_file(tmp)
         _fsync_replace(tmp, folder / name)
-        text = json.dumps({"format": FORMAT, **record, "tensors": {"file": name, "sha256": sha}},
-                          default=_json_default, indent=1)
+        text = json.dumps(_strict({"format": FORMAT, **record, "tensors": {"file": name, "sha256": sha}}),
+                          allow_nan=False, indent=1)
         tmp_record.write_text(text + "\n", encoding="utf-8")
         crash_point("save", _saves)
         _fsync_replace(tmp_record, folder / RECORD)
@@ -97,7 +118,7 @@ def load(folder) -> tuple[dict[str, torch.Tensor], dict] | None:
     if not path.is_file():
         return None
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
+        record = json.loads(path.read_text(encoding="utf-8"), object_hook=_read_nonfinite)
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise StateError(f"{path}: not valid JSON ({e})") from None
     if not isinstance(record, dict) or record.get("format") != FORMAT or not isinstance(record.get("tensors"), dict):
