@@ -109,7 +109,8 @@ def main(argv=None) -> int:
     m = why.cell_magnitudes(zoo.load("sentiment-lstm"), WHY_EXAMPLE)
     plots.cell_size(m, "sentiment-lstm").savefig(out / "cell-size.png", dpi=110)
     print(f"\n### cell state size on {WHY_EXAMPLE!r} (sentiment-lstm)\n\nmax |c_t| {max(m['c_max']):.2f}, "
-          f"max |tanh(c_t)| {max(m['tanh_c_max']):.3f}, max |h_t| {max(m['h_max']):.3f}")
+          f"max |tanh(c_t)| {max(m['tanh_c_max']):.3f}, max |h_t| {max(m['h_max']):.3f}; with the gates added (switch "
+          f"add) max |c_t| from {m['c_max_add'][0]:.1f} at the first word to {m['c_max_add'][-1]:.1f} at the last")
     print(f"\n### what-if switches on {WHY_EXAMPLE!r} (the why tab's default sentence)\n")
     print("| model | " + " | ".join(["none", *cells.SWITCHES]) + " |\n|---|" + "---|" * (1 + len(cells.SWITCHES)))
     for n in ("sentiment-lstm", "sentiment-bilstm"):

@@ -34,8 +34,9 @@ def test_memory_intro_the_lstm_carries_the_first_word_in_its_top_units_while_mos
 @bundled("imdb-lstm", "sentiment-lstm", "ner-lstm")
 def test_memory_intro_about_half_is_kept_by_the_imdb_lstm_and_far_less_by_the_models_of_short_sentences():
     """ "The IMDB LSTM ... still holds about half of the first word after 80 words in one unit in ten ...
-    The SST-2 and CoNLL models, trained on texts of 9-15 words on average, keep far less." (The tab offers all three
-    model sets; the caption was first written for the IMDB models alone.)"""
+    In the SST-2 and CoNLL LSTMs ... even that unit in ten keeps under a fifth as much." (The tab offers all three
+    model sets. "Keep far less" alone read as every unit: their medians are near zero, as the IMDB LSTM's, but on
+    the log axis the SST-2 median sits above the IMDB one.)"""
     top = {n: memory.lifetime(zoo.load(n), MEMORY_EXAMPLE)["top_decile"][0] for n in ("imdb-lstm", "sentiment-lstm", "ner-lstm")}
     assert 0.3 < top["imdb-lstm"] < 0.7  # measured: 0.48
     assert top["sentiment-lstm"] < top["imdb-lstm"] / 5 and top["ner-lstm"] < top["imdb-lstm"] / 5  # 0.076, 6.7e-5
@@ -66,6 +67,8 @@ def test_distance_probe_both_rnns_lose_the_verdict_by_150_words_while_both_lstms
         assert first["accuracy"][f"{prefix}-lstm"][at] >= 90  # measured: 92.5 and 100
         assert first["accuracy"][f"{prefix}-rnn"][0] >= 90  # at k = 0 it was no failure to read the verdict
         assert min(min(accs) for accs in last["accuracy"].values()) >= 75  # measured: 77.5 at the lowest
+        # "It is not always 100% either": the control's dips, which the chart shows, are said on the tab
+        assert min(min(accs) for accs in last["accuracy"].values()) < 100  # measured: 77.5 (IMDB), 80 (SST-2)
 
 
 @bundled("imdb-lstm", "imdb-bilstm")

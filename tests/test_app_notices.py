@@ -107,6 +107,39 @@ def test_the_what_if_view_says_a_text_was_cut_to_its_characters_once_not_under_b
     assert "first 1,000 were used" in why_views.cell_size(long_words, "sentiment-lstm")[1]
 
 
+def test_the_memory_tab_says_one_word_has_no_distance_to_show_as_the_sentiment_tab_does():
+    ko = SimpleNamespace(headers={"accept-language": "ko-KR,ko"})
+    assert "two words or more" in memory_views.memory("great", "sst2")[1]
+    assert "두 단어 이상" in memory_views.memory("great", "sst2", ko)[1]
+    assert "two words" not in memory_views.memory("a great film", "sst2")[1]
+
+
+def test_the_matplotlib_charts_speak_the_pages_language_alone():
+    """Titles, axis labels and legends said both ways ("... · 한국어") ran off a phone's screen, the Korean half out
+    of sight: each chart now says them in the page's language only."""
+    from webapp import why_views
+    hangul = lambda t: any("\uac00" <= ch <= "\ud7a3" for ch in t)  # noqa: E731
+    english = lambda t: any(w in t for w in ("word", "unit", "verdict", "accuracy", "cell", "gradient", "share"))  # noqa: E731
+
+    def texts(fig):
+        out = []
+        for ax in fig.axes:
+            out += [ax.get_title(), ax.get_xlabel(), ax.get_ylabel(), *ax.get_legend_handles_labels()[1]]
+        out += [t.get_text() for legend in fig.legends for t in legend.get_texts()]
+        return [t for t in out if t.strip()]
+
+    for lang, request in (("en", None), ("ko", SimpleNamespace(headers={"accept-language": "ko-KR,ko"}))):
+        text = "a dull start but a moving and funny film in the end"
+        charts = [memory_views.memory(text, "sst2", request)[0], memory_views.lifetime(text, "sst2", request),
+                  memory_views.distance("sst2", request)[0], why_views.cell_size(text, "sentiment-lstm", request)[0]]
+        said = [t for fig in charts for t in texts(fig)]
+        assert len(said) >= 20 and not any(" · " in t for t in said), said
+        if lang == "en":
+            assert not any(hangul(t) for t in said), said
+        else:  # the words in Korean; formulas and model names (|c_t|, LSTM) as they are
+            assert not any(english(t) for t in said) and sum(map(hangul, said)) >= 12, said
+
+
 def test_the_sentiment_charts_titles_come_in_the_pages_language_with_every_update():
     """Sent as plain text: a chart gradio had hidden drew its gr.I18n titles as raw "__i18n__{...}" metadata."""
     words, short = logic.by_step_charts(["a", "film"], {"rnn": [0.4, 0.6]}, "ko")
@@ -168,11 +201,18 @@ def test_a_text_mostly_outside_the_vocabulary_gets_a_notice_naming_its_unknown_w
     *_, notice = logic.sentiment(korean, "sst2", SimpleNamespace(headers={"accept-language": "ko-KR,ko"}))
     assert "읽은 4개 중 3개 (영화, 정말, 최고)" in notice
     *_, notice = logic.sentiment("영화 " * 3 + "정말 최고 좋아 너무 재미 movie")  # at most five named, each once
-    assert "8 of the 9 read (영화, 정말, 최고, 좋아, 너무)" in notice and "재미" not in notice
+    assert "8 of the 9 read (영화, 정말, 최고, 좋아, 너무, …)" in notice and "재미" not in notice  # "…": more unnamed
     *_, notice = logic.sentiment("가" * 400 + " movie " + "나" * 400)  # long words cut as on the chart's axis
     assert f"({'가' * 13}…, {'나' * 13}…)" in notice and len(notice) < 300
-    *_, notice = logic.sentiment("영화 movie witty")  # one word in three: no notice
-    assert notice == "" and logic.sentiment("a witty movie")[-1] == "" and logic.ner(NER_TEXT)[-1] == ""
+    assert "(영화, 정말, 최고)" in logic.sentiment(korean)[-1]  # all named: no "…"
+    # one word in three, but a Korean one, never in the English vocabulary (it may be the verdict): a milder notice
+    *_, notice = logic.sentiment("영화 movie witty")
+    assert "1 of the 3 read (영화). Each reads as the same unknown word: what it means does not reach" in notice
+    *_, notice = logic.sentiment("영화 movie witty", "sst2", SimpleNamespace(headers={"accept-language": "ko-KR,ko"}))
+    assert "읽은 3개 중 1개 (영화)" in notice and "그 뜻은 답에 반영되지 않습니다" in notice
+    # a rare English word or a typo among known ones: no notice
+    assert logic.sentiment("a wittyy movie")[-1] == "" and logic.sentiment("a witty movie")[-1] == ""
+    assert logic.ner(NER_TEXT)[-1] == ""
 
 
 def test_a_hangul_font_installed_after_matplotlibs_font_cache_was_written_is_still_used():

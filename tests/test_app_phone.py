@@ -50,3 +50,17 @@ def test_on_a_phone_the_what_if_tables_formulas_keep_a_readable_column_and_the_t
         em = page.evaluate("parseFloat(getComputedStyle(document.querySelector('#why-table td')).fontSize)")
         assert cell.bounding_box()["width"] >= 14 * em - 1, (cell.bounding_box(), em)
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+@needs_chromium
+def test_on_a_phone_each_shape_in_the_shapes_table_stays_on_one_line(server):
+    """At 390 px the Korean page broke "(1, 2, 10)" over three lines, on the tab that teaches shapes."""
+    with app_page(server, height=844, width=390, locale="ko-KR") as (page, expect):
+        page.get_by_role("tab").nth(6).click()
+        cells = page.locator("#shapes-out td:nth-child(2) code")
+        expect(cells.first).to_be_visible()
+        heights = [cells.nth(i).bounding_box()["height"] for i in range(cells.count())]
+        line = page.evaluate("parseFloat(getComputedStyle(document.querySelector('#shapes-out td code')).lineHeight)"
+                             " || 1.5 * parseFloat(getComputedStyle(document.querySelector('#shapes-out td')).fontSize)")
+        assert len(heights) >= 6 and max(heights) < 1.5 * line, (heights, line)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390

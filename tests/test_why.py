@@ -178,6 +178,9 @@ def test_the_why_tabs_notes_hold_on_its_default_input_and_the_recorded_scores():
     from webapp.examples import WHY_EXAMPLE
     m = why.cell_magnitudes(zoo.load("sentiment-lstm"), WHY_EXAMPLE)  # the tab's default model and text
     assert max(m["c_max"]) > 1 and max(m["tanh_c_max"]) <= 1 and max(m["h_max"]) <= 1  # "|c_t| can grow past 1"
+    # "added instead ... the cell state runs away", drawn in the chart's lower panel: "|c_t| grows with every word"
+    added = m["c_max_add"]
+    assert all(b > a for a, b in zip(added, added[1:])) and added[-1] > 3 * max(m["c_max"])  # measured: 46.9 vs 6.5
     recorded = [zoo.load(n).config["what_if"] for n in zoo.list_models() if "what_if" in zoo.load(n).config]
     assert len(recorded) >= 4
     for r in recorded:  # "added instead, it can only shift a value": every model collapses

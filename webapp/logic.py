@@ -164,10 +164,12 @@ def sentiment(text, data="sst2", request: gr.Request | None = None):
 
 def unknown_words(pred, text: str, lang: str) -> list[str]:
     """A notice when at least half the words the models read are unknown to them (Korean, emoji, a foreign
-    script): each reads as the one <unk> word, so the answer says little about the text. A tagger also reads
-    each word's characters, so for it a word is unknown only when its characters are too ("Kishida" is a
-    name it can tag; "서울" is not). The models of a tab share one vocabulary recipe: one predictor's count
-    stands for the three."""
+    script): each reads as the one <unk> word, so the answer says little about the text. Fewer get a milder
+    notice where one of them is not plain ASCII (a Korean word in an English sentence, "재미없었다", may be the
+    verdict itself, and no such word is ever in the English vocabulary); a rare English word alone gets none.
+    A tagger also reads each word's characters, so for it a word is unknown only when its characters are too
+    ("Kishida" is a name it can tag; "서울" is not). The models of a tab share one vocabulary recipe: one
+    predictor's count stands for the three."""
     try:
         words, batch = pred.encode(text)
     except ValueError:  # no words: the tab's own error says so
@@ -176,10 +178,14 @@ def unknown_words(pred, text: str, lang: str) -> list[str]:
     if "chars" in batch:  # (1, T, L) character ids
         unknown &= np.isin(np.asarray(batch["chars"])[0][:len(words)], (PAD_ID, UNK_ID)).all(axis=-1)
     named = [w for w, u in zip(words, unknown) if u]
-    if 2 * len(named) < len(words):
+    most = 2 * len(named) >= len(words)
+    if not most and all(w.isascii() for w in named):
         return []
-    shown = [plots.short_word(w) for w in dict.fromkeys(named)][:MAX_SHOWN_UNKNOWN]
-    return [say("unknown_words", lang, n=len(named), total=len(words), words=", ".join(map(md_cell, shown)))]
+    distinct = list(dict.fromkeys(named))
+    shown = [md_cell(plots.short_word(w)) for w in distinct[:MAX_SHOWN_UNKNOWN]]
+    more = ", …" if len(distinct) > MAX_SHOWN_UNKNOWN else ""  # the count says how many; the list says it is cut
+    return [say("unknown_words" if most else "some_unknown_words", lang, n=len(named), total=len(words),
+                words=", ".join(shown) + more)]
 
 
 def by_step_charts(words: list[str], curves: dict[str, list[float]], lang: str = "en") -> tuple[dict, dict]:

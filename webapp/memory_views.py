@@ -62,6 +62,8 @@ def memory(text, model_set="imdb", request: gr.Request | None = None):
         ratios[arch], words = g["ratio"], g["words"]
         bands[arch] = pred.config.get("memory", {}).get("gradient")
     notices += unknown_words(next(iter(preds.values())), text, lang)  # mostly <unk>: the chart says little
+    if len(words) == 1:  # one dot a chart: no distance to fade over, and the lifetime chart below says nothing either
+        notices.append(say("one_word_memory", lang))
     return plots.gradient_profiles(words, ratios, bands, lang), _notice(notices)
 
 

@@ -16,7 +16,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from zoo.encoder import ARCH_NAMES  # noqa: E402
 
-from .texts import ARCH_NAMES_KO  # noqa: E402
+from .texts import ARCH_NAMES_KO, say  # noqa: E402
 
 HANGUL_FONTS = {"NanumGothic": "NanumGothic.", "Noto Sans CJK KR": "NotoSansCJK", "Noto Sans KR": "NotoSansKR"}
 
@@ -170,10 +170,10 @@ def gradient_profiles(words: list[str], ratios: dict[str, list[float]], bands: d
         ax.plot(range(len(ys)), [max(y, 1e-30) for y in ys], color=COLORS[arch], marker=".",
                 label=(ARCH_NAMES_KO if lang == "ko" else ARCH_NAMES)[arch])
     _log_y(ax)
-    ax.set_ylabel("|d pred / d x_t| ÷ last word's · 마지막 단어 대비", fontsize=8)
-    title = "gradient of the prediction per word, over the last word's · 마지막 단어 대비 기울기"
+    ax.set_ylabel(say("grad_y", lang), fontsize=8)
+    title = say("grad_title", lang)
     if drawn:  # the second line only where a band is drawn
-        title += "\ndotted, band: mean, 10-90% over validation reviews · 점선·띠: 검증 리뷰 평균, 10-90%"
+        title += "\n" + say("grad_band", lang)
     ax.set_title(title, fontsize=8)
     _word_axis(ax, words)
     ax.legend(fontsize=8)
@@ -197,20 +197,13 @@ def lifetimes(words: list[str], curves: dict[str, dict], lang: str = "en") -> Fi
     for arch, c in curves.items():
         name, ax = (NAMES_KO if lang == "ko" else NAMES).get(arch, arch), axes[c["kind"]]
         if c["kind"] == "forget":
-            ax.plot(floor(c["median"]), color=COLORS[arch], marker=".",
-                    label=f"{name}: f product, median unit · 중앙값 유닛")
-            ax.plot(floor(c["top_decile"]), color=COLORS[arch], linestyle="--",
-                    label=f"{name}: f product, 90th-percentile unit · 90번째 백분위 유닛")
+            ax.plot(floor(c["median"]), color=COLORS[arch], marker=".", label=say("life_median", lang, name=name))
+            ax.plot(floor(c["top_decile"]), color=COLORS[arch], linestyle="--", label=say("life_top", lang, name=name))
         else:
             ax.plot(floor(c["norm"]), color=COLORS[arch], marker=".", label=f"{name}: |d h_T / d h_t|")
-    if "forget" in axes:
-        axes["forget"].set_ylabel("share of the cell kept · 셀에 남은 비율", fontsize=8)
-        axes["forget"].set_title("LSTM: each word's share still in the cell at the end · "
-                                 "각 단어의 정보가 끝까지 셀에 남은 비율", fontsize=9)
-    if "jacobian" in axes:
-        axes["jacobian"].set_ylabel("|d h_T / d h_t| (a size · 크기)", fontsize=8)
-        axes["jacobian"].set_title("vanilla RNN: its only way back, a size, not a share · "
-                                   "바닐라 RNN: 되돌아가는 유일한 길, 비율이 아닌 크기", fontsize=9)
+    for kind, ax in axes.items():
+        ax.set_ylabel(say(f"life_{kind}_y", lang), fontsize=8)
+        ax.set_title(say(f"life_{kind}_title", lang), fontsize=9)
     for ax in axes.values():
         _log_y(ax)
         if ax is not last:  # the shared word axis is labelled under the lowest panel only
@@ -230,33 +223,41 @@ def distance(first: dict, last: dict, lang: str = "en") -> Figure:
     fig, ax = _lines_figure(3.2)
     look = {"rnn": ("o", 4, 1.5), "lstm": ("s", 7, 3.0), "bilstm": ("^", 5, 1.5)}  # marker, size, line width
     names = ARCH_NAMES_KO if lang == "ko" else ARCH_NAMES
-    for result, style, what in ((first, "-", "verdict first · 평가 문장이 먼저"), (last, "--", "verdict last · 평가 문장이 마지막")):
+    for result, style, what in ((first, "-", say("cue_first", lang)), (last, "--", say("cue_last", lang))):
         for name, accs in result["accuracy"].items():
             arch = name.rsplit("-", 1)[-1]
             marker, size, width = look.get(arch, ("o", 5, 1.5))
             ax.plot(result["distances"], accs, style, color=COLORS.get(arch), marker=marker, markersize=size,
-                    linewidth=width, label=f"{names.get(arch, arch)}, {what}",
+                    linewidth=width, label=say("probe_line", lang, name=names.get(arch, arch), what=what),
                     clip_on=False)  # a marker at 100% is drawn whole, over the frame, not cut in half
     ax.axhline(50, color="grey", linewidth=0.8, linestyle=":")
     ax.set_ylim(0, 106)  # headroom: lines at 100% drawn below the frame, not on it
     ax.set_yticks(range(0, 101, 20))
-    ax.set_xlabel("words of neutral text between the verdict and the end · 평가 문장과 끝 사이의 중립 단어 수")
-    ax.set_ylabel("accuracy (%) · 정확도")
-    ax.set_title("does the verdict survive? · 평가가 끝까지 기억될까? (50% = chance · 우연 수준)", fontsize=9)
+    ax.set_xlabel(say("probe_x", lang), fontsize=8)
+    ax.set_ylabel(say("probe_y", lang))
+    ax.set_title(say("probe_title", lang), fontsize=9)
     ax.legend(fontsize=7, ncol=2)
     return fig
 
 
-def cell_size(m: dict, model_name: str) -> Figure:
-    """zoo.why.cell_magnitudes: |c_t| can grow past 1 (it adds up what is written), tanh(c_t) and h_t cannot."""
-    fig, ax = _lines_figure(3.2)
-    ax.plot(m["c_max"], color="#9467bd", marker=".", label="max |c_t| · 최댓값")
-    ax.plot(m["c_mean"], color="#9467bd", linestyle="--", label="mean |c_t| · 평균")
-    ax.plot(m["tanh_c_max"], color="#ff7f0e", marker=".", label="max |tanh(c_t)| · 최댓값")
-    ax.plot(m["h_max"], color="#1f77b4", marker=".", label="max |h_t| = |o_t ⊙ tanh(c_t)| · 최댓값")
+def cell_size(m: dict, model_name: str, lang: str = "en") -> Figure:
+    """zoo.why.cell_magnitudes: above, |c_t| can grow past 1 (it adds up what is written), tanh(c_t) and h_t
+    cannot; below, the trained cell's max |c_t| beside the same weights' with the gates added (the what-if
+    switch add), which grows with every word: what the why tab's note says of a gate that adds."""
+    fig = Figure(figsize=(8, 5.2), layout="constrained")
+    ax = fig.add_subplot(2, 1, 1)
+    below = fig.add_subplot(2, 1, 2, sharex=ax)
+    ax.plot(m["c_max"], color="#9467bd", marker=".", label=say("size_c_max", lang))
+    ax.plot(m["c_mean"], color="#9467bd", linestyle="--", label=say("size_c_mean", lang))
+    ax.plot(m["tanh_c_max"], color="#ff7f0e", marker=".", label=say("size_tanh", lang))
+    ax.plot(m["h_max"], color="#1f77b4", marker=".", label=say("size_h", lang))
     ax.axhline(1, color="grey", linewidth=0.8, linestyle=":")
-    ax.set_title(f"the cell state can grow, tanh(c_t) cannot · 셀 상태는 커질 수 있고 tanh(c_t)는 -1~1 — {model_name}",
-                 fontsize=9)
-    _word_axis(ax, m["words"])
+    ax.set_title(say("size_title", lang, model=model_name), fontsize=9)
     ax.legend(fontsize=7)
+    ax.tick_params(labelbottom=False)  # the shared word axis is labelled under the lower panel
+    below.plot(m["c_max"], color="#9467bd", marker=".", label=say("size_c_max", lang))
+    below.plot(m["c_max_add"], color="#7f7f7f", marker=".", linestyle="--", label=say("size_add", lang))
+    below.set_title(say("size_add_title", lang), fontsize=9)
+    below.legend(fontsize=7)
+    _word_axis(below, m["words"])
     return fig

@@ -12,6 +12,8 @@ import gradio as gr
 
 from zoo.encoder import ARCH_NAMES
 
+from .chart_texts import CHART
+
 ARCH_NAMES_KO = {**ARCH_NAMES, "rnn": "바닐라 RNN"}  # the architectures as a Korean page names them
 
 UI = {
@@ -50,9 +52,9 @@ UI = {
                         "the units whose forget gates stay near 1. The IMDB LSTM, trained on reviews of hundreds of "
                         "words, still holds about half of the first word after 80 words in one unit in ten (the "
                         "lifetime chart below: dashed, the 90th-percentile unit), while most units let it go (solid, "
-                        "the median). The SST-2 and "
-                        "CoNLL models, trained on texts of 9-15 words on average, keep far less: a long memory is "
-                        "learned where the data asks for one.",
+                        "the median). In the SST-2 and "
+                        "CoNLL LSTMs, trained on texts of 9-15 words on average, even that unit in ten keeps under a "
+                        "fifth as much: a long memory is learned where the data asks for one.",
         "task": "Models", "compare": "Compare RNN, LSTM and BiLSTM", "sentiment_models": "Models",
         "memory_note": "How much each word moves the prediction: the gradient norm of the prediction with respect to "
                        "each word's input vector, divided by the last word's, so models of different scale compare "
@@ -73,7 +75,8 @@ UI = {
         "probe_intro": "### Distance probe\nA clear verdict (\"A brilliant movie, I loved every minute of it.\") followed "
                        "by k words of neutral, factual text, and each model is asked for the sentiment: to answer, it "
                        "must carry the verdict across k words. 40 verdicts, half positive; 50% is chance. Dashed: "
-                       "the control, the same neutral text first and the verdict last.",
+                       "the control, the same neutral text first and the verdict last. It is not always 100% either: "
+                       "the verdict is then read from the state the neutral text left, not from an empty one.",
         "probe_run": "Run the probe",
         "shapes_intro": "The seed note's dimension walk-through on a real torch layer. Defaults are its "
                         "`SimpleRNN(3, input_shape=(2, 10))`.",
@@ -87,8 +90,8 @@ UI = {
                      "a matrix product that is not diagonal, or no tanh on the cell state.",
         "why_note": "The last column is each variant's score on the validation split with the same weights "
                     "(`python train/what_if.py`). A gate that multiplies is a valve per unit: 0 closes, 1 opens; "
-                    "added instead, it can only shift a value, and the cell state runs away; as a matrix that is not "
-                    "diagonal, it mixes the units, so none can be opened or shut on its own. The weights were "
+                    "added instead, it can only shift a value, and the cell state runs away (the lower panel of the "
+                    "chart below); as a matrix that is not diagonal, it mixes the units, so none can be opened or shut on its own. The weights were "
                     "trained with products, so a drop shows how much these models rely on them, not that a cell "
                     "built the other way could not be trained.",
         "size_note": "Why tanh before the output gate: the cell state adds up what is written, so |c_t| can grow "
@@ -137,8 +140,8 @@ UI = {
                         "c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t는 삭제 게이트가 1에 가까이 머무는 유닛에서 정보를 실어 나릅니다. "
                         "수백 단어짜리 리뷰로 학습한 IMDB LSTM은 80단어가 지나도 유닛 10개 중 1개에 첫 단어의 약 절반이 "
                         "남아 있고(아래 수명 차트의 점선: 90번째 백분위 유닛), 대부분의 유닛은 정보를 잊어버립니다(실선: 중앙값 유닛). 평균 "
-                        "9-15단어의 짧은 글로 학습한 SST-2와 CoNLL 모델은 훨씬 적게 남깁니다: 긴 기억은 데이터가 요구할 "
-                        "때 학습됩니다.",
+                        "9-15단어의 짧은 글로 학습한 SST-2와 CoNLL LSTM은 그 10개 중 1개의 유닛조차 5분의 1도 남기지 못합니다: "
+                        "긴 기억은 데이터가 요구할 때 학습됩니다.",
         "task": "모델 종류", "compare": "RNN, LSTM, BiLSTM 비교", "sentiment_models": "모델 종류",
         "memory_note": "각 단어가 예측을 얼마나 움직이는지: 각 단어의 입력 벡터에 대한 예측의 기울기 크기를 마지막 단어의 값으로 "
                        "나눈 것입니다(로그 눈금). 그래서 크기가 다른 모델끼리도 비교할 수 있습니다. 끝에서 앞으로 갈수록 바닐라 "
@@ -154,7 +157,8 @@ UI = {
                          "잰 것은 위의 기울기 그림입니다. 1e-30보다 작은 값은 1e-30 위치에 그립니다.",
         "probe_intro": "### 거리 실험\n분명한 평가 문장(\"A brilliant movie, I loved every minute of it.\") 뒤에 중립적인 "
                        "사실 문장 k단어를 붙이고 감성을 묻습니다. 답하려면 평가를 k단어 너머까지 기억해야 합니다. 평가 문장 40개, "
-                       "절반이 긍정이라 50%가 우연 수준입니다. 점선은 대조군: 같은 중립 문장을 앞에, 평가 문장을 맨 끝에 둡니다.",
+                       "절반이 긍정이라 50%가 우연 수준입니다. 점선은 대조군: 같은 중립 문장을 앞에, 평가 문장을 맨 끝에 둡니다. "
+                       "대조군도 늘 100%는 아닙니다: 이때 평가 문장은 빈 상태가 아니라 중립 문장이 남긴 상태에서 읽힙니다.",
         "probe_run": "실험 실행",
         "shapes_intro": "학습 노트의 차원 설명을 실제 torch 레이어로 확인합니다. 기본값은 노트의 "
                         "`SimpleRNN(3, input_shape=(2, 10))`입니다.",
@@ -168,7 +172,7 @@ UI = {
                      "tanh 빼기. (여기서 *는 행렬곱이 아니라 원소곱 ⊙입니다.)",
         "why_note": "마지막 열은 같은 가중치로 각 변형을 검증 데이터에서 잰 점수입니다(`python train/what_if.py`). 곱하는 "
                     "게이트는 유닛마다 있는 밸브입니다: 0이면 잠그고 1이면 엽니다. 더하면 값을 일정량 밀어 올리거나 내릴 뿐 "
-                    "열고 닫지 못하고, 셀 상태가 걷잡을 수 없이 커집니다. 대각이 아닌 행렬로 곱하면 유닛끼리 값이 섞여, 어느 "
+                    "열고 닫지 못하고, 셀 상태가 걷잡을 수 없이 커집니다(아래 그림의 아래 칸). 대각이 아닌 행렬로 곱하면 유닛끼리 값이 섞여, 어느 "
                     "유닛도 따로 열고 닫을 수 없습니다. 가중치는 원소곱 셀로 학습되었으므로, 점수가 떨어지는 것은 이 "
                     "모델들이 원소곱에 얼마나 기대는지를 보여 줄 뿐, 다르게 만든 셀은 학습될 수 없다는 증거는 아닙니다.",
         "size_note": "출력 게이트 앞에 tanh를 두는 이유: 셀 상태는 쓰인 값을 더해 가므로 |c_t|가 1을 넘을 수 "
@@ -223,11 +227,16 @@ DYNAMIC = {
         "unknown_words": "Words outside the vocabulary (English, from the training data): {n} of the {total} read "
                          "({words}). Each reads as the same unknown word, so what is shown says little about this "
                          "text.",
+        "some_unknown_words": "Words outside the vocabulary (English, from the training data): {n} of the {total} "
+                              "read ({words}). Each reads as the same unknown word: what it means does not reach "
+                              "the answers.",
         "tok_truncated": "Only the first {limit} words are shown here (your text has {n}).",
         "tok_truncated_cut": "Only the first {limit} words are shown here.",
         "max_len_cut": "These models read the first {limit} words; your text has {n}, so the rest was not read.",
         "one_word": "One word: the answers below are the models' reading of it; the chart of the reading word by word "
                     "needs two words or more.",
+        "one_word_memory": "One word: these charts show how memory fades over the words of a text, so they need two "
+                           "words or more (each chart has one point).",
         "max_len_cut_cut": "These models read the first {limit} words; the rest was not read.",
         "one_direction": "{name} reads in one direction only: there is no backward direction to show.",
         "bad_direction": "The direction must be 'forward' or 'backward', got {value!r}.",
@@ -264,10 +273,14 @@ DYNAMIC = {
         "more_entities": " 외 {n}개 (위 텍스트에 표시)",
         "unknown_words": "모델의 어휘(학습 데이터의 영어 단어)에 없는 단어: 읽은 {total}개 중 {n}개 ({words}). 이런 "
                          "단어는 모두 같은 '모르는 단어' 하나로 읽히므로, 여기 보이는 결과는 이 글에 대해 큰 의미가 없습니다.",
+        "some_unknown_words": "모델의 어휘(학습 데이터의 영어 단어)에 없는 단어: 읽은 {total}개 중 {n}개 ({words}). 이런 "
+                              "단어는 모두 같은 '모르는 단어' 하나로 읽히므로, 그 뜻은 답에 반영되지 않습니다.",
         "tok_truncated": "여기에는 앞의 {limit}개 단어만 보입니다 (전체 {n}개).",
         "tok_truncated_cut": "여기에는 앞의 {limit}개 단어만 보입니다.",
         "max_len_cut": "이 모델들은 앞의 {limit}개 단어만 읽습니다. 입력은 {n}개 단어라 나머지는 읽지 않았습니다.",
         "one_word": "단어가 하나뿐입니다. 아래의 답은 그 한 단어를 읽은 판단이며, 단어별 판단 그래프는 두 단어 이상일 때 그립니다.",
+        "one_word_memory": "단어가 하나뿐입니다: 이 그림들은 글의 단어를 따라 기억이 흐려지는 모습을 보여 주므로 두 단어 "
+                           "이상이 필요합니다(그림마다 점이 하나뿐입니다).",
         "max_len_cut_cut": "이 모델들은 앞의 {limit}개 단어만 읽고 나머지는 읽지 않았습니다.",
         "one_direction": "{name}은(는) 한 방향으로만 읽어서 보여 줄 뒤 방향이 없습니다.",
         "bad_direction": "방향은 'forward' 또는 'backward'여야 합니다. 받은 값: {value!r}.",
@@ -297,6 +310,9 @@ DYNAMIC = {
         "note_match": "노트의 루프와 모델 인코더의 가장 큰 차이: {diff:.1e}.",
     },
 }
+
+for _lang, _said in CHART.items():  # the charts' own words, said like the rest
+    DYNAMIC[_lang].update(_said)
 
 
 def say(key: str, lang: str = "en", **fields) -> str:

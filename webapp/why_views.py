@@ -83,7 +83,8 @@ def cell_size(text, model_name, request: gr.Request | None = None):
         raise error("unknown_model", lang, name=model_name, choices=", ".join(gated_models()) or "-")
     text, more = first_words(text, MAX_SIZE_WORDS, lang, cut=bool(notices), model=model_name)
     try:
-        return plots.cell_size(why.cell_magnitudes(models.load(model_name), text), model_name), _notice(more or notices)
+        return (plots.cell_size(why.cell_magnitudes(models.load(model_name), text), model_name, lang),
+                _notice(more or notices))
     except ValueError:
         raise error("no_words", lang) from None
 

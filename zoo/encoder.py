@@ -299,6 +299,7 @@ class RecurrentEncoder(KeepsWeightResults):
             return torch.lstm(x, (h0, h0), params, True, 1, 0.0, self.training, False, True)[0]
         return torch.rnn_tanh(x, h0, params, True, 1, 0.0, self.training, False, True)[0]
 
-    def trace(self, x, lengths=None):
-        """The same computation through the readable cells, with every step's states and gates."""
-        return cells.trace(self.rnn, x, lengths)
+    def trace(self, x, lengths=None, switch: str | None = None):
+        """The same computation through the readable cells, with every step's states and gates (switch: a
+        what-if change to the cell, zoo.cells.SWITCHES)."""
+        return cells.trace(self.rnn, x, lengths, switch=switch)

@@ -49,8 +49,9 @@ class Capture:
         self.handle.remove()
 
 
-def trace_text(predictor, text: str) -> dict:
-    """Run the model's recurrent layer step by step (zoo.cells.trace) on one text.
+def trace_text(predictor, text: str, switch: str | None = None) -> dict:
+    """Run the model's recurrent layer step by step (zoo.cells.trace) on one text (switch: a what-if change to
+    the cell, zoo.cells.SWITCHES; None, the trained cell).
 
     -> {"words": [...], "arch": "rnn"|"lstm"|"bilstm", "directions": {"forward": {...}, "backward": {...}}}
     where each direction maps "h" (and for LSTMs "c", "i", "f", "g", "o") to a (T, H) float tensor
@@ -60,7 +61,7 @@ def trace_text(predictor, text: str) -> dict:
     words, batch = predictor.encode(text)
     with torch.no_grad(), Capture(model.embed) as cap:
         model.embed(batch)
-        _, _, traces = model.encoder.trace(cap.x, batch["lengths"])
+        _, _, traces = model.encoder.trace(cap.x, batch["lengths"], switch=switch)
     last = max(t["layer"] for t in traces)
     keys = ("h", "c") + GATES
     directions = {t["direction"]: {k: t[k][0] for k in keys if k in t} for t in traces if t["layer"] == last}
