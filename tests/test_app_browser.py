@@ -256,6 +256,28 @@ def test_after_an_error_the_last_answers_are_gone_not_left_under_the_error_badge
 
 
 @needs_chromium
+def test_after_a_refused_text_the_sentiment_chart_goes_without_a_script_error_and_comes_back_with_the_next_answer(server):
+    """Emptied to None after an error, the by-step chart threw in the browser ("Cannot read properties of null
+    (reading 'offsetWidth')"); it is hidden instead, and the next answer shows it again."""
+    with app_page(server) as (page, expect):
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.get_by_role("tab", name="Many to one: sentiment").click()
+        chart, box = page.locator("#sentiment-chart"), page.locator("#sentiment-text textarea")
+        page.locator("#sentiment-run").click()
+        expect(chart).to_be_visible()
+        box.fill("   ")
+        page.locator("#sentiment-run").click()
+        expect(page.locator('[data-testid="toast-body"]').first).to_contain_text("Please type some text first.")
+        expect(chart).to_be_hidden()
+        box.fill("a witty movie")
+        page.locator("#sentiment-run").click()
+        expect(chart).to_be_visible()
+        page.wait_for_timeout(500)
+        assert errors == []
+
+
+@needs_chromium
 def test_a_new_photo_in_the_decoder_view_hides_the_last_ones_caption_and_heatmaps(server):
     """They stayed under the new photo (or a broken one), where they read as its own, until the next run."""
     with app_page(server) as (page, expect):

@@ -67,8 +67,9 @@ def sentiment_tab(inside_box):
                               elem_id="sentiment-chart-numbers", **line)]
         gr.Markdown(I18N("by_step_note"))
         outputs = [*cols, *charts, notice]
+        # the charts hidden, not emptied: a LinePlot set to None threw in the browser ("reading 'offsetWidth'")
         clears_on_failure(gr.on([run.click, box.submit], logic.sentiment, inputs=[box, data], outputs=outputs,
-                                api_name="sentiment", **RAW, **MODELS), outputs
+                                api_name="sentiment", **RAW, **MODELS), [*cols, notice], hide=charts
                           ).then(lambda t: t, box, inside_box, api_visibility="private")  # "current input" of the inside tab
         with examples_slot:
             rows = [[t, "sst2"] for t in SENTIMENT_EXAMPLES] + [[t, "imdb"] for t in REVIEW_EXAMPLES]
