@@ -123,6 +123,13 @@ def test_a_text_file_whose_first_line_starts_with_a_brace_is_read_as_text(models
     assert "not a JSON object" in first["error"] and "positive" in second
 
 
+def test_a_broken_json_line_is_said_as_json_says_it_with_its_column_once():
+    from zoo import predict_inputs
+    item = predict_inputs._json_item(3, '{"text": "broken json', ("text",))
+    assert item.error == "not a JSON object (Unterminated string starting at: column 10)"  # was "at at column 10"
+    assert predict_inputs._json_item(1, '{"text": }', ("text",)).error == "not a JSON object (Expecting value: column 10)"
+
+
 def test_strings_utf8_cannot_hold_are_escaped_and_the_run_goes_on(models, tmp_path, capsysbinary):
     src = tmp_path / "in.jsonl"
     src.write_text('{"text": "good", "id": "a\\ud800"}\n{"text": "Peter\\ud800Blackburn met EU officials"}\n'

@@ -167,11 +167,16 @@ def test_what_if_refuses_a_caption_checkpoint_whose_decoder_the_switches_do_not_
     assert (tmp_path / "cap" / "config.json").read_bytes() == before
 
 
-def test_fp16_on_the_cpu_is_refused_before_the_data_loads(capsys, tmp_path):
+@pytest.mark.parametrize("amx", [True, False], ids=["amx", "no-amx"])
+def test_fp16_on_the_cpu_is_refused_before_the_data_loads_with_advice_for_this_cpu(capsys, tmp_path, monkeypatch, amx):
+    """The advice was bf16 on every CPU, where the project measured it slower than fp32 without AMX."""
+    from zoo import cpu
+    monkeypatch.setattr(cpu, "bf16_pays", lambda: amx)
     argv = ["--data", NO_DATA, "--out", str(tmp_path / "r"), "--precision", "fp16", "--device", "cpu"]
     assert script("sentiment").main(argv) == 2  # cli.script's one line, from the device check at parse time
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["error: --precision fp16 is for GPUs; on the CPU use bf16 (native on AMX / AVX512-BF16) or fp32"]
+    here = "this CPU has AMX, so bf16 pays here" if amx else "bf16 only pays with AMX, which this CPU lacks"
+    assert err == [f"error: --precision fp16 is for GPUs; on the CPU use fp32 or bf16 ({here}; --precision auto chooses)"]
 
 
 def test_a_model_larger_than_zoo_load_takes_is_refused_before_it_trains(sst_sample, tmp_path, capsys, monkeypatch):

@@ -159,7 +159,7 @@ def _json_item(n: int, text: str, keys: tuple[str, ...]) -> Item:
     try:
         obj = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
     except json.JSONDecodeError as e:
-        return Item(n, error=f"not a JSON object ({e.msg} at column {e.colno})")
+        return Item(n, error=f"not a JSON object ({e.msg}: column {e.colno})")  # as json says it ("starting at: ...")
     except ValueError as e:
         return Item(n, error=f"not a JSON object ({e})")
     except RecursionError:
