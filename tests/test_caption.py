@@ -139,7 +139,7 @@ def test_data_pipeline_builds_vocab_from_train_with_bos_eos(flickr_sample):
 
 
 def test_training_lowers_the_loss_writes_a_loadable_checkpoint_and_redecoding_keeps_its_weights(flickr_sample, tmp_path,
-                                                                                               capsys):
+                                                                                               capsys, monkeypatch):
     from train.caption import main  # noqa: E402
 
     ds, _ = data.load(str(flickr_sample))
@@ -156,6 +156,11 @@ def test_training_lowers_the_loss_writes_a_loadable_checkpoint_and_redecoding_ke
     assert model.loss(batch).item() < 0.5 * first
 
     out = tmp_path / "caption-rnn"
+    chosen_on = []  # the weights the decoding is chosen with: those the checkpoint saves (float16), as its metrics'
+    real_settings = caption.decode_settings
+    monkeypatch.setattr(caption, "decode_settings", lambda m, *a: chosen_on.append(
+        all(torch.equal(v, v.half().float()) for v in m.state_dict().values() if v.is_floating_point()))
+        or real_settings(m, *a))
     assert main(["--arch", "rnn", "--data", str(flickr_sample), "--out", str(out), "--epochs", "1", "--hidden-size", "32",
                  "--embed-dim", "16", "--min-word-freq", "1", "--beams", "1,2", "--alphas", "0,1", "--threads", "1"]) == 0
     line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])  # the run's line: scores, not example captions
@@ -164,7 +169,8 @@ def test_training_lowers_the_loss_writes_a_loadable_checkpoint_and_redecoding_ke
     chosen = p.config["decode"]  # the decoding settings come from validation, every pair tried is recorded
     assert set(chosen["validation_bleu4"]) == {"beam 1, alpha 0.0", "beam 1, alpha 1.0", "beam 2, alpha 0.0", "beam 2, alpha 1.0"}
     assert chosen["validation_bleu4"][f"beam {chosen['beam']}, alpha {chosen['alpha']}"] == max(chosen["validation_bleu4"].values())
-    assert p.config["metrics"]["validation"]["beam"] == chosen["beam"]
+    assert p.config["metrics"]["validation"]["beam"] == chosen["beam"] and chosen_on == [True]
+    assert chosen["validation_bleu4"][f"beam {chosen['beam']}, alpha {chosen['alpha']}"] == p.config["metrics"]["validation"]["bleu4"]
     assert p.config["task"] == "caption" and p.config["name"] == "caption-rnn" and p.config["metric"] == "bleu4"
     assert {"bleu1", "bleu4", "cider", "rouge_l"} <= set(p.config["metrics"]["test"])
     res = p.predict(np.random.default_rng(1).normal(0, 1, 1280), beam=2)

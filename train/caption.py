@@ -87,7 +87,9 @@ def main(argv=None) -> int:
         lambda m: caption.evaluate(m, val, vocab, beam=1, max_len=args.max_len), config["metric"], cfg,
         count=lambda b: int((b["forward"] > 0).sum()), log=cli.log, state=state, resume_run=args.resume)
 
-    # beam width and length normalisation, chosen on validation (BLEU-4) with the selected weights
+    # beam width and length normalisation, chosen on validation (BLEU-4) with the selected weights as they are saved
+    # (rounded to --dtype): the chosen pair's BLEU-4 is then the one the checkpoint records, not 0.01 apart
+    training.round_weights(model, args.dtype)
     config["decode"].update(caption.decode_settings(model, val, vocab, args.beams, args.alphas, args.max_len))
     cli.log(f"validation BLEU-4 by decoding: {json.dumps(config['decode'])}")
     d = config["decode"]

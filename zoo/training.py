@@ -234,6 +234,20 @@ def fit(model: torch.nn.Module, batches: Callable[[int], Iterable], validate: Ca
     return summary
 
 
+def round_weights(model: torch.nn.Module, dtype: str) -> None:
+    """Round the model's weights, in place, to what saving them in dtype keeps, and put it in eval mode: what is
+    measured or chosen on it after this (scores, a caption decoder's beam) is what the checkpoint gives.
+    Rounding twice changes nothing."""
+    dtype = getattr(torch, dtype)
+    rounded = {k: v.to(dtype).float() if v.is_floating_point() else v for k, v in model.state_dict().items()}
+    overflow = [k for k, v in rounded.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if overflow:  # checkpoint.load_weights refuses such weights: fail here, before anything is written
+        raise FloatingPointError(f"weights {', '.join(overflow[:5])} overflow {dtype}; the trained state is kept: "
+                                 "rerun the same command with --resume --dtype float32 to save them in float32")
+    model.load_state_dict(rounded)
+    model.eval()
+
+
 def finish(model: torch.nn.Module, config: dict, summary: dict, evaluate: Callable[[str], dict], splits: list[str],
            out, files: dict[str, str] | None = None, dtype: str = "float16", command: str | None = None,
            options: dict | None = None) -> dict:
@@ -242,15 +256,7 @@ def finish(model: torch.nn.Module, config: dict, summary: dict, evaluate: Callab
     -> the run's summary line (JSON-able); zoo/cli.py prints it."""
     from . import checkpoint
 
-    dtype = getattr(torch, dtype)
-    # metrics describe the weights as saved, so round them first
-    rounded = {k: v.to(dtype).float() if v.is_floating_point() else v for k, v in model.state_dict().items()}
-    overflow = [k for k, v in rounded.items() if v.is_floating_point() and not torch.isfinite(v).all()]
-    if overflow:  # checkpoint.load_weights refuses such weights: fail here, before anything is written
-        raise FloatingPointError(f"weights {', '.join(overflow[:5])} overflow {dtype}; the trained state is kept: "
-                                 "rerun the same command with --resume --dtype float32 to save them in float32")
-    model.load_state_dict(rounded)
-    model.eval()
+    round_weights(model, dtype)  # metrics describe the weights as saved, so round them first
     metrics = {split: evaluate(split) for split in splits}
     n_params = sum(p.numel() for p in model.parameters())
     select = config["metric"]
@@ -261,7 +267,7 @@ def finish(model: torch.nn.Module, config: dict, summary: dict, evaluate: Callab
         "epoch_seconds": [h["seconds"] for h in summary["history"]],
         "validation_" + select: [h["validation"][select] for h in summary["history"]],
         "options": options or {}})
-    out = checkpoint.save(out, model, config, files=files, dtype=dtype)
+    out = checkpoint.save(out, model, config, files=files, dtype=getattr(torch, dtype))
     return {"model": config["name"], "checkpoint": str(out), "parameters": n_params, "best_epoch": summary["best_epoch"],
             "train_seconds": summary["train_seconds"],
             # the line stays short: per-type tables and example captions are in config.json
