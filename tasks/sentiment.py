@@ -170,7 +170,7 @@ class Predictor:
         text over the limits or with no words at all (empty, only spaces)."""
         ids = self.vectorize.ids(text)
         if len(ids) > MAX_TOKENS:
-            raise ValueError(f"text has {len(ids):,} tokens; the limit is {MAX_TOKENS:,}")
+            raise ValueError(f"{len(ids):,} tokens; the limit is {MAX_TOKENS:,}")  # as the taggers say it
         if not ids:
             raise ValueError("the text has no words to classify")
         return ids

@@ -60,6 +60,27 @@ def test_json_lines_read_text_or_tokens_and_echo_ids(models, tmp_path, capsys):
     assert "got list" in recs[4]["error"] and "no 'tokens' or 'text'" in recs[5]["error"]
 
 
+def test_scores_adds_a_taggers_probabilities_as_predict_scores_true_does_and_changes_nothing_else(models, tmp_path,
+                                                                                                      capsys):
+    """The Python API gave a tagger's per-word tag probabilities (scores=True); the command had no way to."""
+    import zoo
+    src = tmp_path / "in.txt"
+    src.write_text("Peter visited Seoul .\nEU rejects it\n", encoding="utf-8")
+    assert main(["predict", str(models / "ner-bilstm"), "--input", str(src)]) == 0
+    plain = _records(capsys.readouterr().out)
+    assert main(["predict", str(models / "ner-bilstm"), "--input", str(src), "--scores"]) == 0
+    scored = _records(capsys.readouterr().out)
+    assert not any("scores" in t for r in plain for t in r["tokens"])
+    tagger = zoo.load(models / "ner-bilstm")
+    for rec, text in zip(scored, src.read_text().splitlines()):
+        want = tagger.predict(text, scores=True)
+        assert [t["tag"] for t in rec["tokens"]] == [t["tag"] for t in want["tokens"]]
+        assert all(abs(sum(t["scores"].values()) - 1) < 1e-4 for t in rec["tokens"])
+        assert all(abs(a["scores"][k] - b["scores"][k]) < 1e-5 for a, b in zip(rec["tokens"], want["tokens"]) for k in a["scores"])
+    assert main(["predict", str(models / "sentiment-lstm"), "--input", str(src), "--scores"]) == 0  # theirs already
+    assert {"label", "positive", "negative"} <= set(_records(capsys.readouterr().out)[0])
+
+
 def test_the_progress_bar_ends_at_the_files_line_count_when_json_lines_skip_blank_lines(models, tmp_path, capsys):
     src = tmp_path / "in.jsonl"
     src.write_text('{"text": "a fine film"}\n\n{"text": "dull"}\n\n\n', encoding="utf-8")

@@ -49,21 +49,26 @@ def add_parser(sub) -> None:
                    help="tqdm bar on stderr (auto: when stderr is a terminal)")
     p.add_argument("--revision", default=None, help="branch, tag or commit, for a Hub repo")
     p.add_argument("--threads", type=run_flags.threads, default=0, help="torch CPU threads (0 = torch's default)")
+    p.add_argument("--scores", action="store_true",
+                   help="NER: each word's tag probabilities and each entity's score (predict(..., scores=True)); "
+                        "sentiment and captions carry theirs already")
 
 
-def _records(predictor, chunk: list[Item], batch_size: int) -> list[dict]:
+def _records(predictor, chunk: list[Item], batch_size: int, scores: bool = False) -> list[dict]:
     """One chunk -> its records, in order. predict_batch records each input's own error; anything it
-    raises beyond that (an unreadable file, say) sends the chunk through one input at a time instead."""
+    raises beyond that (an unreadable file, say) sends the chunk through one input at a time instead.
+    scores: a text predictor's probabilities (a caption's scores always come)."""
     todo = [it for it in chunk if it.error is None]
+    more = {"scores": True} if scores and predictor.task != "caption" else {}
     try:
-        answers = predictor.predict_batch([it.value for it in todo], batch_size=batch_size, errors="record")
+        answers = predictor.predict_batch([it.value for it in todo], batch_size=batch_size, errors="record", **more)
     except (KeyboardInterrupt, MemoryError):
         raise
     except Exception:
         answers = []
         for it in todo:
             try:
-                answers += predictor.predict_batch([it.value], batch_size=1, errors="record")
+                answers += predictor.predict_batch([it.value], batch_size=1, errors="record", **more)
             except Exception as e:  # noqa: BLE001  (one input's failure, whatever it is, is that input's record)
                 answers.append({"error": f"{type(e).__name__}: {e}"})
     by_line = {it.line: a for it, a in zip(todo, answers)}
@@ -76,7 +81,7 @@ def _records(predictor, chunk: list[Item], batch_size: int) -> list[dict]:
     return out
 
 
-def predict_stream(predictor, items, batch_size: int = 64, ready=None, after_chunk=None):
+def predict_stream(predictor, items, batch_size: int = 64, ready=None, after_chunk=None, scores: bool = False):
     """Items -> records, lazily, CHUNK_BATCHES batches at a time (never the whole input at once). ready: where
     inputs come from a pipe, whether the next is already there (PipeLines.ready); when it is not, the inputs
     read so far are answered at once, not held until a chunk is full. after_chunk() runs once a chunk's
@@ -85,12 +90,12 @@ def predict_stream(predictor, items, batch_size: int = 64, ready=None, after_chu
     for item in items:
         chunk.append(item)
         if len(chunk) >= size or (ready is not None and not ready()):
-            yield from _records(predictor, chunk, batch_size)
+            yield from _records(predictor, chunk, batch_size, scores)
             chunk = []
             if after_chunk is not None:
                 after_chunk()
     if chunk:
-        yield from _records(predictor, chunk, batch_size)
+        yield from _records(predictor, chunk, batch_size, scores)
 
 
 def _count_lines(path: Path) -> int:
@@ -264,7 +269,7 @@ def _write(predictor, items, args, total, ready=None) -> int:
     bar = tqdm(total=total, unit=" inputs", file=sys.stderr, dynamic_ncols=True,
                disable={"auto": None, "on": False, "off": True}[args.progress])  # None: off unless a terminal
     try:
-        for rec in predict_stream(predictor, items, args.batch_size, ready, after_chunk=emit):
+        for rec in predict_stream(predictor, items, args.batch_size, ready, after_chunk=emit, scores=args.scores):
             data, bad = json_line(rec)
             emit(data)
             failed += bad
