@@ -90,6 +90,9 @@ def parse(p: argparse.ArgumentParser, argv, task: str, defaults: training.TrainC
     # a device or precision that is not there, or a flag out of range, is said at once, not after the data has loaded
     devices.choose_precision(args.precision, devices.resolve(args.device))
     run_flags.check(p, args)
+    # --threads from here, not from fit: the data's encoding and the starting weights (an orthogonal init's QR) ran
+    # on torch's default threads, so the same flags gave other weights with and without OMP_NUM_THREADS=1
+    devices.use_threads(args.threads)
     recipe = getattr(args, "recipe", None)
     if recipe and args.arch != recipes()[recipe].get("arch", args.arch):
         p.error(f"--arch {args.arch} contradicts the recipe {recipe} (arch {recipes()[recipe]['arch']}); "
