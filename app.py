@@ -35,7 +35,7 @@ def server_address() -> tuple[str, int]:
 server_address()  # a bad value stops here, before gradio and the models load (launch reads them again)
 
 from webapp.texts import I18N  # noqa: E402  (after the check: gradio reads GRADIO_SERVER_PORT when imported)
-from webapp.ui import CSS, THEME, build  # noqa: E402
+from webapp.ui import CSS, JS, THEME, build  # noqa: E402
 
 # Requests run CONCURRENCY at a time, each on one thread: the models are small, and extra threads per
 # request only spin against each other on a 2-core machine.
@@ -54,7 +54,7 @@ def launch(**kwargs):
     # no /monitoring page: its traffic summary costs CPU on every request (see webapp.ui.build)
     name, port = server_address()
     options = {"server_name": name, "server_port": port, "i18n": I18N,
-               "css": CSS, "theme": THEME, "enable_monitoring": False, "max_file_size": MAX_UPLOAD,
+               "css": CSS, "js": JS, "theme": THEME, "enable_monitoring": False, "max_file_size": MAX_UPLOAD,
                # gradio's own refusals of a crafted payload (a path that was not uploaded, a number where a file
                # belongs) answered {"error": null}; with this they say why. The event functions raise gr.Error
                # with their own messages either way, and tracebacks stay in the server's log

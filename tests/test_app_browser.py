@@ -278,6 +278,19 @@ def test_after_a_refused_text_the_sentiment_chart_goes_without_a_script_error_an
 
 
 @needs_chromium
+@pytest.mark.parametrize("locale, title, message", [("ko-KR", "오류", "먼저 텍스트를 입력하세요."),
+                                                    ("en-US", "Error", "Please type some text first.")])
+def test_an_error_toast_is_titled_in_the_pages_language(server, locale, title, message):
+    """gradio titles its toasts "Error" in English on every page (it ignores gr.Error's title)."""
+    with app_page(server, locale=locale) as (page, expect):
+        page.locator("#sentiment-text textarea").fill("   ")
+        page.locator("#sentiment-run").click()
+        toast = page.locator('[data-testid="toast-body"]').first
+        expect(toast).to_contain_text(message)
+        expect(toast.locator(".toast-title")).to_have_text(title)
+
+
+@needs_chromium
 def test_a_new_photo_in_the_decoder_view_hides_the_last_ones_caption_and_heatmaps(server):
     """They stayed under the new photo (or a broken one), where they read as its own, until the next run."""
     with app_page(server) as (page, expect):

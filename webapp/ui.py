@@ -250,6 +250,22 @@ CSS = (".card { font-size: 0.9em } .note { font-size: 0.9em; padding-top: 1em } 
        ".matplotlib img { width: 600px; max-width: none; height: auto } }")  # flex-start: a centred figure's left part could not be scrolled to
 
 
+# gradio's toasts title themselves from the message's kind ("Error"), in English whatever the page's language
+# (gr.Error's title is ignored by its front end): on a Korean browser the title is put in Korean as it appears
+JS = """() => {
+  const lang = ((navigator.languages && navigator.languages[0]) || navigator.language || "").toLowerCase();
+  if (!lang.startsWith("ko")) return;
+  const KO = {Error: "오류", Warning: "경고", Info: "알림"};
+  const fix = () => document.querySelectorAll(".toast-title").forEach((title) => {
+    for (const node of title.childNodes) {
+      const said = node.nodeType === Node.TEXT_NODE && KO[node.textContent.trim()];
+      if (said) node.textContent = said + " ";
+    }
+  });
+  new MutationObserver(fix).observe(document.body, {childList: true, subtree: true, characterData: true});
+}"""
+
+
 def build() -> gr.Blocks:
     # no telemetry: the app must work offline and send nothing anywhere
     with gr.Blocks(title="seqzoo: RNN · LSTM · BiLSTM", analytics_enabled=False) as demo:
