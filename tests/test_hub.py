@@ -258,6 +258,27 @@ def test_a_push_to_a_hub_that_takes_the_connection_and_never_answers_is_an_error
     assert request.extensions["timeout"] == {"connect": None, "read": None, "write": None, "pool": None}
 
 
+def test_an_uploads_bound_reaches_the_threads_that_send_its_files_and_spares_a_timeout_already_set():
+    import threading
+    from huggingface_hub.utils import get_session
+    session, seen = get_session(), {}
+
+    def send(name, **timeout):
+        request = session.build_request("PUT", "http://127.0.0.1:1/", **timeout)
+        for hook in session.event_hooks["request"]:
+            hook(request)
+        seen[name] = request.extensions["timeout"]
+    with hub._bounded_requests(7):
+        worker = threading.Thread(target=send, args=("pool",))  # huggingface_hub sends LFS files from a pool
+        worker.start()
+        worker.join()
+        send("own", timeout=3)
+    send("after")
+    assert seen["pool"] == {"connect": 7, "read": 7, "write": 7, "pool": 7}
+    assert seen["own"] == {"connect": 3, "read": 3, "write": 3, "pool": 3}
+    assert seen["after"] == {"connect": None, "read": None, "write": None, "pool": None}
+
+
 def test_plain_load_keeps_its_commit_while_refresh_and_revision_choose_one(fake_hub, tiny_checkpoint):
     first = upload(fake_hub, tiny_checkpoint)
     assert zoo.load(f"hf://{REPO}").name == "ner-tiny"

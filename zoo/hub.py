@@ -13,10 +13,10 @@ names it. Only JSON, Markdown and safetensors files are fetched: nothing from a 
 """
 from __future__ import annotations
 
-import contextvars
 import importlib
 import os
 import re
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -32,10 +32,11 @@ _TRUE = {"1", "ON", "YES", "TRUE"}
 # seconds the Hub may keep one answer waiting (connect, each read): huggingface_hub's API calls have none, so an
 # endpoint that took the connection and never answered (a broken proxy) hung a load with no end
 API_TIMEOUT = 60
-# the same for each request of an upload, whose calls (create_repo, create_commit) take no timeout argument:
-# bounded through the request hook below, for this upload's own requests only (_UPLOAD_LIMIT is per context)
+# the same for each request while an upload runs, whose calls (create_repo, create_commit) take no timeout
+# argument: bounded through the request hook below (_bounded_requests)
 UPLOAD_TIMEOUT = 120
-_UPLOAD_LIMIT: contextvars.ContextVar[float | None] = contextvars.ContextVar("seqzoo_upload_limit", default=None)
+_bounds: list[float] = []  # the limits of the uploads running now (threads included: LFS files go from a pool)
+_bounds_lock = threading.Lock()
 
 
 def is_repo_id(name: str) -> bool:
@@ -236,9 +237,9 @@ def _hub_error(e: BaseException, where: str, reading: bool = True) -> Exception:
 
 
 def _bound_timeout(request) -> None:
-    """huggingface_hub's client's request hook: inside _bounded_requests, a request's timeouts that are None
-    (huggingface_hub's default: wait without end) become the limit; elsewhere nothing changes."""
-    limit = _UPLOAD_LIMIT.get()
+    """huggingface_hub's client's request hook: while an upload runs (_bounded_requests), a request's timeouts
+    that are None (huggingface_hub's default: wait without end) become its limit; otherwise nothing changes."""
+    limit = max(_bounds, default=None)
     if limit is not None:
         timeout = request.extensions.get("timeout") or {}
         request.extensions = {**request.extensions, "timeout": {
@@ -247,21 +248,24 @@ def _bound_timeout(request) -> None:
 
 @contextmanager
 def _bounded_requests(seconds: float):
-    """Requests made through huggingface_hub's shared client in this block wait at most `seconds` for each
-    step (connect, a read, a write). The client keeps the user's own settings (a proxy, certificates): only a
-    hook that does nothing outside such a block is added to it. (huggingface_hub makes a new client after a
-    failed connection; a request on it is unbounded, so a Hub that refuses and then goes silent can still hang.)"""
+    """While this block runs, requests through huggingface_hub's shared client (from any thread: it sends an
+    upload's files from a pool) wait at most `seconds` for each step (connect, a read, a write); a request of
+    the user's own that has a timeout keeps it. The client keeps the user's settings (a proxy, certificates):
+    only a hook that does nothing outside such a block is added to it. (huggingface_hub makes a new client
+    after a failed connection, without the hook: a Hub that refuses once and then goes silent can still hang.)"""
     from huggingface_hub.utils import get_session
 
     session = get_session()
     hooks = session.event_hooks
     if _bound_timeout not in hooks["request"]:
         session.event_hooks = {**hooks, "request": [*hooks["request"], _bound_timeout]}
-    token = _UPLOAD_LIMIT.set(seconds)
+    with _bounds_lock:
+        _bounds.append(seconds)
     try:
         yield
     finally:
-        _UPLOAD_LIMIT.reset(token)
+        with _bounds_lock:
+            _bounds.remove(seconds)
 
 
 def upload(folder, repo_id: str, config: dict, private: bool | None = None, token: str | None = None,
