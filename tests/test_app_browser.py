@@ -265,6 +265,7 @@ def test_after_a_refused_text_the_sentiment_chart_goes_without_a_script_error_an
         page.get_by_role("tab", name="Many to one: sentiment").click()
         chart, box = page.locator("#sentiment-chart"), page.locator("#sentiment-text textarea")
         page.locator("#sentiment-run").click()
+        expect(page.locator("#sentiment-card-lstm")).to_contain_text("parameters")  # the first answer is in
         expect(chart).to_be_visible()
         box.fill("   ")
         page.locator("#sentiment-run").click()

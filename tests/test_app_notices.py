@@ -210,8 +210,9 @@ def test_a_text_mostly_outside_the_vocabulary_gets_a_notice_naming_its_unknown_w
     assert "1 of the 3 read (영화). Each reads as the same unknown word: what it means does not reach" in notice
     *_, notice = logic.sentiment("영화 movie witty", "sst2", SimpleNamespace(headers={"accept-language": "ko-KR,ko"}))
     assert "읽은 3개 중 1개 (영화)" in notice and "그 뜻은 답에 반영되지 않습니다" in notice
-    # a rare English word or a typo among known ones: no notice
+    # a rare English word, a typo, an accent or a phone's typed punctuation among known ones: no notice
     assert logic.sentiment("a wittyy movie")[-1] == "" and logic.sentiment("a witty movie")[-1] == ""
+    assert logic.sentiment("a “witty” movie — a naïve witty movie")[-1] == ""  # 4 of 10 unknown: “ ” — naïve
     assert logic.ner(NER_TEXT)[-1] == ""
 
 

@@ -87,15 +87,16 @@ def test_threads_apply_before_the_data_is_encoded_and_the_model_built(conll_samp
     """--threads took effect in fit, after the starting weights: the same flags gave another full CoNLL run
     (ner-rnn, one epoch: F1 73.74 against 73.58) with torch's default two threads than with OMP_NUM_THREADS=1."""
     from tasks import ner
-    seen, build = [], ner.build_model
+    seen, build, encode = [], ner.build_model, ner.encode_split
     monkeypatch.setattr(ner, "build_model", lambda config: seen.append(torch.get_num_threads()) or build(config))
+    monkeypatch.setattr(ner, "encode_split", lambda *a: seen.append(torch.get_num_threads()) or encode(*a))
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(2)
         assert run_ner(conll_sample, tmp_path / "out", "--epochs", "1") == 0  # NER_TINY: --threads 1
     finally:
         torch.set_num_threads(before)
-    assert seen == [1]
+    assert seen and set(seen) == {1}  # each split's encoding, then the model
 
 
 def test_a_run_killed_mid_epoch_resumes_to_the_same_weights_and_metrics(conll_sample, ner_reference, tmp_path):
@@ -361,13 +362,42 @@ def test_a_state_record_is_strict_json_and_a_best_not_yet_scored_reads_back_as_m
 
 
 def test_a_state_written_with_minus_infinity_before_the_strict_form_still_resumes(tmp_path, monkeypatch):
+    whole, summary = toy_fit(None)
+
+    class Crash(Exception):
+        pass
+
+    def crash(where, n):
+        if (where, n) == ("step", 3):  # before the first validation: the best is still -inf
+            raise Crash
+    monkeypatch.setattr(resume, "crash_point", crash)
+    with pytest.raises(Crash):
+        toy_fit(tmp_path / "s")
+    monkeypatch.undo()
+    path = tmp_path / "s" / resume.RECORD
+    path.write_text(json.dumps(resume.load(tmp_path / "s")[1]))  # as the earlier form wrote it: -Infinity
+    assert '"best": -Infinity' in path.read_text()
+    resumed, summary2 = toy_fit(tmp_path / "s", resume_run=True)
+    assert summary2["resumed_at_steps"] == [2] and summary2["history"] == summary["history"]
+    for a, b in zip(whole.state_dict().values(), resumed.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("spelled, reads", [("-Infinity", float("-inf")), ("inf", float("inf")), ("2.5", None),
+                                            ("minus lots", None), (7, None)])
+def test_a_float_json_cannot_write_reads_in_any_spelling_and_anything_else_there_is_a_state_error(tmp_path, spelled,
+                                                                                                   reads):
     toy_fit(tmp_path / "s", epochs=1)
     path = tmp_path / "s" / resume.RECORD
-    record = json.loads(path.read_text())
-    record["scheduler"]["mode_worse"] = float("-inf")  # as json.dumps wrote it: -Infinity
+    record = json.loads(path.read_text())  # as written: {"float": "-inf"}, kept as it is without the state's reader
+    assert record["scheduler"]["mode_worse"] == {"float": "-inf"}
+    record["scheduler"]["mode_worse"] = {"float": spelled}
     path.write_text(json.dumps(record))
-    assert "-Infinity" in path.read_text()
-    assert resume.load(tmp_path / "s")[1]["scheduler"]["mode_worse"] == float("-inf")
+    if reads is not None:
+        assert resume.load(tmp_path / "s")[1]["scheduler"]["mode_worse"] == reads
+    else:  # a dict where the scheduler wants a number failed at the first validation, with a traceback
+        with pytest.raises(resume.StateError, match="is not a float that JSON cannot write"):
+            toy_fit(tmp_path / "s", resume_run=True, epochs=1)
 
 
 def test_a_state_is_safetensors_and_json_only_and_records_every_random_generator(tmp_path):

@@ -52,9 +52,7 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     args = parse_args(argv)
     cfg = training.config_from_args(args)
-    training.seed_everything(args.seed)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    training.seed_everything(args.seed)  # --threads: set as the flags were read (cli.parse)
     ds, source = data.load(args.data)
     data.require(ds, args.data, splits=("train", "validation"), columns=caption.CAPTION_COLUMNS[:1])
     with caption.read_as_captions(args.data):

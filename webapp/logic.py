@@ -7,6 +7,7 @@ and returns it as the error of an API call, and no traceback ever reaches the us
 from __future__ import annotations
 
 import time
+import unicodedata
 
 import gradio as gr
 import numpy as np
@@ -163,13 +164,11 @@ def sentiment(text, data="sst2", request: gr.Request | None = None):
 
 
 def unknown_words(pred, text: str, lang: str) -> list[str]:
-    """A notice when at least half the words the models read are unknown to them (Korean, emoji, a foreign
-    script): each reads as the one <unk> word, so the answer says little about the text. Fewer get a milder
-    notice where one of them is not plain ASCII (a Korean word in an English sentence, "재미없었다", may be the
-    verdict itself, and no such word is ever in the English vocabulary); a rare English word alone gets none.
-    A tagger also reads each word's characters, so for it a word is unknown only when its characters are too
-    ("Kishida" is a name it can tag; "서울" is not). The models of a tab share one vocabulary recipe: one
-    predictor's count stands for the three."""
+    """A notice when at least half the words read are unknown (Korean, emoji): each reads as the one <unk> word,
+    so the answer says little. Fewer get a milder one where one has a letter of a script not Latin ("재미없었다" in
+    English may be the verdict); a rare English word, "naïve" or typed punctuation (’ “ —) gets none. A tagger's
+    word is unknown only when its characters are too ("Kishida" it can tag; "서울" not). A tab's models share
+    one vocabulary recipe: one predictor's count stands for the three."""
     try:
         words, batch = pred.encode(text)
     except ValueError:  # no words: the tab's own error says so
@@ -179,7 +178,7 @@ def unknown_words(pred, text: str, lang: str) -> list[str]:
         unknown &= np.isin(np.asarray(batch["chars"])[0][:len(words)], (PAD_ID, UNK_ID)).all(axis=-1)
     named = [w for w, u in zip(words, unknown) if u]
     most = 2 * len(named) >= len(words)
-    if not most and all(w.isascii() for w in named):
+    if not most and not any(c.isalpha() and not unicodedata.name(c, "").startswith("LATIN") for w in named for c in w):
         return []
     distinct = list(dict.fromkeys(named))
     shown = [md_cell(plots.short_word(w)) for w in distinct[:MAX_SHOWN_UNKNOWN]]

@@ -35,7 +35,7 @@ API_TIMEOUT = 60
 # the same for each request while an upload runs, whose calls (create_repo, create_commit) take no timeout
 # argument: bounded through the request hook below (_bounded_requests)
 UPLOAD_TIMEOUT = 120
-_bounds: list[float] = []  # the limits of the uploads running now (threads included: LFS files go from a pool)
+_bounds: list[float] = []  # the limits of the uploads running now (every thread: huggingface_hub uses a pool)
 _bounds_lock = threading.Lock()
 
 
@@ -248,9 +248,9 @@ def _bound_timeout(request) -> None:
 
 @contextmanager
 def _bounded_requests(seconds: float):
-    """While this block runs, requests through huggingface_hub's shared client (from any thread: it sends an
-    upload's files from a pool) wait at most `seconds` for each step (connect, a read, a write); a request of
-    the user's own that has a timeout keeps it. The client keeps the user's settings (a proxy, certificates):
+    """While this block runs, requests through huggingface_hub's shared client (from any thread: it sends
+    some from a pool) wait at most `seconds` for each step (connect, a read, a write); a request that has a
+    timeout keeps it. (hf_xet, where it sends the weights' bytes, has its own client and timeouts.) The client keeps the user's settings (a proxy, certificates):
     only a hook that does nothing outside such a block is added to it. (huggingface_hub makes a new client
     after a failed connection, without the hook: a Hub that refuses once and then goes silent can still hang.)"""
     from huggingface_hub.utils import get_session

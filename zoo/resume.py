@@ -73,11 +73,18 @@ def _strict(value):
 
 
 def _read_nonfinite(obj: dict):
-    """json.loads' object_hook: {NONFINITE: "-inf"} -> -inf (a state written before this form has -Infinity,
-    which Python's json reads as it is)."""
-    if len(obj) == 1 and obj.get(NONFINITE) in ("inf", "-inf", "nan"):
-        return float(obj[NONFINITE])
-    return obj
+    """json.loads' object_hook: {NONFINITE: "-inf"} -> -inf, any spelling float() reads ("-Infinity" too); one
+    that is no such float is a ValueError (load: a StateError), not a dict where a number belongs. A state written
+    before this form has -Infinity, which Python's json reads as it is."""
+    if len(obj) != 1 or NONFINITE not in obj:
+        return obj
+    try:
+        value = float(obj[NONFINITE])
+    except (TypeError, ValueError):
+        value = 0.0
+    if math.isfinite(value):
+        raise ValueError(f"{json.dumps(obj)[:80]} is not a float that JSON cannot write (inf, -inf or nan)")
+    return value
 
 
 def save(folder, tensors: dict[str, torch.Tensor], record: dict) -> Path:
@@ -121,6 +128,8 @@ def load(folder) -> tuple[dict[str, torch.Tensor], dict] | None:
         record = json.loads(path.read_text(encoding="utf-8"), object_hook=_read_nonfinite)
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise StateError(f"{path}: not valid JSON ({e})") from None
+    except ValueError as e:  # _read_nonfinite's
+        raise StateError(f"{path}: {e}") from None
     if not isinstance(record, dict) or record.get("format") != FORMAT or not isinstance(record.get("tensors"), dict):
         raise StateError(f"{path}: not a {FORMAT} record")
     tensors_path = Path(folder) / str(record["tensors"].get("file", ""))
