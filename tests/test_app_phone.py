@@ -59,7 +59,9 @@ def test_on_a_phone_each_shape_in_the_shapes_table_stays_on_one_line(server):
         page.get_by_role("tab").nth(6).click()
         cells = page.locator("#shapes-out td:nth-child(2) code")
         expect(cells.first).to_be_visible()
-        heights = [cells.nth(i).bounding_box()["height"] for i in range(cells.count())]
+        page.wait_for_timeout(300)  # the table as drawn, measured in one go (a box read while it redraws is None)
+        heights = page.evaluate("Array.from(document.querySelectorAll('#shapes-out td:nth-child(2) code'))"
+                                ".map((c) => c.getBoundingClientRect().height)")
         line = page.evaluate("parseFloat(getComputedStyle(document.querySelector('#shapes-out td code')).lineHeight)"
                              " || 1.5 * parseFloat(getComputedStyle(document.querySelector('#shapes-out td')).fontSize)")
         assert len(heights) >= 6 and max(heights) < 1.5 * line, (heights, line)
