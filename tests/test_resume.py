@@ -314,19 +314,23 @@ def toy_fit(state, resume_run=False, log=lambda s: None, **cfg):
     return model, summary
 
 
-def test_resuming_restores_the_dropout_generator_and_the_place_in_the_batch_order(tmp_path, monkeypatch):
-    whole, summary = toy_fit(None)
-
+def stopped_at(state, step: int, monkeypatch) -> None:
+    """A toy fit into state that stops (an exception, as a crash) at optimizer step `step`, its state kept."""
     class Crash(Exception):
         pass
 
     def crash(where, n):
-        if (where, n) == ("step", 7):  # the last state: step 6, one batch into epoch 2
+        if (where, n) == ("step", step):
             raise Crash
     monkeypatch.setattr(resume, "crash_point", crash)
     with pytest.raises(Crash):
-        toy_fit(tmp_path / "s")
+        toy_fit(state)
     monkeypatch.undo()
+
+
+def test_resuming_restores_the_dropout_generator_and_the_place_in_the_batch_order(tmp_path, monkeypatch):
+    whole, summary = toy_fit(None)
+    stopped_at(tmp_path / "s", 7, monkeypatch)  # the last state: step 6, one batch into epoch 2
     resumed, summary2 = toy_fit(tmp_path / "s", resume_run=True)
     assert summary2["resumed_at_steps"] == [6] and summary2["steps"] == summary["steps"] == 15
     assert [h["validation"] for h in summary2["history"]] == [h["validation"] for h in summary["history"]]
@@ -338,17 +342,7 @@ def test_a_state_record_is_strict_json_and_a_best_not_yet_scored_reads_back_as_m
     # stopped at step 3, before the first validation: the run's best (and the LR scheduler's) is still -inf,
     # which json.dumps writes as -Infinity, not JSON (jq, a browser's JSON.parse refuse it)
     whole, summary = toy_fit(None)
-
-    class Crash(Exception):
-        pass
-
-    def crash(where, n):
-        if (where, n) == ("step", 3):  # the last state: step 2, in epoch 1
-            raise Crash
-    monkeypatch.setattr(resume, "crash_point", crash)
-    with pytest.raises(Crash):
-        toy_fit(tmp_path / "s")
-    monkeypatch.undo()
+    stopped_at(tmp_path / "s", 3, monkeypatch)  # the last state: step 2, in epoch 1
 
     def refuse(constant):
         raise ValueError(f"{constant} is not JSON")
@@ -363,17 +357,7 @@ def test_a_state_record_is_strict_json_and_a_best_not_yet_scored_reads_back_as_m
 
 def test_a_state_written_with_minus_infinity_before_the_strict_form_still_resumes(tmp_path, monkeypatch):
     whole, summary = toy_fit(None)
-
-    class Crash(Exception):
-        pass
-
-    def crash(where, n):
-        if (where, n) == ("step", 3):  # before the first validation: the best is still -inf
-            raise Crash
-    monkeypatch.setattr(resume, "crash_point", crash)
-    with pytest.raises(Crash):
-        toy_fit(tmp_path / "s")
-    monkeypatch.undo()
+    stopped_at(tmp_path / "s", 3, monkeypatch)  # before the first validation: the best is still -inf
     path = tmp_path / "s" / resume.RECORD
     path.write_text(json.dumps(resume.load(tmp_path / "s")[1]))  # as the earlier form wrote it: -Infinity
     assert '"best": -Infinity' in path.read_text()
