@@ -228,7 +228,7 @@ def distance(first: dict, last: dict, lang: str = "en") -> Figure:
             arch = name.rsplit("-", 1)[-1]
             marker, size, width = look.get(arch, ("o", 5, 1.5))
             ax.plot(result["distances"], accs, style, color=COLORS.get(arch), marker=marker, markersize=size,
-                    linewidth=width, label=say("probe_line", lang, name=names.get(arch, arch), what=what),
+                    linewidth=width, label=f"{names.get(arch, arch)}, {what}",
                     clip_on=False)  # a marker at 100% is drawn whole, over the frame, not cut in half
     ax.axhline(50, color="grey", linewidth=0.8, linestyle=":")
     ax.set_ylim(0, 106)  # headroom: lines at 100% drawn below the frame, not on it

@@ -91,7 +91,8 @@ UI = {
         "why_note": "The last column is each variant's score on the validation split with the same weights "
                     "(`python train/what_if.py`). A gate that multiplies is a valve per unit: 0 closes, 1 opens; "
                     "added instead, it can only shift a value, and the cell state runs away (the lower panel of the "
-                    "chart below); as a matrix that is not diagonal, it mixes the units, so none can be opened or shut on its own. The weights were "
+                    "chart below); as a matrix that is not diagonal, it mixes the units, so none can be opened or "
+                    "shut on its own. The weights were "
                     "trained with products, so a drop shows how much these models rely on them, not that a cell "
                     "built the other way could not be trained.",
         "size_note": "Why tanh before the output gate: the cell state adds up what is written, so |c_t| can grow "

@@ -13,7 +13,7 @@ from . import captions, logic, memory_views, models, plots, ui_why
 from .queue import CONCURRENCY, MODELS, RAW, clears_on_failure
 from .examples import MEMORY_EXAMPLE, NER_EXAMPLES, REVIEW_EXAMPLES, SENTIMENT_EXAMPLES
 from .shapes import shapes
-from .texts import DIRECTIONS, EXAMPLE_HEADERS, I18N, SET_LABELS
+from .texts import DIRECTIONS, EXAMPLE_HEADERS, I18N, SET_LABELS, say
 
 
 MEMORY_SETS = [(SET_LABELS[k], k) for k in ("imdb", "sst2", "ner")]
@@ -255,15 +255,13 @@ CSS = (".card { font-size: 0.9em } .note { font-size: 0.9em; padding-top: 1em } 
 JS = """() => {
   const lang = ((navigator.languages && navigator.languages[0]) || navigator.language || "").toLowerCase();
   if (!lang.startsWith("ko")) return;
-  const KO = {Error: "오류", Warning: "경고", Info: "알림"};
   const fix = () => document.querySelectorAll(".toast-title").forEach((title) => {
     for (const node of title.childNodes) {
-      const said = node.nodeType === Node.TEXT_NODE && KO[node.textContent.trim()];
-      if (said) node.textContent = said + " ";
+      if (node.nodeType === Node.TEXT_NODE && node.textContent.trim() === "Error") node.textContent = "%s ";
     }
   });
   new MutationObserver(fix).observe(document.body, {childList: true, subtree: true, characterData: true});
-}"""
+}""" % say("error_title", "ko")  # the app raises errors only (texts.error)
 
 
 def build() -> gr.Blocks:

@@ -250,8 +250,9 @@ def _bound_timeout(request) -> None:
 def _bounded_requests(seconds: float):
     """While this block runs, requests through huggingface_hub's shared client (from any thread: it sends
     some from a pool) wait at most `seconds` for each step (connect, a read, a write); a request that has a
-    timeout keeps it. (hf_xet, where it sends the weights' bytes, has its own client and timeouts.) The client keeps the user's settings (a proxy, certificates):
-    only a hook that does nothing outside such a block is added to it. (huggingface_hub makes a new client
+    timeout keeps it. (hf_xet, where it sends the weights' bytes, has its own client and timeouts.) The client
+    keeps the user's settings (a proxy, certificates): only a hook that does nothing outside such a block is
+    added to it. (huggingface_hub makes a new client
     after a failed connection, without the hook: a Hub that refuses once and then goes silent can still hang.)"""
     from huggingface_hub.utils import get_session
 
