@@ -32,7 +32,22 @@ def server_address() -> tuple[str, int]:
     return name, port
 
 
-server_address()  # a bad value stops here, before gradio and the models load (launch reads them again)
+def check_port_free(name: str, port: int) -> None:
+    """A port another server holds is one line before the models load (gradio finds out only at launch, and
+    says it in a traceback). Bound and let go as gradio's own check does; a race after this is gradio's."""
+    family, kind, proto, _, address = socket.getaddrinfo(name, port, type=socket.SOCK_STREAM)[0]
+    with socket.socket(family, kind, proto) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(address)
+        except OSError as e:
+            sys.exit(f"error: port {port} on {name} is taken ({e.strerror or e}): another server runs there; "
+                     "stop it or set GRADIO_SERVER_PORT to a free port")
+
+
+address = server_address()  # a bad value stops here, before gradio and the models load (launch reads them again)
+if __name__ == "__main__":  # only a server checks: importing the app (tests, gradio_client scripts) binds nothing
+    check_port_free(*address)
 
 from webapp.texts import I18N  # noqa: E402  (after the check: gradio reads GRADIO_SERVER_PORT when imported)
 from webapp.ui import CSS, JS, THEME, build  # noqa: E402

@@ -262,21 +262,23 @@ class Predictor:
         return (_whole(self.decode_cfg["beam"] if beam is None else beam, "beam", DECODE_SIZES["beam"][1]),
                 _whole(self.decode_cfg["max_len"] if max_len is None else max_len, "max_len", DECODE_SIZES["max_len"][1]))
 
-    def _captions(self, hyps: list[tuple]) -> list[dict]:
-        return [{"caption": self.vocab.decode(ids), "score": round(s, 4)} for ids, s in hyps]
+    def _captions(self, hyps: list[tuple], scores: bool = True) -> list[dict]:
+        return [{"caption": self.vocab.decode(ids), **({"score": round(s, 4)} if scores else {})} for ids, s in hyps]
 
     @torch.no_grad()
-    def predict(self, image_or_path_or_feature, beam: int | None = None, max_len: int | None = None) -> list[dict]:
-        """-> [{"caption": str, "score": float}, ...], best first; score is the length-normalised log-prob."""
+    def predict(self, image_or_path_or_feature, beam: int | None = None, max_len: int | None = None,
+                scores: bool = True) -> list[dict]:
+        """-> [{"caption": str, "score": float}, ...], best first; score is the length-normalised log-prob
+        (scores=False: the captions alone, as the text predictors' scores flag gives their labels alone)."""
         beam, max_len = self._settings(beam, max_len)
         feature = on_model(self.model, self.feature(image_or_path_or_feature))
         hyps = caption_decode.generate(self.model, feature, beam, max_len,
                                        self.decode_cfg["alpha"])[0]
-        return self._captions(hyps)
+        return self._captions(hyps, scores)
 
     @torch.no_grad()
     def predict_batch(self, inputs: list, batch_size: int = 64, beam: int | None = None, max_len: int | None = None,
-                      errors: str = "raise") -> list[list[dict]]:
+                      errors: str = "raise", scores: bool = True) -> list[list[dict]]:
         """predict for many images (or paths, or feature vectors): images are read one at a time (as predict
         reads them, so the features are the same), then decoded `batch_size` at a time, answers in input order
         (the same captions as predict on each; scores within float rounding; in int8 a caption can move with its
@@ -291,7 +293,7 @@ class Predictor:
             hyps = caption_decode.generate(self.model, batch, beam, max_len,
                                            self.decode_cfg["alpha"])
             for i, h in zip(chunk, hyps):
-                results[i] = self._captions(h)
+                results[i] = self._captions(h, scores)
         return results
 
     def evaluate(self, split, beam: int | None = None) -> dict:

@@ -65,6 +65,19 @@ def test_a_bad_server_port_or_name_is_one_line_before_any_model_loads():
         assert message in lines[0] and time.monotonic() - t0 < 60
 
 
+def test_a_port_another_server_holds_is_one_line_before_any_model_loads():
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1",
+               "SEQZOO_MODELS_DIR": "/nonexistent"}  # had the models been loaded, this would fail differently
+        r = subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 1 and len(lines) == 1, r.stderr
+    assert lines[0].startswith(f"error: port {port} on 127.0.0.1 is taken") and "GRADIO_SERVER_PORT" in lines[0]
+
+
 def test_the_page_font_is_gradios_own_complete_files_so_bold_words_keep_one_font(monkeypatch):
     """gradio's bundled Source Sans Pro SemiBold (its bold, 600) holds 55 letters: bold words mixed two fonts.
     The app's theme serves the Regular and Bold files, local (offline) and whole (about 100 kB each; the

@@ -55,6 +55,16 @@ def test_a_model_named_by_nothing_is_a_clear_error_not_the_current_folder(bad, e
         zoo.load(bad)
 
 
+def test_a_file_given_as_a_model_is_called_a_file_and_one_inside_a_checkpoint_names_its_folder(tiny, tmp_path):
+    """zoo.load("notes.txt") said "tried local folder notes.txt", as if there were no such path."""
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(registry.ModelNotFound, match=r"notes.txt is a file; a checkpoint is a folder \(config.json"):
+        zoo.load(tmp_path / "notes.txt")
+    weights = tiny / "ner-rnn" / "model.safetensors"
+    with pytest.raises(registry.ModelNotFound, match=f"model.safetensors is a file; .*: load its folder, {tiny / 'ner-rnn'}$"):
+        zoo.load(weights)
+
+
 def test_a_folder_here_named_like_a_bundled_model_is_said_and_one_without_a_checkpoint_is_passed_over(tiny, tmp_path,
                                                                                                          monkeypatch):
     import shutil

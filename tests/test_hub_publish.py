@@ -110,6 +110,19 @@ def test_cli_downloads_lists_and_reports_errors_in_one_line(fake_hub, tiny_check
     assert "is a local folder: nothing downloaded" in capsys.readouterr().err
 
 
+def test_download_of_a_local_folder_named_like_org_repo_reads_the_folder_as_load_does(tiny_checkpoint, tmp_path,
+                                                                                      monkeypatch, capsys):
+    """`download exp/ner-bilstm` asked the Hub while `zoo.load` and `predict` read the folder exp/ner-bilstm."""
+    from zoo.__main__ import main
+    shutil.copytree(tiny_checkpoint, tmp_path / "exp" / "ner-tiny")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # a Hub request would fail: the folder is read, offline
+    assert main(["download", "exp/ner-tiny"]) == 0
+    said = capsys.readouterr()
+    assert json.loads(said.out)["folder"] == "exp/ner-tiny"
+    assert "exp/ner-tiny is a local folder: nothing downloaded (the Hub repo of that name: hf://exp/ner-tiny)" in said.err
+
+
 def test_manifest_matches_the_bundled_checkpoints():
     assert integrity.read_manifest(registry.BUNDLED) == integrity.build_manifest(registry.BUNDLED), \
         "zoo/checkpoints changed without `python -m zoo manifest`"

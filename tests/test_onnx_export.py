@@ -140,8 +140,11 @@ def test_the_export_command_prints_one_json_line_and_refuses_what_it_cannot_do(m
         zoo.load(models / "sentiment-rnn").predict("a gorgeous movie")["positive"], abs=1e-5)
     (tmp_path / "empty").mkdir()
     (tmp_path / "link").symlink_to(tmp_path / "empty")  # refused before any exporting, not after it
-    for argv, message in ((["sentiment-rnn", "--out", str(tmp_path / "s")], "not an empty folder"),
-                          (["sentiment-rnn", "--out", str(tmp_path / "link")], "not an empty folder"),
+    (tmp_path / "notes.txt").write_text("kept")
+    for argv, message in ((["sentiment-rnn", "--out", str(tmp_path / "s")], "is a folder with files in it"),
+                          (["sentiment-rnn", "--out", str(tmp_path / "link")], "is a link"),
+                          (["sentiment-rnn", "--out", str(tmp_path / "notes.txt")],
+                           "notes.txt exists and is a file; an export writes a new folder: choose another --out"),
                           (["sentiment-rnn", "--out", str(tmp_path / "b"), "--precision", "bf16"], "invalid choice"),
                           ([str(tmp_path / "s"), "--out", str(tmp_path / "again")], f"{tmp_path / 's'} is already an ONNX export"),
                           (["sentiment-rnn", "--out", str(BUNDLED / "new-export")], "inside the bundled models' folder")):
@@ -149,6 +152,7 @@ def test_the_export_command_prints_one_json_line_and_refuses_what_it_cannot_do(m
         err = capsys.readouterr().err
         assert rc == 2 and message in err and "Traceback" not in err
     assert not (tmp_path / "again").exists() and not (BUNDLED / "new-export").exists()
+    assert (tmp_path / "notes.txt").read_text() == "kept"
     with warnings.catch_warnings():  # bf16 on a CPU without AMX warns that it is slow; not what is tested here
         warnings.simplefilter("ignore")
         bf16 = zoo.load(models / "sentiment-rnn", precision="bf16")

@@ -55,6 +55,16 @@ def test_caption_predict_batch_equals_predict_on_images_and_features(models, tmp
     assert p.predict_batch(inputs[:2], beam=1, max_len=3) == [p.predict(x, beam=1, max_len=3) for x in inputs[:2]]
 
 
+def test_a_caption_predictor_takes_scores_as_the_text_predictors_do(models):
+    """predict(image, scores=True) was a TypeError on a caption model; NER and sentiment take it."""
+    p = zoo.load(models / "caption-rnn")
+    x = np.ones(1280, dtype=np.float32)
+    scored = p.predict(x)
+    assert p.predict(x, scores=True) == scored and all("score" in c for c in scored)
+    assert p.predict(x, scores=False) == [{"caption": c["caption"]} for c in scored]
+    assert p.predict_batch([x], scores=False) == [p.predict(x, scores=False)]
+
+
 @pytest.mark.parametrize("name, bad, message", [
     ("sentiment-lstm", "   ", "no words"),
     ("ner-lstm", 42, "expected text"),

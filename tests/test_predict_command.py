@@ -250,3 +250,46 @@ def test_an_image_given_where_lines_are_read_is_one_line_and_a_pipes_first_bytes
     r = subprocess.run([sys.executable, "-m", "zoo", "predict", str(models / "sentiment-rnn"), "--input", "-"],
                        input=b"good\nbad movie\n", capture_output=True, cwd=ROOT, timeout=300)  # the head read first
     assert r.returncode == 0 and [json.loads(x)["line"] for x in r.stdout.splitlines()] == [1, 2]
+
+
+def test_a_compressed_or_columnar_file_given_where_lines_are_read_is_one_line_naming_it(models, tmp_path, capsys):
+    """A .gz of reviews gave hundreds of "not UTF-8" error records and a few predictions of its stray bytes."""
+    import gzip
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    texts = "".join(f"review {i} was good\n" for i in range(500)).encode()
+    (tmp_path / "texts.gz").write_bytes(gzip.compress(texts))
+    pq.write_table(pa.table({"text": ["a good movie", "a bad one"]}), tmp_path / "texts.parquet")
+    (tmp_path / "texts16.txt").write_bytes("a good movie\n".encode("utf-16"))
+    for name, said in (("texts.gz", "is gzip-compressed; predict reads lines of UTF-8 text (convert on the way in: "
+                                    "--input <(zcat FILE))"), ("texts.parquet", "is a Parquet file;"),
+                       ("texts16.txt", "is UTF-16 text;")):
+        for model in ("sentiment-rnn", "caption-lstm"):
+            assert main(["predict", str(models / model), "--input", str(tmp_path / name)]) == 2
+            said_out = capsys.readouterr()
+            err = said_out.err.strip().splitlines()
+            assert said_out.out == "" and len(err) == 1 and f"--input {tmp_path / name} {said}" in err[0], err
+
+
+def test_beam_and_max_len_reach_a_caption_model_and_a_text_model_refuses_them(models, tmp_path, capsys):
+    photos = write_images(tmp_path / "photos", 2)
+    assert main(["predict", str(models / "caption-lstm"), "--input", str(tmp_path / "photos"),
+                 "--beam", "1", "--max-len", "2"]) == 0
+    p = zoo.load(models / "caption-lstm")  # its checkpoint decodes with beam 2, max_len 8
+    assert [r["captions"] for r in _records(capsys.readouterr().out)] == \
+        [p.predict(str(photo), beam=1, max_len=2) for photo in photos]
+    assert main(["predict", str(models / "sentiment-rnn"), "--input", str(photos[0]), "--beam", "2"]) == 2
+    assert capsys.readouterr().err.strip() == ("error: --beam and --max-len apply to caption models; "
+                                               f"{models / 'sentiment-rnn'} is a sentiment model")
+    with pytest.raises(SystemExit) as stop:
+        main(["predict", str(models / "caption-lstm"), "--input", str(photos[0]), "--beam", "0"])
+    assert stop.value.code == 2 and "argument --beam: a whole number from 1 to 20, got '0'" in capsys.readouterr().err
+
+
+def test_a_folders_hidden_files_are_no_inputs_as_a_glob_skips_them(models, tmp_path, capsys):
+    """macOS leaves "._photo.jpg" beside each photo on a shared drive: each was an error record."""
+    photo = write_images(tmp_path / "photos", 1)[0]
+    (photo.parent / f"._{photo.name}").write_bytes(b"\x00\x05\x16\x07 resource fork")
+    assert main(["predict", str(models / "caption-lstm"), "--input", str(photo.parent)]) == 0
+    assert [r["image"] for r in _records(capsys.readouterr().out)] == [str(photo)]

@@ -9,6 +9,7 @@ import os
 import sys
 import time
 import warnings
+from pathlib import Path
 
 from . import checkpoint, data, devices, integrity, predict_cli, registry, run_flags
 from .path_flag import path_flag
@@ -103,13 +104,17 @@ def cmd_download(args) -> int:
     """Fetch (or refresh) a checkpoint into the Hub cache and verify it; prints one JSON line."""
     from . import hub
     name = args.model
-    if hub.is_repo_id(name):  # ORG/REPO is the Hub's, even where a local folder has that path ("./ORG/REPO" is one)
+    # a local folder first, as zoo.load and predict read the name: ORG/REPO goes to the Hub where no folder has
+    # that path (hf://ORG/REPO always does)
+    if hub.is_repo_id(name) and not Path(name).expanduser().is_dir():
         name = hub.URI_PREFIX + name
     folder = registry.resolve(name, revision=args.revision, refresh=True)
     predictor = registry.load(folder)  # proves it loads, not just that the bytes arrived
     if not name.startswith(hub.URI_PREFIX):  # a bundled name or a folder: there was nothing to fetch
         where = "is bundled with seqzoo" if registry.is_bundled(folder) else "is a local folder"
-        print(f"note: {args.model} {where}: nothing downloaded; its files were checked and it loads", file=sys.stderr)
+        also = f" (the Hub repo of that name: hf://{name})" if hub.is_repo_id(name) else ""
+        print(f"note: {args.model} {where}: nothing downloaded{also}; its files were checked and it loads",
+              file=sys.stderr)
     _print(json.dumps({"model": predictor.name, "folder": str(folder),
                       "files": sorted(p.name for p in folder.iterdir() if p.is_file())}))
     return 0

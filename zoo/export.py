@@ -151,7 +151,10 @@ def to_onnx(predictor, out, precision: str = "fp32") -> Path:
                          "is fp32 or int8 (precision='int8', --precision int8)")
     out = Path(out)
     if out.is_symlink() or (out.exists() and (not out.is_dir() or any(out.iterdir()))):
-        raise ValueError(f"{out} exists and is not an empty folder; remove it or choose another --out")
+        what = "a folder with files in it" if out.is_dir() and not out.is_symlink() else \
+            "a link" if out.is_symlink() else "a file"
+        raise ValueError(f"{out} exists and is {what}; an export writes a new folder: choose another --out"
+                         + (" (or remove it)" if what != "a file" else ""))
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))

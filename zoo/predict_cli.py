@@ -18,15 +18,18 @@ Within a chunk, predict_batch sorts by length, so a larger --batch-size pads lit
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
 from pathlib import Path
 
 from . import devices, run_flags
+from .limits import DECODE_SIZES
 from .path_flag import path_flag
 from .precision import PRECISIONS
-from .predict_inputs import IMAGE_SUFFIXES, Item, image_items, is_glob, line_items, lines_of, path_items
+from .predict_inputs import (BINARY_FORMATS, IMAGE_SUFFIXES, Item, binary_kind, image_items, is_glob, is_image,
+                             line_items, lines_of, path_items, starts_as_image)
 from .task_table import task_module
 
 CHUNK_BATCHES = 8  # batches per chunk: enough to sort by length, little to hold
@@ -52,23 +55,46 @@ def add_parser(sub) -> None:
     p.add_argument("--scores", action="store_true",
                    help="NER: each word's tag probabilities and each entity's score (predict(..., scores=True)); "
                         "sentiment and captions carry theirs already")
+    for flag, key in (("--beam", "beam"), ("--max-len", "max_len")):
+        p.add_argument(flag, type=_decode_size(key), default=None,
+                       help=f"captions: {key.replace('_', ' ')} to decode with, {'%d to %d' % DECODE_SIZES[key]} "
+                            "(default: the checkpoint's)")
 
 
-def _records(predictor, chunk: list[Item], batch_size: int, scores: bool = False) -> list[dict]:
+def _decode_size(key: str):
+    """argparse type: a whole number within the caption predictor's own limits for `key`."""
+    lo, hi = DECODE_SIZES[key]
+
+    def parse(text: str) -> int:
+        if not text.strip().isdigit() or not lo <= int(text) <= hi:
+            raise argparse.ArgumentTypeError(f"a whole number from {lo} to {hi}, got {text!r}")
+        return int(text)
+    return parse
+
+
+def _options(predictor, args) -> dict:
+    """The keyword arguments predict_batch gets from the flags: a caption's decoding, a tagger's --scores."""
+    if predictor.task == "caption":
+        return {k: v for k, v in (("beam", args.beam), ("max_len", args.max_len)) if v is not None}
+    if args.beam is not None or args.max_len is not None:
+        raise ValueError(f"--beam and --max-len apply to caption models; {args.model} is a {predictor.task} model")
+    return {"scores": True} if args.scores else {}
+
+
+def _records(predictor, chunk: list[Item], batch_size: int, options: dict) -> list[dict]:
     """One chunk -> its records, in order. predict_batch records each input's own error; anything it
     raises beyond that (an unreadable file, say) sends the chunk through one input at a time instead.
-    scores: a text predictor's probabilities (a caption's scores always come)."""
+    options: predict_batch's other keyword arguments (_options)."""
     todo = [it for it in chunk if it.error is None]
-    more = {"scores": True} if scores and predictor.task != "caption" else {}
     try:
-        answers = predictor.predict_batch([it.value for it in todo], batch_size=batch_size, errors="record", **more)
+        answers = predictor.predict_batch([it.value for it in todo], batch_size=batch_size, errors="record", **options)
     except (KeyboardInterrupt, MemoryError):
         raise
     except Exception:
         answers = []
         for it in todo:
             try:
-                answers += predictor.predict_batch([it.value], batch_size=1, errors="record", **more)
+                answers += predictor.predict_batch([it.value], batch_size=1, errors="record", **options)
             except Exception as e:  # noqa: BLE001  (one input's failure, whatever it is, is that input's record)
                 answers.append({"error": f"{type(e).__name__}: {e}"})
     by_line = {it.line: a for it, a in zip(todo, answers)}
@@ -81,7 +107,7 @@ def _records(predictor, chunk: list[Item], batch_size: int, scores: bool = False
     return out
 
 
-def predict_stream(predictor, items, batch_size: int = 64, ready=None, after_chunk=None, scores: bool = False):
+def predict_stream(predictor, items, batch_size: int = 64, ready=None, after_chunk=None, options: dict | None = None):
     """Items -> records, lazily, CHUNK_BATCHES batches at a time (never the whole input at once). ready: where
     inputs come from a pipe, whether the next is already there (PipeLines.ready); when it is not, the inputs
     read so far are answered at once, not held until a chunk is full. after_chunk() runs once a chunk's
@@ -90,12 +116,12 @@ def predict_stream(predictor, items, batch_size: int = 64, ready=None, after_chu
     for item in items:
         chunk.append(item)
         if len(chunk) >= size or (ready is not None and not ready()):
-            yield from _records(predictor, chunk, batch_size, scores)
+            yield from _records(predictor, chunk, batch_size, options or {})
             chunk = []
             if after_chunk is not None:
                 after_chunk()
     if chunk:
-        yield from _records(predictor, chunk, batch_size, scores)
+        yield from _records(predictor, chunk, batch_size, options or {})
 
 
 def _count_lines(path: Path) -> int:
@@ -115,14 +141,18 @@ def _inputs(predictor, args):
     caption = keys is None
 
     def from_lines(f, total):
-        lines, ready = lines_of(f, check_head=refuse_an_image)
+        lines, ready = lines_of(f, check_head=refuse_binary)
         return (path_items(lines, args.format) if caption else line_items(lines, keys, args.format)), total, f, ready
 
-    def refuse_an_image(head: bytes):  # `cat photo.png |`: one line, not an error record per "line" of it
-        if _starts_as_image(head):
-            where = "standard input" if args.input == "-" else f"--input {args.input}"
+    def refuse_binary(head: bytes):  # `cat photo.png |`, a .gz: one line, not an error record per "line" of it
+        where = "standard input" if args.input == "-" else f"--input {args.input}"
+        if starts_as_image(head):
             raise ValueError(f"{where} is an image; " + ("caption models read image paths there, one a line: pass "
                              "the image itself as --input PATH" if caption else "text models read text, one per line"))
+        if kind := binary_kind(head):
+            tool = BINARY_FORMATS.get(kind, (b"", None))[1]
+            raise ValueError(f"{where} is {kind}; predict reads lines of UTF-8 text"
+                             + (f" (convert on the way in: --input <({tool} FILE))" if tool else ""))
 
     if args.input == "-":
         return from_lines(open(sys.stdin.fileno(), "rb", closefd=False), None)
@@ -130,7 +160,7 @@ def _inputs(predictor, args):
     if caption and not is_glob(args.input) and not path.exists():  # a missing photo too: a usage error, exit 2
         raise ValueError(f"--input {args.input}: no such file, folder or glob")
     # an image by its name, or by its first bytes (IMG_0001, photo.jfif): one image, not a list of paths
-    if caption and (path.is_dir() or is_glob(args.input) or _is_image(str(path))):
+    if caption and (path.is_dir() or is_glob(args.input) or is_image(str(path))):
         items = image_items(args.input)  # names only, so the listing is small and gives the bar its total
         if not items:
             raise ValueError(f"--input {args.input}: no images there ({', '.join(IMAGE_SUFFIXES)})")
@@ -149,30 +179,10 @@ def _inputs(predictor, args):
         raise
 
 
-def _starts_as_image(head: bytes) -> bool:
-    """The first 12 bytes of a JPEG, PNG, GIF, TIFF, WebP or BMP (whose reserved bytes 6-9 are 0)."""
-    return (head.startswith((b"\xff\xd8\xff", b"\x89PNG\r\n", b"GIF87a", b"GIF89a", b"II*\x00", b"MM\x00*"))
-            or (head[:4] == b"RIFF" and head[8:12] == b"WEBP") or (head[:2] == b"BM" and head[6:10] == bytes(4)))
-
-
-def _is_image(path: str) -> bool:
-    """An image's name, or an existing regular file that starts as an image does (whatever its name). Only
-    a regular file is opened: reading /dev/stdout or a FIFO would wait for input that never comes."""
-    if Path(path).suffix.lower() in IMAGE_SUFFIXES:
-        return True
-    if not os.path.isfile(path):
-        return False
-    try:
-        with open(path, "rb") as f:
-            return _starts_as_image(f.read(12))
-    except OSError:  # unreadable: then it is no photo this run could read either
-        return False
-
-
 def _check_output(args) -> None:
     """--output must not be the input: opening it for writing would empty the input before it is read. Nor an
     image: a caption run's folder, glob or list of paths may hold it, and JSON lines would replace the photo."""
-    if args.output and _is_image(args.output):
+    if args.output and is_image(args.output):
         raise ValueError(f"--output {args.output} is an image; predict writes JSON lines there, which would "
                          "replace it: name another file (e.g. captions.jsonl)")
     if not args.output or not os.path.exists(args.output):
@@ -211,9 +221,10 @@ def run(args, load) -> int:
     devices.use_threads(args.threads)
     predictor = load(args.model, revision=args.revision, precision=args.precision, device=args.device)
     _check_not_in_checkpoint(args.output, getattr(predictor, "folder", None))
+    options = _options(predictor, args)
     items, total, f, ready = _inputs(predictor, args)
     try:
-        return _write(predictor, items, args, total, ready)
+        return _write(predictor, items, args, total, ready, options)
     finally:
         if f is not None:
             f.close()
@@ -246,7 +257,7 @@ class _TextOut:
         self.stream.flush()
 
 
-def _write(predictor, items, args, total, ready=None) -> int:
+def _write(predictor, items, args, total, ready=None, options: dict | None = None) -> int:
     from tqdm import tqdm
 
     sys.stdout.flush()
@@ -269,7 +280,7 @@ def _write(predictor, items, args, total, ready=None) -> int:
     bar = tqdm(total=total, unit=" inputs", file=sys.stderr, dynamic_ncols=True,
                disable={"auto": None, "on": False, "off": True}[args.progress])  # None: off unless a terminal
     try:
-        for rec in predict_stream(predictor, items, args.batch_size, ready, after_chunk=emit, scores=args.scores):
+        for rec in predict_stream(predictor, items, args.batch_size, ready, after_chunk=emit, options=options):
             data, bad = json_line(rec)
             emit(data)
             failed += bad

@@ -68,6 +68,10 @@ def resolve(name_or_path, revision: str | None = None, refresh: bool = False) ->
             return hub.fetch(name, revision, refresh=refresh)
         except ModelNotFound as e:  # same type (HubUnavailable stays HubUnavailable), with the local tries first
             raise type(e)(f"no checkpoint {name!r}; tried " + "; ".join([*tried, str(e)])) from None
+    if path.is_file():  # a checkpoint is a folder: a file of one names its folder
+        inside = (path.parent / checkpoint.CONFIG).is_file()
+        raise ModelNotFound(f"{name} is a file; a checkpoint is a folder (config.json, model.safetensors, "
+                            "tokenizer.json)" + (f": load its folder, {path.parent}" if inside else ""))
     raise ModelNotFound(f"no checkpoint {name!r}; tried " + "; ".join(tried)
                         + f" (a Hub repo would be ORG/REPO or {hub.URI_PREFIX}ORG/REPO)")
 
