@@ -87,9 +87,9 @@ def image_path() -> str:
 
 def function_call(api: str, args: tuple):
     """The event function behind api_name, as gradio would call it (no request: English)."""
-    from webapp import captions, logic, memory_views
+    from webapp import captions, inside_views, logic, memory_views
     from webapp.shapes import shapes
-    fn = {"/sentiment": logic.sentiment, "/ner": logic.ner, "/caption": captions.caption, "/inside": logic.inside,
+    fn = {"/sentiment": logic.sentiment, "/ner": logic.ner, "/caption": captions.caption, "/inside": inside_views.inside,
           "/memory": memory_views.memory, "/lifetime": memory_views.lifetime, "/shapes": shapes}[api]
     args = tuple(image_path() if a == IMAGE else a for a in args)
     return lambda: fn(*args)

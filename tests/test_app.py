@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # app.py and webapp/ live at the repo root, outside the installed packages
 
 from app_models import write_models  # noqa: E402
-from webapp import logic, memory_views, models, plots  # noqa: E402
+from webapp import inside_views, logic, memory_views, models, plots  # noqa: E402
 from webapp.shapes import shapes  # noqa: E402
 import zoo  # noqa: E402
 from zoo import probe  # noqa: E402
@@ -124,7 +124,7 @@ def test_ner_highlights_the_predictors_entity_offsets():
 
 @pytest.mark.parametrize("bad", ["", "   \n\t", "\x00\u200b\x1b", None, 42, ["Peter"]])
 def test_bad_text_is_a_clear_error_not_a_traceback(bad):
-    for fn in (logic.sentiment, logic.ner, lambda t: logic.inside(t, "ner-lstm"), memory_views.memory,
+    for fn in (logic.sentiment, logic.ner, lambda t: inside_views.inside(t, "ner-lstm"), memory_views.memory,
                memory_views.lifetime):
         with pytest.raises(gr.Error) as err:
             fn(bad)
@@ -146,32 +146,51 @@ def test_korean_browser_gets_korean_cards_and_errors():
 
 
 def test_inside_shows_lstm_gates_and_only_h_for_a_vanilla_rnn():
-    *figs, notice = logic.inside(NER_TEXT, "ner-lstm")
+    *figs, notice = inside_views.inside(NER_TEXT, "ner-lstm")
     assert all(f is not None for f in figs) and notice == ""
-    *figs, notice = logic.inside(NER_TEXT, "ner-rnn")
+    *figs, notice = inside_views.inside(NER_TEXT, "ner-rnn")
     assert figs[0] is not None and figs[1:] == [None] * 5 and "no cell state" in notice
-    assert [u["visible"] for u in logic.gate_rows("ner-rnn")] == [True] + [False] * 5  # h; no empty boxes
-    assert [u["visible"] for u in logic.gate_rows("ner-lstm")] == [True] * 6
+    assert [u["visible"] for u in inside_views.gate_rows("ner-rnn")] == [True] + [False] * 5  # h; no empty boxes
+    assert [u["visible"] for u in inside_views.gate_rows("ner-lstm")] == [True] * 6
     with pytest.raises(gr.Error, match="Unknown model"):
-        logic.inside(NER_TEXT, "../etc/passwd")
+        inside_views.inside(NER_TEXT, "../etc/passwd")
 
 
 def test_the_inside_tab_starts_with_a_tagger_for_its_starting_sentence_and_lists_the_imdb_models():
     from webapp import ui
     from webapp.examples import NER_EXAMPLES
     with gr.Blocks() as demo:
-        box = gr.Textbox(value=NER_EXAMPLES[0], render=False)
-        ui.inside_tab(box)
+        inputs = ui.inside_inputs()
+        ui.inside_tab(inputs)
     dropdown = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "inside-model")
+    assert dropdown is inputs[1] and inputs[0].value == NER_EXAMPLES[0]
     assert dropdown.value == "ner-lstm"  # not a sentiment model on a NER example
     assert {"imdb-lstm", "ner-bilstm", "sentiment-rnn"} <= {c[1] for c in dropdown.choices}
 
 
+def test_a_text_copied_from_a_pattern_tab_brings_that_patterns_model_of_the_same_kind():
+    """A movie review copied into the inside tab was traced by the tagger left chosen there (ner-lstm)."""
+    assert inside_views.follow_sentiment("a witty movie", "sst2", "ner-bilstm") == ("a witty movie", "sentiment-bilstm")
+    assert inside_views.follow_sentiment("a long review", "imdb", "sentiment-rnn") == ("a long review", "imdb-rnn")
+    assert inside_views.follow_ner("EU rejects it .", "imdb-lstm") == ("EU rejects it .", "ner-lstm")
+    assert inside_views.follow_ner("EU", None) == ("EU", "ner-lstm")  # nothing chosen: the LSTM
+    kept = inside_views.follow("text", "no-such-task", "ner-rnn")[1]  # a model that is not loaded: the choice stays
+    assert kept == gr.update()
+
+
+def test_a_bilstms_backward_heatmaps_say_they_read_right_to_left_with_columns_in_sentence_order():
+    *figs, _ = inside_views.inside(NER_TEXT, "ner-bilstm", "backward")
+    ax = figs[0].axes[0]
+    assert ax.get_title().endswith("ner-bilstm, backward: reads right to left, columns in sentence order")
+    assert [t.get_text() for t in ax.get_xticklabels()] == NER_TEXT.split()  # as said: the sentence's order
+    assert inside_views.inside(NER_TEXT, "ner-bilstm")[0].axes[0].get_title().endswith("ner-bilstm, forward")
+
+
 def test_inside_limits_the_heatmaps_to_the_first_words():
-    *figs, notice = logic.inside("word " * 100, "sentiment-bilstm", "backward")
-    assert f"first {logic.MAX_TRACE_WORDS} words are shown here (your text has 100)" in notice
-    assert figs[0].axes[0].images[0].get_array().shape[1] == logic.MAX_TRACE_WORDS
-    assert len(figs[0].axes[0].get_xticklabels()) == logic.MAX_TRACE_WORDS
+    *figs, notice = inside_views.inside("word " * 100, "sentiment-bilstm", "backward")
+    assert f"first {inside_views.MAX_TRACE_WORDS} words are shown here (your text has 100)" in notice
+    assert figs[0].axes[0].images[0].get_array().shape[1] == inside_views.MAX_TRACE_WORDS
+    assert len(figs[0].axes[0].get_xticklabels()) == inside_views.MAX_TRACE_WORDS
 
 
 def test_trace_text_is_what_the_fused_encoder_computes():
@@ -194,7 +213,8 @@ def test_memory_draws_each_models_normalised_gradient_and_lifetime_per_word(mode
     # a share (the LSTMs' forget-gate products, median and top decile) and a size (the RNN's |d h_T / d h_t|):
     # two panels, the LSTMs' above; on one axis the RNN's line above the LSTMs' medians read as a longer memory
     cells, rnn = life.axes
-    assert [len(ln.get_ydata()) for ln in cells.get_lines()] == [5] * 4 and "LSTM" in cells.get_title()
+    # the BiLSTM's lines are its forward half's (zoo.memory.lifetime): the title said "LSTM" alone
+    assert [len(ln.get_ydata()) for ln in cells.get_lines()] == [5] * 4 and "LSTM and BiLSTM (forward)" in cells.get_title()
     assert len(rnn.get_lines()) == 1 and "RNN" in rnn.get_title() and rnn.get_yscale() == cells.get_yscale() == "log"
     for ax in life.axes:  # every value in sight (a limit set before the log scale once hid them all)
         low, high = ax.get_ylim()

@@ -12,7 +12,7 @@ sys.path.insert(0, str(ROOT))  # app.py and webapp/ live at the repo root, outsi
 
 from browser_page import BROWSER_ARGS, CHROMIUM, SHOTS, app_page, needs_chromium  # noqa: E402,F401
 from test_app import NER_TEXT, server, tiny_models  # noqa: E402,F401  (the fixtures, shared)
-from webapp import logic, models  # noqa: E402
+from webapp import inside_views, models  # noqa: E402
 from webapp.examples import NER_EXAMPLES  # noqa: E402
 
 
@@ -79,8 +79,12 @@ def test_page_shows_three_models_per_tab_and_the_inside_view(server):
         page.get_by_role("tab", name="Inside the cell").click()
         expect(page.locator("#inside-row-h")).to_be_hidden()  # no six empty frames before the first trace
         expect(page.locator("#inside-text textarea")).to_have_value("a gorgeous , witty movie .")  # current input
+        expect(page.locator("#inside-model input")).to_have_value("sentiment-lstm")  # its model, not the tagger
+        expect(page.locator("#inside-direction input").first).to_be_disabled()  # an LSTM reads one way
+        faded = page.locator("#inside-direction label").first.evaluate("l => getComputedStyle(l).opacity")
+        assert float(faded) < 0.75  # and looks it: gradio drew a disabled choice as an enabled one
         page.locator("#inside-run").click()
-        for part in logic.TRACE_PARTS:
+        for part in inside_views.TRACE_PARTS:
             expect(page.locator(f"#inside-{part} img")).to_be_visible()
         page.screenshot(path=str(SHOTS / "app-inside.png"), full_page=True)
         page.locator("#inside-model input").click()  # a vanilla RNN: h alone, no empty boxes for parts it lacks
@@ -88,7 +92,7 @@ def test_page_shows_three_models_per_tab_and_the_inside_view(server):
         page.locator("#inside-run").click()
         expect(page.locator("#inside-notice")).to_contain_text("no cell state and no gates")
         expect(page.locator("#inside-h img")).to_be_visible()
-        for part in logic.TRACE_PARTS[1:]:
+        for part in inside_views.TRACE_PARTS[1:]:
             expect(page.locator(f"#inside-row-{part}")).to_be_hidden()
 
         page.get_by_role("tab", name="Long-term memory").click()
@@ -110,11 +114,11 @@ def test_page_shows_three_models_per_tab_and_the_inside_view(server):
         page.locator("#right-run").click()
         expect(page.locator("#right-table")).to_contain_text("ner-bilstm")
         page.locator("#decoder-run").click()
-        for part in logic.TRACE_PARTS:
+        for part in inside_views.TRACE_PARTS:
             expect(page.locator(f"#decoder-{part} img")).to_be_visible()
         page.locator("#decoder-model").get_by_label("caption-rnn").check()
         page.locator("#decoder-run").click()
-        for part in logic.TRACE_PARTS[1:]:
+        for part in inside_views.TRACE_PARTS[1:]:
             expect(page.locator(f"#decoder-{part}")).to_be_hidden()
         expect(page.locator("#decoder-h img")).to_be_visible()
         page.screenshot(path=str(SHOTS / "app-why.png"), full_page=True)
@@ -301,7 +305,7 @@ def test_a_new_photo_in_the_decoder_view_hides_the_last_ones_caption_and_heatmap
         caption = page.locator("#decoder-caption").inner_text()
         assert caption.strip()
         page.locator("#decoder-image button[aria-label='Remove Image']").click()
-        for part in logic.TRACE_PARTS:
+        for part in inside_views.TRACE_PARTS:
             expect(page.locator(f"#decoder-{part}")).to_be_hidden()
         expect(page.locator("#decoder-caption")).not_to_contain_text(caption.strip())
 

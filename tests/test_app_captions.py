@@ -138,3 +138,13 @@ def test_an_image_over_a_limit_is_refused_in_korean_with_its_numbers_alone(tmp_p
         captions.caption(_write(tmp_path / "big.png", png(w, h, bit_depth=depth)), 3,
                          SimpleNamespace(headers={"accept-language": "ko-KR,ko"}))
     assert said in e.value.message and not any(w in e.value.message for w in ("image", "limit", "pixels")), e.value.message
+
+
+def test_the_decoder_views_backward_heatmaps_are_in_writing_order_and_it_says_why_its_caption_can_differ():
+    from webapp import why_views
+    *figs, caption = why_views.inside_caption(EXAMPLE, "caption-bilstm", "backward")
+    ax = figs[0].axes[0]
+    assert ax.get_title().endswith("caption-bilstm, backward decoder: writes right to left, columns in writing order")
+    words = caption.split("**")[1].split()
+    assert [t.get_text() for t in ax.get_xticklabels()] == [*reversed(words), "<eos>"]  # as said: last word first
+    assert "the caption tab uses its slider's, so its caption can differ" in caption

@@ -12,7 +12,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # webapp/ lives at the repo root
 
 from test_app import NER_TEXT, tiny_models  # noqa: E402,F401  (the fixture: the app on tiny models)
-from webapp import logic, memory_views, plots  # noqa: E402
+from webapp import inside_views, logic, memory_views, plots  # noqa: E402
 from webapp.shapes import shapes  # noqa: E402
 
 
@@ -38,10 +38,10 @@ def test_long_word_axes_label_every_kth_word_so_labels_never_overlap():
 
 
 def test_a_one_way_model_asked_for_its_backward_direction_says_it_has_none():
-    *figs, notice = logic.inside(NER_TEXT, "ner-lstm", "backward")
+    *figs, notice = inside_views.inside(NER_TEXT, "ner-lstm", "backward")
     assert figs[0] is not None and "ner-lstm reads in one direction only" in notice
     with pytest.raises(gr.Error, match="direction must be 'forward' or 'backward'"):
-        logic.inside(NER_TEXT, "ner-bilstm", "sideways")
+        inside_views.inside(NER_TEXT, "ner-bilstm", "sideways")
 
 
 def test_the_imdb_models_say_when_they_read_only_the_first_words():
@@ -92,8 +92,8 @@ def test_the_what_if_table_says_when_most_words_are_unknown_as_the_pattern_tabs_
     ko = SimpleNamespace(headers={"accept-language": "ko-KR,ko"})
     assert "모델의 어휘" in why_views.what_if("정말 재미있는 영화 😀 👍", "sentiment-lstm", ko)
     assert "vocabulary" not in why_views.what_if("a witty movie", "sentiment-lstm")  # known to the tiny models too
-    assert "모델의 어휘" in logic.inside("정말 재미있는 영화 😀 👍", "sentiment-lstm", "forward", ko)[-1]  # the inside tab too
-    assert "vocabulary" not in logic.inside("a witty movie", "sentiment-lstm")[-1]
+    assert "모델의 어휘" in inside_views.inside("정말 재미있는 영화 😀 👍", "sentiment-lstm", "forward", ko)[-1]  # the inside tab too
+    assert "vocabulary" not in inside_views.inside("a witty movie", "sentiment-lstm")[-1]
 
 
 def test_the_what_if_view_says_a_text_was_cut_to_its_characters_once_not_under_both_of_its_answers():
@@ -138,6 +138,16 @@ def test_the_matplotlib_charts_speak_the_pages_language_alone():
             assert not any(hangul(t) for t in said), said
         else:  # the words in Korean; formulas and model names (|c_t|, LSTM) as they are
             assert not any(english(t) for t in said) and sum(map(hangul, said)) >= 12, said
+
+
+def test_the_cell_size_chart_names_a_bilstms_forward_half_labels_its_axes_and_its_line_at_one():
+    from webapp import why_views
+    text = "a dull start but a moving and funny film in the end"
+    above, below = why_views.cell_size(text, "sentiment-bilstm")[0].axes
+    assert "sentiment-bilstm (forward)" in above.get_title()  # zoo.why.cell_magnitudes reads the forward half
+    assert above.get_ylabel() == below.get_ylabel() == "size (over units)"
+    assert "1: the most |tanh(c_t)| and |h_t| can be" in above.get_legend_handles_labels()[1]
+    assert "(forward)" not in why_views.cell_size(text, "sentiment-lstm")[0].axes[0].get_title()  # one way: no half
 
 
 def test_the_sentiment_charts_titles_come_in_the_pages_language_with_every_update():

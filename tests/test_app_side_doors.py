@@ -24,7 +24,7 @@ from test_app import NER_TEXT, server, tiny_models  # noqa: E402,F401  (the fixt
 from webapp import captions  # noqa: E402
 
 # every event by api_name. "model": runs models, so one queue group of 2 slots and raw input; the others run no
-# model: "copy" puts a tab's text into the inside tab's box, "fill" is an example filling its inputs, "toggle"
+# model: "copy" puts a tab's text into the inside tab's box (and chooses the model that reads it), "fill" is an example filling its inputs, "toggle"
 # turns the direction choice on for a BiLSTM and off for the rest, "rows" hides the gate rows after a vanilla
 # RNN's trace, "check" a tab's input checks before its two views run side by side; every "model", "check" and
 # "shapes" event is followed on failure by a clear_after_failure (webapp.queue.clears_on_failure)
@@ -33,7 +33,7 @@ EVENTS = {
     "caption": "model", "caption_example_run": "model", "inside": "model", "memory": "model", "lifetime": "model",
     "distance_probe": "model", "what_if": "model", "cell_size": "model", "right_context": "model",
     "inside_caption": "model", "note_loop": "model",
-    "lambda": "copy", "lambda_1": "copy", "sentiment_example": "fill", "ner_example": "fill", "caption_example": "fill",
+    "follow_sentiment": "copy", "follow_ner": "copy", "sentiment_example": "fill", "ner_example": "fill", "caption_example": "fill",
     "decoder_example": "fill",
     "shapes": "shapes",  # builds one small torch layer (sizes checked by webapp.shapes)
     "two_way": "toggle", "two_way_1": "toggle", "gate_rows": "rows", "gate_rows_1": "rows",
@@ -96,8 +96,8 @@ def test_every_event_is_in_the_table_and_every_model_event_in_the_one_queue_grou
         if kind == "model":
             assert (fn.concurrency_id, fn.concurrency_limit) == ("models", 2), fn.api_name
             assert fn.preprocess is False, f"/{fn.api_name}: inputs are preprocessed before its own checks"
-        elif kind == "copy":
-            assert fn.fn.__name__ == "<lambda>" and fn.fn("x") == "x"
+        elif kind == "copy":  # the text into the inside tab's box, and the model that reads it: runs none
+            assert fn.fn.__name__ in ("follow_sentiment", "follow_ner") and fn.fn("x", *[None] * (len(fn.inputs) - 1))[0] == "x"
         elif kind == "fill":  # gr.Examples' loader: returns the example's values, unqueued, nothing run
             assert fn.fn.__name__ == "load_example" and fn.queue is False
         elif kind == "toggle":  # reads the model's name only, runs nothing

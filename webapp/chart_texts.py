@@ -9,7 +9,7 @@ CHART = {
         "life_median": "{name}: f product, median unit",
         "life_top": "{name}: f product, 90th-percentile unit",
         "life_forget_y": "share of the cell kept",
-        "life_forget_title": "LSTM: each word's share still in the cell at the end",
+        "life_forget_title": "LSTM and BiLSTM (forward): each word's share still in the cell at the end",
         "life_jacobian_y": "|d h_T / d h_t| (a size)",
         "life_jacobian_title": "vanilla RNN: its only way back, a size, not a share",
         "probe_x": "k, words of neutral text (solid: after the verdict; dashed: before it)",
@@ -20,6 +20,7 @@ CHART = {
         "size_title": "the cell state can grow, tanh(c_t) cannot — {model}",
         "size_add": "max |c_t| if the gates added (switch add: c_t = f_t + c_(t-1) + i_t + g_t)",
         "size_add_title": "the same weights with the gates added, not multiplied: |c_t| grows with every word",
+        "size_y": "size (over units)", "size_one": "1: the most |tanh(c_t)| and |h_t| can be",
     },
     "ko": {
         "grad_y": "|d pred / d x_t| ÷ 마지막 단어의 값",
@@ -28,7 +29,7 @@ CHART = {
         "life_median": "{name}: f의 곱, 중앙값 유닛",
         "life_top": "{name}: f의 곱, 90번째 백분위 유닛",
         "life_forget_y": "셀에 남은 비율",
-        "life_forget_title": "LSTM: 각 단어의 정보가 끝까지 셀에 남은 비율",
+        "life_forget_title": "LSTM과 BiLSTM(앞 방향): 각 단어의 정보가 끝까지 셀에 남은 비율",
         "life_jacobian_y": "|d h_T / d h_t| (크기)",
         "life_jacobian_title": "바닐라 RNN: 되돌아가는 유일한 길, 비율이 아닌 크기",
         "probe_x": "k, 중립 단어 수 (실선: 평가 문장 뒤, 점선: 평가 문장 앞)",
@@ -39,5 +40,6 @@ CHART = {
         "size_title": "셀 상태는 커질 수 있고 tanh(c_t)는 -1~1 — {model}",
         "size_add": "게이트를 더했을 때의 |c_t| 최댓값 (add 스위치: c_t = f_t + c_(t-1) + i_t + g_t)",
         "size_add_title": "같은 가중치에서 게이트를 곱하지 않고 더하면: |c_t|가 단어마다 커집니다",
+        "size_y": "크기 (유닛 전체)", "size_one": "1: |tanh(c_t)|와 |h_t|의 최댓값",
     },
 }

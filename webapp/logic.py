@@ -15,20 +15,16 @@ import torch
 
 from tasks.sentiment_data import words as sentiment_words
 from tasks.text import tokenize
-from zoo import probe
 from zoo.embedding import PAD_ID, UNK_ID
 from zoo.encoder import ARCH_NAMES
 
 from . import models, plots
-from .texts import RNN_ONLY, SET_LABELS, UI, error, say
+from .texts import SET_LABELS, UI, error, say
 
 MAX_CHARS = 1000        # sentiment / NER tabs: longer text is cut, with a notice
 MAX_REVIEW_CHARS = 3000  # the IMDB models read up to 400 words: a long review fits
-MAX_TRACE_WORDS = 40    # inside the cell: more columns than this make unreadable heatmaps
 MAX_SHOWN_UNKNOWN = 5   # words named in the notice that most of a text is outside the vocabulary
 MAX_CARD_ENTITIES = 12  # different entities named in a NER card; the highlighted text shows every one
-TRACE_PARTS = ("h", "c", "i", "f", "g", "o")
-KINDS = {"h": "tanh", "c": "free", "i": "gate", "f": "gate", "g": "tanh", "o": "gate"}  # each part's colour scale
 
 
 def lang_of(request: gr.Request | None) -> str:
@@ -241,60 +237,3 @@ def ner(text, request: gr.Request | None = None):
                        f"{_metric_line(models.card(pred), lang, ms)}"]
     first = next(p for p, _ in loaded.values() if p is not None)
     return (*out, _notice(notices + unknown_words(first, text, lang)))
-
-
-def inspectable_models() -> list[str]:
-    """Models whose cells can be traced: every loadable text model (the IMDB ones too: a review copied from
-    the sentiment tab can be traced by the models that read it there)."""
-    return [n for task in ("sentiment", "imdb", "ner") for n in models.available(task)]
-
-
-def _get_model(name, lang: str):
-    choices = inspectable_models()
-    if not isinstance(name, str) or name not in choices:
-        raise error("unknown_model", lang, name=name, choices=", ".join(choices) or "-")
-    return models.load(name)
-
-
-def inside(text, model_name, direction="forward", request: gr.Request | None = None):
-    """-> six heatmaps (h, c, i, f, g, o; None where a vanilla RNN has no such part) and a notice."""
-    lang = lang_of(request)
-    text, notices = clean_text(text, lang)
-    pred = _get_model(model_name, lang)
-    direction = checked_direction(direction, lang)
-    text, more = first_words(text, MAX_TRACE_WORDS, lang, cut=bool(notices), model=model_name)
-    try:
-        tr = probe.trace_text(pred, text)
-    except ValueError:
-        raise error("no_words", lang) from None
-    bilstm = tr["arch"] == "bilstm"
-    figs = heatmaps(tr["directions"], direction, tr["words"], model_name, lang, notices,
-                    lambda d: f", {say(d, lang)}" if bilstm else "")
-    # as the pattern tabs say it: a trace of mostly <unk> is one word's vector over and over
-    return (*figs, _notice(notices + more + unknown_words(pred, text, lang)))
-
-
-def gate_rows(model_name) -> list:
-    """Visibility of the six heatmaps (h, c, i, f, g, o), once a trace is drawn: hidden before the first one
-    (six empty frames), h then shown, and the rest too unless a vanilla RNN drew it: it has no cell state and
-    no gates, so their rows stay hidden rather than empty boxes (its note says why). The checkpoint's own arch
-    decides, not its folder's name (SEQZOO_MODELS_DIR may hold any names)."""
-    pred = models.try_load(model_name)[0] if isinstance(model_name, str) else None
-    gated = pred is None or pred.config.get("arch") != "rnn"
-    return [gr.update(visible=True)] + [gr.update(visible=gated) for _ in TRACE_PARTS[1:]]
-
-
-def heatmaps(traces: dict, direction: str, words, model_name: str, lang: str, notices: list, where) -> list:
-    """The six heatmaps of one direction's trace (h, c, i, f, g, o; None where a vanilla RNN has no such part),
-    for the inside tab and the decoder view. A one-way model asked for "backward" shows forward, and notices
-    says so; a vanilla RNN's note is added too. where(direction): the title's text after the model's name."""
-    if direction not in traces:
-        notices.append(say("one_direction", lang, name=model_name))
-        direction = "forward"
-    parts = traces[direction]
-    words = parts.get("words", words)  # a decoder's trace carries the words it wrote
-    suffix = f" — {model_name}{where(direction)}"
-    if "c" not in parts:
-        notices.append(RNN_ONLY[1] if lang == "ko" else RNN_ONLY[0])
-    return [plots.heatmap(parts[k], words, say(f"title_{k}", lang) + suffix, KINDS[k], say("unit", lang))
-            if k in parts else None for k in TRACE_PARTS]

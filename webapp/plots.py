@@ -251,13 +251,17 @@ def cell_size(m: dict, model_name: str, lang: str = "en") -> Figure:
     ax.plot(m["c_mean"], color="#9467bd", linestyle="--", label=say("size_c_mean", lang))
     ax.plot(m["tanh_c_max"], color="#ff7f0e", marker=".", label=say("size_tanh", lang))
     ax.plot(m["h_max"], color="#1f77b4", marker=".", label=say("size_h", lang))
-    ax.axhline(1, color="grey", linewidth=0.8, linestyle=":")
-    ax.set_title(say("size_title", lang, model=model_name), fontsize=9)
+    ax.axhline(1, color="grey", linewidth=0.8, linestyle=":", label=say("size_one", lang))
+    # a BiLSTM's figures are its forward half's (zoo.why.cell_magnitudes)
+    name = f"{model_name} ({say('forward', lang)})" if m.get("arch") == "bilstm" else model_name
+    ax.set_title(say("size_title", lang, model=name), fontsize=9)
+    ax.set_ylabel(say("size_y", lang), fontsize=8)
     ax.legend(fontsize=7)
     ax.tick_params(labelbottom=False)  # the shared word axis is labelled under the lower panel
     below.plot(m["c_max"], color="#9467bd", marker=".", label=say("size_c_max", lang))
     below.plot(m["c_max_add"], color="#7f7f7f", marker=".", linestyle="--", label=say("size_add", lang))
     below.set_title(say("size_add_title", lang), fontsize=9)
+    below.set_ylabel(say("size_y", lang), fontsize=8)
     below.legend(fontsize=7)
     _word_axis(below, m["words"])
     return fig

@@ -2,7 +2,7 @@
 event that failed leaves on the page.
 
 Events whose inputs are all text or choices run with preprocess=False: the function gets the JSON value
-that came, and checks it itself (logic.clean_text, logic._get_model). gr.Textbox's preprocessing would turn
+that came, and checks it itself (logic.clean_text, inside_views.get_model). gr.Textbox's preprocessing would turn
 an API caller's 42 or ["Peter"] into the text "42" or "['Peter']" and classify that; the page always sends
 strings, which preprocessing would hand over unchanged anyway.
 """

@@ -9,7 +9,7 @@ import os
 
 import gradio as gr
 
-from . import captions, logic, memory_views, models, plots, ui_why
+from . import captions, inside_views, logic, memory_views, models, plots, ui_why
 from .queue import CONCURRENCY, MODELS, RAW, clears_on_failure
 from .examples import MEMORY_EXAMPLE, NER_EXAMPLES, REVIEW_EXAMPLES, SENTIMENT_EXAMPLES
 from .shapes import shapes
@@ -42,7 +42,7 @@ def _missing_notice(task: str) -> None:
         gr.Markdown(f"⚠️ Not available yet / 아직 준비되지 않음: {', '.join(missing)}", elem_id=f"{task}-missing")
 
 
-def sentiment_tab(inside_box):
+def sentiment_tab(inside: list):
     with gr.Tab(I18N("tab_sentiment"), id="sentiment"):
         _missing_notice("sentiment")
         with gr.Row():
@@ -70,7 +70,8 @@ def sentiment_tab(inside_box):
         # the charts hidden, not emptied: a LinePlot set to None threw in the browser ("reading 'offsetWidth'")
         clears_on_failure(gr.on([run.click, box.submit], logic.sentiment, inputs=[box, data], outputs=outputs,
                                 api_name="sentiment", **RAW, **MODELS), [*cols, notice], hide=charts
-                          ).then(lambda t: t, box, inside_box, api_visibility="private")  # "current input" of the inside tab
+                          ).then(inside_views.follow_sentiment, [box, data, inside[1]], inside,
+                                 api_visibility="private")  # the inside tab's "current input", and its model
         with examples_slot:
             rows = [[t, "sst2"] for t in SENTIMENT_EXAMPLES] + [[t, "imdb"] for t in REVIEW_EXAMPLES]
             # an example only fills the inputs; the run after it is our own event, with the main event's input
@@ -85,7 +86,7 @@ def sentiment_tab(inside_box):
                 api_visibility="private", **RAW, **MODELS), outputs)  # after the main event, which keeps the name /sentiment
 
 
-def ner_tab(inside_box):
+def ner_tab(inside: list):
     with gr.Tab(I18N("tab_ner"), id="ner"):
         _missing_notice("ner")
         box = gr.Textbox(label=I18N("sentence"), value=NER_EXAMPLES[1], elem_id="ner-text")  # one line: Enter runs
@@ -97,7 +98,8 @@ def ner_tab(inside_box):
         gr.Markdown(I18N("legend"))
         outputs = [*cols, notice]
         clears_on_failure(gr.on([run.click, box.submit], logic.ner, inputs=box, outputs=outputs, api_name="ner", **RAW,
-                                **MODELS), outputs).then(lambda t: t, box, inside_box, api_visibility="private")
+                                **MODELS), outputs).then(inside_views.follow_ner, [box, inside[1]], inside,
+                                                         api_visibility="private")  # as the sentiment tab's
         with examples_slot:  # fills the box, then our own run (see sentiment_tab)
             examples = gr.Examples(NER_EXAMPLES, inputs=box, label=I18N("examples"), run_on_click=False,
                                    cache_examples=False, api_visibility="private", api_name="ner_example")
@@ -144,23 +146,32 @@ def caption_tab(images: list[str]):
                     api_visibility="private", **RAW, **MODELS), outputs)
 
 
-def inside_tab(box):
-    """box: the text box, made unrendered before the pattern tabs so they can copy their input into it."""
-    choices = logic.inspectable_models()
+def inside_inputs() -> list:
+    """The inside tab's text box and model choice, made unrendered before the pattern tabs, which copy their
+    input into the box and choose the model that reads it (inside_views.follow)."""
+    choices = inside_views.inspectable_models()
     # the tagger, for the box's starting sentence (a NER example)
     default = next((n for n in choices if n == "ner-lstm"), next((n for n in choices if n.endswith("-lstm")),
                                                                   choices[0] if choices else None))
+    return [gr.Textbox(label=I18N("sentence"), value=NER_EXAMPLES[0], scale=3, min_width=260, elem_id="inside-text",
+                       render=False),
+            gr.Dropdown(choices, value=default, label=I18N("model"), scale=1, elem_id="inside-model", render=False)]
+
+
+def inside_tab(inputs: list):
+    """inputs: inside_inputs(), rendered here."""
+    box, model = inputs
     with gr.Tab(I18N("tab_inside"), id="inside"):
         gr.Markdown(I18N("inside_intro"))
         with gr.Row():
             box.render()
-            model = gr.Dropdown(choices, value=default, label=I18N("model"), scale=1, elem_id="inside-model")
+            model.render()
             direction = gr.Radio(DIRECTIONS, value="forward", label=I18N("direction"), scale=1,
-                                 interactive=bool(default and default.endswith("bilstm")), elem_id="inside-direction")
+                                 interactive=str(model.value).endswith("bilstm"), elem_id="inside-direction")
         run = gr.Button(I18N("show"), variant="primary", elem_id="inside-run")
         notice = gr.Markdown(elem_id="inside-notice")
         figs, rows = [], []
-        for part in logic.TRACE_PARTS:
+        for part in inside_views.TRACE_PARTS:
             with gr.Row(visible=False, elem_id=f"inside-row-{part}") as row:  # shown by gate_rows after a trace
                 # min widths: on a phone the note goes under its heatmap instead of squeezing both side by side
                 figs.append(gr.Plot(label=I18N(f"cell_note_{part}"), show_label=False, scale=4, min_width=480,
@@ -168,9 +179,9 @@ def inside_tab(box):
                 with gr.Column(scale=1, min_width=200):  # gr.Markdown takes no min width of its own (gradio 6.31)
                     gr.Markdown(I18N(f"cell_note_{part}"), elem_classes=["note"])
             rows.append(row)
-        clears_on_failure(gr.on([run.click, box.submit], logic.inside, inputs=[box, model, direction],
+        clears_on_failure(gr.on([run.click, box.submit], inside_views.inside, inputs=[box, model, direction],
                                 outputs=[*figs, notice], api_name="inside", **RAW, **MODELS), [*figs, notice], hide=rows
-                          ).success(logic.gate_rows, model, rows, api_visibility="private")
+                          ).success(inside_views.gate_rows, model, rows, api_visibility="private")
         model.change(ui_why.two_way, model, direction, api_visibility="private")
 
 
@@ -237,6 +248,8 @@ CSS = (".card { font-size: 0.9em } .note { font-size: 0.9em; padding-top: 1em } 
        # wrapping their cells letter by letter on a phone; so does the what-if table, its numbers kept whole
        ".steps table, #why-table table { display: block; overflow-x: auto } .steps th, .steps td { white-space: nowrap } "
        "#why-table td:nth-child(4), #why-table th { white-space: nowrap } "
+       # a choice that cannot be made (the direction, for a model that reads one way) looks it: gradio draws it as any
+       "label:has(> input:disabled) { opacity: 0.5; cursor: not-allowed } "
        # a shape is read whole: on a phone "(1, 2, 10)" broke over three lines
        "#shapes-out td:nth-child(2), #shapes-out td:nth-child(2) code { white-space: nowrap } "
        # its formulas wrap in a column of at least 14em (on a phone ~90 px wide, a few words a line, rows 250 px tall)
@@ -270,14 +283,12 @@ def build() -> gr.Blocks:
         gr.Markdown(I18N("title"))
         gr.Markdown(I18N("intro"))
         with gr.Tabs(overflow_behavior="wrap"):  # on a phone every tab stays in sight, in two or three rows, not behind "⋯"
-            # the inside tab's box exists before the pattern tabs, which send it their text ("current input")
-            inside_box = gr.Textbox(label=I18N("sentence"), value=NER_EXAMPLES[0], scale=3, min_width=260, elem_id="inside-text",
-                                    render=False)
-            sentiment_tab(inside_box)
-            ner_tab(inside_box)
+            inside = inside_inputs()  # before the pattern tabs, which send them their text
+            sentiment_tab(inside)
+            ner_tab(inside)
             images = captions.example_images()
             caption_tab(images)
-            inside_tab(inside_box)
+            inside_tab(inside)
             memory_tab()
             ui_why.why_tab(images)
             shapes_tab()

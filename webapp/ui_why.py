@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from . import captions, logic, why_views
+from . import captions, inside_views, why_views
 from .logic import lang_of
 from .examples import RIGHT_EXAMPLE, WHY_EXAMPLE
 from .queue import MODELS, RAW, clears_on_failure
@@ -20,7 +20,7 @@ def _inside_caption(image, model_name, direction="forward", request: gr.Request 
 
 def hide_trace():
     """The decoder view emptied: its caption, and its heatmaps hidden."""
-    return ["", *[gr.update(visible=False)] * len(logic.TRACE_PARTS)]
+    return ["", *[gr.update(visible=False)] * len(inside_views.TRACE_PARTS)]
 
 
 def two_way(name):
@@ -78,11 +78,11 @@ def why_tab(images: list[str]):
         cap_run = gr.Button(I18N("show"), variant="primary", elem_id="decoder-run")
         caption = gr.Markdown(elem_id="decoder-caption")
         figs = [gr.Plot(label=I18N(f"cell_note_{part}"), show_label=False, visible=False, elem_id=f"decoder-{part}")
-                for part in logic.TRACE_PARTS]  # shown by gate_rows after a trace
+                for part in inside_views.TRACE_PARTS]  # shown by gate_rows after a trace
         traced = clears_on_failure(cap_run.click(_inside_caption, inputs=[image, cap_model, direction],
                                                  outputs=[*figs, caption], api_name="inside_caption", **RAW, **MODELS),
                                    [caption], hide=figs)
-        traced.success(logic.gate_rows, cap_model, figs, api_visibility="private")
+        traced.success(inside_views.gate_rows, cap_model, figs, api_visibility="private")
         # a new photo (an upload, a paste, a clear, an example) hides the last one's caption and heatmaps, which
         # under it read as its own, as the caption tab's columns do; a trace still going for the last one is cancelled
         image.change(hide_trace, outputs=[caption, *figs], api_visibility="private", queue=False, cancels=[traced])
@@ -90,7 +90,7 @@ def why_tab(images: list[str]):
 
 def note_panel():
     """The seed note's NumPy loop on a trained vanilla RNN (the Shapes tab)."""
-    rnns = [n for n in logic.inspectable_models() if n.endswith("-rnn")]
+    rnns = [n for n in inside_views.inspectable_models() if n.endswith("-rnn")]
     gr.Markdown(I18N("note_intro"))
     with gr.Row():
         text = gr.Textbox(label=I18N("sentence"), value="a gorgeous , witty , seductive movie .", scale=3,

@@ -15,8 +15,8 @@ from zoo import note, why
 from zoo.cells import SWITCHES
 
 from . import models, plots
-from .logic import (_get_model, _notice, checked_direction, clean_text, first_words, heatmaps, inspectable_models,
-                    lang_of, md_cell, metric_name, unknown_words)
+from .inside_views import get_model, heatmaps, inspectable_models
+from .logic import _notice, checked_direction, clean_text, first_words, lang_of, md_cell, metric_name, unknown_words
 from .texts import SWITCHES_KO, bad_image, error, say
 
 MAX_STEP_WORDS = 25  # right context: one row per prefix, so rows x words cells
@@ -144,8 +144,9 @@ def inside_caption(image, model_name, direction="forward", request: gr.Request |
     except (ValueError, TypeError, OSError) as e:
         raise bad_image(str(e), lang) from None
     notes = [say("decoder_beam", lang, beam=pred.decode_cfg["beam"])]
-    figs = heatmaps(tr["decoders"], direction, None, model_name, lang, notes,
-                    lambda d: f", {say(d, lang)} {say('decoder', lang)}")
+    def where(d):  # the backward decoder's columns are in its writing order, the caption's last word first
+        return f", {say('backward_writes', lang)}" if d == "backward" else f", {say(d, lang)} {say('decoder', lang)}"
+    figs = heatmaps(tr["decoders"], direction, None, model_name, lang, notes, where)
     return (*figs, f"**{tr['caption']}**\n\n" + "\n\n".join(notes))
 
 
@@ -158,7 +159,7 @@ def note_loop(text, model_name="sentiment-rnn", request: gr.Request | None = Non
         raise error("unknown_model", lang, name=model_name, choices=", ".join(rnns) or "-")
     text, more = first_words(text, MAX_NOTE_WORDS, lang, cut=bool(notices))
     try:
-        r = note.run(_get_model(model_name, lang), text)
+        r = note.run(get_model(model_name, lang), text)
     except ValueError:
         raise error("no_words", lang) from None
     s = r["shapes"]

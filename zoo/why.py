@@ -46,13 +46,13 @@ def cell_magnitudes(predictor, text) -> dict:
     """Per word of the forward direction (last layer): the cell state's largest and mean |c_t| over units,
     beside max |tanh(c_t)| and max |h_t|, which stay below 1, and the largest |c_t| of the same weights with the
     gates added rather than multiplied (the what-if switch add). -> {"words", "c_max", "c_mean", "tanh_c_max",
-    "h_max", "c_max_add"} (lists, one value per word)."""
+    "h_max", "c_max_add"} (lists, one value per word) and "arch"."""
     tr = probe.trace_text(predictor, text)
     fwd = tr["directions"]["forward"]
     if "c" not in fwd:
         raise ValueError("a vanilla RNN has no cell state; choose an LSTM or BiLSTM model")
     c = fwd["c"].abs()  # (T, H)
     added = probe.trace_text(predictor, text, switch="add")["directions"]["forward"]["c"].abs()  # (T, H)
-    return {"words": tr["words"], "c_max": c.amax(1).tolist(), "c_mean": c.mean(1).tolist(),
+    return {"words": tr["words"], "arch": tr["arch"], "c_max": c.amax(1).tolist(), "c_mean": c.mean(1).tolist(),
             "tanh_c_max": torch.tanh(c).amax(1).tolist(), "h_max": fwd["h"].abs().amax(1).tolist(),
             "c_max_add": added.amax(1).tolist()}
