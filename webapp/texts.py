@@ -35,10 +35,13 @@ UI = {
         "legend": "Entity types: **PER** person · **ORG** organisation · **LOC** place · **MISC** other names. "
                   "Confidence: each word's most likely tag's probability (from the word's own scores, before the CRF "
                   "picks the tags together), averaged over the words (O, no entity, counts too: a text with no "
-                  "names can be read with confidence).",
+                  "names can be read with confidence). The vanilla RNN and the LSTM score alike here: CoNLL sentences "
+                  "are short, and a tag depends mostly on the word itself and its neighbours. The BiLSTM, which also "
+                  "reads the words after each word, scores over 4 F1 points more.",
         "caption_intro": "One image in, a sentence out: the image's feature starts each decoder, which then writes "
                          "word by word. The BiLSTM is two LSTM decoders, one writing left to right and one right to "
-                         "left; the caption wins that the two decoders together score best. The models learned from Flickr8k's "
+                         "left; the caption wins that the two decoders together score best. Its decoders are 256 units "
+                         "wide and the LSTM's one is 448, so it has fewer parameters. The models learned from Flickr8k's "
                          "6,000 training photos, mostly people and dogs (a dog in 25% of them, a cat in only 15 photos): they "
                          "see a man riding the parked motorcycle, and a dog or a child in the cat and the cup.",
         "caption_image": "Image (upload, webcam or an example)", "beam": "Beam width",
@@ -126,10 +129,13 @@ UI = {
                         "단어부터 읽으므로 '지금까지 읽은 판단'이 없습니다. 그래서 이 곡선의 끝은 BiLSTM의 답과 다를 수 있습니다.",
         "legend": "개체 종류: **PER** 사람 · **ORG** 조직 · **LOC** 장소 · **MISC** 기타 고유 명사. "
                   "확신도: 단어마다 가장 가능성 높은 태그의 확률(CRF가 태그를 함께 고르기 전, 그 단어 자신의 점수로 계산)을 단어 전체에 대해 평균한 값입니다(개체가 아님을 뜻하는 "
-                  "O도 포함하므로, 이름이 없는 문장도 높은 확신도로 읽을 수 있습니다).",
+                  "O도 포함하므로, 이름이 없는 문장도 높은 확신도로 읽을 수 있습니다). 여기서는 바닐라 RNN과 LSTM의 점수가 "
+                  "비슷합니다: CoNLL 문장은 짧고, 태그는 주로 그 단어 자신과 이웃 단어로 정해지기 때문입니다. 각 단어 뒤의 "
+                  "단어까지 읽는 BiLSTM은 F1이 4점 넘게 높습니다.",
         "caption_intro": "이미지 하나를 넣으면 문장이 나옵니다: 이미지 특징으로 디코더의 첫 상태를 만들고, 디코더는 단어를 "
                          "하나씩 씁니다. BiLSTM은 왼쪽→오른쪽, 오른쪽→왼쪽으로 쓰는 두 LSTM 디코더이며, 둘이 함께 "
-                         "가장 높게 평가한 캡션이 선택됩니다. 모델은 Flickr8k 학습 사진 6,000장으로 배웠는데, 대부분 사람과 개의 "
+                         "가장 높게 평가한 캡션이 선택됩니다. BiLSTM의 디코더는 각각 256유닛, LSTM의 디코더는 448유닛이라 "
+                         "BiLSTM의 파라미터가 더 적습니다. 모델은 Flickr8k 학습 사진 6,000장으로 배웠는데, 대부분 사람과 개의 "
                          "사진입니다(개가 나오는 사진이 25%, 고양이는 15장). 그래서 세워 둔 오토바이에는 타는 사람을 "
                          "더하고, 고양이와 컵은 개나 아이로 봅니다.",
         "caption_image": "이미지 (업로드, 웹캠 또는 예시)", "beam": "빔 크기", "decoder_image": "이미지 (업로드, 붙여넣기 또는 예시)",
