@@ -11,6 +11,7 @@ zoo/probe.py). Every event has an api_name, so gradio_client can call it:
 """
 from __future__ import annotations
 
+import errno
 import os
 import socket
 import sys
@@ -33,20 +34,32 @@ def server_address() -> tuple[str, int]:
 
 
 def check_port_free(name: str, port: int) -> None:
-    """A port another server holds is one line before the models load (gradio finds out only at launch, and
-    says it in a traceback). Bound and let go as gradio's own check does; a race after this is gradio's."""
-    family, kind, proto, _, address = socket.getaddrinfo(name, port, type=socket.SOCK_STREAM)[0]
-    with socket.socket(family, kind, proto) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(address)
-        except OSError as e:
-            sys.exit(f"error: port {port} on {name} is taken ({e.strerror or e}): another server runs there; "
-                     "stop it or set GRADIO_SERVER_PORT to a free port")
+    """A port another server holds (or one this user may not open, or an address not of this machine) is one line
+    before the models load: gradio finds out only at launch, and says it in a traceback. Each address the name
+    resolves to is bound and let go, as gradio's own check does; a race after this is gradio's. An address that
+    cannot be had among others that can (localhost's ::1 where IPv6 is off) is no refusal."""
+    addresses = socket.getaddrinfo(name, port, type=socket.SOCK_STREAM)
+    failed = []
+    for family, kind, proto, _, address in addresses:
+        with socket.socket(family, kind, proto) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind(address)
+            except OSError as e:
+                failed.append(e)
+    why = {errno.EADDRINUSE: "another server runs there: stop it or set GRADIO_SERVER_PORT to a free port",
+           errno.EACCES: "this user may not open it (ports below 1024 need root): set GRADIO_SERVER_PORT"}
+    refused = [e for e in failed if e.errno in why] or (failed if len(failed) == len(addresses) else [])
+    if refused:
+        e = refused[0]
+        sys.exit(f"error: port {port} on {name} cannot be opened ({e.strerror or e}): "
+                 + why.get(e.errno, "set GRADIO_SERVER_NAME to an address of this machine (or 0.0.0.0 for all)"))
 
 
 address = server_address()  # a bad value stops here, before gradio and the models load (launch reads them again)
-if __name__ == "__main__":  # only a server checks: importing the app (tests, gradio_client scripts) binds nothing
+# only a server starting checks: importing the app (tests) binds nothing, and under `gradio app.py` (hot reload,
+# which sets GRADIO_WATCH_DIRS) the file is run again inside the server that holds the port
+if __name__ == "__main__" and not os.environ.get("GRADIO_WATCH_DIRS"):
     check_port_free(*address)
 
 from webapp.texts import I18N  # noqa: E402  (after the check: gradio reads GRADIO_SERVER_PORT when imported)

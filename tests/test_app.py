@@ -157,11 +157,11 @@ def test_inside_shows_lstm_gates_and_only_h_for_a_vanilla_rnn():
 
 
 def test_the_inside_tab_starts_with_a_tagger_for_its_starting_sentence_and_lists_the_imdb_models():
-    from webapp import ui
+    from webapp import ui_inside
     from webapp.examples import NER_EXAMPLES
     with gr.Blocks() as demo:
-        inputs = ui.inside_inputs()
-        ui.inside_tab(inputs)
+        inputs = ui_inside.inside_inputs()
+        ui_inside.inside_tab(inputs)
     dropdown = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "inside-model")
     assert dropdown is inputs[1] and inputs[0].value == NER_EXAMPLES[0]
     assert dropdown.value == "ner-lstm"  # not a sentiment model on a NER example

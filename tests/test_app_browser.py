@@ -323,3 +323,29 @@ def test_a_notice_about_the_input_shows_under_it_above_the_answers(server):
             notice = page.locator(f"#{task}-notice")
             expect(notice).to_contain_text("outside the vocabulary")
             assert notice.bounding_box()["y"] < page.locator(f"#{task}-card-rnn").bounding_box()["y"], task
+
+
+@needs_chromium
+def test_a_text_sent_by_an_example_reaches_the_inside_tab_and_hides_the_last_trace(server):
+    """The last trace stayed under a new text, model or direction, where it read as theirs; and an example's run
+    did not send its text (the run button did)."""
+    with app_page(server) as (page, expect):
+        page.locator("#sentiment-text textarea").fill("   ")  # a run that fails sends nothing
+        page.locator("#sentiment-run").click()
+        expect(page.locator('[data-testid="toast-body"]').first).to_be_visible()
+        page.get_by_role("tab", name="Inside the cell").click()
+        expect(page.locator("#inside-model input")).to_have_value("ner-lstm")
+        expect(page.locator("#inside-text textarea")).to_have_value(NER_EXAMPLES[0])
+        page.locator("#inside-run").click()
+        expect(page.locator("#inside-h img")).to_be_visible()
+        page.get_by_role("tab", name="Many to many: named entities").click()
+        page.get_by_text(NER_EXAMPLES[3][:30]).click()  # fills the box and runs the three models (shown cut)
+        expect(page.locator("#ner-card-rnn")).to_contain_text("ner-rnn")
+        page.get_by_role("tab", name="Inside the cell").click()
+        expect(page.locator("#inside-text textarea")).to_have_value(NER_EXAMPLES[3])
+        expect(page.locator("#inside-row-h")).to_be_hidden()  # the old sentence's heatmaps are gone
+        page.locator("#inside-run").click()
+        expect(page.locator("#inside-h img")).to_be_visible()
+        page.locator("#inside-model input").click()  # another model: the last one's trace goes too
+        page.get_by_role("option", name="ner-bilstm").click()
+        expect(page.locator("#inside-row-h")).to_be_hidden()

@@ -33,13 +33,14 @@ EVENTS = {
     "caption": "model", "caption_example_run": "model", "inside": "model", "memory": "model", "lifetime": "model",
     "distance_probe": "model", "what_if": "model", "cell_size": "model", "right_context": "model",
     "inside_caption": "model", "note_loop": "model",
-    "follow_sentiment": "copy", "follow_ner": "copy", "sentiment_example": "fill", "ner_example": "fill", "caption_example": "fill",
+    "follow_sentiment": "copy", "follow_ner": "copy", "follow_sentiment_1": "copy", "follow_ner_1": "copy",
+    "sentiment_example": "fill", "ner_example": "fill", "caption_example": "fill",
     "decoder_example": "fill",
     "shapes": "shapes",  # builds one small torch layer (sizes checked by webapp.shapes)
     "two_way": "toggle", "two_way_1": "toggle", "gate_rows": "rows", "gate_rows_1": "rows",
     "check": "check", "check_1": "check",
     "clear_captions": "clear",  # a new photo empties the caption columns
-    "hide_trace": "hide",  # a new photo empties the decoder view
+    "hide_trace": "hide", "hide_trace_1": "hide",  # a new text, photo, model or direction hides the last trace
 }
 PUBLIC = {"/sentiment", "/ner", "/caption", "/inside", "/memory", "/lifetime", "/distance_probe", "/what_if",
           "/cell_size", "/right_context", "/inside_caption", "/note_loop", "/shapes"}
@@ -108,7 +109,7 @@ def test_every_event_is_in_the_table_and_every_model_event_in_the_one_queue_grou
             assert fn.fn.__name__ == "gate_rows" and {u["visible"] for u in fn.fn(["x"])} == {True}
         elif kind == "clear":  # empties its outputs, unqueued, reads nothing
             assert fn.fn() == [""] * len(fn.outputs) and fn.queue is False and not fn.inputs
-        elif kind == "hide":  # the decoder view's caption emptied, its heatmaps hidden: unqueued, reads nothing
+        elif kind == "hide":  # a trace's notice or caption emptied, its heatmaps hidden: unqueued, reads nothing
             assert fn.fn()[0] == "" and all(u == {"__type__": "update", "visible": False} for u in fn.fn()[1:])
             assert fn.queue is False and not fn.inputs and len(fn.fn()) == len(fn.outputs)
         elif kind == "check":  # the input checks alone, raw input: an API caller's 42 is an error, not a crash

@@ -55,7 +55,8 @@ def test_a_model_named_by_nothing_is_a_clear_error_not_the_current_folder(bad, e
         zoo.load(bad)
 
 
-def test_a_file_given_as_a_model_is_called_a_file_and_one_inside_a_checkpoint_names_its_folder(tiny, tmp_path):
+def test_a_file_given_as_a_model_is_called_a_file_and_one_inside_a_checkpoint_names_its_folder(tiny, tmp_path,
+                                                                                              monkeypatch):
     """zoo.load("notes.txt") said "tried local folder notes.txt", as if there were no such path."""
     (tmp_path / "notes.txt").write_text("x")
     with pytest.raises(registry.ModelNotFound, match=r"notes.txt is a file; a checkpoint is a folder \(config.json"):
@@ -63,6 +64,9 @@ def test_a_file_given_as_a_model_is_called_a_file_and_one_inside_a_checkpoint_na
     weights = tiny / "ner-rnn" / "model.safetensors"
     with pytest.raises(registry.ModelNotFound, match=f"model.safetensors is a file; .*: load its folder, {tiny / 'ner-rnn'}$"):
         zoo.load(weights)
+    monkeypatch.chdir(tiny)  # a relative path shaped like ORG/REPO is the file, not a Hub repo
+    with pytest.raises(registry.ModelNotFound, match="^ner-rnn/model.safetensors is a file; .*: load its folder, ner-rnn$"):
+        zoo.load("ner-rnn/model.safetensors")
 
 
 def test_a_folder_here_named_like_a_bundled_model_is_said_and_one_without_a_checkpoint_is_passed_over(tiny, tmp_path,

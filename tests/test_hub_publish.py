@@ -110,17 +110,22 @@ def test_cli_downloads_lists_and_reports_errors_in_one_line(fake_hub, tiny_check
     assert "is a local folder: nothing downloaded" in capsys.readouterr().err
 
 
-def test_download_of_a_local_folder_named_like_org_repo_reads_the_folder_as_load_does(tiny_checkpoint, tmp_path,
-                                                                                      monkeypatch, capsys):
-    """`download exp/ner-bilstm` asked the Hub while `zoo.load` and `predict` read the folder exp/ner-bilstm."""
+def test_download_of_a_local_folder_named_like_org_repo_says_why_it_asked_the_hub(tiny_checkpoint, tmp_path,
+                                                                                monkeypatch, capsys):
+    """`download exp/ner-tiny` asked the Hub while zoo.load and predict read the folder exp/ner-tiny: the error
+    said only that the Hub had no such repo."""
     from zoo.__main__ import main
     shutil.copytree(tiny_checkpoint, tmp_path / "exp" / "ner-tiny")
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # a Hub request would fail: the folder is read, offline
-    assert main(["download", "exp/ner-tiny"]) == 0
-    said = capsys.readouterr()
-    assert json.loads(said.out)["folder"] == "exp/ner-tiny"
-    assert "exp/ner-tiny is a local folder: nothing downloaded (the Hub repo of that name: hf://exp/ner-tiny)" in said.err
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert main(["download", "exp/ner-tiny"]) == 2
+    assert ("download fetches Hub repos, and ./exp/ner-tiny (the local path zoo.load and predict read) is checked "
+            "with that name") in capsys.readouterr().err
+    assert main(["download", "./exp/ner-tiny"]) == 0
+    assert "./exp/ner-tiny is a local folder: nothing downloaded; it loads (a local folder records no digests to " \
+        "check)" in capsys.readouterr().err  # it said "its files were checked": nothing was
+    assert main(["download", "exp/ner-tiny/model.safetensors"]) == 2  # not ORG/REPO: the file, said to be one
+    assert "exp/ner-tiny/model.safetensors is a file; a checkpoint is a folder" in capsys.readouterr().err
 
 
 def test_manifest_matches_the_bundled_checkpoints():

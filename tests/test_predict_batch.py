@@ -55,6 +55,15 @@ def test_caption_predict_batch_equals_predict_on_images_and_features(models, tmp
     assert p.predict_batch(inputs[:2], beam=1, max_len=3) == [p.predict(x, beam=1, max_len=3) for x in inputs[:2]]
 
 
+def test_a_bilstm_captioner_gives_at_most_beam_captions_as_the_others_do(models):
+    """Its two decoders propose a beam each: predict(beam=3) gave up to six captions, the other models three."""
+    x = np.ones(1280, dtype=np.float32)
+    for arch in ("rnn", "bilstm"):
+        p = zoo.load(models / f"caption-{arch}")
+        assert len(p.predict(x, beam=2)) == 2 and len(p.predict(x, beam=1)) == 1
+        assert [len(c) for c in p.predict_batch([x, x], beam=2)] == [2, 2]
+
+
 def test_a_caption_predictor_takes_scores_as_the_text_predictors_do(models):
     """predict(image, scores=True) was a TypeError on a caption model; NER and sentiment take it."""
     p = zoo.load(models / "caption-rnn")

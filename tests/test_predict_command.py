@@ -254,22 +254,40 @@ def test_an_image_given_where_lines_are_read_is_one_line_and_a_pipes_first_bytes
 
 def test_a_compressed_or_columnar_file_given_where_lines_are_read_is_one_line_naming_it(models, tmp_path, capsys):
     """A .gz of reviews gave hundreds of "not UTF-8" error records and a few predictions of its stray bytes."""
+    import bz2
     import gzip
 
     import pyarrow as pa
     import pyarrow.parquet as pq
     texts = "".join(f"review {i} was good\n" for i in range(500)).encode()
     (tmp_path / "texts.gz").write_bytes(gzip.compress(texts))
+    (tmp_path / "texts.bz2").write_bytes(bz2.compress(texts))
     pq.write_table(pa.table({"text": ["a good movie", "a bad one"]}), tmp_path / "texts.parquet")
     (tmp_path / "texts16.txt").write_bytes("a good movie\n".encode("utf-16"))
-    for name, said in (("texts.gz", "is gzip-compressed; predict reads lines of UTF-8 text (convert on the way in: "
-                                    "--input <(zcat FILE))"), ("texts.parquet", "is a Parquet file;"),
-                       ("texts16.txt", "is UTF-16 text;")):
+    (tmp_path / "texts32.txt").write_bytes("a good movie\n".encode("utf-32"))
+    (tmp_path / "texts16le.txt").write_bytes("a good movie\n".encode("utf-16-le"))  # no byte-order mark
+    for name, said in (("texts.gz", f"is gzip-compressed; predict reads lines of UTF-8 text (convert it: "
+                                    f"--input <(zcat {tmp_path / 'texts.gz'}))"), ("texts.bz2", "is bzip2-compressed;"),
+                       ("texts.parquet", "is a Parquet file; predict reads lines of UTF-8 text (write its text column "
+                                         "as lines"), ("texts16.txt", "is UTF-16 text;"),
+                       ("texts32.txt", "is UTF-32 text; predict reads lines of UTF-8 text (convert it: --input "
+                                       "<(iconv -f UTF-32 -t UTF-8"), ("texts16le.txt", "is UTF-16LE text (no byte-order mark); predict reads lines of UTF-8 text (convert it: "
+                                         "--input <(iconv -f UTF-16LE -t UTF-8")):
         for model in ("sentiment-rnn", "caption-lstm"):
             assert main(["predict", str(models / model), "--input", str(tmp_path / name)]) == 2
             said_out = capsys.readouterr()
             err = said_out.err.strip().splitlines()
             assert said_out.out == "" and len(err) == 1 and f"--input {tmp_path / name} {said}" in err[0], err
+
+
+def test_text_that_starts_like_a_file_formats_mark_is_read_as_text(models, tmp_path, capsys):
+    """"PAR1 ..." (a gene), "BZh ..." and "%PDF-1.7 is ..." are text lines, and one NUL in a text is its own."""
+    lines = ["PAR1 activation in platelets was studied .", "BZh is what the kid said .", "%PDF-1.7 is a format .",
+             "a NUL\x00 inside"]
+    for line in lines:
+        (tmp_path / "in.txt").write_text(line + "\n")
+        assert main(["predict", str(models / "ner-rnn"), "--input", str(tmp_path / "in.txt")]) == 0, line
+        assert len(_records(capsys.readouterr().out)) == 1
 
 
 def test_beam_and_max_len_reach_a_caption_model_and_a_text_model_refuses_them(models, tmp_path, capsys):
@@ -282,9 +300,10 @@ def test_beam_and_max_len_reach_a_caption_model_and_a_text_model_refuses_them(mo
     assert main(["predict", str(models / "sentiment-rnn"), "--input", str(photos[0]), "--beam", "2"]) == 2
     assert capsys.readouterr().err.strip() == ("error: --beam and --max-len apply to caption models; "
                                                f"{models / 'sentiment-rnn'} is a sentiment model")
-    with pytest.raises(SystemExit) as stop:
-        main(["predict", str(models / "caption-lstm"), "--input", str(photos[0]), "--beam", "0"])
-    assert stop.value.code == 2 and "argument --beam: a whole number from 1 to 20, got '0'" in capsys.readouterr().err
+    for flag, value, said in (("--beam", "0", "--beam must be from 1 to 20, got 0"),
+                              ("--max-len", "101", "--max-len must be from 1 to 100, got 101")):
+        assert main(["predict", str(models / "caption-lstm"), "--input", str(photos[0]), flag, value]) == 2
+        assert capsys.readouterr().err.strip() == f"error: {said}"  # one line, as --batch-size's
 
 
 def test_a_folders_hidden_files_are_no_inputs_as_a_glob_skips_them(models, tmp_path, capsys):
@@ -293,3 +312,20 @@ def test_a_folders_hidden_files_are_no_inputs_as_a_glob_skips_them(models, tmp_p
     (photo.parent / f"._{photo.name}").write_bytes(b"\x00\x05\x16\x07 resource fork")
     assert main(["predict", str(models / "caption-lstm"), "--input", str(photo.parent)]) == 0
     assert [r["image"] for r in _records(capsys.readouterr().out)] == [str(photo)]
+
+
+def test_what_a_folder_or_glob_passes_over_is_said_and_a_globs_folders_are_no_inputs(models, tmp_path, capsys):
+    """A folder skipped notes.txt and its subfolders without a word, while a glob gave its folders error records."""
+    photos = tmp_path / "photos"
+    photo = write_images(photos, 1)[0]
+    (photos / "notes.txt").write_text("x")
+    write_images(photos / "sub", 1)
+    assert main(["predict", str(models / "caption-lstm"), "--input", str(photos)]) == 0
+    said = capsys.readouterr()
+    assert [r["image"] for r in _records(said.out)] == [str(photo)]
+    assert "note: 2 passed over, not images by their names or folders (not searched): notes.txt, sub/" in said.err
+    assert main(["predict", str(models / "caption-lstm"), "--input", f"{photos}/**"]) == 1  # notes.txt: its record
+    recs = _records(capsys.readouterr().out)
+    assert [Path(r["image"]).name for r in recs] == ["img0.png", "notes.txt", "img0.png"]  # no folder among them
+    assert main(["predict", str(models / "caption-lstm"), "--input", str(tmp_path)]) == 2  # images only below
+    assert "no images there" in (err := capsys.readouterr().err) and "--input 'FOLDER/**/*.jpg' is" in err

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import zoo
-from zoo import predict_cli, predict_inputs
+from zoo import predict_cli, predict_inputs, registry
 from zoo.__main__ import main
 
 from serving_models import write_images
@@ -266,6 +266,9 @@ def test_an_output_inside_the_models_folder_is_refused_and_the_model_kept(models
         assert len(err) == 1 and f"--output {out} is inside the model's folder" in err[0], err
     assert {f.name: f.read_bytes() for f in model.iterdir()} == before
     assert zoo.load(model).predict("good movie")["label"] in ("positive", "negative")
+    other = registry.BUNDLED / "ner-lstm" / "preds.jsonl"  # another model's folder, a bundled one: it stopped loading
+    assert main(["predict", str(model), "--input", str(tmp_path / "in.txt"), "--output", str(other)]) == 2
+    assert "is inside the bundled models' folder" in capsys.readouterr().err and not other.exists()
 
 
 def test_a_tilde_in_a_path_flag_is_the_home_folder_and_an_empty_path_is_refused(models, tmp_path, capsys, monkeypatch):

@@ -86,6 +86,14 @@ def test_out_may_be_a_seqzoo_checkpoint_but_not_a_bundled_one(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         parse_args([*NER_TINY, "--data", "x", "--out", str(registry.BUNDLED / "ner-bilstm")])
     assert e.value.code == 2 and "bundled models' folder" in capsys.readouterr().err
+    # another checkout's bundled folder (the script imports the zoo installed from this one): its manifest says so
+    from zoo import integrity
+    other = tmp_path / "clone" / "zoo" / "checkpoints"
+    write_models(other, tasks=("ner",))
+    integrity.write_manifest(other)
+    with pytest.raises(SystemExit) as e:
+        parse_args([*NER_TINY, "--data", "x", "--out", str(other / "ner-rnn")])
+    assert e.value.code == 2 and "bundled models' folder" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("seed", ["-1", "4294967296"])

@@ -73,6 +73,18 @@ def heatmaps(traces: dict, direction: str, words, model_name: str, lang: str, no
             if k in parts else None for k in TRACE_PARTS]
 
 
+def hide_trace():
+    """A trace emptied (the inside tab's notice or the decoder view's caption) and its heatmaps hidden: its text,
+    photo, model or direction changed, and the old heatmaps read as the new input's."""
+    return ["", *[gr.update(visible=False)] * len(TRACE_PARTS)]
+
+
+def two_way(name):
+    """The direction choice only means something for a BiLSTM: the other models read one way."""
+    two = isinstance(name, str) and name.endswith("bilstm")
+    return gr.update(interactive=two) if two else gr.update(interactive=False, value="forward")
+
+
 def follow(text, prefix: str, current):
     """A pattern tab's text copied into the inside box, with the model that reads it there: the pattern's model of
     the chosen one's kind (vanilla RNN, LSTM, BiLSTM), so a movie review is not traced by the tagger left chosen.

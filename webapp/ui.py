@@ -1,7 +1,8 @@
 """The page: one gr.Blocks with a tab per sequence pattern and four tabs that look inside the models.
 
-Layout only (the "Why the cell" tab's in webapp.ui_why); every computation is in the event modules
-(webapp.logic, captions, shapes, memory_views, why_views) so tests can call it without a browser. Each event has an api_name, so gradio_client can use the app as an API.
+Layout only (the "Inside the cell" tab's in webapp.ui_inside, the "Why the cell" tab's in webapp.ui_why); every
+computation is in the event modules (webapp.logic, inside_views, captions, shapes, memory_views, why_views) so
+tests can call it without a browser. Each event has an api_name, so gradio_client can use the app as an API.
 """
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ import os
 
 import gradio as gr
 
-from . import captions, inside_views, logic, memory_views, models, plots, ui_why
+from . import captions, inside_views, logic, memory_views, models, plots, ui_inside, ui_why
 from .queue import CONCURRENCY, MODELS, RAW, clears_on_failure
 from .examples import MEMORY_EXAMPLE, NER_EXAMPLES, REVIEW_EXAMPLES, SENTIMENT_EXAMPLES
 from .shapes import shapes
-from .texts import DIRECTIONS, EXAMPLE_HEADERS, I18N, SET_LABELS, say
+from .texts import EXAMPLE_HEADERS, I18N, SET_LABELS, say
 
 
 MEMORY_SETS = [(SET_LABELS[k], k) for k in ("imdb", "sst2", "ner")]
@@ -70,7 +71,7 @@ def sentiment_tab(inside: list):
         # the charts hidden, not emptied: a LinePlot set to None threw in the browser ("reading 'offsetWidth'")
         clears_on_failure(gr.on([run.click, box.submit], logic.sentiment, inputs=[box, data], outputs=outputs,
                                 api_name="sentiment", **RAW, **MODELS), [*cols, notice], hide=charts
-                          ).then(inside_views.follow_sentiment, [box, data, inside[1]], inside,
+                          ).success(inside_views.follow_sentiment, [box, data, inside[1]], inside,
                                  api_visibility="private")  # the inside tab's "current input", and its model
         with examples_slot:
             rows = [[t, "sst2"] for t in SENTIMENT_EXAMPLES] + [[t, "imdb"] for t in REVIEW_EXAMPLES]
@@ -83,7 +84,8 @@ def sentiment_tab(inside: list):
             examples.dataset.headers = EXAMPLE_HEADERS
             clears_on_failure(examples.load_input_event.then(
                 logic.sentiment, inputs=[box, data], outputs=outputs, api_name="sentiment_example_run",
-                api_visibility="private", **RAW, **MODELS), outputs)  # after the main event, which keeps the name /sentiment
+                api_visibility="private", **RAW, **MODELS), outputs  # after the main event, which keeps the name /sentiment
+                              ).success(inside_views.follow_sentiment, [box, data, inside[1]], inside, api_visibility="private")
 
 
 def ner_tab(inside: list):
@@ -98,7 +100,7 @@ def ner_tab(inside: list):
         gr.Markdown(I18N("legend"))
         outputs = [*cols, notice]
         clears_on_failure(gr.on([run.click, box.submit], logic.ner, inputs=box, outputs=outputs, api_name="ner", **RAW,
-                                **MODELS), outputs).then(inside_views.follow_ner, [box, inside[1]], inside,
+                                **MODELS), outputs).success(inside_views.follow_ner, [box, inside[1]], inside,
                                                          api_visibility="private")  # as the sentiment tab's
         with examples_slot:  # fills the box, then our own run (see sentiment_tab)
             examples = gr.Examples(NER_EXAMPLES, inputs=box, label=I18N("examples"), run_on_click=False,
@@ -106,7 +108,8 @@ def ner_tab(inside: list):
             examples.dataset.headers = []  # one column needs no header (and a gr.I18n one shows untranslated)
             clears_on_failure(examples.load_input_event.then(
                 logic.ner, inputs=box, outputs=outputs, api_name="ner_example_run", api_visibility="private",
-                **RAW, **MODELS), outputs)  # after the main event, which keeps the name /ner
+                **RAW, **MODELS), outputs  # after the main event, which keeps the name /ner
+                              ).success(inside_views.follow_ner, [box, inside[1]], inside, api_visibility="private")
 
 
 def caption_tab(images: list[str]):
@@ -144,45 +147,6 @@ def caption_tab(images: list[str]):
                 clears_on_failure(examples.load_input_event.then(
                     captions.caption_upload, inputs=[image, beam], outputs=outputs, api_name="caption_example_run",
                     api_visibility="private", **RAW, **MODELS), outputs)
-
-
-def inside_inputs() -> list:
-    """The inside tab's text box and model choice, made unrendered before the pattern tabs, which copy their
-    input into the box and choose the model that reads it (inside_views.follow)."""
-    choices = inside_views.inspectable_models()
-    # the tagger, for the box's starting sentence (a NER example)
-    default = next((n for n in choices if n == "ner-lstm"), next((n for n in choices if n.endswith("-lstm")),
-                                                                  choices[0] if choices else None))
-    return [gr.Textbox(label=I18N("sentence"), value=NER_EXAMPLES[0], scale=3, min_width=260, elem_id="inside-text",
-                       render=False),
-            gr.Dropdown(choices, value=default, label=I18N("model"), scale=1, elem_id="inside-model", render=False)]
-
-
-def inside_tab(inputs: list):
-    """inputs: inside_inputs(), rendered here."""
-    box, model = inputs
-    with gr.Tab(I18N("tab_inside"), id="inside"):
-        gr.Markdown(I18N("inside_intro"))
-        with gr.Row():
-            box.render()
-            model.render()
-            direction = gr.Radio(DIRECTIONS, value="forward", label=I18N("direction"), scale=1,
-                                 interactive=str(model.value).endswith("bilstm"), elem_id="inside-direction")
-        run = gr.Button(I18N("show"), variant="primary", elem_id="inside-run")
-        notice = gr.Markdown(elem_id="inside-notice")
-        figs, rows = [], []
-        for part in inside_views.TRACE_PARTS:
-            with gr.Row(visible=False, elem_id=f"inside-row-{part}") as row:  # shown by gate_rows after a trace
-                # min widths: on a phone the note goes under its heatmap instead of squeezing both side by side
-                figs.append(gr.Plot(label=I18N(f"cell_note_{part}"), show_label=False, scale=4, min_width=480,
-                                    elem_id=f"inside-{part}"))
-                with gr.Column(scale=1, min_width=200):  # gr.Markdown takes no min width of its own (gradio 6.31)
-                    gr.Markdown(I18N(f"cell_note_{part}"), elem_classes=["note"])
-            rows.append(row)
-        clears_on_failure(gr.on([run.click, box.submit], inside_views.inside, inputs=[box, model, direction],
-                                outputs=[*figs, notice], api_name="inside", **RAW, **MODELS), [*figs, notice], hide=rows
-                          ).success(inside_views.gate_rows, model, rows, api_visibility="private")
-        model.change(ui_why.two_way, model, direction, api_visibility="private")
 
 
 def memory_tab():
@@ -283,12 +247,12 @@ def build() -> gr.Blocks:
         gr.Markdown(I18N("title"))
         gr.Markdown(I18N("intro"))
         with gr.Tabs(overflow_behavior="wrap"):  # on a phone every tab stays in sight, in two or three rows, not behind "⋯"
-            inside = inside_inputs()  # before the pattern tabs, which send them their text
+            inside = ui_inside.inside_inputs()  # before the pattern tabs, which send them their text
             sentiment_tab(inside)
             ner_tab(inside)
             images = captions.example_images()
             caption_tab(images)
-            inside_tab(inside)
+            ui_inside.inside_tab(inside)
             memory_tab()
             ui_why.why_tab(images)
             shapes_tab()

@@ -18,17 +18,6 @@ def _inside_caption(image, model_name, direction="forward", request: gr.Request 
     return why_views.inside_caption(captions.upload(image, lang_of(request)), model_name, direction, request)
 
 
-def hide_trace():
-    """The decoder view emptied: its caption, and its heatmaps hidden."""
-    return ["", *[gr.update(visible=False)] * len(inside_views.TRACE_PARTS)]
-
-
-def two_way(name):
-    """The direction choice only means something for a BiLSTM: the other models read one way."""
-    two = isinstance(name, str) and name.endswith("bilstm")
-    return gr.update(interactive=two) if two else gr.update(interactive=False, value="forward")
-
-
 def why_tab(images: list[str]):
     """images: the example photos (captions.example_images), the first the decoder view's starting image."""
     gated = why_views.gated_models()
@@ -74,7 +63,7 @@ def why_tab(images: list[str]):
             examples = gr.Examples([[p] for p in images], inputs=image, label=I18N("examples"), run_on_click=False,
                                    cache_examples=False, api_visibility="private", api_name="decoder_example")
             examples.dataset.headers = []  # as the caption tab's
-        cap_model.change(two_way, cap_model, direction, api_visibility="private")
+        cap_model.change(inside_views.two_way, cap_model, direction, api_visibility="private")
         cap_run = gr.Button(I18N("show"), variant="primary", elem_id="decoder-run")
         caption = gr.Markdown(elem_id="decoder-caption")
         figs = [gr.Plot(label=I18N(f"cell_note_{part}"), show_label=False, visible=False, elem_id=f"decoder-{part}")
@@ -83,9 +72,10 @@ def why_tab(images: list[str]):
                                                  outputs=[*figs, caption], api_name="inside_caption", **RAW, **MODELS),
                                    [caption], hide=figs)
         traced.success(inside_views.gate_rows, cap_model, figs, api_visibility="private")
-        # a new photo (an upload, a paste, a clear, an example) hides the last one's caption and heatmaps, which
-        # under it read as its own, as the caption tab's columns do; a trace still going for the last one is cancelled
-        image.change(hide_trace, outputs=[caption, *figs], api_visibility="private", queue=False, cancels=[traced])
+        # a new photo (an upload, a paste, a clear, an example), model or direction hides the last caption and
+        # heatmaps, which read as the new choice's, as the caption tab's columns do; a trace still going is cancelled
+        gr.on([image.change, cap_model.change, direction.change], inside_views.hide_trace, outputs=[caption, *figs],
+              api_visibility="private", queue=False, cancels=[traced])
 
 
 def note_panel():

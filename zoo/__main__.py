@@ -104,17 +104,22 @@ def cmd_download(args) -> int:
     """Fetch (or refresh) a checkpoint into the Hub cache and verify it; prints one JSON line."""
     from . import hub
     name = args.model
-    # a local folder first, as zoo.load and predict read the name: ORG/REPO goes to the Hub where no folder has
-    # that path (hf://ORG/REPO always does)
-    if hub.is_repo_id(name) and not Path(name).expanduser().is_dir():
+    local = Path(name).expanduser().exists()
+    if hub.is_repo_id(name):  # ORG/REPO is the Hub's, even where a local folder has that path ("./ORG/REPO" is one)
         name = hub.URI_PREFIX + name
-    folder = registry.resolve(name, revision=args.revision, refresh=True)
+    try:
+        folder = registry.resolve(name, revision=args.revision, refresh=True)
+    except checkpoint.ModelNotFound as e:  # zoo.load and predict read that path here: say why download did not
+        if local and name.startswith(hub.URI_PREFIX):
+            raise type(e)(f"{e}; download fetches Hub repos, and ./{args.model} (the local path zoo.load and "
+                          "predict read) is checked with that name") from None
+        raise
     predictor = registry.load(folder)  # proves it loads, not just that the bytes arrived
     if not name.startswith(hub.URI_PREFIX):  # a bundled name or a folder: there was nothing to fetch
-        where = "is bundled with seqzoo" if registry.is_bundled(folder) else "is a local folder"
-        also = f" (the Hub repo of that name: hf://{name})" if hub.is_repo_id(name) else ""
-        print(f"note: {args.model} {where}: nothing downloaded{also}; its files were checked and it loads",
-              file=sys.stderr)
+        where = ("is bundled with seqzoo: nothing downloaded; its files were checked against MANIFEST.json and it loads"
+                 if registry.is_bundled(folder) else  # no digests recorded there: "checked" would say more than was
+                 "is a local folder: nothing downloaded; it loads (a local folder records no digests to check)")
+        print(f"note: {args.model} {where}", file=sys.stderr)
     _print(json.dumps({"model": predictor.name, "folder": str(folder),
                       "files": sorted(p.name for p in folder.iterdir() if p.is_file())}))
     return 0

@@ -18,7 +18,6 @@ Within a chunk, predict_batch sorts by length, so a larger --batch-size pads lit
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -28,8 +27,9 @@ from . import devices, run_flags
 from .limits import DECODE_SIZES
 from .path_flag import path_flag
 from .precision import PRECISIONS
-from .predict_inputs import (BINARY_FORMATS, IMAGE_SUFFIXES, Item, binary_kind, image_items, is_glob, is_image,
-                             line_items, lines_of, path_items, starts_as_image)
+from .predict_inputs import Item, image_items, is_glob, line_items, lines_of, path_items
+from .registry import inside_bundled
+from .sniff import IMAGE_SUFFIXES, is_image, refuse_binary
 from .task_table import task_module
 
 CHUNK_BATCHES = 8  # batches per chunk: enough to sort by length, little to hold
@@ -56,25 +56,18 @@ def add_parser(sub) -> None:
                    help="NER: each word's tag probabilities and each entity's score (predict(..., scores=True)); "
                         "sentiment and captions carry theirs already")
     for flag, key in (("--beam", "beam"), ("--max-len", "max_len")):
-        p.add_argument(flag, type=_decode_size(key), default=None,
+        p.add_argument(flag, type=int, default=None,
                        help=f"captions: {key.replace('_', ' ')} to decode with, {'%d to %d' % DECODE_SIZES[key]} "
                             "(default: the checkpoint's)")
-
-
-def _decode_size(key: str):
-    """argparse type: a whole number within the caption predictor's own limits for `key`."""
-    lo, hi = DECODE_SIZES[key]
-
-    def parse(text: str) -> int:
-        if not text.strip().isdigit() or not lo <= int(text) <= hi:
-            raise argparse.ArgumentTypeError(f"a whole number from {lo} to {hi}, got {text!r}")
-        return int(text)
-    return parse
 
 
 def _options(predictor, args) -> dict:
     """The keyword arguments predict_batch gets from the flags: a caption's decoding, a tagger's --scores."""
     if predictor.task == "caption":
+        for flag, key in (("--beam", "beam"), ("--max-len", "max_len")):  # one line, as --batch-size's
+            lo, hi = DECODE_SIZES[key]
+            if getattr(args, key) is not None and not lo <= getattr(args, key) <= hi:
+                raise ValueError(f"{flag} must be from {lo} to {hi}, got {getattr(args, key)}")
         return {k: v for k, v in (("beam", args.beam), ("max_len", args.max_len)) if v is not None}
     if args.beam is not None or args.max_len is not None:
         raise ValueError(f"--beam and --max-len apply to caption models; {args.model} is a {predictor.task} model")
@@ -140,19 +133,13 @@ def _inputs(predictor, args):
     keys = task_module(predictor.task).PREDICT_KEYS  # the task's own: zoo names no task
     caption = keys is None
 
-    def from_lines(f, total):
-        lines, ready = lines_of(f, check_head=refuse_binary)
+    def from_lines(f, path: Path | None):
+        where = f"--input {args.input}" if path else "standard input"
+        lines, ready = lines_of(f, check_head=lambda head: refuse_binary(head, where, caption, path and str(path)))
+        # counted once its first bytes are read as text (a 2 GB .gz is refused, not read through first); a pipe
+        # (<(...)) is read once, not counted
+        total = _count_lines(path) if path is not None and path.is_file() else None
         return (path_items(lines, args.format) if caption else line_items(lines, keys, args.format)), total, f, ready
-
-    def refuse_binary(head: bytes):  # `cat photo.png |`, a .gz: one line, not an error record per "line" of it
-        where = "standard input" if args.input == "-" else f"--input {args.input}"
-        if starts_as_image(head):
-            raise ValueError(f"{where} is an image; " + ("caption models read image paths there, one a line: pass "
-                             "the image itself as --input PATH" if caption else "text models read text, one per line"))
-        if kind := binary_kind(head):
-            tool = BINARY_FORMATS.get(kind, (b"", None))[1]
-            raise ValueError(f"{where} is {kind}; predict reads lines of UTF-8 text"
-                             + (f" (convert on the way in: --input <({tool} FILE))" if tool else ""))
 
     if args.input == "-":
         return from_lines(open(sys.stdin.fileno(), "rb", closefd=False), None)
@@ -161,19 +148,24 @@ def _inputs(predictor, args):
         raise ValueError(f"--input {args.input}: no such file, folder or glob")
     # an image by its name, or by its first bytes (IMG_0001, photo.jfif): one image, not a list of paths
     if caption and (path.is_dir() or is_glob(args.input) or is_image(str(path))):
-        items = image_items(args.input)  # names only, so the listing is small and gives the bar its total
+        items, skipped = image_items(args.input)  # names only, so the listing is small and gives the bar its total
+        folders = [p for p in skipped if p.endswith("/")]
         if not items:
-            raise ValueError(f"--input {args.input}: no images there ({', '.join(IMAGE_SUFFIXES)})")
+            raise ValueError(f"--input {args.input}: no images there ({', '.join(IMAGE_SUFFIXES)})"
+                             + ("; subfolders are not searched: --input 'FOLDER/**/*.jpg' is" if folders else ""))
+        if skipped:  # said, as a glob's non-image would be its error record: nothing passed over without a word
+            shown = ", ".join(skipped[:5]) + (", …" if len(skipped) > 5 else "")
+            print(f"note: {len(skipped)} passed over, not images by their names or folders (not searched): {shown}",
+                  file=sys.stderr)
         return items, len(items), None, None
     if path.is_dir():  # a caption model's folders are read above
         raise ValueError(f"--input {args.input} is a folder; text models read a file or - (standard input)")
     if not path.exists():
         raise ValueError(f"--input {args.input}: no such file" + (", folder or glob" if caption else
                                                                     " (text models read a file or -)"))
-    total = _count_lines(path) if path.is_file() else None  # a pipe (<(...)) is read once, not counted first
     f = open(path, "rb")
     try:
-        return from_lines(f, total)
+        return from_lines(f, path)
     except BaseException:  # refused (an image where lines are read): closed here, the caller never gets it
         f.close()
         raise
@@ -200,14 +192,19 @@ def _check_output(args) -> None:
 def _check_not_in_checkpoint(output: str | None, folder) -> None:
     """--output inside the model's own folder would replace one of its files (model.safetensors with JSON
     lines, the model gone) or leave a stray file a later load reads past: refused, whatever its name."""
-    if not output or folder is None:
+    if not output:
+        return
+    if inside_bundled(output):  # any bundled model's folder: a stray file fails its manifest check, and it stops loading
+        raise ValueError(f"--output {output} is inside the bundled models' folder, where a new file stops a model "
+                         "loading (it is not in MANIFEST.json): name a file elsewhere")
+    if folder is None:
         return
     home = Path(folder).resolve()
     # under the folder by path, or one of its files by another name (a link to it; a Hub snapshot's blobs)
     if home in Path(output).resolve().parents or (os.path.exists(output) and any(
             f.is_file() and os.path.samefile(f, output) for f in home.iterdir())):
-        raise ValueError(f"--output {output} is inside the model's folder {folder}; predict would write JSON "
-                         "lines over its files: name a file elsewhere")
+        raise ValueError(f"--output {output} is inside the model's folder {folder}, whose files are the model (JSON "
+                         "lines over one of them leave a model that does not load): name a file elsewhere")
 
 
 def run(args, load) -> int:

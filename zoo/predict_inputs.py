@@ -16,7 +16,8 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+from .sniff import IMAGE_SUFFIXES
+
 MAX_LINE_BYTES = 8_000_000  # a text is at most 200,000 characters (tasks/text.py); JSON escapes can be 6 bytes each
 MAX_PENDING = 10_000  # runs of blank lines and unreadable lines held while the format is undecided
 
@@ -214,57 +215,27 @@ def line_items(lines, keys: tuple[str, ...], fmt: str = "auto"):
     yield from flush("text" if fmt == "auto" else fmt)
 
 
-def starts_as_image(head: bytes) -> bool:
-    """The first 12 bytes of a JPEG, PNG, GIF, TIFF, WebP or BMP (whose reserved bytes 6-9 are 0)."""
-    return (head.startswith((b"\xff\xd8\xff", b"\x89PNG\r\n", b"GIF87a", b"GIF89a", b"II*\x00", b"MM\x00*"))
-            or (head[:4] == b"RIFF" and head[8:12] == b"WEBP") or (head[:2] == b"BM" and head[6:10] == bytes(4)))
-
-
-# what a file of lines is often mistaken for: first bytes, and the command that gives its lines (None: none does)
-BINARY_FORMATS = {"gzip-compressed": (b"\x1f\x8b", "zcat"), "bzip2-compressed": (b"BZh", "bzcat"),
-                  "xz-compressed": (b"\xfd7zXZ\x00", "xzcat"), "zstd-compressed": (b"\x28\xb5\x2f\xfd", "zstdcat"),
-                  "a zip archive (or an Office file)": (b"PK\x03\x04", None), "a Parquet file": (b"PAR1", None),
-                  "a PDF": (b"%PDF-", None), "UTF-16 text": (b"\xff\xfe", "iconv -f UTF-16 -t UTF-8"),
-                  "UTF-16 text (big-endian)": (b"\xfe\xff", "iconv -f UTF-16 -t UTF-8")}
-
-
-def binary_kind(head: bytes) -> str | None:
-    """What a file that is not lines of UTF-8 is, by its first bytes: a known format, or "binary" where a NUL
-    byte shows (no text holds one); None for text."""
-    kind = next((k for k, (magic, _) in BINARY_FORMATS.items() if head.startswith(magic)), None)
-    return kind or ("binary, not text" if b"\x00" in head else None)
-
-
-def is_image(path: str) -> bool:
-    """An image's name, or an existing regular file that starts as an image does (whatever its name). Only
-    a regular file is opened: reading /dev/stdout or a FIFO would wait for input that never comes."""
-    if Path(path).suffix.lower() in IMAGE_SUFFIXES:
-        return True
-    if not os.path.isfile(path):
-        return False
-    try:
-        with open(path, "rb") as f:
-            return starts_as_image(f.read(12))
-    except OSError:  # unreadable: then it is no photo this run could read either
-        return False
-
-
 def is_glob(source: str) -> bool:
     """A pattern, not a path: it has *, ? or [ and names nothing that exists ("photos [1]/a.jpg" is a file)."""
     return any(ch in source for ch in "*?[") and not Path(source).expanduser().exists()
 
 
-def image_items(source: str):
-    """A folder (its images, sorted), a glob (sorted) or one image path -> Items with an image path each. A
-    folder's hidden files are skipped, as a glob skips them (macOS leaves "._photo.jpg" beside each photo)."""
+def image_items(source: str) -> tuple[list[Item], list[str]]:
+    """A folder (its images by their names, sorted), a glob (the files it matches, sorted) or one image path ->
+    (Items with an image path each, what was passed over: a folder's other files and its subfolders, which are not
+    searched, and a glob's folders). Hidden files are passed over silently, as a glob passes them (macOS leaves
+    "._photo.jpg" beside each photo)."""
     path = Path(source).expanduser()
     if path.is_dir():
-        paths = sorted(str(p) for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.name[0] != ".")
+        entries = sorted(p for p in path.iterdir() if p.name[0] != ".")
+        paths = [str(p) for p in entries if p.suffix.lower() in IMAGE_SUFFIXES and not p.is_dir()]
+        skipped = [p.name + "/" * p.is_dir() for p in entries if str(p) not in paths]
     elif is_glob(source):
-        paths = sorted(glob.glob(str(path), recursive=True))
+        found = sorted(glob.glob(str(path), recursive=True))
+        paths, skipped = [p for p in found if not os.path.isdir(p)], [p + "/" for p in found if os.path.isdir(p)]
     else:
-        paths = [str(path)]
-    return [Item(n, p, echo={"image": p}) for n, p in enumerate(paths, 1)]
+        paths, skipped = [str(path)], []
+    return [Item(n, p, echo={"image": p}) for n, p in enumerate(paths, 1)], skipped
 
 
 def path_items(lines, fmt: str = "auto"):

@@ -61,17 +61,18 @@ def resolve(name_or_path, revision: str | None = None, refresh: bool = False) ->
             integrity.check_against_manifest(local, BUNDLED)
     if local is not None:
         if revision is not None:
-            raise ValueError(f"a revision ({revision!r}) applies to Hub repos; {name!r} is {local}")
+            raise ValueError(f"a revision ({revision!r}) applies to Hub repos; {name!r} is "
+                             + (f"the local folder {local} (hf://{name} names the Hub repo)" if here else str(local)))
         return local
+    if path.is_file():  # a checkpoint is a folder: a file of one names its folder (before ORG/REPO: run1/x.json)
+        inside = (path.parent / checkpoint.CONFIG).is_file()
+        raise ModelNotFound(f"{name} is a file; a checkpoint is a folder (config.json, model.safetensors, "
+                            "tokenizer.json)" + (f": load its folder, {path.parent}" if inside else ""))
     if hub.is_repo_id(name):
         try:
             return hub.fetch(name, revision, refresh=refresh)
         except ModelNotFound as e:  # same type (HubUnavailable stays HubUnavailable), with the local tries first
             raise type(e)(f"no checkpoint {name!r}; tried " + "; ".join([*tried, str(e)])) from None
-    if path.is_file():  # a checkpoint is a folder: a file of one names its folder
-        inside = (path.parent / checkpoint.CONFIG).is_file()
-        raise ModelNotFound(f"{name} is a file; a checkpoint is a folder (config.json, model.safetensors, "
-                            "tokenizer.json)" + (f": load its folder, {path.parent}" if inside else ""))
     raise ModelNotFound(f"no checkpoint {name!r}; tried " + "; ".join(tried)
                         + f" (a Hub repo would be ORG/REPO or {hub.URI_PREFIX}ORG/REPO)")
 
@@ -141,8 +142,19 @@ def is_bundled(folder) -> bool:
 
 def inside_bundled(path) -> bool:
     """Whether a path is in the bundled models' folder, where no command writes a new folder: it would list as a
-    bundled model missing from MANIFEST.json (bundling is a copy and `python -m zoo manifest`)."""
-    return Path(path).expanduser().resolve().is_relative_to(BUNDLED.resolve())
+    bundled model missing from MANIFEST.json (bundling is a copy and `python -m zoo manifest`). Another checkout's
+    bundled folder counts too (a folder whose MANIFEST.json is seqzoo's): a script run from one clone imports the
+    zoo package installed from another, whose BUNDLED is not that clone's."""
+    path = Path(path).expanduser().resolve()
+    if path.is_relative_to(BUNDLED.resolve()):
+        return True
+    for parent in path.parents:
+        try:
+            integrity.read_manifest(parent)
+            return True
+        except (OSError, ValueError, integrity.IntegrityError):  # none there, or not a seqzoo manifest
+            continue
+    return False
 
 
 def rewrite_config(predictor, config: dict) -> Path:
