@@ -178,6 +178,19 @@ def test_every_examples_table_header_is_plain_text_not_a_translation_key():
     assert any(d.get("headers") == ["Review · 리뷰", "Models · 모델 종류"] for d in datasets)
 
 
+def test_a_review_longer_than_any_sst2_sentence_points_to_the_imdb_models():
+    review = " ".join(["a long , slow film with one good scene ."] * 7)  # 70 words
+    assert "70 words: longer than any sentence the SST-2 models learned from (55 words at most)" in logic.sentiment(review)[-1]
+    assert "IMDB" not in logic.sentiment(review, "imdb")[-1] and "IMDB" not in logic.sentiment("a witty movie")[-1]
+
+
+def test_the_probe_charts_axis_names_its_lines_as_its_legend_does():
+    """The legend said "verdict first / last" and the axis "after the verdict / before it": one had to be flipped."""
+    from webapp.texts import say
+    for lang in ("en", "ko"):
+        assert say("cue_first", lang) in say("probe_x", lang) and say("cue_last", lang) in say("probe_x", lang)
+
+
 def test_the_gradient_charts_title_names_the_band_only_where_one_is_drawn():
     ratios = {"rnn": [0.1, 1.0], "lstm": [0.5, 1.0]}
     band = {"words": 2, "p10": [-2.0, 0.0], "p90": [0.0, 0.0], "mean": [-1.0, 0.0]}
@@ -198,6 +211,12 @@ def test_log_axes_label_their_decades_in_plain_text_not_mathtext():
     low, high = narrow.axes[0].get_ylim()
     shown = [t for t in narrow.axes[0].get_yticklabels(minor=True) if t.get_text() and low <= t.get_position()[1] <= high]
     assert {t.get_text() for t in shown} >= {"2×10⁻²", "5×10⁻²"}  # not an axis without a number on it
+    one = plots.gradient_profiles(["a", "b"], {"rnn": [0.11, 3.3]}, {"rnn": None})
+    one.axes[0].set_ylim(0.102, 3.38)  # as the lifetime chart's vanilla RNN panel drew it: 1.5 decades, one tick, 10⁰
+    one.canvas.draw()
+    low, high = one.axes[0].get_ylim()
+    shown = [t.get_text() for t in one.axes[0].get_yticklabels(minor=True) if t.get_text() and low <= t.get_position()[1] <= high]
+    assert "5×10⁻¹" in shown and "2×10⁰" in shown  # it had 10⁰ alone
 
 
 def test_a_text_mostly_outside_the_vocabulary_gets_a_notice_naming_its_unknown_words():
@@ -211,7 +230,8 @@ def test_a_text_mostly_outside_the_vocabulary_gets_a_notice_naming_its_unknown_w
     *_, notice = logic.sentiment(korean, "sst2", SimpleNamespace(headers={"accept-language": "ko-KR,ko"}))
     assert "읽은 4개 중 3개 (영화, 정말, 최고)" in notice
     *_, notice = logic.sentiment("영화 " * 3 + "정말 최고 좋아 너무 재미 movie")  # at most five named, each once
-    assert "8 of the 9 read (영화, 정말, 최고, 좋아, 너무, …)" in notice and "재미" not in notice  # "…": more unnamed
+    # a word said as often as it comes, so the names add up to the count ("3 of 5 (😍, 👍)" read as one missing)
+    assert "8 of the 9 read (영화 ×3, 정말, 최고, 좋아, 너무, …)" in notice and "재미" not in notice  # "…": more unnamed
     *_, notice = logic.sentiment("가" * 400 + " movie " + "나" * 400)  # long words cut as on the chart's axis
     assert f"({'가' * 13}…, {'나' * 13}…)" in notice and len(notice) < 300
     assert "(영화, 정말, 최고)" in logic.sentiment(korean)[-1]  # all named: no "…"

@@ -42,7 +42,7 @@ def inside(text, model_name, direction="forward", request: gr.Request | None = N
         raise error("no_words", lang) from None
     bilstm = tr["arch"] == "bilstm"
     figs = heatmaps(tr["directions"], direction, tr["words"], model_name, lang, notices,
-                    lambda d: f", {say('backward_reads' if d == 'backward' else d, lang)}" if bilstm else "")
+                    lambda d: say('backward_reads' if d == 'backward' else d, lang) if bilstm else "")
     # as the pattern tabs say it: a trace of mostly <unk> is one word's vector over and over
     return (*figs, _notice(notices + more + unknown_words(pred, text, lang)))
 
@@ -60,13 +60,15 @@ def gate_rows(model_name) -> list:
 def heatmaps(traces: dict, direction: str, words, model_name: str, lang: str, notices: list, where) -> list:
     """The six heatmaps of one direction's trace (h, c, i, f, g, o; None where a vanilla RNN has no such part),
     for the inside tab and the decoder view. A one-way model asked for "backward" shows forward, and notices
-    says so; a vanilla RNN's note is added too. where(direction): the title's text after the model's name."""
+    says so; a vanilla RNN's note is added too. where(direction): the title's second line ("" for none), under the
+    part and the model's name (one line ran off a phone's screen)."""
     if direction not in traces:
         notices.append(say("one_direction", lang, name=model_name))
         direction = "forward"
     parts = traces[direction]
     words = parts.get("words", words)  # a decoder's trace carries the words it wrote
-    suffix = f" — {model_name}{where(direction)}"
+    second = where(direction)
+    suffix = f" — {model_name}" + (f"\n{second}" if second else "")
     if "c" not in parts:
         notices.append(RNN_ONLY[1] if lang == "ko" else RNN_ONLY[0])
     return [plots.heatmap(parts[k], words, say(f"title_{k}", lang) + suffix, KINDS[k], say("unit", lang))

@@ -23,6 +23,7 @@ from .texts import SET_LABELS, UI, error, say
 
 MAX_CHARS = 1000        # sentiment / NER tabs: longer text is cut, with a notice
 MAX_REVIEW_CHARS = 3000  # the IMDB models read up to 400 words: a long review fits
+SST2_LONGEST = 55  # words in SST-2's longest training sentence, as the models split it (tests/test_app_claims.py)
 MAX_SHOWN_UNKNOWN = 5   # words named in the notice that most of a text is outside the vocabulary
 MAX_CARD_ENTITIES = 12  # different entities named in a NER card; the highlighted text shows every one
 
@@ -154,6 +155,8 @@ def sentiment(text, data="sst2", request: gr.Request | None = None):
                            say("max_len_cut", lang, limit=read_limit, n=total))
     if curves:
         notices += unknown_words(first, text, lang)
+    if data == "sst2" and len(words) > SST2_LONGEST:  # a review for the models of sentences: say which read it
+        notices.append(say("long_for_sst2", lang, n=len(words), most=SST2_LONGEST))
     if len(words) == 1:
         notices.append(say("one_word", lang))
     return (*out, *by_step_charts(words, curves, lang), _notice(notices))
@@ -176,8 +179,9 @@ def unknown_words(pred, text: str, lang: str) -> list[str]:
     most = 2 * len(named) >= len(words)
     if not most and not any(c.isalpha() and not unicodedata.name(c, "").startswith("LATIN") for w in named for c in w):
         return []
-    distinct = list(dict.fromkeys(named))
-    shown = [md_cell(plots.short_word(w)) for w in distinct[:MAX_SHOWN_UNKNOWN]]
+    counts = {w: named.count(w) for w in dict.fromkeys(named)}  # "3 of 5 (😍 ×2, 👍)": the count adds up
+    distinct = list(counts)
+    shown = [md_cell(plots.short_word(w)) + (f" ×{counts[w]}" if counts[w] > 1 else "") for w in distinct[:MAX_SHOWN_UNKNOWN]]
     more = ", …" if len(distinct) > MAX_SHOWN_UNKNOWN else ""  # the count says how many; the list says it is cut
     return [say("unknown_words" if most else "some_unknown_words", lang, n=len(named), total=len(words),
                 words=", ".join(shown) + more)]

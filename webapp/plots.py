@@ -5,6 +5,7 @@ each figure is freed when gradio is done with it."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import matplotlib
 import pandas as pd
@@ -102,8 +103,11 @@ def heatmap(matrix, words: list[str], title: str, kind: str, ylabel: str = "unit
         cmap, vmin, vmax = "RdBu_r", -lim, lim
     # fixed margins, not layout="constrained": six of these per request, and the layout solver
     # doubled the time to draw them
-    fig = Figure(figsize=(8, 2.6))
-    fig.subplots_adjust(left=0.08, right=0.99, top=0.9, bottom=0.32)
+    # margins in inches: the words' 0.83 below, the title's 0.26 above, and 0.3 more for each further title line
+    # (a BiLSTM's direction), so the heatmap keeps its size
+    above = 0.26 + 0.3 * title.count("\n")
+    fig = Figure(figsize=(8, 2.34 + above))
+    fig.subplots_adjust(left=0.08, right=0.99, top=1 - above / (2.34 + above), bottom=0.832 / (2.34 + above))
     ax = fig.add_subplot()
     im = ax.imshow(data, aspect="auto", cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
     ax.set_title(title, fontsize=10)
@@ -132,12 +136,12 @@ def _decade(value: float, _pos=None) -> str:
 
 
 def _log_y(ax) -> None:
-    """A log y axis labelled in plain text; one spanning under about a decade and a half (a gradient ratio of
-    0.02-0.08) has one decade or none, so it labels its 2x and 5x ticks too (5×10⁻²)."""
+    """A log y axis labelled in plain text; one that shows one decade's tick or none (a gradient ratio of
+    0.02-0.08; a vanilla RNN's 0.1-3.4, whose 10⁻¹ is just off the axis) labels its 2x and 5x ticks too (5×10⁻²)."""
     def minor(value, _pos=None):
         low, high = ax.get_ylim()
-        if value <= 0 or low <= 0 or math.log10(high / low) >= 1.5:
-            return ""
+        if value <= 0 or low <= 0 or math.floor(math.log10(high)) - math.ceil(math.log10(low)) >= 1:
+            return ""  # two decades' ticks or more in sight: they are enough
         m, e = _power(value)
         shown = round(m) in (2, 5) and abs(m - round(m)) < 1e-6
         return f"{round(m)}×10{str(e).translate(_SUPERSCRIPT)}" if shown else ""
@@ -157,12 +161,12 @@ def gradient_profiles(words: list[str], ratios: dict[str, list[float]], bands: d
     model's config carries its profile over validation reviews (zoo.memory.gradient_band), the band between
     its 10th and 90th percentiles is drawn behind, aligned at the last word."""
     fig, ax = _lines_figure()
-    T, drawn = len(words), False
+    T, drawn = len(words), None
     for arch, ys in ratios.items():
         band = bands.get(arch)
         n = min(T, band["words"]) if band else 0
         if n >= 2:  # a band over one word is no band: nothing would show
-            drawn = True
+            drawn = band
             xs = list(range(T - n, T))
             ax.fill_between(xs, [10 ** v for v in band["p10"][-n:]], [10 ** v for v in band["p90"][-n:]],
                             color=COLORS[arch], alpha=0.12, linewidth=0)
@@ -172,8 +176,9 @@ def gradient_profiles(words: list[str], ratios: dict[str, list[float]], bands: d
     _log_y(ax)
     ax.set_ylabel(say("grad_y", lang), fontsize=8)
     title = say("grad_title", lang)
-    if drawn:  # the second line only where a band is drawn
-        title += "\n" + say("grad_band", lang)
+    if drawn:  # the second line only where a band is drawn, naming what it is over (the SST-2 models' too are IMDB's)
+        data = Path(str(drawn.get("data") or "")).name.upper() or "?"
+        title += "\n" + say("grad_band", lang, texts=drawn.get("texts", "?"), data=data, words=drawn["words"])
     ax.set_title(title, fontsize=8)
     _word_axis(ax, words)
     ax.legend(fontsize=8)

@@ -37,11 +37,13 @@ UI = {
                   "picks the tags together), averaged over the words (O, no entity, counts too: a text with no "
                   "names can be read with confidence). The vanilla RNN and the LSTM score alike here: CoNLL sentences "
                   "are short, and a tag depends mostly on the word itself and its neighbours. The BiLSTM, which also "
-                  "reads the words after each word, scores over 4 F1 points more.",
+                  "reads the words after each word, scores over 4 F1 points more. They learned from news text, where "
+                  "names start with a capital letter: written in lower case, names are missed.",
         "caption_intro": "One image in, a sentence out: the image's feature starts each decoder, which then writes "
                          "word by word. The BiLSTM is two LSTM decoders, one writing left to right and one right to "
-                         "left; the caption wins that the two decoders together score best. Its decoders are 256 units "
-                         "wide and the LSTM's one is 448, so it has fewer parameters. The models learned from Flickr8k's "
+                         "left; the caption wins that the two decoders together score best. The BiLSTM's two decoders "
+                         "are 256 units wide each and the LSTM's single decoder 448, so the BiLSTM has fewer parameters. "
+                         "The models learned from Flickr8k's "
                          "6,000 training photos, mostly people and dogs (a dog in 25% of them, a cat in only 15 photos): they "
                          "see a man riding the parked motorcycle, and a dog or a child in the cat and the cup.",
         "caption_image": "Image (upload, webcam or an example)", "beam": "Beam width",
@@ -79,7 +81,9 @@ UI = {
                        "by k words of neutral, factual text, and each model is asked for the sentiment: to answer, it "
                        "must carry the verdict across k words. 40 verdicts, half positive; 50% is chance. Dashed: "
                        "the control, the same neutral text first and the verdict last. It is not always 100% either: "
-                       "the verdict is then read from the state the neutral text left, not from an empty one.",
+                       "the verdict is then read from the state the neutral text left, not from an empty one. A "
+                       "BiLSTM is not tested by this: its backward half reads the verdict last, never k words away from "
+                       "the answer (the IMDB BiLSTM stays at 100% at every k).",
         "probe_run": "Run the probe",
         "shapes_intro": "The seed note's dimension walk-through on a real torch layer. Defaults are its "
                         "`SimpleRNN(3, input_shape=(2, 10))`.",
@@ -131,7 +135,8 @@ UI = {
                   "확신도: 단어마다 가장 가능성 높은 태그의 확률(CRF가 태그를 함께 고르기 전, 그 단어 자신의 점수로 계산)을 단어 전체에 대해 평균한 값입니다(개체가 아님을 뜻하는 "
                   "O도 포함하므로, 이름이 없는 문장도 높은 확신도로 읽을 수 있습니다). 여기서는 바닐라 RNN과 LSTM의 점수가 "
                   "비슷합니다: CoNLL 문장은 짧고, 태그는 주로 그 단어 자신과 이웃 단어로 정해지기 때문입니다. 각 단어 뒤의 "
-                  "단어까지 읽는 BiLSTM은 F1이 4점 넘게 높습니다.",
+                  "단어까지 읽는 BiLSTM은 F1이 4점 넘게 높습니다. 모델은 이름이 대문자로 시작하는 뉴스 기사로 배웠기 "
+                  "때문에, 소문자로 쓴 이름은 찾지 못합니다.",
         "caption_intro": "이미지 하나를 넣으면 문장이 나옵니다: 이미지 특징으로 디코더의 첫 상태를 만들고, 디코더는 단어를 "
                          "하나씩 씁니다. BiLSTM은 왼쪽→오른쪽, 오른쪽→왼쪽으로 쓰는 두 LSTM 디코더이며, 둘이 함께 "
                          "가장 높게 평가한 캡션이 선택됩니다. BiLSTM의 디코더는 각각 256유닛, LSTM의 디코더는 448유닛이라 "
@@ -165,7 +170,9 @@ UI = {
         "probe_intro": "### 거리 실험\n분명한 평가 문장(\"A brilliant movie, I loved every minute of it.\") 뒤에 중립적인 "
                        "사실 문장 k단어를 붙이고 감성을 묻습니다. 답하려면 평가를 k단어 너머까지 기억해야 합니다. 평가 문장 40개, "
                        "절반이 긍정이라 50%가 우연 수준입니다. 점선은 대조군: 같은 중립 문장을 앞에, 평가 문장을 맨 끝에 둡니다. "
-                       "대조군도 늘 100%는 아닙니다: 이때 평가 문장은 빈 상태가 아니라 중립 문장이 남긴 상태에서 읽힙니다.",
+                       "대조군도 늘 100%는 아닙니다: 이때 평가 문장은 빈 상태가 아니라 중립 문장이 남긴 상태에서 읽힙니다. "
+                       "BiLSTM의 기억은 이 실험으로 잴 수 없습니다: 뒤 방향 절반이 평가 문장을 마지막에 읽으므로, 답에서 "
+                       "k단어 떨어져 있지 않습니다(IMDB BiLSTM은 모든 k에서 100%).",
         "probe_run": "실험 실행",
         "shapes_intro": "학습 노트의 차원 설명을 실제 torch 레이어로 확인합니다. 기본값은 노트의 "
                         "`SimpleRNN(3, input_shape=(2, 10))`입니다.",
@@ -240,6 +247,8 @@ DYNAMIC = {
         "tok_truncated": "Only the first {limit} words are shown here (your text has {n}).",
         "tok_truncated_cut": "Only the first {limit} words are shown here.",
         "max_len_cut": "These models read the first {limit} words; your text has {n}, so the rest was not read.",
+        "long_for_sst2": "{n} words: longer than any sentence the SST-2 models learned from ({most} words at most). The "
+                         "IMDB models, trained on long reviews, are the ones for a text like this (choose them above).",
         "one_word": "One word: the answers below are the models' reading of it; the chart of the reading word by word "
                     "needs two words or more.",
         "one_word_memory": "One word: these charts show how memory fades over the words of a text, so they need two "
@@ -289,6 +298,8 @@ DYNAMIC = {
         "tok_truncated": "여기에는 앞의 {limit}개 단어만 보입니다 (전체 {n}개).",
         "tok_truncated_cut": "여기에는 앞의 {limit}개 단어만 보입니다.",
         "max_len_cut": "이 모델들은 앞의 {limit}개 단어만 읽습니다. 입력은 {n}개 단어라 나머지는 읽지 않았습니다.",
+        "long_for_sst2": "{n}단어: SST-2 모델이 배운 어떤 문장(최대 {most}단어)보다 깁니다. 이런 글에는 긴 리뷰로 "
+                         "학습한 IMDB 모델이 맞습니다(위에서 선택하세요).",
         "one_word": "단어가 하나뿐입니다. 아래의 답은 그 한 단어를 읽은 판단이며, 단어별 판단 그래프는 두 단어 이상일 때 그립니다.",
         "one_word_memory": "단어가 하나뿐입니다: 이 그림들은 글의 단어를 따라 기억이 흐려지는 모습을 보여 주므로 두 단어 "
                            "이상이 필요합니다(그림마다 점이 하나뿐입니다).",

@@ -145,7 +145,7 @@ def inside_caption(image, model_name, direction="forward", request: gr.Request |
         raise bad_image(str(e), lang) from None
     notes = [say("decoder_beam", lang, beam=pred.decode_cfg["beam"])]
     def where(d):  # the backward decoder's columns are in its writing order, the caption's last word first
-        return f", {say('backward_writes', lang)}" if d == "backward" else f", {say(d, lang)} {say('decoder', lang)}"
+        return say("backward_writes", lang) if d == "backward" else f"{say(d, lang)} {say('decoder', lang)}"
     figs = heatmaps(tr["decoders"], direction, None, model_name, lang, notes, where)
     return (*figs, f"**{tr['caption']}**\n\n" + "\n\n".join(notes))
 
