@@ -262,20 +262,23 @@ class Predictor:
         return (_whole(self.decode_cfg["beam"] if beam is None else beam, "beam", DECODE_SIZES["beam"][1]),
                 _whole(self.decode_cfg["max_len"] if max_len is None else max_len, "max_len", DECODE_SIZES["max_len"][1]))
 
-    def _captions(self, hyps: list[tuple], beam: int, scores: bool = True) -> list[dict]:
-        """The best `beam` of them: a BiLSTM's two decoders propose a beam each, rescored together."""
-        return [{"caption": self.vocab.decode(ids), **({"score": round(s, 4)} if scores else {})} for ids, s in hyps[:beam]]
+    def _captions(self, hyps: list[tuple], beam: int, max_len: int, scores: bool = True) -> list[dict]:
+        """The best `beam` of them (a BiLSTM's two decoders propose a beam each, rescored together); one of
+        max_len words ran out of room before its <eos> (a finished one has at most max_len - 1): "truncated"."""
+        return [{"caption": self.vocab.decode(ids), **({"score": round(s, 4)} if scores else {}),
+                 **({"truncated": True} if len(ids) >= max_len else {})} for ids, s in hyps[:beam]]
 
     @torch.no_grad()
     def predict(self, image_or_path_or_feature, beam: int | None = None, max_len: int | None = None,
                 scores: bool = True) -> list[dict]:
-        """-> [{"caption": str, "score": float}, ...], at most `beam`, best first; score is the length-normalised log-prob
+        """-> [{"caption": str, "score": float}, ...], at most `beam`, best first ("truncated": true on one cut at
+        max_len words); score is the length-normalised log-prob
         (scores=False: the captions alone, as the text predictors' scores flag gives their labels alone)."""
         beam, max_len = self._settings(beam, max_len)
         feature = on_model(self.model, self.feature(image_or_path_or_feature))
         hyps = caption_decode.generate(self.model, feature, beam, max_len,
                                        self.decode_cfg["alpha"])[0]
-        return self._captions(hyps, beam, scores)
+        return self._captions(hyps, beam, max_len, scores)
 
     @torch.no_grad()
     def predict_batch(self, inputs: list, batch_size: int = 64, beam: int | None = None, max_len: int | None = None,
@@ -294,7 +297,7 @@ class Predictor:
             hyps = caption_decode.generate(self.model, batch, beam, max_len,
                                            self.decode_cfg["alpha"])
             for i, h in zip(chunk, hyps):
-                results[i] = self._captions(h, beam, scores)
+                results[i] = self._captions(h, beam, max_len, scores)
         return results
 
     def evaluate(self, split, beam: int | None = None) -> dict:

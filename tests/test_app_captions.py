@@ -39,7 +39,7 @@ def test_beam_one_gives_one_caption_for_every_model():
 
 
 def test_a_caption_that_ran_out_of_words_says_it_is_unfinished():
-    hyps = [{"caption": " ".join(["dog"] * 20), "score": -1.0}, {"caption": "a dog runs", "score": -2.0}]
+    hyps = [{"caption": " ".join(["dog"] * 20), "score": -1.0, "truncated": True}, {"caption": "a dog runs", "score": -2.0}]
     lines = captions._captions_markdown(hyps, 3, 20, "en").splitlines()
     assert "cut at 20 words" in lines[0] and "cut at" not in lines[1]
     assert "20단어에서 잘림" in captions._captions_markdown(hyps, 1, 20, "ko")

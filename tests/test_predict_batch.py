@@ -64,6 +64,18 @@ def test_a_bilstm_captioner_gives_at_most_beam_captions_as_the_others_do(models)
         assert [len(c) for c in p.predict_batch([x, x], beam=2)] == [2, 2]
 
 
+def test_a_caption_cut_at_max_len_is_marked_truncated_and_a_finished_one_is_not(models):
+    """--max-len 5 gave "two dogs run in the" with a score like any other: nothing said it was unfinished."""
+    p = zoo.load(models / "caption-rnn")  # untrained: it writes on until its max_len
+    x = np.ones(1280, dtype=np.float32)
+    seen = set()
+    for max_len in (2, 3, 8):
+        for c in p.predict(x, max_len=max_len) + p.predict_batch([x], max_len=max_len)[0]:
+            assert c.get("truncated") is (True if len(c["caption"].split()) >= max_len else None), c
+            seen.add(c.get("truncated"))
+    assert True in seen  # the rule was met at least once
+
+
 def test_a_caption_predictor_takes_scores_as_the_text_predictors_do(models):
     """predict(image, scores=True) was a TypeError on a caption model; NER and sentiment take it."""
     p = zoo.load(models / "caption-rnn")

@@ -329,3 +329,15 @@ def test_what_a_folder_or_glob_passes_over_is_said_and_a_globs_folders_are_no_in
     assert [Path(r["image"]).name for r in recs] == ["img0.png", "notes.txt", "img0.png"]  # no folder among them
     assert main(["predict", str(models / "caption-lstm"), "--input", str(tmp_path)]) == 2  # images only below
     assert "no images there" in (err := capsys.readouterr().err) and "--input 'FOLDER/**/*.jpg' is" in err
+
+
+def test_an_unquoted_glob_the_shell_expanded_is_one_line_saying_to_quote_it(models, tmp_path, capsys):
+    """`--input photos/*.jpg` unquoted: argparse's usage and "unrecognized arguments: photos/img1.png ..."."""
+    photos = write_images(tmp_path / "photos", 3)
+    with pytest.raises(SystemExit) as stop:
+        main(["predict", str(models / "caption-lstm"), "--input", *map(str, photos)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert stop.value.code == 2 and len(err) == 1 and "the shell expanded an unquoted glob; quote it" in err[0]
+    with pytest.raises(SystemExit):  # any other stray argument: argparse's own words
+        main(["predict", str(models / "caption-lstm"), "--input", str(photos[0]), "--bogus"])
+    assert "unrecognized arguments: --bogus" in capsys.readouterr().err

@@ -308,3 +308,9 @@ def test_predict_and_evaluate_take_threads_and_refuse_a_bad_count(tmp_path, caps
         with pytest.raises(SystemExit) as e:
             main(["evaluate", "sentiment-rnn", "--data", str(tmp_path), "--threads", bad])
         assert e.value.code == 2 and "--threads" in capsys.readouterr().err
+
+
+def test_plain_text_read_as_json_lines_says_how_to_read_it_as_text(models, tmp_path, capsys):
+    (tmp_path / "in.txt").write_text("Peter visited Seoul .\n")
+    assert main(["predict", str(models / "ner-rnn"), "--input", str(tmp_path / "in.txt"), "--format", "jsonl"]) == 1
+    assert "a plain text line? --format text reads each line as a text" in _records(capsys.readouterr().out.encode())[0]["error"]

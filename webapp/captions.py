@@ -49,12 +49,11 @@ def example_image(name: str = TIMED_PHOTO) -> str:
 
 
 def _captions_markdown(hyps: list[dict], beam: int, max_len: int, lang: str) -> str:
-    """The beam best captions, numbered, with their scores. The BiLSTM proposes up to two per beam slot (one
-    from each decoder, tasks.caption_decode.candidates); it shows its beam best, as the others do. A caption of
-    max_len words ran out of room before its <eos> (a finished one has at most max_len - 1): it says so."""
-    def cut(caption):
-        return f" <small>({say('cut_at', lang, n=max_len)})</small>" if len(caption.split()) >= max_len else ""
-    return "\n".join(f"{i}. {h['caption']}  <small>({h['score']:.2f})</small>{cut(h['caption'])}"
+    """The beam best captions, numbered, with their scores; one the predictor marks "truncated" (cut at max_len
+    words, before its <eos>) says so."""
+    def cut(h):
+        return f" <small>({say('cut_at', lang, n=max_len)})</small>" if h.get("truncated") else ""
+    return "\n".join(f"{i}. {h['caption']}  <small>({h['score']:.2f})</small>{cut(h)}"
                      for i, h in enumerate(hyps[:beam], 1))
 
 

@@ -187,7 +187,13 @@ def main(argv=None) -> int:
     pub.add_argument("--private", action="store_true", help="create the repo as private")
     pub.add_argument("--message", default=None, help="commit message")
     sub.add_parser("manifest", help="write zoo/checkpoints/MANIFEST.json (sha256 of every bundled file)")
-    args = p.parse_args(argv)
+    args, extra = p.parse_known_args(argv)
+    if extra and args.cmd == "predict" and all(os.path.exists(x) for x in extra):
+        # `--input photos/*.jpg` unquoted: the shell gave --input its first match and the rest as arguments
+        p.exit(2, f"error: --input takes one path, and {len(extra)} more followed it ({extra[0]}, ...): the shell "
+                  "expanded an unquoted glob; quote it (--input 'photos/*.jpg') or give the folder\n")
+    if extra:
+        p.error(f"unrecognized arguments: {' '.join(extra)}")
     # a warning (bf16 emulated, int8 saturating) as one line of its own, not Python's file path and source line;
     # put back after, as main also runs inside other programs (tests)
     formatwarning, warnings.formatwarning = warnings.formatwarning, lambda message, *_: f"warning: {message}\n"

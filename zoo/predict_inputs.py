@@ -159,8 +159,10 @@ def _json_item(n: int, text: str, keys: tuple[str, ...]) -> Item:
     numbers that overflow to infinity are refused, so every record written is JSON again."""
     try:
         obj = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
-    except json.JSONDecodeError as e:
-        return Item(n, error=f"not a JSON object ({e.msg}: column {e.colno})")  # as json says it ("starting at: ...")
+    except json.JSONDecodeError as e:  # as json says it ("starting at: ..."); plain text in JSON lines says how to read it
+        plain = not text.lstrip().startswith(("{", "[", '"'))
+        return Item(n, error=f"not a JSON object ({e.msg}: column {e.colno})"
+                             + ("; a plain text line? --format text reads each line as a text" if plain else ""))
     except ValueError as e:
         return Item(n, error=f"not a JSON object ({e})")
     except RecursionError:
