@@ -172,3 +172,11 @@ def test_an_array_of_pixels_is_told_to_come_as_an_image_not_as_a_feature_vector(
         p.predict(np.zeros((32, 32, 3), dtype=np.uint8))
     with pytest.raises(ValueError, match=r"got 7$"):  # a short vector: just the count
         p.predict(np.zeros(7))
+
+
+def test_a_folder_given_to_predict_batch_says_how_to_pass_its_images(models, tmp_path):
+    """It said "for one input use predict", which refuses a folder too."""
+    p = zoo.load(models / "caption-rnn")
+    for folder in (str(tmp_path), tmp_path):
+        with pytest.raises(TypeError, match="got the folder .*python -m zoo predict NAME --input FOLDER"):
+            p.predict_batch(folder)

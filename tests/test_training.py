@@ -76,7 +76,11 @@ def test_fit_says_when_and_why_it_stops_before_the_last_epoch():
     lines.clear()
     cfg = training.TrainConfig(epochs=5, patience=5, threads=0, max_steps=2)
     training.fit(Tiny(), lambda epoch: [torch.randn(4, 2)], lambda m: {"score": 1.0}, "score", cfg, log=lines.append)
-    assert lines[-1] == "stopping at step 2 (--max-steps), in epoch 2 of 5; keeping epoch 1"
+    assert lines[-1] == "stopping at step 2 (--max-steps), at the end of epoch 2 of 5; keeping epoch 1"
+    lines.clear()  # within the last epoch: it was said only before it ("best epoch: 1" on a third of an epoch)
+    cfg = training.TrainConfig(epochs=1, patience=5, threads=0, max_steps=2)
+    training.fit(Tiny(), lambda epoch: [torch.randn(4, 2)] * 3, lambda m: {"score": 1.0}, "score", cfg, log=lines.append)
+    assert lines[-1] == "stopping at step 2 (--max-steps), 2 of 3 batches into epoch 1 of 1; keeping epoch 1"
 
     lines.clear()
     scores = iter([0.5, 0.4])

@@ -1,6 +1,7 @@
 """Batching by length: sentences of similar length share a batch, so little time goes into padding."""
 from __future__ import annotations
 
+import os
 import random
 from itertools import chain
 
@@ -21,6 +22,9 @@ def batch_inputs(inputs, batch_size, errors: str = "raise") -> list:
     if hasattr(inputs, "columns"):  # a DataFrame iterates over its column names, which were predicted
         raise TypeError(f"predict_batch takes a list of inputs, got a table ({type(inputs).__name__}); "
                         "pass one of its columns, such as df['text']")
+    if isinstance(inputs, (str, os.PathLike)) and os.path.isdir(inputs):  # predict refuses a folder too
+        raise TypeError(f"predict_batch takes a list of inputs, got the folder {inputs}; for its images pass "
+                        "sorted(str(p) for p in Path(folder).glob('*.jpg')), or run python -m zoo predict NAME --input FOLDER")
     if isinstance(inputs, (str, bytes, bytearray, dict)) or not hasattr(inputs, "__iter__"):
         raise TypeError(f"predict_batch takes a list of inputs, got {type(inputs).__name__}; "
                         "for one input use predict")

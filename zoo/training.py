@@ -211,11 +211,14 @@ def fit(model: torch.nn.Module, batches: Callable[[int], Iterable], validate: Ca
             else:
                 run.bad += 1
             plateau.step(score)
+            steps_cut = bool(cfg.max_steps and run.step >= cfg.max_steps)
+            into = f"{run.batch} of {len(epoch_batches)} batches into" if run.batch < len(epoch_batches) else "at the end of"
             run.epoch, run.batch, run.running, run.tokens, run.epoch_seconds = epoch, 0, None, 0, 0.0
-            run.done = epoch >= cfg.epochs or run.bad >= cfg.patience or bool(cfg.max_steps and run.step >= cfg.max_steps)
-            if rank == 0 and run.done and epoch < cfg.epochs:  # say why it ends before --epochs, and what is kept
-                if cfg.max_steps and run.step >= cfg.max_steps:  # the epoch may have been cut short
-                    said = f"stopping at step {run.step} (--max-steps), in epoch {epoch} of {cfg.epochs}"
+            run.done = epoch >= cfg.epochs or run.bad >= cfg.patience or steps_cut
+            # say why it ends before --epochs (or within its last epoch: --max-steps), and what is kept
+            if rank == 0 and run.done and (epoch < cfg.epochs or (steps_cut and not into.startswith("at"))):
+                if steps_cut:
+                    said = f"stopping at step {run.step} (--max-steps), {into} epoch {epoch} of {cfg.epochs}"
                 else:
                     said = (f"stopping after epoch {epoch} of {cfg.epochs}: no better validation {select} in "
                             f"{cfg.patience} epoch{'s' * (cfg.patience != 1)} (--patience)")
