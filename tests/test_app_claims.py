@@ -300,3 +300,15 @@ def test_sst2_longest_is_the_longest_sst2_training_sentence_as_the_models_split_
     from zoo import data
     ds, _ = data.load(str(SHARED_DATA / "sst2"))
     assert max(len(words(t)) for t in ds["train"]["sentence"]) == SST2_LONGEST
+
+
+@bundled("ner-rnn", "ner-lstm", "ner-bilstm")
+def test_ner_notice_a_glued_name_is_one_word_and_korean_words_beside_it_are_pulled_into_the_entity():
+    """ "A name with a Korean particle glued on ... is one word to the taggers ...: the name is read with its particle,
+    and Korean words beside it can be pulled into the entity." """
+    text = "Samsung은 Seoul에 본사가 있고 Lee Jae-yong이 회장이다 ."
+    for arch in ("rnn", "lstm", "bilstm"):
+        p = zoo.load(f"ner-{arch}")
+        assert "Samsung은" in p.words(text)
+        entities = " ".join(e["text"] for e in p.predict(text)["entities"])
+        assert "Samsung은" in entities and any(w in entities for w in ("본사가", "회장이다"))  # measured: all three

@@ -184,6 +184,12 @@ def test_a_review_longer_than_any_sst2_sentence_points_to_the_imdb_models():
     assert "IMDB" not in logic.sentiment(review, "imdb")[-1] and "IMDB" not in logic.sentiment("a witty movie")[-1]
 
 
+def test_a_name_with_a_korean_particle_glued_on_is_named_in_the_ner_notice():
+    *_, notice = logic.ner("Samsung은 Seoul에 본사가 있고 Lee Jae-yong이 회장이다 .")
+    assert "A name with a Korean particle glued on (Samsung은, Seoul에, Jae-yong이) is one word to the taggers" in notice
+    assert "particle glued" not in logic.ner(NER_TEXT + " 서울")[-1]  # a Korean word alone, no name: not this notice
+
+
 def test_the_probe_charts_axis_names_its_lines_as_its_legend_does():
     """The legend said "verdict first / last" and the axis "after the verdict / before it": one had to be flipped."""
     from webapp.texts import say

@@ -6,6 +6,7 @@ and returns it as the error of an API call, and no traceback ever reaches the us
 """
 from __future__ import annotations
 
+import re
 import time
 import unicodedata
 
@@ -240,4 +241,18 @@ def ner(text, request: gr.Request | None = None):
                        f"{say('confidence', lang)} {_tag_confidence(result['tokens']):.2f}\n\n"
                        f"{_metric_line(models.card(pred), lang, ms)}"]
     first = next(p for p, _ in loaded.values() if p is not None)
-    return (*out, _notice(notices + unknown_words(first, text, lang)))
+    return (*out, _notice(notices + unknown_words(first, text, lang) + glued_particles(text, lang)))
+
+
+GLUED = re.compile(r"[A-Za-z][\w.'-]*?[가-힣]+")  # "Samsung은", "Lee Jae-yong이": a Latin name, a Hangul particle
+
+
+def glued_particles(text: str, lang: str) -> list[str]:
+    """A notice naming words that are a Latin name with a Korean particle glued on (a Korean student's "Samsung은
+    Seoul에"): the taggers read each as one word, name and particle together (the notice of unknown words does
+    not name them: their Latin letters are known)."""
+    glued = list(dict.fromkeys(w for w in text.split() if GLUED.fullmatch(w)))
+    if not glued:
+        return []
+    shown = ", ".join(md_cell(plots.short_word(w)) for w in glued[:MAX_SHOWN_UNKNOWN]) + (", …" if len(glued) > MAX_SHOWN_UNKNOWN else "")
+    return [say("glued_particle", lang, words=shown)]

@@ -247,6 +247,9 @@ DYNAMIC = {
         "tok_truncated": "Only the first {limit} words are shown here (your text has {n}).",
         "tok_truncated_cut": "Only the first {limit} words are shown here.",
         "max_len_cut": "These models read the first {limit} words; your text has {n}, so the rest was not read.",
+        "glued_particle": "A name with a Korean particle glued on ({words}) is one word to the taggers, which learned "
+                          "English news text: the name is read with its particle, and Korean words beside it can be "
+                          "pulled into the entity. They tag English sentences.",
         "long_for_sst2": "{n} words: longer than any sentence the SST-2 models learned from ({most} words at most). The "
                          "IMDB models, trained on long reviews, are the ones for a text like this (choose them above).",
         "one_word": "One word: the answers below are the models' reading of it; the chart of the reading word by word "
@@ -298,6 +301,8 @@ DYNAMIC = {
         "tok_truncated": "여기에는 앞의 {limit}개 단어만 보입니다 (전체 {n}개).",
         "tok_truncated_cut": "여기에는 앞의 {limit}개 단어만 보입니다.",
         "max_len_cut": "이 모델들은 앞의 {limit}개 단어만 읽습니다. 입력은 {n}개 단어라 나머지는 읽지 않았습니다.",
+        "glued_particle": "조사가 붙은 영어 이름({words})은 영어 뉴스로 배운 태거에게 한 단어입니다: 이름을 조사와 함께 "
+                          "읽고, 옆의 한국어 단어까지 개체에 끌어들일 수 있습니다. 태거는 영어 문장을 태그합니다.",
         "long_for_sst2": "{n}단어: SST-2 모델이 배운 어떤 문장(최대 {most}단어)보다 깁니다. 이런 글에는 긴 리뷰로 "
                          "학습한 IMDB 모델이 맞습니다(위에서 선택하세요).",
         "one_word": "단어가 하나뿐입니다. 아래의 답은 그 한 단어를 읽은 판단이며, 단어별 판단 그래프는 두 단어 이상일 때 그립니다.",
