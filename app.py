@@ -36,19 +36,20 @@ def server_address() -> tuple[str, int]:
 def check_port_free(name: str, port: int) -> None:
     """A port another server holds (or one this user may not open, or an address not of this machine) is one line
     before the models load: gradio finds out only at launch, and says it in a traceback. Each address the name
-    resolves to is bound and let go, as gradio's own check does; a race after this is gradio's. An address that
-    cannot be had among others that can (localhost's ::1 where IPv6 is off) is no refusal."""
+    resolves to is bound and let go (gradio's own check binds 127.0.0.1 alone); a race after this is gradio's. An
+    address that cannot be had among others that can (localhost's ::1 where IPv6 is off) is no refusal."""
     addresses = socket.getaddrinfo(name, port, type=socket.SOCK_STREAM)
     failed = []
     for family, kind, proto, _, address in addresses:
-        with socket.socket(family, kind, proto) as s:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
+        try:  # the socket too: with IPv6 off at boot an AF_INET6 one cannot be made (EAFNOSUPPORT)
+            with socket.socket(family, kind, proto) as s:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 s.bind(address)
-            except OSError as e:
-                failed.append(e)
+        except OSError as e:
+            failed.append(e)
     why = {errno.EADDRINUSE: "another server runs there: stop it or set GRADIO_SERVER_PORT to a free port",
-           errno.EACCES: "this user may not open it (ports below 1024 need root): set GRADIO_SERVER_PORT"}
+           errno.EACCES: "this user may not open it" + (" (ports below 1024 need root)" if port < 1024 else "")
+           + ": set GRADIO_SERVER_PORT"}
     refused = [e for e in failed if e.errno in why] or (failed if len(failed) == len(addresses) else [])
     if refused:
         e = refused[0]

@@ -188,6 +188,10 @@ def test_a_name_with_a_korean_particle_glued_on_is_named_in_the_ner_notice():
     *_, notice = logic.ner("Samsung은 Seoul에 본사가 있고 Lee Jae-yong이 회장이다 .")
     assert "A name with a Korean particle glued on (Samsung은, Seoul에, Jae-yong이) is one word to the taggers" in notice
     assert "particle glued" not in logic.ner(NER_TEXT + " 서울")[-1]  # a Korean word alone, no name: not this notice
+    # as the tagger splits words: a full stop or comma after one is a word of its own; no capital, no particle: none
+    assert "(Seoul에, Samsung은)" in logic.ner("나는 Seoul에. Samsung은, 좋다")[-1]
+    for text in ("x가 좋다", "AI기반 모델", "www.naver.com에서 봤다"):
+        assert "particle glued" not in logic.ner(text)[-1], text
 
 
 def test_the_probe_charts_axis_names_its_lines_as_its_legend_does():

@@ -119,8 +119,8 @@ def test_download_of_a_local_folder_named_like_org_repo_says_why_it_asked_the_hu
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     assert main(["download", "exp/ner-tiny"]) == 2
-    assert ("download fetches Hub repos, and ./exp/ner-tiny (the local path zoo.load and predict read) is checked "
-            "with that name") in capsys.readouterr().err
+    assert ("download fetches Hub repos: to check the local folder zoo.load and predict read by that name, pass "
+            "./exp/ner-tiny") in capsys.readouterr().err
     assert main(["download", "./exp/ner-tiny"]) == 0
     assert "./exp/ner-tiny is a local folder: nothing downloaded; it loads (a local folder records no digests to " \
         "check)" in capsys.readouterr().err  # it said "its files were checked": nothing was

@@ -178,5 +178,5 @@ def test_a_folder_given_to_predict_batch_says_how_to_pass_its_images(models, tmp
     """It said "for one input use predict", which refuses a folder too."""
     p = zoo.load(models / "caption-rnn")
     for folder in (str(tmp_path), tmp_path):
-        with pytest.raises(TypeError, match="got the folder .*python -m zoo predict NAME --input FOLDER"):
+        with pytest.raises(TypeError, match="got the folder .*: pass a list of its files' inputs"):
             p.predict_batch(folder)

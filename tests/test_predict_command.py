@@ -268,8 +268,8 @@ def test_a_compressed_or_columnar_file_given_where_lines_are_read_is_one_line_na
     (tmp_path / "texts16le.txt").write_bytes("a good movie\n".encode("utf-16-le"))  # no byte-order mark
     for name, said in (("texts.gz", f"is gzip-compressed; predict reads lines of UTF-8 text (convert it: "
                                     f"--input <(zcat {tmp_path / 'texts.gz'}))"), ("texts.bz2", "is bzip2-compressed;"),
-                       ("texts.parquet", "is a Parquet file; predict reads lines of UTF-8 text (write its text column "
-                                         "as lines"), ("texts16.txt", "is UTF-16 text;"),
+                       ("texts.parquet", "is a Parquet file; predict reads lines of UTF-8 text: write its text column "
+                                         "as JSON lines first"), ("texts16.txt", "is UTF-16 text;"),
                        ("texts32.txt", "is UTF-32 text; predict reads lines of UTF-8 text (convert it: --input "
                                        "<(iconv -f UTF-32 -t UTF-8"), ("texts16le.txt", "is UTF-16LE text (no byte-order mark); predict reads lines of UTF-8 text (convert it: "
                                          "--input <(iconv -f UTF-16LE -t UTF-8")):
@@ -338,6 +338,10 @@ def test_an_unquoted_glob_the_shell_expanded_is_one_line_saying_to_quote_it(mode
         main(["predict", str(models / "caption-lstm"), "--input", *map(str, photos)])
     err = capsys.readouterr().err.strip().splitlines()
     assert stop.value.code == 2 and len(err) == 1 and "the shell expanded an unquoted glob; quote it" in err[0]
-    with pytest.raises(SystemExit):  # any other stray argument: argparse's own words
+    with pytest.raises(SystemExit):  # any other stray argument, or a path after another flag: argparse's own words
         main(["predict", str(models / "caption-lstm"), "--input", str(photos[0]), "--bogus"])
     assert "unrecognized arguments: --bogus" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["predict", str(models / "caption-lstm"), "--input", str(photos[0]), "--output", str(tmp_path / "o"),
+              str(photos[1])])
+    assert f"unrecognized arguments: {photos[1]}" in capsys.readouterr().err

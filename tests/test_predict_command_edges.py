@@ -4,12 +4,13 @@ run of blank lines before JSON, and an int8 export loaded as it is. Each case ei
 every input (the rest go on) or refuses with one line, and nothing the user saved is lost."""
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
 
 import zoo
-from zoo import predict_cli, predict_inputs, registry
+from zoo import integrity, predict_cli, predict_inputs
 from zoo.__main__ import main
 
 from serving_models import write_images
@@ -266,7 +267,12 @@ def test_an_output_inside_the_models_folder_is_refused_and_the_model_kept(models
         assert len(err) == 1 and f"--output {out} is inside the model's folder" in err[0], err
     assert {f.name: f.read_bytes() for f in model.iterdir()} == before
     assert zoo.load(model).predict("good movie")["label"] in ("positive", "negative")
-    other = registry.BUNDLED / "ner-lstm" / "preds.jsonl"  # another model's folder, a bundled one: it stopped loading
+    # another model's folder, a bundled one (it stopped loading); a checkout's, told by its manifest, so a failure
+    # here leaves no file in this checkout's zoo/checkpoints
+    bundled = tmp_path / "clone" / "zoo" / "checkpoints"
+    shutil.copytree(models / "ner-rnn", bundled / "ner-rnn")
+    integrity.write_manifest(bundled)
+    other = bundled / "ner-rnn" / "preds.jsonl"
     assert main(["predict", str(model), "--input", str(tmp_path / "in.txt"), "--output", str(other)]) == 2
     assert "is inside the bundled models' folder" in capsys.readouterr().err and not other.exists()
 

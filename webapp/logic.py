@@ -241,17 +241,24 @@ def ner(text, request: gr.Request | None = None):
                        f"{say('confidence', lang)} {_tag_confidence(result['tokens']):.2f}\n\n"
                        f"{_metric_line(models.card(pred), lang, ms)}"]
     first = next(p for p, _ in loaded.values() if p is not None)
-    return (*out, _notice(notices + unknown_words(first, text, lang) + glued_particles(text, lang)))
+    return (*out, _notice(notices + unknown_words(first, text, lang) + glued_particles(first, text, lang)))
 
 
-GLUED = re.compile(r"[A-Za-z][\w.'-]*?[가-힣]+")  # "Samsung은", "Lee Jae-yong이": a Latin name, a Hangul particle
+# a word in Latin letters, capitalised (a name: "Samsung", "Jae-yong"; "x가" is not one), with a Korean particle glued on
+PARTICLES = "은|는|이|가|을|를|에|에서|에게|의|와|과|도|로|으로|이다|께서|부터|까지|처럼|보다|만"
+GLUED = re.compile(rf"[A-Z][A-Za-z.'-]*?(?:{PARTICLES})")
 
 
-def glued_particles(text: str, lang: str) -> list[str]:
-    """A notice naming words that are a Latin name with a Korean particle glued on (a Korean student's "Samsung은
-    Seoul에"): the taggers read each as one word, name and particle together (the notice of unknown words does
-    not name them: their Latin letters are known)."""
-    glued = list(dict.fromkeys(w for w in text.split() if GLUED.fullmatch(w)))
+def glued_particles(pred, text: str, lang: str) -> list[str]:
+    """A notice naming the words, as the tagger splits them (a comma or a full stop after one is a word of its
+    own), that are a capitalised Latin word with a Korean particle glued on (a Korean student's "Samsung은 Seoul에"):
+    the taggers read each as one word, name and particle together (the notice of unknown words does not name
+    them: their Latin letters are known)."""
+    try:
+        words = pred.words(text)
+    except ValueError:  # no words: the tab's own error says so
+        return []
+    glued = list(dict.fromkeys(w for w in words if GLUED.fullmatch(w)))
     if not glued:
         return []
     shown = ", ".join(md_cell(plots.short_word(w)) for w in glued[:MAX_SHOWN_UNKNOWN]) + (", …" if len(glued) > MAX_SHOWN_UNKNOWN else "")

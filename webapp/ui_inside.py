@@ -46,8 +46,11 @@ def inside_tab(inputs: list):
         traced = clears_on_failure(gr.on([run.click, box.submit], inside_views.inside, inputs=[box, model, direction],
                                          outputs=[*figs, notice], api_name="inside", **RAW, **MODELS), [*figs, notice],
                                    hide=rows)
-        traced.success(inside_views.gate_rows, model, rows, api_visibility="private")
-        model.change(inside_views.two_way, model, direction, api_visibility="private")
-        # a new text (typed, or sent by a pattern tab), model or direction hides the last trace, which read as its
+        shown = traced.success(inside_views.gate_rows, model, rows, api_visibility="private")
+        # unqueued, so the direction is set back before a run the next click starts (a queued one's change came
+        # after it, and hid its trace)
+        model.change(inside_views.two_way, model, direction, api_visibility="private", queue=False)
+        # a new text (typed, or sent by a pattern tab), model or direction hides the last trace, which read as the
+        # new one's; a trace still being drawn for the old ones is cancelled, rows included
         gr.on([box.change, model.change, direction.change], inside_views.hide_trace, outputs=[notice, *rows],
-              api_visibility="private", queue=False, cancels=[traced], trigger_mode="always_last")
+              api_visibility="private", queue=False, cancels=[traced, shown], trigger_mode="always_last")

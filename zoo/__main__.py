@@ -111,8 +111,8 @@ def cmd_download(args) -> int:
         folder = registry.resolve(name, revision=args.revision, refresh=True)
     except checkpoint.ModelNotFound as e:  # zoo.load and predict read that path here: say why download did not
         if local and name.startswith(hub.URI_PREFIX):
-            raise type(e)(f"{e}; download fetches Hub repos, and ./{args.model} (the local path zoo.load and "
-                          "predict read) is checked with that name") from None
+            raise type(e)(f"{e}; download fetches Hub repos: to check the local folder zoo.load and predict "
+                          f"read by that name, pass ./{args.model}") from None
         raise
     predictor = registry.load(folder)  # proves it loads, not just that the bytes arrived
     if not name.startswith(hub.URI_PREFIX):  # a bundled name or a folder: there was nothing to fetch
@@ -179,7 +179,7 @@ def main(argv=None) -> int:
     ex.add_argument("--revision", default=None, help="branch, tag or commit, for a Hub repo")
     dl = sub.add_parser("download", help="fetch a checkpoint from the Hub into the cache (asks the Hub for the newest commit)")
     dl.add_argument("model", help="ORG/REPO or hf://ORG/REPO[@REVISION] (from the Hub), or a bundled name or a "
-                                  "folder such as ./runs/x (verified only)")
+                                  "folder such as ./runs/x (only checked that it loads)")
     dl.add_argument("--revision", default=None, help="branch, tag or commit (default: main)")
     pub = sub.add_parser("publish", help="create or update a Hub model repo with a checkpoint and its generated card")
     pub.add_argument("checkpoint", help="checkpoint folder, e.g. runs/ner-lstm")
@@ -188,10 +188,13 @@ def main(argv=None) -> int:
     pub.add_argument("--message", default=None, help="commit message")
     sub.add_parser("manifest", help="write zoo/checkpoints/MANIFEST.json (sha256 of every bundled file)")
     args, extra = p.parse_known_args(argv)
-    if extra and args.cmd == "predict" and all(os.path.exists(x) for x in extra):
+    given = list(sys.argv[1:] if argv is None else argv)
+    after_input = given[given.index("--input") + 2:][:len(extra)] if "--input" in given else []
+    if extra and args.cmd == "predict" and after_input == extra and all(os.path.exists(x) for x in extra):
         # `--input photos/*.jpg` unquoted: the shell gave --input its first match and the rest as arguments
-        p.exit(2, f"error: --input takes one path, and {len(extra)} more followed it ({extra[0]}, ...): the shell "
-                  "expanded an unquoted glob; quote it (--input 'photos/*.jpg') or give the folder\n")
+        p.exit(2, f"error: --input takes one path, and {len(extra)} more followed it ({', '.join(extra[:2])}"
+                  f"{', ...' if len(extra) > 2 else ''}): the shell expanded an unquoted glob; quote it (caption "
+                  "models: --input 'photos/*.jpg'), or for text files: cat FILES | python -m zoo predict NAME --input -\n")
     if extra:
         p.error(f"unrecognized arguments: {' '.join(extra)}")
     # a warning (bf16 emulated, int8 saturating) as one line of its own, not Python's file path and source line;

@@ -23,8 +23,8 @@ def batch_inputs(inputs, batch_size, errors: str = "raise") -> list:
         raise TypeError(f"predict_batch takes a list of inputs, got a table ({type(inputs).__name__}); "
                         "pass one of its columns, such as df['text']")
     if isinstance(inputs, (str, os.PathLike)) and os.path.isdir(inputs):  # predict refuses a folder too
-        raise TypeError(f"predict_batch takes a list of inputs, got the folder {inputs}; for its images pass "
-                        "sorted(str(p) for p in Path(folder).glob('*.jpg')), or run python -m zoo predict NAME --input FOLDER")
+        raise TypeError(f"predict_batch takes a list of inputs, got the folder {inputs}: pass a list of its files' "
+                        "inputs (python -m zoo predict NAME --input FOLDER reads a folder of images for a caption model)")
     if isinstance(inputs, (str, bytes, bytearray, dict)) or not hasattr(inputs, "__iter__"):
         raise TypeError(f"predict_batch takes a list of inputs, got {type(inputs).__name__}; "
                         "for one input use predict")

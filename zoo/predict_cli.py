@@ -195,8 +195,9 @@ def _check_not_in_checkpoint(output: str | None, folder) -> None:
     if not output:
         return
     if inside_bundled(output):  # any bundled model's folder: a stray file fails its manifest check, and it stops loading
-        raise ValueError(f"--output {output} is inside the bundled models' folder, where a new file stops a model "
-                         "loading (it is not in MANIFEST.json): name a file elsewhere")
+        raise ValueError(f"--output {output} is inside the bundled models' folder, which holds the bundled "
+                         "checkpoints and their MANIFEST.json alone (a file in a model's folder stops it loading): "
+                         "name a file elsewhere")
     if folder is None:
         return
     home = Path(folder).resolve()

@@ -61,8 +61,9 @@ def resolve(name_or_path, revision: str | None = None, refresh: bool = False) ->
             integrity.check_against_manifest(local, BUNDLED)
     if local is not None:
         if revision is not None:
+            also = f" (hf://{name} names the Hub repo)" if here and hub.is_repo_id(name) else ""
             raise ValueError(f"a revision ({revision!r}) applies to Hub repos; {name!r} is "
-                             + (f"the local folder {local} (hf://{name} names the Hub repo)" if here else str(local)))
+                             + (f"the local folder {local}" if here else str(local)) + also)
         return local
     if path.is_file():  # a checkpoint is a folder: a file of one names its folder (before ORG/REPO: run1/x.json)
         inside = (path.parent / checkpoint.CONFIG).is_file()

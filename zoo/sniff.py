@@ -26,20 +26,23 @@ BINARY_FORMATS = {
     "a zip archive (or an Office file)": (rb"PK\x03\x04", None), "a Parquet file": (rb"PAR1[\x00-\x08\x0b\x0c\x0e-\x1f]", None),
     "a PDF": (rb"%PDF-\d\.\d[\r\n]", None),
     "UTF-32 text": (rb"\xff\xfe\x00\x00|\x00\x00\xfe\xff", "iconv -f UTF-32 -t UTF-8"),
-    "UTF-16 text": (rb"\xff\xfe|\xfe\xff", "iconv -f UTF-16 -t UTF-8"),
-    # without a byte-order mark: English in UTF-16 has a NUL beside every letter (ASCII ones: "\x00\xac" is 가)
-    "UTF-16LE text (no byte-order mark)": (rb"([\t\n\r -~]\x00){2,}", "iconv -f UTF-16LE -t UTF-8"),
-    "UTF-16BE text (no byte-order mark)": (rb"(\x00[\t\n\r -~]){2,}", "iconv -f UTF-16BE -t UTF-8")}
-HOW = {"a Parquet file": "write its text column as lines or JSON lines first (python -m zoo evaluate --data reads "
-                         "Parquet datasets with their labels)"}  # formats no command turns into lines
+    "UTF-16 text": (rb"\xff\xfe|\xfe\xff", "iconv -f UTF-16 -t UTF-8")}
+# UTF-16 without its mark, told by where the NULs of its first bytes sit (Latin letters have one each)
+NO_MARK = {1: ("UTF-16LE text (no byte-order mark)", "iconv -f UTF-16LE -t UTF-8"),
+           0: ("UTF-16BE text (no byte-order mark)", "iconv -f UTF-16BE -t UTF-8")}
+HOW = {"a Parquet file": "write its text column as JSON lines first, e.g. pandas.read_parquet(FILE)[['text']]"
+                         ".to_json('texts.jsonl', orient='records', lines=True)"}  # formats no command turns into lines
 
 
-def binary_kind(head: bytes) -> str | None:
-    """What an input that is not lines of UTF-8 is, by its first bytes: a known format, "binary, not text" where
-    its first line shows two NUL bytes (UTF-16 without its mark; one NUL in a text is that text's, and read), or
-    None for text."""
-    kind = next((k for k, (pattern, _) in BINARY_FORMATS.items() if re.match(pattern, head)), None)
-    return kind or ("binary, not text" if head.split(b"\n", 1)[0].count(b"\x00") >= 2 else None)
+def binary_kind(head: bytes) -> tuple[str, str | None] | None:
+    """What an input that is not lines of UTF-8 is, by its first bytes (up to 12): (a known format, the command
+    that converts it or None), or None for text. Two NULs or more: UTF-16 without its mark where they all sit at
+    odd (little-endian) or even (big-endian) places, else "binary, not text"; one NUL in a text is that text's."""
+    kind = next(((k, tool) for k, (pattern, tool) in BINARY_FORMATS.items() if re.match(pattern, head)), None)
+    if kind is None and head.split(b"\n", 1)[0].count(b"\x00") >= 2:
+        places = {i % 2 for i, b in enumerate(head) if b == 0}
+        kind = NO_MARK[places.pop()] if len(places) == 1 else ("binary, not text", None)
+    return kind
 
 
 def refuse_binary(head: bytes, where: str, caption: bool, path: str | None) -> None:
@@ -49,11 +52,13 @@ def refuse_binary(head: bytes, where: str, caption: bool, path: str | None) -> N
     if starts_as_image(head):
         raise ValueError(f"{where} is an image; " + ("caption models read image paths there, one a line: pass "
                          "the image itself as --input PATH" if caption else "text models read text, one per line"))
-    if kind := binary_kind(head):
-        tool = BINARY_FORMATS.get(kind, (b"", None))[1]
-        how = f"--input <({tool} {shlex.quote(path)})" if path else f"{tool} FILE | python -m zoo predict ... --input -"
+    if found := binary_kind(head):
+        kind, tool = found
+        # a regular file by its path; a pipe's (<(cat x.gz), /dev/fd/63) is used up, so the form for any file
+        how = (f"--input <({tool} {shlex.quote(path)})" if path and os.path.isfile(path)
+               else f"{tool} FILE | python -m zoo predict ... --input -")
         raise ValueError(f"{where} is {kind}; predict reads lines of UTF-8 text"
-                         + (f" (convert it: {how})" if tool else f" ({HOW[kind]})" if kind in HOW else ""))
+                         + (f" (convert it: {how})" if tool else f": {HOW[kind]}" if kind in HOW else ""))
 
 
 def is_image(path: str) -> bool:
