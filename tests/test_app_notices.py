@@ -90,7 +90,8 @@ def test_the_memory_tabs_charts_name_the_models_in_korean_on_a_korean_page():
 def test_the_what_if_table_says_when_most_words_are_unknown_as_the_pattern_tabs_do():
     from webapp import why_views
     ko = SimpleNamespace(headers={"accept-language": "ko-KR,ko"})
-    assert "모델의 어휘" in why_views.what_if("정말 재미있는 영화 😀 👍", "sentiment-lstm", ko)
+    table = why_views.what_if("정말 재미있는 영화 😀 👍", "sentiment-lstm", ko)
+    assert "모델의 어휘" in table and table.index("모델의 어휘") < table.index("|")  # above the table, as elsewhere
     assert "vocabulary" not in why_views.what_if("a witty movie", "sentiment-lstm")  # known to the tiny models too
     assert "모델의 어휘" in inside_views.inside("정말 재미있는 영화 😀 👍", "sentiment-lstm", "forward", ko)[-1]  # the inside tab too
     assert "vocabulary" not in inside_views.inside("a witty movie", "sentiment-lstm")[-1]

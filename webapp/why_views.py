@@ -70,7 +70,8 @@ def what_if(text, model_name, request: gr.Request | None = None) -> str:
         what = (SWITCHES_KO if lang == "ko" else SWITCHES).get(key, say("real_cell", lang))
         rows.append(f"| `{key}` | {what} | {_answer(answer, lang)} |" + (f" {scores[key]:.2f} |" if key in scores else
                                                                      (" – |" if scores else "")))
-    return "\n".join(rows) + ("\n\n" + _notice(notices) if notices else "")
+    # the notices above the table, where they are read before the answers, as the pattern tabs show theirs
+    return (_notice(notices) + "\n\n" if notices else "") + "\n".join(rows)
 
 
 def cell_size(text, model_name, request: gr.Request | None = None):
