@@ -69,9 +69,9 @@ def test_distance_probe_both_rnns_lose_the_verdict_by_150_words_while_both_lstms
         assert min(min(accs) for accs in last["accuracy"].values()) >= 75  # measured: 77.5 at the lowest
         # "It is not always 100% either": the control's dips, which the chart shows, are said on the tab
         assert min(min(accs) for accs in last["accuracy"].values()) < 100  # measured: 77.5 (IMDB), 80 (SST-2)
-    # "A BiLSTM is not tested by this: its backward half reads the verdict last ... (the IMDB BiLSTM stays at 100%
-    # at every k)"
-    assert first["accuracy"]["imdb-bilstm"] == [100.0] * len(DISTANCES)
+        # "The IMDB BiLSTM ... stays at 100% at every k; the SST-2 BiLSTM ... still drops" (measured: 85.0 at 150)
+        bilstm = first["accuracy"][f"{prefix}-bilstm"]
+        assert bilstm == [100.0] * len(DISTANCES) if prefix == "imdb" else min(bilstm) < 95
 
 
 @bundled("imdb-lstm", "imdb-bilstm")
@@ -132,6 +132,12 @@ def test_why_note_added_gates_let_the_cell_state_run_away():
         peak = {s: float(cells.trace(p.model.encoder.rnn, x, batch["lengths"], switch=s)[2][0]["c"].abs().max())
                 for s in (None, "add")}
     assert peak["add"] > 5 * peak[None]  # measured for sentiment-lstm: 46.9 against 6.5
+    # "runs away in every unit ... with products only a unit whose forget gate stays near 1 keeps adding up": the
+    # median unit's peak too grows with sums, far past the products' median
+    with torch.no_grad():
+        median = {s: float(cells.trace(p.model.encoder.rnn, x, batch["lengths"], switch=s)[2][0]["c"].abs().amax(0).median())
+                  for s in (None, "add")}
+    assert median["add"] > 5 * median[None], median
 
 
 @bundled("sentiment-bilstm")

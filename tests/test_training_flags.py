@@ -117,6 +117,26 @@ def test_a_run_over_another_tasks_checkpoint_is_refused_unless_restart(sst_sampl
     assert json.loads((out / "config.json").read_text())["task"] == "ner"
 
 
+def test_a_run_on_other_data_over_a_finished_checkpoint_is_refused_unless_restart(sst_sample, tmp_path, capsys):
+    """An IMDB run with no --out (runs/sentiment-rnn, the default whatever the data) replaced an SST-2 model there."""
+    import shutil
+    out, other = tmp_path / "run", tmp_path / "other-data"
+    shutil.copytree(sst_sample, other)  # another dataset, as far as the run can tell: another folder
+    argv = ["--word-dim", "8", "--hidden-size", "8", "--threads", "1", "--max-steps", "2", "--epochs", "1",
+            "--out", str(out)]
+    assert script("sentiment").main(["--data", str(sst_sample), *argv]) == 0
+    before = (out / "config.json").read_bytes()
+    capsys.readouterr()
+    assert script("sentiment").main(["--data", str(other), *argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == (f"error: {out}: holds the finished checkpoint sentiment-bilstm, trained on {sst_sample}, which "
+                       f"this run on {other} would replace when it ends; give it another --out, or --restart to replace it")
+    assert (out / "config.json").read_bytes() == before
+    same = str(sst_sample).replace(str(tmp_path), str(tmp_path) + "/.")  # the same folder written another way
+    assert script("sentiment").main(["--data", same, *argv]) == 0  # the same data: replaced, with its note
+    assert script("sentiment").main(["--data", str(other), *argv, "--restart"]) == 0
+
+
 @pytest.mark.parametrize("flags, message", [(["--beams", "0"], "--beams: each value must be a whole number from 1 to 20"),
                                             (["--beams", "3,2.0"], "--beams: each value must be a whole number"),
                                             (["--beams", "abc"], "--beams takes comma-separated numbers"),
@@ -229,3 +249,9 @@ def test_a_vocabulary_of_no_training_word_gets_a_warning_line(sst_sample, tmp_pa
     assert script("sentiment").main([*argv, "--out", str(tmp_path / "b"), "--min-word-freq", "100000000"]) == 0
     assert "warning: the vocabulary holds no training word, so every word reads as <unk>; check --min-word-freq" \
         in capsys.readouterr().err
+
+
+def test_caption_decoding_is_chosen_among_greedy_and_beams_by_default():
+    """Beam 1 was left out of --beams: a short run chose beam 5 at 8.24 validation BLEU-4 where greedy had 9.83."""
+    from train.caption import parse_args
+    assert parse_args(["--data", "x", "--out", "/tmp/seqzoo-never-written"]).beams.split(",")[0] == "1"

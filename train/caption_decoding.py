@@ -49,8 +49,9 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("checkpoint", help="a caption checkpoint folder (rewritten in place)")
     p.add_argument("--data", default=caption.HUB_DATA, type=path_flag, help="Hub id or local folder of the dataset")
-    p.add_argument("--beams", default="3,5,10", help="beam widths tried on validation")
-    p.add_argument("--alphas", default="0,0.25,0.5,0.75,1", help="length-normalisation exponents tried on validation")
+    p.add_argument("--beams", default="1,3,5,10", help="beam widths tried on validation (default: %(default)s)")
+    p.add_argument("--alphas", default="0,0.25,0.5,0.75,1",
+                   help="length-normalisation exponents tried on validation (default: %(default)s)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (0 = default)")
     args = p.parse_args(argv)
     run_flags.caption_decoding(p, args)

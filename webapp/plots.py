@@ -241,7 +241,7 @@ def distance(first: dict, last: dict, lang: str = "en") -> Figure:
     ax.set_xlabel(say("probe_x", lang), fontsize=8)
     ax.set_ylabel(say("probe_y", lang))
     ax.set_title(say("probe_title", lang), fontsize=9)
-    ax.legend(fontsize=7, ncol=2)
+    ax.legend(fontsize=7, ncol=2, handlelength=4)  # long enough to show a dash: the solid and dashed lines told apart
     return fig
 
 

@@ -61,11 +61,14 @@ UI = {
                         "CoNLL LSTMs, trained on texts of 9-15 words on average, even that unit in ten keeps under a "
                         "fifth as much: a long memory is learned where the data asks for one.",
         "task": "Models", "compare": "Compare RNN, LSTM and BiLSTM", "sentiment_models": "Models",
-        "memory_note": "How much each word moves the prediction: the gradient norm of the prediction with respect to "
+        "memory_note": "How much each word moves the prediction (a sentiment model's verdict; a tagger's tag for the "
+                       "last word): the gradient norm of the prediction with respect to "
                        "each word's input vector, divided by the last word's, so models of different scale compare "
-                       "(log scale). Going back from the end, the vanilla RNN's falls by orders of magnitude (the "
-                       "vanishing gradient); the LSTM's stays within reach. The dotted line and band: the same over "
-                       "200 IMDB validation reviews (mean, 10-90%; drawn where the checkpoint recorded them), so this one text is not the whole story. A "
+                       "(log scale). Going back from the end of a long text (the default's 80 words), the vanilla "
+                       "RNN's falls by orders of magnitude (the vanishing gradient); the LSTM's stays within reach. A "
+                       "short text has little distance to vanish over. The dotted line and band: the same over "
+                       "200 IMDB validation reviews (the geometric mean, 10-90%; drawn where the checkpoint recorded "
+                       "them), so this one text is not the whole story. A sentiment "
                        "BiLSTM's early words stay close to the answer: its backward half reads them last, and the IMDB "
                        "BiLSTM also takes the maximum of its outputs over the whole text, a short path from every word "
                        "to the answer. Values under 1e-30 are drawn at 1e-30.",
@@ -82,8 +85,9 @@ UI = {
                        "must carry the verdict across k words. 40 verdicts, half positive; 50% is chance. Dashed: "
                        "the control, the same neutral text first and the verdict last. It is not always 100% either: "
                        "the verdict is then read from the state the neutral text left, not from an empty one. A "
-                       "BiLSTM is not tested by this: its backward half reads the verdict last, never k words away from "
-                       "the answer (the IMDB BiLSTM stays at 100% at every k).",
+                       "BiLSTM is tested only in its forward half: its backward half reads the verdict last, never k "
+                       "words away from the answer. The IMDB BiLSTM, which also takes the maximum of its outputs, stays "
+                       "at 100% at every k; the SST-2 BiLSTM, which reads each half's final state, still drops.",
         "probe_run": "Run the probe",
         "shapes_intro": "The seed note's dimension walk-through on a real torch layer. Defaults are its "
                         "`SimpleRNN(3, input_shape=(2, 10))`.",
@@ -97,8 +101,9 @@ UI = {
                      "a matrix product that is not diagonal, or no tanh on the cell state.",
         "why_note": "The last column is each variant's score on the validation split with the same weights "
                     "(`python train/what_if.py`). A gate that multiplies is a valve per unit: 0 closes, 1 opens; "
-                    "added instead, it can only shift a value, and the cell state runs away (the lower panel of the "
-                    "chart below); as a matrix that is not diagonal, it mixes the units, so none can be opened or "
+                    "added instead, it can only shift a value, and the cell state runs away in every unit (the lower "
+                    "panel of the chart below; with products only a unit whose forget gate stays near 1 keeps adding "
+                    "up, as a counter does); as a matrix that is not diagonal, it mixes the units, so none can be opened or "
                     "shut on its own. The weights were "
                     "trained with products, so a drop shows how much these models rely on them, not that a cell "
                     "built the other way could not be trained.",
@@ -155,12 +160,15 @@ UI = {
                         "9-15단어의 짧은 글로 학습한 SST-2와 CoNLL LSTM은 그 10개 중 1개의 유닛조차 5분의 1도 남기지 못합니다: "
                         "긴 기억은 데이터가 요구할 때 학습됩니다.",
         "task": "모델 종류", "compare": "RNN, LSTM, BiLSTM 비교", "sentiment_models": "모델 종류",
-        "memory_note": "각 단어가 예측을 얼마나 움직이는지: 각 단어의 입력 벡터에 대한 예측의 기울기 크기를 마지막 단어의 값으로 "
-                       "나눈 것입니다(로그 눈금). 그래서 크기가 다른 모델끼리도 비교할 수 있습니다. 끝에서 앞으로 갈수록 바닐라 "
+        "memory_note": "각 단어가 예측(감성 모델은 판단, 태거는 마지막 단어의 태그)을 얼마나 움직이는지: 각 단어의 입력 "
+                       "벡터에 대한 예측의 기울기 크기를 마지막 단어의 값으로 "
+                       "나눈 것입니다(로그 눈금). 그래서 크기가 다른 모델끼리도 비교할 수 있습니다. 긴 텍스트(기본 예시는 80단어)의 "
+                       "끝에서 앞으로 갈수록 바닐라 "
                        "RNN의 값은 여러 자릿수만큼 작아지고(기울기 소실), LSTM은 여전히 예측을 움직일 만한 "
-                       "크기로 남습니다. 점선과 띠는 IMDB 검증 리뷰 200개에서 잰 같은 값(평균, 10-90%; 체크포인트에 기록된 "
+                       "크기로 남습니다. 짧은 텍스트에서는 기울기가 사라질 만한 거리가 없습니다. 점선과 띠는 IMDB 검증 리뷰 "
+                       "200개에서 잰 같은 값(기하 평균, 10-90%; 체크포인트에 기록된 "
                        "경우에만 그립니다)을 함께 그려, 이 텍스트 하나만으로 판단하지 않게 합니다. "
-                       "BiLSTM에서는 앞 단어가 답과 가깝습니다: 뒤 방향이 앞 단어를 마지막에 읽고, IMDB BiLSTM은 텍스트 전체에 "
+                       "감성 BiLSTM에서는 앞 단어가 답과 가깝습니다: 뒤 방향이 앞 단어를 마지막에 읽고, IMDB BiLSTM은 텍스트 전체에 "
                        "걸친 출력의 최댓값을 쓰므로 모든 단어에서 답까지 가는 경로가 짧습니다. 1e-30보다 작은 값은 1e-30 위치에 그립니다.",
         "lifetime_note": "각 단어에서 쓴 정보가 마지막 단어 뒤에 얼마나 남아 있는지. LSTM(위 그림): 그 뒤에 온 삭제 게이트 값들의 "
                          "곱(유닛마다; 1에 가까우면 유지, 0에 가까우면 삭제). 실선은 중앙값 유닛, 점선은 90번째 백분위 유닛(유닛 10개 중 "
@@ -171,8 +179,9 @@ UI = {
                        "사실 문장 k단어를 붙이고 감성을 묻습니다. 답하려면 평가를 k단어 너머까지 기억해야 합니다. 평가 문장 40개, "
                        "절반이 긍정이라 50%가 우연 수준입니다. 점선은 대조군: 같은 중립 문장을 앞에, 평가 문장을 맨 끝에 둡니다. "
                        "대조군도 늘 100%는 아닙니다: 이때 평가 문장은 빈 상태가 아니라 중립 문장이 남긴 상태에서 읽힙니다. "
-                       "BiLSTM의 기억은 이 실험으로 잴 수 없습니다: 뒤 방향 절반이 평가 문장을 마지막에 읽으므로, 답에서 "
-                       "k단어 떨어져 있지 않습니다(IMDB BiLSTM은 모든 k에서 100%).",
+                       "BiLSTM은 앞 방향 절반만 이 실험으로 잴 수 있습니다: 뒤 방향 절반은 평가 문장을 마지막에 읽으므로 답에서 "
+                       "k단어 떨어져 있지 않습니다. 출력의 최댓값도 쓰는 IMDB BiLSTM은 모든 k에서 100%이고, 각 방향의 마지막 "
+                       "상태를 읽는 SST-2 BiLSTM은 그래도 떨어집니다.",
         "probe_run": "실험 실행",
         "shapes_intro": "학습 노트의 차원 설명을 실제 torch 레이어로 확인합니다. 기본값은 노트의 "
                         "`SimpleRNN(3, input_shape=(2, 10))`입니다.",
@@ -186,7 +195,8 @@ UI = {
                      "tanh 빼기. (여기서 *는 행렬곱이 아니라 원소곱 ⊙입니다.)",
         "why_note": "마지막 열은 같은 가중치로 각 변형을 검증 데이터에서 잰 점수입니다(`python train/what_if.py`). 곱하는 "
                     "게이트는 유닛마다 있는 밸브입니다: 0이면 잠그고 1이면 엽니다. 더하면 값을 일정량 밀어 올리거나 내릴 뿐 "
-                    "열고 닫지 못하고, 셀 상태가 걷잡을 수 없이 커집니다(아래 그림의 아래 칸). 대각이 아닌 행렬로 곱하면 유닛끼리 값이 섞여, 어느 "
+                    "열고 닫지 못하고, 모든 유닛에서 셀 상태가 걷잡을 수 없이 커집니다(아래 그림의 아래 칸; 곱할 때는 "
+                    "삭제 게이트가 1 가까이 머무는 유닛만 계수기처럼 값을 계속 쌓습니다). 대각이 아닌 행렬로 곱하면 유닛끼리 값이 섞여, 어느 "
                     "유닛도 따로 열고 닫을 수 없습니다. 가중치는 원소곱 셀로 학습되었으므로, 점수가 떨어지는 것은 이 "
                     "모델들이 원소곱에 얼마나 기대는지를 보여 줄 뿐, 다르게 만든 셀은 학습될 수 없다는 증거는 아닙니다.",
         "size_note": "출력 게이트 앞에 tanh를 두는 이유: 셀 상태는 쓰인 값을 더해 가므로 |c_t|가 1을 넘을 수 "

@@ -102,7 +102,7 @@ def parse(p: argparse.ArgumentParser, argv, task: str, defaults: training.TrainC
     if recipe:
         _say_if_other_data(recipe, args.data, args.out)
     run_flags.check_out(p, args.out)
-    same_run.refuse_another_tasks_checkpoint(task, Path(args.out), args.restart)  # before the data loads
+    same_run.refuse_another_tasks_checkpoint(task, Path(args.out), args.restart, args.data)  # before the data loads
     return args
 
 

@@ -54,18 +54,37 @@ def _saved_run(record: Path) -> dict:
     return saved
 
 
-def refuse_another_tasks_checkpoint(task: str, out: Path, restart: bool) -> None:
-    """A run whose --out holds a finished checkpoint of another task (an NER run over a sentiment model) would
-    replace it when it ends: refused unless --restart says so, when the flags are read. Another run of the
-    same task there (the same recipe again, another --arch) replaces it with a note (_say_what_is_replaced)."""
+def refuse_another_tasks_checkpoint(task: str, out: Path, restart: bool, data: str | None = None) -> None:
+    """A run whose --out holds a finished checkpoint of another task (an NER run over a sentiment model), or of the
+    same task trained on other data (an IMDB run over runs/sentiment-rnn, trained on SST-2: the default --out is
+    runs/TASK-ARCH whatever the data), would replace it when it ends: refused unless --restart says so, when the
+    flags are read. Another run of the same task on the same data there (the same recipe again, another --arch)
+    replaces it with a note (_say_what_is_replaced)."""
     try:
         cfg = checkpoint.read_config(out)
     except (checkpoint.CheckpointError, OSError):
         return
-    if cfg.get("task") not in (None, task) and not restart:
+    if restart:
+        return
+    if cfg.get("task") not in (None, task):
         raise resume.StateError(f"{out}: holds the finished {cfg.get('task')} checkpoint {cfg.get('name', '?')}, "
                                 f"which this {task} run would replace when it ends; give it another --out, or "
                                 "--restart to replace it")
+    recorded = cfg.get("data") if isinstance(cfg.get("data"), dict) else {}
+    source = recorded.get("hub_id") or recorded.get("path")
+    if data and isinstance(source, str) and not _same_data(source, data):
+        raise resume.StateError(f"{out}: holds the finished checkpoint {cfg.get('name', '?')}, trained on {source}, "
+                                f"which this run on {data} would replace when it ends; give it another --out, or "
+                                "--restart to replace it")
+
+
+def _same_data(recorded: str, given: str) -> bool:
+    """Whether --data names the data a checkpoint records: the same folder (however the path is written) or the
+    same Hub id."""
+    a, b = Path(recorded).expanduser(), Path(given).expanduser()
+    if a.exists() and b.exists():
+        return a.resolve() == b.resolve()
+    return recorded.strip("/") == given.strip("/")
 
 
 def _say_what_is_replaced(out: Path) -> None:
