@@ -111,6 +111,13 @@ def test_a_split_with_no_rows_is_named(models, tmp_path, capsys):
 def test_one_parquet_file_given_as_data_is_refused_saying_a_folder_is_wanted(models, tmp_path, capsys):
     """datasets said "Couldn't find any data file at" the file, which was there."""
     pd.DataFrame({"sentence": ["good"], "label": [1]}).to_parquet(tmp_path / "test.parquet")
-    assert main(["evaluate", str(models / "sentiment-rnn"), "--data", str(tmp_path / "test.parquet")]) == 2
+    assert main(["evaluate", str(models / "sentiment-rnn"), "--data", str(tmp_path / "test.parquet"), "--split", "test"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"error: {tmp_path / 'test.parquet'} is one file; give the dataset's folder"), err
+
+
+def test_evaluate_asks_for_its_split_by_name_rather_than_scoring_test_by_default(models, tmp_path, capsys):
+    """`evaluate NAME --data D` scored the test split: a test score while iterating, against "scored once"."""
+    with pytest.raises(SystemExit) as stop:
+        main(["evaluate", str(models / "sentiment-rnn"), "--data", str(tmp_path)])
+    assert stop.value.code == 2 and "the following arguments are required: --split" in capsys.readouterr().err

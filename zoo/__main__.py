@@ -163,7 +163,8 @@ def main(argv=None) -> int:
     ev = sub.add_parser("evaluate", help="score a model on a dataset split; prints one JSON line")
     ev.add_argument("model", help="bundled name (e.g. ner-bilstm), checkpoint folder or Hub repo ORG/REPO")
     ev.add_argument("--data", required=True, type=path_flag, help="local dataset folder or Hub id")
-    ev.add_argument("--split", default="test", help="the split to score (default: test)")
+    # no default: a test score is asked for by name, once (a default of test invited checking it while iterating)
+    ev.add_argument("--split", required=True, help="the split to score: validation while choosing, test once at the end")
     ev.add_argument("--revision", default=None, help="branch, tag or commit, for a Hub repo")
     ev.add_argument("--precision", choices=PRECISIONS, default=None,
                     help="zoo/precision.py (default: as the checkpoint is: fp32, or an int8 export's int8)")
