@@ -205,6 +205,7 @@ def test_train_script_writes_a_checkpoint_that_zoo_load_serves(sst_sample, tmp_p
     assert set(cfg["pool_selection"]["validation_accuracy"]) == {"final", "max"}
     assert cfg["model"]["pool"] == cfg["pool_selection"]["chosen"]
     assert set(line["metrics"]) == {"validation", "test"} and (out / "tokenizer.json").is_file()
+    assert line["scored_as"] == "float16"  # the weights its metrics score: as saved, not the epoch lines' float32
     p = zoo.load(out)
     assert set(p.predict("a wonderful film")) == {"label", "positive", "negative"}
     assert p.evaluate(data.load(str(sst_sample))[0]["test"]) == cfg["metrics"]["test"]

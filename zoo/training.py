@@ -273,5 +273,7 @@ def finish(model: torch.nn.Module, config: dict, summary: dict, evaluate: Callab
     out = checkpoint.save(out, model, config, files=files, dtype=getattr(torch, dtype))
     return {"model": config["name"], "checkpoint": str(out), "parameters": n_params, "best_epoch": summary["best_epoch"],
             "train_seconds": summary["train_seconds"],
+            # the weights the metrics scored: as saved (the epoch lines scored float32, so they can differ a little)
+            "scored_as": dtype,
             # the line stays short: per-type tables and example captions are in config.json
             "metrics": {s: {k: v for k, v in m.items() if not isinstance(v, (dict, list))} for s, m in metrics.items()}}
