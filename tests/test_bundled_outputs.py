@@ -66,3 +66,12 @@ def test_the_readmes_results_table_is_each_bundled_models_recorded_test_score():
     for name, value in rows:
         cfg = zoo.load(name).config
         assert value == f"{cfg['metrics']['test'][cfg['metric']]:.2f}", name
+
+
+def test_no_bundled_cards_training_command_writes_into_the_bundled_folder():
+    """Three cards gave `--out zoo/checkpoints/sentiment-lstm`, which the training scripts refuse."""
+    from zoo import registry
+    for name in registry.list_models():
+        card = (registry.BUNDLED / name / "README.md").read_text(encoding="utf-8")
+        command = next(line for line in card.splitlines() if line.startswith("python train/"))
+        assert "zoo/checkpoints" not in command, name

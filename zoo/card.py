@@ -135,7 +135,13 @@ def render(config: dict, load_as: str) -> str:
               "Loading reads JSON and safetensors only: it never runs code from the checkpoint.", "",
               "## Training", ""]
     if train.get("command"):
-        lines += ["```bash", train["command"], "```", ""]
+        # a bundled model trained straight into zoo/checkpoints: training refuses that --out now (its manifest
+        # entry would no longer match); the folder a run writes does not change the model
+        command, moved = re.subn(r"--out \S*zoo/checkpoints/(\S+)", r"--out runs/\1", train["command"])
+        lines += ["```bash", command, "```", ""]
+        if moved:
+            lines += ["(It was run with `--out` in the bundled models' folder, which training refuses now: train "
+                      "into `runs/` and copy the checkpoint there.)", ""]
     facts = [("best epoch", train.get("best_epoch")), ("optimizer steps", train.get("steps")),
              ("training seconds", train.get("train_seconds")), ("seed", train.get("seed")),
              ("data", ds.get("hub_id") or ds["name"]), ("data read from", (config.get("data") or {}).get("path")),
