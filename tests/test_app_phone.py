@@ -45,11 +45,14 @@ def test_on_a_phone_the_what_if_tables_formulas_keep_a_readable_column_and_the_t
     with app_page(server, height=844, width=390) as (page, expect):
         page.get_by_role("tab", name="Why the cell").click()
         page.locator("#why-run").click()
-        cell = page.locator("#why-table td:nth-child(2)").first
+        cell = page.locator("#why-table td:last-child").first
         expect(cell).to_be_visible()
         em = page.evaluate("parseFloat(getComputedStyle(document.querySelector('#why-table td')).fontSize)")
         assert cell.bounding_box()["width"] >= 14 * em - 1, (cell.bounding_box(), em)
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        # the answer on the text in sight, before the formulas (they pushed it off the screen)
+        answer = page.locator("#why-table th", has_text="answer on your text").bounding_box()
+        assert answer["x"] + answer["width"] <= 390, answer
 
 
 @needs_chromium

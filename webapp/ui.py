@@ -211,13 +211,13 @@ CSS = (".card { font-size: 0.9em } .note { font-size: 0.9em; padding-top: 1em } 
        # the right-context and probe tables have a column per word or distance: they scroll sideways instead of
        # wrapping their cells letter by letter on a phone; so does the what-if table, its numbers kept whole
        ".steps table, #why-table table { display: block; overflow-x: auto } .steps th, .steps td { white-space: nowrap } "
-       "#why-table td:nth-child(4), #why-table th { white-space: nowrap } "
+       "#why-table td:not(:last-child), #why-table th { white-space: nowrap } "
        # a choice that cannot be made (the direction, for a model that reads one way) looks it: gradio draws it as any
        "label:has(> input:disabled) { opacity: 0.5; cursor: not-allowed } "
        # a shape is read whole: on a phone "(1, 2, 10)" broke over three lines
        "#shapes-out td:nth-child(2), #shapes-out td:nth-child(2) code { white-space: nowrap } "
        # its formulas wrap in a column of at least 14em (on a phone ~90 px wide, a few words a line, rows 250 px tall)
-       "#why-table td:nth-child(2) { min-width: 14em } "
+       "#why-table td:last-child { min-width: 14em } "
        # Korean wraps between words, not inside them (나란히 보 / 기); other scripts are not affected
        ".prose, .md, .prose table, .md table, label, button { word-break: keep-all; overflow-wrap: break-word } "
        # on a phone a figure keeps a readable width and scrolls sideways in its box: shrunk to 320 px its word

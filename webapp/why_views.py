@@ -62,14 +62,15 @@ def what_if(text, model_name, request: gr.Request | None = None) -> str:
     notices += unknown_words(pred, text, lang)  # as the pattern tabs say: mostly <unk>, the answers say little
     recorded = pred.config.get("what_if", {})
     scores = recorded.get("scores", {})
-    head = f"| {say('switch', lang)} | {say('changes', lang)} | {say('answer', lang)} |"
+    # the answers and scores before the formulas: on a phone the wide formula column pushed them out of sight
+    head = f"| {say('switch', lang)} | {say('answer', lang)} |"
     if scores:
         head += f" {say('validation', lang)} {metric_name(recorded['metric'], lang)} |"
-    rows = [head, "|---|---|---|" + ("---|" if scores else "")]
+    rows = [head + f" {say('changes', lang)} |", "|---|---|---|" + ("---|" if scores else "")]
     for key, answer in answers.items():
         what = (SWITCHES_KO if lang == "ko" else SWITCHES).get(key, say("real_cell", lang))
-        rows.append(f"| `{key}` | {what} | {_answer(answer, lang)} |" + (f" {scores[key]:.2f} |" if key in scores else
-                                                                     (" – |" if scores else "")))
+        score = (f" {scores[key]:.2f} |" if key in scores else " – |") if scores else ""
+        rows.append(f"| `{key}` | {_answer(answer, lang)} |{score} {what} |")
     # the notices above the table, where they are read before the answers, as the pattern tabs show theirs
     return (_notice(notices) + "\n\n" if notices else "") + "\n".join(rows)
 
