@@ -193,6 +193,14 @@ def test_a_bilstms_backward_heatmaps_say_they_read_right_to_left_with_columns_in
     assert "\n" not in inside_views.inside(NER_TEXT, "ner-lstm")[0].axes[0].get_title()  # one way: no second line
 
 
+def test_the_inside_tab_says_a_sentiment_models_answer_beside_its_trace():
+    """A trace of "not bad at all" could not be read without the verdict, shown only in other tabs."""
+    want = models.load("sentiment-lstm").predict("not bad at all")
+    notice = inside_views.inside("not bad at all", "sentiment-lstm")[-1]
+    assert notice.startswith(f"sentiment-lstm's answer on this text: **{want['label']}** ({want[want['label']]:.2f}).")
+    assert "answer" not in inside_views.inside(NER_TEXT, "ner-lstm")[-1]  # a tagger's tags are the NER tab's
+
+
 def test_inside_limits_the_heatmaps_to_the_first_words():
     *figs, notice = inside_views.inside("word " * 100, "sentiment-bilstm", "backward")
     assert f"first {inside_views.MAX_TRACE_WORDS} words are shown here (your text has 100)" in notice

@@ -43,8 +43,16 @@ def inside(text, model_name, direction="forward", request: gr.Request | None = N
     bilstm = tr["arch"] == "bilstm"
     figs = heatmaps(tr["directions"], direction, tr["words"], model_name, lang, notices,
                     lambda d: say('backward_reads' if d == 'backward' else d, lang) if bilstm else "")
+    # what a sentiment model concluded, so a trace of "not bad at all" is read beside its verdict
+    answer = "" if pred.config.get("task") != "sentiment" else say("inside_answer", lang, name=model_name, **_verdict(
+        pred.predict(text), lang))
     # as the pattern tabs say it: a trace of mostly <unk> is one word's vector over and over
-    return (*figs, _notice(notices + more + unknown_words(pred, text, lang)))
+    warnings = _notice(notices + more + unknown_words(pred, text, lang))
+    return (*figs, "\n\n".join(part for part in (answer, warnings) if part))
+
+
+def _verdict(answer: dict, lang: str) -> dict:
+    return {"label": say(answer["label"], lang), "p": answer[answer["label"]]}
 
 
 def gate_rows(model_name) -> list:

@@ -217,10 +217,12 @@ UI = {
 }
 # What the seed note (docs/seed-note.ko.md) says about each part of the cell, shown beside its heatmap.
 CELL_NOTES = {
-    "h": ("Hidden state h_t: the short-term output passed to the next step and to the output layer.",
-          "은닉 상태(h_t): 단기 출력, 다음 셀과 출력층으로 가는 값."),
-    "c": ("Cell state c_t: the real long-term memory, a line that carries past information straight on.",
-          "셀 상태(c_t): 진짜 장기 기억, 과거 정보를 직접 전달하는 선."),
+    "h": ("Hidden state h_t: the short-term output passed to the next step (backward: the word to its left) and "
+          "to the output layer (a sentiment model's from its last step only).",
+          "은닉 상태(h_t): 단기 출력, 다음 셀(뒤 방향이면 왼쪽 단어)과 출력층(감성 모델은 마지막 시점만)으로 가는 값."),
+    "c": ("Cell state c_t: the real long-term memory, a line that carries what was read before straight on "
+          "(backward: the words after it).",
+          "셀 상태(c_t): 진짜 장기 기억, 먼저 읽은 정보(뒤 방향이면 뒤쪽 단어)를 직접 전달하는 선."),
     "i": ("Input gate i_t: what of the current input to remember (0 to 1).",
           "입력 게이트(i_t): 지금 정보 중 뭘 기억할까? (0~1)"),
     "f": ("Forget gate f_t: near 0 erases the old memory, near 1 keeps it whole.",
@@ -290,7 +292,7 @@ DYNAMIC = {
         "test": "test", "entities": "entities", "none_found": "none found",
         "unknown_model": "Unknown model {name!r}; choose one of: {choices}.",
         "no_words": "The text has no words the model can read.",
-        "positive": "positive", "negative": "negative",
+        "positive": "positive", "negative": "negative", "inside_answer": "{name}'s answer on this text: **{label}** ({p:.2f}).",
         "cue_first": "verdict first", "cue_last": "verdict last",
         "switch": "switch", "changes": "what changes", "answer": "answer on your text", "validation": "validation",
         "real_cell": "nothing: the trained cell as it is", "word": "word", "model_col": "model",
@@ -341,7 +343,7 @@ DYNAMIC = {
         "test": "테스트", "entities": "개체", "none_found": "찾지 못함",
         "unknown_model": "알 수 없는 모델입니다: {name!r}. 다음 중에서 고르세요: {choices}.",
         "no_words": "모델이 읽을 수 있는 단어가 없습니다.",
-        "positive": "긍정", "negative": "부정",
+        "positive": "긍정", "negative": "부정", "inside_answer": "이 텍스트에 대한 {name}의 답: **{label}** ({p:.2f}).",
         "cue_first": "평가 문장이 먼저", "cue_last": "평가 문장이 마지막",
         "switch": "스위치", "changes": "바뀌는 것", "answer": "입력 문장에 대한 답", "validation": "검증",
         "real_cell": "없음: 학습된 셀 그대로", "word": "단어", "model_col": "모델",
