@@ -69,3 +69,18 @@ def test_on_a_phone_each_shape_in_the_shapes_table_stays_on_one_line(server):
                              " || 1.5 * parseFloat(getComputedStyle(document.querySelector('#shapes-out td')).fontSize)")
         assert len(heights) >= 6 and max(heights) < 1.5 * line, (heights, line)
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+@needs_chromium
+def test_on_a_phone_the_model_boxes_show_a_bilstms_whole_name(server):
+    """At 390 px the inside tab's model box was 104 px wide and its arrow covered the name's end, "-bilst▾m"."""
+    with app_page(server, height=844, width=390) as (page, expect):
+        page.get_by_role("tab", name="Inside the cell").click()
+        page.locator("#inside-model input").click()
+        page.get_by_role("option", name="sentiment-bilstm").click()
+        for tab, box in (("Inside the cell", "#inside-model"), ("Why the cell", "#why-model")):
+            page.get_by_role("tab", name=tab).click()  # a tab's page is drawn when it is opened
+            expect(page.locator(f"{box} input")).to_be_visible()
+            width = page.evaluate(f"document.querySelector('{box} input').getBoundingClientRect().width")
+            assert width >= 150, (box, width)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390

@@ -19,7 +19,9 @@ def inside_inputs() -> list:
                                                                   choices[0] if choices else None))
     return [gr.Textbox(label=I18N("sentence"), value=NER_EXAMPLES[0], scale=3, min_width=260, elem_id="inside-text",
                        render=False),
-            gr.Dropdown(choices, value=default, label=I18N("model"), scale=1, elem_id="inside-model", render=False)]
+            # min_width: on a phone a narrower box put its arrow over the end of the name ("sentiment-bilst▾m")
+            gr.Dropdown(choices, value=default, label=I18N("model"), scale=1, min_width=200, elem_id="inside-model",
+                        render=False)]
 
 
 def inside_tab(inputs: list):

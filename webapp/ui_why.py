@@ -27,7 +27,7 @@ def why_tab(images: list[str]):
         with gr.Row():
             text = gr.Textbox(label=I18N("sentence"), value=WHY_EXAMPLE, scale=3, min_width=260,
                               elem_id="why-text")  # 260: on a phone the model choice goes underneath
-            model = gr.Dropdown(gated, value=default, label=I18N("model"), scale=1, elem_id="why-model")
+            model = gr.Dropdown(gated, value=default, label=I18N("model"), scale=1, min_width=200, elem_id="why-model")
         run = gr.Button(I18N("why_run"), variant="primary", elem_id="why-run")
         table = gr.Markdown(elem_id="why-table")
         gr.Markdown(I18N("why_note"))
