@@ -144,7 +144,7 @@ def test_the_decoder_views_backward_heatmaps_are_in_writing_order_and_it_says_wh
     from webapp import why_views
     *figs, caption = why_views.inside_caption(EXAMPLE, "caption-bilstm", "backward")
     ax = figs[0].axes[0]
-    assert ax.get_title().endswith("caption-bilstm\nbackward decoder: writes right to left, columns in writing order")
+    assert ax.get_title(loc="left").endswith("caption-bilstm\nbackward decoder: writes right to left, columns in writing order")
     words = caption.split("**")[1].split()
     assert [t.get_text() for t in ax.get_xticklabels()] == [*reversed(words), "<eos>"]  # as said: last word first
     assert "the caption tab uses its slider's, so its caption can differ" in caption

@@ -110,7 +110,8 @@ def heatmap(matrix, words: list[str], title: str, kind: str, ylabel: str = "unit
     fig.subplots_adjust(left=0.08, right=0.99, top=1 - above / (2.34 + above), bottom=0.832 / (2.34 + above))
     ax = fig.add_subplot()
     im = ax.imshow(data, aspect="auto", cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
-    ax.set_title(title, fontsize=10)
+    # at the left: on a phone a figure keeps 600 px and scrolls sideways, so a centred title was cut mid-word
+    ax.set_title(title, fontsize=10, loc="left")
     ax.set_ylabel(ylabel)
     _word_axis(ax, words)
     fig.colorbar(im, ax=ax, pad=0.01)
