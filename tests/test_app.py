@@ -279,6 +279,10 @@ def test_sentiment_runs_the_imdb_models_on_a_long_review():
 def test_shapes_reconcile_the_seed_notes_42_with_torchs_two_biases():
     md = shapes(2, 10, 3, "rnn", False, False)
     assert "1·1·3·(10 + 3 + 1) = **42**" in md and "1·1·3·(10 + 3 + 2) = **45**" in md and "`(1, 3)`" in md
+    # each factor named ("hence the factor 1" did not say which of the two 1s)
+    assert "directions 1 · gate blocks 1 (an LSTM has 4: i, f, g, o; a vanilla RNN 1) · hidden 3 · (input 10 + " \
+           "hidden 3 + 1 bias)" in md
+    assert "directions 2 · gate blocks 4" in shapes(2, 10, 3, "lstm", True, False)
     r = probe.layer_shapes("lstm", 10, 5, 128, bidirectional=True, return_sequences=True)
     assert r["output"] == r["result"] == (1, 10, 256) and r["keras_params"] == 2 * 4 * 128 * (5 + 128 + 1)
     assert r["weights"]["weight_ih_l0_reverse"] == (512, 5)

@@ -24,7 +24,8 @@ WORDS = {
            "bias": "torch keeps two bias vectors per gate block, `bias_ih` and `bias_hh`; they are only ever "
                    "added together, so they act as Keras' single `b`. That is why torch counts "
                    "{extra:,} more ({dirs}·{gates}·{h}) than Keras for the same layer.",
-           "gates": "An LSTM has 4 blocks (i, f, g, o), a vanilla RNN 1, hence the factor {gates}.",
+           "gates": "The formula's factors: directions {dirs} · gate blocks {gates} (an LSTM has 4: i, f, g, o; a vanilla "
+                    "RNN 1) · hidden {h} · (input {i} + hidden {h} + 1 bias).",
            "y": "output layer y", "y_m": "the note's binary task, \"y: 1\": `Dense(1, activation=\"sigmoid\")` on what "
                                        "the layer returns ({per})", "y_step": "one per step: many to many",
            "y_once": "one for the sequence: many to one",
@@ -45,7 +46,8 @@ WORDS = {
            "bias": "torch는 게이트 묶음마다 편향 벡터를 두 개(`bias_ih`, `bias_hh`) 두지만 항상 더해서만 쓰므로 "
                    "Keras의 편향 `b` 하나와 같은 역할입니다. 그래서 같은 레이어라도 torch가 "
                    "{extra:,}개({dirs}·{gates}·{h}) 더 많이 셉니다.",
-           "gates": "LSTM은 블록이 4개(i, f, g, o), 바닐라 RNN은 1개입니다. 그래서 파라미터 수 식에 블록 수({gates})를 곱합니다.",
+           "gates": "식의 인수: 방향 {dirs} · 게이트 블록 {gates}(LSTM은 i, f, g, o의 4개, 바닐라 RNN은 1개) · 은닉 {h} · "
+                    "(입력 {i} + 은닉 {h} + 편향 1).",
            "y": "출력층 y", "y_m": "노트의 이진 분류 \"y: 1\": 레이어가 돌려준 값에 `Dense(1, activation=\"sigmoid\")` "
                                   "({per})", "y_step": "시점마다 하나: 다대다", "y_once": "시퀀스 전체에 하나: 다대일",
            "head": "출력층: {formula} = **{n:,}** (입력마다 가중치 하나와 편향 하나)",
@@ -115,4 +117,4 @@ def shapes(timesteps=2, input_size=10, hidden_size=3, cell="rnn", bidirectional=
         f"- torch: {r['torch_formula']} = **{r['torch_params']:,}** (`sum(p.numel() for p in layer.parameters())`)",
         f"- {w['head'].format(formula=r['head_formula'], n=r['head_params'])}",
         "", w["bias"].format(extra=extra, dirs=r["dirs"], gates=r["gates"], h=h),
-        w["gates"].format(gates=r["gates"]), "", w["zoo_head"], "", f"**{w['weights']}**", "", weights])
+        w["gates"].format(dirs=r["dirs"], gates=r["gates"], h=h, i=i), "", w["zoo_head"], "", f"**{w['weights']}**", "", weights])
