@@ -195,6 +195,12 @@ def test_a_name_with_a_korean_particle_glued_on_is_named_in_the_ner_notice():
         assert "particle glued" not in logic.ner(text)[-1], text
 
 
+def test_the_gradient_chart_names_what_it_differentiates_a_taggers_last_words_tag():
+    """For the CoNLL set "the prediction" was a tagger's tag for its last word, unsaid."""
+    assert "gradient of the last word's tag per word" in memory_views.memory(NER_TEXT, "ner")[0].axes[0].get_title()
+    assert "gradient of the verdict per word" in memory_views.memory("not bad at all", "sst2")[0].axes[0].get_title()
+
+
 def test_the_probe_charts_axis_names_its_lines_as_its_legend_does():
     """The legend said "verdict first / last" and the axis "after the verdict / before it": one had to be flipped."""
     from webapp.texts import say

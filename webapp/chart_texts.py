@@ -4,7 +4,8 @@ both languages in one title ran off a phone's screen, the Korean half out of sig
 CHART = {
     "en": {
         "grad_y": "|d pred / d x_t| ÷ last word's",
-        "grad_title": "gradient of the prediction per word, over the last word's",
+        "grad_title": "gradient of {target} per word, over the last word's",
+        "target_sentiment": "the verdict", "target_ner": "the last word's tag",
         "grad_band": "dotted, band: geometric mean, 10-90% over {texts} {data} validation reviews of {words} words, "
                      "aligned at the last word",
         "life_median": "{name}: f product, median unit",
@@ -25,7 +26,8 @@ CHART = {
     },
     "ko": {
         "grad_y": "|d pred / d x_t| ÷ 마지막 단어의 값",
-        "grad_title": "단어별 예측의 기울기 (마지막 단어 대비)",
+        "grad_title": "단어별 {target}의 기울기 (마지막 단어 대비)",
+        "target_sentiment": "판단", "target_ner": "마지막 단어 태그",
         "grad_band": "점선·띠: {data} 검증 리뷰 {texts}개({words}단어, 마지막 단어에 맞춤)의 기하 평균, 10-90%",
         "life_median": "{name}: f의 곱, 중앙값 유닛",
         "life_top": "{name}: f의 곱, 90번째 백분위 유닛",

@@ -64,7 +64,8 @@ def memory(text, model_set="imdb", request: gr.Request | None = None):
     notices += unknown_words(next(iter(preds.values())), text, lang)  # mostly <unk>: the chart says little
     if len(words) == 1:  # one dot a chart: no distance to fade over, and the lifetime chart below says nothing either
         notices.append(say("one_word_memory", lang))
-    return plots.gradient_profiles(words, ratios, bands, lang), _notice(notices)
+    task = next(iter(preds.values())).config.get("task", "sentiment")
+    return plots.gradient_profiles(words, ratios, bands, lang, task), _notice(notices)
 
 
 def lifetime(text, model_set="imdb", request: gr.Request | None = None):

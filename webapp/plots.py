@@ -157,7 +157,7 @@ def _lines_figure(height: float = 3.4):
 
 
 def gradient_profiles(words: list[str], ratios: dict[str, list[float]], bands: dict[str, dict | None],
-                      lang: str = "en") -> Figure:
+                      lang: str = "en", task: str = "sentiment") -> Figure:
     """Each model's gradient norm per word over its last word's (log scale), one line per model; where a
     model's config carries its profile over validation reviews (zoo.memory.gradient_band), the band between
     its 10th and 90th percentiles is drawn behind, aligned at the last word."""
@@ -176,7 +176,7 @@ def gradient_profiles(words: list[str], ratios: dict[str, list[float]], bands: d
                 label=(ARCH_NAMES_KO if lang == "ko" else ARCH_NAMES)[arch])
     _log_y(ax)
     ax.set_ylabel(say("grad_y", lang), fontsize=8)
-    title = say("grad_title", lang)
+    title = say("grad_title", lang, target=say(f"target_{task}", lang))  # a tagger's: its last word's tag
     if drawn:  # the second line only where a band is drawn, naming what it is over (the SST-2 models' too are IMDB's)
         data = Path(str(drawn.get("data") or "")).name.upper() or "?"
         title += "\n" + say("grad_band", lang, texts=drawn.get("texts", "?"), data=data, words=drawn["words"])
