@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections import Counter
 import unicodedata
 
 import gradio as gr
@@ -180,7 +181,7 @@ def unknown_words(pred, text: str, lang: str) -> list[str]:
     most = 2 * len(named) >= len(words)
     if not most and not any(c.isalpha() and not unicodedata.name(c, "").startswith("LATIN") for w in named for c in w):
         return []
-    counts = {w: named.count(w) for w in dict.fromkeys(named)}  # "3 of 5 (😍 ×2, 👍)": the count adds up
+    counts = Counter(named)  # "3 of 5 (😍 ×2, 👍)": the count adds up; first-seen order kept
     distinct = list(counts)
     shown = [md_cell(plots.short_word(w)) + (f" ×{counts[w]}" if counts[w] > 1 else "") for w in distinct[:MAX_SHOWN_UNKNOWN]]
     more = ", …" if len(distinct) > MAX_SHOWN_UNKNOWN else ""  # the count says how many; the list says it is cut

@@ -151,8 +151,7 @@ def to_onnx(predictor, out, precision: str = "fp32") -> Path:
                          "is fp32 or int8 (precision='int8', --precision int8)")
     out = Path(out)
     if out.is_symlink() or (out.exists() and (not out.is_dir() or any(out.iterdir()))):
-        what = "a folder with files in it" if out.is_dir() and not out.is_symlink() else \
-            "a link" if out.is_symlink() else "a file"
+        what = "a link" if out.is_symlink() else "a folder with files in it" if out.is_dir() else "a file"
         raise ValueError(f"{out} exists and is {what}; an export writes a new folder: choose another --out"
                          + (" (or remove it)" if what != "a file" else ""))
     try:

@@ -63,13 +63,14 @@ def add_parser(sub) -> None:
 
 def _options(predictor, args) -> dict:
     """The keyword arguments predict_batch gets from the flags: a caption's decoding, a tagger's --scores."""
+    decoding = {k: v for k, v in (("beam", args.beam), ("max_len", args.max_len)) if v is not None}
     if predictor.task == "caption":
-        for flag, key in (("--beam", "beam"), ("--max-len", "max_len")):  # one line, as --batch-size's
+        for key, value in decoding.items():  # one line, as --batch-size's
             lo, hi = DECODE_SIZES[key]
-            if getattr(args, key) is not None and not lo <= getattr(args, key) <= hi:
-                raise ValueError(f"{flag} must be from {lo} to {hi}, got {getattr(args, key)}")
-        return {k: v for k, v in (("beam", args.beam), ("max_len", args.max_len)) if v is not None}
-    if args.beam is not None or args.max_len is not None:
+            if not lo <= value <= hi:
+                raise ValueError(f"--{key.replace('_', '-')} must be from {lo} to {hi}, got {value}")
+        return decoding
+    if decoding:
         raise ValueError(f"--beam and --max-len apply to caption models; {args.model} is a {predictor.task} model")
     return {"scores": True} if args.scores else {}
 
@@ -105,16 +106,16 @@ def predict_stream(predictor, items, batch_size: int = 64, ready=None, after_chu
     inputs come from a pipe, whether the next is already there (PipeLines.ready); when it is not, the inputs
     read so far are answered at once, not held until a chunk is full. after_chunk() runs once a chunk's
     records are taken, before more input is read (the command flushes its output there)."""
-    chunk, size = [], max(1, batch_size) * CHUNK_BATCHES
+    chunk, size, options = [], max(1, batch_size) * CHUNK_BATCHES, options or {}
     for item in items:
         chunk.append(item)
         if len(chunk) >= size or (ready is not None and not ready()):
-            yield from _records(predictor, chunk, batch_size, options or {})
+            yield from _records(predictor, chunk, batch_size, options)
             chunk = []
             if after_chunk is not None:
                 after_chunk()
     if chunk:
-        yield from _records(predictor, chunk, batch_size, options or {})
+        yield from _records(predictor, chunk, batch_size, options)
 
 
 def _count_lines(path: Path) -> int:

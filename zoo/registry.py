@@ -150,10 +150,12 @@ def inside_bundled(path) -> bool:
     if path.is_relative_to(BUNDLED.resolve()):
         return True
     for parent in path.parents:
+        if not (parent / integrity.MANIFEST_NAME).is_file():  # a stat per folder; a FIFO there is never read
+            continue
         try:
             integrity.read_manifest(parent)
             return True
-        except (OSError, ValueError, integrity.IntegrityError):  # none there, or not a seqzoo manifest
+        except (OSError, integrity.IntegrityError):  # unreadable, or not a seqzoo manifest
             continue
     return False
 

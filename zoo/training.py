@@ -212,11 +212,12 @@ def fit(model: torch.nn.Module, batches: Callable[[int], Iterable], validate: Ca
                 run.bad += 1
             plateau.step(score)
             steps_cut = bool(cfg.max_steps and run.step >= cfg.max_steps)
-            into = f"{run.batch} of {len(epoch_batches)} batches into" if run.batch < len(epoch_batches) else "at the end of"
+            mid_epoch = run.batch < len(epoch_batches)
+            into = f"{run.batch} of {len(epoch_batches)} batches into" if mid_epoch else "at the end of"
             run.epoch, run.batch, run.running, run.tokens, run.epoch_seconds = epoch, 0, None, 0, 0.0
             run.done = epoch >= cfg.epochs or run.bad >= cfg.patience or steps_cut
             # say why it ends before --epochs (or within its last epoch: --max-steps), and what is kept
-            if rank == 0 and run.done and (epoch < cfg.epochs or (steps_cut and not into.startswith("at"))):
+            if rank == 0 and run.done and (epoch < cfg.epochs or (steps_cut and mid_epoch)):
                 if steps_cut:
                     said = f"stopping at step {run.step} (--max-steps), {into} epoch {epoch} of {cfg.epochs}"
                 else:
